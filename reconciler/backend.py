@@ -1,0 +1,91 @@
+"""What the rest of Loopform needs from a live Dataloop: the Backend protocol and its value types.
+
+Implemented once, by the REST client in `reconciler.client` — for the real Dataloop API and for the
+local control plane alike (the embedded default is the same client over an in-process transport).
+The pure core never sees a Backend: the plan command reads live state through one and hands compile
+plain values (live `Pipeline` documents and a `Resolver`).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from reconciler.document import Pipeline
+
+
+class ResourceKind(str, Enum):
+    """Platform objects a spec names and compile turns into ids."""
+
+    PROJECT = "project"
+    DATASET = "dataset"
+    RECIPE = "recipe"
+    MODEL = "model"
+    SERVICE = "service"
+    USER = "user"
+
+
+class Project(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str
+    name: str
+
+
+class Resolved(BaseModel):
+    """A name resolved to the platform's id.
+
+    `provision` is True only on the local control plane (not --strict): the object does not exist
+    yet and apply will create it with exactly this id, so the plan can show the final document.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: ResourceKind
+    name: str
+    id: str
+    provision: bool = False
+    extra: dict[str, Any] = {}
+
+
+class Resolver(Protocol):
+    """Name lookups injected into compile. Raises `reconciler.errors.NotFound` for unknown names."""
+
+    def resolve(self, kind: ResourceKind, name: str, *, scope: str | None = None) -> Resolved:
+        """`scope` narrows the lookup, e.g. a recipe by title within a dataset id."""
+        ...
+
+
+class Backend(Protocol):
+    """A live Dataloop (real or local). Every method may raise `reconciler.errors.ApiError`."""
+
+    @property
+    def description(self) -> str:
+        """Which backend this is, for the user ("local control plane at .loopform/", a URL...)."""
+        ...
+
+    def project(self, name: str) -> Project: ...
+
+    def list_pipelines(self, project_id: str) -> list[Pipeline]: ...
+
+    def get_pipeline(self, pipeline_id: str) -> Pipeline: ...
+
+    def find_pipeline(self, project_id: str, name: str) -> Pipeline | None: ...
+
+    def create_pipeline(self, doc: Pipeline) -> Pipeline: ...
+
+    def update_pipeline(self, doc: Pipeline) -> Pipeline: ...
+
+    def delete_pipeline(self, pipeline_id: str) -> None: ...
+
+    def install(self, pipeline_id: str, *, resume_option: str | None = None) -> Pipeline: ...
+
+    def uninstall(self, pipeline_id: str, *, keep_triggers_active: bool | None = None) -> None: ...
+
+    def reset(self, pipeline_id: str) -> None: ...
+
+    def resolver(self, project_id: str) -> Resolver: ...
+
+    def provision(self, project_id: str, resolved: Resolved) -> None: ...
