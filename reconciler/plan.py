@@ -1,0 +1,181 @@
+"""The plan: the complete, serialisable contract between `plan` and `apply`.
+
+A `Plan` holds one `PipelineChange` per pipeline that a spec names (plus, with `--prune`, managed
+pipelines that lost their spec). Apply executes each `PipelineChange.actions` in order and never
+re-decides:
+
+    create  POST `desired`                      update  PATCH `desired` (the whole document)
+    resume  install (after create/update)       pause   uninstall
+    reset   reset the pipeline's cycles         delete  DELETE `pipeline_id`
+    no-op   nothing (listed so the plan says the pipeline was looked at)
+
+The planner emits actions in this order: `create` first; else `pause`, `reset`, `update`, then
+`resume` last (pause before editing so no cycle runs on a half-written pipeline; reset before the
+update that records the new resetToken in the marker, so a crash between them repeats the reset
+rather than losing it; install last so the installed composition is the new document).
+
+`changes` is what the user sees (before -> after per field); `reason` is display text only and must
+never drive a decision in apply (terraform's rule for `ActionReason`). Provisions with
+`provision=True` (local control plane only) are created by apply before the first write.
+
+The JSON form (`Plan.to_json()`, `loopform plan --json`, `-out FILE`) is versioned by
+`format_version`; field names here are a public format: add fields, never rename or remove.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+from reconciler.backend import Resolved
+from reconciler.document import Pipeline
+
+FORMAT_VERSION = 1
+
+
+class Action(str, Enum):
+    """The closed set of things apply can do to one pipeline."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    PAUSE = "pause"
+    RESUME = "resume"
+    RESET = "reset"
+    NO_OP = "no-op"
+
+
+STATUS_ACTIONS = frozenset({Action.PAUSE, Action.RESUME, Action.RESET})
+
+
+class ChangeOp(str, Enum):
+    """How one field moved: it appeared, disappeared, or changed value."""
+
+    ADD = "add"
+    REMOVE = "remove"
+    CHANGE = "change"
+
+
+class FieldChange(BaseModel):
+    """One user-visible difference, addressed by a path in spec terms.
+
+    Paths use node keys and spec vocabulary, dot-separated, e.g. `nodes.label-a.task.recipe`,
+    `connections.label-a[complete]->review`, `variables.threshold`, `status`, `resetToken`.
+    `before`/`after` are JSON values (None when the side is absent; `op` says which side is).
+    `drift` is True when live differs from what Loopform last applied (the marker's digest), i.e.
+    someone edited the pipeline outside Loopform and this change would undo that edit.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    before: Any = None
+    after: Any = None
+    drift: bool = False
+    op: ChangeOp = ChangeOp.CHANGE
+
+
+class PipelineChange(BaseModel):
+    """Everything apply needs to converge one pipeline, and everything render shows about it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    project: str
+    project_id: str
+    name: str
+    pipeline_id: str | None = None  # None only when the pipeline does not exist yet
+    actions: list[Action] = Field(default_factory=list)  # execution order
+    desired: Pipeline | None = None  # the full document for create/update; None for delete/no-op
+    changes: list[FieldChange] = Field(default_factory=list)
+    provisions: list[Resolved] = Field(default_factory=list)
+    reset_token: str | None = None  # the spec's token; already inside `desired`'s marker
+    live_fingerprint: str | None = None  # `normalize.fingerprint(live)` when the plan was made
+    reason: str = ""  # display only
+    spec_path: str | None = None
+
+    @field_serializer("desired")
+    def _desired_as_wire(self, desired: Pipeline | None) -> dict[str, Any] | None:
+        # The wire form (no null fields) is what apply sends; dumping pydantic defaults would
+        # add dozens of nulls per node to saved plans and to the JSON output.
+        return desired.wire() if desired is not None else None
+
+    @property
+    def has_changes(self) -> bool:
+        return any(a is not Action.NO_OP for a in self.actions)
+
+    @property
+    def primary(self) -> Action:
+        """The action the pipeline is listed under: create/delete/update win over status moves."""
+        for action in (Action.CREATE, Action.DELETE, Action.UPDATE):
+            if action in self.actions:
+                return action
+        for action in self.actions:
+            if action is not Action.NO_OP:
+                return action
+        return Action.NO_OP
+
+
+class PlanCounts(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    create: int = 0
+    update: int = 0
+    delete: int = 0
+    status: int = 0  # pause / resume / reset on pipelines that are not being created or deleted
+
+
+class Plan(BaseModel):
+    """A whole plan. `pipelines` is sorted by (project, name) so output is deterministic."""
+
+    model_config = ConfigDict(frozen=True)
+
+    format_version: Literal[1] = FORMAT_VERSION
+    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    backend: str = ""
+    spec_digests: dict[str, str] = Field(default_factory=dict)
+    pipelines: list[PipelineChange] = Field(default_factory=list)
+
+    @classmethod
+    def build(
+        cls,
+        pipelines: Iterable[PipelineChange],
+        *,
+        backend: str,
+        spec_digests: dict[str, str],
+        created_at: str | None = None,
+    ) -> Plan:
+        """A plan with pipelines in their canonical (project, name) order."""
+        ordered = sorted(pipelines, key=lambda p: (p.project, p.name))
+        extra = {"created_at": created_at} if created_at is not None else {}
+        return cls(backend=backend, spec_digests=dict(sorted(spec_digests.items())),
+                   pipelines=ordered, **extra)
+
+    @property
+    def has_changes(self) -> bool:
+        return any(p.has_changes for p in self.pipelines)
+
+    def counts(self) -> PlanCounts:
+        create = update = delete = status = 0
+        for p in self.pipelines:
+            if Action.CREATE in p.actions:
+                create += 1
+            elif Action.DELETE in p.actions:
+                delete += 1
+            else:
+                if Action.UPDATE in p.actions:
+                    update += 1
+                status += sum(1 for a in p.actions if a in STATUS_ACTIONS)
+        return PlanCounts(create=create, update=update, delete=delete, status=status)
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The documented JSON form (also the saved-plan file format)."""
+        return self.model_dump_json(indent=indent, by_alias=True, exclude_none=False)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Plan:
+        """Parse a saved plan. Raises pydantic.ValidationError on a malformed or foreign file."""
+        return cls.model_validate_json(text)
