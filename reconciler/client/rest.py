@@ -1,0 +1,221 @@
+"""`RestBackend`: the `reconciler.backend.Backend` protocol over the Dataloop REST API.
+
+Routes are exactly the ones dtlpy 1.126.5 calls (reference sections 2 and 6), so the same code talks
+to the real gate, to `loopform serve`, and to the embedded control plane.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from reconciler.backend import Project, Resolved
+from reconciler.client.models import PipelineExecution, PipelineStats, ServerInfo
+from reconciler.client.resolver import ApiResolver
+from reconciler.client.transport import ApiSession, quote_segment
+from reconciler.document import Pipeline
+from reconciler.errors import AmbiguousWrite, ApiError, ClientError, NotFound, ServerError, TransportError
+
+log = logging.getLogger(__name__)
+
+# Fields the server owns; a create body carrying them would at best be ignored.
+_SERVER_OWNED = ("id", "status", "creator", "orgId", "url", "createdAt", "updatedAt", "updatedBy",
+                 "compositionId", "revisions")
+
+
+class RestBackend:
+    """A live Dataloop (or local control plane) reached through an `ApiSession`.
+
+    `console_url` is the web console's base (for `open`); `label` is how the user is told which
+    backend this is. Thread-safe: apply calls it from several worker threads.
+    """
+
+    def __init__(self, session: ApiSession, *, label: str, console_url: str | None = None,
+                 on_close: Callable[[], None] | None = None) -> None:
+        self.session = session
+        self._label = label
+        self.console_url = (console_url or "").rstrip("/") or None
+        self.control_plane: Any = None  # the embedded ControlPlane, when this backend is in-process
+        self._on_close = on_close
+        self._info: ServerInfo | None = None
+        self._info_known = False
+        self._lock = threading.Lock()
+
+    @property
+    def description(self) -> str:
+        return self._label
+
+    def close(self) -> None:
+        self.session.close()
+        if self._on_close is not None:
+            self._on_close()
+            self._on_close = None
+
+    # -- the server itself -------------------------------------------------------------------
+
+    def server_info(self) -> ServerInfo | None:
+        """The local control plane's info, or None on a real Dataloop (which has no such route)."""
+        with self._lock:
+            if not self._info_known:
+                try:
+                    data = self.session.call("GET", "/loopform/info")
+                    self._info = ServerInfo.model_validate(data) if isinstance(data, dict) else None
+                except NotFound:
+                    self._info = None
+                except ClientError as exc:
+                    if exc.status not in (400, 405):
+                        raise
+                    self._info = None
+                self._info_known = True
+            return self._info
+
+    @property
+    def sandbox(self) -> bool:
+        """True on a local control plane that provisions unknown names (not --strict)."""
+        info = self.server_info()
+        return info is not None and not info.strict
+
+    # -- projects ------------------------------------------------------------------------------
+
+    def project(self, name: str) -> Project:
+        """The project by name. On a sandbox local control plane a missing one is created
+        (dtlpy's `projects.create` route), so the examples apply on a fresh machine."""
+        try:
+            data = self.session.call("GET", f"/projects/{quote_segment(name)}/name")
+        except NotFound:
+            data = []
+        items = data if isinstance(data, list) else []
+        if not items and self.sandbox:
+            # Not retried: a lost answer plus a retry could make two projects of one name.
+            return Project.model_validate(self.session.call("POST", "/projects", body={"name": name}, retry=False))
+        if not items:
+            raise NotFound(f"project {name!r} not found (or you are not a member)",
+                           status=404, method="GET", path=f"/projects/{name}/name")
+        if len(items) > 1:
+            raise ClientError(f"more than one project is named {name!r}; use its id",
+                              method="GET", path=f"/projects/{name}/name")
+        return Project.model_validate(items[0])
+
+    def project_by_id(self, project_id: str) -> Project:
+        return Project.model_validate(self.session.call("GET", f"/projects/{quote_segment(project_id)}"))
+
+    # -- pipelines -----------------------------------------------------------------------------
+
+    def list_pipelines(self, project_id: str) -> list[Pipeline]:
+        query = {"filter": {"$and": [{"projectId": project_id}]}, "resource": "pipeline"}
+        return [Pipeline.model_validate(item) for item in self.session.pages("/pipelines/query", query)]
+
+    def find_pipeline(self, project_id: str, name: str) -> Pipeline | None:
+        # dtlpy's pipelines.get(pipeline_name=) body, projectId twice included.
+        query = {"filter": {"$and": [{"name": name}, {"projectId": project_id}, {"projectId": project_id}]},
+                 "resource": "pipeline"}
+        found = [Pipeline.model_validate(i) for i in self.session.pages("/pipelines/query", query)]
+        if len(found) > 1:
+            # Never pick one at random: the caller would update one twin and leave the other.
+            raise ClientError(f"{len(found)} pipelines are named {name!r} in project {project_id}",
+                              method="POST", path="/pipelines/query")
+        return found[0] if found else None
+
+    def get_pipeline(self, pipeline_id: str) -> Pipeline:
+        return Pipeline.model_validate(self.session.call("GET", f"/pipelines/{quote_segment(pipeline_id)}"))
+
+    def create_pipeline(self, doc: Pipeline) -> Pipeline:
+        """POST once; after an ambiguous failure, look the pipeline up by name instead of resending.
+
+        A timeout, a reset connection or a 5xx after the body was sent may hide a committed create;
+        a blind retry could make a twin. If the lookup finds it, that is our pipeline (the plan said
+        none existed). If the lookup also fails, `AmbiguousWrite`: a re-run plans from live state.
+        """
+        if not doc.projectId:
+            raise ClientError("a pipeline to create needs a projectId")
+        body = {k: v for k, v in doc.wire().items() if k not in _SERVER_OWNED}
+        try:
+            return Pipeline.model_validate(self.session.call("POST", "/pipelines", body=body, retry=False))
+        except (TransportError, ServerError) as exc:
+            log.info("create of %r failed ambiguously (%s); looking it up by name", doc.name, exc)
+            try:
+                found = self.find_pipeline(doc.projectId, doc.name)
+            except ApiError as lookup_exc:
+                raise AmbiguousWrite(
+                    f"create of pipeline {doc.name!r} may or may not have happened ({exc.server_message}); "
+                    f"the lookup failed too ({lookup_exc.server_message}). Run again: the plan will tell.",
+                    method="POST", path="/pipelines") from exc
+            if found is None:
+                raise
+            return found
+
+    def update_pipeline(self, doc: Pipeline) -> Pipeline:
+        # PATCH carries the whole document (reference 5.1): sending it twice leaves the same state,
+        # so it is retried like any idempotent call.
+        if not doc.id:
+            raise ClientError("a pipeline to update needs its id")
+        data = self.session.call("PATCH", f"/pipelines/{quote_segment(doc.id)}", body=doc.wire())
+        return Pipeline.model_validate(data) if isinstance(data, dict) else self.get_pipeline(doc.id)
+
+    def delete_pipeline(self, pipeline_id: str) -> None:
+        self.session.call("DELETE", f"/pipelines/{quote_segment(pipeline_id)}")
+
+    def install(self, pipeline_id: str, *, resume_option: str | None = None) -> Pipeline:
+        # Installing an installed pipeline leaves it installed: idempotent in effect, retried.
+        body: dict[str, Any] = {"resumeOption": resume_option} if resume_option else {}
+        data = self.session.call("POST", f"/pipelines/{quote_segment(pipeline_id)}/install", body=body)
+        return Pipeline.model_validate(data) if isinstance(data, dict) else self.get_pipeline(pipeline_id)
+
+    def uninstall(self, pipeline_id: str, *, keep_triggers_active: bool | None = None) -> None:
+        # Pausing a paused pipeline changes nothing: retried.
+        body: dict[str, Any] = {} if keep_triggers_active is None else {"keepTriggersActive": keep_triggers_active}
+        self.session.call("POST", f"/pipelines/{quote_segment(pipeline_id)}/uninstall", body=body)
+
+    def reset(self, pipeline_id: str) -> None:
+        # A second reset of a just-reset pipeline finds nothing left to reset: retried.
+        self.session.call("POST", f"/pipelines/{quote_segment(pipeline_id)}/reset")
+
+    # -- names ---------------------------------------------------------------------------------
+
+    def resolver(self, project_id: str) -> ApiResolver:
+        return ApiResolver(self.session, project_id, sandbox=self.sandbox)
+
+    def provision(self, project_id: str, resolved: Resolved) -> None:
+        """Create a local object with exactly the planned id (the server makes this idempotent)."""
+        body: dict[str, Any] = {"kind": resolved.kind.value, "name": resolved.name, "id": resolved.id,
+                                "projectId": project_id}
+        scope = resolved.extra.get("scope")
+        if scope:
+            body["scope"] = scope
+        self.session.call("POST", "/loopform/provision", body=body)
+
+    # -- the imperative operations --------------------------------------------------------------
+
+    def execute(self, pipeline_id: str, inputs: dict[str, Any], *, node_id: str | None = None,
+                test_mode: bool | None = None) -> PipelineExecution:
+        # Not idempotent (each call starts a cycle): never retried after the request was sent.
+        spec: dict[str, Any] = {"input": inputs}
+        if node_id:
+            spec["nodeId"] = node_id
+        if test_mode is not None:
+            spec["testMode"] = test_mode
+        data = self.session.call("POST", f"/pipelines/{quote_segment(pipeline_id)}/execute",
+                                 body={"pipeline": spec}, retry=False)
+        return PipelineExecution.model_validate(data)
+
+    def executions(self, pipeline_id: str, *, limit: int | None = None) -> list[PipelineExecution]:
+        query = {"filter": {"$and": [{"pipelineId": pipeline_id}]}, "resource": "pipelineState",
+                 "sort": {"createdAt": "descending"}}
+        found: list[PipelineExecution] = []
+        for item in self.session.pages("/pipelines/query", query, page_size=100):
+            found.append(PipelineExecution.model_validate(item))
+            if limit is not None and len(found) >= limit:
+                break
+        return found
+
+    def statistics(self, pipeline_id: str) -> PipelineStats:
+        data = self.session.call("GET", f"/pipelines/{quote_segment(pipeline_id)}/statistics")
+        return PipelineStats.model_validate(data or {})
+
+    def web_url(self, pipeline: Pipeline) -> str | None:
+        """The console page of a pipeline (what dtlpy's open_in_web opens), if a console is known."""
+        if not self.console_url:
+            return None
+        return f"{self.console_url}/projects/{pipeline.projectId}/pipelines/{pipeline.id}"

@@ -1,0 +1,198 @@
+"""HTTP to the Dataloop API: sessions, retries, timeouts, error mapping and paging.
+
+Two retry policies, because urllib3's `Retry` decides by method and a POST may be either harmless
+(`/pipelines/query`, install) or not (`POST /pipelines` creates):
+
+- `retry=True` (idempotent in effect): connection failures, read timeouts, 429 and 500/502/503/504
+  are retried with exponential backoff, jitter, and the server's `Retry-After` (capped).
+- `retry=False` (create, execute): only what certainly was not processed is retried — a failed
+  connect (nothing was sent) and 429 (the server refused the request). Anything after the request
+  was sent surfaces as `TransportError` / `ServerError`, and the caller decides (create looks the
+  pipeline up by name before trying again).
+
+`requests` exceptions never leave this module: they become `reconciler.errors` classes carrying the
+server's `message`. The bearer token lives only in the session headers; no message, log line or
+repr here contains it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from requests.adapters import BaseAdapter, HTTPAdapter
+from urllib3.util.retry import Retry
+
+from reconciler.errors import ApiError, RateLimited, TransportError, error_for_status
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://gate.dataloop.ai/api/v1"
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """Timeouts and retry tuning. Tests shrink the delays; production keeps the defaults."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    attempts: int = 5  # retries after the first try
+    backoff_factor: float = 0.5  # sleep factor * 2**n seconds before retry n (capped by backoff_max)
+    backoff_max: float = 30.0
+    backoff_jitter: float = 0.5  # plus uniform [0, jitter) seconds so parallel clients spread out
+    retry_after_max: float = 60.0  # never sleep longer than this on a server's Retry-After
+    pool_size: int = 16
+
+
+def quote_segment(value: str) -> str:
+    """A value as one URL path segment (project names may contain spaces or slashes)."""
+    return quote(value, safe="")
+
+
+class ApiSession:
+    """JSON over HTTP against one API base URL (`.../api/v1`), with a bearer token."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        options: ClientOptions | None = None,
+        transport: BaseAdapter | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.options = options or ClientOptions()
+        self._retrying = self._session(token, self._retry(idempotent=True), transport)
+        self._once = self._session(token, self._retry(idempotent=False), transport)
+
+    def __repr__(self) -> str:  # never the token
+        return f"ApiSession({self.base_url!r})"
+
+    def _retry(self, *, idempotent: bool) -> Retry:
+        o = self.options
+        common: dict[str, Any] = dict(
+            total=None,
+            connect=o.attempts,
+            status=o.attempts,
+            other=0,
+            redirect=0,
+            backoff_factor=o.backoff_factor,
+            backoff_max=o.backoff_max,
+            backoff_jitter=o.backoff_jitter,
+            retry_after_max=o.retry_after_max,
+            respect_retry_after_header=True,
+            # The last response comes back as a response, so its `message` reaches the user.
+            raise_on_status=False,
+            allowed_methods=None,  # the caller chose the session; any verb it sends may retry
+        )
+        if idempotent:
+            return Retry(read=o.attempts, status_forcelist=_RETRY_STATUSES, **common)
+        return Retry(read=False, status_forcelist=frozenset({429}), **common)
+
+    def _session(self, token: str | None, retry: Retry, transport: BaseAdapter | None) -> requests.Session:
+        session = requests.Session()
+        session.trust_env = False  # no ~/.netrc credentials or proxy surprises for the token
+        if token:
+            session.headers["Authorization"] = f"Bearer {token}"
+        session.headers["User-Agent"] = "loopform"
+        if transport is not None:
+            session.mount(self.base_url + "/", transport)
+        else:
+            adapter = HTTPAdapter(max_retries=retry, pool_connections=2,
+                                  pool_maxsize=self.options.pool_size)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+        return session
+
+    def close(self) -> None:
+        self._retrying.close()
+        self._once.close()
+
+    def call(self, method: str, path: str, *, body: Any = None, retry: bool = True) -> Any:
+        """Send one request; return the decoded JSON body (None when empty).
+
+        Raises the `reconciler.errors.ApiError` subclass for the status (with the server's
+        `message`), or `TransportError` when no usable answer came back.
+        """
+        session = self._retrying if retry else self._once
+        url = self.base_url + path
+        kwargs: dict[str, Any] = {"timeout": (self.options.connect_timeout, self.options.read_timeout)}
+        if body is not None:
+            kwargs["json"] = body
+        try:
+            response = session.request(method, url, **kwargs)
+        except requests.exceptions.Timeout as exc:
+            raise TransportError(f"no answer within {self.options.read_timeout:g}s",
+                                 method=method, path=path) from exc
+        except requests.exceptions.RequestException as exc:
+            raise TransportError(_describe(exc), method=method, path=path) from exc
+        return _decode(response, method, path)
+
+    def pages(self, path: str, query: dict[str, Any], *, page_size: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every item of a paged query route (`{items, hasNextPage, ...}`), page by page.
+
+        Read-only, so retried. Stops on `hasNextPage: false` or an empty page — a server that
+        omits `hasNextPage` would otherwise be asked forever.
+        """
+        page = 0
+        while True:
+            body = {**query, "page": page, "pageSize": page_size}
+            result = self.call("POST", path, body=body, retry=True)
+            if not isinstance(result, dict):
+                raise TransportError("malformed page (not a JSON object)", method="POST", path=path)
+            items = result.get("items") or []
+            yield from items
+            if not items or result.get("hasNextPage") is False:
+                return
+            page += 1
+
+
+def _describe(exc: requests.exceptions.RequestException) -> str:
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return "connection failed or was reset"
+    if isinstance(exc, requests.exceptions.RetryError):
+        return "gave up after retries"
+    return f"request failed ({type(exc).__name__})"
+
+
+def _decode(response: requests.Response, method: str, path: str) -> Any:
+    try:
+        content = response.content
+    except requests.exceptions.RequestException as exc:
+        raise TransportError(_describe(exc), method=method, path=path) from exc
+    data: Any = None
+    if content:
+        try:
+            data = json.loads(content)
+        except ValueError:
+            data = None
+    if response.status_code >= 400:
+        message = ""
+        if isinstance(data, dict) and data.get("message"):
+            message = str(data["message"])
+        elif content and data is None:
+            message = content[:300].decode("utf-8", "replace").strip()
+        message = message or response.reason or "request failed"
+        cls = error_for_status(response.status_code)
+        if cls is RateLimited:
+            raise RateLimited(message, retry_after=_retry_after(response), status=response.status_code,
+                              method=method, path=path)
+        error: ApiError = cls(message, status=response.status_code, method=method, path=path)
+        raise error
+    if content and data is None:
+        raise TransportError("malformed response (not JSON)", status=response.status_code,
+                             method=method, path=path)
+    return data
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    try:
+        return float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return None

@@ -1,0 +1,203 @@
+"""Where Loopform sends its requests: flags > environment > project file > the embedded default.
+
+Pure: `resolve_settings` takes the flag values, an environment mapping and the directories to look
+in, and returns `Settings`; it never reads `os.environ` itself (the CLI edge passes it in), so every
+precedence rule is testable.
+
+The safety rule: a remote API is used only when Loopform's own configuration selects it — a URL
+(`--url`, `LOOPFORM_API_URL`, `url:` in loopform.yaml) or `backend: dataloop` (flag or file). A dtlpy
+login lying on the machine, or a stray `LOOPFORM_TOKEN`, never sends the specs anywhere by itself;
+without a selection the embedded local control plane in `.loopform/` is used.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from reconciler.errors import ConfigError
+
+PROJECT_FILE = "loopform.yaml"
+STATE_DIR = ".loopform"
+STATE_DB = "state.db"
+DEFAULT_API_URL = "https://gate.dataloop.ai/api/v1"
+DEFAULT_LOCAL_PROJECT = "local"
+ENV_URL = "LOOPFORM_API_URL"
+ENV_TOKEN = "LOOPFORM_TOKEN"
+ENV_PROJECT = "LOOPFORM_PROJECT"
+_MAX_PROJECT_FILE = 1 << 20
+
+
+class BackendKind(str, Enum):
+    LOCAL = "local"  # the embedded control plane, in-process
+    DATALOOP = "dataloop"  # a REST API: the real gate, or `loopform serve`
+
+
+class ProjectFile(BaseModel):
+    """`loopform.yaml`. Unknown keys are kept for the sections later issues add (environments)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    backend: BackendKind | None = None
+    url: str | None = None
+    project: str | None = None
+    console_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Flags:
+    """The backend flags as parsed (None = not given)."""
+
+    backend: BackendKind | None = None
+    url: str | None = None
+    project: str | None = None
+    strict: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The decision: which backend, where, as which project, and why (for the stderr banner)."""
+
+    kind: BackendKind
+    project: str | None
+    selected_by: str  # e.g. "--url", "LOOPFORM_API_URL", "loopform.yaml", "default"
+    url: str | None = None  # remote only
+    token: str | None = field(default=None, repr=False)  # remote only; never printed
+    token_source: str | None = None
+    console_url: str | None = None
+    strict: bool = False
+    state_db: Path | None = None  # local only
+    notes: tuple[str, ...] = ()  # things the user should know (printed as notes on stderr)
+
+
+def load_project_file(path: Path) -> ProjectFile:
+    """Parse `loopform.yaml`; a malformed file is a ConfigError naming the file."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+    if len(raw) > _MAX_PROJECT_FILE:
+        raise ConfigError(f"{path}: larger than {_MAX_PROJECT_FILE} bytes; is this the right file?")
+    try:
+        data = yaml.safe_load(raw) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings (backend, url, project)")
+    try:
+        return ProjectFile.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{path}: {key}: {first['msg']}") from exc
+
+
+def dtlpy_cookie_path(env: Mapping[str, str], home: Path) -> Path:
+    """dtlpy's login file: `$DATALOOP_PATH/cookie.json`, else `~/.dataloop/cookie.json` (ref. 1.2)."""
+    base = env.get("DATALOOP_PATH")
+    return (Path(base) if base else home / ".dataloop") / "cookie.json"
+
+
+def dtlpy_token(cookie: Path, api_url: str) -> str | None:
+    """The token dtlpy stored for exactly this API URL, if any.
+
+    Only the entry for the same environment is used: a production token must never be sent to
+    some other URL the user pointed Loopform at.
+    """
+    try:
+        data = json.loads(cookie.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    params = data.get("login_parameters") if isinstance(data, dict) else None
+    if not isinstance(params, dict):
+        return None
+    wanted = api_url.rstrip("/")
+    for env_url, entry in params.items():
+        if isinstance(env_url, str) and env_url.rstrip("/") == wanted and isinstance(entry, dict):
+            token = entry.get("token")
+            return token if isinstance(token, str) and token else None
+    return None
+
+
+def console_for(api_url: str) -> str | None:
+    """The web console for a gate URL: gate.X -> console.X (prod: https://console.dataloop.ai)."""
+    parts = urlsplit(api_url)
+    host = parts.hostname or ""
+    if host.startswith("gate."):
+        return f"{parts.scheme}://console.{host[len('gate.'):]}"
+    return None
+
+
+def resolve_settings(flags: Flags, *, env: Mapping[str, str], cwd: Path, home: Path) -> Settings:
+    """Apply the precedence rules. Raises ConfigError when a remote is selected without a token."""
+    file_path = cwd / PROJECT_FILE
+    project_file = load_project_file(file_path) if file_path.is_file() else ProjectFile()
+    notes: list[str] = []
+
+    project, _ = _first((flags.project, "--project"), (env.get(ENV_PROJECT) or None, ENV_PROJECT),
+                        (project_file.project, PROJECT_FILE))
+
+    kind, url, selected_by = _select(flags, env, project_file)
+
+    if kind is BackendKind.LOCAL:
+        if env.get(ENV_TOKEN) and selected_by == "default":
+            notes.append(f"{ENV_TOKEN} is set but no API URL is selected (--url, {ENV_URL} or "
+                         f"{PROJECT_FILE}); using the embedded local control plane.")
+        return Settings(kind=kind, project=project or DEFAULT_LOCAL_PROJECT, selected_by=selected_by,
+                        strict=flags.strict, state_db=cwd / STATE_DIR / STATE_DB, notes=tuple(notes))
+
+    if flags.strict:
+        raise ConfigError("--strict applies to the embedded local control plane; a remote API "
+                          "decides its own strictness")
+    assert url is not None
+    _check_url(url)
+    token, token_source = env.get(ENV_TOKEN) or None, ENV_TOKEN
+    if token is None:
+        cookie = dtlpy_cookie_path(env, home)
+        token, token_source = dtlpy_token(cookie, url), f"dtlpy login ({cookie})"
+    if token is None:
+        raise ConfigError(f"no token for {url}: set {ENV_TOKEN}, or log in with dtlpy to that environment")
+    console = project_file.console_url or console_for(url)
+    return Settings(kind=kind, project=project, selected_by=selected_by, url=url.rstrip("/"),
+                    token=token, token_source=token_source, console_url=console, notes=tuple(notes))
+
+
+def _select(flags: Flags, env: Mapping[str, str], file: ProjectFile) -> tuple[BackendKind, str | None, str]:
+    # Each layer either decides the backend or passes; the first layer that decides wins.
+    if flags.backend is BackendKind.LOCAL:
+        if flags.url:
+            raise ConfigError("--backend local and --url contradict each other")
+        return BackendKind.LOCAL, None, "--backend local"
+    if flags.backend is BackendKind.DATALOOP or flags.url:
+        url = flags.url or env.get(ENV_URL) or file.url or DEFAULT_API_URL
+        return BackendKind.DATALOOP, url, "--url" if flags.url else "--backend dataloop"
+    if env.get(ENV_URL):
+        return BackendKind.DATALOOP, env[ENV_URL], ENV_URL
+    if file.backend is BackendKind.LOCAL:
+        return BackendKind.LOCAL, None, PROJECT_FILE
+    if file.backend is BackendKind.DATALOOP or file.url:
+        return BackendKind.DATALOOP, file.url or DEFAULT_API_URL, PROJECT_FILE
+    return BackendKind.LOCAL, None, "default"
+
+
+def _first(*candidates: tuple[Any, str]) -> tuple[Any, str | None]:
+    for value, source in candidates:
+        if value:
+            return value, source
+    return None, None
+
+
+def _check_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"API URL {url!r} is not an http(s) URL (expected e.g. {DEFAULT_API_URL})")

@@ -1,0 +1,106 @@
+"""The CLI edge that turns backend flags into a connected `Backend`.
+
+Every command that talks to a live Dataloop calls `add_backend_arguments(parser)` when building its
+parser and `backend_from_args(args, term)` when running. The latter reads the environment and the
+project file (see `reconciler.config` for the precedence and the safety rule), builds the one REST
+client — over HTTP for a URL, or in-process over the embedded control plane's WSGI app — and says on
+stderr which backend and project it talks to. The token is never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from reconciler.client import ApiSession, ClientOptions, RestBackend, WsgiTransport
+from reconciler.config import BackendKind, Flags, Settings, resolve_settings
+from reconciler.errors import ConfigError
+from reconciler.terminal import Terminal
+
+EMBEDDED_URL = "http://loopform.local/api/v1"  # never resolved: the WSGI transport answers it
+LOCAL_CONSOLE = "http://127.0.0.1:8765"  # where `loopform serve` listens by default
+
+
+def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    """--backend, --url, --project, --strict (flags beat LOOPFORM_* variables and loopform.yaml)."""
+    group = parser.add_argument_group("backend")
+    group.add_argument("--backend", choices=[k.value for k in BackendKind], default=None,
+                       help="local: the embedded control plane in .loopform/ (default); "
+                            "dataloop: a REST API (--url, default the Dataloop gate)")
+    group.add_argument("--url", default=None, metavar="URL",
+                       help="API base URL, e.g. https://gate.dataloop.ai/api/v1 (env LOOPFORM_API_URL)")
+    group.add_argument("--project", default=None, metavar="NAME",
+                       help="default project for specs that name none (env LOOPFORM_PROJECT)")
+    group.add_argument("--strict", action="store_true",
+                       help="local only: unknown dataset/recipe/model/service names are errors "
+                            "instead of being provisioned")
+
+
+def flags_from_args(args: argparse.Namespace) -> Flags:
+    backend = getattr(args, "backend", None)
+    return Flags(
+        backend=BackendKind(backend) if backend else None,
+        url=getattr(args, "url", None),
+        project=getattr(args, "project", None),
+        strict=bool(getattr(args, "strict", False)),
+    )
+
+
+def backend_from_args(args: argparse.Namespace, term: Terminal) -> tuple[RestBackend, str | None]:
+    """The backend the flags/environment/project file select, and the default project name.
+
+    Prints one line on stderr naming the backend and project. The caller should `close()` the
+    backend when done (it holds connections, and for the embedded default an SQLite database).
+    """
+    settings = resolve_settings(flags_from_args(args), env=os.environ, cwd=Path.cwd(), home=Path.home())
+    backend = connect(settings)
+    for note in settings.notes:
+        term.eprint(f"note: {note}")
+    project = settings.project or "(each spec's own)"
+    term.eprint(f"Backend: {backend.description}; project: {project}")
+    return backend, settings.project
+
+
+def connect(settings: Settings, *, options: ClientOptions | None = None) -> RestBackend:
+    """A RestBackend for resolved settings (the embedded control plane is opened here)."""
+    if settings.kind is BackendKind.DATALOOP:
+        assert settings.url is not None
+        session = ApiSession(settings.url, settings.token, options=options)
+        backend = RestBackend(session, label=f"Dataloop API {settings.url} (selected by {settings.selected_by})",
+                              console_url=settings.console_url)
+        info = backend.server_info()
+        if info is not None and backend.console_url is None:
+            # `loopform serve`: the console links point at the server itself.
+            backend.console_url = settings.url.removesuffix("/api/v1")
+        return backend
+    return open_embedded(settings.state_db or Path(".loopform/state.db"), strict=settings.strict,
+                         project=settings.project, options=options)
+
+
+def open_embedded(db_path: Path, *, strict: bool = False, project: str | None = None,
+                  options: ClientOptions | None = None) -> RestBackend:
+    """The embedded local control plane at `db_path`, reached in-process through WsgiTransport."""
+    from reconciler.server import ControlPlane  # the server is only loaded when it is used
+
+    try:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {db_path.parent} for the local state ({exc.strerror})") from exc
+    kwargs = {"default_project": project} if project else {}
+    control_plane = ControlPlane(db_path, strict=strict, **kwargs)
+    session = ApiSession(EMBEDDED_URL, control_plane.mint_token(), options=options,
+                         transport=WsgiTransport(control_plane.wsgi_app))
+    mode = "strict" if strict else "sandbox"
+    label = f"local control plane {_display(db_path)} ({mode})"
+    backend = RestBackend(session, label=label, console_url=LOCAL_CONSOLE,
+                          on_close=control_plane.close)
+    backend.control_plane = control_plane
+    return backend
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
