@@ -1,0 +1,190 @@
+"""`ControlPlane`: the local Dataloop control plane as one WSGI application over one SQLite file.
+
+Every behaviour lives here (not in the HTTP server wrapper), because the CLI's embedded default
+calls `wsgi_app` in-process and `loopform serve` serves the same callable with waitress.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from reconciler import __version__
+from reconciler.server import routes_pipelines, routes_projects, routes_resources
+from reconciler.server.auth import TokenAuthority
+from reconciler.server.http import (
+    HttpError,
+    Request,
+    Response,
+    Router,
+    error_body,
+    read_request,
+    start_response_with,
+)
+from reconciler.server.ids import new_uuid, now_iso
+from reconciler.server.store import Store, StoreError
+
+log = logging.getLogger("loopform.server")
+
+API_PREFIX = "/api/v1"
+# Routes that answer without a token: the client probes them to detect a local control plane.
+_PUBLIC = frozenset({("GET", "/loopform/info")})
+
+
+class LoggedRequest(NamedTuple):
+    method: str
+    path: str  # the full path, e.g. /api/v1/pipelines/query
+    status: int
+
+    @property
+    def is_write(self) -> bool:
+        """Any non-GET request except the read-only `POST /pipelines/query`."""
+        return self.method not in ("GET", "HEAD") and not self.path.endswith("/pipelines/query")
+
+
+class RequestLog:
+    """A thread-safe record of every request served, in order."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[LoggedRequest] = []
+
+    def append(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self) -> list[LoggedRequest]:
+        with self._lock:
+            return list(self._entries)
+
+    def writes(self) -> list[LoggedRequest]:
+        return [e for e in self.entries() if e.is_write]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __iter__(self) -> Iterator[LoggedRequest]:
+        return iter(self.entries())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+
+class ControlPlane:
+    """The local control plane over the SQLite file `db_path` (created if missing).
+
+    `strict=True` answers like the real platform: no provisioning of unknown datasets, recipes,
+    models or services. A fresh database gets one project, `default_project`, owned by
+    `default_user`; the per-database token secret is created on first open.
+    """
+
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        strict: bool = False,
+        default_project: str = "local",
+        default_user: str = "local@loopform.dev",
+    ) -> None:
+        self.db_path = Path(db_path)
+        self.strict = strict
+        self.default_user = default_user
+        self.store = Store(self.db_path)
+        self.tokens = TokenAuthority(self.store)
+        self.request_log = RequestLog()
+        self._router = Router()
+        self._router.add("GET", "/loopform/info", self._info)
+        routes_projects.register(self._router, self)
+        routes_pipelines.register(self._router, self)
+        routes_resources.register(self._router, self)
+        self.ensure_user(default_user)
+        if default_project and not self.store.projects_named(default_project):
+            self.create_project(default_project, owner=default_user)
+
+    # --- public API -------------------------------------------------------------------------
+
+    def mint_token(self, email: str | None = None, ttl_seconds: int = 3600 * 24) -> str:
+        """A bearer token for `email` (default: the default user), valid for `ttl_seconds`."""
+        return self.tokens.mint(email or self.default_user, ttl_seconds=ttl_seconds)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        response = self._respond(environ)
+        self.request_log.append(
+            LoggedRequest(environ.get("REQUEST_METHOD", "GET").upper(), environ.get("PATH_INFO", ""),
+                          response.status)
+        )
+        return start_response_with(start_response, response)
+
+    # --- helpers shared by the route modules -------------------------------------------------
+
+    def ensure_user(self, email: str) -> dict[str, Any]:
+        user = self.store.user(email)
+        if user is None:
+            now = now_iso()
+            user = {"id": email, "email": email, "username": email.split("@")[0],
+                    "firstName": email.split("@")[0], "lastName": "", "createdAt": now,
+                    "updatedAt": now, "type": "human"}
+            self.store.put_user(user)
+        return user
+
+    def create_project(self, name: str, *, owner: str, project_id: str | None = None) -> dict[str, Any]:
+        now = now_iso()
+        org_id = self.store.meta_setdefault("org_id", new_uuid())
+        project = {
+            "id": project_id or new_uuid(), "name": name, "creator": owner,
+            "org": {"id": org_id, "name": "local"}, "orgId": org_id, "account": org_id,
+            "createdAt": now, "updatedAt": now, "archived": False, "isBlocked": False,
+            "contributors": [], "groups": [], "guests": [], "featureConstraints": {},
+        }
+        self.store.insert_project(project, owner=owner)
+        return project
+
+    def visible_project(self, request: Request, project_id: str) -> dict[str, Any]:
+        """The project if the caller belongs to it; 404 otherwise (no hint that it exists)."""
+        project = self.store.project(project_id)
+        if project is None or not self.store.is_member(project_id, request.user or ""):
+            raise HttpError(404, f"Project not found: {project_id}")
+        return project
+
+    def visible_project_ids(self, request: Request) -> set[str]:
+        return self.store.project_ids_of(request.user or "")
+
+    def base_url(self, environ: dict[str, Any]) -> str:
+        host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}"
+        return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{API_PREFIX}"
+
+    # --- dispatch ---------------------------------------------------------------------------
+
+    def _info(self, request: Request) -> dict[str, Any]:
+        return {"server": "loopform-local", "version": __version__, "strict": self.strict}
+
+    def _respond(self, environ: dict[str, Any]) -> Response:
+        try:
+            request = read_request(environ, API_PREFIX)
+            request.headers.setdefault("x-loopform-base-url", self.base_url(environ))
+            # Authenticate before routing, so that without a token nothing (not even which
+            # routes exist) is revealed.
+            if (request.method, request.path) not in _PUBLIC:
+                request.user = self.tokens.email_from_header(request.headers.get("authorization"))
+            handler, params = self._router.match(request.method, request.path)
+            result = handler(request, **params)
+        except HttpError as exc:
+            return Response(exc.status, error_body(exc.status, exc.message))
+        except StoreError as exc:
+            log.error("state database error: %s", exc)
+            return Response(500, error_body(500, "Internal error: the state database failed"))
+        except Exception:  # noqa: BLE001 - the one boundary: no stack trace ever reaches a client
+            log.exception("unhandled error serving %s %s", environ.get("REQUEST_METHOD"),
+                          environ.get("PATH_INFO"))
+            return Response(500, error_body(500, "Internal error"))
+        if isinstance(result, Response):
+            return result
+        return Response(200, result)

@@ -1,0 +1,104 @@
+"""Graph checks on a raw pipeline document, as the platform runs them on validate and install.
+
+Contract: `check_graph(doc) -> list[GraphProblem]`, empty when the graph is sound. Pure; never raises
+for a bad graph. Checks (each catches a document the platform could not deploy):
+- node ids unique; port ids unique within a node;
+- every connection's source is an output port and its target an input port of existing nodes;
+- connected ports carry compatible types (equal, or `X` into `X[]` and back, or `Json` either side:
+  the platform converts between an entity and a list of that entity and passes Json through);
+- a connection's `action` is one the source port offers (task ports: complete / discard ...);
+- `condition` is a JSON string;
+- start nodes reference existing nodes; at most one root, and a root whenever there are nodes
+  (manual execute starts at the root).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+
+from reconciler.document import Pipeline
+
+
+@dataclass(frozen=True)
+class GraphProblem:
+    message: str
+    pointer: str  # JSON pointer into the document, e.g. /connections/3/src/portId
+
+    def as_json(self) -> dict[str, str]:
+        return {"message": self.message, "pointer": self.pointer}
+
+
+def _compatible(src: str, tgt: str) -> bool:
+    if src == tgt or "Json" in (src, tgt):
+        return True
+    return src.removesuffix("[]") == tgt.removesuffix("[]")
+
+
+def check_graph(doc: Pipeline) -> list[GraphProblem]:
+    problems: list[GraphProblem] = []
+    counts = Counter(node.id for node in doc.nodes)
+    for index, node in enumerate(doc.nodes):
+        if counts[node.id] > 1:
+            problems.append(GraphProblem(f"duplicate node id {node.id!r}", f"/nodes/{index}/id"))
+        port_counts = Counter(p.portId for p in (*node.inputs, *node.outputs))
+        for key, ports in (("inputs", node.inputs), ("outputs", node.outputs)):
+            for p_index, port in enumerate(ports):
+                if port_counts[port.portId] > 1:
+                    problems.append(GraphProblem(
+                        f"duplicate port id {port.portId!r} in node {node.name!r}",
+                        f"/nodes/{index}/{key}/{p_index}/portId",
+                    ))
+    nodes = {node.id: node for node in doc.nodes}
+
+    for index, conn in enumerate(doc.connections):
+        where = f"/connections/{index}"
+        src_node, tgt_node = nodes.get(conn.src.nodeId), nodes.get(conn.tgt.nodeId)
+        if src_node is None:
+            problems.append(GraphProblem(
+                f"connection source references unknown node {conn.src.nodeId!r}", f"{where}/src/nodeId"))
+        if tgt_node is None:
+            problems.append(GraphProblem(
+                f"connection target references unknown node {conn.tgt.nodeId!r}", f"{where}/tgt/nodeId"))
+        src_port = next((p for p in src_node.outputs if p.portId == conn.src.portId), None) if src_node else None
+        tgt_port = next((p for p in tgt_node.inputs if p.portId == conn.tgt.portId), None) if tgt_node else None
+        if src_node is not None and src_port is None:
+            problems.append(GraphProblem(
+                f"connection source port {conn.src.portId!r} is not an output of node {src_node.name!r}",
+                f"{where}/src/portId",
+            ))
+        if tgt_node is not None and tgt_port is None:
+            problems.append(GraphProblem(
+                f"connection target port {conn.tgt.portId!r} is not an input of node {tgt_node.name!r}",
+                f"{where}/tgt/portId",
+            ))
+        if src_port is not None and tgt_port is not None and not _compatible(src_port.type, tgt_port.type):
+            problems.append(GraphProblem(
+                f"port type mismatch: {src_node.name!r} outputs {src_port.type}"  # type: ignore[union-attr]
+                f" but {tgt_node.name!r} expects {tgt_port.type}",  # type: ignore[union-attr]
+                where,
+            ))
+        if conn.action and src_port is not None and conn.action not in (src_port.actions or []):
+            offered = ", ".join(src_port.actions or []) or "none"
+            problems.append(GraphProblem(
+                f"action {conn.action!r} is not offered by the source port (offered: {offered})",
+                f"{where}/action",
+            ))
+        try:
+            json.loads(conn.condition)
+        except ValueError:
+            problems.append(GraphProblem("condition is not a valid JSON string", f"{where}/condition"))
+
+    roots = 0
+    for index, start in enumerate(doc.startNodes):
+        if start.nodeId not in nodes:
+            problems.append(GraphProblem(
+                f"start node references unknown node {start.nodeId!r}", f"/startNodes/{index}/nodeId"))
+        if start.type == "root":
+            roots += 1
+            if roots > 1:
+                problems.append(GraphProblem("more than one root start node", f"/startNodes/{index}"))
+    if doc.nodes and roots == 0:
+        problems.append(GraphProblem("the pipeline has no root start node", "/startNodes"))
+    return problems

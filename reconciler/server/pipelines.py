@@ -1,0 +1,156 @@
+"""Pipeline documents as the control plane stores and returns them (reference sections 3-5).
+
+Contract (pure functions over wire dicts; no I/O):
+- `new_document(body, project, user)` turns a create body into the stored document.
+- `patched_document(current, body, user)` applies a PATCH: the body is the whole new value of each
+  writable field it carries (nodes, connections, startNodes, variables, settings, name, description,
+  preview); fields it omits keep their value; read-only fields (id, projectId, status, creator,
+  createdAt, compositionId, url, orgId, revision...) are ignored, because dtlpy's `update()` sends
+  the whole entity back, stale server fields included (reference 5.1).
+- Every stored document passes through `_canonical`: validated by `reconciler.document.Pipeline`
+  (so `condition` is a JSON string defaulting to "{}"), client node/port ids kept exactly,
+  `metadata.position` filled where missing (dtlpy indexes it: reference 3.2), server ids given to
+  start nodes and variables that lack one, unknown top-level keys dropped (the platform's
+  APIPipeline has additionalProperties: false), `revision` bumped and `updatedAt` set.
+Invalid input raises `HttpError(400)` with a message naming the offending field.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from pydantic import ValidationError
+
+from reconciler.document import STATUS_CREATED, Pipeline
+from reconciler.server.http import HttpError
+from reconciler.server.ids import now_iso, object_id
+
+Doc = dict[str, Any]
+
+WRITABLE_FIELDS = (
+    "name", "description", "preview", "nodes", "connections", "startNodes", "variables", "settings",
+)
+# Server-owned fields kept from the stored document whatever the body says.
+SERVER_FIELDS = (
+    "id", "projectId", "orgId", "creator", "createdAt", "updatedAt", "updatedBy", "status",
+    "compositionId", "revision", "resetTimestamp", "template", "versionNumber",
+)
+_KNOWN_FIELDS = frozenset((*WRITABLE_FIELDS, *SERVER_FIELDS))
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = "/".join(str(p) for p in err["loc"])
+        parts.append(f"{where}: {err['msg']}")
+    more = f" (and {exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
+    return "Invalid pipeline document: " + "; ".join(parts) + more
+
+
+def parse(doc: Doc) -> Pipeline:
+    """The document as the shared model; 400 on a shape error."""
+    try:
+        return Pipeline.model_validate(doc)
+    except ValidationError as exc:
+        raise HttpError(400, _validation_message(exc)) from None
+
+
+def _canonical(doc: Doc, *, user: str, pipeline_id: str) -> Doc:
+    model = parse(doc)
+    if not model.name.strip():
+        raise HttpError(400, "Pipeline name must not be empty")
+    wire = model.wire()
+    for key in list(wire):
+        if key not in _KNOWN_FIELDS:
+            del wire[key]
+    for index, node in enumerate(wire.get("nodes", [])):
+        metadata = node.setdefault("metadata", {})
+        position = metadata.get("position")
+        if not isinstance(position, dict):
+            position = metadata["position"] = {}
+        # Lay nodes without a position out on a row so a canvas shows them apart.
+        position.setdefault("x", 100 + 340 * index)
+        position.setdefault("y", 87)
+        position.setdefault("z", 0)
+    for start in wire.get("startNodes", []):
+        if not start.get("id"):
+            start["id"] = object_id()
+    now = now_iso()
+    for variable in wire.get("variables", []):
+        variable.setdefault("id", object_id())
+        variable["reference"] = pipeline_id
+        variable.setdefault("creator", user)
+        variable.setdefault("createdAt", now)
+        variable["updatedAt"] = now
+    for key in ("nodes", "connections", "startNodes", "variables"):
+        wire.setdefault(key, [])
+    wire.setdefault("description", "")
+    wire.setdefault("settings", {})
+    return wire
+
+
+def new_document(body: Doc, *, project: Doc, user: str) -> Doc:
+    if not isinstance(body.get("name"), str):
+        raise HttpError(400, "Pipeline 'name' is required")
+    pipeline_id = object_id()
+    candidate = {k: copy.deepcopy(v) for k, v in body.items() if k in WRITABLE_FIELDS}
+    candidate["name"] = body["name"]
+    doc = _canonical(candidate, user=user, pipeline_id=pipeline_id)
+    now = now_iso()
+    doc.update(
+        id=pipeline_id,
+        projectId=project["id"],
+        orgId=project.get("orgId") or project.get("org", {}).get("id"),
+        creator=user,
+        createdAt=now,
+        updatedAt=now,
+        updatedBy=user,
+        status=STATUS_CREATED,
+        revision=1,
+    )
+    if doc["orgId"] is None:
+        del doc["orgId"]
+    return doc
+
+
+def patched_document(current: Doc, body: Doc, *, user: str) -> Doc:
+    candidate = {k: copy.deepcopy(v) for k, v in current.items() if k in WRITABLE_FIELDS}
+    previous_vars = {v.get("name"): v for v in current.get("variables", []) if isinstance(v, dict)}
+    for key in WRITABLE_FIELDS:
+        if key in body:
+            candidate[key] = copy.deepcopy(body[key])
+    if "variables" in body and isinstance(body["variables"], list):
+        candidate["variables"] = _keep_variable_ids(body["variables"], previous_vars)
+    return stamped(_canonical(candidate, user=user, pipeline_id=current["id"]), current, user=user)
+
+
+def _keep_variable_ids(variables: list[Any], previous: dict[Any, Doc]) -> list[Any]:
+    # dtlpy sends variables without ids ({name, value, type, reference}); keep the stored id and
+    # creation time of a variable of the same name so its identity survives an update.
+    kept = []
+    for var in variables:
+        if isinstance(var, dict) and not var.get("id") and var.get("name") in previous:
+            old = previous[var["name"]]
+            var = {**var, "id": old.get("id"), "createdAt": old.get("createdAt"),
+                   "creator": old.get("creator")}
+            var = {k: v for k, v in var.items() if v is not None}
+        kept.append(var)
+    return kept
+
+
+def stamped(new: Doc, current: Doc, *, user: str, **changes: Any) -> Doc:
+    """`new` with the server fields of `current`, `changes` applied, revision and updatedAt bumped."""
+    for key in SERVER_FIELDS:
+        if key in current:
+            new[key] = current[key]
+    new.update(changes)
+    new["revision"] = int(current.get("revision", 0)) + 1
+    new["updatedAt"] = now_iso()
+    new["updatedBy"] = user
+    return new
+
+
+def for_response(doc: Doc, *, base_url: str) -> Doc:
+    """The document as returned to clients: with its `url`."""
+    return {**doc, "url": f"{base_url}/pipelines/{doc['id']}"}

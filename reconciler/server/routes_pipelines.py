@@ -1,0 +1,242 @@
+"""Pipeline routes (reference section 2): CRUD, query, lifecycle, executions, statistics, commands.
+
+Status lifecycle: Created -(install)-> Installed -(uninstall)-> Uninstalled -(install)-> Installed.
+Install runs the graph checks first: on an invalid graph the pipeline is stored with status
+`Failure` and the call answers 400 with the problems in the message (dtlpy raises BadRequest with
+it). Execute needs an Installed pipeline (400 otherwise). Every change bumps `revision` and
+`updatedAt`. Names are unique per project (409 on a duplicate: an assumption about the platform).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from reconciler.document import STATUS_FAILURE, STATUS_INSTALLED, STATUS_UNINSTALLED
+from reconciler.server import dql
+from reconciler.server.executions import run_execution, statistics
+from reconciler.server.graph import check_graph
+from reconciler.server.http import HttpError, Request, Response, Router
+from reconciler.server.ids import now_iso, object_id
+from reconciler.server.pipelines import (
+    for_response,
+    new_document,
+    parse,
+    patched_document,
+    stamped,
+)
+from reconciler.server.store import DuplicateName
+
+if TYPE_CHECKING:
+    from reconciler.server.app import ControlPlane
+
+Doc = dict[str, Any]
+RESUME_OPTIONS = frozenset({"terminateExistingCycles", "resumeExistingCycles"})
+DEFAULT_PAGE_SIZE = 1000
+
+
+def _base(request: Request) -> str:
+    return request.headers["x-loopform-base-url"]
+
+
+def register(router: Router, plane: ControlPlane) -> None:
+    store = plane.store
+
+    def visible(request: Request, pipeline_id: str) -> Doc:
+        doc = store.pipeline(pipeline_id)
+        if doc is None or not store.is_member(doc["projectId"], request.user or ""):
+            raise HttpError(404, f"Pipeline not found: {pipeline_id}")
+        return doc
+
+    def respond(request: Request, doc: Doc) -> Doc:
+        return for_response(doc, base_url=_base(request))
+
+    def update(request: Request, pipeline_id: str, change: Any) -> Doc:
+        visible(request, pipeline_id)
+        try:
+            new = store.update_pipeline(pipeline_id, change)
+        except DuplicateName:
+            raise HttpError(409, "A pipeline with that name already exists in the project") from None
+        if new is None:  # deleted between the check and the write
+            raise HttpError(404, f"Pipeline not found: {pipeline_id}")
+        return new
+
+    def create(request: Request) -> Doc:
+        body = request.json_object()
+        project_id = body.get("projectId")
+        if not isinstance(project_id, str):
+            raise HttpError(400, "Pipeline 'projectId' is required")
+        project = plane.visible_project(request, project_id)
+        doc = new_document(body, project=project, user=request.user or "")
+        try:
+            store.insert_pipeline(doc)
+        except DuplicateName:
+            raise HttpError(409, f"Pipeline named {doc['name']!r} already exists in the project") from None
+        return respond(request, doc)
+
+    def get(request: Request, pipeline_id: str) -> Doc:
+        return respond(request, visible(request, pipeline_id))
+
+    def patch(request: Request, pipeline_id: str) -> Doc:
+        body = request.json_object()
+        user = request.user or ""
+        return respond(request, update(request, pipeline_id,
+                                       lambda cur: patched_document(cur, body, user=user)))
+
+    def patch_variables(request: Request, pipeline_id: str) -> Doc:
+        variables = request.json_object().get("variables")
+        if not isinstance(variables, list):
+            raise HttpError(400, "'variables' must be a list")
+        user = request.user or ""
+        return respond(request, update(
+            request, pipeline_id,
+            lambda cur: patched_document(cur, {"variables": variables}, user=user)))
+
+    def delete(request: Request, pipeline_id: str) -> Response:
+        visible(request, pipeline_id)
+        store.delete_pipeline(pipeline_id)
+        return Response(200, None)
+
+    def query(request: Request) -> Doc:
+        body = request.json_object()
+        resource = body.get("resource", "pipeline")
+        try:
+            page = int(body.get("page", 0))
+            page_size = int(body.get("pageSize", DEFAULT_PAGE_SIZE))
+        except (TypeError, ValueError):
+            raise HttpError(400, "'page' and 'pageSize' must be integers") from None
+        mine = plane.visible_project_ids(request)
+        if resource == "pipeline":
+            docs = [respond(request, d) for d in store.pipelines_in(mine)]
+        elif resource == "pipelineState":
+            docs = [execution_json(request, e) for e in store.executions_in(mine)]
+        else:
+            raise HttpError(400, f"Unknown resource {resource!r}: expected 'pipeline' or 'pipelineState'")
+        try:
+            matches = dql.compile_filter(body.get("filter"))
+            found = dql.sort_documents([d for d in docs if matches(d)], body.get("sort"))
+            return dql.paginate(found, page, page_size)
+        except dql.DqlError as exc:
+            raise HttpError(400, str(exc)) from None
+
+    def install(request: Request, pipeline_id: str) -> Doc:
+        body = request.json_object()
+        resume = body.get("resumeOption")
+        if resume is not None and resume not in RESUME_OPTIONS:
+            raise HttpError(400, f"Unknown resumeOption {resume!r}; one of: {', '.join(sorted(RESUME_OPTIONS))}")
+        user = request.user or ""
+        problems: list[str] = []
+
+        def change(cur: Doc) -> Doc:
+            problems[:] = [f"{p.pointer}: {p.message}" for p in check_graph(parse(cur))]
+            if problems:
+                return stamped(dict(cur), cur, user=user, status=STATUS_FAILURE)
+            return stamped(dict(cur), cur, user=user, status=STATUS_INSTALLED,
+                           compositionId=cur.get("compositionId") or object_id())
+
+        doc = update(request, pipeline_id, change)
+        if problems:
+            raise HttpError(400, "Pipeline installation failed: " + "; ".join(problems))
+        return respond(request, doc)
+
+    def uninstall(request: Request, pipeline_id: str) -> Doc:
+        body = request.json_object()
+        keep = body.get("keepTriggersActive")
+        if keep is not None and not isinstance(keep, bool):
+            raise HttpError(400, "'keepTriggersActive' must be a boolean")
+        user = request.user or ""
+
+        def change(cur: Doc) -> Doc:
+            # Pausing a pipeline that never ran leaves it as it is; an installed (or failed) one
+            # becomes Uninstalled, which the UI shows as paused.
+            status = cur.get("status")
+            if status in (STATUS_INSTALLED, STATUS_FAILURE):
+                status = STATUS_UNINSTALLED
+            return stamped(dict(cur), cur, user=user, status=status)
+
+        return respond(request, update(request, pipeline_id, change))
+
+    def reset(request: Request, pipeline_id: str) -> Doc:
+        user = request.user or ""
+        # Reset zeroes the statistics: only executions after resetTimestamp are counted.
+        return respond(request, update(
+            request, pipeline_id,
+            lambda cur: stamped(dict(cur), cur, user=user, resetTimestamp=now_iso())))
+
+    def execute(request: Request, pipeline_id: str) -> Doc:
+        doc = visible(request, pipeline_id)
+        body = request.json_object()
+        if doc.get("status") != STATUS_INSTALLED:
+            raise HttpError(400, f"Pipeline is not installed (status {doc.get('status')}); install it first")
+        if "batch" in body:
+            return batch(request, doc, body)
+        spec = body.get("pipeline", {})
+        if not isinstance(spec, dict):
+            raise HttpError(400, "'pipeline' must be an object")
+        if spec.get("input") is not None and not isinstance(spec["input"], dict):
+            raise HttpError(400, "'pipeline.input' must be an object")
+        execution = run_execution(doc, spec, user=request.user or "")
+        store.put_execution(execution)
+        return execution_json(request, execution)
+
+    def batch(request: Request, doc: Doc, body: Doc) -> Doc:
+        spec = body["batch"]
+        if not isinstance(spec, dict) or not isinstance(spec.get("query", {}), dict):
+            raise HttpError(400, "'batch' must be an object with a 'query' object")
+        try:
+            dql.compile_filter(spec.get("query", {}).get("filter"))
+        except dql.DqlError as exc:
+            raise HttpError(400, str(exc)) from None
+        now = now_iso()
+        command_id = object_id()
+        # The local control plane holds no items, so the batch query matches none: the command
+        # completes at once having started zero executions.
+        command = {
+            "id": command_id, "url": f"{_base(request)}/commands/{command_id}", "status": "success",
+            "type": "pipeline_execution", "progress": 100, "createdAt": now, "updatedAt": now,
+            "creator": request.user, "spec": {**spec, "pipelineId": doc["id"], "nodeId": body.get("nodeId")},
+            "result": {"executionsCount": 0}, "error": None,
+        }
+        store.put_command(command)
+        return command
+
+    def execution_json(request: Request, execution: Doc) -> Doc:
+        return {**execution, "url": f"{_base(request)}/pipelines/{execution['pipelineId']}"
+                                    f"/executions/{execution['id']}"}
+
+    def get_execution(request: Request, pipeline_id: str, execution_id: str) -> Doc:
+        visible(request, pipeline_id)
+        execution = store.execution(execution_id)
+        if execution is None or execution["pipelineId"] != pipeline_id:
+            raise HttpError(404, f"Pipeline execution not found: {execution_id}")
+        return execution_json(request, execution)
+
+    def stats(request: Request, pipeline_id: str) -> Doc:
+        doc = visible(request, pipeline_id)
+        return statistics(doc, store.executions_of(pipeline_id))
+
+    def validate(request: Request) -> Doc:
+        body = request.json_object()
+        body.setdefault("name", "unnamed")
+        problems = check_graph(parse(body))
+        return {"valid": not problems, "errors": [p.as_json() for p in problems]}
+
+    def command(request: Request, command_id: str) -> Doc:
+        doc = store.command(command_id)
+        if doc is None or doc.get("creator") != request.user:
+            raise HttpError(404, f"Command not found: {command_id}")
+        return doc
+
+    router.add("POST", "/pipelines", create)
+    router.add("POST", "/pipelines/query", query)
+    router.add("POST", "/pipelines/validate", validate)
+    router.add("GET", "/pipelines/{pipeline_id}", get)
+    router.add("PATCH", "/pipelines/{pipeline_id}", patch)
+    router.add("DELETE", "/pipelines/{pipeline_id}", delete)
+    router.add("PATCH", "/pipelines/{pipeline_id}/variables", patch_variables)
+    router.add("POST", "/pipelines/{pipeline_id}/install", install)
+    router.add("POST", "/pipelines/{pipeline_id}/uninstall", uninstall)
+    router.add("POST", "/pipelines/{pipeline_id}/reset", reset)
+    router.add("POST", "/pipelines/{pipeline_id}/execute", execute)
+    router.add("GET", "/pipelines/{pipeline_id}/statistics", stats)
+    router.add("GET", "/pipelines/{pipeline_id}/executions/{execution_id}", get_execution)
+    router.add("GET", "/commands/{command_id}", command)

@@ -1,0 +1,65 @@
+"""Serving a WSGI app over HTTP with waitress, and stopping it cleanly from any thread.
+
+waitress: threaded, HTTP/1.1 keep-alive, TCP_NODELAY (no 40 ms Nagle stall per request).
+`HttpServer.stop()` may be called from any thread (a signal handler, a test fixture): it asks the
+server's own loop thread to close every connection and the listening socket, after which `run()`
+returns and the worker threads are shut down.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from waitress.server import create_server
+
+WsgiApp = Callable[..., Any]
+
+
+class HttpServer:
+    def __init__(self, app: WsgiApp, *, host: str = "127.0.0.1", port: int = 0, threads: int = 8) -> None:
+        """Bind now (port 0 picks a free port; read it back from `.port`); serve with `run()`."""
+        self._server: Any = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="loopform",
+            # Never let waitress print a traceback into a response (it does not by default).
+            expose_tracebacks=False,
+            clear_untrusted_proxy_headers=True,
+            # The control plane enforces its own, smaller, body limit (413 as JSON).
+            max_request_body_size=64 * 1024 * 1024,
+        )
+        self.host = host
+        self.port: int = int(self._server.effective_port)
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        """Serve until `stop()`; returns once every worker thread has finished."""
+        try:
+            self._server.run()
+        finally:
+            self._server.task_dispatcher.shutdown(timeout=5)
+            self._stopped.set()
+
+    def stop(self) -> None:
+        server = self._server
+
+        def close_everything() -> None:
+            for channel in list(server._map.values()):
+                if channel is not server and channel is not server.trigger:
+                    channel.close()
+            server.close()
+
+        # Quieten waitress: closing live keep-alive connections is expected here.
+        logging.getLogger("waitress").setLevel(logging.ERROR)
+        try:
+            server.trigger.pull_trigger(close_everything)
+        except OSError:  # already closed
+            pass
+
+    def wait_stopped(self, timeout: float | None = None) -> bool:
+        return self._stopped.wait(timeout)

@@ -1,0 +1,354 @@
+"""The control plane's state: one SQLite file, WAL, versioned schema, every write in a transaction.
+
+Contract:
+- `Store(path)` opens (creating if needed) the database and migrates it to the newest schema.
+  Migrations are an ordered list applied by `PRAGMA user_version`; never edit a released one, append.
+- Documents (projects, pipelines, executions, platform objects) are stored as JSON text, with the
+  columns the server looks things up by (project_id, name, kind) indexed beside them.
+- One connection guarded by a lock: SQLite serialises writers anyway, and a single connection keeps
+  the in-process (embedded) and threaded (waitress) uses equally safe. Every write runs inside
+  `BEGIN IMMEDIATE`, so a read-modify-write (`update_pipeline`) is atomic: concurrent updates of one
+  pipeline end in one of the submitted documents, never a mix.
+- sqlite3 errors never leave this module unwrapped: `StoreError` (or `DuplicateName`).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+Doc = dict[str, Any]
+
+_MIGRATIONS: tuple[str, ...] = (
+    # 1: the initial schema
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE projects (id TEXT PRIMARY KEY, name TEXT NOT NULL, doc TEXT NOT NULL);
+    CREATE INDEX projects_by_name ON projects(name);
+    CREATE TABLE members (
+        project_id TEXT NOT NULL, email TEXT NOT NULL, role TEXT NOT NULL,
+        PRIMARY KEY (project_id, email)
+    );
+    CREATE INDEX members_by_email ON members(email);
+    CREATE TABLE users (email TEXT PRIMARY KEY, doc TEXT NOT NULL);
+    CREATE TABLE pipelines (
+        id TEXT PRIMARY KEY, project_id TEXT NOT NULL, name TEXT NOT NULL,
+        revision INTEGER NOT NULL, doc TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX pipelines_by_name ON pipelines(project_id, name);
+    CREATE TABLE executions (
+        id TEXT PRIMARY KEY, pipeline_id TEXT NOT NULL, project_id TEXT NOT NULL, doc TEXT NOT NULL
+    );
+    CREATE INDEX executions_by_pipeline ON executions(pipeline_id);
+    CREATE TABLE resources (
+        kind TEXT NOT NULL, id TEXT NOT NULL, project_id TEXT, name TEXT NOT NULL, scope TEXT,
+        doc TEXT NOT NULL, PRIMARY KEY (kind, id)
+    );
+    CREATE INDEX resources_by_name ON resources(kind, project_id, name);
+    CREATE TABLE commands (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+    """,
+)
+
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+class StoreError(Exception):
+    """The database cannot be opened, is newer than this code, or a statement failed."""
+
+
+class DuplicateName(StoreError):
+    """A pipeline with this name exists in the project already."""
+
+
+def _dumps(doc: Doc) -> str:
+    return json.dumps(doc, separators=(",", ":"))
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves (sqlite3's implicit
+            # transactions would start a deferred one and could fail with SQLITE_BUSY mid-way).
+            self._db = sqlite3.connect(
+                str(self.path), isolation_level=None, check_same_thread=False, timeout=30
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open state database {self.path}: {exc}") from exc
+
+    def _migrate(self) -> None:
+        with self.write() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has schema version {version}; this loopform knows up to "
+                    f"{SCHEMA_VERSION}. Upgrade loopform."
+                )
+            for number in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number + 1}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE); commits on success, rolls back on any error."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(str(exc)) from exc
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                try:
+                    self._db.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    self._db.execute("ROLLBACK")
+                    raise StoreError(str(exc)) from exc
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._db
+
+    # --- meta -------------------------------------------------------------------------------
+
+    def meta(self, key: str) -> str | None:
+        with self.read() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def meta_setdefault(self, key: str, value: str) -> str:
+        """The stored value of `key`, storing `value` first if there is none (atomic)."""
+        with self.write() as db:
+            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            return str(db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
+
+    # --- projects and members ---------------------------------------------------------------
+
+    def insert_project(self, doc: Doc, *, owner: str) -> None:
+        with self.write() as db:
+            db.execute(
+                "INSERT INTO projects (id, name, doc) VALUES (?, ?, ?)",
+                (doc["id"], doc["name"], _dumps(doc)),
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO members (project_id, email, role) VALUES (?, ?, 'owner')",
+                (doc["id"], owner),
+            )
+
+    def project(self, project_id: str) -> Doc | None:
+        with self.read() as db:
+            row = db.execute("SELECT doc FROM projects WHERE id = ?", (project_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def projects_named(self, name: str) -> list[Doc]:
+        with self.read() as db:
+            rows = db.execute(
+                "SELECT doc FROM projects WHERE name = ? ORDER BY rowid", (name,)
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def projects_of(self, email: str) -> list[Doc]:
+        with self.read() as db:
+            rows = db.execute(
+                "SELECT p.doc FROM projects p JOIN members m ON m.project_id = p.id"
+                " WHERE m.email = ? ORDER BY p.rowid",
+                (email,),
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def project_ids_of(self, email: str) -> set[str]:
+        with self.read() as db:
+            rows = db.execute("SELECT project_id FROM members WHERE email = ?", (email,)).fetchall()
+        return {r[0] for r in rows}
+
+    def add_member(self, project_id: str, email: str, role: str) -> None:
+        with self.write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO members (project_id, email, role) VALUES (?, ?, ?)",
+                (project_id, email, role),
+            )
+
+    def members(self, project_id: str) -> list[tuple[str, str]]:
+        """(email, role) of every member of the project, in the order they were added."""
+        with self.read() as db:
+            rows = db.execute(
+                "SELECT email, role FROM members WHERE project_id = ? ORDER BY rowid", (project_id,)
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def is_member(self, project_id: str, email: str) -> bool:
+        with self.read() as db:
+            row = db.execute(
+                "SELECT 1 FROM members WHERE project_id = ? AND email = ?", (project_id, email)
+            ).fetchone()
+        return row is not None
+
+    # --- users ------------------------------------------------------------------------------
+
+    def user(self, email: str) -> Doc | None:
+        with self.read() as db:
+            row = db.execute("SELECT doc FROM users WHERE email = ?", (email,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put_user(self, doc: Doc) -> None:
+        with self.write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO users (email, doc) VALUES (?, ?)", (doc["email"], _dumps(doc))
+            )
+
+    # --- pipelines --------------------------------------------------------------------------
+
+    def insert_pipeline(self, doc: Doc) -> None:
+        """Store a new pipeline; `DuplicateName` if its name is taken in its project."""
+        try:
+            with self.write() as db:
+                db.execute(
+                    "INSERT INTO pipelines (id, project_id, name, revision, doc) VALUES (?, ?, ?, ?, ?)",
+                    (doc["id"], doc["projectId"], doc["name"], doc.get("revision", 1), _dumps(doc)),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateName(doc["name"]) from exc
+
+    def pipeline(self, pipeline_id: str) -> Doc | None:
+        with self.read() as db:
+            row = db.execute("SELECT doc FROM pipelines WHERE id = ?", (pipeline_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def update_pipeline(self, pipeline_id: str, change: Callable[[Doc], Doc]) -> Doc | None:
+        """Atomically replace the pipeline with `change(current)`; None if there is no such pipeline.
+
+        `change` runs inside the write transaction, so it sees the latest committed document and
+        nobody writes in between. It may raise to abort (nothing is written).
+        """
+        try:
+            with self.write() as db:
+                row = db.execute("SELECT doc FROM pipelines WHERE id = ?", (pipeline_id,)).fetchone()
+                if row is None:
+                    return None
+                new = change(json.loads(row[0]))
+                db.execute(
+                    "UPDATE pipelines SET name = ?, revision = ?, doc = ? WHERE id = ?",
+                    (new["name"], new.get("revision", 1), _dumps(new), pipeline_id),
+                )
+                return new
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateName(str(exc)) from exc
+
+    def delete_pipeline(self, pipeline_id: str) -> bool:
+        with self.write() as db:
+            cur = db.execute("DELETE FROM pipelines WHERE id = ?", (pipeline_id,))
+            db.execute("DELETE FROM executions WHERE pipeline_id = ?", (pipeline_id,))
+            return cur.rowcount > 0
+
+    def pipelines_in(self, project_ids: set[str]) -> list[Doc]:
+        """Every pipeline of these projects, in creation order."""
+        if not project_ids:
+            return []
+        marks = ",".join("?" * len(project_ids))
+        with self.read() as db:
+            rows = db.execute(
+                f"SELECT doc FROM pipelines WHERE project_id IN ({marks}) ORDER BY rowid",
+                sorted(project_ids),
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    # --- executions -------------------------------------------------------------------------
+
+    def put_execution(self, doc: Doc) -> None:
+        with self.write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO executions (id, pipeline_id, project_id, doc) VALUES (?, ?, ?, ?)",
+                (doc["id"], doc["pipelineId"], doc["projectId"], _dumps(doc)),
+            )
+
+    def execution(self, execution_id: str) -> Doc | None:
+        with self.read() as db:
+            row = db.execute("SELECT doc FROM executions WHERE id = ?", (execution_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def executions_of(self, pipeline_id: str) -> list[Doc]:
+        with self.read() as db:
+            rows = db.execute(
+                "SELECT doc FROM executions WHERE pipeline_id = ? ORDER BY rowid", (pipeline_id,)
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def executions_in(self, project_ids: set[str]) -> list[Doc]:
+        if not project_ids:
+            return []
+        marks = ",".join("?" * len(project_ids))
+        with self.read() as db:
+            rows = db.execute(
+                f"SELECT doc FROM executions WHERE project_id IN ({marks}) ORDER BY rowid",
+                sorted(project_ids),
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    # --- platform objects (datasets, recipes, models, services) -----------------------------
+
+    def put_resource(self, kind: str, doc: Doc, *, project_id: str | None, scope: str | None) -> bool:
+        """Store an object unless one with the same kind and id exists; True if it was created."""
+        with self.write() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO resources (kind, id, project_id, name, scope, doc)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (kind, doc["id"], project_id, doc["name"], scope, _dumps(doc)),
+            )
+            return cur.rowcount > 0
+
+    def resource(self, kind: str, resource_id: str) -> Doc | None:
+        with self.read() as db:
+            row = db.execute(
+                "SELECT doc FROM resources WHERE kind = ? AND id = ?", (kind, resource_id)
+            ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def resources(
+        self, kind: str, *, project_ids: set[str] | None = None, scope: str | None = None
+    ) -> list[Doc]:
+        """Objects of a kind, optionally only in these projects / with this scope, oldest first."""
+        sql = "SELECT doc FROM resources WHERE kind = ?"
+        args: list[Any] = [kind]
+        if project_ids is not None:
+            if not project_ids:
+                return []
+            sql += f" AND project_id IN ({','.join('?' * len(project_ids))})"
+            args.extend(sorted(project_ids))
+        if scope is not None:
+            sql += " AND scope = ?"
+            args.append(scope)
+        with self.read() as db:
+            rows = db.execute(sql + " ORDER BY rowid", args).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    # --- commands ---------------------------------------------------------------------------
+
+    def put_command(self, doc: Doc) -> None:
+        with self.write() as db:
+            db.execute("INSERT OR REPLACE INTO commands (id, doc) VALUES (?, ?)", (doc["id"], _dumps(doc)))
+
+    def command(self, command_id: str) -> Doc | None:
+        with self.read() as db:
+            row = db.execute("SELECT doc FROM commands WHERE id = ?", (command_id,)).fetchone()
+        return json.loads(row[0]) if row else None
