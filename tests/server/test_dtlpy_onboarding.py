@@ -1,0 +1,280 @@
+"""The official dtlpy SDK runs Dataloop's onboarding operations against the local control plane.
+
+One server per module (real HTTP on 127.0.0.1); the SDK is pointed at it the way a user would point
+it at any Dataloop environment: `add_environment` + `setenv` + `login_token`. dtlpy reads
+DATALOOP_PATH once, at import, so the fixture sets it to a temporary directory before the first
+import in this process (pytest-xdist workers are separate processes, each imports it afresh).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import requests
+
+from reconciler.server.testing import serve_in_thread
+
+
+@dataclass(frozen=True)
+class Sdk:
+    dl: ModuleType
+    server: Any  # the serve_in_thread handle: .base_url, .token, .port, .control_plane
+    project: Any  # dtlpy.entities.Project of the server's default project
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}/"
+
+
+def import_dtlpy(home: Path) -> ModuleType:
+    """Import dtlpy with its cookie/log directory under `home`, unless this process already has it."""
+    if "dtlpy" not in sys.modules:
+        os.environ["DATALOOP_PATH"] = str(home)
+    import dtlpy
+
+    return dtlpy
+
+
+@pytest.fixture(scope="module")
+def sdk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sdk]:
+    dl = import_dtlpy(tmp_path_factory.mktemp("dataloop"))
+    with serve_in_thread(tmp_path_factory.mktemp("db") / "state.db") as server:
+        alias = f"loopform-{server.port}"
+        dl.add_environment(
+            environment=server.base_url,
+            alias=alias,
+            gate_url=f"http://127.0.0.1:{server.port}",
+            url=f"http://127.0.0.1:{server.port}/",
+            verify_ssl=False,
+        )
+        dl.setenv(alias)
+        dl.login_token(server.token)  # GET /users/me; raises ValueError unless 2xx
+        project = dl.projects.get(project_name="local")
+        yield Sdk(dl=dl, server=server, project=project)
+
+
+def noop(item):  # the body of the code nodes below; dtlpy ships its source text
+    return item
+
+
+def installable(sdk: Sdk, name: str) -> Any:
+    """A pipeline with one code node as its root: the smallest graph install accepts."""
+    dl = sdk.dl
+    pipeline = sdk.project.pipelines.create(name=name)
+    node = dl.CodeNode(name="passthrough", project_id=sdk.project.id, project_name=sdk.project.name, method=noop)
+    pipeline.nodes.add(node)
+    return pipeline.update()
+
+
+def test_login_token_calls_users_me_and_a_bad_token_is_refused(sdk: Sdk) -> None:
+    log = list(sdk.server.control_plane.request_log)
+    assert any(entry[0] == "GET" and entry[1].endswith("/users/me") and entry[2] == 200 for entry in log)
+    # A well-formed JWT that the server did not sign: dtlpy accepts it client-side, the server must not.
+    forged = sdk.server.control_plane.mint_token("someone@example.com")[:-4] + "AAAA"
+    with pytest.raises(ValueError, match="Invalid API key"):
+        sdk.dl.login_token(forged)
+    assert sdk.dl.client_api.token == sdk.server.token  # dtlpy restores the previous token
+
+
+def test_projects_get_by_name_and_id(sdk: Sdk) -> None:
+    by_name = sdk.dl.projects.get(project_name="local")
+    by_id = sdk.dl.projects.get(project_id=by_name.id)
+    assert by_name.name == "local" and by_id.id == by_name.id and by_id.name == "local"
+
+
+def test_projects_get_unknown_name_is_not_found(sdk: Sdk) -> None:
+    with pytest.raises(sdk.dl.exceptions.NotFound):
+        sdk.dl.projects.get(project_name="no-such-project")
+
+
+def test_projects_create_then_get(sdk: Sdk) -> None:
+    created = sdk.dl.projects.create(project_name="made-by-dtlpy")
+    fetched = sdk.dl.projects.get(project_name="made-by-dtlpy")
+    assert fetched.id == created.id and fetched.name == "made-by-dtlpy"
+    assert list(fetched.pipelines.list().all()) == []
+
+
+def test_pipelines_create_and_get_by_id_and_name(sdk: Sdk) -> None:
+    created = sdk.project.pipelines.create(name="get-me")
+    by_id = sdk.project.pipelines.get(pipeline_id=created.id)
+    by_name = sdk.project.pipelines.get(pipeline_name="get-me")
+    assert created.status == "Created"
+    assert by_id.id == by_name.id == created.id
+    assert by_id.name == by_name.name == "get-me"
+    assert by_id.project_id == by_name.project_id == sdk.project.id
+    assert len(created.id) == 24 and int(created.id, 16) >= 0  # an ObjectId, like the platform's
+
+
+def test_pipelines_get_unknown_is_not_found(sdk: Sdk) -> None:
+    with pytest.raises(sdk.dl.exceptions.NotFound):
+        sdk.project.pipelines.get(pipeline_name="never-created")
+    with pytest.raises(sdk.dl.exceptions.NotFound):
+        sdk.project.pipelines.get(pipeline_id="0123456789abcdef01234567")
+
+
+def test_pipelines_create_duplicate_name_conflicts(sdk: Sdk) -> None:
+    sdk.project.pipelines.create(name="twice")
+    with pytest.raises(sdk.dl.exceptions.Conflict):
+        sdk.project.pipelines.create(name="twice")
+
+
+def test_pipelines_list_iterates_every_page_once(sdk: Sdk) -> None:
+    dl = sdk.dl
+    project = dl.projects.create(project_name="listing")
+    made = {project.pipelines.create(name=f"list-{i:02d}").id for i in range(7)}
+    filters = dl.Filters(resource=dl.FiltersResource.PIPELINE, page_size=3)
+    paged = project.pipelines.list(filters=filters)
+    seen = [p.id for page in paged for p in page]
+    assert len(paged) == 7
+    assert sorted(seen) == sorted(made)  # each exactly once, three pages
+    assert [p.id for p in project.pipelines.list().all()] != []  # the default (pageSize 1000) route too
+
+
+def test_pipelines_list_sorted_by_name_descending(sdk: Sdk) -> None:
+    dl = sdk.dl
+    project = dl.projects.create(project_name="sorting")
+    for name in ("b", "c", "a"):
+        project.pipelines.create(name=name)
+    filters = dl.Filters(resource=dl.FiltersResource.PIPELINE)
+    filters.sort_by(field="name", value=dl.FiltersOrderByDirection.DESCENDING)
+    assert [p.name for p in project.pipelines.list(filters=filters).all()] == ["c", "b", "a"]
+
+
+def test_pipelines_list_with_a_glob_filter(sdk: Sdk) -> None:
+    dl = sdk.dl
+    project = dl.projects.create(project_name="globbing")
+    for name in ("frames-a", "frames-b", "audio"):
+        project.pipelines.create(name=name)
+    filters = dl.Filters(resource=dl.FiltersResource.PIPELINE, field="name", values="frames-*")
+    assert sorted(p.name for p in project.pipelines.list(filters=filters).all()) == ["frames-a", "frames-b"]
+
+
+def test_install_pause_lifecycle(sdk: Sdk) -> None:
+    pipeline = installable(sdk, "lifecycle")
+    installed = sdk.project.pipelines.install(pipeline=pipeline)
+    assert installed.status == "Installed"
+    assert sdk.project.pipelines.get(pipeline_id=pipeline.id).status == "Installed"
+    assert sdk.project.pipelines.pause(pipeline=installed) is None
+    assert sdk.project.pipelines.get(pipeline_id=pipeline.id).status == "Uninstalled"
+    resumed = pipeline.install(resume_option=sdk.dl.PipelineResumeOption.TERMINATE_EXISTING_CYCLES)
+    assert resumed.status == "Installed"
+    resumed.pause(keep_triggers_active=True)
+    assert sdk.project.pipelines.get(pipeline_id=pipeline.id).status == "Uninstalled"
+
+
+def test_install_an_empty_pipeline_fails(sdk: Sdk) -> None:
+    pipeline = sdk.project.pipelines.create(name="nothing-to-run")
+    try:
+        result = pipeline.install()
+    except sdk.dl.exceptions.BadRequest:  # the platform may refuse outright instead
+        result = None
+    if result is not None:
+        assert result.status == "Failure"
+    assert sdk.project.pipelines.get(pipeline_id=pipeline.id).status == "Failure"
+
+
+def test_execute_requires_an_installed_pipeline(sdk: Sdk) -> None:
+    pipeline = installable(sdk, "not-installed")
+    with pytest.raises(sdk.dl.exceptions.BadRequest):
+        sdk.project.pipelines.execute(pipeline=pipeline, execution_input={"item": "item-1"})
+
+
+def test_execute_executions_and_stats(sdk: Sdk) -> None:
+    pipeline = installable(sdk, "runs").install()
+    first = sdk.project.pipelines.execute(pipeline=pipeline, execution_input={"item": "item-1"})
+    second = pipeline.pipeline_executions.create(pipeline_id=pipeline.id, execution_input={"item": "item-2"})
+    third = pipeline.execute(execution_input=[sdk.dl.FunctionIO(type="Item", value="item-3", name="item")])
+    made = [first, second, third]
+    assert all(e.pipeline_id == pipeline.id for e in made)
+    assert len({e.id for e in made}) == 3
+
+    got = pipeline.pipeline_executions.get(pipeline_execution_id=second.id)
+    assert got.id == second.id and got.pipeline_id == pipeline.id
+
+    listed = [e for page in pipeline.pipeline_executions.list() for e in page]
+    assert sorted(e.id for e in listed) == sorted(e.id for e in made)
+
+    stats = sdk.project.pipelines.stats(pipeline=pipeline)
+    counted = {c.status: c.count for c in stats.pipeline_counters if c.count}
+    # Statistics are computed from the recorded executions, not canned.
+    assert counted == dict(Counter(e.status for e in listed))
+    assert sum(counted.values()) == 3
+
+
+def test_execute_from_a_node_in_test_mode(sdk: Sdk) -> None:
+    pipeline = installable(sdk, "from-node").install()
+    node_id = pipeline.nodes[0].node_id
+    execution = pipeline.pipeline_executions.create(
+        pipeline_id=pipeline.id, execution_input={"item": "item-9"}, node_id=node_id, test_mode=True
+    )
+    assert execution.pipeline_id == pipeline.id
+    tested = pipeline.test(execution_input={"item": "item-10"})
+    assert tested.pipeline_id == pipeline.id
+
+
+def test_global_pipeline_executions_repository(sdk: Sdk) -> None:
+    pipeline = installable(sdk, "global-repo").install()
+    execution = pipeline.execute(execution_input={"item": "item-1"})
+    fetched = sdk.dl.pipeline_executions.get(pipeline_id=pipeline.id, pipeline_execution_id=execution.id)
+    assert fetched.id == execution.id
+    assert execution.id in {e.id for e in sdk.dl.pipeline_executions.list().all()}
+
+
+def test_reset(sdk: Sdk) -> None:
+    pipeline = installable(sdk, "to-reset").install()
+    pipeline.execute(execution_input={"item": "item-1"})
+    assert sdk.project.pipelines.reset(pipeline=pipeline) is True
+    assert sdk.project.pipelines.reset(pipeline_id=pipeline.id, stop_if_running=True) is True
+    assert sdk.project.pipelines.get(pipeline_id=pipeline.id).status == "Uninstalled"
+
+
+def test_open_in_web_opens_the_console_url(
+    sdk: Sdk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import webbrowser
+
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" >> "{opened}"\n')
+    browser.chmod(browser.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("BROWSER", str(browser))
+    # webbrowser reads BROWSER once per process; make it read ours.
+    monkeypatch.setattr(webbrowser, "_tryorder", None)
+    monkeypatch.setattr(webbrowser, "_browsers", {})
+
+    pipeline = sdk.project.pipelines.create(name="to-open")
+    sdk.project.pipelines.open_in_web(pipeline=pipeline)
+    sdk.project.pipelines.open_in_web(pipeline_id=pipeline.id)
+    assert opened.read_text().splitlines() == [
+        f"{sdk.web_url}projects/{sdk.project.id}/pipelines/{pipeline.id}",
+    ] * 2
+
+
+def test_delete(sdk: Sdk) -> None:
+    by_entity = sdk.project.pipelines.create(name="delete-me")
+    by_name = sdk.project.pipelines.create(name="delete-me-by-name")
+    assert sdk.project.pipelines.delete(pipeline=by_entity) is True
+    assert sdk.project.pipelines.delete(pipeline_name="delete-me-by-name") is True
+    for pipeline in (by_entity, by_name):
+        with pytest.raises(sdk.dl.exceptions.NotFound):
+            sdk.project.pipelines.get(pipeline_id=pipeline.id)
+
+
+def test_errors_come_back_as_status_and_message(sdk: Sdk) -> None:
+    response = requests.get(
+        f"{sdk.server.base_url}/pipelines/0123456789abcdef01234567",
+        headers={"authorization": f"Bearer {sdk.server.token}"},
+        timeout=10,
+    )
+    assert response.status_code == 404
+    body = response.json()
+    assert body["status"] == 404 and isinstance(body["message"], str) and body["message"]
