@@ -48,16 +48,20 @@ class ApiResolver:
             cached = self._cache.get(key)
         if cached is None:
             try:
-                cached = self._lookup(kind, name, scope)
+                found = self._lookup(kind, name, scope)
             except NotFound as exc:
-                cached = exc
+                # A 404 from a lookup route itself is not "no such name": the server lacks the
+                # route. Callers treat NotFound as an unknown name, so it must not pass as one.
+                raise ClientError(f"cannot look up {kind.value} {name!r}: {exc.server_message}",
+                                  status=exc.status, method=exc.method, path=exc.path) from exc
+            cached = found if found is not None else self._unknown(kind, name, scope)
             with self._lock:
                 self._cache[key] = cached
         if isinstance(cached, NotFound):
             raise cached
         return cached
 
-    def _lookup(self, kind: ResourceKind, name: str, scope: str | None) -> Resolved:
+    def _lookup(self, kind: ResourceKind, name: str, scope: str | None) -> Resolved | None:
         found: Resolved | None
         if kind is ResourceKind.DATASET:
             found = self._one(kind, name, "/datasets/query",
@@ -79,8 +83,10 @@ class ApiResolver:
             found = self._project(name)
         else:  # pragma: no cover - the enum is closed
             raise ClientError(f"cannot resolve a {kind.value}")
-        if found is not None:
-            return found
+        return found
+
+    def _unknown(self, kind: ResourceKind, name: str, scope: str | None) -> Resolved | NotFound:
+        """What an unknown name resolves to: a planned provision (sandbox) or NotFound."""
         if self.sandbox and kind in _PROVISIONABLE:
             extra: dict[str, Any] = {"scope": scope} if scope else {}
             return Resolved(kind=kind, name=name, id=provision_id(self.project_id, kind, name, scope),
@@ -89,7 +95,7 @@ class ApiResolver:
             # Dataloop addresses users by email; the sandbox has no member list to check against.
             return Resolved(kind=kind, name=name, id=name, extra={"email": name})
         where = f" in dataset {scope}" if scope else ""
-        raise NotFound(f"{kind.value} {name!r} not found{where}", status=404)
+        return NotFound(f"{kind.value} {name!r} not found{where}", status=404)
 
     def _one(self, kind: ResourceKind, name: str, path: str, query: dict[str, Any]) -> Resolved | None:
         items = [i for i in self._session.pages(path, query) if isinstance(i, dict) and i.get("name") == name]

@@ -1,0 +1,190 @@
+"""Fault injection over real HTTP, in front of the local control plane.
+
+`FaultInjector` is a WSGI middleware (give it to `serve_in_thread(wrap=...)`): it answers chosen
+requests with an error status, sleeps past the client's timeout, or lets the request commit and then
+replaces the answer. `DroppingProxy` is a tiny TCP proxy that resets connections: before the request
+reaches the server, or after the server committed it (the answer is lost).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+WsgiApp = Callable[..., Iterable[bytes]]
+
+
+@dataclass
+class Rule:
+    method: str
+    path: re.Pattern[str]
+    kind: str  # "status" | "status-after-commit" | "slow" | "slow-after-commit"
+    times: int
+    status: int = 500
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    delay: float = 0.0
+    fired: int = 0
+
+
+class FaultInjector:
+    """Programmable faults; each rule fires `times` times on matching (method, path regex)."""
+
+    def __init__(self) -> None:
+        self._rules: list[Rule] = []
+        self._lock = threading.Lock()
+        self.seen: list[tuple[str, str]] = []
+
+    def add(self, method: str, path: str, kind: str, *, times: int = 1, status: int = 500,
+            headers: list[tuple[str, str]] | None = None, delay: float = 0.0) -> Rule:
+        rule = Rule(method.upper(), re.compile(path), kind, times, status, headers or [], delay)
+        with self._lock:
+            self._rules.append(rule)
+        return rule
+
+    def _take(self, method: str, path: str) -> Rule | None:
+        with self._lock:
+            self.seen.append((method, path))
+            for rule in self._rules:
+                if rule.method == method and rule.path.search(path) and rule.fired < rule.times:
+                    rule.fired += 1
+                    return rule
+        return None
+
+    def __call__(self, app: WsgiApp) -> WsgiApp:
+        def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            rule = self._take(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""))
+            if rule is None:
+                return app(environ, start_response)
+            if rule.kind in ("slow", "slow-after-commit"):
+                if rule.kind == "slow":
+                    time.sleep(rule.delay)
+                    return app(environ, start_response)
+                body = b"".join(app(environ, _ignore))
+                time.sleep(rule.delay)
+                return [body]  # too late: the client gave up; waitress drops it
+            if rule.kind == "status-after-commit":
+                b"".join(app(environ, _ignore))
+            payload = json.dumps({"status": rule.status, "message": f"injected {rule.status}"}).encode()
+            start_response(f"{rule.status} Injected", [("Content-Type", "application/json"),
+                                                      ("Content-Length", str(len(payload))), *rule.headers])
+            return [payload]
+        return middleware
+
+
+def _ignore(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+    return lambda chunk: None
+
+
+class DroppingProxy:
+    """127.0.0.1 TCP proxy to `upstream_port`; resets chosen requests' connections.
+
+    `drop(method, path_regex, when="before"|"after", times=1)`: "before" resets without forwarding;
+    "after" forwards, waits for the server's whole answer (so it committed), then resets instead of
+    relaying it. One request per client connection (the proxy asks upstream for `Connection: close`).
+    """
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._rules: list[list[Any]] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self.dropped = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v1"
+
+    def drop(self, method: str, path: str, *, when: str = "before", times: int = 1) -> None:
+        with self._lock:
+            self._rules.append([method.upper(), re.compile(path), when, times])
+
+    def close(self) -> None:
+        self._closed = True
+        self._listener.close()
+
+    def _match(self, method: str, path: str) -> str | None:
+        with self._lock:
+            for rule in self._rules:
+                if rule[0] == method and rule[1].search(path) and rule[3] > 0:
+                    rule[3] -= 1
+                    return str(rule[2])
+        return None
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(client,), daemon=True).start()
+
+    def _handle(self, client: socket.socket) -> None:
+        try:
+            request = _read_request(client)
+            if request is None:
+                client.close()
+                return
+            head, body = request
+            request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+            method, target = request_line.split(" ")[:2]
+            when = self._match(method, target.split("?")[0])
+            if when == "before":
+                self._reset(client)
+                return
+            lines = [ln for ln in head.split(b"\r\n") if not ln.lower().startswith(b"connection:")]
+            forwarded = b"\r\n".join([*lines, b"Connection: close"]) + b"\r\n\r\n" + body
+            with socket.create_connection(("127.0.0.1", self.upstream_port)) as upstream:
+                upstream.sendall(forwarded)
+                answer = _read_all(upstream)
+            if when == "after":
+                self._reset(client)
+                return
+            client.sendall(answer)
+            client.close()
+        except OSError:
+            client.close()
+
+    def _reset(self, client: socket.socket) -> None:
+        self.dropped += 1
+        # SO_LINGER 0: close() sends RST, as a crashed peer or middlebox would.
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()
+
+
+def _read_request(sock: socket.socket) -> tuple[bytes, bytes] | None:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return head, rest
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    chunks = []
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)

@@ -1,0 +1,194 @@
+"""The REST client against the real local control plane over real HTTP."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from conftest import FAST
+from faultkit import DroppingProxy, FaultInjector
+
+from reconciler.client import ApiSession, RestBackend
+from reconciler.document import Pipeline
+from reconciler.errors import (
+    AmbiguousWrite,
+    Conflict,
+    NotFound,
+    RateLimited,
+    ServerError,
+    TransportError,
+    Unauthorized,
+)
+from reconciler.server.testing import ServerHandle, serve_in_thread
+
+
+def _names(backend: RestBackend, project_id: str) -> list[str]:
+    return sorted(p.name for p in backend.list_pipelines(project_id))
+
+
+def test_pages_are_followed_to_the_end(backend: RestBackend, server: ServerHandle) -> None:
+    project = backend.project("local")
+    for i in range(15):
+        backend.create_pipeline(Pipeline(name=f"p{i:02d}", projectId=project.id))
+    server.control_plane.request_log.clear()
+    query = {"filter": {"$and": [{"projectId": project.id}]}, "resource": "pipeline"}
+    items = list(backend.session.pages("/pipelines/query", query, page_size=4))
+    assert sorted(i["name"] for i in items) == [f"p{i:02d}" for i in range(15)]
+    queries = [e for e in server.control_plane.request_log.entries() if e.path.endswith("/pipelines/query")]
+    assert len(queries) == 4  # 4 + 4 + 4 + 3, the last one says hasNextPage: false
+    assert len(_names(backend, project.id)) == 15
+
+
+def test_errors_carry_the_server_message_and_class(backend: RestBackend) -> None:
+    project = backend.project("local")
+    with pytest.raises(NotFound) as info:
+        backend.get_pipeline("0123456789abcdef01234567")
+    assert info.value.status == 404
+    assert info.value.server_message
+    assert "GET /pipelines/0123456789abcdef01234567" in str(info.value)
+    backend.create_pipeline(Pipeline(name="twice", projectId=project.id))
+    with pytest.raises(Conflict) as conflict:
+        backend.create_pipeline(Pipeline(name="twice", projectId=project.id))
+    assert conflict.value.status == 409
+
+
+def test_unknown_project_is_not_found_in_strict_mode_and_created_in_the_sandbox(
+        backend: RestBackend, tmp_path: Path) -> None:
+    assert backend.project("fresh").name == "fresh"  # sandbox: the examples need no setup
+    assert backend.project("fresh").id == backend.project("fresh").id
+    with serve_in_thread(tmp_path / "strict.db", strict=True) as strict:
+        b = RestBackend(ApiSession(strict.base_url, strict.token, options=FAST), label="strict")
+        with pytest.raises(NotFound, match="project 'nope' not found"):
+            b.project("nope")
+        b.close()
+
+
+def test_bad_token_is_unauthorized_and_the_token_never_shows(server: ServerHandle,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    secret = server.token[:-4] + "AAAA"  # a forged signature
+    caplog.set_level(logging.DEBUG)
+    b = RestBackend(ApiSession(server.base_url, secret, options=FAST), label="x")
+    with pytest.raises(Unauthorized) as info:
+        b.list_pipelines("whatever")
+    assert secret not in str(info.value)
+    assert secret not in repr(b.session)
+    assert secret not in caplog.text
+    assert server.token not in caplog.text
+    b.close()
+
+
+def test_idempotent_reads_are_retried_through_5xx(backend: RestBackend, faults: FaultInjector) -> None:
+    project = backend.project("local")
+    created = backend.create_pipeline(Pipeline(name="p", projectId=project.id))
+    faults.add("GET", r"/pipelines/[0-9a-f]+$", "status", times=2, status=503)
+    assert backend.get_pipeline(created.id or "").name == "p"
+    gets = [p for m, p in faults.seen if m == "GET" and p.endswith(created.id or "")]
+    assert len(gets) == 3
+
+
+def test_retries_give_up_with_the_last_answer(backend: RestBackend, faults: FaultInjector) -> None:
+    faults.add("POST", r"/pipelines/query$", "status", times=10, status=500)
+    with pytest.raises(ServerError, match="injected 500"):
+        backend.list_pipelines("p")
+    assert len([1 for m, p in faults.seen if p.endswith("/query")]) == 1 + FAST.attempts
+
+
+def test_429_with_retry_after_is_retried_even_for_create(backend: RestBackend, faults: FaultInjector) -> None:
+    project = backend.project("local")
+    faults.add("POST", r"/pipelines$", "status", times=2, status=429, headers=[("Retry-After", "3600")])
+    created = backend.create_pipeline(Pipeline(name="limited", projectId=project.id))
+    assert created.id
+    assert _names(backend, project.id) == ["limited"]
+
+
+def test_429_past_the_retries_is_rate_limited_with_retry_after(backend: RestBackend, faults: FaultInjector) -> None:
+    faults.add("GET", r"/projects/", "status", times=10, status=429, headers=[("Retry-After", "7")])
+    with pytest.raises(RateLimited) as info:
+        backend.project("local")
+    assert info.value.retry_after == 7
+
+
+def test_create_is_not_resent_after_a_5xx_that_did_not_commit(backend: RestBackend, faults: FaultInjector) -> None:
+    project = backend.project("local")
+    faults.add("POST", r"/pipelines$", "status", times=1, status=500)
+    with pytest.raises(ServerError):
+        backend.create_pipeline(Pipeline(name="p", projectId=project.id))
+    assert [p for m, p in faults.seen if m == "POST" and p.endswith("/pipelines")] == ["/api/v1/pipelines"]
+    assert _names(backend, project.id) == []
+
+
+def test_create_whose_5xx_hid_a_commit_finds_it_by_name(backend: RestBackend, faults: FaultInjector) -> None:
+    project = backend.project("local")
+    faults.add("POST", r"/pipelines$", "status-after-commit", times=1, status=502)
+    created = backend.create_pipeline(Pipeline(name="p", projectId=project.id))
+    assert created.id and created.name == "p"
+    assert _names(backend, project.id) == ["p"]
+
+
+def test_create_whose_answer_was_lost_after_commit_is_found_not_duplicated(server: ServerHandle) -> None:
+    proxy = DroppingProxy(server.port)
+    b = RestBackend(ApiSession(proxy.base_url(), server.token, options=FAST), label="via proxy")
+    project = b.project("local")
+    proxy.drop("POST", r"/pipelines$", when="after")
+    created = b.create_pipeline(Pipeline(name="lost", projectId=project.id))
+    assert proxy.dropped == 1
+    assert created.id
+    assert _names(b, project.id) == ["lost"]
+    b.close()
+    proxy.close()
+
+
+def test_create_reset_before_reaching_the_server_reports_it_cleanly(server: ServerHandle) -> None:
+    proxy = DroppingProxy(server.port)
+    b = RestBackend(ApiSession(proxy.base_url(), server.token, options=FAST), label="via proxy")
+    project = b.project("local")
+    proxy.drop("POST", r"/pipelines$", when="before")
+    with pytest.raises(TransportError) as info:
+        b.create_pipeline(Pipeline(name="never", projectId=project.id))
+    assert "connection" in str(info.value)
+    assert _names(b, project.id) == []
+    b.close()
+    proxy.close()
+
+
+def test_ambiguous_create_with_failing_lookup_is_ambiguous_write(server: ServerHandle) -> None:
+    proxy = DroppingProxy(server.port)
+    b = RestBackend(ApiSession(proxy.base_url(), server.token, options=FAST), label="via proxy")
+    project = b.project("local")
+    proxy.drop("POST", r"/pipelines$", when="after")
+    proxy.drop("POST", r"/pipelines/query$", when="before", times=1 + FAST.attempts)
+    with pytest.raises(AmbiguousWrite, match="may or may not"):
+        b.create_pipeline(Pipeline(name="maybe", projectId=project.id))
+    assert _names(b, project.id) == ["maybe"]  # it did commit; the next plan sees it
+    b.close()
+    proxy.close()
+
+
+def test_reads_survive_connection_resets(server: ServerHandle) -> None:
+    proxy = DroppingProxy(server.port)
+    b = RestBackend(ApiSession(proxy.base_url(), server.token, options=FAST), label="via proxy")
+    proxy.drop("GET", r"/projects/", when="before", times=2)
+    assert b.project("local").name == "local"
+    assert proxy.dropped == 2
+    b.close()
+    proxy.close()
+
+
+def test_slow_reads_time_out_and_are_retried(server: ServerHandle, faults: FaultInjector) -> None:
+    options = FAST.__class__(**{**FAST.__dict__, "read_timeout": 0.3})
+    b = RestBackend(ApiSession(server.base_url, server.token, options=options), label="x")
+    faults.add("GET", r"/projects/", "slow", times=1, delay=0.8)
+    assert b.project("local").name == "local"
+    b.close()
+
+
+def test_slow_create_times_out_then_is_found_not_duplicated(server: ServerHandle, faults: FaultInjector) -> None:
+    options = FAST.__class__(**{**FAST.__dict__, "read_timeout": 0.3})
+    b = RestBackend(ApiSession(server.base_url, server.token, options=options), label="x")
+    project = b.project("local")
+    faults.add("POST", r"/pipelines$", "slow-after-commit", times=1, delay=0.8)
+    created = b.create_pipeline(Pipeline(name="slow", projectId=project.id))
+    assert created.name == "slow"
+    assert _names(b, project.id) == ["slow"]
+    b.close()
