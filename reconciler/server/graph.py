@@ -8,8 +8,8 @@ for a bad graph. Checks (each catches a document the platform could not deploy):
   the platform converts between an entity and a list of that entity and passes Json through);
 - a connection's `action` is one the source port offers (task ports: complete / discard ...);
 - `condition` is a JSON string;
-- start nodes reference existing nodes; at most one root, and a root whenever there are nodes
-  (manual execute starts at the root).
+- at least one node (an empty pipeline has nothing to deploy);
+- start nodes reference existing nodes; exactly one root (manual execute starts at the root).
 """
 
 from __future__ import annotations
@@ -99,6 +99,8 @@ def check_graph(doc: Pipeline) -> list[GraphProblem]:
             roots += 1
             if roots > 1:
                 problems.append(GraphProblem("more than one root start node", f"/startNodes/{index}"))
-    if doc.nodes and roots == 0:
+    if not doc.nodes:
+        problems.append(GraphProblem("the pipeline has no nodes", "/nodes"))
+    elif roots == 0:
         problems.append(GraphProblem("the pipeline has no root start node", "/startNodes"))
     return problems

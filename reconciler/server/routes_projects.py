@@ -2,7 +2,7 @@
 
 - `GET /users/me` -> the user (dtlpy's `login_token` only checks the status).
 - `GET /projects` -> the caller's projects (dtlpy `projects.list`).
-- `GET /projects/{name}/name` -> an *array* of the caller's projects with that name.
+- `GET /projects/{name}/name` -> an *array* of the caller's projects with that name; 404 if none.
 - `GET /projects/{id}` -> the project; 404 unless the caller is a member.
 - `POST /projects` -> create (dtlpy sends a *form-encoded* `name=...`, JSON is accepted too); the
   caller becomes its owner. 409 when the caller already has a project of that name.
@@ -30,9 +30,16 @@ def register(router: Router, plane: ControlPlane) -> None:
     def list_projects(request: Request) -> list[dict[str, Any]]:
         return plane.store.projects_of(request.user or "")
 
-    def by_name(request: Request, name: str) -> list[dict[str, Any]]:
+    def named(request: Request, name: str) -> list[dict[str, Any]]:
         mine = plane.visible_project_ids(request)
         return [p for p in plane.store.projects_named(name) if p["id"] in mine]
+
+    def by_name(request: Request, name: str) -> list[dict[str, Any]]:
+        # The gate errors on an unknown name (dtlpy turns any failure into "Project not found").
+        found = named(request, name)
+        if not found:
+            raise HttpError(404, f"Project not found: {name}")
+        return found
 
     def by_id(request: Request, project_id: str) -> dict[str, Any]:
         return plane.visible_project(request, project_id)
@@ -46,7 +53,7 @@ def register(router: Router, plane: ControlPlane) -> None:
         name = body.get("name")
         if not isinstance(name, str) or not name.strip():
             raise HttpError(400, "Project 'name' is required")
-        if by_name(request, name):
+        if named(request, name):
             raise HttpError(409, f"Project named {name!r} already exists")
         return plane.create_project(name, owner=request.user or "")
 

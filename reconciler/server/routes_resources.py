@@ -1,14 +1,251 @@
-"""Platform objects a spec names (datasets, recipes, models, services) and provisioning them."""
+"""Platform objects a spec names — datasets, recipes, models, services — with dtlpy's own routes.
+
+Routes (copied from dtlpy 1.126.5's repositories, so the SDK and Loopform's client work alike):
+- datasets: `POST /datasets/query` (DQL body; `context.projects` narrows to projects; dtlpy's
+  `project.datasets.get(dataset_name=)` / `list()`), `GET /datasets/{id}`, `POST /datasets`
+  `{name, projects: [pid], createDefaultRecipe}` (dtlpy `datasets.create`; makes a "Default Recipe").
+- recipes: `GET /recipes/{id}` (dtlpy `dataset.recipes.list()` reads the ids in the dataset's
+  `metadata.system.recipes` and GETs each), `GET /recipes?projects=PID&title=T&pageOffset=&pageSize=`
+  (dtlpy `project.recipes.list()`, a page).
+- models: `POST /ml/models/query` (DQL; dtlpy `project.models.get(model_name=)` / `list()`),
+  `GET /ml/models/{id}`.
+- services: `POST /query/faas` (DQL; dtlpy `project.services.get(service_name=)` / `list()`),
+  `GET /services/{id}`.
+- Loopform only: `POST /loopform/provision {kind, name, id, projectId, scope?}` creates the object
+  with exactly that id (idempotent on the id); `scope` is the dataset id of a recipe. Refused (400)
+  in strict mode, where the control plane answers like the real platform.
+Objects are visible only to members of their project; others get 404 (or an empty page).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from reconciler.server.http import Router
+from reconciler.server import dql
+from reconciler.server.http import HttpError, Request, Router
+from reconciler.server.ids import now_iso, object_id
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from reconciler.server.app import ControlPlane
+
+Doc = dict[str, Any]
+KINDS = ("dataset", "recipe", "model", "service")
+DEFAULT_RECIPE_TITLE = "Default Recipe"
+
+
+def dataset_doc(*, dataset_id: str, name: str, project_id: str, creator: str) -> Doc:
+    now = now_iso()
+    return {
+        "id": dataset_id, "name": name, "projects": [project_id], "creator": creator,
+        "createdAt": now, "updatedAt": now, "updatedBy": creator, "itemsCount": 0,
+        "annotated": 0, "readonly": False, "accessLevel": "owner", "readableType": "dataset",
+        "metadata": {"system": {"recipes": []}},
+        "driver": None,
+    }
+
+
+def recipe_doc(*, recipe_id: str, title: str, project_id: str, dataset_id: str | None, creator: str) -> Doc:
+    now = now_iso()
+    return {
+        "id": recipe_id, "title": title, "projectIds": [project_id], "ontologyIds": [object_id()],
+        "creator": creator, "createdAt": now, "updatedAt": now, "updatedBy": creator,
+        "description": "", "examples": [], "customActions": [], "instructions": None,
+        "uiSettings": {}, "metadata": {"system": {"datasets": [dataset_id] if dataset_id else []}},
+    }
+
+
+def model_doc(*, model_id: str, name: str, project_id: str, creator: str) -> Doc:
+    now = now_iso()
+    return {
+        "id": model_id, "name": name, "projectId": project_id, "creator": creator,
+        "createdAt": now, "updatedAt": now, "updatedBy": creator, "status": "created",
+        "scope": "project", "context": {"project": project_id}, "configuration": {},
+        "labels": [], "tags": [], "metadata": {}, "artifacts": [], "inputType": "image",
+        "outputType": "box", "description": "", "version": "1.0.0",
+    }
+
+
+def service_doc(*, service_id: str, name: str, project_id: str, creator: str) -> Doc:
+    now = now_iso()
+    return {
+        "id": service_id, "name": name, "projectId": project_id, "creator": creator,
+        "createdAt": now, "updatedAt": now, "updatedBy": creator, "moduleName": "default_module",
+        "packageId": None, "packageRevision": "latest", "version": "1.0.0", "active": True,
+        "runtime": {"podType": "regular-xs", "concurrency": 10, "runnerImage": None,
+                    "autoscaler": None},
+        "initParams": {}, "versions": {}, "config": {}, "mode": {"on_reset": "failed"},
+        "maxAttempts": 3, "executionTimeout": 3600, "drainTime": 600, "onReset": "failed",
+        "runExecutionAsProcess": False, "secrets": [], "integrations": [], "global": False,
+        "useUserJwt": False, "type": "regular", "metadata": {},
+    }
 
 
 def register(router: Router, plane: ControlPlane) -> None:
-    return None
+    store = plane.store
+
+    def base(request: Request) -> str:
+        return request.headers["x-loopform-base-url"]
+
+    def with_url(request: Request, path: str, doc: Doc) -> Doc:
+        return {**doc, "url": f"{base(request)}/{path}/{doc['id']}"}
+
+    def visible(request: Request, kind: str, resource_id: str) -> Doc:
+        doc = store.resource(kind, resource_id)
+        if doc is None or not (_projects_of(kind, doc) & plane.visible_project_ids(request)):
+            raise HttpError(404, f"{kind.capitalize()} not found: {resource_id}")
+        return doc
+
+    def paged_query(request: Request, kind: str, path: str) -> Doc:
+        body = request.json_object()
+        mine = plane.visible_project_ids(request)
+        context = body.get("context") or {}
+        wanted = context.get("projects") if isinstance(context, dict) else None
+        if isinstance(wanted, list):
+            mine &= {p for p in wanted if isinstance(p, str)}
+        docs = [with_url(request, path, d) for d in store.resources(kind, project_ids=mine)]
+        try:
+            page = int(body.get("page", 0))
+            page_size = int(body.get("pageSize", 1000))
+            matches = dql.compile_filter(body.get("filter"))
+            found = dql.sort_documents([d for d in docs if matches(d)], body.get("sort"))
+            return dql.paginate(found, page, page_size)
+        except (TypeError, ValueError) as exc:  # DqlError is a ValueError
+            raise HttpError(400, str(exc)) from None
+
+    # --- datasets ---------------------------------------------------------------------------
+
+    def query_datasets(request: Request) -> Doc:
+        return paged_query(request, "dataset", "datasets")
+
+    def get_dataset(request: Request, dataset_id: str) -> Doc:
+        return with_url(request, "datasets", visible(request, "dataset", dataset_id))
+
+    def create_dataset(request: Request) -> Doc:
+        body = request.json_object()
+        name = body.get("name")
+        projects = body.get("projects")
+        if not isinstance(name, str) or not name.strip():
+            raise HttpError(400, "Dataset 'name' is required")
+        if not isinstance(projects, list) or len(projects) != 1 or not isinstance(projects[0], str):
+            raise HttpError(400, "Dataset 'projects' must be a list of one project id")
+        project = plane.visible_project(request, projects[0])
+        if store.resources("dataset", project_ids={project["id"]}, name=name):
+            raise HttpError(409, f"Dataset named {name!r} already exists in the project")
+        doc = create(request, "dataset", name=name, project_id=project["id"], resource_id=object_id())
+        if body.get("createDefaultRecipe", True):
+            create(request, "recipe", name=DEFAULT_RECIPE_TITLE, project_id=project["id"],
+                   resource_id=object_id(), scope=doc["id"])
+            doc = store.resource("dataset", doc["id"]) or doc
+        return with_url(request, "datasets", doc)
+
+    # --- recipes ----------------------------------------------------------------------------
+
+    def get_recipe(request: Request, recipe_id: str) -> Doc:
+        return with_url(request, "recipes", visible(request, "recipe", recipe_id))
+
+    def list_recipes(request: Request) -> Doc:
+        mine = plane.visible_project_ids(request)
+        wanted = {p for v in request.query.get("projects", []) for p in v.split(",") if p}
+        if wanted:
+            mine &= wanted
+        docs = store.resources("recipe", project_ids=mine)
+        titles = request.query.get("title")
+        if titles:
+            docs = [d for d in docs if d.get("title") == titles[0]]
+        try:
+            page = int((request.query.get("pageOffset") or ["0"])[0])
+            page_size = int((request.query.get("pageSize") or ["1000"])[0])
+            return dql.paginate([with_url(request, "recipes", d) for d in docs], page, page_size)
+        except ValueError as exc:
+            raise HttpError(400, str(exc)) from None
+
+    # --- models and services ----------------------------------------------------------------
+
+    def query_models(request: Request) -> Doc:
+        return paged_query(request, "model", "ml/models")
+
+    def get_model(request: Request, model_id: str) -> Doc:
+        return with_url(request, "ml/models", visible(request, "model", model_id))
+
+    def query_services(request: Request) -> Doc:
+        return paged_query(request, "service", "services")
+
+    def get_service(request: Request, service_id: str) -> Doc:
+        return with_url(request, "services", visible(request, "service", service_id))
+
+    # --- provisioning -----------------------------------------------------------------------
+
+    def create(request: Request, kind: str, *, name: str, project_id: str, resource_id: str,
+               scope: str | None = None) -> Doc:
+        """Create an object with this id (or return the existing one with this id)."""
+        user = request.user or ""
+        on_created = None
+        if kind == "dataset":
+            doc = dataset_doc(dataset_id=resource_id, name=name, project_id=project_id, creator=user)
+        elif kind == "recipe":
+            if scope is not None:
+                dataset = store.resource("dataset", scope)
+                if dataset is None or project_id not in dataset.get("projects", []):
+                    raise HttpError(404, f"Dataset not found: {scope}")
+            doc = recipe_doc(recipe_id=resource_id, title=name, project_id=project_id,
+                             dataset_id=scope, creator=user)
+            if scope is not None:
+                def on_created(db: sqlite3.Connection) -> None:
+                    store.change_resource_in(db, "dataset", scope, lambda d: _link_recipe(d, resource_id))
+        elif kind == "model":
+            doc = model_doc(model_id=resource_id, name=name, project_id=project_id, creator=user)
+        elif kind == "service":
+            doc = service_doc(service_id=resource_id, name=name, project_id=project_id, creator=user)
+        else:
+            raise HttpError(400, f"Unknown kind {kind!r}; one of: {', '.join(KINDS)}")
+        store.put_resource(kind, doc, name=name, project_id=project_id, scope=scope, on_created=on_created)
+        stored = store.resource(kind, resource_id)
+        if stored is None or (stored.get("name", stored.get("title")) != name):
+            raise HttpError(409, f"A {kind} with id {resource_id} exists with another name")
+        return stored
+
+    def provision(request: Request) -> Doc:
+        if plane.strict:
+            raise HttpError(400, "Provisioning is disabled: the control plane runs in strict mode")
+        body = request.json_object()
+        fields = {k: body.get(k) for k in ("kind", "name", "id", "projectId")}
+        for key, value in fields.items():
+            if not isinstance(value, str) or not value:
+                raise HttpError(400, f"'{key}' is required (a non-empty string)")
+        scope = body.get("scope")
+        if scope is not None and not isinstance(scope, str):
+            raise HttpError(400, "'scope' must be a string")
+        if fields["kind"] != "recipe":
+            scope = None  # only recipes are scoped (to a dataset)
+        project = plane.visible_project(request, fields["projectId"])
+        return create(request, fields["kind"], name=fields["name"], project_id=project["id"],
+                      resource_id=fields["id"], scope=scope)
+
+    router.add("POST", "/datasets/query", query_datasets)
+    router.add("POST", "/datasets", create_dataset)
+    router.add("GET", "/datasets/{dataset_id}", get_dataset)
+    router.add("GET", "/recipes", list_recipes)
+    router.add("GET", "/recipes/{recipe_id}", get_recipe)
+    router.add("POST", "/ml/models/query", query_models)
+    router.add("GET", "/ml/models/{model_id}", get_model)
+    router.add("POST", "/query/faas", query_services)
+    router.add("GET", "/services/{service_id}", get_service)
+    router.add("POST", "/loopform/provision", provision)
+
+
+def _projects_of(kind: str, doc: Doc) -> set[str]:
+    if kind == "dataset":
+        return set(doc.get("projects", []))
+    if kind == "recipe":
+        return set(doc.get("projectIds", []))
+    return {doc["projectId"]} if doc.get("projectId") else set()
+
+
+def _link_recipe(dataset: Doc, recipe_id: str) -> Doc:
+    system = dataset.setdefault("metadata", {}).setdefault("system", {})
+    recipes = system.setdefault("recipes", [])
+    if recipe_id not in recipes:
+        recipes.append(recipe_id)
+    return dataset

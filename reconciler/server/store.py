@@ -307,15 +307,35 @@ class Store:
 
     # --- platform objects (datasets, recipes, models, services) -----------------------------
 
-    def put_resource(self, kind: str, doc: Doc, *, project_id: str | None, scope: str | None) -> bool:
-        """Store an object unless one with the same kind and id exists; True if it was created."""
+    def put_resource(
+        self, kind: str, doc: Doc, *, name: str, project_id: str | None, scope: str | None,
+        on_created: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> bool:
+        """Store an object unless one with the same kind and id exists; True if it was created.
+
+        `on_created(db)` runs in the same transaction when the object is new (e.g. to link a recipe
+        into its dataset), so the two writes land together or not at all.
+        """
         with self.write() as db:
             cur = db.execute(
                 "INSERT OR IGNORE INTO resources (kind, id, project_id, name, scope, doc)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (kind, doc["id"], project_id, doc["name"], scope, _dumps(doc)),
+                (kind, doc["id"], project_id, name, scope, _dumps(doc)),
             )
-            return cur.rowcount > 0
+            created = cur.rowcount > 0
+            if created and on_created is not None:
+                on_created(db)
+            return created
+
+    def change_resource_in(self, db: sqlite3.Connection, kind: str, resource_id: str,
+                           change: Callable[[Doc], Doc]) -> None:
+        """Within a transaction of `write()`: replace an object's document with `change(doc)`."""
+        row = db.execute(
+            "SELECT doc FROM resources WHERE kind = ? AND id = ?", (kind, resource_id)
+        ).fetchone()
+        if row is not None:
+            db.execute("UPDATE resources SET doc = ? WHERE kind = ? AND id = ?",
+                       (_dumps(change(json.loads(row[0]))), kind, resource_id))
 
     def resource(self, kind: str, resource_id: str) -> Doc | None:
         with self.read() as db:
@@ -325,7 +345,8 @@ class Store:
         return json.loads(row[0]) if row else None
 
     def resources(
-        self, kind: str, *, project_ids: set[str] | None = None, scope: str | None = None
+        self, kind: str, *, project_ids: set[str] | None = None, scope: str | None = None,
+        name: str | None = None,
     ) -> list[Doc]:
         """Objects of a kind, optionally only in these projects / with this scope, oldest first."""
         sql = "SELECT doc FROM resources WHERE kind = ?"
@@ -338,6 +359,9 @@ class Store:
         if scope is not None:
             sql += " AND scope = ?"
             args.append(scope)
+        if name is not None:
+            sql += " AND name = ?"
+            args.append(name)
         with self.read() as db:
             rows = db.execute(sql + " ORDER BY rowid", args).fetchall()
         return [json.loads(r[0]) for r in rows]

@@ -1,0 +1,139 @@
+"""Install / uninstall / reset, graph checks (validate and install Failure), executions, statistics."""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from conftest import Api
+
+
+def _created(api: Api, name: str) -> dict[str, Any]:
+    return api.ok(api.post("/pipelines", api.sample(name)))
+
+
+def test_status_lifecycle(api: Api) -> None:
+    pipeline = _created(api, "life")
+    pid = pipeline["id"]
+    installed = api.ok(api.post(f"/pipelines/{pid}/install", {"resumeOption": "resumeExistingCycles"}))
+    assert installed["status"] == "Installed" and len(installed["compositionId"]) == 24
+    assert installed["revision"] == 2
+    paused = api.ok(api.post(f"/pipelines/{pid}/uninstall", {"keepTriggersActive": True}))
+    assert paused["status"] == "Uninstalled" and paused["revision"] == 3
+    again = api.ok(api.post(f"/pipelines/{pid}/install", {}))
+    assert again["status"] == "Installed" and again["compositionId"] == installed["compositionId"]
+    # a PATCH of an installed pipeline keeps its status
+    assert api.ok(api.patch(f"/pipelines/{pid}", {"description": "x"}))["status"] == "Installed"
+    assert api.post(f"/pipelines/{pid}/install", {"resumeOption": "sometimes"}).status_code == 400
+    assert api.post(f"/pipelines/{pid}/uninstall", {"keepTriggersActive": "yes"}).status_code == 400
+
+
+def test_reset_takes_no_body_and_zeroes_statistics(api: Api) -> None:
+    pipeline = _created(api, "reset-me")
+    pid = pipeline["id"]
+    api.ok(api.post(f"/pipelines/{pid}/install", {}))
+    api.ok(api.post(f"/pipelines/{pid}/execute", {"pipeline": {"input": {"item": "i1"}}}))
+    assert api.ok(api.get(f"/pipelines/{pid}/statistics"))["pipelineExecutionCounters"]
+    response = api.call("POST", f"/pipelines/{pid}/reset")  # no body at all, like dtlpy
+    assert response.status_code == 200 and response.json()["resetTimestamp"]
+    stats = api.ok(api.get(f"/pipelines/{pid}/statistics"))
+    assert stats["pipelineExecutionCounters"] == [] and stats["nodeExecutionsCounters"] == []
+
+
+def test_install_an_invalid_graph_fails_and_records_failure(api: Api) -> None:
+    doc = api.sample("broken")
+    doc["connections"][0]["tgt"]["portId"] = "no-such-port"
+    pipeline = api.ok(api.post("/pipelines", doc))
+    response = api.post(f"/pipelines/{pipeline['id']}/install", {})
+    assert response.status_code == 400
+    assert "no-such-port" in response.json()["message"]
+    assert api.ok(api.get(f"/pipelines/{pipeline['id']}"))["status"] == "Failure"
+    # an empty pipeline cannot be installed either
+    empty = api.create_pipeline("empty")
+    assert api.post(f"/pipelines/{empty['id']}/install", {}).status_code == 400
+    assert api.ok(api.get(f"/pipelines/{empty['id']}"))["status"] == "Failure"
+
+
+def test_validate_reports_each_graph_problem(api: Api) -> None:
+    good = api.sample("good")
+    assert api.ok(api.post("/pipelines/validate", good)) == {"valid": True, "errors": []}
+    bad = copy.deepcopy(good)
+    bad["nodes"].append(copy.deepcopy(bad["nodes"][0]))  # duplicate node id
+    bad["connections"].append({"src": {"nodeId": "ghost", "portId": "p"},
+                               "tgt": {"nodeId": good["nodes"][1]["id"], "portId": "p-cut-in"}})
+    bad["connections"].append({"src": {"nodeId": good["nodes"][2]["id"], "portId": "p-label-out"},
+                               "tgt": {"nodeId": good["nodes"][1]["id"], "portId": "p-cut-in"},
+                               "action": "approve"})
+    bad["nodes"][1]["inputs"][0]["type"] = "Annotation"
+    bad["startNodes"] = []
+    result = api.ok(api.post("/pipelines/validate", bad))
+    assert result["valid"] is False
+    messages = "\n".join(e["message"] for e in result["errors"])
+    assert "duplicate node id" in messages
+    assert "unknown node 'ghost'" in messages
+    assert "action 'approve' is not offered" in messages
+    assert "port type mismatch" in messages
+    assert "no root start node" in messages
+    pointers = {e["pointer"] for e in result["errors"]}
+    assert "/connections/2/src/nodeId" in pointers and "/connections/3/action" in pointers
+
+
+def test_execute_requires_installed(api: Api) -> None:
+    pipeline = _created(api, "not-yet")
+    response = api.post(f"/pipelines/{pipeline['id']}/execute", {"pipeline": {"input": {"item": "i"}}})
+    assert response.status_code == 400 and "not installed" in response.json()["message"]
+
+
+def test_execution_walks_the_graph_and_statistics_count_it(api: Api) -> None:
+    pipeline = _created(api, "runs")
+    pid = pipeline["id"]
+    api.ok(api.post(f"/pipelines/{pid}/install", {}))
+    execution = api.ok(api.post(f"/pipelines/{pid}/execute",
+                                {"pipeline": {"testMode": False, "input": {"item": "item-1"}}}))
+    assert execution["pipelineId"] == pid and execution["input"] == {"item": "item-1"}
+    # dataset and code nodes complete; the task node waits for annotators
+    assert [(n["name"], n["status"]) for n in execution["nodes"]] == [
+        ("videos", "success"), ("cut", "success"), ("label", "in-progress")]
+    assert execution["status"] == "in-progress"
+    fetched = api.ok(api.get(f"/pipelines/{pid}/executions/{execution['id']}"))
+    assert fetched == execution
+    # a second run from an explicit start node, in test mode
+    second = api.ok(api.post(f"/pipelines/{pid}/execute", {"pipeline": {
+        "input": {"item": "item-2"}, "nodeId": api.node_ids["videos"], "testMode": True}}))
+    assert second["testMode"] is True and second["startNodeId"] == api.node_ids["videos"]
+    stats = api.ok(api.get(f"/pipelines/{pid}/statistics"))
+    assert stats["pipelineExecutionCounters"] == [{"status": "in-progress", "count": 2}]
+    counters = {c["nodeId"]: c["statusCount"] for c in stats["nodeExecutionsCounters"]}
+    assert counters[api.node_ids["label"]] == [{"status": "in-progress", "count": 2}]
+    assert counters[api.node_ids["cut"]] == [{"status": "success", "count": 2}]
+    for counter in stats["pipelineExecutionCounters"]:
+        assert set(counter) == {"status", "count"}
+    assert api.get(f"/pipelines/{pid}/executions/000000000000000000000000").status_code == 404
+    bad_node = api.post(f"/pipelines/{pid}/execute", {"pipeline": {"nodeId": "nope"}})
+    assert bad_node.status_code == 400
+
+
+def test_execution_without_a_task_succeeds(api: Api) -> None:
+    doc = api.sample("no-task")
+    doc["nodes"] = doc["nodes"][:2]
+    doc["connections"] = doc["connections"][:1]
+    pipeline = api.ok(api.post("/pipelines", doc))
+    api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
+    execution = api.ok(api.post(f"/pipelines/{pipeline['id']}/execute", {}))
+    assert execution["status"] == "success"
+    assert [n["status"] for n in execution["nodes"]] == ["success", "success"]
+    stats = api.ok(api.get(f"/pipelines/{pipeline['id']}/statistics"))
+    assert stats["pipelineExecutionCounters"] == [{"status": "success", "count": 1}]
+
+
+def test_batch_execute_returns_a_command(api: Api) -> None:
+    pipeline = _created(api, "batch")
+    pid = pipeline["id"]
+    api.ok(api.post(f"/pipelines/{pid}/install", {}))
+    command = api.ok(api.post(f"/pipelines/{pid}/execute", {"batch": {
+        "query": {"filter": {"$and": [{"hidden": False}, {"type": "file"}]}, "page": 0,
+                  "pageSize": 1000, "resource": "items"}, "args": {"threshold": 0.1}}}))
+    assert command["status"] == "success" and command["spec"]["pipelineId"] == pid
+    assert api.ok(api.get(f"/commands/{command['id']}")) == command
+    assert api.get("/commands/000000000000000000000000").status_code == 404
