@@ -364,7 +364,14 @@ class ConsensusSpec(_SpecModel):
     )
 
 
+DUE_DATE_PATTERN = (
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$"
+)
+
+
 def _iso_date_or_datetime(value: str) -> str:
+    if not re.match(DUE_DATE_PATTERN, value):
+        raise ValueError("dueDate must be an ISO date (2026-12-31) or date-time")
     try:
         date.fromisoformat(value)
     except ValueError:
@@ -406,8 +413,7 @@ class TaskSpec(_SpecModel):
     dueDate: str | None = Field(
         default=None,
         description="Due date, ISO date or date-time.",
-        examples=["2026-12-31"],
-        json_schema_extra={"anyOf": [{"format": "date"}, {"format": "date-time"}]},
+        examples=["2026-12-31", "2026-12-31T18:00:00Z"],
     )
     batchSize: int | None = Field(
         default=None, ge=3, le=100, description="Items per batch.", examples=[10]

@@ -1,0 +1,213 @@
+"""Checks beyond the schema: the graph, references between parts of a spec, and across files.
+
+`check(spec_files)` works on SpecFiles, with or without real files behind them (the local control
+plane validates request bodies via `SpecFile.from_data`); it never raises and never reads files.
+
+Rules (each message says what to do):
+- connections must name existing nodes and ports; a bare node key needs a node with exactly one
+  port on that side; `action` must be one the source port offers; port types must be compatible
+  (`reconciler.spec.ports.accepts`); exact duplicate connections are warned about;
+- the root is `spec.root` or the only node without incoming connections;
+- nodes that neither the root nor a trigger node reach are warned about (they would never run);
+- an event trigger needs an input port for its resource (Item and ItemStatus events feed an
+  `Item` port, Dataset events a `Dataset` port, ...); task nodes take no triggers (items reach a
+  task through connections);
+- variables are unique, and variables named by nodes and ports exist (with the right type for
+  `datasetVariable` / `modelVariable`);
+- port names are unique per node side, explicit node ids unique per pipeline;
+- task workloads add up to 100;
+- a generic node type the platform does not know is warned about (it may be a typo);
+- the same pipeline (project, name) is defined by one file only.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import deque
+
+from reconciler.document import NODE_TYPES
+from reconciler.errors import SpecError
+from reconciler.spec.graph import Finding, find_root, resolve_edges
+from reconciler.spec.loader import SpecFile
+from reconciler.spec.models import (
+    DatasetNode,
+    GenericNode,
+    MlNode,
+    PipelineSpec,
+    TaskNode,
+)
+from reconciler.spec.ports import node_ports
+from reconciler.spec.source import pointer_escape
+
+# Which input port (element) type an event on a resource is delivered to.
+_TRIGGER_INPUT = {
+    "Item": "Item",
+    "ItemStatus": "Item",
+    "Dataset": "Dataset",
+    "Annotation": "Annotation",
+    "Task": "Task",
+    "Assignment": "Assignment",
+}
+
+
+def _node(key: str) -> str:
+    return f"/spec/nodes/{pointer_escape(key)}"
+
+
+def _base(port_type: str) -> str:
+    return port_type[:-2] if port_type.endswith("[]") else port_type
+
+
+def _reachability(spec: PipelineSpec, root: str | None, adjacency: dict[str, set[str]]) -> list[Finding]:
+    starts = [key for key, node in spec.spec.nodes.items() if node.trigger is not None]
+    if root is not None:
+        starts.append(root)
+    if not starts:
+        return []
+    seen = set(starts)
+    queue = deque(starts)
+    while queue:
+        for nxt in adjacency.get(queue.popleft(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return [
+        Finding(
+            _node(key),
+            f"node '{key}' is unreachable: no path from the root or a trigger leads to it",
+            "warning",
+        )
+        for key in spec.spec.nodes
+        if key not in seen
+    ]
+
+
+def _node_findings(spec: PipelineSpec) -> list[Finding]:
+    findings: list[Finding] = []
+    variables: dict[str, str] = {}
+    for index, variable in enumerate(spec.spec.variables):
+        if variable.name in variables:
+            findings.append(
+                Finding(f"/spec/variables/{index}/name", f"duplicate variable '{variable.name}'")
+            )
+        variables.setdefault(variable.name, variable.type)
+
+    def needs_variable(pointer: str, name: str, wanted: str | None) -> None:
+        if name not in variables:
+            hint = difflib.get_close_matches(name, list(variables), n=1)
+            extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+            findings.append(Finding(pointer, f"unknown variable '{name}'{extra}; declare it in spec.variables"))
+        elif wanted is not None and variables[name] != wanted:
+            findings.append(
+                Finding(pointer, f"variable '{name}' has type {variables[name]}; expected {wanted}")
+            )
+
+    ids: dict[str, str] = {}
+    for key, node in spec.spec.nodes.items():
+        base = _node(key)
+        if node.id is not None:
+            if node.id in ids:
+                findings.append(
+                    Finding(f"{base}/id", f"node id '{node.id}' is also used by node '{ids[node.id]}'")
+                )
+            ids.setdefault(node.id, key)
+        inputs, outputs = node_ports(node)
+        for side, ports in (("inputs", inputs), ("outputs", outputs)):
+            names: set[str] = set()
+            for i, port in enumerate(ports):
+                if port.name in names:
+                    findings.append(
+                        Finding(f"{base}/{side}/{i}/name", f"duplicate {side[:-1]} port '{port.name}'")
+                    )
+                names.add(port.name)
+                if port.variableName is not None:
+                    needs_variable(f"{base}/{side}/{i}/variableName", port.variableName, None)
+        if isinstance(node, DatasetNode) and node.datasetVariable is not None:
+            needs_variable(f"{base}/datasetVariable", node.datasetVariable, "Dataset")
+        if isinstance(node, MlNode) and node.modelVariable is not None:
+            needs_variable(f"{base}/modelVariable", node.modelVariable, "Model")
+        if isinstance(node, TaskNode) and node.task.workload:
+            total = sum(entry.load for entry in node.task.workload)
+            if abs(total - 100) > 1e-6:
+                findings.append(
+                    Finding(f"{base}/task/workload", f"workload loads add up to {total:g}, not 100")
+                )
+        if isinstance(node, GenericNode) and node.type not in NODE_TYPES:
+            hint = difflib.get_close_matches(node.type, [*NODE_TYPES, "dataset"], n=1)
+            extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+            findings.append(
+                Finding(
+                    f"{base}/type",
+                    f"node type '{node.type}' is not a known platform type{extra}; "
+                    "it is passed through as is",
+                    "warning",
+                )
+            )
+        if node.trigger is not None:
+            findings.extend(_trigger_findings(key, node, inputs))
+    return findings
+
+
+def _trigger_findings(key: str, node: object, inputs: list) -> list[Finding]:
+    pointer = f"{_node(key)}/trigger"
+    if isinstance(node, TaskNode):
+        return [
+            Finding(pointer, f"task node '{key}' cannot have a trigger: items reach a task through connections")
+        ]
+    trigger = node.trigger  # type: ignore[attr-defined]
+    if trigger.event is None:
+        return []
+    wanted = _TRIGGER_INPUT.get(trigger.event.resource)
+    if wanted is not None and not any(_base(p.type) in (wanted, "Json") for p in inputs):
+        return [
+            Finding(
+                f"{pointer}/event/resource",
+                f"a {trigger.event.resource} event trigger needs an input port of type {wanted}; "
+                f"node '{key}' has: {', '.join(f'{p.name} ({p.type})' for p in inputs) or 'none'}",
+            )
+        ]
+    return []
+
+
+def spec_findings(spec: PipelineSpec) -> list[Finding]:
+    """Every finding of one spec, without file locations (pointers only)."""
+    edges, findings = resolve_edges(spec)
+    root, root_findings = find_root(spec)
+    findings.extend(root_findings)
+    adjacency: dict[str, set[str]] = {}
+    for edge in edges:
+        adjacency.setdefault(edge.src, set()).add(edge.tgt)
+    # Unresolved connections still connect their nodes for reachability: report the connection,
+    # not a cascade of "unreachable" warnings behind it.
+    for conn in spec.spec.connections:
+        src = conn.from_.partition(".")[0]
+        for target in conn.to:
+            adjacency.setdefault(src, set()).add(target.partition(".")[0])
+    findings.extend(_reachability(spec, root, adjacency))
+    findings.extend(_node_findings(spec))
+    return findings
+
+
+def check(spec_files: list[SpecFile]) -> list[SpecError]:
+    """The graph and cross-reference checks of every file, and cross-file duplicates."""
+    errors: list[SpecError] = []
+    owners: dict[tuple[str | None, str], SpecFile] = {}
+    for spec_file in spec_files:
+        for finding in spec_findings(spec_file.spec):
+            errors.append(
+                SpecError(finding.message, spec_file.locate(finding.pointer), severity=finding.severity)
+            )
+        meta = spec_file.spec.metadata
+        identity = (meta.project, meta.name)
+        first = owners.get(identity)
+        if first is not None:
+            project = f"project '{meta.project}'" if meta.project else "the default project"
+            errors.append(
+                SpecError(
+                    f"pipeline '{meta.name}' in {project} is already defined in {first.locate('').path}",
+                    spec_file.locate("/metadata/name"),
+                )
+            )
+        else:
+            owners[identity] = spec_file
+    return errors

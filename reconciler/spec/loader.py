@@ -1,0 +1,203 @@
+"""Loading spec files: paths -> parsed, validated `SpecFile`s plus every located problem.
+
+`load()` never raises for bad input: each problem becomes a `SpecError` (or a warning) in
+`LoadResult.errors`, so one run reports everything. It also reads the code files that code nodes
+name in `source:`, so that compile stays pure (no file access) and the spec digest covers them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from reconciler.errors import Location, SpecError
+from reconciler.spec.messages import translate
+from reconciler.spec.models import CodeNode, PipelineSpec
+from reconciler.spec.source import SourceDocument, pointer_escape, read_bytes, read_source
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class SpecFile:
+    """A spec file that parsed and matched the models (graph checks may still have failed).
+
+    `code` maps a code node's key to its source text (inline `code:` or the `source:` file's
+    content); `digest` is the sha256 of the file bytes and of those code files.
+    """
+
+    path: Path
+    spec: PipelineSpec
+    digest: str
+    code: dict[str, str] = field(default_factory=dict)
+    source: SourceDocument | None = field(default=None, repr=False, compare=False)
+
+    def locate(self, pointer: str) -> Location:
+        """File location of a JSON pointer into the spec (its nearest located ancestor)."""
+        if self.source is None:
+            return Location(str(self.path), 1, 1, pointer)
+        return self.source.locate(pointer)
+
+    @classmethod
+    def from_data(cls, data: Any, *, path: str = "<spec>") -> tuple[SpecFile | None, list[SpecError]]:
+        """A SpecFile from already-parsed data (e.g. a request body); no file, no line numbers.
+
+        Inline code only: a `source:` path cannot be read without a file, and is reported.
+        """
+        doc = SourceDocument(path=path, data=data)
+        spec, errors = _validate(doc)
+        if spec is None:
+            return None, errors
+        code: dict[str, str] = {}
+        for key, node in spec.spec.nodes.items():
+            if isinstance(node, CodeNode):
+                if node.code is not None:
+                    code[key] = node.code
+                else:
+                    errors.append(
+                        SpecError(
+                            "a code `source:` file cannot be read here; inline the code with `code:`",
+                            doc.locate(f"/spec/nodes/{pointer_escape(key)}/source"),
+                        )
+                    )
+        digest = hashlib.sha256(spec.model_dump_json(by_alias=True).encode()).hexdigest()
+        return cls(path=Path(path), spec=spec, digest=digest, code=code, source=doc), errors
+
+
+@dataclass
+class LoadResult:
+    specs: list[SpecFile] = field(default_factory=list)
+    errors: list[SpecError] = field(default_factory=list)  # warnings too (severity "warning")
+    files: int = 0  # spec files looked at
+
+    @property
+    def ok(self) -> bool:
+        return not any(e.severity == "error" for e in self.errors)
+
+    @property
+    def error_count(self) -> int:
+        return sum(1 for e in self.errors if e.severity == "error")
+
+    @property
+    def warning_count(self) -> int:
+        return sum(1 for e in self.errors if e.severity == "warning")
+
+
+def _validate(doc: SourceDocument) -> tuple[PipelineSpec | None, list[SpecError]]:
+    if not isinstance(doc.data, dict):
+        return None, [SpecError("a spec must be a mapping", doc.locate(""))]
+    try:
+        return PipelineSpec.model_validate(doc.data), []
+    except ValidationError as exc:
+        return None, translate(exc, doc)
+
+
+def _shown(path: Path) -> str:
+    """A path as the user wrote it, relative when it is under the working directory."""
+    try:
+        return os.path.relpath(path) if path.is_absolute() else str(path)
+    except ValueError:  # another drive (Windows)
+        return str(path)
+
+
+def discover(paths: Sequence[Path]) -> tuple[list[Path], list[SpecError]]:
+    """Spec files under `paths`: files as given, directories searched for *.yaml/*.yml, sorted.
+
+    Directories are walked without following symbolic links to directories (no loops); a file
+    link that loops or dangles is still listed, so that reading it reports the problem. A path
+    given explicitly is read as a file even when it is a directory named like one (an error).
+    """
+    found: list[Path] = []
+    errors: list[SpecError] = []
+    for path in paths:
+        if os.path.isdir(path) and not str(path).rstrip("/").endswith(SPEC_SUFFIXES):
+            walk_errors: list[OSError] = []
+            for root, dirs, files in os.walk(path, onerror=walk_errors.append):
+                dirs.sort()
+                for name in files:
+                    if name.endswith(SPEC_SUFFIXES):
+                        found.append(Path(root) / name)
+                for name in dirs:
+                    # a symlink to a directory is not followed; report it only if named like a spec
+                    if name.endswith(SPEC_SUFFIXES) and os.path.islink(Path(root) / name):
+                        found.append(Path(root) / name)
+            for exc in walk_errors:
+                where = exc.filename or str(path)
+                errors.append(
+                    SpecError(f"cannot read the directory: {exc.strerror or exc}", Location(where))
+                )
+        else:
+            found.append(Path(path))
+    unique = sorted(dict.fromkeys(found), key=lambda p: str(p))
+    return unique, errors
+
+
+def _read_code(spec_path: Path, key: str, node: CodeNode, doc: SourceDocument) -> tuple[str | None, bytes]:
+    if node.code is not None:
+        return node.code, node.code.encode()
+    assert node.source is not None
+    target = (spec_path.parent / node.source)
+    probe = SourceDocument(path=doc.path)
+    raw = read_bytes(target, probe)
+    pointer = f"/spec/nodes/{pointer_escape(key)}/source"
+    if raw is None:
+        reason = probe.errors[0].message if probe.errors else "cannot read it"
+        doc.errors.append(
+            SpecError(f"code source file '{node.source}': {reason}", doc.locate(pointer))
+        )
+        return None, b""
+    try:
+        return raw.decode("utf-8-sig"), raw
+    except UnicodeDecodeError:
+        doc.errors.append(
+            SpecError(f"code source file '{node.source}' is not UTF-8 text", doc.locate(pointer))
+        )
+        return None, raw
+
+
+def load_file(path: Path) -> tuple[SpecFile | None, list[SpecError]]:
+    """One spec file: parse, validate, read its code files. Graph checks are not run here."""
+    doc, raw = read_source(path, shown=_shown(path))
+    errors = list(doc.errors)
+    if doc.fatal or raw is None:
+        return None, errors
+    spec, problems = _validate(doc)
+    errors.extend(problems)
+    if spec is None:
+        return None, errors
+    digest = hashlib.sha256(raw)
+    code: dict[str, str] = {}
+    doc.errors.clear()
+    for key in sorted(spec.spec.nodes):
+        node = spec.spec.nodes[key]
+        if isinstance(node, CodeNode):
+            text, data = _read_code(path, key, node, doc)
+            if text is not None:
+                code[key] = text
+            digest.update(f"\0{key}\0".encode() + data)
+    errors.extend(doc.errors)
+    return SpecFile(path=path, spec=spec, digest=digest.hexdigest(), code=code, source=doc), errors
+
+
+def load(paths: Sequence[Path]) -> LoadResult:
+    """Load every spec under `paths`, run all checks, and collect every problem (never raises)."""
+    from reconciler.spec.checks import check  # checks imports SpecFile from here
+
+    files, errors = discover([Path(p) for p in paths])
+    result = LoadResult(errors=errors, files=len(files))
+    for path in files:
+        spec_file, problems = load_file(path)
+        result.errors.extend(problems)
+        if spec_file is not None:
+            result.specs.append(spec_file)
+    result.errors.extend(check(result.specs))
+    result.errors.sort(
+        key=lambda e: (e.location.path, e.location.line, e.location.col, e.severity, e.message)
+    )
+    return result

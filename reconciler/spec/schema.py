@@ -1,0 +1,76 @@
+"""The published JSON Schema (2020-12) of the spec, derived from the pydantic models.
+
+The models are the source; this module adds what pydantic cannot infer from types alone: the
+cross-field rules the models enforce in validators (exactly one of `code`/`source`, of trigger
+`event`/`cron`; not both `assignees` and `workload`, nor `model` and `modelVariable`), the due-date
+pattern, and `additionalProperties: false` beside `patternProperties` for node keys.
+`schemas/pipeline.schema.json` is the published copy; a test keeps it equal to `schema()` and
+proves on a corpus that the schema and the models accept the same documents.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from typing import Any
+
+from reconciler.spec.models import DUE_DATE_PATTERN, PipelineSpec
+
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def _exactly_one(a: str, a_type: str, b: str, b_type: str) -> dict[str, Any]:
+    """Exactly one of two optional fields is set (null counts as unset, as in the models)."""
+    has_a = {"required": [a], "properties": {a: {"type": a_type}}}
+    has_b = {"required": [b], "properties": {b: {"type": b_type}}}
+    return {"anyOf": [has_a, has_b], "not": _both(a, a_type, b, b_type)}
+
+
+def _both(a: str, a_type: str, b: str, b_type: str) -> dict[str, Any]:
+    return {"required": [a, b], "properties": {a: {"type": a_type}, b: {"type": b_type}}}
+
+
+def _close_pattern_properties(node: Any) -> None:
+    if isinstance(node, dict):
+        if "patternProperties" in node and "additionalProperties" not in node:
+            node["additionalProperties"] = False
+        for value in node.values():
+            _close_pattern_properties(value)
+    elif isinstance(node, list):
+        for value in node:
+            _close_pattern_properties(value)
+
+
+@functools.cache
+def _build() -> str:
+    generated = PipelineSpec.model_json_schema(by_alias=True, mode="validation")
+    defs = generated["$defs"]
+    defs["CodeNode"]["allOf"] = [_exactly_one("code", "string", "source", "string")]
+    defs["TriggerSpec"]["allOf"] = [_exactly_one("event", "object", "cron", "string")]
+    defs["TaskSpec"]["not"] = _both("assignees", "array", "workload", "array")
+    defs["MlNode"]["not"] = _both("model", "string", "modelVariable", "string")
+    due = defs["TaskSpec"]["properties"]["dueDate"]
+    due.pop("anyOf", None)
+    due["anyOf"] = [{"type": "string", "pattern": DUE_DATE_PATTERN}, {"type": "null"}]
+    _close_pattern_properties(generated)
+    schema = {
+        "$schema": SCHEMA_DIALECT,
+        "title": "Loopform pipeline spec (loopform/v1)",
+        "description": (
+            "One Dataloop pipeline kept in git. Validate with `loopform validate`; reference this "
+            "schema from YAML with `# yaml-language-server: $schema=../schemas/pipeline.schema.json`."
+        ),
+        **{k: v for k, v in generated.items() if k not in ("title", "description")},
+    }
+    return json.dumps(schema, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema of a spec document, as a fresh dict."""
+    return copy.deepcopy(json.loads(_build()))
+
+
+def schema_text() -> str:
+    """The schema as published in `schemas/pipeline.schema.json` (2-space JSON, final newline)."""
+    return _build()

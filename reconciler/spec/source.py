@@ -1,0 +1,468 @@
+"""Reading one YAML spec file safely into JSON-like data plus a JSON-pointer -> line/column map.
+
+Hostile or broken input must give a located error quickly and in bounded memory, never a crash.
+So nothing here lets PyYAML build Python objects: the file's *events* (libyaml's C parser when
+available; it is iterative, unlike the composers, which recurse and crash on deep nesting) are
+turned into data by an explicit stack, enforcing on the way:
+- a byte-size limit checked before reading the file (MAX_BYTES), no NUL bytes, UTF-8 only;
+- one document per file;
+- a nesting-depth limit (MAX_DEPTH) and a limit on the size of the data after expanding aliases
+  (MAX_NODES), which stops "billion laughs" before anything walks the shared structure;
+- mapping keys must be strings and unique (PyYAML silently keeps the last duplicate);
+- scalars are typed like `yaml.safe_load` does (YAML 1.1 resolution: `on`/`yes`/`no` are booleans),
+  except timestamps, which stay strings (specs are JSON-shaped; a date object would make the models
+  disagree with the JSON Schema). Where a string was meant, the validation message carries a hint
+  to quote the value, using the scalar's original text recorded here (`SourceDocument.plain`).
+Explicit tags other than the standard JSON-compatible ones are rejected.
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import ScalarNode
+from yaml.resolver import Resolver
+
+from reconciler.errors import Location, SpecError
+
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 100_000
+MAX_ALIASES = 1_000
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_TAG = "tag:yaml.org,2002:"
+_ALLOWED_TAGS = {f"{_TAG}{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")}
+
+
+@dataclass(frozen=True)
+class Mark:
+    """1-based line and column of a key (mapping entries) or an item (sequence entries)."""
+
+    line: int
+    col: int
+
+
+def pointer_escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+@dataclass
+class SourceDocument:
+    """A parsed spec file: its data, where each JSON pointer starts, and any structural problems."""
+
+    path: str
+    data: Any = None
+    marks: dict[str, Mark] = field(default_factory=dict)
+    # Original text of plain scalars that did not become strings (for "quote it" hints).
+    plain: dict[str, str] = field(default_factory=dict)
+    errors: list[SpecError] = field(default_factory=list)
+    fatal: bool = False  # no usable data (unreadable, unparseable, over a limit)
+
+    def locate(self, pointer: str) -> Location:
+        """The location of `pointer`, or of its nearest ancestor that has one."""
+        probe = pointer
+        while True:
+            mark = self.marks.get(probe)
+            if mark is not None:
+                return Location(self.path, mark.line, mark.col, pointer)
+            if not probe:
+                return Location(self.path, 1, 1, pointer)
+            probe = probe.rsplit("/", 1)[0]
+
+    def error(self, message: str, line: int = 1, col: int = 1, pointer: str = "") -> None:
+        self.errors.append(SpecError(message, Location(self.path, line, col, pointer)))
+
+
+class _Stop(Exception):
+    """A problem after which the rest of the file cannot be read sensibly."""
+
+    def __init__(self, message: str, line: int = 1, col: int = 1) -> None:
+        super().__init__(message)
+        self.message, self.line, self.col = message, line, col
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean " + ("true" if value else "false")
+    if isinstance(value, (int, float)):
+        return f"number {value}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"'{value}'"
+
+
+@dataclass
+class _Frame:
+    container: dict[str, Any] | list[Any]
+    pointer: str
+    mark: Mark
+    anchor: str | None
+    is_key: bool = False
+    size: int = 1
+    key: str | None = None
+    key_mark: Mark | None = None
+    has_key: bool = False  # a key was read and its value is pending
+    skip_value: bool = False  # the pending key was bad: drop its value
+    merge_pending: bool = False
+    merges: list[tuple[dict[str, Any], Mark]] = field(default_factory=list)
+    seen: dict[str, Mark] = field(default_factory=dict)
+
+
+class _Builder:
+    """Turns a YAML event stream into data, marks and errors, within the limits above."""
+
+    def __init__(self, doc: SourceDocument) -> None:
+        self.doc = doc
+        self.stack: list[_Frame] = []
+        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.open_anchors: set[str] = set()
+        self.total = 0
+        self.aliases = 0
+        self.documents = 0
+        self.root_set = False
+        self.resolver = Resolver()
+        self.constructor = SafeConstructor()
+
+    # -- positions ---------------------------------------------------------------------------
+    def _child(self) -> tuple[str, Mark | None]:
+        """The pointer and mark of the node that comes next, from the top frame's state."""
+        if not self.stack:
+            return "", None
+        top = self.stack[-1]
+        if isinstance(top.container, list):
+            return f"{top.pointer}/{len(top.container)}", None
+        if top.has_key and top.key is not None:
+            return f"{top.pointer}/{pointer_escape(top.key)}", top.key_mark
+        return f"{top.pointer}/?", None  # a complex key being built; it will be rejected
+
+    # -- events ------------------------------------------------------------------------------
+    def feed(self, event: yaml.Event) -> None:
+        mark = Mark(event.start_mark.line + 1, event.start_mark.column + 1)
+        if isinstance(event, yaml.DocumentStartEvent):
+            self.documents += 1
+            if self.documents > 1:
+                raise _Stop(
+                    "a spec file holds one document; found a second one (---): "
+                    "put each pipeline in its own file",
+                    mark.line,
+                    mark.col,
+                )
+        elif isinstance(event, yaml.ScalarEvent):
+            value, plain = self._scalar(event, mark)
+            self._add(value, mark, 1, event.anchor, plain)
+        elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            if event.tag is not None and event.tag not in _ALLOWED_TAGS and event.tag != "!":
+                raise _Stop(f"unsupported YAML tag '{event.tag}'", mark.line, mark.col)
+            if len(self.stack) >= MAX_DEPTH:
+                raise _Stop(f"nesting deeper than {MAX_DEPTH} levels", mark.line, mark.col)
+            pointer, _ = self._child()
+            is_key = bool(self.stack) and isinstance(self.stack[-1].container, dict) and not (
+                self.stack[-1].has_key
+            )
+            container: dict[str, Any] | list[Any] = (
+                {} if isinstance(event, yaml.MappingStartEvent) else []
+            )
+            if event.anchor:
+                self.open_anchors.add(event.anchor)
+            self.stack.append(_Frame(container, pointer, mark, event.anchor, is_key=is_key))
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            frame = self.stack.pop()
+            if isinstance(frame.container, dict):
+                for merged, merge_mark in frame.merges:
+                    for key, value in merged.items():
+                        if key not in frame.container:
+                            frame.container[key] = value
+                            self.doc.marks.setdefault(
+                                f"{frame.pointer}/{pointer_escape(key)}", merge_mark
+                            )
+            if frame.anchor:
+                self.open_anchors.discard(frame.anchor)
+            self._add(frame.container, frame.mark, frame.size, frame.anchor, None, counted=True)
+        elif isinstance(event, yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise _Stop(f"more than {MAX_ALIASES} aliases", mark.line, mark.col)
+            name = event.anchor
+            if name in self.open_anchors:
+                raise _Stop(f"alias '*{name}' refers to its own enclosing node", mark.line, mark.col)
+            if name not in self.anchors:
+                raise _Stop(f"unknown alias '*{name}' (no anchor '&{name}' before it)", mark.line, mark.col)
+            value, size = self.anchors[name]
+            self._add(value, mark, size, None, None)
+
+    def _scalar(self, event: yaml.ScalarEvent, mark: Mark) -> tuple[Any, str | None]:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = (
+                self.resolver.resolve(ScalarNode, event.value, event.implicit)
+                if tag is None
+                else f"{_TAG}str"
+            )
+        elif tag not in _ALLOWED_TAGS:
+            raise _Stop(f"unsupported YAML tag '{tag}'", mark.line, mark.col)
+        node = ScalarNode(tag, event.value, style=event.style)
+        name = tag[len(_TAG):] if tag.startswith(_TAG) else "str"
+        try:
+            if name == "null":
+                value: Any = None
+            elif name == "bool":
+                value = self.constructor.construct_yaml_bool(node)
+            elif name == "int":
+                value = self.constructor.construct_yaml_int(node)
+            elif name == "float":
+                value = self.constructor.construct_yaml_float(node)
+            elif name == "merge":
+                return _MERGE, None
+            else:  # str, timestamp (kept as text on purpose), value, anything else resolved
+                value = event.value
+        except (ValueError, yaml.YAMLError) as exc:
+            raise _Stop(f"cannot read '{event.value}' as {name}: {exc}", mark.line, mark.col) from exc
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _Stop(
+                f"'{event.value}' is not a finite number (JSON cannot hold it); quote it if it is text",
+                mark.line,
+                mark.col,
+            )
+        plain = event.value if not isinstance(value, str) and not event.style else None
+        return value, plain
+
+    def _add(
+        self,
+        value: Any,
+        mark: Mark,
+        size: int,
+        anchor: str | None,
+        plain: str | None,
+        counted: bool = False,
+    ) -> None:
+        if not counted:
+            self.total += size
+        if self.total > MAX_NODES:
+            raise _Stop(
+                f"the document expands to more than {MAX_NODES} values (aliases expanding "
+                "exponentially?)",
+                mark.line,
+                mark.col,
+            )
+        if anchor:
+            self.anchors[anchor] = (value, size)
+        if not self.stack:
+            self.doc.data = value
+            self.root_set = True
+            return
+        top = self.stack[-1]
+        top.size += size
+        if isinstance(top.container, list):
+            pointer = f"{top.pointer}/{len(top.container)}"
+            self.doc.marks[pointer] = mark
+            if plain is not None:
+                self.doc.plain[pointer] = plain
+            top.container.append(value)
+            return
+        if not top.has_key:
+            self._take_key(top, value, mark, plain)
+            return
+        top.has_key = False
+        if top.merge_pending:
+            top.merge_pending = False
+            self._take_merge(top, value, mark)
+            return
+        if top.skip_value or top.key is None:
+            top.skip_value = False
+            return
+        pointer = f"{top.pointer}/{pointer_escape(top.key)}"
+        if plain is not None:
+            self.doc.plain[pointer] = plain
+        top.container[top.key] = value  # type: ignore[index]
+
+    def _take_key(self, top: _Frame, key: Any, mark: Mark, plain: str | None) -> None:
+        top.has_key = True
+        top.key_mark = mark
+        top.key = None
+        if key is _MERGE:
+            top.merge_pending = True
+            return
+        if not isinstance(key, str):
+            hint = f": quote it, \"{plain}\"" if plain is not None else ""
+            if plain is not None and isinstance(key, bool):
+                hint = f" (YAML 1.1 reads '{plain}' as a boolean): quote it, \"{plain}\""
+            self.doc.error(
+                f"mapping keys must be strings, got {_describe(key)}{hint}",
+                mark.line,
+                mark.col,
+                f"{top.pointer}/{plain if plain is not None else '?'}",
+            )
+            top.skip_value = True
+            return
+        first = top.seen.get(key)
+        if first is not None:
+            self.doc.error(
+                f"duplicate key '{key}' (first defined at line {first.line}, column {first.col}); "
+                "YAML keeps only one of them",
+                mark.line,
+                mark.col,
+                f"{top.pointer}/{pointer_escape(key)}",
+            )
+            top.skip_value = True
+            return
+        top.seen[key] = mark
+        top.key = key
+        self.doc.marks[f"{top.pointer}/{pointer_escape(key)}"] = mark
+
+    def _take_merge(self, top: _Frame, value: Any, mark: Mark) -> None:
+        sources = value if isinstance(value, list) else [value]
+        for source in sources:
+            if not isinstance(source, dict):
+                self.doc.error(
+                    f"a merge key (<<) takes a mapping or a list of mappings, got {_describe(source)}",
+                    mark.line,
+                    mark.col,
+                    top.pointer,
+                )
+                return
+            top.merges.append((source, mark))
+
+
+class _MergeKey:
+    """Sentinel for the YAML 1.1 merge key `<<`."""
+
+
+_MERGE = _MergeKey()
+
+
+def parse_text(text: str, path: str) -> SourceDocument:
+    """Parse spec text (already decoded) into a SourceDocument; never raises for bad input."""
+    doc = SourceDocument(path=path)
+    if not text.strip() or all(
+        not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
+    ):
+        doc.error("empty file: expected a Pipeline spec (apiVersion, kind, metadata, spec)")
+        doc.fatal = True
+        return doc
+    builder = _Builder(doc)
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            builder.feed(event)
+    except _Stop as stop:
+        doc.error(stop.message, stop.line, stop.col)
+        doc.fatal = True
+        return doc
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        problem = exc.problem or "malformed YAML"
+        context = f" {exc.context}" if exc.context else ""
+        doc.error(f"invalid YAML: {problem}{context}", line, col)
+        doc.fatal = True
+        return doc
+    except yaml.reader.ReaderError as exc:
+        line, col = _position(text, exc.position)
+        doc.error(
+            f"invalid YAML: character U+{exc.character:04X} is not allowed ({exc.reason})", line, col
+        )
+        doc.fatal = True
+        return doc
+    except yaml.YAMLError as exc:
+        doc.error(f"invalid YAML: {exc}")
+        doc.fatal = True
+        return doc
+    if not builder.root_set or doc.data is None:
+        doc.error("empty document: expected a Pipeline spec (apiVersion, kind, metadata, spec)")
+        doc.fatal = True
+    elif not isinstance(doc.data, dict):
+        doc.error(
+            f"a spec must be a mapping (apiVersion, kind, metadata, spec), got {_describe(doc.data)}"
+        )
+        doc.fatal = True
+    return doc
+
+
+def _decode(raw: bytes, doc: SourceDocument) -> str | None:
+    if b"\x00" in raw:
+        line = raw.count(b"\n", 0, raw.index(b"\x00")) + 1
+        doc.error("binary file (contains NUL bytes), not a YAML spec", line, 1)
+        return None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        doc.error(f"not UTF-8 text: invalid byte 0x{raw[exc.start]:02x}", line, col)
+        return None
+
+
+def read_bytes(path: Path, doc: SourceDocument, *, limit: int = MAX_BYTES) -> bytes | None:
+    """The file's bytes, or None with a located error (missing, directory, unreadable, too big).
+
+    The size is checked before reading, and the read itself is bounded too, in case the file
+    grows in between. Only regular files are opened: a FIFO named `x.yaml` would block forever.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        doc.error("broken symbolic link: its target does not exist" if os.path.islink(path)
+                  else "no such file or directory")
+        return None
+    except OSError as exc:
+        doc.error(_os_problem(exc))
+        return None
+    if stat.S_ISDIR(info.st_mode):
+        doc.error("is a directory, not a spec file")
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        doc.error("not a regular file")
+        return None
+    if info.st_size > limit:
+        doc.error(f"file is too large ({info.st_size} bytes; the limit is {limit})")
+        return None
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(limit + 1)
+    except OSError as exc:
+        doc.error(_os_problem(exc))
+        return None
+    if len(raw) > limit:
+        doc.error(f"file is too large (more than {limit} bytes)")
+        return None
+    return raw
+
+
+def _os_problem(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop: the path never reaches a file"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied: cannot read the file"
+    return f"cannot read the file: {exc.strerror or exc}"
+
+
+def read_source(path: Path, *, shown: str | None = None) -> tuple[SourceDocument, bytes | None]:
+    """Read and parse one spec file. `shown` is the path as reported in messages."""
+    doc = SourceDocument(path=shown if shown is not None else str(path))
+    raw = read_bytes(path, doc)
+    if raw is None:
+        doc.fatal = True
+        return doc, None
+    text = _decode(raw, doc)
+    if text is None:
+        doc.fatal = True
+        return doc, raw
+    parsed = parse_text(text, doc.path)
+    return parsed, raw
