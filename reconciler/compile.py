@@ -1,0 +1,445 @@
+"""Spec -> the exact pipeline document the Dataloop API takes (pure; name lookups are injected).
+
+`compile_spec(spec_file, project_id=..., resolver=..., live=...)` builds the desired `Pipeline`:
+nodes with the per-type namespace / metadata / config real pipelines carry (reference 4.2 and the
+exported fixtures), ports with ids, connections with JSON-string conditions, start nodes with
+triggers, variables (the managed marker last) and settings. The spec's raw `namespace`,
+`metadata`, `config` and `raw` are deep-merged last, so every platform field stays expressible.
+
+Identity (what keeps live ids stable across applies, display-name edits and repeated names):
+  node id   explicit spec `id` > the live marker's key -> id map > uuid5(project/pipeline/key)
+  port id   explicit spec `id` > the matched live node's port with the same (io, name) > uuid5
+  start-node id  the live one for the same (node id, type); otherwise left to the server
+Cosmetics (node display name, canvas position, port displayName/colour) come from the spec where it
+sets them (recorded in `CompiledPipeline.owned`, so only those are compared), else from the
+matched live node, else defaults (automatic layout for positions).
+
+Unknown names raise every problem at once as `SpecErrors`, located in the spec file.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reconciler.backend import Resolved, ResourceKind, Resolver
+from reconciler.document import (
+    Connection,
+    Namespace,
+    Node,
+    Pipeline,
+    Port,
+    PortRef,
+    StartNode,
+    Trigger,
+    Variable,
+)
+from reconciler.errors import Location, NotFound, SpecError, SpecErrors
+from reconciler.layout import layered_positions
+from reconciler.marker import Marker, read_marker, with_marker
+from reconciler.normalize import essence, essence_digest, section_digests
+from reconciler.spec.graph import edges as spec_edges
+from reconciler.spec.graph import root_key
+from reconciler.spec.models import (
+    CodeNode,
+    CustomNode,
+    DatasetNode,
+    FunctionNode,
+    GenericNode,
+    MlNode,
+    PipelineSpec,
+    PortSpec,
+    TaskNode,
+    UpdateVariableNode,
+)
+from reconciler.spec.ports import node_ports
+
+# Fixed namespace for Loopform's deterministic ids: the same spec in the same project always
+# produces the same node and port ids, so a lost marker still matches the nodes by id.
+ID_NAMESPACE = uuid.UUID("6f1c0c8e-5b8e-4d57-9a55-6c0f6d1f7a10")
+
+PIPELINE_UTILS = {"projectName": "DataloopTasks", "serviceName": "pipeline-utils"}
+PRIORITY = {"low": 1, "medium": 2, "high": 3}
+SPEC_TYPE_TO_PLATFORM = {"dataset": "storage"}
+
+
+class SpecSource(Protocol):
+    """What compile needs of a loaded spec file (`reconciler.spec.SpecFile` provides it)."""
+
+    @property
+    def spec(self) -> PipelineSpec: ...
+
+    @property
+    def code(self) -> Mapping[str, str]: ...
+
+    def locate(self, pointer: str) -> Location: ...
+
+
+class CompiledPipeline(BaseModel):
+    """The desired document plus what plan and diff need to know about how it was made."""
+
+    model_config = ConfigDict(frozen=True)
+
+    desired: Pipeline
+    provisions: list[Resolved] = Field(default_factory=list)  # names resolved by provisioning
+    owned: frozenset[str] = frozenset()  # cosmetic paths the spec sets (see normalize.essence)
+    keys: dict[str, str] = Field(default_factory=dict)  # spec key -> node id
+    status: str = "installed"
+    reset_token: str | None = None
+
+
+def deterministic_id(*parts: str) -> str:
+    return str(uuid.uuid5(ID_NAMESPACE, "/".join(parts)))
+
+
+def deep_merge(base: Any, override: Any) -> Any:
+    """`override` merged into a copy of `base`: mappings recurse, anything else replaces (a null
+    replaces too, which is how a spec or an export removes a generated key)."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        out = dict(base)
+        for k, v in override.items():
+            out[k] = deep_merge(base[k], v) if k in base else copy.deepcopy(v)
+        return out
+    return copy.deepcopy(override)
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=False)
+
+
+def _due_date_ms(text: str) -> float:
+    """ISO date or date-time -> epoch milliseconds (what TaskNode.dueDate holds). A bare date is
+    midnight UTC, and a naive date-time is read as UTC, so the value never depends on the machine."""
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp() * 1000
+
+
+class _Context:
+    """Per-compile state: resolution with error collection, and the provisions relied on."""
+
+    def __init__(self, source: SpecSource, resolver: Resolver) -> None:
+        self.source = source
+        self.resolver = resolver
+        self.errors: list[SpecError] = []
+        self.provisions: dict[tuple[str, str, str | None], Resolved] = {}
+
+    def resolve(self, kind: ResourceKind, name: str, pointer: str, *, scope: str | None = None) -> Resolved | None:
+        try:
+            found = self.resolver.resolve(kind, name, scope=scope)
+        except NotFound:
+            where = " in that dataset" if kind is ResourceKind.RECIPE else ""
+            self.errors.append(SpecError(f"unknown {kind.value} '{name}'{where}", self.source.locate(pointer)))
+            return None
+        if found.provision:
+            self.provisions.setdefault((found.kind.value, found.name, scope), found)
+        return found
+
+
+def _ports(key: str, node_id: str, io: str, specs: list[PortSpec], explicit: bool,
+           live: Node | None, owned: set[str]) -> list[Port]:
+    live_ports = {p.name: p for p in ((live.inputs if io == "inputs" else live.outputs) if live else [])}
+    ports: list[Port] = []
+    for spec in specs:
+        matched = live_ports.get(spec.name)
+        fields: dict[str, Any] = {}
+        if matched is not None:
+            # UI bookkeeping (io, nodeId) and cosmetics are carried over so an update does not
+            # churn them; normalize ignores them unless the spec owns them.
+            fields.update(matched.model_dump(exclude_none=True))
+        port_id = spec.id or (matched.portId if matched else deterministic_id(node_id, io, spec.name))
+        fields.update(portId=port_id, name=spec.name, type=spec.type)
+        for attr in ("actions", "actionIcon", "defaultValue", "variableName", "portPercentage",
+                     "description"):
+            value = getattr(spec, attr)
+            if value is not None:
+                fields[attr] = value
+            else:
+                fields.pop(attr, None)
+        for attr in ("displayName", "color"):
+            value = getattr(spec, attr)
+            if explicit and value is not None:
+                owned.add(f"nodes.{key}.{io}.{spec.name}.{attr}")
+                fields[attr] = value
+            elif attr not in fields:
+                default = value if value is not None else (spec.name if attr == "displayName" else None)
+                if default is not None:
+                    fields[attr] = default
+        ports.append(Port.model_validate(fields))
+    return ports
+
+
+def _typed_parts(key: str, node: Any, ctx: _Context, project_name: str | None,
+                 live: Node | None) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(platform type, namespace, metadata, config, extra node fields) generated from typed fields."""
+    ptr = f"/spec/nodes/{key}"
+    ns: dict[str, Any] = {}
+    meta: dict[str, Any] = {"repeatable": True}
+    config: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    if isinstance(node, DatasetNode):
+        handler = "clone_item" if node.operation == "clone" else "dataset_handler"
+        ns = {"functionName": handler, **PIPELINE_UTILS}
+        if node.operation == "clone":
+            # Exported clone nodes name the module and package explicitly; handler ones do not.
+            ns.update(moduleName="default_module", packageName="pipeline-utils")
+        if node.dataset is not None:
+            found = ctx.resolve(ResourceKind.DATASET, node.dataset, f"{ptr}/dataset")
+            if found:
+                meta["datasetId"] = found.id
+        if node.folder is not None:
+            meta["dir"] = node.folder
+        if node.loadExisting:
+            trigger: dict[str, Any] = {"active": True}
+            if not isinstance(node.loadExisting, bool) and node.loadExisting.filter is not None:
+                trigger["filter"] = _compact(node.loadExisting.filter)
+            meta["triggerToPipeline"] = trigger
+        if node.datasetVariable is not None:
+            meta["variableDataset"] = node.datasetVariable
+        return "storage", ns, meta, config, extra
+    if isinstance(node, TaskNode):
+        task = node.task
+        ns = {"functionName": "move_to_task", **PIPELINE_UTILS}
+        meta["taskType"] = task.type
+        dataset_id = None
+        if task.dataset is not None:
+            found = ctx.resolve(ResourceKind.DATASET, task.dataset, f"{ptr}/task/dataset")
+            if found:
+                dataset_id = meta["datasetId"] = found.id
+        if task.recipe is not None and dataset_id is not None:
+            found = ctx.resolve(ResourceKind.RECIPE, task.recipe, f"{ptr}/task/recipe", scope=dataset_id)
+            if found:
+                meta["recipeId"], meta["recipeTitle"] = found.id, task.recipe
+        if task.owner is not None:
+            if ctx.resolve(ResourceKind.USER, task.owner, f"{ptr}/task/owner"):
+                meta["taskOwner"] = task.owner
+        if task.workload is not None:
+            for i, entry in enumerate(task.workload):
+                ctx.resolve(ResourceKind.USER, entry.assignee, f"{ptr}/task/workload/{i}/assignee")
+            # Dataloop's WorkloadUnit identifies assignees by email (`assigneeId`).
+            meta["workload"] = [{"assigneeId": e.assignee, "load": e.load} for e in task.workload]
+        elif task.assignees is not None:
+            for i, email in enumerate(task.assignees):
+                ctx.resolve(ResourceKind.USER, email, f"{ptr}/task/assignees/{i}")
+            share = round(100 / len(task.assignees), 2) if task.assignees else 0
+            meta["workload"] = [{"assigneeId": e, "load": share} for e in task.assignees]
+        if task.priority is not None:
+            meta["priority"] = PRIORITY[task.priority]
+        if task.dueDate is not None:
+            meta["dueDate"] = _due_date_ms(task.dueDate)
+        if task.batchSize is not None:
+            meta["batchSize"] = task.batchSize
+        if task.maxBatchWorkload is not None:
+            meta["maxBatchWorkload"] = task.maxBatchWorkload
+        if task.consensus is not None:
+            meta["consensusTaskType"] = task.consensus.type
+            if task.consensus.percentage is not None:
+                meta["consensusPercentage"] = task.consensus.percentage
+            if task.consensus.assignees is not None:
+                meta["consensusAssignees"] = task.consensus.assignees
+        if task.groups is not None:
+            meta["groups"] = list(task.groups)
+        return "task", ns, meta, config, extra
+    if isinstance(node, CodeNode):
+        ns = {"functionName": node.function}
+        if project_name:
+            ns["projectName"] = project_name
+        if node.packageName is not None:
+            ns["packageName"] = node.packageName
+        code = ctx.source.code.get(key, node.code or "")
+        config = {"package": {"code": code, "name": node.function, "type": "code"}}
+        return "code", ns, meta, config, extra
+    if isinstance(node, FunctionNode):
+        found = ctx.resolve(ResourceKind.SERVICE, node.service, f"{ptr}/service")
+        known = found.extra if found else {}
+        ns = {"functionName": node.function, "serviceName": node.service,
+              "moduleName": node.module or known.get("moduleName") or "default_module",
+              "packageName": node.package or known.get("packageName") or node.service,
+              "projectName": node.project or project_name}
+        return "function", {k: v for k, v in ns.items() if v is not None}, meta, config, extra
+    if isinstance(node, MlNode):
+        service = f"model-mgmt-app-{node.function}"
+        ns = {"functionName": node.function, "serviceName": service, "moduleName": service,
+              "packageName": "model-mgmt-app"}
+        if node.model is not None:
+            found = ctx.resolve(ResourceKind.MODEL, node.model, f"{ptr}/model")
+            if found:
+                meta["modelId"], meta["modelName"] = found.id, node.model
+        if node.modelVariable is not None:
+            meta["variableModel"] = node.modelVariable
+        if node.mlType is not None:
+            meta["mlType"] = node.mlType
+        if node.modelConfig is not None:
+            meta["modelConfig"] = node.modelConfig
+        return "ml", ns, meta, config, extra
+    if isinstance(node, CustomNode):
+        ns = {"functionName": node.function, "serviceName": node.service, "moduleName": node.module,
+              "packageName": node.package}
+        ns = {k: v for k, v in ns.items() if v is not None}
+        extra = {"appName": node.app, "dpkName": node.dpk or node.app}
+        if node.nodeConfig is not None:
+            meta["customNodeConfig"] = node.nodeConfig
+        if node.function is not None:
+            meta["pipelineNodeName"] = node.function
+        return "custom", ns, meta, config, extra
+    if isinstance(node, UpdateVariableNode):
+        return "updateVariable", {"functionName": "update_variable", **PIPELINE_UTILS}, meta, config, extra
+    assert isinstance(node, GenericNode)
+    return node.type, ns, {}, config, extra
+
+
+def _trigger(spec: Any) -> Trigger:
+    if spec.cron is not None:
+        return Trigger(type="Cron", spec={"cron": spec.cron}, name=spec.name)
+    event = spec.event
+    return Trigger(type="Event", name=spec.name, spec={
+        "resource": event.resource, "actions": list(event.actions),
+        "executionMode": event.executionMode,
+        # A JSON string, as the SDK sends it (reference 4.5); "{}" for no filter.
+        "filter": _compact(event.filter if event.filter is not None else {}),
+    })
+
+
+def compile_spec(
+    spec_file: SpecSource,
+    *,
+    project_id: str,
+    resolver: Resolver,
+    live: Pipeline | None,
+    project_name: str | None = None,
+) -> CompiledPipeline:
+    """The desired document for `spec_file` in project `project_id`, matched against `live`.
+
+    Pure apart from `resolver.resolve` calls. Raises `SpecErrors` listing every unknown name (and
+    graph errors, located, should validate have been skipped).
+    """
+    spec: PipelineSpec = spec_file.spec
+    body = spec.spec
+    ctx = _Context(spec_file, resolver)
+    try:
+        graph = spec_edges(spec)
+        root = root_key(spec)
+    except SpecErrors as exc:
+        raise SpecErrors([SpecError(e.message, spec_file.locate(e.location.pointer), severity=e.severity)
+                          for e in exc.errors]) from None
+
+    live_marker = read_marker(live)
+    marker_ids = live_marker.nodes if live_marker else {}
+    live_nodes = {n.id: n for n in live.nodes} if live else {}
+    layout = layered_positions(list(body.nodes), [(e.src, e.tgt) for e in graph])
+
+    owned: set[str] = set()
+    keys: dict[str, str] = {}
+    nodes: list[Node] = []
+    ports_by_key: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
+    for key, node in body.nodes.items():
+        node_id = node.id or marker_ids.get(key) or deterministic_id(project_id, spec.metadata.name, key)
+        keys[key] = node_id
+        matched = live_nodes.get(node_id)
+        ptype, ns, meta, config, extra = _typed_parts(key, node, ctx, project_name, matched)
+
+        if matched is not None and ptype == "code":
+            # Names the platform generated at install (see normalize): keep them on update.
+            for f in ("serviceName", "packageName", "moduleName", "projectName"):
+                value = getattr(matched.namespace, f)
+                if value is not None and f not in (node.namespace or {}) and not (f == "packageName" and node.packageName):
+                    ns[f] = value
+            if "codeApplicationName" in matched.metadata:
+                meta["codeApplicationName"] = matched.metadata["codeApplicationName"]
+
+        if node.name is not None:
+            owned.add(f"nodes.{key}.name")
+            name = node.name
+        else:
+            name = matched.name if matched is not None else key
+        if node.position is not None:
+            owned.add(f"nodes.{key}.position")
+            position = {"x": node.position.x, "y": node.position.y, "z": 0}
+        elif matched is not None and isinstance(matched.metadata.get("position"), dict):
+            position = matched.metadata["position"]
+        else:
+            x, y = layout[key]
+            position = {"x": x, "y": y, "z": 0}
+        meta = {"position": position, **meta}
+
+        inputs_spec, outputs_spec = node_ports(node)
+        inputs = _ports(key, node_id, "inputs", inputs_spec, node.inputs is not None, matched, owned)
+        outputs = _ports(key, node_id, "outputs", outputs_spec, node.outputs is not None, matched, owned)
+        ports_by_key[key] = ({p.name: p.portId for p in inputs}, {p.name: p.portId for p in outputs})
+
+        doc: dict[str, Any] = {
+            "id": node_id, "name": name, "type": ptype,
+            "namespace": deep_merge(ns, node.namespace or {}),
+            "metadata": deep_merge(meta, node.metadata or {}),
+            "inputs": inputs, "outputs": outputs, **extra,
+        }
+        merged_config = deep_merge(config, node.config or {})
+        if merged_config:
+            doc["config"] = merged_config
+        if node.description is not None:
+            doc["description"] = node.description
+        # The node's project is the pipeline's: kept from live, or stamped like the SDK does.
+        doc["projectId"] = matched.projectId if matched is not None and matched.projectId else project_id
+        if matched is not None and matched.app is not None:
+            doc["app"] = matched.app
+        doc = deep_merge(doc, node.raw or {})
+        doc["namespace"] = Namespace.model_validate(doc["namespace"] or {})
+        nodes.append(Node.model_validate(doc))
+
+    connections = [
+        Connection(
+            src=PortRef(nodeId=keys[e.src], portId=ports_by_key[e.src][1][e.src_port]),
+            tgt=PortRef(nodeId=keys[e.tgt], portId=ports_by_key[e.tgt][0][e.tgt_port]),
+            condition=_compact(e.filter) if e.filter else "{}",
+            action=e.action,
+        )
+        for e in graph
+    ]
+
+    live_start_ids = {(s.nodeId, s.type): s.id for s in (live.startNodes if live else []) if s.id}
+    start_nodes = [StartNode(id=live_start_ids.get((keys[root], "root")), nodeId=keys[root], type="root",
+                             trigger=_trigger(body.nodes[root].trigger) if body.nodes[root].trigger else None)]
+    for key, node in body.nodes.items():
+        if key != root and node.trigger is not None:
+            start_nodes.append(StartNode(id=live_start_ids.get((keys[key], "trigger")), nodeId=keys[key],
+                                         type="trigger", trigger=_trigger(node.trigger)))
+
+    live_vars = {v.name: v for v in (live.variables if live else [])}
+    variables = []
+    for var in body.variables:
+        base: dict[str, Any] = {}
+        if var.name in live_vars:
+            # Keep the server's identity fields so an update edits the variable in place.
+            base = live_vars[var.name].model_dump(include={"id", "reference", "creator", "createdAt", "updatedAt"},
+                                                  exclude_none=True)
+        if var.id is not None:
+            base["id"] = var.id
+        variables.append(Variable(name=var.name, type=var.type, value=var.value,
+                                  description=var.description, **base))
+
+    settings = dict(live.settings or {}) if live else {}
+    if body.settings is not None:
+        settings.update(body.settings.model_dump(exclude_none=True))
+
+    if ctx.errors:
+        raise SpecErrors(ctx.errors)
+
+    desired = Pipeline(
+        name=spec.metadata.name, projectId=project_id, id=live.id if live else None,
+        description=spec.metadata.description or "", nodes=nodes, connections=connections,
+        startNodes=start_nodes, variables=variables, settings=settings or None,
+    )
+    by_id = {v: k for k, v in keys.items()}
+    ess = essence(desired, keys=by_id)
+    token = body.resetToken if body.resetToken is not None else (live_marker.resetToken if live_marker else None)
+    marker = Marker(nodes=keys, resetToken=token, specDigest=essence_digest(ess), sections=section_digests(ess))
+    desired = with_marker(desired, marker, live=live)
+    return CompiledPipeline(desired=desired, provisions=list(ctx.provisions.values()), owned=frozenset(owned),
+                            keys=keys, status=body.status, reset_token=body.resetToken)

@@ -1,0 +1,238 @@
+"""Desired vs live pipeline -> the ordered actions and the user-visible changes.
+
+Pure. Works on essences (see `normalize`): the unchanged path is a handful of native `==` on
+plain dicts; only sections that differ are walked field by field to produce `FieldChange`s with
+spec-terms paths (`nodes.<key>.metadata.recipeId`, `connections.a.item -> b.item.filter`, ...).
+Iteration is over sorted key sets (only desired -> add, only live -> remove, both -> compare), so
+output order is deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reconciler.document import RUNNING_STATUSES, STATUS_INSTALLED, STATUS_UNINSTALLED, Pipeline
+from reconciler.marker import Marker, read_marker
+from reconciler.normalize import Essence, essence, node_keys, section_digests
+from reconciler.plan import Action, ChangeOp, FieldChange
+
+DesiredStatus = Literal["installed", "paused"]
+
+
+class PipelineDiff(BaseModel):
+    """What `diff_pipeline` found: actions in execution order, changes in display order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    actions: list[Action] = Field(default_factory=list)
+    changes: list[FieldChange] = Field(default_factory=list)
+    reason: str = ""
+
+
+def _walk(path: str, before: Any, after: Any) -> Iterator[tuple[str, ChangeOp, Any, Any]]:
+    """Leaf-level differences between two JSON values. Dicts recurse (except filters); anything
+    else (lists included: a port's actions) is one value, shown whole before -> after."""
+    if before == after:
+        return
+    # A DQL filter is one value to its author (and its keys contain dots): show it whole.
+    if isinstance(before, dict) and isinstance(after, dict) and not path.endswith(".filter"):
+        for key in sorted(before.keys() | after.keys()):
+            sub = f"{path}.{key}"
+            if key not in before:
+                yield sub, ChangeOp.ADD, None, after[key]
+            elif key not in after:
+                yield sub, ChangeOp.REMOVE, before[key], None
+            else:
+                yield from _walk(sub, before[key], after[key])
+        return
+    yield path, ChangeOp.CHANGE, before, after
+
+
+def _keyed(section: str, before: Mapping[str, Any], after: Mapping[str, Any],
+           *, walk: bool = True) -> Iterator[tuple[str, ChangeOp, Any, Any]]:
+    for key in sorted(before.keys() | after.keys()):
+        path = f"{section}.{key}"
+        if key not in before:
+            yield path, ChangeOp.ADD, None, after[key]
+        elif key not in after:
+            yield path, ChangeOp.REMOVE, before[key], None
+        elif walk:
+            yield from _walk(path, before[key], after[key])
+        elif before[key] != after[key]:
+            yield path, ChangeOp.CHANGE, before[key], after[key]
+
+
+def _connection_source(ident: str) -> tuple[str, str]:
+    src, _, tgt = ident.partition(" -> ")
+    return src, tgt
+
+
+def _connection_changes(before: Mapping[str, Any], after: Mapping[str, Any]
+                        ) -> Iterator[tuple[str, ChangeOp, Any, Any]]:
+    """Added / removed / filter changed, and *rewired*: one connection from a source port (and
+    action) replaced by one to another target is shown as that, not as a remove plus an add."""
+    removed = sorted(before.keys() - after.keys())
+    added = sorted(after.keys() - before.keys())
+    by_src_removed: dict[str, list[str]] = {}
+    by_src_added: dict[str, list[str]] = {}
+    for ident in removed:
+        by_src_removed.setdefault(_connection_source(ident)[0], []).append(ident)
+    for ident in added:
+        by_src_added.setdefault(_connection_source(ident)[0], []).append(ident)
+    rewired = {src for src in by_src_removed
+               if len(by_src_removed[src]) == 1 and len(by_src_added.get(src, ())) == 1}
+    out: list[tuple[str, ChangeOp, Any, Any]] = []
+    for src in rewired:
+        old, new = by_src_removed[src][0], by_src_added[src][0]
+        out.append((f"connections.{src}", ChangeOp.CHANGE,
+                    f"-> {_connection_source(old)[1]}", f"-> {_connection_source(new)[1]}"))
+        out.extend(_walk(f"connections.{new}", before[old], after[new]))
+    for ident in removed:
+        if _connection_source(ident)[0] not in rewired:
+            out.append((f"connections.{ident}", ChangeOp.REMOVE, before[ident], None))
+    for ident in added:
+        if _connection_source(ident)[0] not in rewired:
+            out.append((f"connections.{ident}", ChangeOp.ADD, None, after[ident]))
+    for ident in sorted(before.keys() & after.keys()):
+        out.extend(_walk(f"connections.{ident}", before[ident], after[ident]))
+    yield from sorted(out, key=lambda c: c[0])
+
+
+def _section_of(path: str) -> str:
+    head, _, rest = path.partition(".")
+    if head == "nodes":
+        return f"nodes.{rest.split('.', 1)[0]}"
+    if head in ("root", "triggers"):
+        return "startNodes"
+    return {"name": "fields", "description": "fields"}.get(head, head)
+
+
+def essence_changes(live: Essence, desired: Essence) -> list[tuple[str, ChangeOp, Any, Any]]:
+    """All differences live -> desired, in display order (pipeline fields, nodes, connections,
+    start nodes, variables, settings). Settings compare only keys the desired side sets: the
+    server fills the rest with its defaults."""
+    out: list[tuple[str, ChangeOp, Any, Any]] = []
+    for f in sorted(live.fields.keys() | desired.fields.keys()):
+        if live.fields.get(f) != desired.fields.get(f):
+            out.append((f, ChangeOp.CHANGE, live.fields.get(f), desired.fields.get(f)))
+    if live.nodes != desired.nodes:
+        out.extend(_keyed("nodes", live.nodes, desired.nodes))
+    if live.connections != desired.connections:
+        out.extend(_connection_changes(live.connections, desired.connections))
+    if live.root != desired.root:
+        out.append(("root", ChangeOp.CHANGE, live.root, desired.root))
+    if live.triggers != desired.triggers:
+        out.extend(_keyed("triggers", live.triggers, desired.triggers))
+    if live.variables != desired.variables:
+        out.extend(_keyed("variables", live.variables, desired.variables))
+    live_settings = {k: v for k, v in live.settings.items() if k in desired.settings}
+    if live_settings != desired.settings:
+        out.extend(_keyed("settings", live_settings, desired.settings, walk=False))
+    return out
+
+
+def is_running(status: str | None) -> bool:
+    return status in RUNNING_STATUSES
+
+
+def _status_actions(live_status: str | None, desired: DesiredStatus) -> tuple[list[Action], list[FieldChange]]:
+    running = is_running(live_status)
+    if desired == "installed" and not running:
+        return [Action.RESUME], [FieldChange(path="status", before=live_status, after=STATUS_INSTALLED)]
+    if desired == "paused" and running:
+        return [Action.PAUSE], [FieldChange(path="status", before=live_status, after=STATUS_UNINSTALLED)]
+    return [], []
+
+
+def diff_pipeline(
+    desired: Pipeline,
+    live: Pipeline | None,
+    *,
+    owned: frozenset[str] = frozenset(),
+    status: DesiredStatus = "installed",
+    reset_token: str | None = None,
+) -> PipelineDiff:
+    """Compare a compiled `desired` document (its marker included) with `live` (None: absent).
+
+    Actions come out in execution order: create; or pause, reset, update, resume.
+    A change is marked `drift` when live no longer matches the section digest the marker recorded
+    at the last apply, i.e. the live value was edited outside Loopform.
+    """
+    desired_marker = read_marker(desired) or Marker()
+    desired_keys = desired_marker.node_key_by_id()
+    dkeys = node_keys(desired, desired_keys)
+    ess_desired = essence(desired, keys=dkeys, owned=owned)
+
+    if live is None:
+        changes = [FieldChange(path=p, before=b, after=a, op=op)
+                   for p, op, b, a in essence_changes(Essence(), ess_desired)]
+        actions = [Action.CREATE] + ([Action.RESUME] if status == "installed" else [])
+        return PipelineDiff(actions=actions, changes=changes, reason="no live pipeline with this name")
+
+    live_marker = read_marker(live)
+    known = {**(live_marker.node_key_by_id() if live_marker else {}), **desired_keys}
+    lkeys = node_keys(live, known)
+    ess_live = essence(live, keys=lkeys, owned=owned)
+
+    raw = essence_changes(ess_live, ess_desired)
+    drifted: set[str] = set()
+    if raw and live_marker is not None and live_marker.sections:
+        # Digests are over the cosmetic-free essence, as recorded by compile.
+        now = section_digests(essence(live, keys=lkeys))
+        drifted = {s for s in now.keys() | live_marker.sections.keys()
+                   if now.get(s) != live_marker.sections.get(s)}
+    changes = [FieldChange(path=p, before=b, after=a, op=op, drift=_section_of(p) in drifted)
+               for p, op, b, a in raw]
+
+    reasons: list[str] = []
+    actions: list[Action] = []
+    update = bool(changes)
+    if live_marker is None:
+        update = True
+        changes.append(FieldChange(path="managedBy", before=None, after="loopform", op=ChangeOp.ADD))
+        reasons.append("not yet managed by Loopform: the marker variable will be added")
+    else:
+        # Bookkeeping the user did not write (node map after a key rename, digest after an edit
+        # made on both sides) still needs writing, or every later plan would misreport drift.
+        before_m = live_marker.model_dump(exclude={"sections", "resetToken"})
+        after_m = desired_marker.model_dump(exclude={"sections", "resetToken"})
+        stale = sorted(k for k in after_m if before_m.get(k) != after_m[k])
+        if stale and not changes:
+            update = True
+            changes.append(FieldChange(path="marker", before={k: before_m.get(k) for k in stale},
+                                       after={k: after_m[k] for k in stale}))
+        elif stale:
+            update = True
+
+    status_actions, status_changes = _status_actions(live.status, status)
+    token_before = live_marker.resetToken if live_marker else None
+    if reset_token is not None and reset_token != token_before:
+        changes.append(FieldChange(path="resetToken", before=token_before, after=reset_token))
+        # A token seen for the first time on an adopted pipeline is recorded, not acted on:
+        # adopting must not wipe a running pipeline's cycles as a side effect.
+        if live_marker is not None:
+            actions.append(Action.RESET)
+        update = True  # the marker records the token, so that it resets only once
+    if Action.PAUSE in status_actions:
+        actions.insert(0, Action.PAUSE)
+    if update:
+        actions.append(Action.UPDATE)
+    if Action.RESUME in status_actions:
+        actions.append(Action.RESUME)
+    changes.extend(status_changes)
+    if any(c.drift for c in changes):
+        reasons.append("live was edited outside Loopform since the last apply")
+    if not actions:
+        actions = [Action.NO_OP]
+    return PipelineDiff(actions=actions, changes=changes, reason="; ".join(reasons))
+
+
+def diff_delete(live: Pipeline) -> PipelineDiff:
+    """A managed pipeline no spec names, planned for deletion (only with --prune)."""
+    return PipelineDiff(actions=[Action.DELETE],
+                        changes=[FieldChange(path="pipeline", before=live.name, after=None,
+                                             op=ChangeOp.REMOVE)],
+                        reason="managed by Loopform and no spec names it (--prune)")
