@@ -23,63 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.server import dql
 from reconciler.server.http import HttpError, Request, Router
-from reconciler.server.ids import now_iso, object_id
+from reconciler.server.ids import object_id
+from reconciler.server.resources import DEFAULT_RECIPE_TITLE, create_resource, projects_of
 
 if TYPE_CHECKING:
-    import sqlite3
-
     from reconciler.server.app import ControlPlane
 
 Doc = dict[str, Any]
-KINDS = ("dataset", "recipe", "model", "service")
-DEFAULT_RECIPE_TITLE = "Default Recipe"
-
-
-def dataset_doc(*, dataset_id: str, name: str, project_id: str, creator: str) -> Doc:
-    now = now_iso()
-    return {
-        "id": dataset_id, "name": name, "projects": [project_id], "creator": creator,
-        "createdAt": now, "updatedAt": now, "updatedBy": creator, "itemsCount": 0,
-        "annotated": 0, "readonly": False, "accessLevel": "owner", "readableType": "dataset",
-        "metadata": {"system": {"recipes": []}},
-        "driver": None,
-    }
-
-
-def recipe_doc(*, recipe_id: str, title: str, project_id: str, dataset_id: str | None, creator: str) -> Doc:
-    now = now_iso()
-    return {
-        "id": recipe_id, "title": title, "projectIds": [project_id], "ontologyIds": [object_id()],
-        "creator": creator, "createdAt": now, "updatedAt": now, "updatedBy": creator,
-        "description": "", "examples": [], "customActions": [], "instructions": None,
-        "uiSettings": {}, "metadata": {"system": {"datasets": [dataset_id] if dataset_id else []}},
-    }
-
-
-def model_doc(*, model_id: str, name: str, project_id: str, creator: str) -> Doc:
-    now = now_iso()
-    return {
-        "id": model_id, "name": name, "projectId": project_id, "creator": creator,
-        "createdAt": now, "updatedAt": now, "updatedBy": creator, "status": "created",
-        "scope": "project", "context": {"project": project_id}, "configuration": {},
-        "labels": [], "tags": [], "metadata": {}, "artifacts": [], "inputType": "image",
-        "outputType": "box", "description": "", "version": "1.0.0",
-    }
-
-
-def service_doc(*, service_id: str, name: str, project_id: str, creator: str) -> Doc:
-    now = now_iso()
-    return {
-        "id": service_id, "name": name, "projectId": project_id, "creator": creator,
-        "createdAt": now, "updatedAt": now, "updatedBy": creator, "moduleName": "default_module",
-        "packageId": None, "packageRevision": "latest", "version": "1.0.0", "active": True,
-        "runtime": {"podType": "regular-xs", "concurrency": 10, "runnerImage": None,
-                    "autoscaler": None},
-        "initParams": {}, "versions": {}, "config": {}, "mode": {"on_reset": "failed"},
-        "maxAttempts": 3, "executionTimeout": 3600, "drainTime": 600, "onReset": "failed",
-        "runExecutionAsProcess": False, "secrets": [], "integrations": [], "global": False,
-        "useUserJwt": False, "type": "regular", "metadata": {},
-    }
 
 
 def register(router: Router, plane: ControlPlane) -> None:
@@ -93,7 +43,7 @@ def register(router: Router, plane: ControlPlane) -> None:
 
     def visible(request: Request, kind: str, resource_id: str) -> Doc:
         doc = store.resource(kind, resource_id)
-        if doc is None or not (_projects_of(kind, doc) & plane.visible_project_ids(request)):
+        if doc is None or not (projects_of(kind, doc) & plane.visible_project_ids(request)):
             raise HttpError(404, f"{kind.capitalize()} not found: {resource_id}")
         return doc
 
@@ -133,10 +83,12 @@ def register(router: Router, plane: ControlPlane) -> None:
         project = plane.visible_project(request, projects[0])
         if store.resources("dataset", project_ids={project["id"]}, name=name):
             raise HttpError(409, f"Dataset named {name!r} already exists in the project")
-        doc = create(request, "dataset", name=name, project_id=project["id"], resource_id=object_id())
+        user = request.user or ""
+        doc = create_resource(store, "dataset", name=name, project_id=project["id"],
+                              resource_id=object_id(), creator=user)
         if body.get("createDefaultRecipe", True):
-            create(request, "recipe", name=DEFAULT_RECIPE_TITLE, project_id=project["id"],
-                   resource_id=object_id(), scope=doc["id"])
+            create_resource(store, "recipe", name=DEFAULT_RECIPE_TITLE, project_id=project["id"],
+                            resource_id=object_id(), scope=doc["id"], creator=user)
             doc = store.resource("dataset", doc["id"]) or doc
         return with_url(request, "datasets", doc)
 
@@ -177,35 +129,6 @@ def register(router: Router, plane: ControlPlane) -> None:
 
     # --- provisioning -----------------------------------------------------------------------
 
-    def create(request: Request, kind: str, *, name: str, project_id: str, resource_id: str,
-               scope: str | None = None) -> Doc:
-        """Create an object with this id (or return the existing one with this id)."""
-        user = request.user or ""
-        on_created = None
-        if kind == "dataset":
-            doc = dataset_doc(dataset_id=resource_id, name=name, project_id=project_id, creator=user)
-        elif kind == "recipe":
-            if scope is not None:
-                dataset = store.resource("dataset", scope)
-                if dataset is None or project_id not in dataset.get("projects", []):
-                    raise HttpError(404, f"Dataset not found: {scope}")
-            doc = recipe_doc(recipe_id=resource_id, title=name, project_id=project_id,
-                             dataset_id=scope, creator=user)
-            if scope is not None:
-                def on_created(db: sqlite3.Connection) -> None:
-                    store.change_resource_in(db, "dataset", scope, lambda d: _link_recipe(d, resource_id))
-        elif kind == "model":
-            doc = model_doc(model_id=resource_id, name=name, project_id=project_id, creator=user)
-        elif kind == "service":
-            doc = service_doc(service_id=resource_id, name=name, project_id=project_id, creator=user)
-        else:
-            raise HttpError(400, f"Unknown kind {kind!r}; one of: {', '.join(KINDS)}")
-        store.put_resource(kind, doc, name=name, project_id=project_id, scope=scope, on_created=on_created)
-        stored = store.resource(kind, resource_id)
-        if stored is None or (stored.get("name", stored.get("title")) != name):
-            raise HttpError(409, f"A {kind} with id {resource_id} exists with another name")
-        return stored
-
     def provision(request: Request) -> Doc:
         if plane.strict:
             raise HttpError(400, "Provisioning is disabled: the control plane runs in strict mode")
@@ -220,8 +143,8 @@ def register(router: Router, plane: ControlPlane) -> None:
         if fields["kind"] != "recipe":
             scope = None  # only recipes are scoped (to a dataset)
         project = plane.visible_project(request, fields["projectId"])
-        return create(request, fields["kind"], name=fields["name"], project_id=project["id"],
-                      resource_id=fields["id"], scope=scope)
+        return create_resource(store, fields["kind"], name=fields["name"], project_id=project["id"],
+                               resource_id=fields["id"], scope=scope, creator=request.user or "")
 
     router.add("POST", "/datasets/query", query_datasets)
     router.add("POST", "/datasets", create_dataset)
@@ -235,17 +158,3 @@ def register(router: Router, plane: ControlPlane) -> None:
     router.add("POST", "/loopform/provision", provision)
 
 
-def _projects_of(kind: str, doc: Doc) -> set[str]:
-    if kind == "dataset":
-        return set(doc.get("projects", []))
-    if kind == "recipe":
-        return set(doc.get("projectIds", []))
-    return {doc["projectId"]} if doc.get("projectId") else set()
-
-
-def _link_recipe(dataset: Doc, recipe_id: str) -> Doc:
-    system = dataset.setdefault("metadata", {}).setdefault("system", {})
-    recipes = system.setdefault("recipes", [])
-    if recipe_id not in recipes:
-        recipes.append(recipe_id)
-    return dataset

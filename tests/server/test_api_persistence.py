@@ -1,0 +1,56 @@
+"""Nothing is lost across a restart; the schema is versioned; the token secret belongs to the file."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import requests
+
+from reconciler.server import ControlPlane
+from reconciler.server.store import SCHEMA_VERSION, Store, StoreError
+from reconciler.server.testing import serve_in_thread
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+def test_restart_keeps_everything_and_old_tokens_still_work(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    with serve_in_thread(db) as first:
+        token = first.token
+        pid = requests.get(f"{first.base_url}/projects/local/name", headers=_auth(token)).json()[0]["id"]
+        created = requests.post(f"{first.base_url}/pipelines", headers=_auth(token),
+                                json={"name": "durable", "projectId": pid}).json()
+        patched = requests.patch(f"{first.base_url}/pipelines/{created['id']}", headers=_auth(token),
+                                 json={"description": "kept"}).json()
+    with serve_in_thread(db) as second:
+        assert second.port != 0
+        again = requests.get(f"{second.base_url}/pipelines/{created['id']}", headers=_auth(token))
+        assert again.status_code == 200
+        body = again.json()
+        assert {k: v for k, v in body.items() if k != "url"} == {
+            k: v for k, v in patched.items() if k != "url"}
+        # one default project, not a second one created on reopen
+        assert len(requests.get(f"{second.base_url}/projects", headers=_auth(token)).json()) == 1
+
+
+def test_a_token_from_another_database_is_refused(tmp_path: Path) -> None:
+    other = ControlPlane(tmp_path / "other.db")
+    foreign = other.mint_token()
+    other.close()
+    with serve_in_thread(tmp_path / "state.db") as server:
+        assert requests.get(f"{server.base_url}/users/me", headers=_auth(foreign)).status_code == 401
+
+
+def test_schema_is_versioned_and_wal(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    Store(db).close()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match="Upgrade loopform"):
+        Store(db)

@@ -1,0 +1,115 @@
+"""Name lookups with dtlpy's routes, creation through them, and provisioning (sandbox vs strict)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from conftest import Api
+
+DATASET_ID = "5f0000000000000000000001"
+
+
+def _by_name_query(resource: str, name: str, project_id: str) -> dict[str, Any]:
+    # The body dtlpy's Filters.prepare() builds for `project.<things>.get(<thing>_name=...)`.
+    return {"filter": {"$and": [{"name": name}, {"projectId": project_id}]}, "page": 0,
+            "pageSize": 1000, "resource": resource}
+
+
+def test_provision_then_find_each_kind_by_dtlpy_routes(api: Api) -> None:
+    pid = api.project_id
+    for kind, name, rid, scope in [
+        ("dataset", "frames", DATASET_ID, None),
+        ("recipe", "default", "5f0000000000000000000002", DATASET_ID),
+        ("model", "yolo", "5f0000000000000000000003", None),
+        ("service", "cutter", "5f0000000000000000000004", None),
+    ]:
+        body = {"kind": kind, "name": name, "id": rid, "projectId": pid, "scope": scope}
+        first = api.ok(api.post("/loopform/provision", body))
+        assert first["id"] == rid
+        assert api.ok(api.post("/loopform/provision", body))["id"] == rid  # idempotent
+
+    datasets = api.ok(api.post("/datasets/query", {
+        "filter": {"$and": [{"name": "frames"}]}, "page": 0, "pageSize": 1000,
+        "resource": "datasets", "context": {"projects": [pid]}}))
+    assert [d["id"] for d in datasets["items"]] == [DATASET_ID]
+    dataset = api.ok(api.get(f"/datasets/{DATASET_ID}"))
+    assert dataset["metadata"]["system"]["recipes"] == ["5f0000000000000000000002"]
+    recipe = api.ok(api.get("/recipes/5f0000000000000000000002"))
+    assert recipe["title"] == "default" and recipe["projectIds"] == [pid]
+    listed = api.ok(api.get(f"/recipes?projects={pid}&&pageOffset=0&pageSize=1000"))
+    assert [r["id"] for r in listed["items"]] == ["5f0000000000000000000002"]
+
+    models = api.ok(api.post("/ml/models/query", _by_name_query("models", "yolo", pid)))
+    assert [m["id"] for m in models["items"]] == ["5f0000000000000000000003"]
+    assert api.ok(api.get("/ml/models/5f0000000000000000000003"))["name"] == "yolo"
+    services = api.ok(api.post("/query/faas", _by_name_query("services", "cutter", pid)))
+    assert [s["id"] for s in services["items"]] == ["5f0000000000000000000004"]
+    assert api.ok(api.get("/services/5f0000000000000000000004"))["projectId"] == pid
+
+
+def test_unknown_names_find_nothing_and_unknown_ids_are_404(api: Api) -> None:
+    pid = api.project_id
+    empty = api.ok(api.post("/ml/models/query", _by_name_query("models", "nope", pid)))
+    assert empty["totalItemsCount"] == 0 and empty["items"] == []
+    for path in ("/datasets/x", "/recipes/x", "/ml/models/x", "/services/x"):
+        response = api.get(path)
+        assert response.status_code == 404 and set(response.json()) == {"status", "message"}
+
+
+def test_provision_rejects_bad_input(api: Api) -> None:
+    pid = api.project_id
+    assert api.post("/loopform/provision", {"kind": "robot", "name": "r", "id": "1",
+                                            "projectId": pid}).status_code == 400
+    assert api.post("/loopform/provision", {"kind": "dataset", "name": "", "id": "1",
+                                            "projectId": pid}).status_code == 400
+    assert api.post("/loopform/provision", {"kind": "recipe", "name": "r", "id": "2",
+                                            "projectId": pid, "scope": "no-dataset"}).status_code == 404
+    api.ok(api.post("/loopform/provision", {"kind": "model", "name": "m", "id": "3", "projectId": pid}))
+    clash = api.post("/loopform/provision", {"kind": "model", "name": "other", "id": "3", "projectId": pid})
+    assert clash.status_code == 409
+
+
+def test_strict_mode_refuses_provisioning_but_allows_dtlpy_creation(strict_api: Api) -> None:
+    api = strict_api
+    pid = api.project_id
+    assert api.session.get(api.server.base_url + "/loopform/info").json()["strict"] is True
+    response = api.post("/loopform/provision", {"kind": "dataset", "name": "frames", "id": DATASET_ID,
+                                                "projectId": pid})
+    assert response.status_code == 400 and "strict" in response.json()["message"]
+    assert api.ok(api.post("/datasets/query", {"filter": {"name": "frames"},
+                                               "resource": "datasets"}))["totalItemsCount"] == 0
+    # dtlpy's datasets.create body; the default recipe comes with it
+    created = api.ok(api.post("/datasets", {"name": "frames", "projects": [pid],
+                                            "createDefaultRecipe": True}))
+    recipe_ids = created["metadata"]["system"]["recipes"]
+    assert len(recipe_ids) == 1
+    assert api.ok(api.get(f"/recipes/{recipe_ids[0]}"))["title"] == "Default Recipe"
+    assert api.post("/datasets", {"name": "frames", "projects": [pid]}).status_code == 409
+
+
+def test_projects_create_form_encoded_like_dtlpy_and_members(api: Api) -> None:
+    response = api.call("POST", "/projects", data={"name": "second"})
+    project = api.ok(response)
+    assert project["name"] == "second"
+    assert [p["name"] for p in api.ok(api.get("/projects"))] == ["local", "second"]
+    assert api.ok(api.get(f"/projects/{project['id']}"))["id"] == project["id"]
+    assert api.call("POST", "/projects", data={"name": "second"}).status_code == 409
+    api.ok(api.post(f"/projects/{project['id']}/members/ann@example.com", {"role": "annotator"}))
+    members = api.ok(api.get(f"/projects/{project['id']}/members"))
+    assert [(m["email"], m["role"]) for m in members] == [
+        ("local@loopform.dev", "owner"), ("ann@example.com", "annotator")]
+    assert api.post(f"/projects/{project['id']}/members/x@example.com",
+                    {"role": "king"}).status_code == 400
+
+
+def test_other_users_cannot_see_resources(api: Api) -> None:
+    pid = api.project_id
+    api.ok(api.post("/loopform/provision", {"kind": "dataset", "name": "frames", "id": DATASET_ID,
+                                            "projectId": pid}))
+    eve = api.server.control_plane.mint_token("eve@example.com")
+    assert api.get(f"/datasets/{DATASET_ID}", token=eve).status_code == 404
+    page = api.post("/datasets/query", {"filter": {}, "resource": "datasets"}, token=eve).json()
+    assert page["totalItemsCount"] == 0
+    assert api.post("/loopform/provision", {"kind": "model", "name": "m", "id": "9",
+                                            "projectId": pid}, token=eve).status_code == 404
