@@ -8,6 +8,7 @@ import in this process (pytest-xdist workers are separate processes, each import
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import sys
@@ -278,3 +279,51 @@ def test_errors_come_back_as_status_and_message(sdk: Sdk) -> None:
     assert response.status_code == 404
     body = response.json()
     assert body["status"] == 404 and isinstance(body["message"], str) and body["message"]
+
+
+def test_install_an_invalid_graph_fails(sdk: Sdk) -> None:
+    dl = sdk.dl
+    pipeline = installable(sdk, "dangling")
+    code = pipeline.nodes[0]
+    # A connection into a node that is not in the pipeline: the platform cannot deploy this.
+    ghost = dl.PipelineConnectionPort(node_id="00000000-0000-4000-8000-000000000000", port_id="nope")
+    source = dl.PipelineConnectionPort(node_id=code.node_id, port_id=code.outputs[0].port_id)
+    pipeline.connections.append(dl.PipelineConnection(source=source, target=ghost, filters=None))
+    try:
+        pipeline = pipeline.update()
+    except dl.exceptions.BadRequest:
+        return  # refusing the PATCH outright is as good as failing the install
+    with pytest.raises(dl.exceptions.BadRequest) as err:
+        pipeline.install()
+    assert "unknown node" in str(err.value)
+    assert sdk.project.pipelines.get(pipeline_id=pipeline.id).status == "Failure"
+    validation = sdk.project.pipelines.validate(pipeline_json=pipeline.to_json())
+    assert validation and "unknown node" in json.dumps(validation)
+
+
+def test_execute_batch_returns_a_command(sdk: Sdk) -> None:
+    dl = sdk.dl
+    pipeline = installable(sdk, "batch").install()
+    filters = dl.Filters(field="dir", values="/test", context={"datasets": ["65a000000000000000000001"]})
+    command = pipeline.execute_batch(
+        filters=filters, execution_inputs=dl.FunctionIO(type=dl.PackageInputType.STRING, value="x", name="s"), wait=False
+    )
+    assert command.id
+    fetched = dl.commands.get(command_id=command.id)
+    assert fetched.id == command.id and fetched.status == command.status
+
+
+def test_another_user_sees_nothing_of_this_project(sdk: Sdk) -> None:
+    dl = sdk.dl
+    pipeline = sdk.project.pipelines.create(name="private")
+    dl.client_api.token = sdk.server.control_plane.mint_token("stranger@example.com")
+    try:
+        with pytest.raises(dl.exceptions.NotFound):
+            dl.projects.get(project_name="local")
+        with pytest.raises(dl.exceptions.NotFound):
+            dl.projects.get(project_id=sdk.project.id)
+        with pytest.raises(dl.exceptions.NotFound):
+            dl.pipelines.get(pipeline_id=pipeline.id)
+        assert pipeline.id not in {p.id for p in dl.pipelines.list().all()}
+    finally:
+        dl.client_api.token = sdk.server.token
