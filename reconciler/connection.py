@@ -13,9 +13,11 @@ import argparse
 import os
 from pathlib import Path
 
+from reconciler.backend import Project
 from reconciler.client import ApiSession, ClientOptions, RestBackend, WsgiTransport
 from reconciler.config import BackendKind, Flags, Settings, resolve_settings
-from reconciler.errors import ConfigError
+from reconciler.document import Pipeline
+from reconciler.errors import ConfigError, NotFound
 from reconciler.terminal import Terminal
 
 EMBEDDED_URL = "http://loopform.local/api/v1"  # never resolved: the WSGI transport answers it
@@ -104,3 +106,28 @@ def _display(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
+    """NAME plus the backend flags: the shape of every imperative command."""
+    parser.add_argument("name", metavar="NAME", help="pipeline name (in --project)")
+    add_backend_arguments(parser)
+
+
+def pipeline_from_args(args: argparse.Namespace, term: Terminal) -> tuple[RestBackend, Project, Pipeline]:
+    """Connect, then find the pipeline `args.name` in the selected project.
+
+    The caller owns (and must close) the backend. Raises NotFound with the project in the message.
+    """
+    backend, project_name = backend_from_args(args, term)
+    try:
+        if not project_name:
+            raise ConfigError("which project? Use --project, LOOPFORM_PROJECT or `project:` in loopform.yaml")
+        project = backend.project(project_name)
+        pipeline = backend.find_pipeline(project.id, args.name)
+        if pipeline is None:
+            raise NotFound(f"no pipeline named {args.name!r} in project {project.name!r}", status=404)
+    except BaseException:
+        backend.close()
+        raise
+    return backend, project, pipeline

@@ -1,0 +1,35 @@
+"""`loopform delete NAME`: delete a pipeline Loopform manages (others only with --force)."""
+
+from __future__ import annotations
+
+import argparse
+
+from reconciler.connection import add_pipeline_arguments, pipeline_from_args
+from reconciler.errors import UserAbort
+from reconciler.marker import read_marker
+from reconciler.terminal import Terminal
+
+NAME = "delete"
+HELP = "delete a managed pipeline (--force for one loopform does not manage)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--force", action="store_true", help="also delete a pipeline loopform does not manage")
+    add_pipeline_arguments(parser)
+
+
+def run(args: argparse.Namespace, term: Terminal) -> int:
+    backend, project, pipeline = pipeline_from_args(args, term)
+    try:
+        managed = read_marker(pipeline) is not None
+        if not managed and not args.force:
+            raise UserAbort(f"{pipeline.name!r} is not managed by loopform (it has no marker); "
+                            "refusing to delete it. Use --force if you mean it.")
+        backend.delete_pipeline(pipeline.id or "")
+    finally:
+        backend.close()
+    term.print(f"Deleted {pipeline.name!r} from project {project.name!r}.")
+    if managed:
+        term.eprint(term.style(f"warning: if a spec for {pipeline.name!r} still exists, the next apply creates it "
+                               "again; remove the spec (and apply with --prune) to delete it for good.", "yellow"))
+    return 0

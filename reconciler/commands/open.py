@@ -1,0 +1,31 @@
+"""`loopform open NAME`: print the web address of a pipeline (what dtlpy's open_in_web opens)."""
+
+from __future__ import annotations
+
+import argparse
+
+from reconciler.connection import add_pipeline_arguments, pipeline_from_args
+from reconciler.errors import ConfigError
+from reconciler.terminal import Terminal
+
+NAME = "open"
+HELP = "print the web URL of a pipeline"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_pipeline_arguments(parser)
+
+
+def run(args: argparse.Namespace, term: Terminal) -> int:
+    backend, _, pipeline = pipeline_from_args(args, term)
+    try:
+        url = backend.web_url(pipeline)
+        embedded = backend.control_plane is not None
+    finally:
+        backend.close()
+    if url is None:
+        raise ConfigError("no web console is known for this API; set `console_url:` in loopform.yaml")
+    term.print(url)
+    if embedded:
+        term.eprint("note: the embedded control plane has no web server; run `loopform serve` to reach it there.")
+    return 0

@@ -1,0 +1,52 @@
+"""`loopform status`: the live status of the pipelines Loopform manages in a project."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from reconciler.connection import add_backend_arguments, backend_from_args
+from reconciler.errors import ConfigError
+from reconciler.marker import read_marker
+from reconciler.terminal import Terminal
+
+NAME = "status"
+HELP = "show the live status of managed pipelines"
+
+_COLOURS = {"Installed": "green", "Failure": "red", "Uninstalled": "yellow"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--all", action="store_true", help="include pipelines Loopform does not manage")
+    parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    add_backend_arguments(parser)
+
+
+def run(args: argparse.Namespace, term: Terminal) -> int:
+    backend, project_name = backend_from_args(args, term)
+    try:
+        if not project_name:
+            raise ConfigError("which project? Use --project, LOOPFORM_PROJECT or `project:` in loopform.yaml")
+        project = backend.project(project_name)
+        rows = []
+        for pipeline in sorted(backend.list_pipelines(project.id), key=lambda p: p.name):
+            managed = read_marker(pipeline) is not None
+            if managed or args.all:
+                rows.append({"name": pipeline.name, "id": pipeline.id, "status": pipeline.status,
+                             "nodes": len(pipeline.nodes), "managed": managed, "updatedAt": pipeline.updatedAt})
+    finally:
+        backend.close()
+    if args.json:
+        term.print(json.dumps({"project": project.name, "projectId": project.id, "pipelines": rows}, indent=2))
+        return 0
+    if not rows:
+        what = "pipelines" if args.all else "managed pipelines (use --all to see the others)"
+        term.print(f"No {what} in project {project.name!r}.")
+        return 0
+    width = max(len(r["name"]) for r in rows)
+    term.print(f"{'NAME'.ljust(width)}  {'STATUS':<12} {'NODES':>5}  MANAGED  ID")
+    for r in rows:
+        status = str(r["status"] or "?")
+        styled = term.style(status.ljust(12), _COLOURS.get(status, "dim"))
+        term.print(f"{r['name'].ljust(width)}  {styled} {r['nodes']:>5}  {'yes' if r['managed'] else 'no':<7}  {r['id']}")
+    return 0

@@ -1,0 +1,130 @@
+"""status / execute / executions / stats / pause / resume / reset / delete / open, through the CLI,
+on the embedded default and on a served control plane."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from docs import change, document, plan
+
+from reconciler.apply import apply_plan
+from reconciler.cli import main
+from reconciler.connection import open_embedded
+from reconciler.document import Pipeline
+from reconciler.plan import Action
+from reconciler.server.testing import serve_in_thread
+from reconciler.terminal import Terminal
+
+
+class Run:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+
+def cli(*argv: str) -> Run:
+    term = Terminal(out=io.StringIO(), err=io.StringIO(), colour=False, unicode=True)
+    code = main(list(argv), term=term)
+    return Run(code, term.out.getvalue(), term.err.getvalue())  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A working directory whose embedded control plane holds managed 'flow' and unmanaged 'theirs'."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for var in ("LOOPFORM_API_URL", "LOOPFORM_TOKEN", "LOOPFORM_PROJECT", "DATALOOP_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    backend = open_embedded(tmp_path / ".loopform" / "state.db")
+    pid = backend.project("local").id
+    assert apply_plan(plan(change(pid, "flow", [Action.CREATE, Action.RESUME], desired=document("flow", pid))),
+                      backend).ok
+    backend.create_pipeline(Pipeline(name="theirs", projectId=pid))
+    backend.close()
+    yield tmp_path
+
+
+def test_status_lists_managed_pipelines_and_names_the_backend(workdir: Path) -> None:
+    r = cli("status")
+    assert r.code == 0
+    assert "Backend: local control plane .loopform/state.db (sandbox); project: local" in r.err
+    lines = r.out.splitlines()
+    assert lines[0].split() == ["NAME", "STATUS", "NODES", "MANAGED", "ID"]
+    assert lines[1].split()[:4] == ["flow", "Installed", "2", "yes"]
+    assert "theirs" not in r.out
+    assert "theirs" in cli("status", "--all").out
+    data = json.loads(cli("status", "--json").out)
+    assert [p["name"] for p in data["pipelines"]] == ["flow"]
+
+
+def test_execute_then_executions_and_stats(workdir: Path) -> None:
+    r = cli("execute", "flow", "--input", "item=0123456789abcdef01234567", "--json")
+    assert r.code == 0, r.err
+    execution = json.loads(r.out)
+    assert execution["id"]
+    listed = cli("executions", "flow")
+    assert listed.code == 0 and execution["id"] in listed.out
+    listed_json = json.loads(cli("executions", "flow", "--json").out)
+    assert [e["id"] for e in listed_json] == [execution["id"]]
+    stats = cli("stats", "flow", "--json")
+    assert stats.code == 0
+    counters = json.loads(stats.out)["pipelineExecutionCounters"]
+    assert sum(c["count"] for c in counters) == 1
+    assert cli("stats", "flow").out.startswith("flow: executions: ")
+
+
+def test_execute_input_forms_and_errors(workdir: Path) -> None:
+    assert cli("execute", "flow", "--input", "noequals").code == 1
+    bad = cli("execute", "flow", "--input", "n:=notjson")
+    assert bad.code == 1 and "not JSON" in bad.err
+    missing = cli("execute", "nope", "--input", "item=x")
+    assert missing.code == 1 and "no pipeline named 'nope' in project 'local'" in missing.err
+
+
+def test_pause_resume_reset_warn_that_the_spec_may_undo_them(workdir: Path) -> None:
+    paused = cli("pause", "flow")
+    assert paused.code == 0 and "Paused 'flow'" in paused.out and "next apply resumes it" in paused.err
+    assert cli("status", "--json").out.count('"Uninstalled"') == 1
+    resumed = cli("resume", "flow")
+    assert resumed.code == 0 and "status: Installed" in resumed.out and "warning" in resumed.err
+    reset = cli("reset", "flow")
+    assert reset.code == 0 and "resetToken" in reset.err
+
+
+def test_delete_refuses_unmanaged_unless_forced(workdir: Path) -> None:
+    refused = cli("delete", "theirs")
+    assert refused.code == 1 and "not managed by loopform" in refused.err
+    assert "theirs" in cli("status", "--all").out
+    assert cli("delete", "theirs", "--force").code == 0
+    deleted = cli("delete", "flow")
+    assert deleted.code == 0 and "next apply creates it" in deleted.err
+    assert cli("status", "--all").out.startswith("No pipelines")
+
+
+def test_open_prints_the_web_url(workdir: Path) -> None:
+    status = json.loads(cli("status", "--json").out)
+    r = cli("open", "flow")
+    assert r.code == 0
+    assert r.out.strip() == (f"http://127.0.0.1:8765/projects/{status['projectId']}/pipelines/"
+                             f"{status['pipelines'][0]['id']}")
+
+
+def test_commands_work_against_a_served_control_plane(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with serve_in_thread(tmp_path / "served.db") as server:
+        from reconciler.client import ApiSession, RestBackend
+
+        b = RestBackend(ApiSession(server.base_url, server.token), label="x")
+        pid = b.project("local").id
+        apply_plan(plan(change(pid, "flow", [Action.CREATE, Action.RESUME], desired=document("flow", pid))), b)
+        b.close()
+        monkeypatch.setenv("LOOPFORM_TOKEN", server.token)
+        args = ("--url", server.base_url, "--project", "local")
+        assert "flow" in cli("status", *args).out
+        opened = cli("open", "flow", *args)
+        assert opened.out.startswith(f"{server.root_url}/projects/{pid}/pipelines/")
+        assert server.token not in opened.out + opened.err
+    assert not (tmp_path / ".loopform").exists()
