@@ -1,0 +1,119 @@
+"""`loopform serve`: the local control plane over HTTP on 127.0.0.1 (dtlpy can talk to it too)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+from reconciler.errors import ConfigError
+from reconciler.server import ControlPlane
+from reconciler.server.app import API_PREFIX
+from reconciler.server.serving import HttpServer
+from reconciler.server.store import StoreError
+from reconciler.terminal import Terminal
+
+NAME = "serve"
+HELP = "serve the local control plane (Dataloop's pipelines API over a SQLite file) over HTTP"
+DEFAULT_DB = Path(".loopform") / "state.db"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1; anything else exposes the API)")
+    parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    parser.add_argument("--db", type=Path, default=DEFAULT_DB,
+                        help=f"state database (default {DEFAULT_DB}; created if missing)")
+    parser.add_argument("--project", default="local",
+                        help="project a fresh database starts with (default: local)")
+    parser.add_argument("--strict", action="store_true",
+                        help="answer like the real platform: never provision unknown datasets, recipes...")
+    parser.add_argument("--token-file", type=Path, metavar="FILE",
+                        help="write the access token to FILE (mode 600) instead of printing it")
+    parser.add_argument("--dtlpy-login", type=Path, metavar="DIR",
+                        help="write DIR/cookie.json so that dtlpy with DATALOOP_PATH=DIR uses this server")
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+
+
+def dtlpy_cookie(base_url: str, token: str) -> dict[str, object]:
+    """dtlpy's login file for this server (reference 1.2): no setup calls needed after it."""
+    root = base_url[: -len(API_PREFIX)]
+    return {
+        "url": base_url,
+        "login_parameters": {
+            base_url: {"alias": "loopform", "token": token, "refresh_token": None,
+                       "verify_ssl": False, "url": root + "/", "gate_url": root},
+        },
+    }
+
+
+def run(args: argparse.Namespace, term: Terminal) -> int:
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port must be between 0 and 65535, not {args.port}")
+    try:
+        plane = ControlPlane(args.db, strict=args.strict, default_project=args.project)
+    except StoreError as exc:
+        raise ConfigError(str(exc)) from exc
+    try:
+        try:
+            server = HttpServer(plane.wsgi_app, host=args.host, port=args.port)
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        base_url = f"http://{host}:{server.port}{API_PREFIX}"
+        token = plane.mint_token()
+        mode = "strict" if args.strict else "sandbox"
+        term.print(f"Local control plane ({mode}) serving {args.db} at {base_url}")
+        if args.token_file:
+            _write_private(args.token_file, token + "\n")
+            term.print(f"Access token written to {args.token_file}")
+        else:
+            term.print(f"Access token (valid 24 h): {token}")
+        if args.dtlpy_login:
+            _write_private(args.dtlpy_login / "cookie.json", json.dumps(dtlpy_cookie(base_url, token)))
+            term.print(f"dtlpy login written: export DATALOOP_PATH={args.dtlpy_login.resolve()}")
+        if args.host not in ("127.0.0.1", "localhost", "::1"):
+            term.eprint(f"Warning: listening on {args.host}: anyone who can reach it and holds a token "
+                        "can change this database.")
+        term.print("Press Ctrl-C to stop.")
+        return _serve_until_signalled(server, term)
+    finally:
+        plane.close()
+
+
+def _serve_until_signalled(server: HttpServer, term: Terminal) -> int:
+    thread = threading.Thread(target=server.run, name="loopform-serve", daemon=True)
+    stop_requested = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop_requested.set()
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = {}
+    if in_main:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, on_signal)
+    thread.start()
+    try:
+        while not stop_requested.wait(0.5):
+            if not thread.is_alive():
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        thread.join(timeout=10)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    term.print("Stopped.")
+    return 0

@@ -1,0 +1,192 @@
+"""`loopform local seed FILE`: load projects, members, datasets, recipes, models and services.
+
+The file (YAML or JSON) looks like:
+
+    projects:
+      - name: demo
+        members: [{email: ann@example.com, role: annotator}, bob@example.com]
+        datasets:
+          - name: frames
+            recipes: [default]            # titles; a dataset without `recipes` gets "Default Recipe"
+          - {name: raw-videos, id: 5f00000000000000000000aa}
+        models: [yolo]                    # a name, or {name, id}
+        services: [{name: cutter}]
+
+Seeding is idempotent: a project, member or object that already exists (same name in the same
+project, or the same id) is left as it is and counted as kept. The default user owns every project
+it creates. Errors are `ConfigError`s that name the file and the entry.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from reconciler.errors import ConfigError
+from reconciler.server.app import ControlPlane
+from reconciler.server.http import HttpError
+from reconciler.server.ids import object_id
+from reconciler.server.resources import DEFAULT_RECIPE_TITLE, create_resource
+from reconciler.server.routes_projects import MEMBER_ROLES
+
+MAX_SEED_BYTES = 4 * 1024 * 1024
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Named(_Strict):
+    name: str = Field(min_length=1)
+    id: str | None = None
+
+
+class RecipeSeed(_Strict):
+    title: str = Field(min_length=1)
+    id: str | None = None
+
+
+class DatasetSeed(Named):
+    recipes: list[RecipeSeed] | None = None
+
+    @field_validator("recipes", mode="before")
+    @classmethod
+    def _titles(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"title": v} if isinstance(v, str) else v for v in value]
+        return value
+
+
+class MemberSeed(_Strict):
+    email: str = Field(min_length=3)
+    role: str = "engineer"
+
+    @field_validator("role")
+    @classmethod
+    def _known_role(cls, value: str) -> str:
+        if value not in MEMBER_ROLES:
+            raise ValueError(f"unknown role {value!r}; one of: {', '.join(sorted(MEMBER_ROLES))}")
+        return value
+
+
+def _names(value: Any) -> Any:
+    if isinstance(value, list):
+        return [{"name": v} if isinstance(v, str) else v for v in value]
+    return value
+
+
+class ProjectSeed(Named):
+    members: list[MemberSeed] = []
+    datasets: list[DatasetSeed] = []
+    models: list[Named] = []
+    services: list[Named] = []
+
+    @field_validator("members", mode="before")
+    @classmethod
+    def _emails(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"email": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("datasets", "models", "services", mode="before")
+    @classmethod
+    def _bare_names(cls, value: Any) -> Any:
+        return _names(value)
+
+
+class SeedFile(_Strict):
+    projects: list[ProjectSeed] = []
+
+
+class SeedResult(BaseModel):
+    created: dict[str, int] = {}
+    kept: dict[str, int] = {}
+
+    def count(self, kind: str, *, created: bool) -> None:
+        bucket = self.created if created else self.kept
+        bucket[kind] = bucket.get(kind, 0) + 1
+
+
+def load_seed(path: Path) -> SeedFile:
+    """Parse and validate a seed file; ConfigError (with the file and the key path) otherwise."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read seed file {path}: {exc.strerror}") from exc
+    if len(raw) > MAX_SEED_BYTES:
+        raise ConfigError(f"{path}: seed file larger than {MAX_SEED_BYTES} bytes")
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(raw)
+        else:
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+            data = yaml.load(raw, Loader=loader)  # noqa: S506 - a safe loader
+    except (ValueError, yaml.YAMLError, RecursionError) as exc:
+        raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from exc
+    try:
+        return SeedFile.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
+            for err in exc.errors()[:5]
+        )
+        raise ConfigError(f"{path}: invalid seed file: {problems}") from exc
+
+
+def apply_seed(plane: ControlPlane, seed: SeedFile) -> SeedResult:
+    result = SeedResult()
+    store = plane.store
+    owner = plane.default_user
+    for project_seed in seed.projects:
+        existing = [p for p in store.projects_named(project_seed.name)
+                    if project_seed.id is None or p["id"] == project_seed.id]
+        if existing:
+            project = existing[0]
+            result.count("project", created=False)
+        else:
+            if project_seed.id is not None and store.project(project_seed.id) is not None:
+                raise ConfigError(f"project id {project_seed.id} is taken by another project")
+            project = plane.create_project(project_seed.name, owner=owner, project_id=project_seed.id)
+            result.count("project", created=True)
+        pid = project["id"]
+        members = dict(store.members(pid))
+        for member in project_seed.members:
+            plane.ensure_user(member.email)
+            if members.get(member.email) == member.role:
+                result.count("member", created=False)
+            else:
+                store.add_member(pid, member.email, member.role)
+                result.count("member", created=True)
+        try:
+            for dataset in project_seed.datasets:
+                doc = _ensure(plane, result, "dataset", dataset, pid)
+                recipes = dataset.recipes if dataset.recipes is not None else [
+                    RecipeSeed(title=DEFAULT_RECIPE_TITLE)]
+                for recipe in recipes:
+                    _ensure(plane, result, "recipe", Named(name=recipe.title, id=recipe.id), pid,
+                            scope=doc["id"])
+            for model in project_seed.models:
+                _ensure(plane, result, "model", model, pid)
+            for service in project_seed.services:
+                _ensure(plane, result, "service", service, pid)
+        except HttpError as exc:
+            raise ConfigError(f"project {project_seed.name!r}: {exc.message}") from exc
+    return result
+
+
+def _ensure(plane: ControlPlane, result: SeedResult, kind: str, seed: Named, project_id: str,
+            *, scope: str | None = None) -> dict[str, Any]:
+    found = plane.store.resources(kind, project_ids={project_id}, name=seed.name,
+                                  scope=scope if kind == "recipe" else None)
+    found = [d for d in found if seed.id is None or d["id"] == seed.id]
+    if found:
+        result.count(kind, created=False)
+        return found[0]
+    doc = create_resource(plane.store, kind, name=seed.name, project_id=project_id,
+                          resource_id=seed.id or object_id(), creator=plane.default_user, scope=scope)
+    result.count(kind, created=True)
+    return doc

@@ -1,0 +1,124 @@
+"""`loopform serve` (a real subprocess, stopped by SIGTERM) and `loopform local seed|token`."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from reconciler.cli import main
+from reconciler.server import ControlPlane
+from reconciler.terminal import Terminal
+
+SEED = """\
+projects:
+  - name: demo
+    members: [{email: ann@example.com, role: annotator}, bob@example.com]
+    datasets:
+      - name: frames
+        recipes: [default]
+      - {name: raw-videos, id: 5f00000000000000000000aa}
+    models: [yolo]
+    services: [{name: cutter}]
+"""
+
+
+def _run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), term=Terminal(out=out, err=err, colour=False, unicode=False))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_local_seed_creates_then_keeps(tmp_path: Path) -> None:
+    seed, db = tmp_path / "seed.yaml", tmp_path / "state.db"
+    seed.write_text(SEED)
+    code, out, _ = _run("local", "--db", str(db), "seed", str(seed))
+    assert code == 0
+    assert "created 2 datasets, 2 members, 1 model, 1 project, 2 recipes, 1 service" in out
+    code, out, _ = _run("local", "--db", str(db), "seed", str(seed))
+    assert code == 0 and "created nothing; 9 already present" in out
+    plane = ControlPlane(db)
+    try:
+        [project] = plane.store.projects_named("demo")
+        assert dict(plane.store.members(project["id"]))["ann@example.com"] == "annotator"
+        [raw] = plane.store.resources("dataset", project_ids={project["id"]}, name="raw-videos")
+        assert raw["id"] == "5f00000000000000000000aa"
+        assert len(raw["metadata"]["system"]["recipes"]) == 1  # the default recipe
+    finally:
+        plane.close()
+
+
+def test_local_seed_reports_bad_files(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("projects:\n  - name: demo\n    members: [{email: a@b.c, role: king}]\n")
+    code, _, err = _run("local", "--db", str(tmp_path / "s.db"), "seed", str(bad))
+    assert code == 1
+    assert err.startswith(f"Error: {bad}: invalid seed file: projects.0.members.0.role")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    code, _, err = _run("local", "--db", str(tmp_path / "s.db"), "seed", str(broken))
+    assert code == 1 and "not valid JSON" in err and "Traceback" not in err
+    code, _, err = _run("local", "--db", str(tmp_path / "s.db"), "seed", str(tmp_path / "missing.yaml"))
+    assert code == 1 and "cannot read seed file" in err
+
+
+def test_local_token_is_accepted_by_the_server(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    code, out, _ = _run("local", "--db", str(db), "token", "--email", "ann@example.com")
+    assert code == 0
+    plane = ControlPlane(db)
+    try:
+        assert plane.tokens.email_from_header(f"Bearer {out.strip()}") == "ann@example.com"
+    finally:
+        plane.close()
+    assert _run("local", "--db", str(db), "token", "--ttl", "30")[0] == 1
+
+
+def test_serve_prints_url_writes_logins_and_stops_on_sigterm(tmp_path: Path) -> None:
+    token_file, login_dir = tmp_path / "token", tmp_path / "dl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "serve", "--port", "0", "--db", str(tmp_path / "s.db"),
+         "--project", "demo", "--token-file", str(token_file), "--dtlpy-login", str(login_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        match = re.search(r"at (http://127\.0\.0\.1:\d+/api/v1)$", first.strip())
+        assert match, first
+        base_url = match.group(1)
+        while "Press Ctrl-C" not in proc.stdout.readline():
+            pass
+        token = token_file.read_text().strip()
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        assert token not in first
+        projects = requests.get(f"{base_url}/projects/demo/name",
+                                headers={"authorization": f"Bearer {token}"}, timeout=10)
+        assert projects.status_code == 200 and projects.json()[0]["name"] == "demo"
+        cookie = json.loads((login_dir / "cookie.json").read_text())
+        assert cookie["url"] == base_url
+        assert cookie["login_parameters"][base_url]["token"] == token
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "Stopped." in out
+
+
+def test_serve_refuses_a_busy_port(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, _, err = _run("serve", "--port", str(port), "--db", str(tmp_path / "s.db"))
+    assert code == 1 and f"cannot listen on 127.0.0.1:{port}" in err
