@@ -99,11 +99,14 @@ def _validate(doc: SourceDocument) -> tuple[PipelineSpec | None, list[SpecError]
 
 
 def _shown(path: Path) -> str:
-    """A path as the user wrote it, relative when it is under the working directory."""
-    try:
-        return os.path.relpath(path) if path.is_absolute() else str(path)
-    except ValueError:  # another drive (Windows)
+    """A path for messages: as the user wrote it, or relative when it is under the working directory."""
+    if not path.is_absolute():
         return str(path)
+    try:
+        relative = path.relative_to(Path.cwd())
+    except (ValueError, OSError):  # elsewhere, or the working directory is gone
+        return str(path)
+    return str(relative)
 
 
 def discover(paths: Sequence[Path]) -> tuple[list[Path], list[SpecError]]:

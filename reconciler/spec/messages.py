@@ -68,7 +68,7 @@ def describe(value: Any) -> str:
 def _suggest(word: Any, choices: list[str]) -> str:
     if not isinstance(word, str):
         return ""
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(word, [c for c in choices if c != word], n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
@@ -178,6 +178,11 @@ def _walk(loc: tuple[Any, ...], data: Any, kind: str) -> tuple[str, str | None, 
     return ("/" + "/".join(parts)) if parts else "", None, union
 
 
+def _is_node_type(pointer: str) -> bool:
+    parts = pointer.split("/")
+    return len(parts) == 5 and parts[1:3] == ["spec", "nodes"] and parts[4] == "type"
+
+
 def translate(exc: ValidationError, doc: SourceDocument) -> list[SpecError]:
     """Every validation error of `exc` as a SpecError located in `doc`."""
     plain: list[tuple[str, str]] = []
@@ -203,5 +208,13 @@ def translate(exc: ValidationError, doc: SourceDocument) -> list[SpecError]:
             plain.append(
                 (pointer, f"expected {wanted}, got {describe(value)}{_quote_hint(pointer, value, doc)}")
             )
+    # A node whose type is missing or wrong was checked against the generic model, whose unknown
+    # field errors ("unknown field 'dataset'") would only distract from the real mistake.
+    untyped = {p.rsplit("/", 1)[0] + "/" for p, _ in plain if _is_node_type(p)}
+    plain = [
+        (p, m)
+        for p, m in plain
+        if not (m.startswith("unknown field") and any(p.startswith(u) for u in untyped))
+    ]
     errors = [SpecError(message, doc.locate(pointer)) for pointer, message in plain]
     return sorted(errors, key=lambda e: (e.location.line, e.location.col, e.message))

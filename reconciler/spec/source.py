@@ -283,7 +283,7 @@ class _Builder:
         top.has_key = False
         if top.merge_pending:
             top.merge_pending = False
-            self._take_merge(top, value, mark)
+            self._take_merge(top, value, top.key_mark or mark)
             return
         if top.skip_value or top.key is None:
             top.skip_value = False
