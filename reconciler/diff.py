@@ -54,7 +54,7 @@ def _walk(path: str, before: Any, after: Any) -> Iterator[tuple[str, ChangeOp, A
 def _keyed(section: str, before: Mapping[str, Any], after: Mapping[str, Any],
            *, walk: bool = True) -> Iterator[tuple[str, ChangeOp, Any, Any]]:
     for key in sorted(before.keys() | after.keys()):
-        path = f"{section}.{key}"
+        path = f"{section}.{key}" if section else key
         if key not in before:
             yield path, ChangeOp.ADD, None, after[key]
         elif key not in after:
@@ -115,15 +115,14 @@ def essence_changes(live: Essence, desired: Essence) -> list[tuple[str, ChangeOp
     start nodes, variables, settings). Settings compare only keys the desired side sets: the
     server fills the rest with its defaults."""
     out: list[tuple[str, ChangeOp, Any, Any]] = []
-    for f in sorted(live.fields.keys() | desired.fields.keys()):
-        if live.fields.get(f) != desired.fields.get(f):
-            out.append((f, ChangeOp.CHANGE, live.fields.get(f), desired.fields.get(f)))
+    out.extend(_keyed("", live.fields, desired.fields, walk=False))
     if live.nodes != desired.nodes:
         out.extend(_keyed("nodes", live.nodes, desired.nodes))
     if live.connections != desired.connections:
         out.extend(_connection_changes(live.connections, desired.connections))
     if live.root != desired.root:
-        out.append(("root", ChangeOp.CHANGE, live.root, desired.root))
+        op = ChangeOp.ADD if live.root is None else ChangeOp.REMOVE if desired.root is None else ChangeOp.CHANGE
+        out.append(("root", op, live.root, desired.root))
     if live.triggers != desired.triggers:
         out.extend(_keyed("triggers", live.triggers, desired.triggers))
     if live.variables != desired.variables:

@@ -1,0 +1,79 @@
+"""`loopform plan [PATH...]`: what apply would change, compared with the live pipelines."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from reconciler.connection import add_backend_arguments, backend_from_args
+from reconciler.errors import EXIT_CHANGES, EXIT_OK, ConfigError, SpecErrors
+from reconciler.plan import Plan
+from reconciler.planner import make_plan
+from reconciler.render.jsonfmt import render_json
+from reconciler.render.markdown import render_markdown
+from reconciler.render.text import render_plan
+from reconciler.spec import load
+from reconciler.terminal import Terminal
+
+NAME = "plan"
+HELP = "show what apply would change in the live pipelines (nothing is changed)"
+DEFAULT_PATH = "pipelines"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help=f"spec files or directories (default: {DEFAULT_PATH}/)")
+    fmt = parser.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print the plan as JSON (format_version 1)")
+    fmt.add_argument("--markdown", action="store_true", help="print the plan as Markdown for a PR comment")
+    parser.add_argument("--detailed-exitcode", action="store_true",
+                        help="exit 0 when there are no changes, 2 when there are, 1 on error")
+    parser.add_argument("-out", "--out", dest="out", metavar="FILE",
+                        help="save the plan to FILE for `loopform apply FILE`")
+    parser.add_argument("--prune", action="store_true",
+                        help="also plan deleting pipelines Loopform manages that no spec names")
+    add_backend_arguments(parser)
+
+
+def load_specs(paths: list[str], term: Terminal) -> list:  # list[SpecFile]
+    """Load and validate spec files; warnings go to stderr, errors raise SpecErrors."""
+    shown = [Path(p) for p in (paths or [DEFAULT_PATH])]
+    result = load(shown)
+    for warning in (e for e in result.errors if e.severity == "warning"):
+        term.eprint(str(warning))
+    if not result.ok:
+        raise SpecErrors([e for e in result.errors if e.severity == "error"])
+    if result.files == 0:
+        raise ConfigError(f"no spec files (*.yaml, *.yml) found in {', '.join(map(str, shown))}")
+    return result.specs
+
+
+def write_plan(plan: Plan, path: str) -> None:
+    try:
+        Path(path).write_text(plan.to_json() + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write the plan to {path}: {exc.strerror}") from exc
+
+
+def run(args: argparse.Namespace, term: Terminal) -> int:
+    specs = load_specs(args.paths, term)
+    backend, default_project = backend_from_args(args, term)
+    try:
+        plan = make_plan(specs, backend, default_project=default_project, prune=args.prune)
+    finally:
+        close = getattr(backend, "close", None)
+        if close is not None:
+            close()
+    if args.json:
+        term.print(render_json(plan))
+    elif args.markdown:
+        term.print(render_markdown(plan))
+    else:
+        term.print(render_plan(plan, term))
+    if args.out:
+        write_plan(plan, args.out)
+        note = f"Saved the plan to {args.out}; apply exactly it with `loopform apply {args.out}`."
+        (term.eprint if args.json or args.markdown else term.print)(note)
+    if args.detailed_exitcode and plan.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK

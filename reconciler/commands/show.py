@@ -1,0 +1,67 @@
+"""`loopform show FILE`: render a saved plan, warning when it no longer matches specs or live state."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from reconciler.connection import add_backend_arguments, backend_from_args
+from reconciler.errors import EXIT_OK, ConfigError, PlanError
+from reconciler.plan import Plan
+from reconciler.planner import stale_reasons
+from reconciler.render.jsonfmt import render_json
+from reconciler.render.markdown import render_markdown
+from reconciler.render.text import render_plan
+from reconciler.terminal import Terminal
+
+NAME = "show"
+HELP = "render a plan saved with `loopform plan -out FILE` (warns when it has gone stale)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", help="a saved plan")
+    fmt = parser.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print the plan as JSON")
+    fmt.add_argument("--markdown", action="store_true", help="print the plan as Markdown")
+    parser.add_argument("--offline", action="store_true",
+                        help="do not contact the backend (only the spec files are checked for staleness)")
+    add_backend_arguments(parser)
+
+
+def read_plan(path: str) -> Plan:
+    """A saved plan from `path`. Raises ConfigError (unreadable) or PlanError (not a plan)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the plan {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+    try:
+        return Plan.from_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "(top level)"
+        raise PlanError(f"{path} is not a Loopform plan (format_version 1): {where}: {first['msg']}") from None
+
+
+def run(args: argparse.Namespace, term: Terminal) -> int:
+    plan = read_plan(args.file)
+    backend = None
+    if not args.offline:
+        backend, _ = backend_from_args(args, term)
+    try:
+        reasons = stale_reasons(plan, backend)
+    finally:
+        if backend is not None:
+            backend.close()
+    for reason in reasons:
+        term.eprint(term.style(f"warning: stale plan: {reason}", "yellow"))
+    if reasons:
+        term.eprint("Run `loopform plan` again; `loopform apply` will refuse this plan.")
+    if args.json:
+        term.print(render_json(plan))
+    elif args.markdown:
+        term.print(render_markdown(plan))
+    else:
+        term.print(render_plan(plan, term))
+    return EXIT_OK

@@ -1,0 +1,181 @@
+"""The edge that makes a Plan: read live state through a Backend, then run the pure core.
+
+    make_plan(spec_files, backend, default_project=..., prune=...) -> Plan
+
+Per project named by the specs: one `project()` lookup, one `list_pipelines()` (never one GET per
+pipeline), one caching Resolver. Then per spec: compile against the live pipeline of the same name,
+diff, and record what apply needs. Every spec problem found on the way (unknown names, no project,
+two specs for one pipeline) is collected and raised together as `SpecErrors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from reconciler.backend import Backend, Project
+from reconciler.compile import SpecSource, compile_spec
+from reconciler.diff import diff_delete, diff_pipeline
+from reconciler.document import Pipeline
+from reconciler.errors import NotFound, SpecError, SpecErrors
+from reconciler.marker import read_marker
+from reconciler.normalize import fingerprint
+from reconciler.plan import Action, Plan, PipelineChange
+
+
+class PlannedSpec(SpecSource, Protocol):
+    """What the planner needs of a spec file beyond compile's: where it is and its digest
+    (`reconciler.spec.SpecFile` provides it)."""
+
+    @property
+    def path(self) -> Any: ...
+
+    @property
+    def digest(self) -> str: ...
+
+
+@dataclass
+class _Group:
+    project_name: str
+    specs: list[PlannedSpec]
+
+
+def _group_by_project(spec_files: Sequence[PlannedSpec], default_project: str | None) -> dict[str, _Group]:
+    errors: list[SpecError] = []
+    groups: dict[str, _Group] = {}
+    seen: dict[tuple[str, str], PlannedSpec] = {}
+    for sf in spec_files:
+        project = sf.spec.metadata.project or default_project
+        if project is None:
+            errors.append(SpecError(
+                "no project: set `metadata.project`, or a default with --project / LOOPFORM_PROJECT",
+                sf.locate("/metadata")))
+            continue
+        key = (project, sf.spec.metadata.name)
+        if key in seen:
+            first = seen[key].locate("/metadata/name")
+            errors.append(SpecError(f"pipeline '{key[1]}' in project '{project}' is also defined at {first}",
+                                    sf.locate("/metadata/name")))
+            continue
+        seen[key] = sf
+        groups.setdefault(project, _Group(project, [])).specs.append(sf)
+    if errors:
+        raise SpecErrors(errors)
+    return groups
+
+
+def make_plan(
+    spec_files: Sequence[PlannedSpec],
+    backend: Backend,
+    *,
+    default_project: str | None,
+    prune: bool = False,
+    created_at: str | None = None,
+) -> Plan:
+    """The plan converging the live pipelines of every project the specs name to the specs.
+
+    With `prune`, pipelines that carry Loopform's marker but have no spec (in those projects and
+    the default project) are planned for deletion. Raises SpecErrors (spec problems, all of them),
+    ApiError (the backend failed).
+    """
+    groups = _group_by_project(spec_files, default_project)
+    if prune and default_project and default_project not in groups:
+        groups[default_project] = _Group(default_project, [])
+
+    changes: list[PipelineChange] = []
+    errors: list[SpecError] = []
+    for project_name in sorted(groups):
+        group = groups[project_name]
+        try:
+            project: Project = backend.project(project_name)
+        except NotFound:
+            if not group.specs:
+                continue
+            errors.extend(SpecError(f"unknown project '{project_name}'",
+                                    sf.locate("/metadata/project" if sf.spec.metadata.project else "/metadata"))
+                          for sf in group.specs)
+            continue
+        live_by_name: dict[str, Pipeline] = {}
+        for live in backend.list_pipelines(project.id):
+            live_by_name.setdefault(live.name, live)
+        resolver = backend.resolver(project.id)
+        named = set()
+        for sf in group.specs:
+            name = sf.spec.metadata.name
+            named.add(name)
+            live = live_by_name.get(name)
+            try:
+                compiled = compile_spec(sf, project_id=project.id, resolver=resolver, live=live,
+                                        project_name=project.name)
+            except SpecErrors as exc:
+                errors.extend(exc.errors)
+                continue
+            found = diff_pipeline(compiled.desired, live, owned=compiled.owned,
+                                  status=compiled.status,  # type: ignore[arg-type]
+                                  reset_token=compiled.reset_token)
+            sends_document = Action.CREATE in found.actions or Action.UPDATE in found.actions
+            keep_desired = sends_document or any(a is not Action.NO_OP for a in found.actions)
+            changes.append(PipelineChange(
+                project=project.name, project_id=project.id, name=name,
+                pipeline_id=live.id if live else None, actions=found.actions,
+                desired=compiled.desired if keep_desired else None, changes=found.changes,
+                provisions=compiled.provisions if sends_document else [],
+                reset_token=compiled.reset_token,
+                live_fingerprint=fingerprint(live) if live else None,
+                reason=found.reason, spec_path=str(sf.path),
+            ))
+        if prune:
+            for name, live in sorted(live_by_name.items()):
+                if name not in named and read_marker(live) is not None:
+                    found = diff_delete(live)
+                    changes.append(PipelineChange(
+                        project=project.name, project_id=project.id, name=name, pipeline_id=live.id,
+                        actions=found.actions, changes=found.changes, reason=found.reason,
+                        live_fingerprint=fingerprint(live),
+                    ))
+    if errors:
+        raise SpecErrors(errors)
+    return Plan.build(changes, backend=backend.description,
+                      spec_digests={str(sf.path): sf.digest for sf in spec_files}, created_at=created_at)
+
+
+def stale_reasons(plan: Plan, backend: Backend | None) -> list[str]:
+    """Why a saved plan no longer describes the world (empty: still valid).
+
+    Specs: each recorded spec file must still exist with the same digest. Live: with a backend,
+    each pipeline the plan read must have the same fingerprint, and each pipeline it creates must
+    still be absent. Used by `loopform show` (a warning) and `loopform apply FILE` (a refusal).
+    """
+    from pathlib import Path
+
+    from reconciler.spec import load
+
+    reasons: list[str] = []
+    for path, digest in sorted(plan.spec_digests.items()):
+        result = load([Path(path)])
+        now = next((sf.digest for sf in result.specs if str(sf.path) == path), None)
+        if now is None and result.specs:
+            now = result.specs[0].digest
+        if now is None:
+            reasons.append(f"spec {path} can no longer be read")
+        elif now != digest:
+            reasons.append(f"spec {path} changed since the plan was made")
+    if backend is None:
+        return reasons
+    if plan.backend and backend.description != plan.backend:
+        reasons.append(f"the plan was made against {plan.backend}, not {backend.description}")
+        return reasons
+    for p in plan.pipelines:
+        if p.pipeline_id is None:
+            if backend.find_pipeline(p.project_id, p.name) is not None:
+                reasons.append(f"pipeline {p.project}/{p.name} was created since the plan was made")
+            continue
+        try:
+            live = backend.get_pipeline(p.pipeline_id)
+        except NotFound:
+            reasons.append(f"pipeline {p.project}/{p.name} was deleted since the plan was made")
+            continue
+        if p.live_fingerprint is not None and fingerprint(live) != p.live_fingerprint:
+            reasons.append(f"pipeline {p.project}/{p.name} changed since the plan was made")
+    return reasons

@@ -1,0 +1,55 @@
+"""The plan as Markdown for a pull-request comment: a summary table, then one collapsible
+`<details>` block per changed pipeline. Never longer than `MAX_CHARS` (GitHub rejects comments over
+65,536 characters): blocks that do not fit are dropped and a note says how many."""
+
+from __future__ import annotations
+
+from reconciler.plan import Action, PipelineChange, Plan
+from reconciler.render.text import NO_CHANGES, render_pipeline, summary_line
+from reconciler.terminal import Terminal
+
+MAX_CHARS = 60_000
+_PLAIN = Terminal(out=None, err=None, colour=False, unicode=True)  # type: ignore[arg-type]
+
+
+def _escape_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _details(p: PipelineChange) -> str:
+    body = "\n".join(render_pipeline(p, _PLAIN)).replace("```", "` ` `")
+    drift = " — drift" if any(c.drift for c in p.changes) else ""
+    return (f"<details><summary><code>{p.project}/{p.name}</code>: {', '.join(a.value for a in p.actions)}"
+            f"{drift}</summary>\n\n```diff\n{body}\n```\n\n</details>\n")
+
+
+def render_markdown(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
+    changed = [p for p in plan.pipelines if p.has_changes]
+    title = "### Loopform plan\n\n"
+    if not changed:
+        return f"{title}{NO_CHANGES}\n"
+    table = ["| Pipeline | Project | Actions | Changes | Drift |", "|---|---|---|---|---|"]
+    for p in changed:
+        drift = "yes" if any(c.drift for c in p.changes) else ""
+        actions = ", ".join(a.value for a in p.actions if a is not Action.NO_OP)
+        table.append(f"| {_escape_cell(p.name)} | {_escape_cell(p.project)} | {actions} | {len(p.changes)} | {drift} |")
+    head = f"{title}**{summary_line(plan)}**\n\n" + "\n".join(table) + "\n\n"
+    note_room = 200
+    parts = [head]
+    size = len(head)
+    left_out = 0
+    for i, p in enumerate(changed):
+        block = _details(p)
+        if left_out or size + len(block) > max_chars - note_room:
+            left_out = len(changed) - i
+            break
+        parts.append(block)
+        size += len(block)
+    if left_out:
+        parts.append(f"\n_…{left_out} more pipeline(s) not shown: the comment is limited to {max_chars:,} "
+                     "characters. Run `loopform plan` for the full plan._\n")
+    text = "".join(parts)
+    if len(text) > max_chars:  # the summary table alone is too long (thousands of pipelines)
+        note = "\n\n_…truncated: run `loopform plan` for the full plan._\n"
+        text = text[: max_chars - len(note)] + note
+    return text

@@ -1,0 +1,81 @@
+"""The plan for a terminal, in the manner of `terraform plan`.
+
+    ~ pipeline local/video-frames (update)
+        ~ nodes.label-a.metadata.recipeId: "r1" -> "r2"
+        + nodes.extra: code node
+        - connections.a.item -> b.item (drift: edited outside Loopform)
+
+    Plan: 0 to create, 1 to update, 0 to delete, 0 status changes.
+
+Symbols fall back to ASCII when the terminal cannot show them; colour only through
+`Terminal.style` (which knows about TTYs and NO_COLOR).
+"""
+
+from __future__ import annotations
+
+from reconciler.plan import Action, ChangeOp, FieldChange, PipelineChange, Plan
+from reconciler.render.values import describe
+from reconciler.terminal import Terminal
+
+SYMBOLS = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-", Action.PAUSE: "⏸",
+           Action.RESUME: "▶", Action.RESET: "↺", Action.NO_OP: " "}
+ASCII_SYMBOLS = {**SYMBOLS, Action.PAUSE: "||", Action.RESUME: ">", Action.RESET: "<>"}
+COLOURS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red", Action.PAUSE: "cyan",
+           Action.RESUME: "cyan", Action.RESET: "cyan", Action.NO_OP: "dim"}
+OP_SYMBOL = {ChangeOp.ADD: ("+", "green"), ChangeOp.REMOVE: ("-", "red"), ChangeOp.CHANGE: ("~", "yellow")}
+NO_CHANGES = "No changes. Live pipelines match the specs."
+
+
+def symbol(action: Action, term: Terminal) -> str:
+    return (SYMBOLS if term.unicode else ASCII_SYMBOLS)[action]
+
+
+def summary_line(plan: Plan) -> str:
+    c = plan.counts()
+    return (f"Plan: {c.create} to create, {c.update} to update, {c.delete} to delete, "
+            f"{c.status} status changes.")
+
+
+def _change_line(change: FieldChange, term: Terminal) -> str:
+    if change.path == "status":
+        sym, colour = "~", "cyan"
+    else:
+        sym, colour = OP_SYMBOL[change.op]
+    line = f"{term.style(sym, colour)} {describe(change)}"
+    if change.drift:
+        line += term.style("  (drift: edited outside Loopform)", "yellow")
+    return line
+
+
+def _verbs(p: PipelineChange) -> str:
+    words = {Action.CREATE: "create", Action.UPDATE: "update", Action.DELETE: "delete",
+             Action.PAUSE: "pause", Action.RESUME: "install" if Action.CREATE in p.actions else "resume",
+             Action.RESET: "reset"}
+    return ", then ".join(words[a] for a in p.actions if a in words)
+
+
+def render_pipeline(p: PipelineChange, term: Terminal) -> list[str]:
+    primary = p.primary
+    head = f"{symbol(primary, term)} pipeline {p.project}/{p.name}"
+    lines = [f"{term.style(head, COLOURS[primary], 'bold')} ({_verbs(p)})"]
+    if p.reason:
+        lines.append(f"    # {p.reason}")
+    for prov in p.provisions:
+        if prov.provision:
+            lines.append(f"    (local) {prov.kind.value} {prov.name!r} will be provisioned")
+    for change in p.changes:
+        lines.append(f"    {_change_line(change, term)}")
+    return lines
+
+
+def render_plan(plan: Plan, term: Terminal) -> str:
+    """The whole plan as text (no trailing newline). Pipelines without changes are not listed."""
+    changed = [p for p in plan.pipelines if p.has_changes]
+    if not changed:
+        return NO_CHANGES
+    lines = ["Loopform will perform the following actions:", ""]
+    for p in changed:
+        lines.extend(render_pipeline(p, term))
+        lines.append("")
+    lines.append(term.style(summary_line(plan), "bold"))
+    return "\n".join(lines)
