@@ -29,24 +29,64 @@ WAITING_NODE_TYPES = frozenset({"task"})
 def run_execution(pipeline: Doc, request: Doc, *, user: str) -> Doc:
     """A new execution document for `pipeline` (must be installed) from the `pipeline` part of an
     execute body: `{input?, nodeId?, testMode?}`."""
-    nodes = {node["id"]: node for node in pipeline.get("nodes", [])}
     start_id = request.get("nodeId")
     if start_id is None:
         root = next((s for s in pipeline.get("startNodes", []) if s.get("type") == "root"), None)
         if root is None:
             raise HttpError(400, "Pipeline has no root node to start an execution from")
         start_id = root["nodeId"]
-    if start_id not in nodes:
+    if start_id not in {node["id"] for node in pipeline.get("nodes", [])}:
         raise HttpError(400, f"Node {start_id!r} is not in the pipeline")
-    execution_id = object_id()
     now = now_iso()
+    execution = {
+        "id": object_id(),
+        "pipelineId": pipeline["id"],
+        "pipelineVersion": pipeline.get("revision", 1),
+        "projectId": pipeline["projectId"],
+        "creator": user,
+        "createdAt": now,
+        "updatedAt": now,
+        "maxAttempts": 3,
+        "testMode": bool(request.get("testMode", False)),
+        "input": request.get("input") or {},
+        "startNodeId": start_id,
+    }
+    execution.update(_walk(pipeline, [start_id], now=now))
+    return execution
+
+
+RERUN_METHODS = frozenset({"startFromBeginning", "startFromNodes", "startFromFailedExecutions"})
+
+
+def rerun_execution(pipeline: Doc, execution: Doc, *, method: str, start_node_ids: list[str]) -> Doc:
+    """The execution re-run in place (`POST /pipelines/{id}/executions/rerun`): from its start node,
+    from `start_node_ids`, or from the nodes that failed (none fail here, so that re-runs nothing)."""
+    if method == "startFromBeginning":
+        starts = [execution.get("startNodeId")]
+    elif method == "startFromNodes":
+        starts = list(start_node_ids)
+    else:
+        starts = [n["id"] for n in execution.get("nodes", []) if n.get("status") == "failed"]
+    known = {node["id"] for node in pipeline.get("nodes", [])}
+    starts = [s for s in starts if s in known]
+    if not starts:
+        return execution
+    now = now_iso()
+    attempts = {n["id"]: n.get("attempts", 1) for n in execution.get("nodes", [])}
+    walked = _walk(pipeline, starts, now=now)
+    for node in walked["nodes"]:
+        node["attempts"] = attempts.get(node["id"], 0) + 1
+    return {**execution, **walked, "updatedAt": now, "pipelineVersion": pipeline.get("revision", 1)}
+
+
+def _walk(pipeline: Doc, start_ids: list[str], *, now: str) -> Doc:
+    nodes = {node["id"]: node for node in pipeline.get("nodes", [])}
     successors: dict[str, list[str]] = {}
     for conn in pipeline.get("connections", []):
         successors.setdefault(conn["src"]["nodeId"], []).append(conn["tgt"]["nodeId"])
-
     visited: list[str] = []
-    seen = {start_id}
-    queue = deque([start_id])
+    seen = set(start_ids)
+    queue = deque(start_ids)
     statuses: dict[str, str] = {}
     while queue:
         node_id = queue.popleft()
@@ -59,35 +99,21 @@ def run_execution(pipeline: Doc, request: Doc, *, user: str) -> Doc:
             if nxt in nodes and nxt not in seen:
                 seen.add(nxt)
                 queue.append(nxt)
-
-    node_records = [
-        {
-            "id": node_id,
-            "name": nodes[node_id].get("name"),
-            "type": nodes[node_id].get("type"),
-            "namespace": nodes[node_id].get("namespace", {}),
-            "status": statuses[node_id],
-            "attempts": 1,
-            "createdAt": now,
-            "updatedAt": now,
-        }
-        for node_id in visited
-    ]
-    status = SUCCESS if all(s == SUCCESS for s in statuses.values()) else IN_PROGRESS
     return {
-        "id": execution_id,
-        "pipelineId": pipeline["id"],
-        "pipelineVersion": pipeline.get("revision", 1),
-        "projectId": pipeline["projectId"],
-        "creator": user,
-        "createdAt": now,
-        "updatedAt": now,
-        "status": status,
-        "maxAttempts": 3,
-        "testMode": bool(request.get("testMode", False)),
-        "input": request.get("input") or {},
-        "startNodeId": start_id,
-        "nodes": node_records,
+        "status": SUCCESS if all(s == SUCCESS for s in statuses.values()) else IN_PROGRESS,
+        "nodes": [
+            {
+                "id": node_id,
+                "name": nodes[node_id].get("name"),
+                "type": nodes[node_id].get("type"),
+                "namespace": nodes[node_id].get("namespace", {}),
+                "status": statuses[node_id],
+                "attempts": 1,
+                "createdAt": now,
+                "updatedAt": now,
+            }
+            for node_id in visited
+        ],
         "executions": {node_id: [object_id()] for node_id in visited},
     }
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.document import STATUS_FAILURE, STATUS_INSTALLED, STATUS_UNINSTALLED
 from reconciler.server import dql
-from reconciler.server.executions import run_execution, statistics
+from reconciler.server.executions import RERUN_METHODS, rerun_execution, run_execution, statistics
 from reconciler.server.graph import check_graph
 from reconciler.server.http import HttpError, Request, Response, Router
 from reconciler.server.ids import now_iso, object_id
@@ -199,6 +199,43 @@ def register(router: Router, plane: ControlPlane) -> None:
         store.put_command(command)
         return command
 
+    def rerun(request: Request, pipeline_id: str) -> Doc:
+        doc = visible(request, pipeline_id)
+        body = request.json_object()
+        if doc.get("status") != STATUS_INSTALLED:
+            raise HttpError(400, f"Pipeline is not installed (status {doc.get('status')}); install it first")
+        options = body.get("pipeline") or {}
+        method = options.get("method") if isinstance(options, dict) else None
+        if method not in RERUN_METHODS:
+            raise HttpError(400, f"'pipeline.method' must be one of: {', '.join(sorted(RERUN_METHODS))}")
+        start_ids = options.get("startNodeIds") or []
+        if not isinstance(start_ids, list) or not all(isinstance(s, str) for s in start_ids):
+            raise HttpError(400, "'pipeline.startNodeIds' must be a list of node ids")
+        if method == "startFromNodes" and not start_ids:
+            raise HttpError(400, "'startFromNodes' needs 'pipeline.startNodeIds'")
+        batch_spec = body.get("batch") or {}
+        query_spec = batch_spec.get("query") if isinstance(batch_spec, dict) else None
+        try:
+            matches = dql.compile_filter((query_spec or {}).get("filter"))
+        except (dql.DqlError, AttributeError) as exc:
+            raise HttpError(400, f"Invalid 'batch.query': {exc}") from None
+        chosen = [e for e in store.executions_of(pipeline_id) if matches(e)]
+        for execution in chosen:
+            store.put_execution(rerun_execution(doc, execution, method=method, start_node_ids=start_ids))
+        now = now_iso()
+        command_id = object_id()
+        # dtlpy's rerun(wait=True) requires spec.cycleOptions in the finished command.
+        command = {
+            "id": command_id, "url": f"{_base(request)}/commands/{command_id}", "status": "success",
+            "type": "pipeline_rerun_cycles", "progress": 100, "createdAt": now, "updatedAt": now,
+            "creator": request.user,
+            "spec": {"pipelineId": pipeline_id, "query": query_spec,
+                     "cycleOptions": {"method": method, "startNodeIds": start_ids}},
+            "result": {"cyclesCount": len(chosen)}, "error": None,
+        }
+        store.put_command(command)
+        return command
+
     def execution_json(request: Request, execution: Doc) -> Doc:
         return {**execution, "url": f"{_base(request)}/pipelines/{execution['pipelineId']}"
                                     f"/executions/{execution['id']}"}
@@ -238,5 +275,6 @@ def register(router: Router, plane: ControlPlane) -> None:
     router.add("POST", "/pipelines/{pipeline_id}/reset", reset)
     router.add("POST", "/pipelines/{pipeline_id}/execute", execute)
     router.add("GET", "/pipelines/{pipeline_id}/statistics", stats)
+    router.add("POST", "/pipelines/{pipeline_id}/executions/rerun", rerun)
     router.add("GET", "/pipelines/{pipeline_id}/executions/{execution_id}", get_execution)
     router.add("GET", "/commands/{command_id}", command)

@@ -137,3 +137,21 @@ def test_batch_execute_returns_a_command(api: Api) -> None:
     assert command["status"] == "success" and command["spec"]["pipelineId"] == pid
     assert api.ok(api.get(f"/commands/{command['id']}")) == command
     assert api.get("/commands/000000000000000000000000").status_code == 404
+
+
+def test_rerun_from_nodes_updates_the_cycles_and_returns_a_command(api: Api) -> None:
+    pipeline = _created(api, "rerun")
+    pid = pipeline["id"]
+    api.ok(api.post(f"/pipelines/{pid}/install", {}))
+    first = api.ok(api.post(f"/pipelines/{pid}/execute", {"pipeline": {"input": {"item": "a"}}}))
+    command = api.ok(api.post(f"/pipelines/{pid}/executions/rerun", {
+        "pipeline": {"method": "startFromNodes", "startNodeIds": [api.node_ids["cut"]]},
+        "batch": {"query": {"filter": {"$and": [{"pipelineId": pid}]}, "resource": "pipelineState"}}}))
+    assert command["spec"]["cycleOptions"] == {"method": "startFromNodes",
+                                               "startNodeIds": [api.node_ids["cut"]]}
+    assert command["result"] == {"cyclesCount": 1}
+    rerun = api.ok(api.get(f"/pipelines/{pid}/executions/{first['id']}"))
+    assert [(n["name"], n["attempts"]) for n in rerun["nodes"]] == [("cut", 2), ("label", 2)]
+    assert rerun["createdAt"] == first["createdAt"]
+    bad = api.post(f"/pipelines/{pid}/executions/rerun", {"pipeline": {"method": "sideways"}})
+    assert bad.status_code == 400
