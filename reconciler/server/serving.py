@@ -33,6 +33,9 @@ class HttpServer:
             # The control plane enforces its own, smaller, body limit (413 as JSON).
             max_request_body_size=64 * 1024 * 1024,
         )
+        # waitress warns "Task queue depth is N" whenever all threads are busy for a moment; that is
+        # expected under a burst of parallel applies and not worth a line on the user's terminal.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         self.host = host
         self.port: int = int(self._server.effective_port)
         self._stopped = threading.Event()

@@ -9,7 +9,9 @@ Contract:
   the in-process (embedded) and threaded (waitress) uses equally safe. Every write runs inside
   `BEGIN IMMEDIATE`, so a read-modify-write (`update_pipeline`) is atomic: concurrent updates of one
   pipeline end in one of the submitted documents, never a mix.
-- sqlite3 errors never leave this module unwrapped: `StoreError` (or `DuplicateName`).
+- sqlite3 errors never leave this module unwrapped: `StoreError` (or `DuplicateName`); the one
+  exception is `sqlite3.IntegrityError` raised inside a caller's own `write()` block, which that
+  caller handles.
 """
 
 from __future__ import annotations
@@ -115,6 +117,12 @@ class Store:
                 raise StoreError(str(exc)) from exc
             try:
                 yield self._db
+            except sqlite3.IntegrityError:
+                self._db.execute("ROLLBACK")
+                raise  # the callers turn constraint violations into domain errors
+            except sqlite3.Error as exc:
+                self._db.execute("ROLLBACK")
+                raise StoreError(str(exc)) from exc
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -128,7 +136,10 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            yield self._db
+            try:
+                yield self._db
+            except sqlite3.Error as exc:
+                raise StoreError(str(exc)) from exc
 
     # --- meta -------------------------------------------------------------------------------
 
