@@ -18,7 +18,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.client import ClientOptions
+
 WsgiApp = Callable[..., Iterable[bytes]]
+
+# Real retries and timeouts, shrunk so a test with five retries still takes milliseconds.
+FAST = ClientOptions(connect_timeout=2.0, read_timeout=2.0, attempts=3, backoff_factor=0.001,
+                     backoff_max=0.01, backoff_jitter=0.001, retry_after_max=0.01)
 
 
 @dataclass
@@ -47,6 +53,11 @@ class FaultInjector:
         with self._lock:
             self._rules.append(rule)
         return rule
+
+    def clear(self) -> None:
+        """Stop injecting (the fault went away)."""
+        with self._lock:
+            self._rules.clear()
 
     def _take(self, method: str, path: str) -> Rule | None:
         with self._lock:

@@ -6,8 +6,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from conftest import FAST
-from faultkit import DroppingProxy, FaultInjector
+from faultkit import FAST, DroppingProxy, FaultInjector
 
 from reconciler.client import ApiSession, RestBackend
 from reconciler.document import Pipeline
