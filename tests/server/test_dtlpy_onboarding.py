@@ -414,3 +414,29 @@ def test_list_filtered_by_status(sdk: Sdk) -> None:
     filters = dl.Filters(resource=dl.FiltersResource.PIPELINE, field="status", values=["Installed", "Created"],
                          operator=dl.FiltersOperations.IN)
     assert len(list(project.pipelines.list(filters=filters).all())) == 2
+
+
+def test_triggers_create_lands_on_the_root_start_node(sdk: Sdk) -> None:
+    dl = sdk.dl
+    pipeline = installable(sdk, "with-trigger")
+    assert pipeline.triggers.create(
+        pipeline=pipeline, resource=dl.TriggerResource.ITEM, actions=[dl.TriggerAction.UPDATED]
+    ) is True  # add_trigger on the root node + update()
+    starts = sdk.project.pipelines.get(pipeline_id=pipeline.id).start_nodes
+    assert len(starts) == 1 and starts[0]["type"] == "root"
+    assert starts[0]["trigger"]["spec"]["actions"] == ["Updated"]
+
+
+def test_one_name_in_two_projects_resolves_per_project(sdk: Sdk) -> None:
+    other = sdk.dl.projects.create(project_name="second-home")
+    here = sdk.project.pipelines.create(name="shared-name")
+    there = other.pipelines.create(name="shared-name")
+    assert here.id != there.id
+    assert sdk.project.pipelines.get(pipeline_name="shared-name").id == here.id
+    assert other.pipelines.get(pipeline_name="shared-name").id == there.id
+
+
+def test_global_repository_get_by_id_binds_the_right_project(sdk: Sdk) -> None:
+    pipeline = sdk.project.pipelines.create(name="global-get")
+    fetched = sdk.dl.pipelines.get(pipeline_id=pipeline.id)
+    assert fetched.project_id == sdk.project.id and fetched.project.name == sdk.project.name
