@@ -348,14 +348,15 @@ def test_executions_listing_pages_past_one_hundred(sdk: Sdk) -> None:
     assert sum(c.count for c in pipeline.stats().pipeline_counters) == 130
 
 
-@pytest.mark.xfail(reason="server-bugs.md #1: rerun route not implemented yet", strict=False)
 def test_rerun_returns_a_command_with_cycle_options(sdk: Sdk) -> None:
+    dl = sdk.dl
     pipeline = installable(sdk, "rerun").install()
     pipeline.execute(execution_input={"item": "item-1"})
-    command = pipeline.pipeline_executions.rerun(
-        method=sdk.dl.CycleRerunMethod.START_FROM_BEGINNING, wait=True  # wait checks spec.cycleOptions
-    )
-    assert command.id
+    command = pipeline.pipeline_executions.rerun(method=dl.CycleRerunMethod.START_FROM_BEGINNING, wait=False)
+    assert command.id and "cycleOptions" in command.spec
+    assert dl.commands.get(command_id=command.id).id == command.id
+    # wait=True polls the command and insists on spec.cycleOptions; it returns True, not the command.
+    assert pipeline.pipeline_executions.rerun(method=dl.CycleRerunMethod.START_FROM_BEGINNING, wait=True) is True
 
 
 def test_unicode_and_spaced_names(sdk: Sdk) -> None:
