@@ -37,6 +37,7 @@ from reconciler.spec.models import (
     TaskNode,
 )
 from reconciler.spec.ports import node_ports
+from reconciler.spec.salvage import Salvage
 from reconciler.spec.source import pointer_escape
 
 # Which input port (element) type an event on a resource is delivered to.
@@ -188,15 +189,22 @@ def spec_findings(spec: PipelineSpec) -> list[Finding]:
     return findings
 
 
+def file_errors(spec_file: SpecFile, salvaged: Salvage | None = None) -> list[SpecError]:
+    """The checks of one file; for a salvaged spec, only findings that cannot be artefacts."""
+    errors: list[SpecError] = []
+    for finding in spec_findings(spec_file.spec):
+        kept = salvaged.keep(finding) if salvaged is not None else finding
+        if kept is not None:
+            errors.append(SpecError(kept.message, spec_file.locate(kept.pointer), severity=kept.severity))
+    return errors
+
+
 def check(spec_files: list[SpecFile]) -> list[SpecError]:
     """The graph and cross-reference checks of every file, and cross-file duplicates."""
     errors: list[SpecError] = []
     owners: dict[tuple[str | None, str], SpecFile] = {}
     for spec_file in spec_files:
-        for finding in spec_findings(spec_file.spec):
-            errors.append(
-                SpecError(finding.message, spec_file.locate(finding.pointer), severity=finding.severity)
-            )
+        errors.extend(file_errors(spec_file))
         meta = spec_file.spec.metadata
         identity = (meta.project, meta.name)
         first = owners.get(identity)

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from reconciler.errors import Location, SpecError
 from reconciler.spec.messages import translate
 from reconciler.spec.models import CodeNode, PipelineSpec
+from reconciler.spec.salvage import Salvage, salvage
 from reconciler.spec.source import SourceDocument, pointer_escape, read_bytes, read_source
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -164,16 +165,24 @@ def _read_code(spec_path: Path, key: str, node: CodeNode, doc: SourceDocument) -
         return None, raw
 
 
-def load_file(path: Path) -> tuple[SpecFile | None, list[SpecError]]:
-    """One spec file: parse, validate, read its code files. Graph checks are not run here."""
+def load_file(path: Path) -> tuple[SpecFile | None, Salvage | None, list[SpecError]]:
+    """One spec file: parse, validate, read its code files. Graph checks are not run here.
+
+    With schema errors, the SpecFile returned (if any) holds the salvaged rest of the spec, for
+    checking only; `Salvage` says so, and such a SpecFile must never be planned.
+    """
     doc, raw = read_source(path, shown=_shown(path))
     errors = list(doc.errors)
     if doc.fatal or raw is None:
-        return None, errors
+        return None, None, errors
     spec, problems = _validate(doc)
     errors.extend(problems)
+    salvaged: Salvage | None = None
     if spec is None:
-        return None, errors
+        salvaged = salvage(doc.data, [e.location.pointer for e in problems])
+        if salvaged is None:
+            return None, None, errors
+        spec = salvaged.spec
     digest = hashlib.sha256(raw)
     code: dict[str, str] = {}
     doc.errors.clear()
@@ -185,20 +194,29 @@ def load_file(path: Path) -> tuple[SpecFile | None, list[SpecError]]:
                 code[key] = text
             digest.update(f"\0{key}\0".encode() + data)
     errors.extend(doc.errors)
-    return SpecFile(path=path, spec=spec, digest=digest.hexdigest(), code=code, source=doc), errors
+    spec_file = SpecFile(path=path, spec=spec, digest=digest.hexdigest(), code=code, source=doc)
+    return spec_file, salvaged, errors
 
 
 def load(paths: Sequence[Path]) -> LoadResult:
-    """Load every spec under `paths`, run all checks, and collect every problem (never raises)."""
-    from reconciler.spec.checks import check  # checks imports SpecFile from here
+    """Load every spec under `paths`, run all checks, and collect every problem (never raises).
+
+    `specs` holds only files without schema errors; a file with schema errors is still checked
+    as far as possible (see `reconciler.spec.salvage`), so that one run reports everything.
+    """
+    from reconciler.spec.checks import check, file_errors  # checks imports SpecFile from here
 
     files, errors = discover([Path(p) for p in paths])
     result = LoadResult(errors=errors, files=len(files))
     for path in files:
-        spec_file, problems = load_file(path)
+        spec_file, salvaged, problems = load_file(path)
         result.errors.extend(problems)
-        if spec_file is not None:
+        if spec_file is None:
+            continue
+        if salvaged is None:
             result.specs.append(spec_file)
+        else:
+            result.errors.extend(file_errors(spec_file, salvaged))
     result.errors.extend(check(result.specs))
     result.errors.sort(
         key=lambda e: (e.location.path, e.location.line, e.location.col, e.severity, e.message)

@@ -1,0 +1,147 @@
+"""Every bad input gives exactly the located messages listed for it, and nothing crashes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from reconciler.spec import load
+from reconciler.spec.source import MAX_BYTES
+
+from spec_corpus import CASES, VALID, Case
+
+pytestmark = pytest.mark.skipif(
+    not yaml.__with_libyaml__, reason="messages and positions are libyaml's (PyYAML wheels ship it)"
+)
+
+
+def _report(paths: list[Path]) -> list[str]:
+    result = load(paths)
+    return [
+        f"{e.location.line}:{e.location.col}: "
+        f"{'warning: ' if e.severity == 'warning' else ''}{e.message}"
+        for e in result.errors
+    ]
+
+
+def test_corpus_is_large_and_distinct() -> None:
+    assert len(CASES) >= 40
+    assert len({c.name for c in CASES}) == len(CASES)
+    assert len({c.content for c in CASES}) == len(CASES)
+
+
+def test_the_base_document_is_valid(tmp_path: Path) -> None:
+    path = tmp_path / "valid.yaml"
+    path.write_text(VALID)
+    assert _report([path]) == []
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input(case: Case, tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_bytes(case.content if isinstance(case.content, bytes) else case.content.encode())
+    result = load([path])
+    assert _report([path]) == case.expected
+    assert not result.ok or all(e.severity == "warning" for e in result.errors)
+    assert all(e.location.path.endswith("spec.yaml") for e in result.errors)
+
+
+# ---- inputs that need the file system ------------------------------------------------------
+
+
+def test_directory_named_like_a_spec(tmp_path: Path) -> None:
+    (tmp_path / "dir.yaml").mkdir()
+    assert _report([tmp_path / "dir.yaml"]) == ["1:1: is a directory, not a spec file"]
+
+
+def test_missing_path(tmp_path: Path) -> None:
+    assert _report([tmp_path / "nope.yaml"]) == ["1:1: no such file or directory"]
+
+
+def test_symlink_loop(tmp_path: Path) -> None:
+    os.symlink(tmp_path / "b.yaml", tmp_path / "a.yaml")
+    os.symlink(tmp_path / "a.yaml", tmp_path / "b.yaml")
+    expected = "1:1: symbolic link loop: the path never reaches a file"
+    assert _report([tmp_path / "a.yaml"]) == [expected]
+    # found by walking the directory too, once per link
+    assert _report([tmp_path]) == [expected, expected]
+
+
+def test_directory_symlink_loop_is_not_followed(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    os.symlink(tmp_path, tmp_path / "sub" / "again")
+    (tmp_path / "ok.yaml").write_text(VALID)
+    result = load([tmp_path])
+    assert result.ok and result.files == 1
+
+
+def test_broken_symlink(tmp_path: Path) -> None:
+    os.symlink(tmp_path / "gone.yaml", tmp_path / "link.yaml")
+    assert _report([tmp_path / "link.yaml"]) == [
+        "1:1: broken symbolic link: its target does not exist"
+    ]
+
+
+def test_path_through_a_file(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    assert _report([tmp_path / "file" / "spec.yaml"]) == [
+        "1:1: cannot read the file: Not a directory"
+    ]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files regardless of permissions")
+def test_unreadable_file(tmp_path: Path) -> None:
+    path = tmp_path / "secret.yaml"
+    path.write_text(VALID)
+    path.chmod(0)
+    assert _report([path]) == ["1:1: permission denied: cannot read the file"]
+
+
+def test_fifo_is_not_opened(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.yaml")
+    assert _report([tmp_path / "pipe.yaml"]) == ["1:1: not a regular file"]
+
+
+def test_file_over_the_size_limit(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_bytes(b"#" * (MAX_BYTES + 1))
+    assert _report([path]) == [
+        f"1:1: file is too large ({MAX_BYTES + 1} bytes; the limit is {MAX_BYTES})"
+    ]
+
+
+def test_huge_flow_nesting_under_the_size_limit(tmp_path: Path) -> None:
+    # 50,000 levels crash the C composer (SIGSEGV); the event scan stops at the depth limit.
+    path = tmp_path / "deep.yaml"
+    path.write_text("[" * 50_000)
+    assert _report([path]) == ["1:65: nesting deeper than 64 levels"]
+
+
+def test_missing_code_source_file(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(VALID.replace("code: 'print(1)'", "source: snippets/missing.py"))
+    assert _report([path]) == [
+        "8:24: code source file 'snippets/missing.py': no such file or directory"
+    ]
+
+
+def test_code_source_that_is_a_directory(tmp_path: Path) -> None:
+    (tmp_path / "snippets").mkdir()
+    path = tmp_path / "spec.yaml"
+    path.write_text(VALID.replace("code: 'print(1)'", "source: snippets"))
+    assert _report([path]) == [
+        "8:24: code source file 'snippets': is a directory, not a spec file"
+    ]
+
+
+def test_same_pipeline_in_two_files(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(VALID)
+    (tmp_path / "b.yaml").write_text(VALID)
+    result = load([tmp_path])
+    assert [str(e) for e in result.errors] == [
+        f"{tmp_path / 'b.yaml'}:4:3: pipeline 'demo' in the default project is already defined "
+        f"in {tmp_path / 'a.yaml'}"
+    ]
