@@ -190,9 +190,12 @@ def diff_pipeline(
     actions: list[Action] = []
     update = bool(changes)
     if live_marker is None:
-        update = True
-        changes.append(FieldChange(path="managedBy", before=None, after="loopform", op=ChangeOp.ADD))
-        reasons.append("not yet managed by Loopform: the marker variable will be added")
+        # Adopting an identical pipeline (export, then plan) is not a change worth a write: the
+        # law is "plan after export shows no changes". The marker rides along with the first
+        # real update; until then the pipeline is never pruned (only marked ones are).
+        if update or (reset_token is not None):
+            changes.append(FieldChange(path="managedBy", before=None, after="loopform", op=ChangeOp.ADD))
+            reasons.append("not yet managed by Loopform: the marker variable will be added")
     else:
         # Bookkeeping the user did not write (node map after a key rename, digest after an edit
         # made on both sides) still needs writing, or every later plan would misreport drift.

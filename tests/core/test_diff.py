@@ -126,6 +126,13 @@ def test_adopting_unmarked_pipeline_adds_marker_without_reset() -> None:
     d, _ = _plan(live, resetToken="1")
     assert d.actions == [Action.UPDATE]
     assert _paths(d) == [("managedBy", "add"), ("resetToken", "change")]
+    # The same pipeline, identical and without a token: adopting it alone is no change.
+    d, _ = _plan(live)
+    assert d.actions == [Action.NO_OP]
+    nodes = {**NODES, "extra": {"type": "code", "code": "x"}}
+    d, _ = _plan(live, nodes, [*CONNS, {"from": "review", "to": "extra"}])
+    assert d.actions == [Action.UPDATE]
+    assert ("managedBy", "add") in _paths(d)
 
 
 def test_edit_outside_loopform_is_marked_as_drift() -> None:
