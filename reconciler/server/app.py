@@ -103,8 +103,8 @@ class ControlPlane:
         routes_pipelines.register(self._router, self)
         routes_resources.register(self._router, self)
         self.ensure_user(default_user)
-        if default_project and not self.store.projects_named(default_project):
-            self.create_project(default_project, owner=default_user)
+        if default_project:
+            self.create_project(default_project, owner=default_user, unless_named=True)
 
     # --- public API -------------------------------------------------------------------------
 
@@ -135,7 +135,10 @@ class ControlPlane:
             self.store.put_user(user)
         return user
 
-    def create_project(self, name: str, *, owner: str, project_id: str | None = None) -> dict[str, Any]:
+    def create_project(
+        self, name: str, *, owner: str, project_id: str | None = None, unless_named: bool = False
+    ) -> dict[str, Any]:
+        """Create a project owned by `owner` (with `unless_named`, only if no project has the name)."""
         now = now_iso()
         org_id = self.store.meta_setdefault("org_id", new_uuid())
         project = {
@@ -144,7 +147,7 @@ class ControlPlane:
             "createdAt": now, "updatedAt": now, "archived": False, "isBlocked": False,
             "contributors": [], "groups": [], "guests": [], "featureConstraints": {},
         }
-        self.store.insert_project(project, owner=owner)
+        self.store.insert_project(project, owner=owner, unless_named=unless_named)
         return project
 
     def visible_project(self, request: Request, project_id: str) -> dict[str, Any]:
@@ -169,7 +172,7 @@ class ControlPlane:
     def _respond(self, environ: dict[str, Any]) -> Response:
         try:
             request = read_request(environ, API_PREFIX)
-            request.headers.setdefault("x-loopform-base-url", self.base_url(environ))
+            request.base_url = self.base_url(environ)
             # Authenticate before routing, so that without a token nothing (not even which
             # routes exist) is revealed.
             if (request.method, request.path) not in _PUBLIC:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
@@ -38,6 +38,7 @@ class Request:
     query: dict[str, list[str]]
     body: bytes
     user: str | None = None  # the authenticated email, set by the app
+    base_url: str = ""  # http://host:port/api/v1 as the client reached us, set by the app
     _json: Any = field(default=None, repr=False)
     _parsed: bool = field(default=False, repr=False)
 
@@ -83,14 +84,18 @@ class Router:
         self._routes.append((method.upper(), re.compile(f"^{pattern}$"), handler))
 
     def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
-        """The handler and its (URL-decoded) path parameters; 404 / 405 otherwise."""
+        """The handler and its path parameters; 404 / 405 otherwise.
+
+        PATH_INFO is already percent-decoded by the WSGI server (PEP 3333), so the parameters are
+        taken as they are: decoding again would turn a literal "%41" in a name into "A".
+        """
         allowed = False
         for route_method, pattern, handler in self._routes:
             found = pattern.match(path)
             if found is None:
                 continue
             if route_method == method:
-                return handler, {k: unquote(v) for k, v in found.groupdict().items()}
+                return handler, found.groupdict()
             allowed = True
         if allowed:
             raise HttpError(405, f"Method {method} not allowed on {path}")

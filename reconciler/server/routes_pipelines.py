@@ -35,7 +35,7 @@ DEFAULT_PAGE_SIZE = 1000
 
 
 def _base(request: Request) -> str:
-    return request.headers["x-loopform-base-url"]
+    return request.base_url
 
 
 def register(router: Router, plane: ControlPlane) -> None:

@@ -36,7 +36,7 @@ def register(router: Router, plane: ControlPlane) -> None:
     store = plane.store
 
     def base(request: Request) -> str:
-        return request.headers["x-loopform-base-url"]
+        return request.base_url
 
     def with_url(request: Request, path: str, doc: Doc) -> Doc:
         return {**doc, "url": f"{base(request)}/{path}/{doc['id']}"}

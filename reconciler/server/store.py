@@ -156,8 +156,17 @@ class Store:
 
     # --- projects and members ---------------------------------------------------------------
 
-    def insert_project(self, doc: Doc, *, owner: str) -> None:
+    def insert_project(self, doc: Doc, *, owner: str, unless_named: bool = False) -> bool:
+        """Store a project owned by `owner`; True if stored.
+
+        With `unless_named`, nothing is stored when a project of that name exists: checked in the
+        same transaction, so two processes opening a fresh database create one default project.
+        """
         with self.write() as db:
+            if unless_named and db.execute(
+                "SELECT 1 FROM projects WHERE name = ?", (doc["name"],)
+            ).fetchone():
+                return False
             db.execute(
                 "INSERT INTO projects (id, name, doc) VALUES (?, ?, ?)",
                 (doc["id"], doc["name"], _dumps(doc)),
@@ -166,6 +175,7 @@ class Store:
                 "INSERT OR REPLACE INTO members (project_id, email, role) VALUES (?, ?, 'owner')",
                 (doc["id"], owner),
             )
+            return True
 
     def project(self, project_id: str) -> Doc | None:
         with self.read() as db:

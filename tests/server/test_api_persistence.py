@@ -54,3 +54,22 @@ def test_schema_is_versioned_and_wal(tmp_path: Path) -> None:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(StoreError, match="Upgrade loopform"):
         Store(db)
+
+
+def test_processes_opening_a_fresh_database_together_make_one_default_project(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    db = tmp_path / "state.db"
+    script = (
+        "import sys; from pathlib import Path; from reconciler.server import ControlPlane;"
+        "ControlPlane(Path(sys.argv[1])).close()"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(db)]) for _ in range(4)]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0, 0, 0]
+    store = Store(db)
+    try:
+        assert len(store.projects_named("local")) == 1
+        assert store.meta("jwt_secret")
+    finally:
+        store.close()

@@ -113,3 +113,12 @@ def test_other_users_cannot_see_resources(api: Api) -> None:
     assert page["totalItemsCount"] == 0
     assert api.post("/loopform/provision", {"kind": "model", "name": "m", "id": "9",
                                             "projectId": pid}, token=eve).status_code == 404
+
+
+def test_project_names_with_unicode_and_percent_round_trip(api: Api) -> None:
+    from urllib.parse import quote
+
+    name = "Ünïcode 100%41 project"
+    created = api.ok(api.post("/projects", {"name": name}))
+    found = api.ok(api.get(f"/projects/{quote(name.encode('utf-8'))}/name"))
+    assert [p["id"] for p in found] == [created["id"]]
