@@ -41,8 +41,14 @@ class LoggedRequest(NamedTuple):
 
     @property
     def is_write(self) -> bool:
-        """Any non-GET request except the read-only `POST /pipelines/query`."""
-        return self.method not in ("GET", "HEAD") and not self.path.endswith("/pipelines/query")
+        """Any non-GET request except the read-only query routes: `POST .../query` (pipelines,
+        datasets, models) and `POST /query/faas` (services). A validate is a read too."""
+        if self.method in ("GET", "HEAD", "OPTIONS"):
+            return False
+        path = self.path.rstrip("/")
+        read_only = path.endswith("/query") or path.endswith("/query/faas") or path.endswith(
+            "/pipelines/validate")
+        return not (self.method == "POST" and read_only)
 
 
 class RequestLog:

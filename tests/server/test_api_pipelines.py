@@ -123,3 +123,14 @@ def test_request_log_counts_writes(api: Api) -> None:
     assert [(e.method, e.path.rsplit("/", 1)[-1], e.status) for e in log.writes()] == [
         ("POST", "pipelines", 200), ("PATCH", created["id"], 200)]
     assert len(log) == 5  # the project lookup inside create_pipeline, then the four calls
+
+
+def test_lookups_and_validate_are_not_writes(api: Api) -> None:
+    log = api.server.control_plane.request_log
+    log.clear()
+    api.post("/datasets/query", {"filter": {}, "resource": "datasets"})
+    api.post("/ml/models/query", {"filter": {}, "resource": "models"})
+    api.post("/query/faas", {"filter": {}, "resource": "services"})
+    api.post("/pipelines/validate", {"name": "x"})
+    api.post("/pipelines/query", {"filter": {}})
+    assert len(log) == 5 and log.writes() == []
