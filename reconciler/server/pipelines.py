@@ -122,7 +122,46 @@ def patched_document(current: Doc, body: Doc, *, user: str) -> Doc:
             candidate[key] = copy.deepcopy(body[key])
     if "variables" in body and isinstance(body["variables"], list):
         candidate["variables"] = _keep_variable_ids(body["variables"], previous_vars)
+    if isinstance(candidate.get("nodes"), list):
+        _keep_positions(candidate["nodes"], current.get("nodes", []))
+    if isinstance(candidate.get("startNodes"), list):
+        _keep_start_node_ids(candidate["startNodes"], current.get("startNodes", []))
     return stamped(_canonical(candidate, user=user, pipeline_id=current["id"]), current, user=user)
+
+
+def _keep_positions(nodes: list[Any], previous: list[Any]) -> None:
+    # A client that does not own the canvas (Loopform, for nodes whose spec sets no position)
+    # sends nodes without `metadata.position`; keep where the node was rather than re-laying it out.
+    known = {
+        n["id"]: n["metadata"]["position"]
+        for n in previous
+        if isinstance(n, dict) and isinstance(n.get("metadata"), dict)
+        and isinstance(n["metadata"].get("position"), dict)
+    }
+    for node in nodes:
+        if not isinstance(node, dict) or node.get("id") not in known:
+            continue
+        metadata = node.get("metadata")
+        if metadata is None:
+            metadata = node["metadata"] = {}
+        if isinstance(metadata, dict) and not isinstance(metadata.get("position"), dict):
+            metadata["position"] = copy.deepcopy(known[node["id"]])
+
+
+def _keep_start_node_ids(starts: list[Any], previous: list[Any]) -> None:
+    # Start-node ids are server-assigned; a client that does not round-trip them (it sends
+    # {nodeId, type, trigger}) must not get fresh ids on every update, or the ids churn forever.
+    unused = [s for s in previous if isinstance(s, dict) and s.get("id")]
+    taken = {s.get("id") for s in starts if isinstance(s, dict) and s.get("id")}
+    unused = [s for s in unused if s["id"] not in taken]
+    for start in starts:
+        if not isinstance(start, dict) or start.get("id"):
+            continue
+        match = next((s for s in unused if s.get("nodeId") == start.get("nodeId")
+                      and s.get("type", "root") == start.get("type", "root")), None)
+        if match is not None:
+            start["id"] = match["id"]
+            unused.remove(match)
 
 
 def _keep_variable_ids(variables: list[Any], previous: dict[Any, Doc]) -> list[Any]:

@@ -134,3 +134,15 @@ def test_lookups_and_validate_are_not_writes(api: Api) -> None:
     api.post("/pipelines/validate", {"name": "x"})
     api.post("/pipelines/query", {"filter": {}})
     assert len(log) == 5 and log.writes() == []
+
+
+def test_patch_without_server_owned_values_keeps_them(api: Api) -> None:
+    # Loopform's client may send neither positions nor start-node ids: the stored ones stay.
+    created = api.ok(api.post("/pipelines", api.sample("stable")))
+    body = {"nodes": [dict(n, metadata={k: v for k, v in n["metadata"].items() if k != "position"})
+                      for n in created["nodes"]],
+            "startNodes": [{"nodeId": s["nodeId"], "type": s["type"]} for s in created["startNodes"]]}
+    got = api.ok(api.patch(f"/pipelines/{created['id']}", body))
+    assert [n["metadata"]["position"] for n in got["nodes"]] == [
+        n["metadata"]["position"] for n in created["nodes"]]
+    assert got["startNodes"] == created["startNodes"]
