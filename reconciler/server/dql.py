@@ -46,6 +46,10 @@ MAX_PAGE_SIZE: Final = 1000
 
 _MISSING: Final = object()
 
+MAX_DEPTH: Final = 32
+"""Deepest `$and`/`$or`/`$match` nesting accepted; deeper input is refused before Python's recursion
+limit could turn it into a server error."""
+
 
 class DqlError(ValueError):
     """A filter, sort or page request that the local control plane cannot evaluate (answered with 400)."""
@@ -63,14 +67,16 @@ def compile_filter(flt: Mapping[str, Any] | None) -> Callable[[Mapping[str, Any]
     """
     if flt is None:
         return _always
-    return _compile_filter(flt, "filter")
+    return _compile_filter(flt, "filter", 0)
 
 
 def _always(_doc: Any) -> bool:
     return True
 
 
-def _compile_filter(flt: Any, where: str) -> Predicate:
+def _compile_filter(flt: Any, where: str, depth: int) -> Predicate:
+    if depth > MAX_DEPTH:
+        raise DqlError(f"{where}: filter nested deeper than {MAX_DEPTH} levels")
     if not isinstance(flt, Mapping):
         raise DqlError(f"{where}: a filter must be an object, got {_type_name(flt)}")
     parts: list[Predicate] = []
@@ -78,18 +84,18 @@ def _compile_filter(flt: Any, where: str) -> Predicate:
         if not isinstance(key, str) or key == "":
             raise DqlError(f"{where}: field names must be non-empty strings")
         if key in ("$and", "$or"):
-            parts.append(_compile_logical(key, value, f"{where}.{key}"))
+            parts.append(_compile_logical(key, value, f"{where}.{key}", depth))
         elif key.startswith("$"):
             raise DqlError(f"{where}: unsupported operator {key!r} at the top of a filter (use $and or $or)")
         else:
-            parts.append(_compile_condition(key, value, f"{where}.{key}"))
+            parts.append(_compile_condition(key, value, f"{where}.{key}", depth))
     return _all_of(parts)
 
 
-def _compile_logical(op: str, value: Any, where: str) -> Predicate:
+def _compile_logical(op: str, value: Any, where: str, depth: int) -> Predicate:
     if not isinstance(value, list):
         raise DqlError(f"{where}: {op} takes a list of filters, got {_type_name(value)}")
-    subs = [_compile_filter(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    subs = [_compile_filter(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value)]
     if op == "$and" or not subs:
         return _all_of(subs)
     return lambda doc: any(sub(doc) for sub in subs)
@@ -103,19 +109,19 @@ def _all_of(parts: list[Predicate]) -> Predicate:
     return lambda doc: all(part(doc) for part in parts)
 
 
-def _compile_condition(field: str, value: Any, where: str) -> Predicate:
+def _compile_condition(field: str, value: Any, where: str, depth: int) -> Predicate:
     path = _split_path(field, where)
     if isinstance(value, Mapping) and any(isinstance(k, str) and k.startswith("$") for k in value):
         if not all(isinstance(k, str) and k.startswith("$") for k in value):
             raise DqlError(f"{where}: cannot mix operators and plain fields in one condition")
         if not value:
             raise DqlError(f"{where}: empty operator object")
-        tests = [_compile_operator(op, operand, path, f"{where}.{op}") for op, operand in value.items()]
+        tests = [_compile_operator(op, operand, path, f"{where}.{op}", depth) for op, operand in value.items()]
         return _all_of(tests)
     return _compile_equality(path, value, glob=True)
 
 
-def _compile_operator(op: str, operand: Any, path: tuple[str, ...], where: str) -> Predicate:
+def _compile_operator(op: str, operand: Any, path: tuple[str, ...], where: str, depth: int) -> Predicate:
     if op == "$eq":
         return _compile_equality(path, operand, glob=False)
     if op == "$ne":
@@ -158,7 +164,7 @@ def _compile_operator(op: str, operand: Any, path: tuple[str, ...], where: str) 
         want = bool(operand)
         return lambda doc: _present(doc, path) is want
     if op == "$match":
-        sub = _compile_filter(operand, where)
+        sub = _compile_filter(operand, where, depth + 1)
 
         def elem_match(doc: Any) -> bool:
             for v in _resolve(doc, path):
@@ -297,7 +303,8 @@ def sort_documents(docs: list[dict[str, Any]], sort: Mapping[str, Any] | None) -
         if not isinstance(field, str) or not field:
             raise DqlError("sort: field names must be non-empty strings")
         normalized = direction.lower() if isinstance(direction, str) else direction
-        if isinstance(normalized, bool) or normalized not in _DIRECTIONS:
+        # Only str/int can be keys; anything else (a list, an object) must be refused, not hashed.
+        if not isinstance(normalized, (str, int)) or isinstance(normalized, bool) or normalized not in _DIRECTIONS:
             raise DqlError(f"sort.{field}: direction must be 'ascending', 'descending', 1 or -1, got {direction!r}")
         keys.append((_split_path(field, f"sort.{field}"), _DIRECTIONS[normalized]))
     ordered = list(docs)

@@ -275,6 +275,18 @@ def test_malformed_filters_raise_located_errors(flt: Any, message: str) -> None:
     assert str(err.value).startswith(message)
 
 
+def test_deep_nesting_is_refused_not_a_recursion_error() -> None:
+    flt: dict[str, Any] = {"id": "a"}
+    for _ in range(40):
+        flt = {"$and": [flt]}
+    with pytest.raises(DqlError, match="nested deeper than 32 levels"):
+        compile_filter(flt)
+    shallow: dict[str, Any] = {"id": "a"}
+    for _ in range(30):
+        shallow = {"$or": [shallow]}
+    assert ids(shallow) == ["a"]
+
+
 def test_dql_error_is_a_value_error() -> None:
     assert issubclass(DqlError, ValueError)
 
@@ -339,6 +351,8 @@ def test_sort_on_dotted_path() -> None:
         ({"a": "up"}, "sort.a: direction must be"),
         ({"a": True}, "sort.a: direction must be"),
         ({"a": 0}, "sort.a: direction must be"),
+        ({"a": [1]}, "sort.a: direction must be"),
+        ({"a": {"order": 1}}, "sort.a: direction must be"),
         (["a"], "sort: must be an object"),
         ({"a.": 1}, "sort.a.: malformed field path"),
     ],
