@@ -1,0 +1,210 @@
+"""`loopform apply [PATH...] | apply FILE.plan`: make the live pipelines equal the specs.
+
+Shows the plan, asks for confirmation (never without a terminal: `--auto-approve` for CI), executes
+it with `reconciler.apply.apply_plan`, and reports per pipeline what was done, what failed (with
+the API's message) and what was not attempted. Exit 1 when anything failed; a re-run finishes.
+
+A saved plan (`loopform plan -out FILE`) is applied only if nothing it was made from has moved:
+every spec file still has the digest the plan recorded, and every live pipeline it read still has
+the same fingerprint (and no pipeline it planned to create has appeared meanwhile).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from reconciler.apply import ApplyResult, Outcome, PipelineResult, ResultEvent, StartEvent, StepEvent, apply_plan
+from reconciler.backend import Backend
+from reconciler.connection import add_backend_arguments, backend_from_args
+from reconciler.document import Pipeline
+from reconciler.errors import ApplyError, Location, PlanError, SpecError, SpecErrors, UserAbort
+from reconciler.normalize import fingerprint
+from reconciler.plan import Plan
+from reconciler.planner import make_plan
+from reconciler.render.text import render_plan
+from reconciler.spec import load
+from reconciler.terminal import Terminal
+
+NAME = "apply"
+HELP = "apply the specs (or a saved plan) to the live pipelines"
+DEFAULT_PATH = "pipelines"
+_SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help=f"spec files or directories (default: {DEFAULT_PATH}/), or one saved plan file")
+    parser.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation (CI)")
+    parser.add_argument("--json", action="store_true", help="JSON event lines on stdout instead of text")
+    parser.add_argument("--parallelism", type=int, default=4, metavar="N",
+                        help="pipelines applied at the same time (default 4)")
+    parser.add_argument("--prune", action="store_true",
+                        help="also delete managed pipelines whose spec is gone")
+    add_backend_arguments(parser)
+
+
+def run(args: argparse.Namespace, term: Terminal) -> int:
+    if args.parallelism < 1:
+        raise UserAbort("--parallelism must be at least 1")
+    saved = _saved_plan_path(args.paths)
+    backend, default_project = backend_from_args(args, term)
+    try:
+        if saved is not None:
+            plan = _read_plan(saved)
+            _refuse_if_stale(plan, backend)
+        else:
+            plan = _make_plan(args.paths or [DEFAULT_PATH], backend, default_project, prune=args.prune)
+        view = _JsonView(term) if args.json else _TextView(term)
+        view.plan(plan)
+        if not plan.has_changes:
+            return 0
+        if not args.auto_approve:
+            _confirm(term)
+        result = apply_plan(plan, backend, parallelism=args.parallelism, on_event=view.event)
+        view.summary(result)
+    finally:
+        backend.close()
+    if not result.ok:
+        failed = result.count(Outcome.FAILED)
+        skipped = result.count(Outcome.NOT_ATTEMPTED)
+        raise ApplyError(f"{failed} failed, {skipped} not attempted; fix the cause and run apply again "
+                         "(it continues from the live state)")
+    return 0
+
+
+# -- where the plan comes from -------------------------------------------------------------------
+
+def _saved_plan_path(paths: list[str]) -> Path | None:
+    """One argument that is a file but not a spec: a saved plan."""
+    if len(paths) != 1:
+        return None
+    path = Path(paths[0])
+    if path.is_file() and path.suffix not in _SPEC_SUFFIXES:
+        return path
+    return None
+
+
+def _read_plan(path: Path) -> Plan:
+    try:
+        return Plan.from_json(path.read_bytes())
+    except OSError as exc:
+        raise PlanError(f"{path}: cannot read the saved plan ({exc.strerror})") from exc
+    except ValidationError as exc:
+        raise PlanError(f"{path}: not a loopform plan file (made by `loopform plan -out {path.name}`)") from exc
+
+
+def _make_plan(paths: list[str], backend: Backend, default_project: str | None, *, prune: bool) -> Plan:
+    loaded = load([Path(p) for p in paths])
+    errors = [e for e in loaded.errors if e.severity == "error"]
+    if loaded.files == 0 and not errors:
+        shown = ", ".join(paths)
+        errors.append(SpecError(f"no spec files (*.yaml, *.yml) found in {shown}", Location(shown)))
+    if errors:
+        raise SpecErrors(errors)
+    return make_plan(loaded.specs, backend, default_project=default_project, prune=prune)
+
+
+def _refuse_if_stale(plan: Plan, backend: Backend) -> None:
+    """PlanError naming what moved since the plan was made, if anything did."""
+    moved: list[str] = []
+    for spec_path, digest in plan.spec_digests.items():
+        loaded = load([Path(spec_path)])
+        now = next((s.digest for s in loaded.specs), None)
+        if now != digest:
+            moved.append(f"spec {spec_path} changed" if now else f"spec {spec_path} is gone or invalid")
+    live_by_project: dict[str, list[Pipeline]] = {}
+    for change in plan.pipelines:
+        if change.project_id not in live_by_project:
+            live_by_project[change.project_id] = backend.list_pipelines(change.project_id)
+        live = live_by_project[change.project_id]
+        if change.pipeline_id is None:
+            if any(p.name == change.name for p in live):
+                moved.append(f"pipeline {change.name!r} was created meanwhile")
+            continue
+        current = next((p for p in live if p.id == change.pipeline_id), None)
+        if current is None:
+            moved.append(f"pipeline {change.name!r} was deleted meanwhile")
+        elif change.live_fingerprint is not None and fingerprint(current) != change.live_fingerprint:
+            moved.append(f"pipeline {change.name!r} changed meanwhile")
+    if moved:
+        raise PlanError("the saved plan is stale: " + "; ".join(moved) + ". Make a new plan.")
+
+
+def _confirm(term: Terminal) -> None:
+    if not term.interactive:
+        raise UserAbort("no terminal to ask for confirmation on; re-run with --auto-approve to apply "
+                        "without asking (as CI does)")
+    term.out.write("\nApply these changes? Only 'yes' is accepted: ")
+    term.out.flush()
+    answer = sys.stdin.readline().strip()
+    if answer != "yes":
+        raise UserAbort("Apply cancelled; nothing was changed.")
+
+
+# -- views -------------------------------------------------------------------------------------
+
+_VERB = {"create": "created", "update": "updated", "resume": "resumed", "pause": "paused",
+         "reset": "reset", "delete": "deleted", "provision": "provisioned", "marker": "marker written"}
+
+
+class _TextView:
+    """Human output: the plan, live step lines on a TTY, then one line per pipeline and a total."""
+
+    def __init__(self, term: Terminal) -> None:
+        self.term = term
+        self.live = term.interactive
+
+    def plan(self, plan: Plan) -> None:
+        self.term.print(render_plan(plan, self.term))
+
+    def event(self, event: StartEvent | StepEvent | ResultEvent) -> None:
+        if self.live and isinstance(event, StepEvent):
+            detail = f" {event.detail}" if event.detail else ""
+            self.term.print(self.term.style(f"  {event.project}/{event.name}: {_VERB[event.step.value]}{detail}", "dim"))
+
+    def summary(self, result: ApplyResult) -> None:
+        self.term.print("")
+        for r in result.results:
+            if r.outcome is not Outcome.UNCHANGED:
+                self.term.print(_result_line(r, self.term))
+        counts = {o: result.count(o) for o in Outcome}
+        line = (f"Apply {'complete' if result.ok else 'incomplete'}: {counts[Outcome.DONE]} done, "
+                f"{counts[Outcome.FAILED]} failed, {counts[Outcome.NOT_ATTEMPTED]} not attempted, "
+                f"{counts[Outcome.UNCHANGED]} unchanged.")
+        self.term.print(self.term.style(line, "green" if result.ok else "red", "bold"))
+
+
+def _result_line(r: PipelineResult, term: Terminal) -> str:
+    steps = ", ".join(s.value for s in r.done if s.value != "provision")
+    who = f"{r.project}/{r.name}"
+    if r.outcome is Outcome.DONE:
+        return f"{term.style('done', 'green')}           {who} ({steps})"
+    if r.outcome is Outcome.FAILED:
+        pending = ", ".join(s.value for s in r.pending)
+        extra = f"; done: {steps}" if steps else ""
+        extra += f"; not attempted: {pending}" if pending else ""
+        return f"{term.style('failed', 'red')}         {who}: {r.error}{extra}"
+    return f"{term.style('not attempted', 'yellow')}  {who}"
+
+
+class _JsonView:
+    """One JSON object per line: {"event": "plan"}, then apply's events, then {"event": "summary"}."""
+
+    def __init__(self, term: Terminal) -> None:
+        self.term = term
+
+    def plan(self, plan: Plan) -> None:
+        self.term.print(json.dumps({"event": "plan", "plan": json.loads(plan.to_json(indent=None))},
+                                   separators=(",", ":")))
+
+    def event(self, event: StartEvent | StepEvent | ResultEvent) -> None:
+        self.term.print(event.model_dump_json())
+
+    def summary(self, result: ApplyResult) -> None:
+        self.term.print(json.dumps({"event": "summary", "ok": result.ok,
+                                    **{o.value: result.count(o) for o in Outcome}}, separators=(",", ":")))

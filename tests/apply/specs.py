@@ -1,0 +1,36 @@
+"""The repository's example specs, copied into a test's directory, and helpers to plan them."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from reconciler.backend import Backend
+from reconciler.plan import Plan
+from reconciler.planner import make_plan
+from reconciler.server import ControlPlane
+from reconciler.spec import load
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "pipelines"
+
+
+def copy_examples(into: Path) -> Path:
+    target = into / "pipelines"
+    shutil.copytree(EXAMPLES, target)
+    return target
+
+
+def plan_for(specs: Path, backend: Backend, *, prune: bool = False) -> Plan:
+    loaded = load([specs])
+    assert loaded.ok, [str(e) for e in loaded.errors]
+    return make_plan(loaded.specs, backend, default_project="local", prune=prune)
+
+
+def spec_names(specs: Path) -> list[str]:
+    return sorted(s.spec.metadata.name for s in load([specs]).specs)
+
+
+def writes(plane: ControlPlane) -> list[tuple[str, str]]:
+    """Write requests served: any non-GET except the read-only query routes (dtlpy's lookups)."""
+    return [(e.method, e.path) for e in plane.request_log.entries()
+            if e.method not in ("GET", "HEAD") and not e.path.endswith(("/query", "/query/faas"))]

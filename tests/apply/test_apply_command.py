@@ -1,0 +1,145 @@
+"""`loopform apply` end to end: the idempotency law, confirmation, JSON events, saved plans."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from specs import copy_examples, plan_for, spec_names, writes
+
+from reconciler.cli import main
+from reconciler.client import ApiSession, RestBackend
+from reconciler.server.testing import ServerHandle, serve_in_thread
+from reconciler.terminal import Terminal
+
+
+class Run:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+
+def cli(*argv: str) -> Run:
+    term = Terminal(out=io.StringIO(), err=io.StringIO(), colour=False, unicode=True)
+    code = main(list(argv), term=term)
+    return Run(code, term.out.getvalue(), term.err.getvalue())  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for var in ("LOOPFORM_API_URL", "LOOPFORM_TOKEN", "LOOPFORM_PROJECT", "DATALOOP_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    copy_examples(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def served(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServerHandle]:
+    with serve_in_thread(clean_env / "served.db") as server:
+        monkeypatch.setenv("LOOPFORM_API_URL", server.base_url)
+        monkeypatch.setenv("LOOPFORM_TOKEN", server.token)
+        yield server
+
+
+def test_the_readme_flow_on_the_embedded_default(clean_env: Path) -> None:
+    first = cli("apply", "--auto-approve")
+    assert first.code == 0, first.err
+    assert "Backend: local control plane .loopform/state.db" in first.err
+    for name in spec_names(clean_env / "pipelines"):
+        assert f"done           local/{name}" in first.out
+    assert "Apply complete: 3 done, 0 failed, 0 not attempted" in first.out
+    second = cli("apply", "--auto-approve")
+    assert second.code == 0
+    assert "No changes." in second.out
+    assert "Apply complete" not in second.out
+
+
+def test_idempotency_law_zero_writes_on_the_second_apply(served: ServerHandle, clean_env: Path) -> None:
+    assert cli("apply", "--auto-approve").code == 0
+    plane = served.control_plane
+    backend = RestBackend(ApiSession(served.base_url, served.token), label="check")
+    plan = plan_for(clean_env / "pipelines", backend)
+    assert not plan.has_changes, [(p.name, p.actions, p.changes) for p in plan.pipelines]
+    plane.request_log.clear()
+    again = cli("apply", "--auto-approve")
+    assert again.code == 0 and "No changes." in again.out
+    assert writes(plane) == []
+    assert plane.request_log.entries()  # it did read
+    live = backend.list_pipelines(backend.project("local").id)
+    assert sorted(p.name for p in live) == spec_names(clean_env / "pipelines")
+    backend.close()
+
+
+def test_without_a_terminal_and_without_auto_approve_it_refuses(served: ServerHandle) -> None:
+    refused = cli("apply")
+    assert refused.code == 1
+    assert "--auto-approve" in refused.err
+    assert "Plan: 3 to create" in refused.out
+    assert writes(served.control_plane) == [("POST", "/api/v1/projects")] or writes(served.control_plane) == []
+
+
+def test_json_event_lines(served: ServerHandle) -> None:
+    r = cli("apply", "--auto-approve", "--json")
+    assert r.code == 0, r.err
+    events = [json.loads(line) for line in r.out.splitlines()]
+    assert events[0]["event"] == "plan" and events[0]["plan"]["format_version"] == 1
+    assert events[-1] == {"event": "summary", "ok": True, "done": 3, "failed": 0, "not-attempted": 0,
+                          "unchanged": 0}
+    results = [e["result"] for e in events if e["event"] == "result"]
+    assert sorted(r["name"] for r in results) == ["model-review", "nightly-quality", "video-frames"]
+    assert {e["event"] for e in events} == {"plan", "start", "step", "result", "summary"}
+
+
+def test_saved_plan_applies_when_nothing_moved(served: ServerHandle, clean_env: Path) -> None:
+    backend = RestBackend(ApiSession(served.base_url, served.token), label="x")
+    plan_file = clean_env / "out.plan"
+    plan_file.write_text(plan_for(clean_env / "pipelines", backend).to_json())
+    backend.close()
+    r = cli("apply", str(plan_file), "--auto-approve")
+    assert r.code == 0, r.err
+    assert "Apply complete: 3 done" in r.out
+    # Applying the same saved plan again: the pipelines it was to create now exist.
+    stale = cli("apply", str(plan_file), "--auto-approve")
+    assert stale.code == 1 and "stale" in stale.err and "was created meanwhile" in stale.err
+
+
+def test_saved_plan_refused_when_live_or_specs_moved(served: ServerHandle, clean_env: Path) -> None:
+    assert cli("apply", "--auto-approve").code == 0
+    spec = clean_env / "pipelines" / "video-frames.yaml"
+    edited = re.sub(r"(?m)^  description: .*$", "  description: edited by a test", spec.read_text(), count=1)
+    assert edited != spec.read_text()
+    spec.write_text(edited)
+    backend = RestBackend(ApiSession(served.base_url, served.token), label="x")
+    plan_file = clean_env / "out.plan"
+    plan = plan_for(clean_env / "pipelines", backend)
+    assert [p.name for p in plan.pipelines if p.has_changes] == ["video-frames"]
+    plan_file.write_text(plan.to_json())
+    # Someone pauses the pipeline after the plan was made: the live fingerprint moves.
+    assert cli("pause", "video-frames", "--project", "local").code == 0
+    live_moved = cli("apply", str(plan_file), "--auto-approve")
+    assert live_moved.code == 1 and "pipeline 'video-frames' changed meanwhile" in live_moved.err
+    # And a spec edited after the plan was made.
+    plan_file.write_text(plan_for(clean_env / "pipelines", backend).to_json())
+    spec.write_text(spec.read_text() + "\n# edited\n")
+    spec_moved = cli("apply", str(plan_file), "--auto-approve")
+    assert spec_moved.code == 1 and "video-frames.yaml changed" in spec_moved.err
+    backend.close()
+
+
+def test_a_garbage_plan_file_is_a_clear_error(clean_env: Path) -> None:
+    (clean_env / "x.plan").write_text("{not a plan")
+    r = cli("apply", "x.plan", "--auto-approve")
+    assert r.code == 1 and "not a loopform plan file" in r.err
+
+
+def test_spec_errors_are_located_and_nothing_is_applied(clean_env: Path) -> None:
+    (clean_env / "pipelines" / "broken.yaml").write_text("apiVersion: loopform/v1\nkind: Pipeline\nmetadata: {}\n")
+    r = cli("apply", "--auto-approve")
+    assert r.code == 1
+    assert "broken.yaml:" in r.err
+    assert not (clean_env / ".loopform").exists() or "Apply complete" not in r.out
