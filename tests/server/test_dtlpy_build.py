@@ -242,7 +242,7 @@ def test_update_settings_with_the_sdk_settings_bug(sdk: Sdk) -> None:
 def test_validate_a_built_pipeline(sdk: Sdk) -> None:
     updated, _ = build(sdk, "validate-me")
     result = sdk.project.pipelines.get(pipeline_id=updated.id).validate()
-    assert isinstance(result, dict)
+    assert result == {"valid": True, "errors": []}  # Loopform's shape; dtlpy returns the JSON as is
 
 
 # Real pipelines exported by Dataloop; the lead keeps a copy in the repo (see /work/briefs/requests.md).
