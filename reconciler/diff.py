@@ -124,7 +124,11 @@ def essence_changes(live: Essence, desired: Essence) -> list[tuple[str, ChangeOp
         op = ChangeOp.ADD if live.root is None else ChangeOp.REMOVE if desired.root is None else ChangeOp.CHANGE
         out.append(("root", op, live.root, desired.root))
     if live.triggers != desired.triggers:
-        out.extend(_keyed("triggers", live.triggers, desired.triggers))
+        for path, op, before, after in _keyed("triggers", live.triggers, desired.triggers, walk=False):
+            if op is ChangeOp.CHANGE and before.get("type") == after.get("type"):
+                out.extend(_walk(path, before, after))  # same kind: show the fields that moved
+            else:
+                out.append((path, op, before, after))  # event <-> cron: show both whole
     if live.variables != desired.variables:
         out.extend(_keyed("variables", live.variables, desired.variables))
     live_settings = {k: v for k, v in live.settings.items() if k in desired.settings}
@@ -235,6 +239,5 @@ def diff_pipeline(
 def diff_delete(live: Pipeline) -> PipelineDiff:
     """A managed pipeline no spec names, planned for deletion (only with --prune)."""
     return PipelineDiff(actions=[Action.DELETE],
-                        changes=[FieldChange(path="pipeline", before=live.name, after=None,
-                                             op=ChangeOp.REMOVE)],
-                        reason="managed by Loopform and no spec names it (--prune)")
+                        reason=f"managed by Loopform and no spec names it (--prune); "
+                               f"{len(live.nodes)} nodes will be deleted with it")

@@ -50,6 +50,10 @@ class Action(str, Enum):
 
 
 STATUS_ACTIONS = frozenset({Action.PAUSE, Action.RESUME, Action.RESET})
+# Change paths that are not edits of the pipeline itself: an update carrying only these (recording
+# a new resetToken in the marker, refreshing the marker) is counted as a status change, not as an
+# update, so the summary line says what the user changed.
+BOOKKEEPING_PATHS = frozenset({"resetToken", "marker", "managedBy", "status"})
 
 
 class ChangeOp(str, Enum):
@@ -166,7 +170,8 @@ class Plan(BaseModel):
             elif Action.DELETE in p.actions:
                 delete += 1
             else:
-                if Action.UPDATE in p.actions:
+                if Action.UPDATE in p.actions and (
+                        not p.changes or any(c.path not in BOOKKEEPING_PATHS for c in p.changes)):
                     update += 1
                 status += sum(1 for a in p.actions if a in STATUS_ACTIONS)
         return PlanCounts(create=create, update=update, delete=delete, status=status)

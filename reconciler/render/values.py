@@ -50,6 +50,9 @@ def describe(change: FieldChange) -> str:
             return f"{change.path}: {_trigger_summary(value)}"
         if head == "variables" and change.path.count(".") == 1:
             return f"{change.path}: {value.get('type', '')} = {short(value.get('value'))}"
+    if head == "triggers" and change.path.count(".") == 1 and isinstance(change.before, dict) \
+            and isinstance(change.after, dict):
+        return f"{change.path}: {_trigger_summary(change.before)} -> {_trigger_summary(change.after)}"
     if head == "connections" and change.op is ChangeOp.CHANGE and isinstance(change.before, str) \
             and change.before.startswith("-> "):
         return f"{change.path}: {change.before[3:]} -> {change.after[3:]}"  # rewired

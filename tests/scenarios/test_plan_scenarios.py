@@ -1,0 +1,142 @@
+"""One scenario per kind of change, against the real local control plane, asserted on golden
+text and JSON output of `loopform plan`."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from conftest import BASE_SPEC, World, cli
+
+from reconciler.document import Pipeline
+
+
+def _spec(**edits: Any) -> dict[str, Any]:
+    return copy.deepcopy(BASE_SPEC)
+
+
+def test_no_changes_after_apply(world: World) -> None:
+    text, as_json = world.plan("no_changes")
+    assert text.code == 0
+    assert "No changes. Live pipelines match the specs." in text.out
+    assert json.loads(as_json.out)["summary"]["has_changes"] is False
+
+
+def test_add_node(world: World) -> None:
+    spec = _spec()
+    spec["spec"]["nodes"]["trash"] = {"type": "dataset", "dataset": "trash", "name": "Discarded"}
+    spec["spec"]["connections"].append({"from": "label", "action": "discard", "to": "trash"})
+    world.write(spec)
+    text, _ = world.plan("add_node")
+    assert text.code == 2
+
+
+def test_remove_node(world: World) -> None:
+    spec = _spec()
+    del spec["spec"]["nodes"]["done"]
+    spec["spec"]["connections"].pop()
+    world.write(spec)
+    world.plan("remove_node")
+
+
+def test_change_task_recipe(world: World) -> None:
+    spec = _spec()
+    spec["spec"]["nodes"]["label"]["task"]["recipe"] = "strict"
+    world.write(spec)
+    world.plan("change_task_recipe")
+
+
+def test_rewire_connection(world: World) -> None:
+    spec = _spec()
+    spec["spec"]["connections"][2]["to"] = "done"  # label --complete--> done instead of review
+    spec["spec"]["root"] = "videos"  # review now has no incoming edge
+    world.write(spec)
+    world.plan("rewire_connection")
+
+
+def test_change_filter(world: World) -> None:
+    spec = _spec()
+    spec["spec"]["connections"][3]["filter"] = {"metadata.user.ok": True, "metadata.user.score": {"$gt": 0.8}}
+    world.write(spec)
+    world.plan("change_filter")
+
+
+def test_change_trigger(world: World) -> None:
+    spec = _spec()
+    spec["spec"]["nodes"]["videos"]["trigger"] = {"cron": "0 */6 * * *"}
+    world.write(spec)
+    world.plan("change_trigger")
+
+
+def test_change_variables(world: World) -> None:
+    spec = _spec()
+    spec["spec"]["variables"] = [{"name": "threshold", "type": "Float", "value": 0.8},
+                                 {"name": "fps", "type": "Integer", "value": 2}]
+    world.write(spec)
+    world.plan("change_variables")
+
+
+def test_change_status(world: World) -> None:
+    spec = _spec()
+    spec["spec"]["status"] = "paused"
+    world.write(spec)
+    world.plan("change_status")
+
+
+def test_bump_reset_token(world: World) -> None:
+    spec = _spec()
+    spec["spec"]["resetToken"] = "r2"
+    world.write(spec)
+    world.plan("bump_reset_token")
+
+
+def test_add_and_remove_a_pipeline(world: World) -> None:
+    other = _spec()
+    other["metadata"]["name"] = "frames-copy"
+    world.write(other, "frames-copy.yaml")
+    world.plan("add_pipeline")
+    world.apply()
+    (world.specs / "frames-copy.yaml").unlink()
+    without_prune = cli("plan", "pipelines", "--detailed-exitcode")
+    assert without_prune.code == 0 and "No changes." in without_prune.out
+    world.plan("remove_pipeline", "--prune")
+
+
+def test_unmanaged_pipelines_are_never_pruned(world: World) -> None:
+    backend = world.backend()
+    try:
+        project = backend.project("local")
+        backend.create_pipeline(Pipeline(name="built-in-the-ui", projectId=project.id))
+    finally:
+        backend.close()
+    run = cli("plan", "pipelines", "--prune", "--detailed-exitcode")
+    assert run.code == 0 and "built-in-the-ui" not in run.out
+
+
+def _import_dtlpy(home: Any) -> Any:
+    import os
+    import sys
+
+    if "dtlpy" not in sys.modules:
+        os.environ["DATALOOP_PATH"] = str(home)  # dtlpy keeps its cookie and logs there
+    import dtlpy
+
+    return dtlpy
+
+
+def test_edit_made_through_dtlpy_shows_as_drift(world: World, tmp_path_factory: Any) -> None:
+    dl = _import_dtlpy(tmp_path_factory.mktemp("dataloop"))
+    port = world.server.port
+    alias = f"loopform-scenario-{port}"
+    dl.add_environment(environment=world.server.base_url, alias=alias, gate_url=f"http://127.0.0.1:{port}",
+                       url=f"http://127.0.0.1:{port}/", verify_ssl=False)
+    dl.setenv(alias)
+    dl.login_token(world.server.token)
+    pipeline = dl.projects.get(project_name="local").pipelines.get(pipeline_name="frames")
+    label = next(n for n in pipeline.nodes if n.name == "label")
+    label.metadata["priority"] = 3  # someone raised the task's priority in a notebook
+    label.metadata["position"] = {"x": 999, "y": 999, "z": 0}  # and moved it: cosmetic, not shown
+    pipeline.update()
+    text, _ = world.plan("edit_through_dtlpy")
+    assert "(drift: edited outside Loopform)" in text.out
