@@ -143,3 +143,44 @@ def test_spec_errors_are_located_and_nothing_is_applied(clean_env: Path) -> None
     assert r.code == 1
     assert "broken.yaml:" in r.err
     assert not (clean_env / ".loopform").exists() or "Apply complete" not in r.out
+
+
+def _resets(server: ServerHandle) -> list[str]:
+    return [e.path for e in server.control_plane.request_log.entries() if e.path.endswith("/reset")]
+
+
+def test_a_new_reset_token_resets_exactly_once(served: ServerHandle, clean_env: Path) -> None:
+    assert cli("apply", "--auto-approve").code == 0
+    spec = clean_env / "pipelines" / "video-frames.yaml"
+    text = spec.read_text()
+    assert "resetToken" not in text
+    spec.write_text(text.replace("spec:\n", 'spec:\n  resetToken: "first"\n', 1))
+    served.control_plane.request_log.clear()
+    # The first token seen records it (the pipeline was created without one: nothing to reset yet).
+    assert cli("apply", "--auto-approve").code == 0
+    spec.write_text(spec.read_text().replace('resetToken: "first"', 'resetToken: "second"'))
+    served.control_plane.request_log.clear()
+    bumped = cli("apply", "--auto-approve")
+    assert bumped.code == 0, bumped.err
+    assert len(_resets(served)) == 1
+    served.control_plane.request_log.clear()
+    again = cli("apply", "--auto-approve")
+    assert "No changes." in again.out
+    assert _resets(served) == [] and writes(served.control_plane) == []
+
+
+def test_prune_deletes_only_managed_pipelines_without_a_spec(served: ServerHandle, clean_env: Path) -> None:
+    assert cli("apply", "--auto-approve").code == 0
+    backend = RestBackend(ApiSession(served.base_url, served.token), label="x")
+    pid = backend.project("local").id
+    from reconciler.document import Pipeline
+
+    backend.create_pipeline(Pipeline(name="hand-made", projectId=pid))
+    (clean_env / "pipelines" / "nightly-quality.yaml").unlink()
+    kept = cli("apply", "--auto-approve")
+    assert kept.code == 0 and "No changes." in kept.out  # without --prune, a missing spec deletes nothing
+    pruned = cli("apply", "--auto-approve", "--prune")
+    assert pruned.code == 0, pruned.err
+    names = sorted(p.name for p in backend.list_pipelines(pid))
+    assert names == ["hand-made", "model-review", "video-frames"]
+    backend.close()
