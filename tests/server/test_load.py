@@ -346,3 +346,34 @@ def test_concurrent_variable_patches_and_reads_never_fail(seeded: Seeded) -> Non
     with ThreadPoolExecutor(WRITERS) as pool:
         list(pool.map(work, range(WRITERS)))
     assert failures == []
+
+
+def step(item):  # code node body for the SDK writers below
+    return item
+
+
+def test_eight_dtlpy_writers_in_threads(seeded: Seeded, dl: ModuleType) -> None:
+    """The SDK itself, shared by 8 threads as a user's script would, building 8 pipelines at once."""
+    project = dl.projects.get(project_id=seeded.project_id)
+    start = threading.Barrier(WRITERS)
+
+    def build(w: int) -> tuple[str, list[str]]:
+        start.wait()
+        pipeline = project.pipelines.create(name=f"sdk-writer-{w}")
+        names = []
+        for r in range(5):
+            node = dl.CodeNode(name=f"sdk-w{w}-r{r}", project_id=project.id, project_name=project.name, method=step)
+            if pipeline.nodes:
+                pipeline.nodes[-1].connect(node)
+            else:
+                pipeline.nodes.add(node)
+            names.append(node.name)
+            pipeline = pipeline.update()
+        return pipeline.id, names
+
+    with ThreadPoolExecutor(WRITERS) as pool:
+        built = list(pool.map(build, range(WRITERS)))
+    for pipeline_id, names in built:
+        got = project.pipelines.get(pipeline_id=pipeline_id)
+        assert [n.name for n in got.nodes] == names
+        assert len(got.connections) == len(names) - 1
