@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import re
+
 from reconciler.plan import Action, PipelineChange, Plan
 from reconciler.render.text import NO_CHANGES, render_pipeline, summary_line
 from reconciler.terminal import Terminal
@@ -16,8 +18,21 @@ def _escape_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+_CHANGE_LINE = re.compile(r"^    ([+~-]) ")
+
+
+def _diff_line(line: str) -> str:
+    # GitHub colours a ```diff block by the first column: move each change's symbol there
+    # (`~` becomes `!`, which it shows as a modification).
+    match = _CHANGE_LINE.match(line)
+    if match is None:
+        return line
+    sym = "!" if match.group(1) == "~" else match.group(1)
+    return f"{sym}   {line[match.end():]}"
+
+
 def _details(p: PipelineChange) -> str:
-    body = "\n".join(render_pipeline(p, _PLAIN)).replace("```", "` ` `")
+    body = "\n".join(_diff_line(line) for line in render_pipeline(p, _PLAIN)).replace("```", "` ` `")
     drift = " — drift" if any(c.drift for c in p.changes) else ""
     return (f"<details><summary><code>{p.project}/{p.name}</code>: {', '.join(a.value for a in p.actions)}"
             f"{drift}</summary>\n\n```diff\n{body}\n```\n\n</details>\n")

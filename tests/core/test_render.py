@@ -1,0 +1,102 @@
+"""Renderers: exact text (unicode and ASCII, colour only when asked), JSON, Markdown size limit."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+from reconciler.backend import Resolved, ResourceKind
+from reconciler.plan import Action, ChangeOp, FieldChange, PipelineChange, Plan
+from reconciler.render.jsonfmt import render_json
+from reconciler.render.markdown import render_markdown
+from reconciler.render.text import render_plan
+from reconciler.terminal import Terminal
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def _golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text()
+
+
+def _term(*, colour: bool = False, unicode: bool = True) -> Terminal:
+    return Terminal(out=io.StringIO(), err=io.StringIO(), colour=colour, unicode=unicode)
+
+
+def _plan() -> Plan:
+    return Plan.build([
+        PipelineChange(project="demo", project_id="p", name="new-one", actions=[Action.CREATE, Action.RESUME],
+                       provisions=[Resolved(kind=ResourceKind.DATASET, name="frames", id="d", provision=True)],
+                       changes=[FieldChange(path="nodes.videos", after={"type": "storage", "name": "Videos"}, op=ChangeOp.ADD),
+                                FieldChange(path="connections.videos.item -> cut.item", after={"filter": {}}, op=ChangeOp.ADD),
+                                FieldChange(path="triggers.videos", op=ChangeOp.ADD,
+                                            after={"type": "Cron", "spec": {"cron": "0 * * * *"}}),
+                                FieldChange(path="variables.t", after={"type": "Float", "value": 0.5}, op=ChangeOp.ADD)],
+                       reason="no live pipeline with this name"),
+        PipelineChange(project="demo", project_id="p", name="edited", pipeline_id="x", actions=[Action.UPDATE],
+                       changes=[FieldChange(path="nodes.label.metadata.priority", before=3, after=2, drift=True),
+                                FieldChange(path="connections.a.item[complete]", before="-> b.item", after="-> c.item"),
+                                FieldChange(path="nodes.old", before={"type": "code"}, op=ChangeOp.REMOVE)]),
+        PipelineChange(project="demo", project_id="p", name="paused", pipeline_id="y", actions=[Action.PAUSE],
+                       changes=[FieldChange(path="status", before="Installed", after="Uninstalled")]),
+        PipelineChange(project="demo", project_id="p", name="resetting", pipeline_id="z",
+                       actions=[Action.RESET, Action.UPDATE],
+                       changes=[FieldChange(path="resetToken", before="1", after="2")]),
+        PipelineChange(project="demo", project_id="p", name="gone", pipeline_id="w", actions=[Action.DELETE]),
+        PipelineChange(project="demo", project_id="p", name="same", pipeline_id="v", actions=[Action.NO_OP]),
+    ], backend="test", spec_digests={}, created_at="2026-01-01T00:00:00+00:00")
+
+
+def test_text_unicode() -> None:
+    _golden("plan.txt", render_plan(_plan(), _term()) + "\n")
+
+
+def test_text_ascii_fallback() -> None:
+    text = render_plan(_plan(), _term(unicode=False))
+    _golden("plan-ascii.txt", text + "\n")
+    assert all(ord(ch) < 128 for ch in text)
+
+
+def test_colour_only_when_the_terminal_wants_it() -> None:
+    assert "\x1b[" not in render_plan(_plan(), _term(colour=False))
+    coloured = render_plan(_plan(), _term(colour=True))
+    assert "\x1b[32m+\x1b[0m" in coloured  # an added field, green
+
+
+def test_summary_and_no_changes() -> None:
+    assert render_plan(_plan(), _term()).endswith(
+        "Plan: 1 to create, 1 to update, 1 to delete, 2 status changes.")
+    empty = Plan.build([], backend="t", spec_digests={})
+    assert render_plan(empty, _term()) == "No changes. Live pipelines match the specs."
+
+
+def test_json_has_version_summary_and_reads_back() -> None:
+    text = render_json(_plan())
+    data = json.loads(text)
+    assert data["format_version"] == 1
+    assert data["summary"] == {"create": 1, "update": 1, "delete": 1, "status": 2, "has_changes": True}
+    assert Plan.from_json(text) == _plan()
+
+
+def test_markdown() -> None:
+    _golden("plan.md", render_markdown(_plan()))
+
+
+def test_markdown_never_exceeds_the_limit() -> None:
+    big = [PipelineChange(project="demo", project_id="p", name=f"pipeline-{i:04d}", pipeline_id=str(i),
+                          actions=[Action.UPDATE],
+                          changes=[FieldChange(path=f"nodes.n{j}.metadata.x", before="a" * 50, after="b" * 50)
+                                   for j in range(20)])
+           for i in range(200)]
+    text = render_markdown(Plan.build(big, backend="t", spec_digests={}))
+    assert len(text) <= 60_000
+    assert "more pipeline(s) not shown" in text
+    assert text.count("<details>") == text.count("</details>")
+    huge = [p.model_copy(update={"name": "x" * 400 + str(i), "changes": []}) for i, p in enumerate(big * 2)]
+    text = render_markdown(Plan.build(huge, backend="t", spec_digests={}))
+    assert len(text) <= 60_000
