@@ -30,6 +30,12 @@ class HttpError(Exception):
         self.message = message
 
 
+def _reject_constant(name: str) -> None:
+    # Python's json accepts NaN / Infinity, which are not JSON: stored, they would make every later
+    # response unparseable for strict clients.
+    raise ValueError(f"{name} is not valid JSON")
+
+
 @dataclass
 class Request:
     method: str
@@ -50,7 +56,7 @@ class Request:
                 self._json = default
             else:
                 try:
-                    self._json = json.loads(self.body)
+                    self._json = json.loads(self.body, parse_constant=_reject_constant)
                 except (ValueError, RecursionError) as exc:
                     raise HttpError(400, f"Request body is not valid JSON: {exc}") from None
         return self._json

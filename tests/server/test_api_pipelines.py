@@ -39,6 +39,9 @@ def test_create_requires_name_and_project(api: Api) -> None:
     assert api.post("/pipelines", [1, 2]).status_code == 400
     malformed = api.call("POST", "/pipelines", data=b"{not json", headers={"content-type": "application/json"})
     assert malformed.status_code == 400 and set(malformed.json()) == {"status", "message"}
+    nan = api.call("POST", "/pipelines", data=b'{"name": "x", "projectId": "p", "description": NaN}',
+                   headers={"content-type": "application/json"})
+    assert nan.status_code == 400 and "NaN" in nan.json()["message"]
 
 
 def test_duplicate_name_in_a_project_conflicts(api: Api) -> None:
