@@ -174,7 +174,10 @@ def spec_findings(spec: PipelineSpec) -> list[Finding]:
     """Every finding of one spec, without file locations (pointers only)."""
     edges, findings = resolve_edges(spec)
     root, root_findings = find_root(spec)
-    findings.extend(root_findings)
+    # A mistyped target leaves its intended node without incoming connections: the root then
+    # looks ambiguous, but the typo is the one mistake to report.
+    if not any(f.message.startswith("unknown node") and "/to/" in f.pointer for f in findings):
+        findings.extend(root_findings)
     adjacency: dict[str, set[str]] = {}
     for edge in edges:
         adjacency.setdefault(edge.src, set()).add(edge.tgt)

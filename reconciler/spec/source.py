@@ -6,8 +6,8 @@ available; it is iterative, unlike the composers, which recurse and crash on dee
 turned into data by an explicit stack, enforcing on the way:
 - a byte-size limit checked before reading the file (MAX_BYTES), no NUL bytes, UTF-8 only;
 - one document per file;
-- a nesting-depth limit (MAX_DEPTH) and a limit on the size of the data after expanding aliases
-  (MAX_NODES), which stops "billion laughs" before anything walks the shared structure;
+- a nesting-depth limit (MAX_DEPTH) and a limit on how many values aliases repeat (MAX_NODES),
+  which stops "billion laughs" before anything walks the shared structure;
 - mapping keys must be strings and unique (PyYAML silently keeps the last duplicate);
 - scalars are typed like `yaml.safe_load` does (YAML 1.1 resolution: `on`/`yes`/`no` are booleans),
   except timestamps, which stay strings (specs are JSON-shaped; a date object would make the models
@@ -35,7 +35,7 @@ from reconciler.errors import Location, SpecError
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64
-MAX_NODES = 100_000
+MAX_NODES = 100_000  # values repeated through aliases (the file size bounds the rest)
 MAX_ALIASES = 1_000
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -195,7 +195,7 @@ class _Builder:
                             )
             if frame.anchor:
                 self.open_anchors.discard(frame.anchor)
-            self._add(frame.container, frame.mark, frame.size, frame.anchor, None, counted=True)
+            self._add(frame.container, frame.mark, frame.size, frame.anchor, None)
         elif isinstance(event, yaml.AliasEvent):
             self.aliases += 1
             if self.aliases > MAX_ALIASES:
@@ -206,7 +206,7 @@ class _Builder:
             if name not in self.anchors:
                 raise _Stop(f"unknown alias '*{name}' (no anchor '&{name}' before it)", mark.line, mark.col)
             value, size = self.anchors[name]
-            self._add(value, mark, size, None, None)
+            self._add(value, mark, size, None, None, repeated=True)
 
     def _scalar(self, event: yaml.ScalarEvent, mark: Mark) -> tuple[Any, str | None]:
         tag = event.tag
@@ -251,9 +251,9 @@ class _Builder:
         size: int,
         anchor: str | None,
         plain: str | None,
-        counted: bool = False,
+        repeated: bool = False,
     ) -> None:
-        if not counted:
+        if repeated:  # an alias: its whole subtree appears once more
             self.total += size
         if self.total > MAX_NODES:
             raise _Stop(

@@ -78,8 +78,8 @@ def test_json_format(in_tmp: Path) -> None:
     result = run_cli("validate", "--format", "json", "bad.yaml")
     assert result.code == 1
     body = json.loads(result.out)
-    assert body["count"] == 2
-    assert body["errors"][1] == {
+    assert body["count"] == 1
+    assert body["errors"][0] == {
         "path": "bad.yaml",
         "line": 10,
         "col": 19,
@@ -87,7 +87,7 @@ def test_json_format(in_tmp: Path) -> None:
         "severity": "error",
         "message": "unknown node 'wrok' (did you mean 'work'?)",
     }
-    assert (body["error_count"], body["warning_count"], body["files"], body["valid"]) == (2, 0, 1, False)
+    assert (body["error_count"], body["warning_count"], body["files"], body["valid"]) == (1, 0, 1, False)
 
 
 def test_json_format_when_valid(in_tmp: Path) -> None:
