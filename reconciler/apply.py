@@ -30,13 +30,14 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from enum import Enum
+from functools import partial
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.backend import Backend
 from reconciler.document import MARKER_VARIABLE, Pipeline
-from reconciler.errors import ApiError, Conflict, LoopformError, NotFound, Unauthorized
+from reconciler.errors import Conflict, LoopformError, NotFound, Unauthorized
 from reconciler.marker import read_marker
 from reconciler.plan import Action, Plan, PipelineChange
 
@@ -199,7 +200,7 @@ class _PipelineRun:
         change = self.change
         for resolved in change.provisions:
             if resolved.provision:
-                self._step(Step.PROVISION, lambda r=resolved: self.backend.provision(change.project_id, r),
+                self._step(Step.PROVISION, partial(self.backend.provision, change.project_id, resolved),
                            f"{resolved.kind.value} {resolved.name!r}")
         for action in change.actions:
             if action is Action.CREATE:

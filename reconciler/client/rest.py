@@ -142,9 +142,15 @@ class RestBackend:
                     f"create of pipeline {doc.name!r} may or may not have happened ({exc.server_message}); "
                     f"the lookup failed too ({lookup_exc.server_message}). Run again: the plan will tell.",
                     method="POST", path="/pipelines") from exc
-            if found is None:
-                raise
-            return found
+            if found is not None:
+                return found
+            if isinstance(exc, ServerError):
+                raise  # the server answered: that create did not happen
+            # No answer, and not there (yet): it may still commit. Only a later look can tell.
+            raise AmbiguousWrite(
+                f"create of pipeline {doc.name!r} got no answer ({exc.server_message}) and it is not "
+                "there yet; run again: the plan will show whether it was created.",
+                method="POST", path="/pipelines") from exc
 
     def update_pipeline(self, doc: Pipeline) -> Pipeline:
         # PATCH carries the whole document (reference 5.1): sending it twice leaves the same state,

@@ -127,6 +127,9 @@ class ApiSession:
             kwargs["json"] = body
         try:
             response = session.request(method, url, **kwargs)
+        except requests.exceptions.ConnectTimeout as exc:
+            raise TransportError(f"could not connect within {self.options.connect_timeout:g}s",
+                                 method=method, path=path) from exc
         except requests.exceptions.Timeout as exc:
             raise TransportError(f"no answer within {self.options.read_timeout:g}s",
                                  method=method, path=path) from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,6 @@ from reconciler.errors import (
     NotFound,
     RateLimited,
     ServerError,
-    TransportError,
     Unauthorized,
 )
 from reconciler.server.testing import ServerHandle, serve_in_thread
@@ -143,7 +143,7 @@ def test_create_reset_before_reaching_the_server_reports_it_cleanly(server: Serv
     b = RestBackend(ApiSession(proxy.base_url(), server.token, options=FAST), label="via proxy")
     project = b.project("local")
     proxy.drop("POST", r"/pipelines$", when="before")
-    with pytest.raises(TransportError) as info:
+    with pytest.raises(AmbiguousWrite) as info:
         b.create_pipeline(Pipeline(name="never", projectId=project.id))
     assert "connection" in str(info.value)
     assert _names(b, project.id) == []
@@ -190,4 +190,20 @@ def test_slow_create_times_out_then_is_found_not_duplicated(server: ServerHandle
     created = b.create_pipeline(Pipeline(name="slow", projectId=project.id))
     assert created.name == "slow"
     assert _names(b, project.id) == ["slow"]
+    b.close()
+
+
+def test_create_that_commits_after_the_timeout_is_ambiguous_then_seen_once(
+        server: ServerHandle, faults: FaultInjector) -> None:
+    options = FAST.__class__(**{**FAST.__dict__, "read_timeout": 0.2})
+    b = RestBackend(ApiSession(server.base_url, server.token, options=options), label="x")
+    project = b.project("local")
+    faults.add("POST", r"/pipelines$", "slow", times=1, delay=0.6)  # commits only after we gave up
+    with pytest.raises(AmbiguousWrite, match="run again"):
+        b.create_pipeline(Pipeline(name="late", projectId=project.id))
+    for _ in range(100):  # wait (without timing anything) for the late commit to land
+        if _names(b, project.id):
+            break
+        threading.Event().wait(0.02)
+    assert _names(b, project.id) == ["late"]
     b.close()
