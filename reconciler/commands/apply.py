@@ -22,7 +22,7 @@ from reconciler.apply import ApplyResult, Outcome, PipelineResult, ResultEvent, 
 from reconciler.backend import Backend
 from reconciler.connection import add_backend_arguments, backend_from_args
 from reconciler.document import Pipeline
-from reconciler.errors import ApplyError, Location, PlanError, SpecError, SpecErrors, UserAbort
+from reconciler.errors import ApplyError, ConfigError, Location, PlanError, SpecError, SpecErrors, UserAbort
 from reconciler.normalize import fingerprint
 from reconciler.plan import Plan
 from reconciler.planner import make_plan
@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
     if args.parallelism < 1:
-        raise UserAbort("--parallelism must be at least 1")
+        raise ConfigError("--parallelism must be at least 1")
     saved = _saved_plan_path(args.paths)
     backend, default_project = backend_from_args(args, term)
     try:
