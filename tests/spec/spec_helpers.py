@@ -11,7 +11,7 @@ from reconciler.terminal import Terminal
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-REAL_PIPELINES = Path("/work/shared/fixtures/dataloop-pipelines")
+REAL_PIPELINES = Path(__file__).resolve().parents[1] / "fixtures" / "dataloop-pipelines"
 
 
 @dataclass
