@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 if TYPE_CHECKING:
     from conftest import Api
 
@@ -122,3 +124,27 @@ def test_project_names_with_unicode_and_percent_round_trip(api: Api) -> None:
     created = api.ok(api.post("/projects", {"name": name}))
     found = api.ok(api.get(f"/projects/{quote(name.encode('utf-8'))}/name"))
     assert [p["id"] for p in found] == [created["id"]]
+
+
+def test_dtlpy_finds_provisioned_objects_by_name(dtlpy_sdk: Any) -> None:
+    # The shared dtlpy fixture, and the lookups Loopform's client copies, through the SDK itself.
+    sdk = dtlpy_sdk
+    project = sdk.activate()
+    api_call = sdk.server.base_url + "/loopform/provision"
+    import requests
+
+    for body in ({"kind": "dataset", "name": "frames", "id": DATASET_ID},
+                 {"kind": "recipe", "name": "default", "id": "5f0000000000000000000002", "scope": DATASET_ID},
+                 {"kind": "model", "name": "yolo", "id": "5f0000000000000000000003"},
+                 {"kind": "service", "name": "cutter", "id": "5f0000000000000000000004"}):
+        response = requests.post(api_call, json={**body, "projectId": project.id},
+                                 headers={"authorization": f"Bearer {sdk.server.token}"}, timeout=30)
+        assert response.status_code == 200, response.text
+    dataset = project.datasets.get(dataset_name="frames")
+    assert dataset.id == DATASET_ID
+    assert [r.title for r in dataset.recipes.list()] == ["default"]
+    assert project.models.get(model_name="yolo").id == "5f0000000000000000000003"
+    assert project.services.get(service_name="cutter").id == "5f0000000000000000000004"
+    assert [m.email for m in project.list_members()] == ["local@loopform.dev"]
+    with pytest.raises(sdk.dl.exceptions.NotFound):
+        project.datasets.get(dataset_name="missing")
