@@ -31,6 +31,5 @@ def spec_names(specs: Path) -> list[str]:
 
 
 def writes(plane: ControlPlane) -> list[tuple[str, str]]:
-    """Write requests served: any non-GET except the read-only query routes (dtlpy's lookups)."""
-    return [(e.method, e.path) for e in plane.request_log.entries()
-            if e.method not in ("GET", "HEAD") and not e.path.endswith(("/query", "/query/faas"))]
+    """Write requests served, as the control plane classifies them (query routes are reads)."""
+    return [(e.method, e.path) for e in plane.request_log.writes()]
