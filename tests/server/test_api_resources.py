@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import requests
 
 if TYPE_CHECKING:
     from conftest import Api
@@ -131,8 +132,6 @@ def test_dtlpy_finds_provisioned_objects_by_name(dtlpy_sdk: Any) -> None:
     sdk = dtlpy_sdk
     project = sdk.activate()
     api_call = sdk.server.base_url + "/loopform/provision"
-    import requests
-
     for body in ({"kind": "dataset", "name": "frames", "id": DATASET_ID},
                  {"kind": "recipe", "name": "default", "id": "5f0000000000000000000002", "scope": DATASET_ID},
                  {"kind": "model", "name": "yolo", "id": "5f0000000000000000000003"},
