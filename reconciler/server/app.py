@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -52,11 +53,12 @@ class LoggedRequest(NamedTuple):
 
 
 class RequestLog:
-    """A thread-safe record of every request served, in order."""
+    """A thread-safe record of the requests served, in order: the last `limit` of them, so that a
+    long-running `loopform serve` does not grow without bound."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 100_000) -> None:
         self._lock = threading.Lock()
-        self._entries: list[LoggedRequest] = []
+        self._entries: deque[LoggedRequest] = deque(maxlen=limit)
 
     def append(self, entry: LoggedRequest) -> None:
         with self._lock:
