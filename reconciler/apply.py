@@ -128,6 +128,7 @@ def apply_plan(plan: Plan, backend: Backend, *, parallelism: int = 4,
     """
     lock = threading.Lock()
     refused = threading.Event()
+    once = _Once()
 
     def emit(event: StartEvent | StepEvent | ResultEvent) -> None:
         if on_event is not None:
@@ -139,7 +140,7 @@ def apply_plan(plan: Plan, backend: Backend, *, parallelism: int = 4,
             result = PipelineResult(project=change.project, name=change.name, outcome=Outcome.NOT_ATTEMPTED,
                                     pipeline_id=change.pipeline_id, pending=_steps(change))
         else:
-            result, error = _apply_one(change, backend, emit)
+            result, error = _apply_one(change, backend, emit, once)
             if isinstance(error, Unauthorized):
                 refused.set()
         emit(ResultEvent(result=result))
@@ -157,14 +158,37 @@ def _steps(change: PipelineChange) -> list[Step]:
     return steps
 
 
+class _Once:
+    """Runs each keyed action at most once successfully, even from several threads at a time.
+
+    Pipelines of one project often rely on the same provisioned dataset; provisioning it once
+    per apply (not once per pipeline) saves writes and avoids workers contending on one row.
+    A failed attempt is not remembered: the next pipeline that needs it tries again.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[tuple[str, ...], threading.Lock] = {}
+        self._done: set[tuple[str, ...]] = set()
+
+    def run(self, key: tuple[str, ...], fn: Callable[[], None]) -> None:
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._done:
+                fn()
+                self._done.add(key)
+
+
 def _apply_one(change: PipelineChange, backend: Backend,
-               emit: Callable[[StartEvent | StepEvent | ResultEvent], None]) -> tuple[PipelineResult, LoopformError | None]:
+               emit: Callable[[StartEvent | StepEvent | ResultEvent], None],
+               once: _Once) -> tuple[PipelineResult, LoopformError | None]:
     planned = _steps(change)
     if not planned:
         return PipelineResult(project=change.project, name=change.name, outcome=Outcome.UNCHANGED,
                               pipeline_id=change.pipeline_id), None
     emit(StartEvent(project=change.project, name=change.name, actions=list(change.actions)))
-    runner = _PipelineRun(change, backend, emit)
+    runner = _PipelineRun(change, backend, emit, once)
     try:
         runner.run()
     except _StepFailed as failed:
@@ -180,7 +204,8 @@ class _PipelineRun:
     """The steps of one PipelineChange, in order; raises _StepFailed at the first failure."""
 
     def __init__(self, change: PipelineChange, backend: Backend,
-                 emit: Callable[[StartEvent | StepEvent | ResultEvent], None]) -> None:
+                 emit: Callable[[StartEvent | StepEvent | ResultEvent], None], once: _Once) -> None:
+        self.once = once
         self.change = change
         self.backend = backend
         self.emit = emit
@@ -200,7 +225,9 @@ class _PipelineRun:
         change = self.change
         for resolved in change.provisions:
             if resolved.provision:
-                self._step(Step.PROVISION, partial(self.backend.provision, change.project_id, resolved),
+                key = (change.project_id, resolved.kind.value, resolved.id)
+                provision = partial(self.backend.provision, change.project_id, resolved)
+                self._step(Step.PROVISION, partial(self.once.run, key, provision),
                            f"{resolved.kind.value} {resolved.name!r}")
         for action in change.actions:
             if action is Action.CREATE:

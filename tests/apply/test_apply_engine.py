@@ -169,3 +169,15 @@ def test_provisions_happen_before_the_create(backend: RestBackend, pid: str) -> 
     assert result.results[0].done == [Step.PROVISION, Step.CREATE]
     again = backend.resolver(pid).resolve(ResourceKind.DATASET, "frames")
     assert (again.id, again.provision) == (resolved.id, False)
+
+
+def test_a_provision_shared_by_pipelines_is_made_once(backend: RestBackend, pid: str, server: ServerHandle) -> None:
+    shared = backend.resolver(pid).resolve(ResourceKind.DATASET, "shared-frames")
+    changes = [change(pid, f"p{i}", [Action.CREATE], desired=document(f"p{i}", pid)).model_copy(
+        update={"provisions": [shared]}) for i in range(6)]
+    server.control_plane.request_log.clear()
+    result = apply_plan(plan(*changes), backend, parallelism=4)
+    assert result.ok
+    assert all(r.done == [Step.PROVISION, Step.CREATE] for r in result.results)
+    provisions = [e for e in server.control_plane.request_log.entries() if e.path.endswith("/loopform/provision")]
+    assert len(provisions) == 1
