@@ -169,7 +169,10 @@ def start_response_with(
 ) -> Iterable[bytes]:
     """Serialise `response` as JSON and hand it to the WSGI server."""
     payload = b"" if response.body is None else json.dumps(response.body).encode()
-    reason = HTTPStatus(response.status).phrase if response.status in HTTPStatus._value2member_map_ else ""
+    try:
+        reason = HTTPStatus(response.status).phrase
+    except ValueError:
+        reason = ""
     headers = [("Content-Length", str(len(payload)))]
     if response.body is not None:
         headers.append(("Content-Type", "application/json"))
