@@ -30,10 +30,12 @@ from reconciler.errors import SpecError
 from reconciler.spec.graph import Finding, find_root, resolve_edges
 from reconciler.spec.loader import SpecFile
 from reconciler.spec.models import (
+    AnyNode,
     DatasetNode,
     GenericNode,
     MlNode,
     PipelineSpec,
+    PortSpec,
     TaskNode,
 )
 from reconciler.spec.ports import node_ports
@@ -149,14 +151,14 @@ def _node_findings(spec: PipelineSpec) -> list[Finding]:
     return findings
 
 
-def _trigger_findings(key: str, node: object, inputs: list) -> list[Finding]:
+def _trigger_findings(key: str, node: AnyNode, inputs: list[PortSpec]) -> list[Finding]:
     pointer = f"{_node(key)}/trigger"
     if isinstance(node, TaskNode):
         return [
             Finding(pointer, f"task node '{key}' cannot have a trigger: items reach a task through connections")
         ]
-    trigger = node.trigger  # type: ignore[attr-defined]
-    if trigger.event is None:
+    trigger = node.trigger
+    if trigger is None or trigger.event is None:
         return []
     wanted = _TRIGGER_INPUT.get(trigger.event.resource)
     if wanted is not None and not any(_base(p.type) in (wanted, "Json") for p in inputs):

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from reconciler.errors import SpecError
 from reconciler.spec import models
@@ -105,7 +106,7 @@ def _pattern_message(pattern: str, value: Any) -> str:
     return f"{shown} does not match the pattern {pattern}"
 
 
-def _message(error: dict[str, Any], pointer: str, field: str | None, doc: SourceDocument) -> str:
+def _message(error: ErrorDetails, pointer: str, field: str | None, doc: SourceDocument) -> str:
     kind = error["type"]
     value = error.get("input")
     ctx = error.get("ctx") or {}
@@ -186,7 +187,7 @@ def _is_node_type(pointer: str) -> bool:
 def translate(exc: ValidationError, doc: SourceDocument) -> list[SpecError]:
     """Every validation error of `exc` as a SpecError located in `doc`."""
     plain: list[tuple[str, str]] = []
-    unions: dict[str, list[tuple[dict[str, Any], str]]] = {}
+    unions: dict[str, list[tuple[ErrorDetails, str]]] = {}
     for error in exc.errors(include_url=False):
         pointer, field, union = _walk(tuple(error["loc"]), doc.data, error["type"])
         message = _message(error, pointer, field, doc)

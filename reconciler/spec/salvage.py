@@ -154,7 +154,7 @@ def salvage(data: Any, error_pointers: list[str]) -> Salvage | None:
         if key in repairs:
             node = copy.deepcopy(node)
             for path in repairs[key]:
-                holder = node
+                holder: Any = node
                 for step in path[:-1]:
                     holder = holder.get(step) if isinstance(holder, dict) else None
                 if isinstance(holder, dict):

@@ -155,7 +155,8 @@ class _Builder:
 
     # -- events ------------------------------------------------------------------------------
     def feed(self, event: yaml.Event) -> None:
-        mark = Mark(event.start_mark.line + 1, event.start_mark.column + 1)
+        start = event.start_mark
+        mark = Mark(start.line + 1, start.column + 1) if start is not None else Mark(1, 1)
         if isinstance(event, yaml.DocumentStartEvent):
             self.documents += 1
             if self.documents > 1:
@@ -291,7 +292,7 @@ class _Builder:
         pointer = f"{top.pointer}/{pointer_escape(top.key)}"
         if plain is not None:
             self.doc.plain[pointer] = plain
-        top.container[top.key] = value  # type: ignore[index]
+        top.container[top.key] = value
 
     def _take_key(self, top: _Frame, key: Any, mark: Mark, plain: str | None) -> None:
         top.has_key = True

@@ -145,3 +145,31 @@ def test_same_pipeline_in_two_files(tmp_path: Path) -> None:
         f"{tmp_path / 'b.yaml'}:4:3: pipeline 'demo' in the default project is already defined "
         f"in {tmp_path / 'a.yaml'}"
     ]
+
+
+def test_mangled_examples_never_crash(tmp_path: Path) -> None:
+    """Seeded random edits of the example specs: always a report, never an exception."""
+    import random
+
+    rng = random.Random(20261124)
+    sources = [p.read_bytes() for p in sorted((Path(__file__).parents[2] / "pipelines").glob("*.yaml"))]
+    alphabet = b" \n:-[]{},&*!|>'\"#.%@`?\t0123456789abcXYZ"
+    path = tmp_path / "f.yaml"
+    outcomes = set()
+    for _ in range(300):
+        text = bytearray(rng.choice(sources))
+        for _ in range(rng.randint(1, 6)):
+            pos = rng.randrange(len(text))
+            roll = rng.random()
+            if roll < 0.4:
+                text[pos] = rng.choice(alphabet)
+            elif roll < 0.7:
+                del text[pos : pos + rng.randint(1, 20)]
+            else:
+                start = rng.randrange(len(text))
+                text[pos:pos] = text[start : start + rng.randint(1, 40)]
+        path.write_bytes(bytes(text))
+        result = load([path])
+        outcomes.add(result.ok)
+        assert all(e.location.line >= 1 and e.location.col >= 1 for e in result.errors)
+    assert outcomes == {True, False}
