@@ -18,7 +18,7 @@ from pydantic_core import ErrorDetails
 
 from reconciler.errors import SpecError
 from reconciler.spec import models
-from reconciler.spec.source import SourceDocument, pointer_escape
+from reconciler.spec.source import SourceDocument, describe, pointer_escape
 
 _TYPE_WORDS = {
     "string_type": "a string",
@@ -48,22 +48,6 @@ def _vocabulary() -> list[str]:
 
 
 _VOCABULARY = _vocabulary()
-
-
-def describe(value: Any) -> str:
-    """A value as the user wrote it, named by its JSON type."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean " + ("true" if value else "false")
-    if isinstance(value, (int, float)):
-        return f"number {value}"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    text = str(value)
-    return f"'{text[:60]}...'" if len(text) > 60 else f"'{text}'"
 
 
 def _suggest(word: Any, choices: list[str]) -> str:

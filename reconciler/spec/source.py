@@ -95,7 +95,8 @@ def _position(text: str, index: int) -> tuple[int, int]:
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
+    """A value for a message, named by its JSON type (long strings shortened)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -106,7 +107,8 @@ def _describe(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return f"'{value}'"
+    text = str(value)
+    return f"'{text[:60]}...'" if len(text) > 60 else f"'{text}'"
 
 
 @dataclass
@@ -115,7 +117,6 @@ class _Frame:
     pointer: str
     mark: Mark
     anchor: str | None
-    is_key: bool = False
     size: int = 1
     key: str | None = None
     key_mark: Mark | None = None
@@ -141,17 +142,16 @@ class _Builder:
         self.resolver = Resolver()
         self.constructor = SafeConstructor()
 
-    # -- positions ---------------------------------------------------------------------------
-    def _child(self) -> tuple[str, Mark | None]:
-        """The pointer and mark of the node that comes next, from the top frame's state."""
+    def _child_pointer(self) -> str:
+        """The JSON pointer of the node that comes next, from the top frame's state."""
         if not self.stack:
-            return "", None
+            return ""
         top = self.stack[-1]
         if isinstance(top.container, list):
-            return f"{top.pointer}/{len(top.container)}", None
+            return f"{top.pointer}/{len(top.container)}"
         if top.has_key and top.key is not None:
-            return f"{top.pointer}/{pointer_escape(top.key)}", top.key_mark
-        return f"{top.pointer}/?", None  # a complex key being built; it will be rejected
+            return f"{top.pointer}/{pointer_escape(top.key)}"
+        return f"{top.pointer}/?"  # a complex key being built; it will be rejected
 
     # -- events ------------------------------------------------------------------------------
     def feed(self, event: yaml.Event) -> None:
@@ -174,16 +174,13 @@ class _Builder:
                 raise _Stop(f"unsupported YAML tag '{event.tag}'", mark.line, mark.col)
             if len(self.stack) >= MAX_DEPTH:
                 raise _Stop(f"nesting deeper than {MAX_DEPTH} levels", mark.line, mark.col)
-            pointer, _ = self._child()
-            is_key = bool(self.stack) and isinstance(self.stack[-1].container, dict) and not (
-                self.stack[-1].has_key
-            )
+            pointer = self._child_pointer()
             container: dict[str, Any] | list[Any] = (
                 {} if isinstance(event, yaml.MappingStartEvent) else []
             )
             if event.anchor:
                 self.open_anchors.add(event.anchor)
-            self.stack.append(_Frame(container, pointer, mark, event.anchor, is_key=is_key))
+            self.stack.append(_Frame(container, pointer, mark, event.anchor))
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             frame = self.stack.pop()
             if isinstance(frame.container, dict):
@@ -306,7 +303,7 @@ class _Builder:
             if plain is not None and isinstance(key, bool):
                 hint = f" (YAML 1.1 reads '{plain}' as a boolean): quote it, \"{plain}\""
             self.doc.error(
-                f"mapping keys must be strings, got {_describe(key)}{hint}",
+                f"mapping keys must be strings, got {describe(key)}{hint}",
                 mark.line,
                 mark.col,
                 f"{top.pointer}/{plain if plain is not None else '?'}",
@@ -333,7 +330,7 @@ class _Builder:
         for source in sources:
             if not isinstance(source, dict):
                 self.doc.error(
-                    f"a merge key (<<) takes a mapping or a list of mappings, got {_describe(source)}",
+                    f"a merge key (<<) takes a mapping or a list of mappings, got {describe(source)}",
                     mark.line,
                     mark.col,
                     top.pointer,
@@ -390,7 +387,7 @@ def parse_text(text: str, path: str) -> SourceDocument:
         doc.fatal = True
     elif not isinstance(doc.data, dict):
         doc.error(
-            f"a spec must be a mapping (apiVersion, kind, metadata, spec), got {_describe(doc.data)}"
+            f"a spec must be a mapping (apiVersion, kind, metadata, spec), got {describe(doc.data)}"
         )
         doc.fatal = True
     return doc
