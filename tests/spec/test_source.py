@@ -1,0 +1,61 @@
+"""YAML reading: data as safe_load would give it (minus dates), with marks for every pointer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from spec_corpus import VALID
+
+from reconciler.spec import load
+from reconciler.spec.source import parse_text
+
+
+def test_marks_point_at_keys_and_items() -> None:
+    doc = parse_text(VALID, "v.yaml")
+    assert doc.errors == []
+    assert str(doc.locate("/spec/nodes/work")) == "v.yaml:8:5"
+    assert str(doc.locate("/spec/connections/0")) == "v.yaml:10:7"
+    assert str(doc.locate("/spec/connections/0/to")) == "v.yaml:10:19"
+    # an absent pointer falls back to its nearest located ancestor, keeping the pointer asked for
+    located = doc.locate("/spec/nodes/work/task/recipe")
+    assert (located.line, located.col, located.pointer) == (8, 5, "/spec/nodes/work/task/recipe")
+
+
+def test_scalars_are_typed_like_safe_load_except_dates() -> None:
+    doc = parse_text(
+        "a: 2026-11-20\nb: 2026-11-20T10:00:00Z\nc: yes\nd: 0x1F\ne: 1.5\nf: ~\ng: '3'\nh: 1:30\n", "s"
+    )
+    assert doc.data == {
+        "a": "2026-11-20",
+        "b": "2026-11-20T10:00:00Z",
+        "c": True,
+        "d": 31,
+        "e": 1.5,
+        "f": None,
+        "g": "3",
+        "h": 90,  # YAML 1.1 sexagesimal; a string field would say: quote it, "1:30"
+    }
+    assert doc.plain == {"/c": "yes", "/d": "0x1F", "/e": "1.5", "/f": "~", "/h": "1:30"}
+
+
+def test_merge_keys_and_anchors() -> None:
+    doc = parse_text("base: &b {x: 1, y: 2}\nnode:\n  <<: *b\n  y: 3\n", "m")
+    assert doc.errors == []
+    assert doc.data == {"base": {"x": 1, "y": 2}, "node": {"y": 3, "x": 1}}
+    assert str(doc.locate("/node/x")) == "m:3:3"  # merged keys point at the merge
+
+
+def test_bom_and_crlf(tmp_path: Path) -> None:
+    path = tmp_path / "win.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + VALID.replace("\n", "\r\n").encode())
+    result = load([path])
+    assert result.errors == [] and len(result.specs) == 1
+
+
+def test_a_wrong_string_type_shows_the_quoted_fix(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(VALID.replace("code: 'print(1)'}", "code: 'print(1)', function: on}"))
+    assert [str(e) for e in load([path]).errors] == [
+        f"{path}:8:42: expected a string, got boolean true; YAML 1.1 reads on as a boolean: "
+        'quote it, "on"'
+    ]
