@@ -43,7 +43,7 @@ from reconciler.document import (
 from reconciler.errors import Location, NotFound, SpecError, SpecErrors
 from reconciler.layout import layered_positions
 from reconciler.marker import Marker, read_marker, with_marker
-from reconciler.normalize import essence, essence_digest, section_digests
+from reconciler.normalize import Essence, essence, essence_digest, section_digests
 from reconciler.spec.graph import edges as spec_edges
 from reconciler.spec.graph import root_key
 from reconciler.spec.models import (
@@ -92,6 +92,8 @@ class CompiledPipeline(BaseModel):
     keys: dict[str, str] = Field(default_factory=dict)  # spec key -> node id
     status: str = "installed"
     reset_token: str | None = None
+    # The desired essence (marker excluded) compared on `owned`: computed once here, reused by diff.
+    essence: Essence | None = Field(default=None, exclude=True, repr=False)
 
 
 def deterministic_id(*parts: str) -> str:
@@ -153,7 +155,10 @@ def _ports(key: str, node_id: str, io: str, specs: list[PortSpec], explicit: boo
         if matched is not None:
             # UI bookkeeping (io, nodeId) and cosmetics are carried over so an update does not
             # churn them; normalize ignores them unless the spec owns them.
-            fields.update(matched.model_dump(exclude_none=True))
+            fields.update(matched.model_extra or {})
+            for attr in ("displayName", "color"):
+                if getattr(matched, attr) is not None:
+                    fields[attr] = getattr(matched, attr)
         port_id = spec.id or (matched.portId if matched else deterministic_id(node_id, io, spec.name))
         fields.update(portId=port_id, name=spec.name, type=spec.type)
         for attr in ("actions", "actionIcon", "defaultValue", "variableName", "portPercentage",
@@ -437,9 +442,12 @@ def compile_spec(
         startNodes=start_nodes, variables=variables, settings=settings or None,
     )
     by_id = {v: k for k, v in keys.items()}
-    ess = essence(desired, keys=by_id)
+    # Digests cover what the spec owns, cosmetics it sets included (so moving a node the spec
+    # places counts as drift); diff computes the live side with the same `owned`.
+    owned_ess = essence(desired, keys=by_id, owned=frozenset(owned))
     token = body.resetToken if body.resetToken is not None else (live_marker.resetToken if live_marker else None)
-    marker = Marker(nodes=keys, resetToken=token, specDigest=essence_digest(ess), sections=section_digests(ess))
+    sections = section_digests(owned_ess)
+    marker = Marker(nodes=keys, resetToken=token, specDigest=essence_digest(owned_ess, sections), sections=sections)
     desired = with_marker(desired, marker, live=live)
     return CompiledPipeline(desired=desired, provisions=list(ctx.provisions.values()), owned=frozenset(owned),
-                            keys=keys, status=body.status, reset_token=body.resetToken)
+                            keys=keys, status=body.status, reset_token=body.resetToken, essence=owned_ess)

@@ -157,6 +157,7 @@ def diff_pipeline(
     owned: frozenset[str] = frozenset(),
     status: DesiredStatus = "installed",
     reset_token: str | None = None,
+    desired_essence: Essence | None = None,
 ) -> PipelineDiff:
     """Compare a compiled `desired` document (its marker included) with `live` (None: absent).
 
@@ -167,7 +168,8 @@ def diff_pipeline(
     desired_marker = read_marker(desired) or Marker()
     desired_keys = desired_marker.node_key_by_id()
     dkeys = node_keys(desired, desired_keys)
-    ess_desired = essence(desired, keys=dkeys, owned=owned)
+    # compile's essence of the same document (`CompiledPipeline.essence`) saves recomputing it.
+    ess_desired = desired_essence if desired_essence is not None else essence(desired, keys=dkeys, owned=owned)
 
     if live is None:
         changes = [FieldChange(path=p, before=b, after=a, op=op)
@@ -183,8 +185,8 @@ def diff_pipeline(
     raw = essence_changes(ess_live, ess_desired)
     drifted: set[str] = set()
     if raw and live_marker is not None and live_marker.sections:
-        # Digests are over the cosmetic-free essence, as recorded by compile.
-        now = section_digests(essence(live, keys=lkeys))
+        # Digests are over the essence on the spec's `owned` paths, as recorded by compile.
+        now = section_digests(ess_live)
         drifted = {s for s in now.keys() | live_marker.sections.keys()
                    if now.get(s) != live_marker.sections.get(s)}
     changes = [FieldChange(path=p, before=b, after=a, op=op, drift=_section_of(p) in drifted)

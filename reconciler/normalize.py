@@ -138,9 +138,11 @@ def _port_names(ports: list[dict[str, Any]]) -> list[str]:
 
 
 def _port_essence(port: dict[str, Any], owned_cosmetics: Iterable[str]) -> dict[str, Any]:
-    out = {k: v for k, v in port.items() if k not in _PORT_IGNORED and k not in _PORT_COSMETIC}
+    # Port fields are model fields (already null-free in the wire form) or UI extras: shallow.
+    out = {k: v for k, v in port.items()
+           if k not in _PORT_IGNORED and k not in _PORT_COSMETIC and v is not None}
     for k in owned_cosmetics:
-        if k in port:
+        if port.get(k) is not None:
             out[k] = port[k]
     return out
 
@@ -155,32 +157,40 @@ def _node_essence(node: dict[str, Any], key: str, owned: frozenset[str]) -> dict
             # Display names are cosmetic (and may repeat): owned only where the spec sets one.
             continue
         if field == "namespace":
-            value = {k: v for k, v in value.items()
-                     if not (is_code and k in _CODE_NAMESPACE_SERVER_FIELDS)}
+            if is_code:
+                value = {k: v for k, v in value.items() if k not in _CODE_NAMESPACE_SERVER_FIELDS}
         elif field == "metadata":
             # Canvas position is cosmetic: owned by the spec only where it sets one.
-            value = {k: v for k, v in value.items()
-                     if k != "position" and not (is_code and k in _CODE_METADATA_SERVER_FIELDS)}
+            value = {k: drop_nulls(v) for k, v in value.items()
+                     if k != "position" and v is not None
+                     and not (is_code and k in _CODE_METADATA_SERVER_FIELDS)}
             if f"nodes.{key}.position" in owned and "position" in node["metadata"]:
                 pos = node["metadata"]["position"]
                 out["position"] = {"x": pos.get("x", 0), "y": pos.get("y", 0)}
-        elif field == "config" and not value:
-            # `config: {}` and no config are the same to the platform (templates omit it).
+        elif field == "config":
+            if not value:
+                # `config: {}` and no config are the same to the platform (templates omit it).
+                continue
+            value = drop_nulls(value)
+        elif value is None:
             continue
+        elif isinstance(value, (dict, list)):
+            value = drop_nulls(value)
         out[field] = value
     for io in ("inputs", "outputs"):
         ports = node.get(io) or []
         names = _port_names(ports)
         out[io] = {
             name: _port_essence(p, [c for c in _PORT_COSMETIC
-                                    if f"nodes.{key}.{io}.{name}.{c}" in owned])
+                                    if f"nodes.{key}.{io}.{name}.{c}" in owned] if owned else ())
             for name, p in zip(names, ports)
         }
     return out
 
 
 def _trigger_essence(trigger: dict[str, Any]) -> dict[str, Any]:
-    spec = dict(trigger.get("spec") or {})
+    # Shallow null-dropping only: a DQL filter's nulls mean "is null" and must survive.
+    spec = {k: v for k, v in (trigger.get("spec") or {}).items() if v is not None}
     if "filter" in spec:
         spec["filter"] = parse_json_text(spec["filter"])
     if trigger.get("type", "Event") == "Event" and spec.get("filter") is None:
@@ -206,7 +216,7 @@ def essence(doc: Pipeline, *, keys: Mapping[str, str], owned: frozenset[str] = f
     port_name: dict[tuple[str, str], str] = {}  # (node id, port id) -> port name
     for node in wire.get("nodes", []):
         key = keys[node["id"]]
-        nodes[key] = drop_nulls(_node_essence(node, key, owned))
+        nodes[key] = _node_essence(node, key, owned)
         for io in ("inputs", "outputs"):
             ports = node.get(io) or []
             for name, p in zip(_port_names(ports), ports):
@@ -223,8 +233,9 @@ def essence(doc: Pipeline, *, keys: Mapping[str, str], owned: frozenset[str] = f
         ident = f"{endpoint(conn['src'])}{f'[{action}]' if action else ''} -> {endpoint(conn['tgt'])}"
         # "{}" and a missing condition both mean "no filter" (the SDK omits it).
         condition = parse_json_text(conn.get("condition") or "{}")
-        extra = {k: v for k, v in conn.items() if k not in ("src", "tgt", "condition", "action")}
-        connections[ident] = drop_nulls({"filter": condition, **extra})
+        extra = {k: v for k, v in conn.items()
+                 if k not in ("src", "tgt", "condition", "action") and v is not None}
+        connections[ident] = {"filter": condition, **extra}
 
     root: str | None = None
     triggers: dict[str, dict[str, Any]] = {}
@@ -238,18 +249,23 @@ def essence(doc: Pipeline, *, keys: Mapping[str, str], owned: frozenset[str] = f
             while slot in triggers:
                 n += 1
                 slot = f"{key}#{n}"
-            triggers[slot] = drop_nulls(_trigger_essence(start["trigger"]))
+            triggers[slot] = _trigger_essence(start["trigger"])
 
-    variables = {
-        v["name"]: drop_nulls({"type": v.get("type", "String"), "value": v.get("value"),
-                               "description": v.get("description") or None})
-        for v in wire.get("variables", [])
+    variables = {}
+    for v in wire.get("variables", []):
         # The marker is Loopform's bookkeeping, compared by the diff on its own terms.
-        if v["name"] != MARKER_VARIABLE
-    }
-    settings = {k: v for k, v in (wire.get("settings") or {}).items() if k not in _SETTINGS_IGNORED}
-    return Essence(fields=fields, nodes=nodes, connections=connections, root=root,
-                   triggers=triggers, variables=variables, settings=drop_nulls(settings))
+        if v["name"] == MARKER_VARIABLE:
+            continue
+        entry = {"type": v.get("type", "String")}
+        if v.get("value") is not None:
+            entry["value"] = v["value"]
+        if v.get("description"):
+            entry["description"] = v["description"]
+        variables[v["name"]] = entry
+    settings = {k: v for k, v in (wire.get("settings") or {}).items()
+                if k not in _SETTINGS_IGNORED and v is not None}
+    return Essence.model_construct(fields=fields, nodes=nodes, connections=connections, root=root,
+                                   triggers=triggers, variables=variables, settings=settings)
 
 
 def canonical_json(value: Any) -> str:
@@ -275,11 +291,17 @@ def section_digests(ess: Essence) -> dict[str, str]:
     return out
 
 
-def essence_digest(ess: Essence) -> str:
-    """Digest of the whole essence (without settings, see `section_digests`)."""
-    return hashlib.sha256(canonical_json(section_digests(ess)).encode()).hexdigest()
+def essence_digest(ess: Essence, sections: dict[str, str] | None = None) -> str:
+    """Digest of the whole essence (without settings, see `section_digests`); pass the
+    sections when they are at hand to avoid computing them twice."""
+    return hashlib.sha256(canonical_json(sections or section_digests(ess)).encode()).hexdigest()
 
 
 def fingerprint(live: Pipeline) -> str:
-    """sha256 of the raw live document (canonical JSON): a saved plan is stale when it moves."""
-    return hashlib.sha256(canonical_json(live.wire()).encode()).hexdigest()
+    """sha256 of the live document as decoded: a saved plan is stale when it moves.
+
+    pydantic's own JSON serializer is deterministic for a given document (model fields in
+    declaration order, unknown fields in the order the server sent them) and much cheaper than
+    sorted JSON; it runs once per live pipeline on every plan.
+    """
+    return hashlib.sha256(live.model_dump_json(by_alias=True, exclude_none=True).encode()).hexdigest()

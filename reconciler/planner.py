@@ -10,7 +10,9 @@ two specs for one pipeline) is collected and raised together as `SpecErrors`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -79,6 +81,35 @@ def make_plan(
     the default project) are planned for deletion. Raises SpecErrors (spec problems, all of them),
     ApiError (the backend failed).
     """
+    with _long_lived_data_frozen():
+        return _make_plan(spec_files, backend, default_project=default_project, prune=prune,
+                          created_at=created_at)
+
+
+@contextmanager
+def _long_lived_data_frozen() -> Iterator[None]:
+    """Keep the garbage collector off the data planning only reads.
+
+    Planning holds every spec and live document while it allocates many small dicts; each full
+    collection would traverse all of them again (measured: compile ran twice as slow for 300
+    pipelines). `gc.freeze()` moves what exists now (and, re-called per project, the live
+    documents just decoded) to the permanent generation; `unfreeze()` hands it back.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _make_plan(
+    spec_files: Sequence[PlannedSpec],
+    backend: Backend,
+    *,
+    default_project: str | None,
+    prune: bool,
+    created_at: str | None,
+) -> Plan:
     groups = _group_by_project(spec_files, default_project)
     if prune and default_project and default_project not in groups:
         groups[default_project] = _Group(default_project, [])
@@ -100,6 +131,7 @@ def make_plan(
         for live in backend.list_pipelines(project.id):
             live_by_name.setdefault(live.name, live)
         resolver = backend.resolver(project.id)
+        gc.freeze()  # the live documents just decoded (see _long_lived_data_frozen)
         named = set()
         for sf in group.specs:
             name = sf.spec.metadata.name
@@ -113,7 +145,7 @@ def make_plan(
                 continue
             found = diff_pipeline(compiled.desired, live, owned=compiled.owned,
                                   status=compiled.status,  # type: ignore[arg-type]
-                                  reset_token=compiled.reset_token)
+                                  reset_token=compiled.reset_token, desired_essence=compiled.essence)
             sends_document = Action.CREATE in found.actions or Action.UPDATE in found.actions
             keep_desired = sends_document or any(a is not Action.NO_OP for a in found.actions)
             changes.append(PipelineChange(
