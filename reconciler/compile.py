@@ -181,8 +181,7 @@ def _ports(key: str, node_id: str, io: str, specs: list[PortSpec], explicit: boo
     return ports
 
 
-def _typed_parts(key: str, node: Any, ctx: _Context, project_name: str | None,
-                 live: Node | None) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+def _typed_parts(key: str, node: Any, ctx: _Context, project_name: str | None) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(platform type, namespace, metadata, config, extra node fields) generated from typed fields."""
     ptr = f"/spec/nodes/{key}"
     ns: dict[str, Any] = {}
@@ -348,13 +347,13 @@ def compile_spec(
         node_id = node.id or marker_ids.get(key) or deterministic_id(project_id, spec.metadata.name, key)
         keys[key] = node_id
         matched = live_nodes.get(node_id)
-        ptype, ns, meta, config, extra = _typed_parts(key, node, ctx, project_name, matched)
+        ptype, ns, meta, config, extra = _typed_parts(key, node, ctx, project_name)
 
         if matched is not None and ptype == "code":
             # Names the platform generated at install (see normalize): keep them on update.
             for f in ("serviceName", "packageName", "moduleName", "projectName"):
                 value = getattr(matched.namespace, f)
-                if value is not None and f not in (node.namespace or {}) and not (f == "packageName" and node.packageName):
+                if value is not None and f not in (node.namespace or {}) and not (f == "packageName" and isinstance(node, CodeNode) and node.packageName):
                     ns[f] = value
             if "codeApplicationName" in matched.metadata:
                 meta["codeApplicationName"] = matched.metadata["codeApplicationName"]

@@ -174,8 +174,8 @@ def diff_pipeline(
     if live is None:
         changes = [FieldChange(path=p, before=b, after=a, op=op)
                    for p, op, b, a in essence_changes(Essence(), ess_desired)]
-        actions = [Action.CREATE] + ([Action.RESUME] if status == "installed" else [])
-        return PipelineDiff(actions=actions, changes=changes, reason="no live pipeline with this name")
+        return PipelineDiff(actions=[Action.CREATE] + ([Action.RESUME] if status == "installed" else []),
+                            changes=changes, reason="no live pipeline with this name")
 
     live_marker = read_marker(live)
     known = {**(live_marker.node_key_by_id() if live_marker else {}), **desired_keys}

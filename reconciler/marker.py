@@ -25,7 +25,7 @@ MANAGED_BY = "loopform"
 class Marker(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    managedBy: Literal["loopform"] = MANAGED_BY
+    managedBy: Literal["loopform"] = "loopform"
     nodes: dict[str, str] = Field(default_factory=dict)
     resetToken: str | None = None
     specDigest: str | None = None

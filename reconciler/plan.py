@@ -137,7 +137,7 @@ class Plan(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    format_version: Literal[1] = FORMAT_VERSION
+    format_version: Literal[1] = 1
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     backend: str = ""
     spec_digests: dict[str, str] = Field(default_factory=dict)
@@ -154,9 +154,8 @@ class Plan(BaseModel):
     ) -> Plan:
         """A plan with pipelines in their canonical (project, name) order."""
         ordered = sorted(pipelines, key=lambda p: (p.project, p.name))
-        extra = {"created_at": created_at} if created_at is not None else {}
-        return cls(backend=backend, spec_digests=dict(sorted(spec_digests.items())),
-                   pipelines=ordered, **extra)
+        plan = cls(backend=backend, spec_digests=dict(sorted(spec_digests.items())), pipelines=ordered)
+        return plan if created_at is None else plan.model_copy(update={"created_at": created_at})
 
     @property
     def has_changes(self) -> bool:

@@ -128,8 +128,8 @@ def _make_plan(
                           for sf in group.specs)
             continue
         live_by_name: dict[str, Pipeline] = {}
-        for live in backend.list_pipelines(project.id):
-            live_by_name.setdefault(live.name, live)
+        for doc in backend.list_pipelines(project.id):
+            live_by_name.setdefault(doc.name, doc)
         resolver = backend.resolver(project.id)
         gc.freeze()  # the live documents just decoded (see _long_lived_data_frozen)
         named = set()
