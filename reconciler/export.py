@@ -15,6 +15,7 @@ not be expressed (empty for every document the tests know).
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
@@ -154,6 +155,26 @@ def _typed_node(key: str, node: Node, code_files: dict[str, str], code_path: str
         task: dict[str, Any] = {}
         if meta.get("taskType") == "qa":
             task["type"] = "qa"
+        # Typed where the value reads back exactly; owner and workload stay raw metadata because
+        # typed emails are checked against project members, which a UI-built task need not match.
+        priority = {1: "low", 2: "medium", 3: "high"}.get(meta.get("priority"))  # type: ignore[arg-type]
+        if priority is not None:
+            task["priority"] = priority
+        due = meta.get("dueDate")
+        if isinstance(due, (int, float)) and not isinstance(due, bool) and due > 0:
+            task["dueDate"] = datetime.fromtimestamp(due / 1000, tz=UTC).isoformat()
+        for attr in ("batchSize", "maxBatchWorkload"):
+            if isinstance(meta.get(attr), int) and not isinstance(meta.get(attr), bool):
+                task[attr] = meta[attr]
+        if isinstance(meta.get("consensusTaskType"), str) and meta["consensusTaskType"]:
+            consensus: dict[str, Any] = {"type": meta["consensusTaskType"]}
+            if isinstance(meta.get("consensusPercentage"), (int, float)):
+                consensus["percentage"] = meta["consensusPercentage"]
+            if isinstance(meta.get("consensusAssignees"), int):
+                consensus["assignees"] = meta["consensusAssignees"]
+            task["consensus"] = consensus
+        if isinstance(meta.get("groups"), list) and all(isinstance(g, str) and g for g in meta["groups"]):
+            task["groups"] = list(meta["groups"])
         actions = next((p.actions for p in node.outputs if p.actions), None)
         if actions and actions != TASK_DEFAULT_ACTIONS[task.get("type", "annotation")]:
             task["actions"] = list(actions)

@@ -164,6 +164,10 @@ def _node_essence(node: dict[str, Any], key: str, owned: frozenset[str]) -> dict
             value = {k: drop_nulls(v) for k, v in value.items()
                      if k != "position" and v is not None
                      and not (is_code and k in _CODE_METADATA_SERVER_FIELDS)}
+            if value.get("triggerToPipeline") == {}:
+                # dtlpy's DatasetNode writes `triggerToPipeline: {filter: null}` when loading
+                # existing data is off; that and no key at all both mean "off".
+                del value["triggerToPipeline"]
             if f"nodes.{key}.position" in owned and "position" in node["metadata"]:
                 pos = node["metadata"]["position"]
                 out["position"] = {"x": pos.get("x", 0), "y": pos.get("y", 0)}

@@ -56,8 +56,9 @@ def test_null_and_absent_are_the_same() -> None:
     b["nodes"][0]["namespace"].pop("moduleName")
     b["nodes"][0]["metadata"]["triggerToPipeline"] = {"filter": None}
     a = _doc()
-    a["nodes"][0]["metadata"]["triggerToPipeline"] = {}
-    assert _ess(a) == _ess(b)
+    assert _ess(a) == _ess(b)  # dtlpy's "load existing data: off" is no key at all
+    a["nodes"][0]["metadata"]["triggerToPipeline"] = {"active": True}
+    assert _ess(a) != _ess(b)
 
 
 def test_condition_is_compared_parsed_and_missing_means_no_filter() -> None:

@@ -140,3 +140,44 @@ def test_edit_made_through_dtlpy_shows_as_drift(world: World, tmp_path_factory: 
     pipeline.update()
     text, _ = world.plan("edit_through_dtlpy")
     assert "(drift: edited outside Loopform)" in text.out
+
+
+def _prepare(item):  # a code node's function: dtlpy ships its source text
+    return item
+
+
+def test_pipeline_built_with_dtlpy_is_adopted_by_export_with_no_changes(world: World, tmp_path_factory: Any) -> None:
+    dl = _import_dtlpy(tmp_path_factory.mktemp("dataloop"))
+    port = world.server.port
+    alias = f"loopform-adopt-{port}"
+    dl.add_environment(environment=world.server.base_url, alias=alias, gate_url=f"http://127.0.0.1:{port}",
+                       url=f"http://127.0.0.1:{port}/", verify_ssl=False)
+    dl.setenv(alias)
+    dl.login_token(world.server.token)
+    project = dl.projects.get(project_name="local")
+    pipeline = project.pipelines.create(name="built-with-dtlpy")
+    code = dl.CodeNode(name="prepare", project_id=project.id, project_name=project.name, method=_prepare,
+                       position=(1, 1))
+    task = dl.TaskNode(name="label", project_id=project.id, dataset_id="64f0c0ffee0123456789abcd",
+                       recipe_title="default", recipe_id="64f0c0ffee0123456789abce", task_owner="owner@example.com",
+                       workload=[dl.WorkloadUnit(assignee_id="annotator@example.com", load=100)], position=(2, 1),
+                       due_date=1_900_000_000_000)
+    done = dl.DatasetNode(name="done", project_id=project.id, dataset_id="64f0c0ffee0123456789abcd",
+                          dataset_folder="/done", position=(3, 1))
+    pipeline.nodes.add(code)
+    code.connect(task, filters=dl.Filters(field="metadata.system.mimetype", values="image*"))
+    task.connect(done, action="complete")
+    code.add_trigger(trigger_type=dl.TriggerType.EVENT, filters=dl.Filters(field="dir", values="/incoming"),
+                     actions=[dl.TriggerAction.CREATED])
+    done.add_trigger(trigger_type=dl.TriggerType.CRON, cron="0 */6 * * *")
+    pipeline.variables.append(dl.Variable(name="threshold", value=0.5, variable_type=dl.PackageInputType.FLOAT))
+    pipeline.update()
+
+    exported = cli("export", "--project", "local", "-o", "adopted", "built-with-dtlpy")
+    assert exported.code == 0, exported.err
+    assert "warning" not in exported.err
+    plan = cli("plan", "adopted", "--detailed-exitcode")
+    assert plan.code == 0, plan.out + plan.err
+    assert "No changes." in plan.out
+    text = (world.root / "adopted" / "built-with-dtlpy.yaml").read_text()
+    assert "priority: medium" in text  # typed where the value reads back exactly
