@@ -61,8 +61,9 @@ RERUN_METHODS = frozenset({"startFromBeginning", "startFromNodes", "startFromFai
 def rerun_execution(pipeline: Doc, execution: Doc, *, method: str, start_node_ids: list[str]) -> Doc:
     """The execution re-run in place (`POST /pipelines/{id}/executions/rerun`): from its start node,
     from `start_node_ids`, or from the nodes that failed (none fail here, so that re-runs nothing)."""
+    starts: list[str]
     if method == "startFromBeginning":
-        starts = [execution.get("startNodeId")]
+        starts = [str(execution.get("startNodeId"))]
     elif method == "startFromNodes":
         starts = list(start_node_ids)
     else:

@@ -133,10 +133,12 @@ def register(router: Router, plane: ControlPlane) -> None:
         if plane.strict:
             raise HttpError(400, "Provisioning is disabled: the control plane runs in strict mode")
         body = request.json_object()
-        fields = {k: body.get(k) for k in ("kind", "name", "id", "projectId")}
-        for key, value in fields.items():
+        fields: dict[str, str] = {}
+        for key in ("kind", "name", "id", "projectId"):
+            value = body.get(key)
             if not isinstance(value, str) or not value:
                 raise HttpError(400, f"'{key}' is required (a non-empty string)")
+            fields[key] = value
         scope = body.get("scope")
         if scope is not None and not isinstance(scope, str):
             raise HttpError(400, "'scope' must be a string")
