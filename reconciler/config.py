@@ -8,6 +8,13 @@ The safety rule: a remote API is used only when Loopform's own configuration sel
 (`--url`, `LOOPFORM_API_URL`, `url:` in loopform.yaml) or `backend: dataloop` (flag or file). A dtlpy
 login lying on the machine, or a stray `LOOPFORM_TOKEN`, never sends the specs anywhere by itself;
 without a selection the embedded local control plane in `.loopform/` is used.
+
+Environments: `loopform.yaml` may name environments (`--env NAME` or LOOPFORM_ENV selects one), each
+with its own backend/url/project and variables. An environment chosen on the command line counts
+as a flag: its settings beat the LOOPFORM_* variables and the file's top level. Variables (for
+`${var.NAME}` in specs) are the file's top-level `variables:` overlaid with the environment's; a
+value is a scalar, `{value: X, secret: true}`, or `{env: NAME, secret: true}` (read from the process
+environment, so secrets need not be committed). Secret values are redacted from every output.
 """
 
 from __future__ import annotations
@@ -17,13 +24,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from reconciler.errors import ConfigError
+from reconciler.interpolate import Context, Scalar, Variable
 
 PROJECT_FILE = "loopform.yaml"
 STATE_DIR = ".loopform"
@@ -33,6 +41,7 @@ DEFAULT_LOCAL_PROJECT = "local"
 ENV_URL = "LOOPFORM_API_URL"
 ENV_TOKEN = "LOOPFORM_TOKEN"
 ENV_PROJECT = "LOOPFORM_PROJECT"
+ENV_ENVIRONMENT = "LOOPFORM_ENV"
 _MAX_PROJECT_FILE = 1 << 20
 
 
@@ -41,8 +50,41 @@ class BackendKind(str, Enum):
     DATALOOP = "dataloop"  # a REST API: the real gate, or `loopform serve`
 
 
+class VariableDecl(BaseModel):
+    """A variable's source: a literal `value`, or the process environment variable `env`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: Scalar | None = None
+    env: str | None = None
+    secret: bool = False
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> VariableDecl:
+        if (self.value is None) == (self.env is None):
+            raise ValueError("give exactly one of `value:` or `env:`")
+        return self
+
+
+VariableEntry = Annotated[Scalar | VariableDecl, Field(union_mode="left_to_right")]
+
+
+class EnvironmentDecl(BaseModel):
+    """One named environment: where it lives and the variables its specs are applied with."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backend: BackendKind | None = None
+    url: str | None = None
+    project: str | None = None
+    console_url: str | None = None
+    description: str | None = None
+    variables: dict[str, VariableEntry] = Field(default_factory=dict)
+
+
 class ProjectFile(BaseModel):
-    """`loopform.yaml`. Unknown keys are kept for the sections later issues add (environments)."""
+    """`loopform.yaml`. Unknown top-level keys are kept (forward compatibility)."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
@@ -50,6 +92,9 @@ class ProjectFile(BaseModel):
     url: str | None = None
     project: str | None = None
     console_url: str | None = None
+    default_environment: str | None = None
+    variables: dict[str, VariableEntry] = Field(default_factory=dict)
+    environments: dict[str, EnvironmentDecl] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -60,6 +105,7 @@ class Flags:
     url: str | None = None
     project: str | None = None
     strict: bool = False
+    environment: str | None = None  # --env
 
 
 @dataclass(frozen=True)
@@ -76,6 +122,12 @@ class Settings:
     strict: bool = False
     state_db: Path | None = None  # local only
     notes: tuple[str, ...] = ()  # things the user should know (printed as notes on stderr)
+    environment: str | None = None  # the selected environment's name
+    variables: dict[str, Variable] = field(default_factory=dict, repr=False)  # may hold secrets
+
+    def context(self, env: Mapping[str, str]) -> Context:
+        """The interpolation context for specs: these variables plus the process environment."""
+        return Context(variables=dict(self.variables), env=dict(env), environment=self.environment)
 
 
 def load_project_file(path: Path) -> ProjectFile:
@@ -138,23 +190,58 @@ def console_for(api_url: str) -> str | None:
     return None
 
 
+def select_environment(flags: Flags, env: Mapping[str, str],
+                       file: ProjectFile) -> tuple[str | None, EnvironmentDecl]:
+    """The environment chosen by --env, else LOOPFORM_ENV, else `default_environment:` (or none)."""
+    name = flags.environment or env.get(ENV_ENVIRONMENT) or file.default_environment
+    if not name:
+        return None, EnvironmentDecl()
+    if name not in file.environments:
+        known = ", ".join(sorted(file.environments)) or f"none: add `environments:` to {PROJECT_FILE}"
+        raise ConfigError(f"unknown environment {name!r} (defined: {known})")
+    return name, file.environments[name]
+
+
+def resolve_variables(file: ProjectFile, environment: EnvironmentDecl,
+                      env: Mapping[str, str]) -> dict[str, Variable]:
+    """The file's variables overlaid with the environment's, with `env:` sources read from `env`.
+
+    A missing source is not an error here: only a spec that uses the variable fails (located).
+    """
+    merged = {**file.variables, **environment.variables}
+    out: dict[str, Variable] = {}
+    for name, entry in sorted(merged.items()):
+        decl = entry if isinstance(entry, VariableDecl) else VariableDecl(value=entry)
+        if decl.env is not None:
+            value = env.get(decl.env)
+            missing = None if value is not None else f"environment variable {decl.env} is not set"
+            out[name] = Variable(name=name, value=value, secret=decl.secret, missing=missing)
+        else:
+            out[name] = Variable(name=name, value=decl.value, secret=decl.secret)
+    return out
+
+
 def resolve_settings(flags: Flags, *, env: Mapping[str, str], cwd: Path, home: Path) -> Settings:
-    """Apply the precedence rules. Raises ConfigError when a remote is selected without a token."""
+    """Apply the precedence rules. Raises ConfigError when a remote is selected without a token,
+    or an unknown environment is named."""
     file_path = cwd / PROJECT_FILE
     project_file = load_project_file(file_path) if file_path.is_file() else ProjectFile()
     notes: list[str] = []
+    env_name, environment = select_environment(flags, env, project_file)
+    variables = resolve_variables(project_file, environment, env)
 
-    project, _ = _first((flags.project, "--project"), (env.get(ENV_PROJECT) or None, ENV_PROJECT),
-                        (project_file.project, PROJECT_FILE))
+    project, _ = _first((flags.project, "--project"), (environment.project, f"environment {env_name}"),
+                        (env.get(ENV_PROJECT) or None, ENV_PROJECT), (project_file.project, PROJECT_FILE))
 
-    kind, url, selected_by = _select(flags, env, project_file)
+    kind, url, selected_by = _select(flags, env, project_file, environment, env_name)
 
     if kind is BackendKind.LOCAL:
         if env.get(ENV_TOKEN) and selected_by == "default":
             notes.append(f"{ENV_TOKEN} is set but no API URL is selected (--url, {ENV_URL} or "
                          f"{PROJECT_FILE}); using the embedded local control plane.")
         return Settings(kind=kind, project=project or DEFAULT_LOCAL_PROJECT, selected_by=selected_by,
-                        strict=flags.strict, state_db=cwd / STATE_DIR / STATE_DB, notes=tuple(notes))
+                        strict=flags.strict, state_db=cwd / STATE_DIR / STATE_DB, notes=tuple(notes),
+                        environment=env_name, variables=variables)
 
     if flags.strict:
         raise ConfigError("--strict applies to the embedded local control plane; a remote API "
@@ -167,20 +254,27 @@ def resolve_settings(flags: Flags, *, env: Mapping[str, str], cwd: Path, home: P
         token, token_source = dtlpy_token(cookie, url), f"dtlpy login ({cookie})"
     if token is None:
         raise ConfigError(f"no token for {url}: set {ENV_TOKEN}, or log in with dtlpy to that environment")
-    console = project_file.console_url or console_for(url)
+    console = environment.console_url or project_file.console_url or console_for(url)
     return Settings(kind=kind, project=project, selected_by=selected_by, url=url.rstrip("/"),
-                    token=token, token_source=token_source, console_url=console, notes=tuple(notes))
+                    token=token, token_source=token_source, console_url=console, notes=tuple(notes),
+                    environment=env_name, variables=variables)
 
 
-def _select(flags: Flags, env: Mapping[str, str], file: ProjectFile) -> tuple[BackendKind, str | None, str]:
+def _select(flags: Flags, env: Mapping[str, str], file: ProjectFile, environment: EnvironmentDecl,
+            env_name: str | None) -> tuple[BackendKind, str | None, str]:
     # Each layer either decides the backend or passes; the first layer that decides wins.
     if flags.backend is BackendKind.LOCAL:
         if flags.url:
             raise ConfigError("--backend local and --url contradict each other")
         return BackendKind.LOCAL, None, "--backend local"
     if flags.backend is BackendKind.DATALOOP or flags.url:
-        url = flags.url or env.get(ENV_URL) or file.url or DEFAULT_API_URL
+        url = flags.url or environment.url or env.get(ENV_URL) or file.url or DEFAULT_API_URL
         return BackendKind.DATALOOP, url, "--url" if flags.url else "--backend dataloop"
+    chosen = f"environment {env_name!r} in {PROJECT_FILE}"
+    if environment.backend is BackendKind.LOCAL:
+        return BackendKind.LOCAL, None, chosen
+    if environment.backend is BackendKind.DATALOOP or environment.url:
+        return BackendKind.DATALOOP, environment.url or env.get(ENV_URL) or file.url or DEFAULT_API_URL, chosen
     if env.get(ENV_URL):
         return BackendKind.DATALOOP, env[ENV_URL], ENV_URL
     if file.backend is BackendKind.LOCAL:

@@ -15,9 +15,11 @@ from pathlib import Path
 
 from reconciler.backend import Project
 from reconciler.client import ApiSession, ClientOptions, RestBackend, WsgiTransport
-from reconciler.config import BackendKind, Flags, Settings, resolve_settings
+from reconciler.config import ENV_ENVIRONMENT, BackendKind, Flags, Settings, resolve_settings
 from reconciler.document import Pipeline
 from reconciler.errors import ConfigError, NotFound
+from reconciler.interpolate import Context
+from reconciler.redact import Redactor, install
 from reconciler.terminal import Terminal
 
 EMBEDDED_URL = "http://loopform.local/api/v1"  # never resolved: the WSGI transport answers it
@@ -25,8 +27,11 @@ LOCAL_CONSOLE = "http://127.0.0.1:8765"  # where `loopform serve` listens by def
 
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
-    """--backend, --url, --project, --strict (flags beat LOOPFORM_* variables and loopform.yaml)."""
+    """--env, --backend, --url, --project, --strict (flags beat LOOPFORM_* variables and loopform.yaml)."""
     group = parser.add_argument_group("backend")
+    group.add_argument("--env", dest="environment", default=None, metavar="NAME",
+                       help=f"an environment from loopform.yaml: its backend, project and variables "
+                            f"(env {ENV_ENVIRONMENT})")
     group.add_argument("--backend", choices=[k.value for k in BackendKind], default=None,
                        help="local: the embedded control plane in .loopform/ (default); "
                             "dataloop: a REST API (--url, default the Dataloop gate)")
@@ -46,7 +51,32 @@ def flags_from_args(args: argparse.Namespace) -> Flags:
         url=getattr(args, "url", None),
         project=getattr(args, "project", None),
         strict=bool(getattr(args, "strict", False)),
+        environment=getattr(args, "environment", None),
     )
+
+
+def settings_from_args(args: argparse.Namespace, term: Terminal) -> Settings:
+    """Resolve the settings, and from then on redact the environment's secrets from `term`'s
+    output and from logs (so errors raised later are redacted too)."""
+    settings = resolve_settings(flags_from_args(args), env=os.environ, cwd=Path.cwd(), home=Path.home())
+    install(term, redactor_for(settings))
+    return settings
+
+
+def redactor_for(settings: Settings) -> Redactor:
+    """Redacts the secret variables' values (and the API token, which must never be printed)."""
+    secrets = [str(v.value) for v in settings.variables.values() if v.secret and v.value is not None]
+    if settings.token:
+        secrets.append(settings.token)
+    return Redactor(secrets)
+
+
+def context_from_args(args: argparse.Namespace, term: Terminal) -> Context:
+    """The `${var.*}`/`${env.*}` context for loading specs with the selected environment.
+
+    Call it before loading specs; it installs redaction on `term` (see `settings_from_args`).
+    """
+    return settings_from_args(args, term).context(os.environ)
 
 
 def backend_from_args(args: argparse.Namespace, term: Terminal) -> tuple[RestBackend, str | None]:
@@ -55,12 +85,13 @@ def backend_from_args(args: argparse.Namespace, term: Terminal) -> tuple[RestBac
     Prints one line on stderr naming the backend and project. The caller should `close()` the
     backend when done (it holds connections, and for the embedded default an SQLite database).
     """
-    settings = resolve_settings(flags_from_args(args), env=os.environ, cwd=Path.cwd(), home=Path.home())
+    settings = settings_from_args(args, term)
     backend = connect(settings)
     for note in settings.notes:
         term.eprint(f"note: {note}")
     project = settings.project or "(each spec's own)"
-    term.eprint(f"Backend: {backend.description}; project: {project}")
+    environment = f"; environment: {settings.environment}" if settings.environment else ""
+    term.eprint(f"Backend: {backend.description}; project: {project}{environment}")
     return backend, settings.project
 
 

@@ -20,7 +20,9 @@ from pydantic import ValidationError
 
 from reconciler.apply import ApplyResult, Outcome, PipelineResult, ResultEvent, StartEvent, StepEvent, apply_plan
 from reconciler.backend import Backend
-from reconciler.connection import add_backend_arguments, backend_from_args
+from reconciler.connection import add_backend_arguments, backend_from_args, context_from_args
+from reconciler.interpolate import Context
+from reconciler.redact import restore_saved_plan
 from reconciler.document import Pipeline
 from reconciler.errors import ApplyError, ConfigError, Location, PlanError, SpecError, SpecErrors, UserAbort
 from reconciler.normalize import fingerprint
@@ -52,13 +54,15 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
     if args.parallelism < 1:
         raise ConfigError("--parallelism must be at least 1")
     saved = _saved_plan_path(args.paths)
+    context = context_from_args(args, term)
     backend, default_project = backend_from_args(args, term)
     try:
         if saved is not None:
-            plan = _read_plan(saved)
-            _refuse_if_stale(plan, backend)
+            plan = _read_plan(saved, context)
+            _refuse_if_stale(plan, backend, context)
         else:
-            plan = _make_plan(args.paths or [DEFAULT_PATH], backend, default_project, prune=args.prune)
+            plan = _make_plan(args.paths or [DEFAULT_PATH], backend, default_project, prune=args.prune,
+                              context=context)
         view = _JsonView(term) if args.json else _TextView(term)
         view.plan(plan)
         if not plan.has_changes:
@@ -89,17 +93,19 @@ def _saved_plan_path(paths: list[str]) -> Path | None:
     return None
 
 
-def _read_plan(path: Path) -> Plan:
+def _read_plan(path: Path, context: Context) -> Plan:
+    secrets = {v.name: str(v.value) for v in context.variables.values() if v.secret and v.value is not None}
     try:
-        return Plan.from_json(path.read_bytes())
+        return Plan.from_json(restore_saved_plan(path.read_text(encoding="utf-8"), secrets))
     except OSError as exc:
         raise PlanError(f"{path}: cannot read the saved plan ({exc.strerror})") from exc
-    except ValidationError as exc:
+    except (ValidationError, UnicodeDecodeError) as exc:
         raise PlanError(f"{path}: not a loopform plan file (made by `loopform plan -out {path.name}`)") from exc
 
 
-def _make_plan(paths: list[str], backend: Backend, default_project: str | None, *, prune: bool) -> Plan:
-    loaded = load([Path(p) for p in paths])
+def _make_plan(paths: list[str], backend: Backend, default_project: str | None, *, prune: bool,
+               context: Context) -> Plan:
+    loaded = load([Path(p) for p in paths], context=context)
     errors = [e for e in loaded.errors if e.severity == "error"]
     if loaded.files == 0 and not errors:
         shown = ", ".join(paths)
@@ -109,11 +115,12 @@ def _make_plan(paths: list[str], backend: Backend, default_project: str | None, 
     return make_plan(loaded.specs, backend, default_project=default_project, prune=prune)
 
 
-def _refuse_if_stale(plan: Plan, backend: Backend) -> None:
-    """PlanError naming what moved since the plan was made, if anything did."""
+def _refuse_if_stale(plan: Plan, backend: Backend, context: Context) -> None:
+    """PlanError naming what moved since the plan was made (specs, the variables they used, live
+    pipelines), if anything did."""
     moved: list[str] = []
     for spec_path, digest in plan.spec_digests.items():
-        loaded = load([Path(spec_path)])
+        loaded = load([Path(spec_path)], context=context)
         now = next((s.digest for s in loaded.specs), None)
         if now != digest:
             moved.append(f"spec {spec_path} changed" if now else f"spec {spec_path} is gone or invalid")

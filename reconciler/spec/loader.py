@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from reconciler.errors import Location, SpecError
+from reconciler.interpolate import Context, interpolate
 from reconciler.spec.messages import translate
 from reconciler.spec.models import CodeNode, PipelineSpec
 from reconciler.spec.salvage import Salvage, salvage
@@ -165,16 +166,24 @@ def _read_code(spec_path: Path, key: str, node: CodeNode, doc: SourceDocument) -
         return None, raw
 
 
-def load_file(path: Path) -> tuple[SpecFile | None, Salvage | None, list[SpecError]]:
-    """One spec file: parse, validate, read its code files. Graph checks are not run here.
+def load_file(
+    path: Path, *, context: Context | None = None
+) -> tuple[SpecFile | None, Salvage | None, list[SpecError]]:
+    """One spec file: parse, interpolate `${...}`, validate, read its code files. Graph checks are
+    not run here.
 
     With schema errors, the SpecFile returned (if any) holds the salvaged rest of the spec, for
-    checking only; `Salvage` says so, and such a SpecFile must never be planned.
+    checking only; `Salvage` says so, and such a SpecFile must never be planned. Without a
+    `context`, references are only checked for syntax (see `reconciler.interpolate`).
     """
     doc, raw = read_source(path, shown=_shown(path))
     errors = list(doc.errors)
     if doc.fatal or raw is None:
         return None, None, errors
+    # Interpolate before validation so the models see the values the spec will be applied with.
+    interpolated = interpolate(doc.data, context, doc.locate)
+    doc.data = interpolated.data
+    errors.extend(interpolated.errors)
     spec, problems = _validate(doc)
     errors.extend(problems)
     salvaged: Salvage | None = None
@@ -184,6 +193,8 @@ def load_file(path: Path) -> tuple[SpecFile | None, Salvage | None, list[SpecErr
             return None, None, errors
         spec = salvaged.spec
     digest = hashlib.sha256(raw)
+    if interpolated.digest:  # the same file with other variable values is another spec
+        digest.update(f"\0${{}}\0{interpolated.digest}".encode())
     code: dict[str, str] = {}
     doc.errors.clear()
     for key in sorted(spec.spec.nodes):
@@ -198,8 +209,10 @@ def load_file(path: Path) -> tuple[SpecFile | None, Salvage | None, list[SpecErr
     return spec_file, salvaged, errors
 
 
-def load(paths: Sequence[Path]) -> LoadResult:
+def load(paths: Sequence[Path], *, context: Context | None = None) -> LoadResult:
     """Load every spec under `paths`, run all checks, and collect every problem (never raises).
+
+    `context` supplies `${var.NAME}`/`${env.NAME}` values (None: references are syntax-checked only).
 
     `specs` holds only files without schema errors; a file with schema errors is still checked
     as far as possible (see `reconciler.spec.salvage`), so that one run reports everything.
@@ -209,7 +222,7 @@ def load(paths: Sequence[Path]) -> LoadResult:
     files, errors = discover([Path(p) for p in paths])
     result = LoadResult(errors=errors, files=len(files))
     for path in files:
-        spec_file, salvaged, problems = load_file(path)
+        spec_file, salvaged, problems = load_file(path, context=context)
         result.errors.extend(problems)
         if spec_file is None:
             continue

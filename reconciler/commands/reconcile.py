@@ -1,0 +1,107 @@
+"""`loopform reconcile --interval DURATION [PATH...]`: keep the live pipelines equal to the specs.
+
+For a scheduled job (`--once`) or a container. One JSON line per cycle on stdout (see
+`reconciler.reconcile.CycleReport`); SIGTERM (and Ctrl-C) end the loop cleanly after the current
+cycle or during the wait. Exit status with --once: 0 in sync or healed, 1 failed or refused.
+Without --once the loop runs until stopped and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+from reconciler.connection import add_backend_arguments, backend_from_args, context_from_args
+from reconciler.errors import EXIT_ERROR, EXIT_OK, ConfigError, Location, SpecError, SpecErrors
+from reconciler.plan import Plan
+from reconciler.planner import make_plan
+from reconciler.reconcile import CycleReport, Reconciler, ReconcileOptions, parse_duration
+from reconciler.spec import load
+from reconciler.terminal import Terminal
+
+NAME = "reconcile"
+HELP = "plan and apply in a loop to heal drift (for a scheduled job or a container)"
+DEFAULT_PATH = "pipelines"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help=f"spec files or directories (default: {DEFAULT_PATH}/)")
+    parser.add_argument("--interval", required=True, metavar="DURATION",
+                        help="time between cycles, e.g. 30s, 5m, 1h")
+    parser.add_argument("--max-changes", type=int, default=None, metavar="N",
+                        help="apply nothing in a cycle that plans more than N changes (report it instead)")
+    parser.add_argument("--prune", action="store_true",
+                        help="also delete managed pipelines whose spec is gone (never without it)")
+    parser.add_argument("--cooldown", default="0s", metavar="DURATION",
+                        help="leave alone a pipeline edited outside Loopform less than DURATION ago")
+    parser.add_argument("--max-backoff", default="5m", metavar="DURATION",
+                        help="longest wait between cycles while the API keeps failing (default 5m)")
+    parser.add_argument("--once", action="store_true", help="run one cycle and exit")
+    add_backend_arguments(parser)
+
+
+def options_from_args(args: argparse.Namespace) -> ReconcileOptions:
+    interval = parse_duration(args.interval, flag="--interval")
+    if interval <= 0:
+        raise ConfigError("--interval must be longer than 0s")
+    if args.max_changes is not None and args.max_changes < 0:
+        raise ConfigError("--max-changes must be 0 or more")
+    return ReconcileOptions(interval=interval, max_changes=args.max_changes, prune=args.prune,
+                            cooldown=parse_duration(args.cooldown, flag="--cooldown"),
+                            max_backoff=parse_duration(args.max_backoff, flag="--max-backoff"),
+                            max_cycles=1 if args.once else None)
+
+
+@contextmanager
+def _stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
+    """Set `stop` on SIGTERM while the loop runs (only the main thread may install handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run(args: argparse.Namespace, term: Terminal) -> int:
+    options = options_from_args(args)
+    context = context_from_args(args, term)
+    paths = [Path(p) for p in (args.paths or [DEFAULT_PATH])]
+    backend, default_project = backend_from_args(args, term)
+
+    def plan() -> Plan:
+        loaded = load(paths, context=context)
+        errors = [e for e in loaded.errors if e.severity == "error"]
+        if loaded.files == 0 and not errors:
+            shown = ", ".join(map(str, paths))
+            errors.append(SpecError(f"no spec files (*.yaml, *.yml) found in {shown}", Location(shown)))
+        if errors:
+            raise SpecErrors(errors)
+        return make_plan(loaded.specs, backend, default_project=default_project, prune=options.prune)
+
+    def log(report: CycleReport) -> None:
+        term.print(report.model_dump_json(exclude_defaults=False))
+
+    stop = threading.Event()
+    try:
+        with _stop_on_sigterm(stop):
+            reports = Reconciler(make_plan=plan, backend=backend, options=options, log=log, stop=stop).run()
+    finally:
+        backend.close()
+    if stop.is_set():
+        term.eprint("Stopped (SIGTERM).")
+    if args.once and reports and reports[-1].result in ("failed", "refused"):
+        return EXIT_ERROR
+    return EXIT_OK

@@ -1,0 +1,157 @@
+"""Spec string interpolation: `${var.NAME}` (the selected environment's variables, from
+loopform.yaml) and `${env.NAME}` (the process environment), with `$${` for a literal `${`.
+
+Pure: the variables and the environment mapping are passed in (`Context`); nothing here reads
+`os.environ`. Only mapping *values* and list items are interpolated, never mapping keys (a node
+key is the node's identity; it must not depend on where the spec is applied).
+
+A string that is exactly one reference (`dataset: ${var.frames}`) takes the variable's value with
+its YAML type (so `threshold: ${var.threshold}` can be a number); a reference inside a longer
+string is replaced by the value's text.
+
+Without a context (offline: `loopform validate` knows no environment) references are only checked
+for syntax and left in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.errors import Location, SpecError
+
+Scalar = str | int | float | bool
+_REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+NAMESPACES = ("var", "env")
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One `${var.NAME}` value. `value` is None when its source is missing (`missing` says why);
+    using such a variable is a located error, defining it is not."""
+
+    name: str
+    value: Scalar | None
+    secret: bool = False
+    missing: str | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    """What `${...}` can refer to. `environment` names the selected environment for messages."""
+
+    variables: Mapping[str, Variable] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    environment: str | None = None
+
+    def secret_values(self) -> list[str]:
+        """The text of every secret variable that has a value (for redaction)."""
+        return [str(v.value) for v in self.variables.values() if v.secret and v.value is not None]
+
+
+@dataclass
+class Result:
+    """Interpolated data plus every problem found and a digest of the values used.
+
+    `digest` covers each reference and its value (empty when none was used): mixed into the spec
+    digest, it makes a saved plan stale when a variable it was made with changes.
+    """
+
+    data: Any
+    errors: list[SpecError]
+    digest: str = ""
+
+
+def interpolate(data: Any, context: Context | None, locate: Callable[[str], Location]) -> Result:
+    """Replace references in every string value of `data` (JSON-like; not mutated).
+
+    `locate` maps a JSON pointer to a file location for errors.
+    """
+    errors: list[SpecError] = []
+    used: dict[str, str] = {}
+
+    def string(text: str, pointer: str) -> Any:
+        if "${" not in text:
+            return text
+        whole = _REFERENCE.fullmatch(text)
+        if whole and whole.group(0) != "$${":
+            value = _lookup(whole.group(1), pointer)
+            return text if value is _UNRESOLVED else value
+
+        def replace(match: re.Match[str]) -> str:
+            if match.group(0) == "$${":
+                return "${" if context is not None else match.group(0)
+            value = _lookup(match.group(1), pointer)
+            return match.group(0) if value is _UNRESOLVED else _text(value)
+
+        return _REFERENCE.sub(replace, text)
+
+    def _lookup(body: str, pointer: str) -> Any:
+        namespace, _, name = body.strip().partition(".")
+        if namespace not in NAMESPACES or not _NAME.fullmatch(name):
+            errors.append(SpecError(
+                f"'${{{body}}}' is not a reference: use ${{var.NAME}} or ${{env.NAME}} "
+                "(write $${ for a literal ${)", locate(pointer)))
+            return _UNRESOLVED
+        if context is None:
+            return _UNRESOLVED
+        where = f" in environment '{context.environment}'" if context.environment else ""
+        if namespace == "env":
+            if name not in context.env:
+                errors.append(SpecError(f"environment variable {name} is not set (used as ${{env.{name}}})",
+                                        locate(pointer)))
+                return _UNRESOLVED
+            value: Scalar = context.env[name]
+        else:
+            variable = context.variables.get(name)
+            if variable is None:
+                known = ", ".join(sorted(context.variables)) or "none"
+                errors.append(SpecError(f"variable '{name}' is not defined{where} (defined: {known}); "
+                                        "add it under `variables:` in loopform.yaml", locate(pointer)))
+                return _UNRESOLVED
+            if variable.value is None:
+                errors.append(SpecError(f"variable '{name}'{where} has no value: {variable.missing}",
+                                        locate(pointer)))
+                return _UNRESOLVED
+            value = variable.value
+        used[f"{namespace}.{name}"] = _text(value)
+        return value
+
+    def walk(node: Any, pointer: str) -> Any:
+        if isinstance(node, str):
+            return string(node, pointer)
+        if isinstance(node, dict):
+            return {k: walk(v, f"{pointer}/{_escape(k)}") for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, f"{pointer}/{i}") for i, v in enumerate(node)]
+        return node
+
+    out = walk(data, "")
+    digest = ""
+    if used:
+        h = hashlib.sha256()
+        for key in sorted(used):
+            h.update(f"{key}\0{used[key]}\0".encode())
+        digest = h.hexdigest()
+    return Result(data=out, errors=errors, digest=digest)
+
+
+class _Unresolved:
+    pass
+
+
+_UNRESOLVED: Any = _Unresolved()
+
+
+def _text(value: Scalar) -> str:
+    if isinstance(value, bool):  # YAML spelling, not Python's
+        return "true" if value else "false"
+    return str(value)
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")

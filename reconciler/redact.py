@@ -1,0 +1,120 @@
+"""Keeping secret variable values out of every output.
+
+Redaction works on text, after rendering, so no renderer, error message or log line has to know
+which values are secret: the CLI edge wraps the terminal's streams (`install`) and the logging
+handlers, and saved plans are redacted when written (`redact_saved_plan`) and restored from the
+current environment's variables when read back (`restore_saved_plan`).
+
+Each secret is matched in the forms in which it can appear in output: as is, JSON-escaped (inside
+a JSON or saved plan), and Python-repr-escaped (inside an error that quotes a value with `!r`).
+Secrets shorter than `MIN_SECRET` characters are still redacted, but such values (`1`, `true`)
+would also blank unrelated text; loopform.yaml should not mark them secret.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, TextIO
+
+from reconciler.errors import PlanError
+
+SENSITIVE = "(sensitive)"
+MIN_SECRET = 4
+# In saved plans a secret becomes `(sensitive:NAME)`, so that apply can put the value back.
+_SAVED = re.compile(r"\(sensitive:([A-Za-z_][A-Za-z0-9_.-]*)\)")
+
+
+def _forms(secret: str) -> list[str]:
+    forms = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
+             repr(secret)[1:-1]}
+    # Longest first, so that an escaped form containing the raw one is replaced whole.
+    return sorted((f for f in forms if f), key=len, reverse=True)
+
+
+class Redactor:
+    """Replaces every occurrence of the given secret values with `(sensitive)`."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        forms = sorted({f for s in secrets if s for f in _forms(s)}, key=len, reverse=True)
+        self._pattern = re.compile("|".join(re.escape(f) for f in forms)) if forms else None
+
+    def __bool__(self) -> bool:
+        return self._pattern is not None
+
+    def __call__(self, text: str) -> str:
+        if self._pattern is None or not text:
+            return text
+        return self._pattern.sub(SENSITIVE, text)
+
+
+class RedactingStream:
+    """A text stream that redacts what is written to it and delegates everything else.
+
+    The terminal writes whole lines (`Terminal.print`), so a secret is never split across writes.
+    """
+
+    def __init__(self, inner: TextIO, redactor: Redactor) -> None:
+        self._inner = inner
+        self._redactor = redactor
+
+    def write(self, text: str) -> int:
+        self._inner.write(self._redactor(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _LogFilter(logging.Filter):
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redactor(record.getMessage())
+        record.args = None
+        return True
+
+
+def install(term: Any, redactor: Redactor) -> None:
+    """Redact everything written through `term` (a Terminal) from now on, and every log record.
+
+    Idempotent per stream: installing twice does not double-wrap.
+    """
+    if not redactor:
+        return
+    for attr in ("out", "err"):
+        stream = getattr(term, attr)
+        inner = stream._inner if isinstance(stream, RedactingStream) else stream
+        setattr(term, attr, RedactingStream(inner, redactor))
+    root = logging.getLogger()
+    for handler in root.handlers:
+        handler.filters = [f for f in handler.filters if not isinstance(f, _LogFilter)]
+        handler.addFilter(_LogFilter(redactor))
+
+
+def redact_saved_plan(text: str, secrets: Mapping[str, str]) -> str:
+    """A saved plan's text with each secret value (name -> value) as `(sensitive:NAME)`."""
+    for name, value in sorted(secrets.items(), key=lambda kv: len(kv[1]), reverse=True):
+        if value:
+            for form in _forms(value):
+                text = text.replace(form, f"(sensitive:{name})")
+    return text
+
+
+def restore_saved_plan(text: str, secrets: Mapping[str, str]) -> str:
+    """The inverse of `redact_saved_plan` with the current environment's secret values.
+
+    Raises PlanError when the plan needs a secret the current environment does not have.
+    """
+    def put_back(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in secrets:
+            raise PlanError(f"the saved plan needs the secret variable {name!r}, which the selected "
+                            "environment does not define (apply with the same --env as the plan)")
+        return json.dumps(secrets[name], ensure_ascii=False)[1:-1]  # the plan is JSON text
+
+    return _SAVED.sub(put_back, text)
