@@ -16,6 +16,13 @@ import requests
 from reconciler.server.testing import ServerHandle, serve_in_thread
 
 
+NODE_IDS = {
+    "videos": "0b7f2a5e-1111-4c3d-9a4e-000000000001",
+    "cut": "0b7f2a5e-1111-4c3d-9a4e-000000000002",
+    "label": "0b7f2a5e-1111-4c3d-9a4e-000000000003",
+}
+
+
 @dataclass
 class Api:
     """A requests session bound to one server and one token; methods return the raw Response."""
@@ -49,7 +56,9 @@ class Api:
     def project_id(self) -> str:
         return self.ok(self.get("/projects/local/name"))[0]["id"]
 
-    node_ids = property(lambda self: NODE_IDS)
+    @property
+    def node_ids(self) -> dict[str, str]:
+        return NODE_IDS
 
     def sample(self, name: str) -> dict[str, Any]:
         """A valid three-node pipeline document for the default project (see sample_document)."""
@@ -83,11 +92,6 @@ def strict_api(tmp_path: Path) -> Iterator[Api]:
         yield from _api(handle)
 
 
-NODE_IDS = {
-    "videos": "0b7f2a5e-1111-4c3d-9a4e-000000000001",
-    "cut": "0b7f2a5e-1111-4c3d-9a4e-000000000002",
-    "label": "0b7f2a5e-1111-4c3d-9a4e-000000000003",
-}
 
 
 def _port(port_id: str, **extra: Any) -> dict[str, Any]:
