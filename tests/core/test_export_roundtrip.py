@@ -78,3 +78,44 @@ def test_minimal_override() -> None:
         "b": {"c": 2}, "e": 3}
     assert minimal_override({"a": 1}, {}) == {"a": None}
     assert minimal_override({"a": 1}, {"a": 1}) is None
+
+
+def test_round_trip_of_types_the_fixtures_lack(tmp_path: Path) -> None:
+    def port(pid: str, name: str = "item", typ: str = "Item", **kw: object) -> dict:
+        return {"portId": pid, "name": name, "type": typ, **kw}
+
+    live = Pipeline.model_validate({
+        "name": "odd shapes", "projectId": "proj", "status": "Installed", "description": "d",
+        "nodes": [
+            {"id": "f", "name": "Extract", "type": "function", "namespace": {
+                "functionName": "extract", "serviceName": "frames", "moduleName": "m", "packageName": "p"},
+             "inputs": [port("f-i")], "outputs": [port("f-o", "frames", "Item[]")], "metadata": {"position": {"x": 1, "y": 1}}},
+            {"id": "m", "name": "Merge", "type": "merge", "namespace": {"functionName": "merge"},
+             "inputs": [port("m-i")], "outputs": [port("m-o")], "metadata": {"mergeMode": "all"}},
+            {"id": "u", "name": "Set var", "type": "updateVariable",
+             "namespace": {"functionName": "update_variable", "serviceName": "pipeline-utils"},
+             "inputs": [port("u-i", variableName="v")], "outputs": [port("u-o")],
+             "metadata": {"variables": [{"name": "v", "value": 1}]}},
+        ],
+        "connections": [
+            {"src": {"nodeId": "f", "portId": "f-o"}, "tgt": {"nodeId": "m", "portId": "m-i"}, "condition": "{}"},
+            {"src": {"nodeId": "m", "portId": "m-o"}, "tgt": {"nodeId": "u", "portId": "u-i"},
+             "condition": '{"metadata.user.x": null}'},
+        ],
+        "startNodes": [{"nodeId": "f", "type": "root", "id": "s1",
+                        "trigger": {"type": "Cron", "spec": {"cron": "0 0 * * *"}}}],
+        "variables": [{"name": "v", "type": "Integer", "value": 0}],
+        "settings": {"defaultResumeOption": "resumeExistingCycles", "keepTriggersActive": "resumeExistingCycles"},
+    })
+    exported = export_pipeline(live, project="local")
+    assert exported.residue == []
+    (tmp_path / exported.filename).write_text(exported.text)
+    loaded = load([tmp_path / exported.filename])
+    assert loaded.ok, [str(e) for e in loaded.errors]
+    compiled = compile_spec(loaded.specs[0], project_id="proj", resolver=DictResolver(provision=True), live=live)
+    found = diff_pipeline(compiled.desired, live, owned=compiled.owned, status=compiled.status,
+                          reset_token=compiled.reset_token)
+    assert found.actions == [Action.NO_OP], found.changes
+    assert "type: merge" in exported.text and "service: frames" in exported.text
+    # A DQL null ("is null") survives normalization: it is not the same as no filter.
+    assert '"metadata.user.x": null' in exported.text or "metadata.user.x: null" in exported.text
