@@ -343,17 +343,25 @@ def compile_spec(
     keys: dict[str, str] = {}
     nodes: list[Node] = []
     ports_by_key: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
+    used_by: dict[str, str] = {}
     for key, node in body.nodes.items():
         node_id = node.id or marker_ids.get(key) or deterministic_id(project_id, spec.metadata.name, key)
+        if node_id in used_by:
+            # Two nodes with one id would overwrite each other on the platform.
+            ctx.errors.append(SpecError(f"node id {node_id} is also the id of node '{used_by[node_id]}'",
+                                        spec_file.locate(f"/spec/nodes/{key}/id" if node.id else f"/spec/nodes/{key}")))
+        used_by[node_id] = key
         keys[key] = node_id
         matched = live_nodes.get(node_id)
         ptype, ns, meta, config, extra = _typed_parts(key, node, ctx, project_name)
 
-        if matched is not None and ptype == "code":
-            # Names the platform generated at install (see normalize): keep them on update.
+        if matched is not None and isinstance(node, CodeNode):
+            # Names the platform generated at install (see normalize): keep them on update,
+            # unless the spec sets them itself.
             for f in ("serviceName", "packageName", "moduleName", "projectName"):
                 value = getattr(matched.namespace, f)
-                if value is not None and f not in (node.namespace or {}) and not (f == "packageName" and isinstance(node, CodeNode) and node.packageName):
+                spec_sets = f in (node.namespace or {}) or (f == "packageName" and node.packageName)
+                if value is not None and not spec_sets:
                     ns[f] = value
             if "codeApplicationName" in matched.metadata:
                 meta["codeApplicationName"] = matched.metadata["codeApplicationName"]

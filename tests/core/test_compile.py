@@ -200,3 +200,12 @@ def test_provisions_are_collected_once() -> None:
     c = build(spec, resolver=DictResolver(provision=True))
     assert [(p.kind, p.name) for p in c.provisions] == [(R.DATASET, "frames")]
     assert json.loads(c.desired.model_dump_json())  # serialisable
+
+
+def test_two_nodes_with_one_id_are_an_error() -> None:
+    spec = pipeline_spec({"a": {"type": "dataset", "id": "same"}, "b": {"type": "task", "id": "same"}},
+                         [{"from": "a", "to": "b"}])
+    with pytest.raises(SpecErrors) as info:
+        build(spec)
+    assert [(e.location.pointer, e.message) for e in info.value.errors] == [
+        ("/spec/nodes/b/id", "node id same is also the id of node 'a'")]
