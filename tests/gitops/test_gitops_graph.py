@@ -1,0 +1,107 @@
+"""`plan --graph`: the changed pipelines' topology, with added/removed/changed nodes and edges marked."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import SPEC
+
+from reconciler.apply import apply_plan
+from reconciler.client import RestBackend
+from reconciler.connection import open_embedded
+from reconciler.errors import ConfigError
+from reconciler.plan import Plan
+from reconciler.planner import make_plan
+from reconciler.plan import Action
+from reconciler.render.graph import (GraphEdge, GraphNode, Mark, PipelineGraph, pipeline_graph, plan_graphs,
+                                     render_mermaid, render_mermaid_markdown, render_svg, write_graph)
+from reconciler.spec import load
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> Iterator[RestBackend]:
+    b = open_embedded(tmp_path / "state.db")
+    yield b
+    b.close()
+
+
+def plan_of(tmp_path: Path, backend: RestBackend, text: str) -> Plan:
+    spec = tmp_path / "specs" / "frames.yaml"
+    spec.parent.mkdir(exist_ok=True)
+    spec.write_text(text)
+    loaded = load([spec])
+    assert loaded.ok, [str(e) for e in loaded.errors]
+    return make_plan(loaded.specs, backend, default_project="local")
+
+
+EDITED = (SPEC.replace("    done: {type: dataset, dataset: frames, folder: /done}\n",
+                       "    review: {type: task, task: {type: qa, dataset: frames}}\n")
+          .replace("priority: medium", "priority: high")
+          .replace("    - {from: label, action: complete, to: done}\n",
+                   "    - {from: label, action: complete, to: review}\n"
+                   "    - {from: videos, to: review, filter: {metadata.user.ok: true}}\n"))
+
+
+def test_marks_added_removed_and_changed_nodes_and_connections(tmp_path: Path, backend: RestBackend) -> None:
+    created = plan_of(tmp_path, backend, SPEC)
+    (graph,) = plan_graphs(created)
+    assert {n.key: n.mark for n in graph.nodes} == dict.fromkeys(["videos", "cut", "label", "done"], Mark.ADDED)
+    assert apply_plan(created, backend).ok
+
+    graph = pipeline_graph(plan_of(tmp_path, backend, EDITED).pipelines[0])
+    marks = {n.key: n.mark for n in graph.nodes}
+    assert marks == {"videos": Mark.SAME, "cut": Mark.SAME, "label": Mark.CHANGED, "review": Mark.ADDED,
+                     "done": Mark.REMOVED}
+    edges = {(e.source, e.target, e.label): e.mark for e in graph.edges}
+    assert edges == {("videos", "cut", ""): Mark.SAME, ("cut", "label", ""): Mark.SAME,
+                     ("label", "done", "complete"): Mark.REMOVED, ("label", "review", "complete"): Mark.ADDED,
+                     ("videos", "review", ""): Mark.ADDED}
+
+
+def test_mermaid_text(tmp_path: Path, backend: RestBackend) -> None:
+    assert apply_plan(plan_of(tmp_path, backend, SPEC), backend).ok
+    plan = plan_of(tmp_path, backend, EDITED)
+    text = render_mermaid(plan_graphs(plan)[0])
+    assert text.splitlines()[:2] == ["%% local/frames (update)", "flowchart LR"]
+    assert '["~ label<br/><small>task</small>"]:::changed' in text
+    assert '["+ review<br/><small>task</small>"]:::added' in text
+    assert '["- done<br/><small>storage</small>"]:::removed' in text
+    assert ' -.->|"- complete"| ' in text and ' -->|"+ complete"| ' in text
+    assert "linkStyle" in text and "classDef removed" in text
+    md = render_mermaid_markdown(plan)
+    assert md.startswith("#### `local/frames` (update)\n\n```mermaid\n") and md.rstrip().endswith("```")
+
+
+def test_write_graph_formats(tmp_path: Path, backend: RestBackend) -> None:
+    assert apply_plan(plan_of(tmp_path, backend, SPEC), backend).ok
+    plan = plan_of(tmp_path, backend, EDITED)
+    write_graph(plan, tmp_path / "g.svg")
+    root = ET.fromstring((tmp_path / "g.svg").read_text())  # well-formed XML
+    ns = "{http://www.w3.org/2000/svg}"
+    groups = {g.get("class") for g in root.iter(f"{ns}g")}
+    assert groups == {"node same", "node changed", "node added", "node removed"}
+    assert {e.get("class") for e in root.iter(f"{ns}line")} == {"edge same", "edge added", "edge removed"}
+    texts = [t.text for t in root.iter(f"{ns}text")]
+    assert "- done" in texts and "+ review" in texts and "local/frames (update)" in texts
+    write_graph(plan, tmp_path / "g.mmd")
+    assert (tmp_path / "g.mmd").read_text().startswith("%% local/frames")
+    write_graph(plan, tmp_path / "g.md")
+    assert "```mermaid" in (tmp_path / "g.md").read_text()
+    with pytest.raises(ConfigError, match=r"unknown format '.png'; use .mmd, .md or .svg"):
+        write_graph(plan, tmp_path / "g.png")
+
+
+def test_labels_are_escaped_for_mermaid_and_svg(tmp_path: Path) -> None:
+    # Spec keys are plain, but live-only nodes are named by their display names, which are free text.
+    graph = PipelineGraph(project="p", name='a "b" <c>', action=Action.UPDATE,
+                          nodes=[GraphNode(key='cut <&> "x"#1', type="code", mark=Mark.REMOVED),
+                                 GraphNode(key="next", type="task")],
+                          edges=[GraphEdge(source='cut <&> "x"#1', target="next", label="a<b", mark=Mark.REMOVED)])
+    text = render_mermaid(graph)
+    assert '["- cut #lt;&#gt; #quot;x#quot;#35;1<br/><small>code</small>"]:::removed' in text
+    assert '-.->|"- a#lt;b"|' in text
+    root = ET.fromstring(render_svg(graph))
+    assert '- cut <&> "x"#1' in [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
