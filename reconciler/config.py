@@ -28,7 +28,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from reconciler.errors import ConfigError
 from reconciler.interpolate import Context, Scalar, Variable
@@ -67,7 +67,12 @@ class VariableDecl(BaseModel):
         return self
 
 
-VariableEntry = Annotated[Scalar | VariableDecl, Field(union_mode="left_to_right")]
+def _scalar_shorthand(value: Any) -> Any:
+    # `threshold: 0.5` is short for `threshold: {value: 0.5}`.
+    return {"value": value} if not isinstance(value, dict) else value
+
+
+VariableEntry = Annotated[VariableDecl, BeforeValidator(_scalar_shorthand)]
 
 
 class EnvironmentDecl(BaseModel):
@@ -211,7 +216,7 @@ def resolve_variables(file: ProjectFile, environment: EnvironmentDecl,
     merged = {**file.variables, **environment.variables}
     out: dict[str, Variable] = {}
     for name, entry in sorted(merged.items()):
-        decl = entry if isinstance(entry, VariableDecl) else VariableDecl(value=entry)
+        decl = entry
         if decl.env is not None:
             value = env.get(decl.env)
             missing = None if value is not None else f"environment variable {decl.env} is not set"

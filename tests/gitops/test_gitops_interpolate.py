@@ -1,0 +1,149 @@
+"""`${var.NAME}` / `${env.NAME}` in specs, loopform.yaml environments, and redaction helpers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reconciler.config import Flags, resolve_settings
+from reconciler.errors import ConfigError, Location, PlanError
+from reconciler.interpolate import Context, Variable, interpolate
+from reconciler.redact import Redactor, redact_saved_plan, restore_saved_plan
+from reconciler.spec import load
+
+
+def at(pointer: str) -> Location:
+    return Location("spec.yaml", 1, 1, pointer)
+
+
+CTX = Context(variables={"frames": Variable("frames", "frames-staging"), "t": Variable("t", 0.5),
+                         "on": Variable("on", True),
+                         "key": Variable("key", None, secret=True, missing="environment variable K is not set")},
+              env={"USER_NAME": "ada"}, environment="staging")
+
+
+def test_whole_references_keep_their_type_embedded_ones_become_text() -> None:
+    data = {"a": "${var.t}", "b": "t=${var.t} on=${var.on} by ${env.USER_NAME}", "c": ["${var.frames}"],
+            "d": "$${var.t} stays", "${var.t}": "keys are never interpolated", "e": 3}
+    result = interpolate(data, CTX, at)
+    assert result.errors == []
+    assert result.data == {"a": 0.5, "b": "t=0.5 on=true by ada", "c": ["frames-staging"],
+                           "d": "${var.t} stays", "${var.t}": "keys are never interpolated", "e": 3}
+    assert result.digest and result.digest != interpolate({"a": "${var.frames}"}, CTX, at).digest
+    assert interpolate({"a": "plain"}, CTX, at).digest == ""
+
+
+def test_unset_and_malformed_references_are_located_errors() -> None:
+    result = interpolate({"x": {"y": "${var.nope}"}, "z": ["${env.MISSING}", "${var.key}", "${secret.a}"]},
+                         CTX, at)
+    assert [(e.location.pointer, e.message) for e in result.errors] == [
+        ("/x/y", "variable 'nope' is not defined in environment 'staging' (defined: frames, key, on, t); "
+                 "add it under `variables:` in loopform.yaml"),
+        ("/z/0", "environment variable MISSING is not set (used as ${env.MISSING})"),
+        ("/z/1", "variable 'key' in environment 'staging' has no value: environment variable K is not set"),
+        ("/z/2", "'${secret.a}' is not a reference: use ${var.NAME} or ${env.NAME} (write $${ for a literal ${)"),
+    ]
+
+
+def test_offline_references_are_checked_for_syntax_only() -> None:
+    result = interpolate({"a": "${var.anything}", "b": "${nope}", "c": "$${x}"}, None, at)
+    assert result.data == {"a": "${var.anything}", "b": "${nope}", "c": "$${x}"}
+    assert [e.location.pointer for e in result.errors] == ["/b"]
+
+
+SPEC = """\
+apiVersion: loopform/v1
+kind: Pipeline
+metadata: {name: frames, project: local}
+spec:
+  nodes:
+    videos:
+      type: dataset
+      dataset: ${var.frames}
+    cut: {type: code, code: "def run(item):\\n    return item\\n"}
+  connections:
+    - {from: videos, to: cut}
+"""
+
+
+def test_load_reports_file_line_and_column(tmp_path: Path) -> None:
+    spec = tmp_path / "frames.yaml"
+    spec.write_text(SPEC.replace("${var.frames}", "${var.frame}"))
+    result = load([spec], context=CTX)
+    assert not result.ok
+    (error,) = [e for e in result.errors if e.severity == "error"]
+    assert str(error) == (f"{spec}:8:7: variable 'frame' is not defined in environment 'staging' "
+                          "(defined: frames, key, on, t); add it under `variables:` in loopform.yaml")
+
+
+def test_the_digest_follows_the_values(tmp_path: Path) -> None:
+    spec = tmp_path / "frames.yaml"
+    spec.write_text(SPEC)
+    a = load([spec], context=CTX).specs[0]
+    b = load([spec], context=Context(variables={"frames": Variable("frames", "frames-prod")})).specs[0]
+    assert a.spec.spec.nodes["videos"].dataset == "frames-staging"  # type: ignore[union-attr]
+    assert a.digest != b.digest  # a saved plan made for one environment is stale in the other
+
+
+PROJECT_FILE = """\
+backend: local
+project: fallback
+variables: {threshold: 0.5, region: eu}
+environments:
+  staging:
+    project: demo-staging
+    variables: {frames: frames-staging, token: {env: STAGING_TOKEN, secret: true}}
+  prod:
+    url: https://gate.example.com/api/v1
+    project: demo-prod
+    variables: {frames: frames, threshold: 0.8}
+"""
+
+
+def settings(tmp_path: Path, flags: Flags, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    (tmp_path / "loopform.yaml").write_text(PROJECT_FILE)
+    return resolve_settings(flags, env=env or {}, cwd=tmp_path, home=tmp_path)
+
+
+def test_environments_select_project_backend_and_variables(tmp_path: Path) -> None:
+    staging = settings(tmp_path, Flags(environment="staging"), {"STAGING_TOKEN": "tok-1234"})
+    assert (staging.kind.value, staging.project, staging.environment) == ("local", "demo-staging", "staging")
+    assert {n: (v.value, v.secret) for n, v in staging.variables.items()} == {
+        "frames": ("frames-staging", False), "region": ("eu", False), "threshold": (0.5, False),
+        "token": ("tok-1234", True)}
+    prod = settings(tmp_path, Flags(environment="prod"), {"LOOPFORM_TOKEN": "t", "LOOPFORM_PROJECT": "env-project"})
+    assert (prod.kind.value, prod.url, prod.project) == ("dataloop", "https://gate.example.com/api/v1", "demo-prod")
+    assert prod.selected_by == "environment 'prod' in loopform.yaml" and prod.variables["threshold"].value == 0.8
+    by_env_var = settings(tmp_path, Flags(), {"LOOPFORM_ENV": "staging"})
+    assert by_env_var.environment == "staging" and by_env_var.variables["token"].value is None
+    assert settings(tmp_path, Flags(environment="staging", project="mine")).project == "mine"  # flags win
+    assert settings(tmp_path, Flags()).project == "fallback" and settings(tmp_path, Flags()).environment is None
+
+
+def test_unknown_environment_and_bad_variables_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"unknown environment 'qa' \(defined: prod, staging\)"):
+        settings(tmp_path, Flags(environment="qa"))
+    (tmp_path / "loopform.yaml").write_text("variables: {a: {value: 1, env: A}}\n")
+    with pytest.raises(ConfigError, match="give exactly one of `value:` or `env:`"):
+        resolve_settings(Flags(), env={}, cwd=tmp_path, home=tmp_path)
+
+
+def test_redactor_covers_raw_json_and_repr_forms() -> None:
+    secret = 'p"a\\ss ü'
+    redact = Redactor([secret, ""])
+    assert redact(f"x {secret} y") == "x (sensitive) y"
+    assert redact(json.dumps({"v": secret})) == '{"v": "(sensitive)"}'
+    assert redact(json.dumps({"v": secret}, ensure_ascii=False)) == '{"v": "(sensitive)"}'
+    assert redact(f"got {secret!r}") == "got '(sensitive)'"
+    assert not Redactor([]) and Redactor([])("text") == "text"
+
+
+def test_saved_plan_round_trip() -> None:
+    text = json.dumps({"value": "tok-1234", "other": "x-tok-1234-y"})
+    saved = redact_saved_plan(text, {"token": "tok-1234"})
+    assert "tok-1234" not in saved and "(sensitive:token)" in saved
+    assert restore_saved_plan(saved, {"token": "tok-1234"}) == text
+    with pytest.raises(PlanError, match="needs the secret variable 'token'"):
+        restore_saved_plan(saved, {})
