@@ -226,6 +226,30 @@ def resolve_variables(file: ProjectFile, environment: EnvironmentDecl,
     return out
 
 
+@dataclass(frozen=True)
+class Environment:
+    """The selected environment (name None: none selected) and its resolved variables."""
+
+    name: str | None
+    variables: dict[str, Variable] = field(default_factory=dict, repr=False)  # may hold secrets
+
+    def context(self, env: Mapping[str, str]) -> Context:
+        return Context(variables=dict(self.variables), env=dict(env), environment=self.name)
+
+    def secrets(self) -> dict[str, str]:
+        """name -> value of every secret variable that has a value."""
+        return {n: str(v.value) for n, v in self.variables.items() if v.secret and v.value is not None}
+
+
+def resolve_environment(flags: Flags, *, env: Mapping[str, str], cwd: Path) -> Environment:
+    """Only the environment and its variables (no backend decision, so no token is needed):
+    what loading specs needs, e.g. for `show --offline`."""
+    file_path = cwd / PROJECT_FILE
+    project_file = load_project_file(file_path) if file_path.is_file() else ProjectFile()
+    name, environment = select_environment(flags, env, project_file)
+    return Environment(name, resolve_variables(project_file, environment, env))
+
+
 def resolve_settings(flags: Flags, *, env: Mapping[str, str], cwd: Path, home: Path) -> Settings:
     """Apply the precedence rules. Raises ConfigError when a remote is selected without a token,
     or an unknown environment is named."""

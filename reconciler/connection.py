@@ -15,7 +15,8 @@ from pathlib import Path
 
 from reconciler.backend import Project
 from reconciler.client import ApiSession, ClientOptions, RestBackend, WsgiTransport
-from reconciler.config import ENV_ENVIRONMENT, BackendKind, Flags, Settings, resolve_settings
+from reconciler.config import (ENV_ENVIRONMENT, BackendKind, Environment, Flags, Settings, resolve_environment,
+                               resolve_settings)
 from reconciler.document import Pipeline
 from reconciler.errors import ConfigError, NotFound
 from reconciler.interpolate import Context
@@ -71,12 +72,20 @@ def redactor_for(settings: Settings) -> Redactor:
     return Redactor(secrets)
 
 
+def environment_from_args(args: argparse.Namespace, term: Terminal) -> Environment:
+    """The selected environment (no backend is chosen or contacted, no token needed); from then
+    on its secrets are redacted from `term`'s output and from logs."""
+    environment = resolve_environment(flags_from_args(args), env=os.environ, cwd=Path.cwd())
+    install(term, Redactor(environment.secrets().values()))
+    return environment
+
+
 def context_from_args(args: argparse.Namespace, term: Terminal) -> Context:
     """The `${var.*}`/`${env.*}` context for loading specs with the selected environment.
 
-    Call it before loading specs; it installs redaction on `term` (see `settings_from_args`).
+    Call it before loading specs; it installs redaction on `term` (see `environment_from_args`).
     """
-    return settings_from_args(args, term).context(os.environ)
+    return environment_from_args(args, term).context(os.environ)
 
 
 def backend_from_args(args: argparse.Namespace, term: Terminal) -> tuple[RestBackend, str | None]:

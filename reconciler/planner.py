@@ -21,6 +21,7 @@ from reconciler.compile import SpecSource, compile_spec
 from reconciler.diff import diff_delete, diff_pipeline
 from reconciler.document import Pipeline
 from reconciler.errors import NotFound, SpecError, SpecErrors
+from reconciler.interpolate import Context
 from reconciler.marker import read_marker
 from reconciler.normalize import fingerprint
 from reconciler.plan import Action, Plan, PipelineChange
@@ -172,12 +173,13 @@ def _make_plan(
                       spec_digests={str(sf.path): sf.digest for sf in spec_files}, created_at=created_at)
 
 
-def stale_reasons(plan: Plan, backend: Backend | None) -> list[str]:
+def stale_reasons(plan: Plan, backend: Backend | None, *, context: Context | None = None) -> list[str]:
     """Why a saved plan no longer describes the world (empty: still valid).
 
     Specs: each recorded spec file must still exist with the same digest. Live: with a backend,
     each pipeline the plan read must have the same fingerprint, and each pipeline it creates must
     still be absent. Used by `loopform show` (a warning) and `loopform apply FILE` (a refusal).
+    `context` fills `${...}` in the specs as when the plan was made (a spec's digest covers them).
     """
     from pathlib import Path
 
@@ -185,7 +187,7 @@ def stale_reasons(plan: Plan, backend: Backend | None) -> list[str]:
 
     reasons: list[str] = []
     for path, digest in sorted(plan.spec_digests.items()):
-        result = load([Path(path)])
+        result = load([Path(path)], context=context)
         now = next((sf.digest for sf in result.specs if str(sf.path) == path), None)
         if now is None and result.specs:
             now = result.specs[0].digest

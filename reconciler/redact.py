@@ -38,7 +38,8 @@ class Redactor:
     """Replaces every occurrence of the given secret values with `(sensitive)`."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        forms = sorted({f for s in secrets if s for f in _forms(s)}, key=len, reverse=True)
+        self.secrets = tuple(dict.fromkeys(s for s in secrets if s))
+        forms = sorted({f for s in self.secrets for f in _forms(s)}, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(f) for f in forms)) if forms else None
 
     def __bool__(self) -> bool:
@@ -82,18 +83,23 @@ class _LogFilter(logging.Filter):
 def install(term: Any, redactor: Redactor) -> None:
     """Redact everything written through `term` (a Terminal) from now on, and every log record.
 
-    Idempotent per stream: installing twice does not double-wrap.
+    Installing again adds the new secrets to those already redacted (never double-wraps).
     """
     if not redactor:
         return
     for attr in ("out", "err"):
         stream = getattr(term, attr)
-        inner = stream._inner if isinstance(stream, RedactingStream) else stream
-        setattr(term, attr, RedactingStream(inner, redactor))
+        if isinstance(stream, RedactingStream):
+            stream._redactor = Redactor(stream._redactor.secrets + redactor.secrets)
+        else:
+            setattr(term, attr, RedactingStream(stream, redactor))
     root = logging.getLogger()
     for handler in root.handlers:
-        handler.filters = [f for f in handler.filters if not isinstance(f, _LogFilter)]
-        handler.addFilter(_LogFilter(redactor))
+        old = [f for f in handler.filters if isinstance(f, _LogFilter)]
+        known = old[0].redactor.secrets if old else ()
+        for f in old:
+            handler.removeFilter(f)
+        handler.addFilter(_LogFilter(Redactor(known + redactor.secrets)))
 
 
 def redact_saved_plan(text: str, secrets: Mapping[str, str]) -> str:

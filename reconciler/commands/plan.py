@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
-from reconciler.connection import add_backend_arguments, backend_from_args
+from reconciler.connection import add_backend_arguments, backend_from_args, environment_from_args
 from reconciler.errors import EXIT_CHANGES, EXIT_OK, ConfigError, SpecErrors
+from reconciler.interpolate import Context
 from reconciler.plan import Plan
 from reconciler.planner import make_plan
+from reconciler.redact import redact_saved_plan
+from reconciler.render.graph import write_graph
 from reconciler.render.jsonfmt import render_json
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_plan
@@ -32,13 +36,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="save the plan to FILE for `loopform apply FILE`")
     parser.add_argument("--prune", action="store_true",
                         help="also plan deleting pipelines Loopform manages that no spec names")
+    parser.add_argument("--graph", metavar="FILE",
+                        help="also draw each changed pipeline: FILE.mmd (Mermaid), FILE.md (Markdown "
+                             "with Mermaid) or FILE.svg")
     add_backend_arguments(parser)
 
 
-def load_specs(paths: list[str], term: Terminal) -> list:  # list[SpecFile]
-    """Load and validate spec files; warnings go to stderr, errors raise SpecErrors."""
+def load_specs(paths: list[str], term: Terminal, context: Context | None = None) -> list:  # list[SpecFile]
+    """Load and validate spec files (`${...}` filled from `context`); warnings go to stderr,
+    errors raise SpecErrors."""
     shown = [Path(p) for p in (paths or [DEFAULT_PATH])]
-    result = load(shown)
+    result = load(shown, context=context)
     for warning in (e for e in result.errors if e.severity == "warning"):
         term.eprint(str(warning))
     if not result.ok:
@@ -48,15 +56,17 @@ def load_specs(paths: list[str], term: Terminal) -> list:  # list[SpecFile]
     return result.specs
 
 
-def write_plan(plan: Plan, path: str) -> None:
+def write_plan(plan: Plan, path: str, secrets: dict[str, str] | None = None) -> None:
+    """Save `plan`; secret values become `(sensitive:NAME)` (apply puts them back, see redact)."""
     try:
-        Path(path).write_text(plan.to_json() + "\n", encoding="utf-8")
+        Path(path).write_text(redact_saved_plan(plan.to_json(), secrets or {}) + "\n", encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot write the plan to {path}: {exc.strerror}") from exc
 
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
-    specs = load_specs(args.paths, term)
+    environment = environment_from_args(args, term)
+    specs = load_specs(args.paths, term, environment.context(os.environ))
     backend, default_project = backend_from_args(args, term)
     try:
         plan = make_plan(specs, backend, default_project=default_project, prune=args.prune)
@@ -70,8 +80,10 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
         term.print(render_markdown(plan))
     else:
         term.print(render_plan(plan, term))
+    if args.graph:
+        write_graph(plan, Path(args.graph))
     if args.out:
-        write_plan(plan, args.out)
+        write_plan(plan, args.out, environment.secrets())
         note = f"Saved the plan to {args.out}; apply exactly it with `loopform apply {args.out}`."
         (term.eprint if args.json or args.markdown else term.print)(note)
     if args.detailed_exitcode and plan.has_changes:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from reconciler.connection import add_backend_arguments, backend_from_args
+from reconciler.connection import add_backend_arguments, backend_from_args, context_from_args
 from reconciler.errors import EXIT_OK, ConfigError, PlanError
 from reconciler.plan import Plan
 from reconciler.planner import stale_reasons
@@ -46,11 +46,12 @@ def read_plan(path: str) -> Plan:
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
     plan = read_plan(args.file)
+    context = context_from_args(args, term)  # the specs are re-read as the plan read them
     backend = None
     if not args.offline:
         backend, _ = backend_from_args(args, term)
     try:
-        reasons = stale_reasons(plan, backend)
+        reasons = stale_reasons(plan, backend, context=context)
     finally:
         if backend is not None:
             backend.close()

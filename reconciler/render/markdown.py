@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from reconciler.plan import Action, PipelineChange, Plan
+from reconciler.render.graph import pipeline_graph, render_mermaid
 from reconciler.render.text import NO_CHANGES, render_pipeline, summary_line
 from reconciler.terminal import Terminal
 
@@ -35,7 +36,15 @@ def _details(p: PipelineChange) -> str:
     body = "\n".join(_diff_line(line) for line in render_pipeline(p, _PLAIN)).replace("```", "` ` `")
     drift = " — drift" if any(c.drift for c in p.changes) else ""
     return (f"<details><summary><code>{p.project}/{p.name}</code>: {', '.join(a.value for a in p.actions)}"
-            f"{drift}</summary>\n\n```diff\n{body}\n```\n\n</details>\n")
+            f"{drift}</summary>\n\n```diff\n{body}\n```\n\n{_diagram(p)}</details>\n")
+
+
+def _diagram(p: PipelineChange) -> str:
+    """The pipeline's graph with the changes marked, as a Mermaid block (GitHub draws it); only
+    when the plan carries the document (create/update), so there is a topology to draw."""
+    if p.desired is None or not p.desired.nodes:
+        return ""
+    return f"```mermaid\n{render_mermaid(pipeline_graph(p))}```\n\n"
 
 
 def render_markdown(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
