@@ -130,10 +130,6 @@ class Settings:
     environment: str | None = None  # the selected environment's name
     variables: dict[str, Variable] = field(default_factory=dict, repr=False)  # may hold secrets
 
-    def context(self, env: Mapping[str, str]) -> Context:
-        """The interpolation context for specs: these variables plus the process environment."""
-        return Context(variables=dict(self.variables), env=dict(env), environment=self.environment)
-
 
 def load_project_file(path: Path) -> ProjectFile:
     """Parse `loopform.yaml`; a malformed file is a ConfigError naming the file."""

@@ -48,9 +48,9 @@ class Context:
     env: Mapping[str, str] = field(default_factory=dict)
     environment: str | None = None
 
-    def secret_values(self) -> list[str]:
-        """The text of every secret variable that has a value (for redaction)."""
-        return [str(v.value) for v in self.variables.values() if v.secret and v.value is not None]
+    def secrets(self) -> dict[str, str]:
+        """name -> text of every secret variable that has a value (for redaction)."""
+        return {n: str(v.value) for n, v in self.variables.items() if v.secret and v.value is not None}
 
 
 @dataclass

@@ -94,9 +94,8 @@ def _saved_plan_path(paths: list[str]) -> Path | None:
 
 
 def _read_plan(path: Path, context: Context) -> Plan:
-    secrets = {v.name: str(v.value) for v in context.variables.values() if v.secret and v.value is not None}
     try:
-        return Plan.from_json(restore_saved_plan(path.read_text(encoding="utf-8"), secrets))
+        return Plan.from_json(restore_saved_plan(path.read_text(encoding="utf-8"), context.secrets()))
     except OSError as exc:
         raise PlanError(f"{path}: cannot read the saved plan ({exc.strerror})") from exc
     except (ValidationError, UnicodeDecodeError) as exc:

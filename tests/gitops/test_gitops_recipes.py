@@ -1,0 +1,108 @@
+"""The CI recipes, run as written: every `loopform ...` line of the GitHub workflow and the
+pre-commit hook's entry, parsed from the files (so a change to a recipe changes what is tested),
+against the local control plane served over HTTP."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO, Run, cli
+
+from reconciler.server.testing import ServerHandle
+
+WORKFLOW = REPO / ".github" / "workflows" / "loopform.yml"
+HOOKS = REPO / ".pre-commit-hooks.yaml"
+
+
+def loopform_lines(job: str) -> list[str]:
+    """The `loopform` command lines of one workflow job, in order."""
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    lines = []
+    for step in workflow["jobs"][job]["steps"]:
+        for line in str(step.get("run", "")).splitlines():
+            if line.strip().startswith("loopform "):
+                lines.append(line.strip())
+    return lines
+
+
+def run_line(line: str) -> Run:
+    """One recipe line in-process: `loopform ARGS [> FILE]` (the redirect is done here)."""
+    words = shlex.split(line)
+    target = None
+    if ">" in words:
+        at = words.index(">")
+        words, target = words[:at], words[at + 1]
+    run = cli(*words[1:])
+    if target is not None:
+        Path(target).write_text(run.out)
+    return run
+
+
+@pytest.fixture
+def repo(workdir: Path, served: ServerHandle) -> Path:
+    """A user's repository: the example specs in pipelines/, the API selected as in the workflow."""
+    shutil.copytree(REPO / "pipelines", workdir / "pipelines")
+    return workdir
+
+
+def test_the_workflow_has_the_documented_shape() -> None:
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    triggers = workflow[True] if True in workflow else workflow["on"]  # YAML 1.1 reads `on` as true
+    assert set(triggers) == {"pull_request", "push"}
+    assert workflow["jobs"]["plan"]["if"] == "github.event_name == 'pull_request'"
+    assert workflow["jobs"]["apply"]["if"] == "github.event_name == 'push'"
+    assert loopform_lines("plan")[0] == "loopform validate"
+    assert any("--markdown" in line and "-out loopform.plan" in line for line in loopform_lines("plan"))
+    assert loopform_lines("apply") == ["loopform apply loopform.plan --auto-approve"]
+    uploads = [s for s in workflow["jobs"]["plan"]["steps"] if "upload-artifact" in str(s.get("uses"))]
+    assert "loopform.plan" in uploads[0]["with"]["path"]
+
+
+def test_pull_request_then_merge_applies_the_reviewed_plan(repo: Path) -> None:
+    validate, plan = (run_line(line) for line in loopform_lines("plan"))
+    assert validate.code == 0, validate.out
+    assert plan.code == 2, plan.err  # changes: the step treats 0 and 2 as success
+    comment = (repo / "plan.md").read_text()
+    assert comment.startswith("### Loopform plan") and "```mermaid" in comment
+    assert (repo / "loopform.plan").is_file() and (repo / "loopform-graph.svg").is_file()
+
+    (apply,) = (run_line(line) for line in loopform_lines("apply"))
+    assert apply.code == 0, apply.err
+    assert "Apply complete: 3 done" in apply.out
+
+    again = [run_line(line) for line in loopform_lines("plan")]
+    assert [r.code for r in again] == [0, 0]  # nothing left to change
+    assert "No changes." in (repo / "plan.md").read_text()
+
+
+def test_a_plan_that_went_stale_before_the_merge_is_refused(repo: Path) -> None:
+    assert [run_line(line).code for line in loopform_lines("plan")] == [0, 2]
+    # meanwhile main moved: another merge changed a spec this plan read
+    spec = repo / "pipelines" / "model-review.yaml"
+    spec.write_text(spec.read_text().replace("batchSize: 20", "batchSize: 25"))
+    (apply,) = (run_line(line) for line in loopform_lines("apply"))
+    assert apply.code == 1
+    assert "the saved plan is stale: spec pipelines/model-review.yaml changed" in apply.err
+    assert "Apply complete" not in apply.out
+
+
+def test_an_invalid_spec_fails_the_pull_request(repo: Path) -> None:
+    (repo / "pipelines" / "broken.yaml").write_text("apiVersion: loopform/v1\nkind: Pipeline\nmetadata: {}\n")
+    validate = run_line(loopform_lines("plan")[0])
+    assert validate.code == 1 and "broken.yaml:" in validate.out
+
+
+def test_the_pre_commit_hook_entry(repo: Path) -> None:
+    (hook,) = yaml.safe_load(HOOKS.read_text())
+    assert hook["id"] == "loopform-validate" and hook["pass_filenames"] is False
+    entry = shlex.split(hook["entry"]) + list(hook.get("args", []))
+    assert entry[0] == "loopform"
+    ok = cli(*entry[1:])
+    assert ok.code == 0 and "3 files valid" in ok.out
+    (repo / "pipelines" / "video-frames.yaml").write_text("kind: Pipeline\n")
+    failed = cli(*entry[1:])
+    assert failed.code == 1 and "pipelines/video-frames.yaml:" in failed.out
