@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import copy
 import json
+from types import ModuleType
 from typing import Any
 
 from conftest import BASE_SPEC, World, cli
+from harness import point_dtlpy
 
 from reconciler.document import Pipeline
 
@@ -114,26 +116,8 @@ def test_unmanaged_pipelines_are_never_pruned(world: World) -> None:
     assert run.code == 0 and "built-in-the-ui" not in run.out
 
 
-def _import_dtlpy(home: Any) -> Any:
-    import os
-    import sys
-
-    if "dtlpy" not in sys.modules:
-        os.environ["DATALOOP_PATH"] = str(home)  # dtlpy keeps its cookie and logs there
-    import dtlpy
-
-    return dtlpy
-
-
-def test_edit_made_through_dtlpy_shows_as_drift(world: World, tmp_path_factory: Any) -> None:
-    dl = _import_dtlpy(tmp_path_factory.mktemp("dataloop"))
-    port = world.server.port
-    alias = f"loopform-scenario-{port}"
-    dl.add_environment(environment=world.server.base_url, alias=alias, gate_url=f"http://127.0.0.1:{port}",
-                       url=f"http://127.0.0.1:{port}/", verify_ssl=False)
-    dl.setenv(alias)
-    dl.login_token(world.server.token)
-    pipeline = dl.projects.get(project_name="local").pipelines.get(pipeline_name="frames")
+def test_edit_made_through_dtlpy_shows_as_drift(world: World, dtlpy_module: ModuleType) -> None:
+    pipeline = point_dtlpy(dtlpy_module, world.server).project.pipelines.get(pipeline_name="frames")
     label = next(n for n in pipeline.nodes if n.name == "label")
     label.metadata["priority"] = 3  # someone raised the task's priority in a notebook
     label.metadata["position"] = {"x": 999, "y": 999, "z": 0}  # and moved it: cosmetic, not shown
@@ -146,15 +130,11 @@ def _prepare(item):  # a code node's function: dtlpy ships its source text
     return item
 
 
-def test_pipeline_built_with_dtlpy_is_adopted_by_export_with_no_changes(world: World, tmp_path_factory: Any) -> None:
-    dl = _import_dtlpy(tmp_path_factory.mktemp("dataloop"))
-    port = world.server.port
-    alias = f"loopform-adopt-{port}"
-    dl.add_environment(environment=world.server.base_url, alias=alias, gate_url=f"http://127.0.0.1:{port}",
-                       url=f"http://127.0.0.1:{port}/", verify_ssl=False)
-    dl.setenv(alias)
-    dl.login_token(world.server.token)
-    project = dl.projects.get(project_name="local")
+def test_pipeline_built_with_dtlpy_is_adopted_by_export_with_no_changes(
+    world: World, dtlpy_module: ModuleType
+) -> None:
+    sdk = point_dtlpy(dtlpy_module, world.server)
+    dl, project = sdk.dl, sdk.project
     pipeline = project.pipelines.create(name="built-with-dtlpy")
     code = dl.CodeNode(name="prepare", project_id=project.id, project_name=project.name, method=_prepare,
                        position=(1, 1))

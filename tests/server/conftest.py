@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +10,7 @@ from typing import Any
 
 import pytest
 import requests
+from harness import DtlpySdk, point_dtlpy
 
 from reconciler.server.testing import ServerHandle, serve_in_thread
 
@@ -134,44 +133,6 @@ def sample_document(name: str, project_id: str) -> dict[str, Any]:
 
 
 # --- the official dtlpy SDK pointed at a server (shared by the dtlpy suites) ---------------------
-
-
-@dataclass(frozen=True)
-class DtlpySdk:
-    dl: ModuleType
-    server: ServerHandle
-    project: Any  # dtlpy.entities.Project of the server's default project
-
-    @property
-    def web_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.port}/"
-
-    def activate(self) -> Any:
-        """Point the process-wide SDK at this server again (after another module moved it)."""
-        self.dl.setenv(f"loopform-{self.server.port}")
-        self.dl.client_api.token = self.server.token
-        return self.dl.projects.get(project_name="local")
-
-
-@pytest.fixture(scope="session")
-def dtlpy_module(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
-    """dtlpy, imported with DATALOOP_PATH in a temporary directory (it reads it once, at import;
-    each pytest-xdist worker is its own process and imports it afresh)."""
-    if "dtlpy" not in sys.modules:
-        os.environ["DATALOOP_PATH"] = str(tmp_path_factory.mktemp("dataloop"))
-    import dtlpy
-
-    return dtlpy
-
-
-def point_dtlpy(dl: ModuleType, server: ServerHandle) -> DtlpySdk:
-    """Register `server` as a dtlpy environment, switch to it and log in (GET /users/me)."""
-    alias = f"loopform-{server.port}"
-    dl.add_environment(environment=server.base_url, alias=alias, gate_url=server.root_url,
-                       url=server.root_url + "/", verify_ssl=False)
-    dl.setenv(alias)
-    dl.login_token(server.token)
-    return DtlpySdk(dl=dl, server=server, project=dl.projects.get(project_name="local"))
 
 
 @pytest.fixture(scope="module")

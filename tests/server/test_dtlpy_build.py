@@ -8,61 +8,28 @@ their own PATCH) must come back exactly, through `install()` and a second round 
 from __future__ import annotations
 
 import json
-import os
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import requests
-
-from reconciler.server.testing import serve_in_thread
+from harness import DtlpySdk
 
 DATASET_ID = "64f0c0ffee0123456789abcd"
 RECIPE_ID = "64f0c0ffee0123456789abce"
 
 
-@dataclass(frozen=True)
-class Sdk:
-    dl: ModuleType
-    server: Any
-    project: Any
-
-
-def import_dtlpy(home: Path) -> ModuleType:
-    """Import dtlpy with its cookie/log directory under `home`, unless this process already has it."""
-    if "dtlpy" not in sys.modules:
-        os.environ["DATALOOP_PATH"] = str(home)
-    import dtlpy
-
-    return dtlpy
-
-
 @pytest.fixture(scope="module")
-def sdk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sdk]:
-    dl = import_dtlpy(tmp_path_factory.mktemp("dataloop"))
-    with serve_in_thread(tmp_path_factory.mktemp("db") / "state.db") as server:
-        alias = f"loopform-{server.port}"
-        dl.add_environment(
-            environment=server.base_url,
-            alias=alias,
-            gate_url=f"http://127.0.0.1:{server.port}",
-            url=f"http://127.0.0.1:{server.port}/",
-            verify_ssl=False,
-        )
-        dl.setenv(alias)
-        dl.login_token(server.token)
-        yield Sdk(dl=dl, server=server, project=dl.projects.get(project_name="local"))
+def sdk(dtlpy_sdk: DtlpySdk) -> DtlpySdk:
+    """This module's server, with dtlpy logged in to it (tests/server/conftest.py)."""
+    return dtlpy_sdk
 
 
 def prepare(item):  # the code node's function; dtlpy ships its source text
     return item
 
 
-def build(sdk: Sdk, name: str) -> tuple[Any, dict[str, Any]]:
+def build(sdk: DtlpySdk, name: str) -> tuple[Any, dict[str, Any]]:
     """Build code -> task -> dataset with triggers and a variable; return (pipeline, what was sent)."""
     dl, project = sdk.dl, sdk.project
     pipeline = project.pipelines.create(name=name)
@@ -120,7 +87,7 @@ def wire(pipeline: Any) -> dict[str, Any]:
     return json.loads(json.dumps(pipeline.to_json()))
 
 
-def raw(sdk: Sdk, pipeline_id: str) -> dict[str, Any]:
+def raw(sdk: DtlpySdk, pipeline_id: str) -> dict[str, Any]:
     response = requests.get(
         f"{sdk.server.base_url}/pipelines/{pipeline_id}",
         headers={"authorization": f"Bearer {sdk.server.token}"},
@@ -161,7 +128,7 @@ def assert_same_graph(got: dict[str, Any], sent: dict[str, Any]) -> None:
             assert back["id"] == start["id"]  # and kept once assigned
 
 
-def test_built_pipeline_reads_back_intact(sdk: Sdk) -> None:
+def test_built_pipeline_reads_back_intact(sdk: DtlpySdk) -> None:
     updated, sent = build(sdk, "built")
     fetched = sdk.project.pipelines.get(pipeline_id=updated.id)
     for got in (wire(updated), wire(fetched)):
@@ -170,7 +137,7 @@ def test_built_pipeline_reads_back_intact(sdk: Sdk) -> None:
     assert all(v.reference == updated.id for v in fetched.variables)
 
 
-def test_shapes_the_sdk_relies_on(sdk: Sdk) -> None:
+def test_shapes_the_sdk_relies_on(sdk: DtlpySdk) -> None:
     updated, sent = build(sdk, "shapes")
     got = raw(sdk, updated.id)  # the server's own JSON, not dtlpy's re-serialisation
     roots = [s for s in got["startNodes"] if s["type"] == "root"]
@@ -192,7 +159,7 @@ def test_shapes_the_sdk_relies_on(sdk: Sdk) -> None:
     assert task["metadata"]["workload"] == [{"assigneeId": "annotator@example.com", "load": 100}]
 
 
-def test_install_keeps_the_graph_and_a_second_round_trip_changes_nothing(sdk: Sdk) -> None:
+def test_install_keeps_the_graph_and_a_second_round_trip_changes_nothing(sdk: DtlpySdk) -> None:
     updated, sent = build(sdk, "install-me")
     installed = updated.install()
     assert installed.status == "Installed"
@@ -206,7 +173,7 @@ def test_install_keeps_the_graph_and_a_second_round_trip_changes_nothing(sdk: Sd
     assert again.id == updated.id
 
 
-def test_editing_removes_and_renames(sdk: Sdk) -> None:
+def test_editing_removes_and_renames(sdk: DtlpySdk) -> None:
     updated, _ = build(sdk, "edit-me")
     pipeline = sdk.project.pipelines.get(pipeline_id=updated.id)
     assert pipeline.nodes.remove("done") is True  # drops its connection and its cron start node
@@ -220,7 +187,7 @@ def test_editing_removes_and_renames(sdk: Sdk) -> None:
     assert_same_graph(got, edited)
 
 
-def test_variable_values_update(sdk: Sdk) -> None:
+def test_variable_values_update(sdk: DtlpySdk) -> None:
     updated, _ = build(sdk, "vars")
     pipeline = sdk.project.pipelines.get(pipeline_id=updated.id)
     pipeline.update_variables_values(threshold=0.9)
@@ -229,7 +196,7 @@ def test_variable_values_update(sdk: Sdk) -> None:
     assert [(v.name, v.value) for v in again.variables] == [("threshold", 0.9)]
 
 
-def test_update_settings_with_the_sdk_settings_bug(sdk: Sdk) -> None:
+def test_update_settings_with_the_sdk_settings_bug(sdk: DtlpySdk) -> None:
     updated, sent = build(sdk, "settings")
     settings = sdk.dl.PipelineSettings(default_resume_option=sdk.dl.PipelineResumeOption.RESUME_EXISTING_CYCLES)
     # dtlpy copies defaultResumeOption into keepTriggersActive etc.; the server must not choke on it.
@@ -239,7 +206,7 @@ def test_update_settings_with_the_sdk_settings_bug(sdk: Sdk) -> None:
     assert_same_graph(wire(got), sent)
 
 
-def test_validate_a_built_pipeline(sdk: Sdk) -> None:
+def test_validate_a_built_pipeline(sdk: DtlpySdk) -> None:
     updated, _ = build(sdk, "validate-me")
     result = sdk.project.pipelines.get(pipeline_id=updated.id).validate()
     assert result == {"valid": True, "errors": []}  # Loopform's shape; dtlpy returns the JSON as is
@@ -252,7 +219,7 @@ TEMPLATES = sorted(TEMPLATE_DIR.glob("*.json"))
 
 @pytest.mark.skipif(not TEMPLATES, reason=f"no exported Dataloop pipelines in {TEMPLATE_DIR}")
 @pytest.mark.parametrize("path", TEMPLATES, ids=[p.stem for p in TEMPLATES])
-def test_real_exported_pipelines_round_trip_and_install(sdk: Sdk, path: Path) -> None:
+def test_real_exported_pipelines_round_trip_and_install(sdk: DtlpySdk, path: Path) -> None:
     template = json.loads(path.read_text())["components"]["pipelineTemplates"][0]
     # Explicit project_id: some templates carry the exporting project's id, which dtlpy would keep.
     created = sdk.project.pipelines.create(name=f"tpl-{path.stem}", project_id=sdk.project.id, pipeline_json=template)

@@ -9,16 +9,13 @@ The routes are dtlpy 1.126.5's: `POST /datasets/query` (with `context.projects`)
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 import requests
+from harness import DtlpySdk, point_dtlpy
 
 from reconciler.server.testing import serve_in_thread
 
@@ -28,66 +25,37 @@ MODEL_ID = "65a000000000000000000003"
 SERVICE_ID = "65a000000000000000000004"
 
 
-def import_dtlpy(home: Path) -> ModuleType:
-    """Import dtlpy with its cookie/log directory under `home`, unless this process already has it."""
-    if "dtlpy" not in sys.modules:
-        os.environ["DATALOOP_PATH"] = str(home)
-    import dtlpy
-
-    return dtlpy
-
-
-@dataclass(frozen=True)
-class Sdk:
-    dl: ModuleType
-    server: Any
-
-    def activate(self) -> Any:
-        """Point the process-wide SDK at this server; return its default project."""
-        self.dl.setenv(f"loopform-{self.server.port}")
-        self.dl.client_api.token = self.server.token
-        return self.dl.projects.get(project_name="local")
-
-    def provision(self, **body: Any) -> requests.Response:
-        return requests.post(
-            f"{self.server.base_url}/loopform/provision",
-            json=body,
-            headers={"authorization": f"Bearer {self.server.token}"},
-            timeout=30,
-        )
-
-
-def start(dl: ModuleType, server: Any) -> Sdk:
-    dl.add_environment(
-        environment=server.base_url,
-        alias=f"loopform-{server.port}",
-        gate_url=f"http://127.0.0.1:{server.port}",
-        url=f"http://127.0.0.1:{server.port}/",
-        verify_ssl=False,
+def provision(sdk: DtlpySdk, **body: Any) -> requests.Response:
+    """POST /loopform/provision on the SDK's server: make a dataset/recipe/model/service with a given id."""
+    return requests.post(
+        f"{sdk.server.base_url}/loopform/provision",
+        json=body,
+        headers={"authorization": f"Bearer {sdk.server.token}"},
+        timeout=30,
     )
-    return Sdk(dl=dl, server=server)
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sdk, Sdk]]:
-    dl = import_dtlpy(tmp_path_factory.mktemp("dataloop"))
+def servers(
+    dtlpy_module: ModuleType, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[DtlpySdk, DtlpySdk]]:
     with serve_in_thread(tmp_path_factory.mktemp("sandbox") / "state.db") as sandbox, serve_in_thread(
         tmp_path_factory.mktemp("strict") / "state.db", strict=True
     ) as strict:
-        yield start(dl, sandbox), start(dl, strict)
+        yield point_dtlpy(dtlpy_module, sandbox), point_dtlpy(dtlpy_module, strict)
 
 
 @pytest.fixture
-def sandbox(servers: tuple[Sdk, Sdk]) -> Sdk:
+def sandbox(servers: tuple[DtlpySdk, DtlpySdk]) -> DtlpySdk:
     return servers[0]
 
 
 @pytest.fixture
-def strict(servers: tuple[Sdk, Sdk]) -> Sdk:
+def strict(servers: tuple[DtlpySdk, DtlpySdk]) -> DtlpySdk:
     return servers[1]
 
 
-def test_datasets_create_get_list_and_default_recipe(sandbox: Sdk) -> None:
+def test_datasets_create_get_list_and_default_recipe(sandbox: DtlpySdk) -> None:
     project = sandbox.activate()
     created = project.datasets.create(dataset_name="frames")
     by_name = project.datasets.get(dataset_name="frames")
@@ -99,7 +67,7 @@ def test_datasets_create_get_list_and_default_recipe(sandbox: Sdk) -> None:
     assert recipes[0].id in {r.id for r in project.recipes.list().all()}
 
 
-def test_dataset_names_are_scoped_to_their_project(sandbox: Sdk) -> None:
+def test_dataset_names_are_scoped_to_their_project(sandbox: DtlpySdk) -> None:
     project = sandbox.activate()
     project.datasets.create(dataset_name="only-here")
     other = sandbox.dl.projects.create(project_name="elsewhere")
@@ -108,7 +76,7 @@ def test_dataset_names_are_scoped_to_their_project(sandbox: Sdk) -> None:
     assert [d.name for d in other.datasets.list()] == []
 
 
-def test_unknown_names_are_not_found(sandbox: Sdk) -> None:
+def test_unknown_names_are_not_found(sandbox: DtlpySdk) -> None:
     project = sandbox.activate()
     dl = sandbox.dl
     with pytest.raises(dl.exceptions.NotFound):
@@ -121,7 +89,7 @@ def test_unknown_names_are_not_found(sandbox: Sdk) -> None:
         project.datasets.get(dataset_id="65a0000000000000000000ff")
 
 
-def test_provisioned_objects_are_found_by_name_with_their_ids(sandbox: Sdk) -> None:
+def test_provisioned_objects_are_found_by_name_with_their_ids(sandbox: DtlpySdk) -> None:
     project = sandbox.activate()
     for kind, name, object_id, extra in (
         ("dataset", "provisioned", DATASET_ID, {}),
@@ -130,7 +98,7 @@ def test_provisioned_objects_are_found_by_name_with_their_ids(sandbox: Sdk) -> N
         ("service", "scorer", SERVICE_ID, {}),
     ):
         for _ in range(2):  # idempotent on the id
-            response = sandbox.provision(kind=kind, name=name, id=object_id, projectId=project.id, **extra)
+            response = provision(sandbox, kind=kind, name=name, id=object_id, projectId=project.id, **extra)
             assert response.ok, response.text
 
     dataset = project.datasets.get(dataset_name="provisioned")
@@ -144,7 +112,7 @@ def test_provisioned_objects_are_found_by_name_with_their_ids(sandbox: Sdk) -> N
     assert SERVICE_ID in {s.id for s in project.services.list().all()}
 
 
-def test_members_list_the_default_user_and_added_members(sandbox: Sdk) -> None:
+def test_members_list_the_default_user_and_added_members(sandbox: DtlpySdk) -> None:
     project = sandbox.activate()
     emails = {m.email for m in project.list_members()}
     assert "local@loopform.dev" in emails
@@ -153,9 +121,9 @@ def test_members_list_the_default_user_and_added_members(sandbox: Sdk) -> None:
     assert "annotator@example.com" in members
 
 
-def test_strict_mode_refuses_provisioning_and_answers_like_the_platform(strict: Sdk) -> None:
+def test_strict_mode_refuses_provisioning_and_answers_like_the_platform(strict: DtlpySdk) -> None:
     project = strict.activate()
-    refused = strict.provision(kind="model", name="detector", id=MODEL_ID, projectId=project.id)
+    refused = provision(strict, kind="model", name="detector", id=MODEL_ID, projectId=project.id)
     assert refused.status_code == 400
     assert refused.json()["status"] == 400 and refused.json()["message"]
     with pytest.raises(strict.dl.exceptions.NotFound):

@@ -2,73 +2,34 @@
 
 One server per module (real HTTP on 127.0.0.1); the SDK is pointed at it the way a user would point
 it at any Dataloop environment: `add_environment` + `setenv` + `login_token`. dtlpy reads
-DATALOOP_PATH once, at import, so the fixture sets it to a temporary directory before the first
+DATALOOP_PATH once, at import, so the shared `dtlpy_module` fixture (tests/conftest.py) sets it to a temporary directory before the first
 import in this process (pytest-xdist workers are separate processes, each imports it afresh).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
 import stat
-import sys
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import requests
-
-from reconciler.server.testing import serve_in_thread
-
-
-@dataclass(frozen=True)
-class Sdk:
-    dl: ModuleType
-    server: Any  # the serve_in_thread handle: .base_url, .token, .port, .control_plane
-    project: Any  # dtlpy.entities.Project of the server's default project
-
-    @property
-    def web_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.port}/"
-
-
-def import_dtlpy(home: Path) -> ModuleType:
-    """Import dtlpy with its cookie/log directory under `home`, unless this process already has it."""
-    if "dtlpy" not in sys.modules:
-        os.environ["DATALOOP_PATH"] = str(home)
-    import dtlpy
-
-    return dtlpy
+from harness import DtlpySdk, items_of
 
 
 @pytest.fixture(scope="module")
-def sdk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sdk]:
-    dl = import_dtlpy(tmp_path_factory.mktemp("dataloop"))
-    with serve_in_thread(tmp_path_factory.mktemp("db") / "state.db") as server:
-        alias = f"loopform-{server.port}"
-        dl.add_environment(
-            environment=server.base_url,
-            alias=alias,
-            gate_url=f"http://127.0.0.1:{server.port}",
-            url=f"http://127.0.0.1:{server.port}/",
-            verify_ssl=False,
-        )
-        dl.setenv(alias)
-        dl.login_token(server.token)  # GET /users/me; raises ValueError unless 2xx
-        project = dl.projects.get(project_name="local")
-        yield Sdk(dl=dl, server=server, project=project)
+def sdk(dtlpy_sdk: DtlpySdk) -> DtlpySdk:
+    """This module's server, with dtlpy logged in to it (tests/server/conftest.py)."""
+    return dtlpy_sdk
 
 
 def noop(item):  # the body of the code nodes below; dtlpy ships its source text
     return item
 
 
-def installable(sdk: Sdk, name: str) -> Any:
+def installable(sdk: DtlpySdk, name: str) -> Any:
     """A pipeline with one code node as its root: the smallest graph install accepts."""
     dl = sdk.dl
     pipeline = sdk.project.pipelines.create(name=name)
@@ -77,14 +38,7 @@ def installable(sdk: Sdk, name: str) -> Any:
     return pipeline.update()
 
 
-def items_of(paged: Any, *, max_pages: int) -> list[Any]:
-    """Every entity dtlpy yields, failing (not hanging) if a server that ignores `page` makes it loop."""
-    pages = list(itertools.islice(iter(paged), max_pages + 1))
-    assert len(pages) <= max_pages, f"dtlpy fetched over {max_pages} pages: the server does not honour paging"
-    return [entity for page in pages for entity in page]
-
-
-def test_login_token_calls_users_me_and_a_bad_token_is_refused(sdk: Sdk) -> None:
+def test_login_token_calls_users_me_and_a_bad_token_is_refused(sdk: DtlpySdk) -> None:
     log = list(sdk.server.control_plane.request_log)
     assert any(entry[0] == "GET" and entry[1].endswith("/users/me") and entry[2] == 200 for entry in log)
     # A well-formed JWT that the server did not sign: dtlpy accepts it client-side, the server must not.
@@ -94,25 +48,25 @@ def test_login_token_calls_users_me_and_a_bad_token_is_refused(sdk: Sdk) -> None
     assert sdk.dl.client_api.token == sdk.server.token  # dtlpy restores the previous token
 
 
-def test_projects_get_by_name_and_id(sdk: Sdk) -> None:
+def test_projects_get_by_name_and_id(sdk: DtlpySdk) -> None:
     by_name = sdk.dl.projects.get(project_name="local")
     by_id = sdk.dl.projects.get(project_id=by_name.id)
     assert by_name.name == "local" and by_id.id == by_name.id and by_id.name == "local"
 
 
-def test_projects_get_unknown_name_is_not_found(sdk: Sdk) -> None:
+def test_projects_get_unknown_name_is_not_found(sdk: DtlpySdk) -> None:
     with pytest.raises(sdk.dl.exceptions.NotFound):
         sdk.dl.projects.get(project_name="no-such-project")
 
 
-def test_projects_create_then_get(sdk: Sdk) -> None:
+def test_projects_create_then_get(sdk: DtlpySdk) -> None:
     created = sdk.dl.projects.create(project_name="made-by-dtlpy")
     fetched = sdk.dl.projects.get(project_name="made-by-dtlpy")
     assert fetched.id == created.id and fetched.name == "made-by-dtlpy"
     assert list(fetched.pipelines.list().all()) == []
 
 
-def test_pipelines_create_and_get_by_id_and_name(sdk: Sdk) -> None:
+def test_pipelines_create_and_get_by_id_and_name(sdk: DtlpySdk) -> None:
     created = sdk.project.pipelines.create(name="get-me")
     by_id = sdk.project.pipelines.get(pipeline_id=created.id)
     by_name = sdk.project.pipelines.get(pipeline_name="get-me")
@@ -123,20 +77,20 @@ def test_pipelines_create_and_get_by_id_and_name(sdk: Sdk) -> None:
     assert len(created.id) == 24 and int(created.id, 16) >= 0  # an ObjectId, like the platform's
 
 
-def test_pipelines_get_unknown_is_not_found(sdk: Sdk) -> None:
+def test_pipelines_get_unknown_is_not_found(sdk: DtlpySdk) -> None:
     with pytest.raises(sdk.dl.exceptions.NotFound):
         sdk.project.pipelines.get(pipeline_name="never-created")
     with pytest.raises(sdk.dl.exceptions.NotFound):
         sdk.project.pipelines.get(pipeline_id="0123456789abcdef01234567")
 
 
-def test_pipelines_create_duplicate_name_conflicts(sdk: Sdk) -> None:
+def test_pipelines_create_duplicate_name_conflicts(sdk: DtlpySdk) -> None:
     sdk.project.pipelines.create(name="twice")
     with pytest.raises(sdk.dl.exceptions.Conflict):
         sdk.project.pipelines.create(name="twice")
 
 
-def test_pipelines_list_iterates_every_page_once(sdk: Sdk) -> None:
+def test_pipelines_list_iterates_every_page_once(sdk: DtlpySdk) -> None:
     dl = sdk.dl
     project = dl.projects.create(project_name="listing")
     made = {project.pipelines.create(name=f"list-{i:02d}").id for i in range(7)}
@@ -148,7 +102,7 @@ def test_pipelines_list_iterates_every_page_once(sdk: Sdk) -> None:
     assert [p.id for p in project.pipelines.list().all()] != []  # the default (pageSize 1000) route too
 
 
-def test_pipelines_list_sorted_by_name_descending(sdk: Sdk) -> None:
+def test_pipelines_list_sorted_by_name_descending(sdk: DtlpySdk) -> None:
     dl = sdk.dl
     project = dl.projects.create(project_name="sorting")
     for name in ("b", "c", "a"):
@@ -158,7 +112,7 @@ def test_pipelines_list_sorted_by_name_descending(sdk: Sdk) -> None:
     assert [p.name for p in project.pipelines.list(filters=filters).all()] == ["c", "b", "a"]
 
 
-def test_pipelines_list_with_a_glob_filter(sdk: Sdk) -> None:
+def test_pipelines_list_with_a_glob_filter(sdk: DtlpySdk) -> None:
     dl = sdk.dl
     project = dl.projects.create(project_name="globbing")
     for name in ("frames-a", "frames-b", "audio"):
@@ -167,7 +121,7 @@ def test_pipelines_list_with_a_glob_filter(sdk: Sdk) -> None:
     assert sorted(p.name for p in project.pipelines.list(filters=filters).all()) == ["frames-a", "frames-b"]
 
 
-def test_install_pause_lifecycle(sdk: Sdk) -> None:
+def test_install_pause_lifecycle(sdk: DtlpySdk) -> None:
     pipeline = installable(sdk, "lifecycle")
     installed = sdk.project.pipelines.install(pipeline=pipeline)
     assert installed.status == "Installed"
@@ -180,20 +134,20 @@ def test_install_pause_lifecycle(sdk: Sdk) -> None:
     assert sdk.project.pipelines.get(pipeline_id=pipeline.id).status == "Uninstalled"
 
 
-def test_install_an_empty_pipeline_fails(sdk: Sdk) -> None:
+def test_install_an_empty_pipeline_fails(sdk: DtlpySdk) -> None:
     pipeline = sdk.project.pipelines.create(name="nothing-to-run")
     with pytest.raises(sdk.dl.exceptions.BadRequest, match="no nodes"):
         pipeline.install()
     assert sdk.project.pipelines.get(pipeline_id=pipeline.id).status == "Failure"
 
 
-def test_execute_requires_an_installed_pipeline(sdk: Sdk) -> None:
+def test_execute_requires_an_installed_pipeline(sdk: DtlpySdk) -> None:
     pipeline = installable(sdk, "not-installed")
     with pytest.raises(sdk.dl.exceptions.BadRequest):
         sdk.project.pipelines.execute(pipeline=pipeline, execution_input={"item": "item-1"})
 
 
-def test_execute_executions_and_stats(sdk: Sdk) -> None:
+def test_execute_executions_and_stats(sdk: DtlpySdk) -> None:
     pipeline = installable(sdk, "runs").install()
     first = sdk.project.pipelines.execute(pipeline=pipeline, execution_input={"item": "item-1"})
     second = pipeline.pipeline_executions.create(pipeline_id=pipeline.id, execution_input={"item": "item-2"})
@@ -215,7 +169,7 @@ def test_execute_executions_and_stats(sdk: Sdk) -> None:
     assert sum(counted.values()) == 3
 
 
-def test_execute_from_a_node_in_test_mode(sdk: Sdk) -> None:
+def test_execute_from_a_node_in_test_mode(sdk: DtlpySdk) -> None:
     pipeline = installable(sdk, "from-node").install()
     node_id = pipeline.nodes[0].node_id
     execution = pipeline.pipeline_executions.create(
@@ -226,7 +180,7 @@ def test_execute_from_a_node_in_test_mode(sdk: Sdk) -> None:
     assert tested.pipeline_id == pipeline.id
 
 
-def test_global_pipeline_executions_repository(sdk: Sdk) -> None:
+def test_global_pipeline_executions_repository(sdk: DtlpySdk) -> None:
     pipeline = installable(sdk, "global-repo").install()
     execution = pipeline.execute(execution_input={"item": "item-1"})
     fetched = sdk.dl.pipeline_executions.get(pipeline_id=pipeline.id, pipeline_execution_id=execution.id)
@@ -234,7 +188,7 @@ def test_global_pipeline_executions_repository(sdk: Sdk) -> None:
     assert execution.id in {e.id for e in sdk.dl.pipeline_executions.list().all()}
 
 
-def test_reset(sdk: Sdk) -> None:
+def test_reset(sdk: DtlpySdk) -> None:
     pipeline = installable(sdk, "to-reset").install()
     pipeline.execute(execution_input={"item": "item-1"})
     assert sdk.project.pipelines.reset(pipeline=pipeline) is True
@@ -243,7 +197,7 @@ def test_reset(sdk: Sdk) -> None:
 
 
 def test_open_in_web_opens_the_console_url(
-    sdk: Sdk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sdk: DtlpySdk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import webbrowser
 
@@ -264,7 +218,7 @@ def test_open_in_web_opens_the_console_url(
     ] * 2
 
 
-def test_delete(sdk: Sdk) -> None:
+def test_delete(sdk: DtlpySdk) -> None:
     by_entity = sdk.project.pipelines.create(name="delete-me")
     by_name = sdk.project.pipelines.create(name="delete-me-by-name")
     assert sdk.project.pipelines.delete(pipeline=by_entity) is True
@@ -274,7 +228,7 @@ def test_delete(sdk: Sdk) -> None:
             sdk.project.pipelines.get(pipeline_id=pipeline.id)
 
 
-def test_errors_come_back_as_status_and_message(sdk: Sdk) -> None:
+def test_errors_come_back_as_status_and_message(sdk: DtlpySdk) -> None:
     response = requests.get(
         f"{sdk.server.base_url}/pipelines/0123456789abcdef01234567",
         headers={"authorization": f"Bearer {sdk.server.token}"},
@@ -285,7 +239,7 @@ def test_errors_come_back_as_status_and_message(sdk: Sdk) -> None:
     assert body["status"] == 404 and isinstance(body["message"], str) and body["message"]
 
 
-def test_install_an_invalid_graph_fails(sdk: Sdk) -> None:
+def test_install_an_invalid_graph_fails(sdk: DtlpySdk) -> None:
     dl = sdk.dl
     pipeline = installable(sdk, "dangling")
     code = pipeline.nodes[0]
@@ -302,7 +256,7 @@ def test_install_an_invalid_graph_fails(sdk: Sdk) -> None:
     assert validation and "unknown node" in json.dumps(validation)
 
 
-def test_execute_batch_returns_a_command(sdk: Sdk) -> None:
+def test_execute_batch_returns_a_command(sdk: DtlpySdk) -> None:
     dl = sdk.dl
     pipeline = installable(sdk, "batch").install()
     filters = dl.Filters(field="dir", values="/test", context={"datasets": ["65a000000000000000000001"]})
@@ -314,7 +268,7 @@ def test_execute_batch_returns_a_command(sdk: Sdk) -> None:
     assert fetched.id == command.id and fetched.status == command.status
 
 
-def test_another_user_sees_nothing_of_this_project(sdk: Sdk) -> None:
+def test_another_user_sees_nothing_of_this_project(sdk: DtlpySdk) -> None:
     dl = sdk.dl
     pipeline = sdk.project.pipelines.create(name="private")
     dl.client_api.token = sdk.server.control_plane.mint_token("stranger@example.com")
@@ -333,14 +287,14 @@ def test_another_user_sees_nothing_of_this_project(sdk: Sdk) -> None:
 # --- edges the SDK can reach -------------------------------------------------------------------
 
 
-def test_execution_wait_returns_for_a_finished_cycle(sdk: Sdk) -> None:
+def test_execution_wait_returns_for_a_finished_cycle(sdk: DtlpySdk) -> None:
     pipeline = installable(sdk, "waits").install()
     execution = pipeline.execute(execution_input={"item": "item-1"})
     finished = execution.wait()  # polls GET .../executions/{id}; would hang on a stuck status
     assert finished.status in ("success", "failed", "terminated")
 
 
-def test_executions_listing_pages_past_one_hundred(sdk: Sdk) -> None:
+def test_executions_listing_pages_past_one_hundred(sdk: DtlpySdk) -> None:
     pipeline = installable(sdk, "many-runs").install()
     made = {pipeline.execute(execution_input={"item": f"item-{i}"}).id for i in range(130)}
     paged = pipeline.pipeline_executions.list()  # pageSize 100: two pages
@@ -349,7 +303,7 @@ def test_executions_listing_pages_past_one_hundred(sdk: Sdk) -> None:
     assert sum(c.count for c in pipeline.stats().pipeline_counters) == 130
 
 
-def test_rerun_returns_a_command_with_cycle_options(sdk: Sdk) -> None:
+def test_rerun_returns_a_command_with_cycle_options(sdk: DtlpySdk) -> None:
     dl = sdk.dl
     pipeline = installable(sdk, "rerun").install()
     pipeline.execute(execution_input={"item": "item-1"})
@@ -360,7 +314,7 @@ def test_rerun_returns_a_command_with_cycle_options(sdk: Sdk) -> None:
     assert pipeline.pipeline_executions.rerun(method=dl.CycleRerunMethod.START_FROM_BEGINNING, wait=True) is True
 
 
-def test_unicode_and_spaced_names(sdk: Sdk) -> None:
+def test_unicode_and_spaced_names(sdk: DtlpySdk) -> None:
     name = "Mý Prøject · 1"
     project = sdk.dl.projects.create(project_name=name)
     assert sdk.dl.projects.get(project_name=name).id == project.id
@@ -368,7 +322,7 @@ def test_unicode_and_spaced_names(sdk: Sdk) -> None:
     assert project.pipelines.get(pipeline_name="ünïcode pipeline ✓").id == pipeline.id
 
 
-def test_read_only_fields_in_an_update_are_ignored(sdk: Sdk) -> None:
+def test_read_only_fields_in_an_update_are_ignored(sdk: DtlpySdk) -> None:
     pipeline = sdk.project.pipelines.create(name="read-only-fields")
     pipeline.status = "Installed"
     pipeline.creator = "mallory@example.com"
@@ -381,7 +335,7 @@ def test_read_only_fields_in_an_update_are_ignored(sdk: Sdk) -> None:
         assert got.composition_id != "65a0000000000000000000aa"
 
 
-def test_a_large_pipeline_round_trips(sdk: Sdk) -> None:
+def test_a_large_pipeline_round_trips(sdk: DtlpySdk) -> None:
     dl = sdk.dl
     pipeline = sdk.project.pipelines.create(name="large")
     nodes = [
@@ -398,7 +352,7 @@ def test_a_large_pipeline_round_trips(sdk: Sdk) -> None:
     assert got["connections"] == sent["connections"]
 
 
-def test_executions_of_a_deleted_pipeline_do_not_break_the_global_listing(sdk: Sdk) -> None:
+def test_executions_of_a_deleted_pipeline_do_not_break_the_global_listing(sdk: DtlpySdk) -> None:
     pipeline = installable(sdk, "gone-soon").install()
     pipeline.execute(execution_input={"item": "item-1"})
     pipeline.delete()
@@ -406,10 +360,10 @@ def test_executions_of_a_deleted_pipeline_do_not_break_the_global_listing(sdk: S
     list(sdk.dl.pipeline_executions.list().all())
 
 
-def test_list_filtered_by_status(sdk: Sdk) -> None:
+def test_list_filtered_by_status(sdk: DtlpySdk) -> None:
     dl = sdk.dl
     project = dl.projects.create(project_name="by-status")
-    installed = installable(Sdk(dl=dl, server=sdk.server, project=project), "on").install()
+    installed = installable(DtlpySdk(dl=dl, server=sdk.server, project=project), "on").install()
     project.pipelines.create(name="off")
     filters = dl.Filters(resource=dl.FiltersResource.PIPELINE, field="status", values="Installed")
     assert [p.id for p in project.pipelines.list(filters=filters).all()] == [installed.id]
@@ -418,7 +372,7 @@ def test_list_filtered_by_status(sdk: Sdk) -> None:
     assert len(list(project.pipelines.list(filters=filters).all())) == 2
 
 
-def test_triggers_create_lands_on_the_root_start_node(sdk: Sdk) -> None:
+def test_triggers_create_lands_on_the_root_start_node(sdk: DtlpySdk) -> None:
     dl = sdk.dl
     pipeline = installable(sdk, "with-trigger")
     assert pipeline.triggers.create(
@@ -429,7 +383,7 @@ def test_triggers_create_lands_on_the_root_start_node(sdk: Sdk) -> None:
     assert starts[0]["trigger"]["spec"]["actions"] == ["Updated"]
 
 
-def test_one_name_in_two_projects_resolves_per_project(sdk: Sdk) -> None:
+def test_one_name_in_two_projects_resolves_per_project(sdk: DtlpySdk) -> None:
     other = sdk.dl.projects.create(project_name="second-home")
     here = sdk.project.pipelines.create(name="shared-name")
     there = other.pipelines.create(name="shared-name")
@@ -438,7 +392,7 @@ def test_one_name_in_two_projects_resolves_per_project(sdk: Sdk) -> None:
     assert other.pipelines.get(pipeline_name="shared-name").id == there.id
 
 
-def test_global_repository_get_by_id_binds_the_right_project(sdk: Sdk) -> None:
+def test_global_repository_get_by_id_binds_the_right_project(sdk: DtlpySdk) -> None:
     pipeline = sdk.project.pipelines.create(name="global-get")
     fetched = sdk.dl.pipelines.get(pipeline_id=pipeline.id)
     assert fetched.project_id == sdk.project.id and fetched.project.name == sdk.project.name

@@ -3,50 +3,25 @@ and the token minted before the restart still works (the signing secret lives in
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
-import pytest
+from harness import point_dtlpy
 
 from reconciler.server.testing import serve_in_thread
-
-
-def import_dtlpy(home: Path) -> ModuleType:
-    """Import dtlpy with its cookie/log directory under `home`, unless this process already has it."""
-    if "dtlpy" not in sys.modules:
-        os.environ["DATALOOP_PATH"] = str(home)
-    import dtlpy
-
-    return dtlpy
-
-
-def point(dl: ModuleType, server: Any, token: str) -> None:
-    alias = f"loopform-{server.port}"
-    dl.add_environment(
-        environment=server.base_url,
-        alias=alias,
-        gate_url=f"http://127.0.0.1:{server.port}",
-        url=f"http://127.0.0.1:{server.port}/",
-        verify_ssl=False,
-    )
-    dl.setenv(alias)
-    dl.login_token(token)
 
 
 def passthrough(item):  # the code node's function
     return item
 
 
-def test_everything_survives_a_restart(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
-    dl = import_dtlpy(tmp_path_factory.mktemp("dataloop"))
+def test_everything_survives_a_restart(tmp_path: Path, dtlpy_module: ModuleType) -> None:
+    dl = dtlpy_module
     db = tmp_path / "state.db"
 
     with serve_in_thread(db) as first:
         token = first.token
-        point(dl, first, token)
+        point_dtlpy(dl, first, token)
         project = dl.projects.create(project_name="durable")
         pipeline = project.pipelines.create(name="keeps")
         node = dl.CodeNode(name="pass", project_id=project.id, project_name=project.name, method=passthrough)
@@ -59,7 +34,7 @@ def test_everything_survives_a_restart(tmp_path: Path, tmp_path_factory: pytest.
         stats_before = [(c.status, c.count) for c in pipeline.stats().pipeline_counters]
 
     with serve_in_thread(db) as second:
-        point(dl, second, token)  # the old token: same per-database secret
+        point_dtlpy(dl, second, token)  # the old token: same per-database secret
         project = dl.projects.get(project_name="durable")
         again = project.pipelines.get(pipeline_name="keeps")
         assert again.id == pipeline.id and again.status == "Installed"

@@ -7,21 +7,18 @@ Writers are threads with their own keep-alive sessions against the real waitress
 
 from __future__ import annotations
 
-import itertools
-import os
-import sys
 import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 import requests
+from harness import items_of, point_dtlpy
 
 from reconciler.server.testing import serve_in_thread
 
@@ -77,36 +74,9 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         yield Seeded(server=server, api=api, project_id=project_id, ids=frozenset(ids))
 
 
-def import_dtlpy(home: Path) -> ModuleType:
-    """Import dtlpy with its cookie/log directory under `home`, unless this process already has it."""
-    if "dtlpy" not in sys.modules:
-        os.environ["DATALOOP_PATH"] = str(home)
-    import dtlpy
-
-    return dtlpy
-
-
 @pytest.fixture(scope="module")
-def dl(seeded: Seeded, tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
-    dtlpy = import_dtlpy(tmp_path_factory.mktemp("dataloop"))
-    port = seeded.server.port
-    dtlpy.add_environment(
-        environment=seeded.server.base_url,
-        alias=f"loopform-{port}",
-        gate_url=f"http://127.0.0.1:{port}",
-        url=f"http://127.0.0.1:{port}/",
-        verify_ssl=False,
-    )
-    dtlpy.setenv(f"loopform-{port}")
-    dtlpy.client_api.token = seeded.server.token
-    return dtlpy
-
-
-def items_of(paged: Any, *, max_pages: int) -> list[Any]:
-    """Every entity dtlpy yields, failing (not hanging) if a server that ignores `page` makes it loop."""
-    pages = list(itertools.islice(iter(paged), max_pages + 1))
-    assert len(pages) <= max_pages, f"dtlpy fetched over {max_pages} pages: the server does not honour paging"
-    return [entity for page in pages for entity in page]
+def dl(seeded: Seeded, dtlpy_module: ModuleType) -> ModuleType:
+    return point_dtlpy(dtlpy_module, seeded.server).dl
 
 
 # --- paging -------------------------------------------------------------------------------------

@@ -1,0 +1,111 @@
+"""Helpers shared by the test suites (importable as `harness`: tests/conftest.py puts tests/ on the path).
+
+- `cli(*argv)`: `loopform ARGV` in-process over a non-TTY terminal, output captured.
+- `isolate(path, monkeypatch)`: a working directory with no Loopform/Dataloop settings inherited.
+- `serve_for_cli(db, monkeypatch)`: a served control plane that the CLI selects through the environment.
+- dtlpy: `import_dtlpy`, `point_dtlpy` (-> `DtlpySdk`) and `items_of` for its paged listings.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from reconciler.cli import main
+from reconciler.server.testing import ServerHandle, serve_in_thread
+from reconciler.terminal import Terminal
+
+# Settings a developer's shell may carry that would change what the CLI selects or prints.
+INHERITED_SETTINGS = ("LOOPFORM_API_URL", "LOOPFORM_TOKEN", "LOOPFORM_PROJECT", "LOOPFORM_ENV", "DATALOOP_PATH",
+                      "NO_COLOR")
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+def cli(*argv: str) -> Run:
+    """`loopform ARGV` in-process, over a non-TTY terminal; stdout and stderr captured."""
+    term = Terminal(out=io.StringIO(), err=io.StringIO(), colour=False, unicode=True)
+    out, err = term.out, term.err
+    code = main(list(argv), term=term)
+    return Run(code, out.getvalue(), err.getvalue())  # type: ignore[attr-defined]
+
+
+def isolate(path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Make `path` the working directory and HOME, with none of INHERITED_SETTINGS set."""
+    monkeypatch.chdir(path)
+    monkeypatch.setenv("HOME", str(path))
+    for var in INHERITED_SETTINGS:
+        monkeypatch.delenv(var, raising=False)
+    return path
+
+
+@contextmanager
+def serve_for_cli(db: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServerHandle]:
+    """`loopform serve` in a thread on `db`, selected for the CLI through LOOPFORM_API_URL/TOKEN."""
+    with serve_in_thread(db) as server:
+        monkeypatch.setenv("LOOPFORM_API_URL", server.base_url)
+        monkeypatch.setenv("LOOPFORM_TOKEN", server.token)
+        yield server
+
+
+# --- the official dtlpy SDK pointed at a server ----------------------------------------------------
+
+
+def import_dtlpy(home: Path) -> ModuleType:
+    """dtlpy, with its cookie/log directory under `home` unless this process imported it already:
+    it reads DATALOOP_PATH once, at import (each pytest-xdist worker is a process of its own)."""
+    if "dtlpy" not in sys.modules:
+        os.environ["DATALOOP_PATH"] = str(home)
+    import dtlpy
+
+    return dtlpy
+
+
+@dataclass(frozen=True)
+class DtlpySdk:
+    dl: ModuleType
+    server: ServerHandle
+    project: Any  # dtlpy.entities.Project of the server's default project
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}/"
+
+    def activate(self) -> Any:
+        """Point the process-wide SDK at this server again (after another one moved it); its default project."""
+        self.dl.setenv(f"loopform-{self.server.port}")
+        self.dl.client_api.token = self.server.token
+        return self.dl.projects.get(project_name="local")
+
+
+def point_dtlpy(dl: ModuleType, server: ServerHandle, token: str | None = None) -> DtlpySdk:
+    """Register `server` as a dtlpy environment, switch to it and log in (GET /users/me; raises
+    ValueError unless 2xx) with `token` (the server's own by default)."""
+    alias = f"loopform-{server.port}"
+    dl.add_environment(environment=server.base_url, alias=alias, gate_url=server.root_url,
+                       url=server.root_url + "/", verify_ssl=False)
+    dl.setenv(alias)
+    dl.login_token(token or server.token)
+    return DtlpySdk(dl=dl, server=server, project=dl.projects.get(project_name="local"))
+
+
+def items_of(paged: Any, *, max_pages: int) -> list[Any]:
+    """Every entity dtlpy yields, failing (not hanging) if a server that ignores `page` makes it loop."""
+    pages = list(itertools.islice(iter(paged), max_pages + 1))
+    assert len(pages) <= max_pages, f"dtlpy fetched over {max_pages} pages: the server does not honour paging"
+    return [entity for page in pages for entity in page]
