@@ -32,6 +32,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from reconciler.errors import ConfigError
 from reconciler.interpolate import Context, Scalar, Variable
+from reconciler.redact import MIN_SECRET
 
 PROJECT_FILE = "loopform.yaml"
 STATE_DIR = ".loopform"
@@ -213,12 +214,13 @@ def resolve_variables(file: ProjectFile, environment: EnvironmentDecl,
     out: dict[str, Variable] = {}
     for name, entry in sorted(merged.items()):
         decl = entry
-        if decl.env is not None:
-            value = env.get(decl.env)
-            missing = None if value is not None else f"environment variable {decl.env} is not set"
-            out[name] = Variable(name=name, value=value, secret=decl.secret, missing=missing)
-        else:
-            out[name] = Variable(name=name, value=decl.value, secret=decl.secret)
+        value = env.get(decl.env) if decl.env is not None else decl.value
+        missing = None if value is not None else f"environment variable {decl.env} is not set"
+        if decl.secret and value is not None and len(str(value)) < MIN_SECRET:
+            # Redaction replaces the value wherever it occurs: a two-letter secret would blank
+            # unrelated text, and leaving it unredacted would break the promise.
+            value, missing = None, f"a secret must be at least {MIN_SECRET} characters long"
+        out[name] = Variable(name=name, value=value, secret=decl.secret, missing=missing)
     return out
 
 

@@ -7,8 +7,8 @@ current environment's variables when read back (`restore_saved_plan`).
 
 Each secret is matched in the forms in which it can appear in output: as is, JSON-escaped (inside
 a JSON or saved plan), and Python-repr-escaped (inside an error that quotes a value with `!r`).
-Secrets shorter than `MIN_SECRET` characters are still redacted, but such values (`1`, `true`)
-would also blank unrelated text; loopform.yaml should not mark them secret.
+Values shorter than `MIN_SECRET` characters are not matched (a token of `t` would blank every `t`);
+loopform.yaml refuses secret variables that short (see `reconciler.config`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class Redactor:
     """Replaces every occurrence of the given secret values with `(sensitive)`."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        self.secrets = tuple(dict.fromkeys(s for s in secrets if s))
+        self.secrets = tuple(dict.fromkeys(s for s in secrets if len(s) >= MIN_SECRET))
         forms = sorted({f for s in self.secrets for f in _forms(s)}, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(f) for f in forms)) if forms else None
 

@@ -125,6 +125,8 @@ def test_environments_select_project_backend_and_variables(tmp_path: Path) -> No
 def test_unknown_environment_and_bad_variables_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"unknown environment 'qa' \(defined: prod, staging\)"):
         settings(tmp_path, Flags(environment="qa"))
+    short = settings(tmp_path, Flags(environment="staging"), {"STAGING_TOKEN": "abc"}).variables["token"]
+    assert short.value is None and short.missing == "a secret must be at least 4 characters long"
     (tmp_path / "loopform.yaml").write_text("variables: {a: {value: 1, env: A}}\n")
     with pytest.raises(ConfigError, match="give exactly one of `value:` or `env:`"):
         resolve_settings(Flags(), env={}, cwd=tmp_path, home=tmp_path)
@@ -138,6 +140,7 @@ def test_redactor_covers_raw_json_and_repr_forms() -> None:
     assert redact(json.dumps({"v": secret}, ensure_ascii=False)) == '{"v": "(sensitive)"}'
     assert redact(f"got {secret!r}") == "got '(sensitive)'"
     assert not Redactor([]) and Redactor([])("text") == "text"
+    assert Redactor(["abc"])("abc") == "abc"  # too short to tell apart from other text
 
 
 def test_saved_plan_round_trip() -> None:
