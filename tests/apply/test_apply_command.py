@@ -2,47 +2,29 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from harness import cli, isolate, serve_for_cli
 from specs import copy_examples, plan_for, spec_names, writes
 
-from reconciler.cli import main
 from reconciler.client import ApiSession, RestBackend
-from reconciler.server.testing import ServerHandle, serve_in_thread
-from reconciler.terminal import Terminal
-
-
-class Run:
-    def __init__(self, code: int, out: str, err: str) -> None:
-        self.code, self.out, self.err = code, out, err
-
-
-def cli(*argv: str) -> Run:
-    term = Terminal(out=io.StringIO(), err=io.StringIO(), colour=False, unicode=True)
-    code = main(list(argv), term=term)
-    return Run(code, term.out.getvalue(), term.err.getvalue())  # type: ignore[attr-defined]
+from reconciler.server.testing import ServerHandle
 
 
 @pytest.fixture
 def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    for var in ("LOOPFORM_API_URL", "LOOPFORM_TOKEN", "LOOPFORM_PROJECT", "DATALOOP_PATH"):
-        monkeypatch.delenv(var, raising=False)
-    copy_examples(tmp_path)
+    """An isolated working directory holding the examples' pipelines/."""
+    copy_examples(isolate(tmp_path, monkeypatch))
     return tmp_path
 
 
 @pytest.fixture
 def served(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServerHandle]:
-    with serve_in_thread(clean_env / "served.db") as server:
-        monkeypatch.setenv("LOOPFORM_API_URL", server.base_url)
-        monkeypatch.setenv("LOOPFORM_TOKEN", server.token)
+    with serve_for_cli(clean_env / "served.db", monkeypatch) as server:
         yield server
 
 

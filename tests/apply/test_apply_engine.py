@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from docs import change, document, plan
 from faultkit import FaultInjector
@@ -15,28 +12,16 @@ from reconciler.client import ApiSession, ClientOptions, RestBackend
 from reconciler.document import Pipeline
 from reconciler.marker import read_marker
 from reconciler.plan import Action
-from reconciler.server.testing import ServerHandle, serve_in_thread
+from reconciler.server.testing import ServerHandle
 
 FAST = ClientOptions(read_timeout=5.0, attempts=3, backoff_factor=0.001, backoff_max=0.01,
                      backoff_jitter=0.001, retry_after_max=0.01)
 
 
 @pytest.fixture
-def faults() -> FaultInjector:
-    return FaultInjector()
-
-
-@pytest.fixture
-def server(tmp_path: Path, faults: FaultInjector) -> Iterator[ServerHandle]:
-    with serve_in_thread(tmp_path / "state.db", wrap=faults) as handle:
-        yield handle
-
-
-@pytest.fixture
-def backend(server: ServerHandle) -> Iterator[RestBackend]:
-    b = RestBackend(ApiSession(server.base_url, server.token, options=FAST), label="test")
-    yield b
-    b.close()
+def client_options() -> ClientOptions:
+    """The shared `backend` (tests/conftest.py) with these options."""
+    return FAST
 
 
 @pytest.fixture

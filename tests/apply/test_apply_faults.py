@@ -15,21 +15,10 @@ from reconciler.apply import Outcome, apply_plan
 from reconciler.client import ApiSession, ClientOptions, RestBackend
 from reconciler.document import Pipeline
 from reconciler.normalize import fingerprint
-from reconciler.server.testing import ServerHandle, serve_in_thread
+from reconciler.server.testing import ServerHandle
 
 FAST = ClientOptions(read_timeout=0.5, attempts=3, backoff_factor=0.001, backoff_max=0.01,
                      backoff_jitter=0.001, retry_after_max=0.01)
-
-
-@pytest.fixture
-def faults() -> FaultInjector:
-    return FaultInjector()
-
-
-@pytest.fixture
-def server(tmp_path: Path, faults: FaultInjector) -> Iterator[ServerHandle]:
-    with serve_in_thread(tmp_path / "state.db", wrap=faults) as handle:
-        yield handle
 
 
 @pytest.fixture

@@ -3,41 +3,25 @@ on the embedded default and on a served control plane."""
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from docs import change, document, plan
+from harness import cli, isolate
 
 from reconciler.apply import apply_plan
-from reconciler.cli import main
 from reconciler.connection import open_embedded
 from reconciler.document import Pipeline
 from reconciler.plan import Action
 from reconciler.server.testing import serve_in_thread
-from reconciler.terminal import Terminal
-
-
-class Run:
-    def __init__(self, code: int, out: str, err: str) -> None:
-        self.code, self.out, self.err = code, out, err
-
-
-def cli(*argv: str) -> Run:
-    term = Terminal(out=io.StringIO(), err=io.StringIO(), colour=False, unicode=True)
-    code = main(list(argv), term=term)
-    return Run(code, term.out.getvalue(), term.err.getvalue())  # type: ignore[attr-defined]
 
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A working directory whose embedded control plane holds managed 'flow' and unmanaged 'theirs'."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    for var in ("LOOPFORM_API_URL", "LOOPFORM_TOKEN", "LOOPFORM_PROJECT", "DATALOOP_PATH"):
-        monkeypatch.delenv(var, raising=False)
+    isolate(tmp_path, monkeypatch)
     backend = open_embedded(tmp_path / ".loopform" / "state.db")
     pid = backend.project("local").id
     assert apply_plan(plan(change(pid, "flow", [Action.CREATE, Action.RESUME], desired=document("flow", pid))),

@@ -8,25 +8,22 @@ server makes up are masked so golden output is deterministic.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from harness import Run, cli, isolate, serve_for_cli  # cli: the scenario modules import it from here
 
 from reconciler.apply import apply_plan
-from reconciler.cli import main
 from reconciler.client import ApiSession, RestBackend
 from reconciler.planner import make_plan
-from reconciler.server.testing import ServerHandle, serve_in_thread
+from reconciler.server.testing import ServerHandle
 from reconciler.spec import load
-from reconciler.terminal import Terminal
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
@@ -64,19 +61,6 @@ def mask(text: str) -> str:
     for pattern, placeholder in _MASKS:
         text = pattern.sub(placeholder, text)
     return text
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-
-def cli(*argv: str) -> Run:
-    term = Terminal(out=io.StringIO(), err=io.StringIO(), colour=False, unicode=True)
-    code = main(list(argv), term=term)
-    return Run(code, term.out.getvalue(), term.err.getvalue())  # type: ignore[attr-defined]
 
 
 def golden_json(out: str) -> str:
@@ -137,13 +121,8 @@ class World:
 
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    for var in ("LOOPFORM_PROJECT", "DATALOOP_PATH", "NO_COLOR"):
-        monkeypatch.delenv(var, raising=False)
-    with serve_in_thread(tmp_path / "served.db") as server:
-        monkeypatch.setenv("LOOPFORM_API_URL", server.base_url)
-        monkeypatch.setenv("LOOPFORM_TOKEN", server.token)
+    isolate(tmp_path, monkeypatch)
+    with serve_for_cli(tmp_path / "served.db", monkeypatch) as server:
         w = World(tmp_path, server)
         w.write(BASE_SPEC)
         w.apply()

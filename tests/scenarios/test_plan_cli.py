@@ -9,15 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import BASE_SPEC, World, cli
+from harness import isolate
 
 
 @pytest.fixture
 def embedded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working directory with no remote configured: the embedded control plane in .loopform/."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    for var in ("LOOPFORM_API_URL", "LOOPFORM_TOKEN", "LOOPFORM_PROJECT", "DATALOOP_PATH"):
-        monkeypatch.delenv(var, raising=False)
+    isolate(tmp_path, monkeypatch)
     (tmp_path / "pipelines").mkdir()
     (tmp_path / "pipelines" / "frames.yaml").write_text(yaml.safe_dump(BASE_SPEC, sort_keys=False))
     return tmp_path
