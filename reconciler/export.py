@@ -303,8 +303,20 @@ def _dump(data: dict[str, Any]) -> str:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
     _Dumper.add_representer(str, _str)
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110,
-                     default_flow_style=False)
+    return yaml.dump(_escape_references(data), Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                     width=110, default_flow_style=False)
+
+
+def _escape_references(value: Any) -> Any:
+    """`${` in live strings written as `$${`: loading interpolates `${...}` in spec values (not in
+    keys), so without this an exported `${HOME}` would be read back as a reference."""
+    if isinstance(value, str):
+        return value.replace("${", "$${")
+    if isinstance(value, dict):
+        return {k: _escape_references(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escape_references(v) for v in value]
+    return value
 
 
 def export_pipeline(live: Pipeline, *, project: str | None = None, project_id: str | None = None,

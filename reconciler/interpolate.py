@@ -10,7 +10,7 @@ its YAML type (so `threshold: ${var.threshold}` can be a number); a reference in
 string is replaced by the value's text.
 
 Without a context (offline: `loopform validate` knows no environment) references are only checked
-for syntax and left in place.
+for syntax and left in place (`$${` still becomes `${`).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def interpolate(data: Any, context: Context | None, locate: Callable[[str], Loca
 
         def replace(match: re.Match[str]) -> str:
             if match.group(0) == "$${":
-                return "${" if context is not None else match.group(0)
+                return "${"
             value = _lookup(match.group(1), pointer)
             return match.group(0) if value is _UNRESOLVED else _text(value)
 

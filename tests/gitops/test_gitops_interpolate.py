@@ -49,7 +49,7 @@ def test_unset_and_malformed_references_are_located_errors() -> None:
 
 def test_offline_references_are_checked_for_syntax_only() -> None:
     result = interpolate({"a": "${var.anything}", "b": "${nope}", "c": "$${x}"}, None, at)
-    assert result.data == {"a": "${var.anything}", "b": "${nope}", "c": "$${x}"}
+    assert result.data == {"a": "${var.anything}", "b": "${nope}", "c": "${x}"}
     assert [e.location.pointer for e in result.errors] == ["/b"]
 
 
@@ -150,3 +150,30 @@ def test_saved_plan_round_trip() -> None:
     assert restore_saved_plan(saved, {"token": "tok-1234"}) == text
     with pytest.raises(PlanError, match="needs the secret variable 'token'"):
         restore_saved_plan(saved, {})
+
+
+def test_export_escapes_text_that_looks_like_a_reference(tmp_path: Path) -> None:
+    from reconciler.apply import apply_plan
+    from reconciler.connection import open_embedded
+    from reconciler.export import export_pipeline
+    from reconciler.planner import make_plan
+
+    spec = tmp_path / "frames.yaml"
+    spec.write_text(SPEC.replace("metadata: {name: frames, project: local}",
+                                 'metadata: {name: frames, project: local, description: "uses $${HOME}"}')
+                    .replace("dataset: ${var.frames}", "dataset: raw"))
+    backend = open_embedded(tmp_path / "state.db")
+    try:
+        loaded = load([spec])
+        assert loaded.ok, [str(e) for e in loaded.errors]
+        assert apply_plan(make_plan(loaded.specs, backend, default_project="local"), backend).ok
+        live = backend.find_pipeline(backend.project("local").id, "frames")
+        assert live is not None and live.description == "uses ${HOME}"
+        exported = export_pipeline(live, project="local", code_dir=None)
+        assert "uses $${HOME}" in exported.text
+        spec.write_text(exported.text)
+        again = load([spec], context=CTX)
+        assert again.ok and again.specs[0].spec.metadata.description == "uses ${HOME}"
+        assert not make_plan(again.specs, backend, default_project="local").has_changes
+    finally:
+        backend.close()
