@@ -2,8 +2,9 @@
 
 One cycle:
 1. make a plan (the caller's `make_plan`: load the specs afresh, so a `git pull` is picked up);
-2. hold back pipelines edited outside Loopform within `cooldown` (a change marked `drift` whose
-   live `updatedAt` is that recent: a person may still be working on it);
+2. hold back pipelines edited outside Loopform within `cooldown` (drifted from what Loopform
+   applied, or never managed by it, and live `updatedAt` that recent: a person may still be
+   working on it);
 3. count the remaining changes; more than `max_changes` -> report and apply nothing (a large drift
    is more likely a mistake, e.g. specs for the wrong project, than something to overwrite);
 4. apply the rest with `apply_plan`.
@@ -30,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from reconciler.apply import Outcome, apply_plan
 from reconciler.backend import Backend
 from reconciler.errors import ConfigError, LoopformError, NotFound, SpecErrors
-from reconciler.plan import Action, Plan, PipelineChange
+from reconciler.plan import Action, ChangeOp, PipelineChange, Plan
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -96,6 +97,12 @@ def change_count(change: PipelineChange) -> int:
     return max(1, len(change.changes))
 
 
+def edited_outside(change: PipelineChange) -> bool:
+    """Whether live was last shaped outside Loopform: it drifted from what Loopform applied, or
+    Loopform never managed it (a pipeline someone built under a name a spec claims)."""
+    return any(c.drift or (c.path == "managedBy" and c.op is ChangeOp.ADD) for c in change.changes)
+
+
 def _who(change: PipelineChange) -> str:
     return f"{change.project}/{change.name}"
 
@@ -116,7 +123,7 @@ def select(plan: Plan, *, updated_at: Mapping[str, datetime], now: datetime,
             skipped.append(_who(change))
             continue
         edited = updated_at.get(change.pipeline_id or "")
-        if (options.cooldown > 0 and edited is not None and any(c.drift for c in change.changes)
+        if (options.cooldown > 0 and edited is not None and edited_outside(change)
                 and (now - edited).total_seconds() < options.cooldown):
             held.append(_who(change))
             continue
@@ -139,10 +146,11 @@ def _parse_time(text: str | None) -> datetime | None:
 
 
 def live_updated_at(plan: Plan, backend: Backend) -> dict[str, datetime]:
-    """`updatedAt` of each live pipeline the plan would change because of drift (one GET each)."""
+    """`updatedAt` of each live pipeline the plan would change that was edited outside Loopform
+    (one GET each; in sync and Loopform-made changes need none)."""
     found: dict[str, datetime] = {}
     for change in plan.pipelines:
-        if change.pipeline_id and change.has_changes and any(c.drift for c in change.changes):
+        if change.pipeline_id and change.has_changes and edited_outside(change):
             try:
                 live = backend.get_pipeline(change.pipeline_id)
             except NotFound:

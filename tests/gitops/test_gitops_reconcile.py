@@ -20,7 +20,7 @@ from conftest import SPEC, cli, dtlpy_project
 
 from reconciler.client import ApiSession, ClientOptions, RestBackend
 from reconciler.errors import ConfigError
-from reconciler.plan import Action, FieldChange, Plan, PipelineChange
+from reconciler.plan import Action, ChangeOp, FieldChange, PipelineChange, Plan
 from reconciler.planner import make_plan
 from reconciler.reconcile import CycleReport, Reconciler, ReconcileOptions, parse_duration, select
 from reconciler.server.testing import ServerHandle, serve_in_thread
@@ -154,7 +154,7 @@ def test_select_counts_field_changes_drops_deletes_and_holds_recent_drift() -> N
     plan = Plan.build([_change("a", [Action.UPDATE], 2), _change("b", [Action.DELETE], 1),
                        _change("c", [Action.UPDATE], 1, drift=True), _change("d", [Action.RESUME], 0),
                        _change("e", [Action.NO_OP], 0)], backend="x", spec_digests={})
-    recent = {"id-c": now - timedelta(seconds=30)}
+    recent = {"id-c": now - timedelta(seconds=30), "id-a": now - timedelta(seconds=30)}  # a: Loopform's edit
     chosen = select(plan, updated_at=recent, now=now, options=ReconcileOptions(interval=1, cooldown=60))
     assert [p.name for p in chosen.plan.pipelines] == ["a", "d"]
     assert chosen.changes == 3 and chosen.held == ["p/c"] and chosen.skipped_deletes == ["p/b"]
@@ -163,6 +163,17 @@ def test_select_counts_field_changes_drops_deletes_and_holds_recent_drift() -> N
     assert pruning.refused and pruning.changes == 5 and pruning.plan.pipelines == []
     assert select(plan, updated_at={}, now=now,
                   options=ReconcileOptions(interval=1, max_changes=5, prune=True)).plan.has_changes
+
+
+def test_a_pipeline_built_by_hand_under_a_spec_name_is_held_too() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    adopted = PipelineChange(project="p", project_id="pid", name="x", pipeline_id="id-x", actions=[Action.UPDATE],
+                             changes=[FieldChange(path="managedBy", after="loopform", op=ChangeOp.ADD)])
+    plan = Plan.build([adopted], backend="x", spec_digests={})
+    options = ReconcileOptions(interval=1, cooldown=60)
+    assert select(plan, updated_at={"id-x": now}, now=now, options=options).held == ["p/x"]
+    later = select(plan, updated_at={"id-x": now}, now=now + timedelta(minutes=2), options=options)
+    assert later.held == [] and later.plan.has_changes
 
 
 def test_durations() -> None:
