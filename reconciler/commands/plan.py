@@ -12,7 +12,7 @@ from reconciler.interpolate import Context
 from reconciler.plan import Plan
 from reconciler.planner import make_plan
 from reconciler.redact import redact_saved_plan
-from reconciler.render.graph import write_graph
+from reconciler.render.graph import check_graph_path, write_graph
 from reconciler.render.jsonfmt import render_json
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_plan
@@ -65,6 +65,8 @@ def write_plan(plan: Plan, path: str, secrets: dict[str, str] | None = None) -> 
 
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
+    if args.graph:
+        check_graph_path(Path(args.graph))
     environment = environment_from_args(args, term)
     specs = load_specs(args.paths, term, environment.context(os.environ))
     backend, default_project = backend_from_args(args, term)

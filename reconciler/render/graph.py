@@ -240,19 +240,28 @@ def render_svg(graph: PipelineGraph) -> str:
     return "\n".join(out) + "\n"
 
 
+GRAPH_SUFFIXES = (".mmd", ".md", ".svg")
+
+
+def check_graph_path(path: Path) -> None:
+    """ConfigError unless `path` names a format `write_graph` knows (check before planning)."""
+    if path.suffix.lower() not in GRAPH_SUFFIXES:
+        raise ConfigError(f"--graph {path}: unknown format {path.suffix or '(no suffix)'!r}; "
+                          "use .mmd, .md or .svg")
+
+
 def write_graph(plan: Plan, path: Path) -> None:
     """Write the changed pipelines' graphs to `path`: `.mmd` Mermaid, `.md` Markdown with
     Mermaid blocks, `.svg` one SVG (pictures stacked when several pipelines changed)."""
+    check_graph_path(path)
     suffix = path.suffix.lower()
     graphs = plan_graphs(plan)
     if suffix == ".mmd":
         text = "\n".join(render_mermaid(g) for g in graphs) or "%% no changes\nflowchart LR\n"
     elif suffix == ".md":
         text = render_mermaid_markdown(plan) or "No changes.\n"
-    elif suffix == ".svg":
-        text = _stack_svg([render_svg(g) for g in graphs])
     else:
-        raise ConfigError(f"--graph {path}: unknown format {suffix or '(no suffix)'!r}; use .mmd, .md or .svg")
+        text = _stack_svg([render_svg(g) for g in graphs])
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SPEC
+from conftest import SPEC, cli
 
 from reconciler.apply import apply_plan
 from reconciler.client import RestBackend
@@ -92,6 +92,12 @@ def test_write_graph_formats(tmp_path: Path, backend: RestBackend) -> None:
     assert "```mermaid" in (tmp_path / "g.md").read_text()
     with pytest.raises(ConfigError, match=r"unknown format '.png'; use .mmd, .md or .svg"):
         write_graph(plan, tmp_path / "g.png")
+
+
+def test_plan_graph_flag_refuses_an_unknown_format_before_planning(workdir: Path) -> None:
+    run = cli("plan", "--graph", "plan.png")
+    assert run.code == 1 and run.out == ""
+    assert run.err == "Error: --graph plan.png: unknown format '.png'; use .mmd, .md or .svg\n"
 
 
 def test_labels_are_escaped_for_mermaid_and_svg(tmp_path: Path) -> None:
