@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from reconciler.connection import add_pipeline_arguments, pipeline_from_args
+from reconciler.commands._selected import selected_pipeline
+from reconciler.connection import add_pipeline_arguments
 from reconciler.errors import UserAbort
 from reconciler.marker import read_marker
 from reconciler.terminal import Terminal
@@ -19,15 +20,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
-    backend, project, pipeline = pipeline_from_args(args, term)
-    try:
+    with selected_pipeline(args, term) as (backend, project, pipeline):
         managed = read_marker(pipeline) is not None
         if not managed and not args.force:
             raise UserAbort(f"{pipeline.name!r} is not managed by loopform (it has no marker); "
                             "refusing to delete it. Use --force if you mean it.")
         backend.delete_pipeline(pipeline.id or "")
-    finally:
-        backend.close()
     term.print(f"Deleted {pipeline.name!r} from project {project.name!r}.")
     if managed:
         term.eprint(term.style(f"warning: if a spec for {pipeline.name!r} still exists, the next apply creates it "

@@ -6,7 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from reconciler.connection import add_pipeline_arguments, pipeline_from_args
+from reconciler.commands._selected import selected_pipeline
+from reconciler.connection import add_pipeline_arguments
 from reconciler.errors import ConfigError
 from reconciler.terminal import Terminal
 
@@ -43,8 +44,7 @@ def parse_inputs(pairs: list[str]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
     inputs = parse_inputs(args.input)
-    backend, _, pipeline = pipeline_from_args(args, term)
-    try:
+    with selected_pipeline(args, term) as (backend, _, pipeline):
         node_id = None
         if args.node:
             match = [n for n in pipeline.nodes if args.node in (n.id, n.name)]
@@ -54,8 +54,6 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
             node_id = match[0].id
         execution = backend.execute(pipeline.id or "", inputs, node_id=node_id,
                                     test_mode=True if args.test else None)
-    finally:
-        backend.close()
     if args.json:
         term.print(execution.model_dump_json(indent=2))
     else:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from reconciler.connection import add_pipeline_arguments, pipeline_from_args
+from reconciler.commands._selected import selected_pipeline
+from reconciler.connection import add_pipeline_arguments
 from reconciler.terminal import Terminal
 
 NAME = "executions"
@@ -19,11 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
-    backend, _, pipeline = pipeline_from_args(args, term)
-    try:
+    with selected_pipeline(args, term) as (backend, _, pipeline):
         found = backend.executions(pipeline.id or "", limit=max(1, args.limit))
-    finally:
-        backend.close()
     if args.json:
         term.print(json.dumps([e.model_dump(mode="json", exclude_none=True) for e in found], indent=2))
         return 0

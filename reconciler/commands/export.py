@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reconciler.connection import add_backend_arguments, backend_from_args
+from reconciler.commands._selected import selected_project
+from reconciler.connection import add_backend_arguments
 from reconciler.errors import EXIT_OK, ConfigError, NotFound
 from reconciler.export import export_pipeline
 from reconciler.terminal import Terminal
@@ -34,14 +35,8 @@ def _write(path: Path, text: str, *, force: bool) -> None:
 
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
-    backend, project_name = backend_from_args(args, term)
-    try:
-        if not project_name:
-            raise ConfigError("which project? Use --project, LOOPFORM_PROJECT or `project:` in loopform.yaml")
-        project = backend.project(project_name)
+    with selected_project(args, term) as (backend, project):
         live = {p.name: p for p in backend.list_pipelines(project.id)}
-    finally:
-        backend.close()
     missing = [n for n in args.names if n not in live]
     if missing:
         raise NotFound(f"no pipeline named {', '.join(map(repr, missing))} in project {project.name!r}", status=404)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from reconciler.connection import add_pipeline_arguments, pipeline_from_args
+from reconciler.commands._selected import selected_pipeline
+from reconciler.connection import add_pipeline_arguments
 from reconciler.errors import ConfigError
 from reconciler.terminal import Terminal
 
@@ -17,12 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
-    backend, _, pipeline = pipeline_from_args(args, term)
-    try:
+    with selected_pipeline(args, term) as (backend, _, pipeline):
         url = backend.web_url(pipeline)
         embedded = backend.control_plane is not None
-    finally:
-        backend.close()
     if url is None:
         raise ConfigError("no web console is known for this API; set `console_url:` in loopform.yaml")
     term.print(url)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from reconciler.connection import add_pipeline_arguments, pipeline_from_args
-from reconciler.marker import read_marker
+from reconciler.commands._selected import selected_pipeline, warn_if_managed
+from reconciler.connection import add_pipeline_arguments
 from reconciler.terminal import Terminal
 
 NAME = "pause"
@@ -19,14 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
-    backend, _, pipeline = pipeline_from_args(args, term)
-    try:
+    with selected_pipeline(args, term) as (backend, _, pipeline):
         backend.uninstall(pipeline.id or "", keep_triggers_active=True if args.keep_triggers_active else None)
-    finally:
-        backend.close()
     term.print(f"Paused {pipeline.name!r}.")
-    if read_marker(pipeline) is not None:
-        term.eprint(term.style(f"warning: {pipeline.name!r} is managed by loopform; if its spec says "
-                               "`status: installed`, the next apply resumes it. Change the spec to keep it paused.",
-                               "yellow"))
+    warn_if_managed(term, pipeline, "if its spec says `status: installed`, the next apply resumes it. "
+                                    "Change the spec to keep it paused.")
     return 0

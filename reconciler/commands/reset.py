@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from reconciler.connection import add_pipeline_arguments, pipeline_from_args
-from reconciler.marker import read_marker
+from reconciler.commands._selected import selected_pipeline, warn_if_managed
+from reconciler.connection import add_pipeline_arguments
 from reconciler.terminal import Terminal
 
 NAME = "reset"
@@ -17,13 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
-    backend, _, pipeline = pipeline_from_args(args, term)
-    try:
+    with selected_pipeline(args, term) as (backend, _, pipeline):
         backend.reset(pipeline.id or "")
-    finally:
-        backend.close()
     term.print(f"Reset {pipeline.name!r}.")
-    if read_marker(pipeline) is not None:
-        term.eprint(term.style(f"warning: {pipeline.name!r} is managed by loopform; this reset is not recorded "
-                               "in its spec. To reset through review, set a new `spec.resetToken`.", "yellow"))
+    warn_if_managed(term, pipeline, "this reset is not recorded in its spec. "
+                                    "To reset through review, set a new `spec.resetToken`.")
     return 0

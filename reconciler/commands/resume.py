@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from reconciler.connection import add_pipeline_arguments, pipeline_from_args
-from reconciler.marker import read_marker
+from reconciler.commands._selected import selected_pipeline, warn_if_managed
+from reconciler.connection import add_pipeline_arguments
 from reconciler.terminal import Terminal
 
 NAME = "resume"
@@ -19,13 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
-    backend, _, pipeline = pipeline_from_args(args, term)
-    try:
+    with selected_pipeline(args, term) as (backend, _, pipeline):
         installed = backend.install(pipeline.id or "", resume_option=args.resume_option)
-    finally:
-        backend.close()
     term.print(f"Resumed {pipeline.name!r} (status: {installed.status or 'unknown'}).")
-    if read_marker(pipeline) is not None:
-        term.eprint(term.style(f"warning: {pipeline.name!r} is managed by loopform; if its spec says "
-                               "`status: paused`, the next apply pauses it again.", "yellow"))
+    warn_if_managed(term, pipeline, "if its spec says `status: paused`, the next apply pauses it again.")
     return 0

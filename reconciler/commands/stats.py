@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from reconciler.connection import add_pipeline_arguments, pipeline_from_args
+from reconciler.commands._selected import selected_pipeline
+from reconciler.connection import add_pipeline_arguments
 from reconciler.terminal import Terminal
 
 NAME = "stats"
@@ -17,11 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
-    backend, _, pipeline = pipeline_from_args(args, term)
-    try:
+    with selected_pipeline(args, term) as (backend, _, pipeline):
         stats = backend.statistics(pipeline.id or "")
-    finally:
-        backend.close()
     if args.json:
         term.print(stats.model_dump_json(indent=2))
         return 0

@@ -7,8 +7,8 @@ import json
 
 from pydantic import BaseModel
 
-from reconciler.connection import add_backend_arguments, backend_from_args
-from reconciler.errors import ConfigError
+from reconciler.commands._selected import selected_project
+from reconciler.connection import add_backend_arguments
 from reconciler.marker import read_marker
 from reconciler.terminal import Terminal
 
@@ -36,19 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
-    backend, project_name = backend_from_args(args, term)
-    try:
-        if not project_name:
-            raise ConfigError("which project? Use --project, LOOPFORM_PROJECT or `project:` in loopform.yaml")
-        project = backend.project(project_name)
+    with selected_project(args, term) as (backend, project):
         rows = []
         for pipeline in sorted(backend.list_pipelines(project.id), key=lambda p: p.name):
             managed = read_marker(pipeline) is not None
             if managed or args.all:
                 rows.append(StatusRow(name=pipeline.name, id=pipeline.id, status=pipeline.status,
                                       nodes=len(pipeline.nodes), managed=managed, updatedAt=pipeline.updatedAt))
-    finally:
-        backend.close()
     if args.json:
         term.print(json.dumps({"project": project.name, "projectId": project.id,
                                "pipelines": [r.model_dump(mode="json") for r in rows]}, indent=2))
