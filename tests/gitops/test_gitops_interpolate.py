@@ -68,13 +68,13 @@ spec:
 """
 
 
-def test_load_reports_file_line_and_column(tmp_path: Path) -> None:
-    spec = tmp_path / "frames.yaml"
-    spec.write_text(SPEC.replace("${var.frames}", "${var.frame}"))
-    result = load([spec], context=CTX)
+def test_load_reports_file_line_and_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("frames.yaml").write_text(SPEC.replace("${var.frames}", "${var.frame}"))
+    result = load([Path("frames.yaml")], context=CTX)
     assert not result.ok
     (error,) = [e for e in result.errors if e.severity == "error"]
-    assert str(error) == (f"{spec}:8:7: variable 'frame' is not defined in environment 'staging' "
+    assert str(error) == ("frames.yaml:8:7: variable 'frame' is not defined in environment 'staging' "
                           "(defined: frames, key, on, t); add it under `variables:` in loopform.yaml")
 
 
