@@ -26,7 +26,7 @@ from pathlib import Path
 
 import requests
 
-from reconciler.apply import apply_plan
+from reconciler.apply import ApplyResult, apply_plan
 from reconciler.client import ApiSession, RestBackend
 from reconciler.planner import make_plan
 from reconciler.server.testing import serve_in_thread
@@ -75,14 +75,21 @@ def loopform_serve(db: Path) -> Iterator[tuple[str, str]]:
         proc.wait(timeout=10)
 
 
-def timed_apply(specs: list, workdir: Path, parallelism: int) -> tuple[float, int]:
-    with loopform_serve(workdir / f"p{parallelism}.db") as (base_url, token):
-        backend = RestBackend(ApiSession(base_url, token), label="bench")
+def plan_then_time_apply(base_url: str, token: str, specs: list, parallelism: int) -> tuple[float, ApplyResult]:
+    """Plan `specs` against the server, then apply with `parallelism` workers: (seconds the apply took, result)."""
+    backend = RestBackend(ApiSession(base_url, token), label="bench")
+    try:
         plan = make_plan(specs, backend, default_project="local", prune=False)
         start = time.perf_counter()
         result = apply_plan(plan, backend, parallelism=parallelism)
-        elapsed = time.perf_counter() - start
+        return time.perf_counter() - start, result
+    finally:
         backend.close()
+
+
+def timed_apply(specs: list, workdir: Path, parallelism: int) -> tuple[float, int]:
+    with loopform_serve(workdir / f"p{parallelism}.db") as (base_url, token):
+        elapsed, result = plan_then_time_apply(base_url, token, specs, parallelism)
     if not result.ok:
         sys.exit(f"apply failed: {[r.error for r in result.results if r.error][:3]}")
     return elapsed, len(result.results)
@@ -98,12 +105,7 @@ def timed_apply_with_latency(specs: list, workdir: Path, parallelism: int, laten
         return middleware
 
     with serve_in_thread(workdir / f"lat{parallelism}.db", wrap=delayed) as server:
-        backend = RestBackend(ApiSession(server.base_url, server.token), label="bench")
-        plan = make_plan(specs, backend, default_project="local", prune=False)
-        start = time.perf_counter()
-        result = apply_plan(plan, backend, parallelism=parallelism)
-        elapsed = time.perf_counter() - start
-        backend.close()
+        elapsed, result = plan_then_time_apply(server.base_url, server.token, specs, parallelism)
     if not result.ok:
         sys.exit("apply failed")
     return elapsed

@@ -50,15 +50,20 @@ class RecipeSeed(_Strict):
     id: str | None = None
 
 
+def _expand_bare(value: Any, key: str) -> Any:
+    """A list's bare strings become `{key: string}`: `datasets: [frames]` means `[{name: frames}]`."""
+    if isinstance(value, list):
+        return [{key: v} if isinstance(v, str) else v for v in value]
+    return value
+
+
 class DatasetSeed(Named):
     recipes: list[RecipeSeed] | None = None
 
     @field_validator("recipes", mode="before")
     @classmethod
     def _titles(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [{"title": v} if isinstance(v, str) else v for v in value]
-        return value
+        return _expand_bare(value, "title")
 
 
 class MemberSeed(_Strict):
@@ -73,12 +78,6 @@ class MemberSeed(_Strict):
         return value
 
 
-def _names(value: Any) -> Any:
-    if isinstance(value, list):
-        return [{"name": v} if isinstance(v, str) else v for v in value]
-    return value
-
-
 class ProjectSeed(Named):
     members: list[MemberSeed] = []
     datasets: list[DatasetSeed] = []
@@ -88,14 +87,12 @@ class ProjectSeed(Named):
     @field_validator("members", mode="before")
     @classmethod
     def _emails(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [{"email": v} if isinstance(v, str) else v for v in value]
-        return value
+        return _expand_bare(value, "email")
 
     @field_validator("datasets", "models", "services", mode="before")
     @classmethod
     def _bare_names(cls, value: Any) -> Any:
-        return _names(value)
+        return _expand_bare(value, "name")
 
 
 class SeedFile(_Strict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,25 @@ from reconciler.server.testing import ServerHandle, serve_in_thread
 
 def _names(backend: RestBackend, project_id: str) -> list[str]:
     return sorted(p.name for p in backend.list_pipelines(project_id))
+
+
+ViaProxy = tuple[DroppingProxy, RestBackend]
+
+
+@pytest.fixture
+def via_proxy(server: ServerHandle) -> Iterator[ViaProxy]:
+    """A DroppingProxy in front of `server`, and a backend that connects through it."""
+    proxy = DroppingProxy(server.port)
+    b = RestBackend(ApiSession(proxy.base_url(), server.token, options=FAST), label="via proxy")
+    yield proxy, b
+    b.close()
+    proxy.close()
+
+
+def _timing_out_after(read_timeout: float, server: ServerHandle) -> RestBackend:
+    """A backend with the FAST retries but its own read timeout (the slow-answer faults exceed it)."""
+    options = FAST.__class__(**{**FAST.__dict__, "read_timeout": read_timeout})
+    return RestBackend(ApiSession(server.base_url, server.token, options=options), label="x")
 
 
 def test_pages_are_followed_to_the_end(backend: RestBackend, server: ServerHandle) -> None:
@@ -125,66 +145,52 @@ def test_create_whose_5xx_hid_a_commit_finds_it_by_name(backend: RestBackend, fa
     assert _names(backend, project.id) == ["p"]
 
 
-def test_create_whose_answer_was_lost_after_commit_is_found_not_duplicated(server: ServerHandle) -> None:
-    proxy = DroppingProxy(server.port)
-    b = RestBackend(ApiSession(proxy.base_url(), server.token, options=FAST), label="via proxy")
+def test_create_whose_answer_was_lost_after_commit_is_found_not_duplicated(via_proxy: ViaProxy) -> None:
+    proxy, b = via_proxy
     project = b.project("local")
     proxy.drop("POST", r"/pipelines$", when="after")
     created = b.create_pipeline(Pipeline(name="lost", projectId=project.id))
     assert proxy.dropped == 1
     assert created.id
     assert _names(b, project.id) == ["lost"]
-    b.close()
-    proxy.close()
 
 
-def test_create_reset_before_reaching_the_server_reports_it_cleanly(server: ServerHandle) -> None:
-    proxy = DroppingProxy(server.port)
-    b = RestBackend(ApiSession(proxy.base_url(), server.token, options=FAST), label="via proxy")
+def test_create_reset_before_reaching_the_server_reports_it_cleanly(via_proxy: ViaProxy) -> None:
+    proxy, b = via_proxy
     project = b.project("local")
     proxy.drop("POST", r"/pipelines$", when="before")
     with pytest.raises(AmbiguousWrite) as info:
         b.create_pipeline(Pipeline(name="never", projectId=project.id))
     assert "connection" in str(info.value)
     assert _names(b, project.id) == []
-    b.close()
-    proxy.close()
 
 
-def test_ambiguous_create_with_failing_lookup_is_ambiguous_write(server: ServerHandle) -> None:
-    proxy = DroppingProxy(server.port)
-    b = RestBackend(ApiSession(proxy.base_url(), server.token, options=FAST), label="via proxy")
+def test_ambiguous_create_with_failing_lookup_is_ambiguous_write(via_proxy: ViaProxy) -> None:
+    proxy, b = via_proxy
     project = b.project("local")
     proxy.drop("POST", r"/pipelines$", when="after")
     proxy.drop("POST", r"/pipelines/query$", when="before", times=1 + FAST.attempts)
     with pytest.raises(AmbiguousWrite, match="may or may not"):
         b.create_pipeline(Pipeline(name="maybe", projectId=project.id))
     assert _names(b, project.id) == ["maybe"]  # it did commit; the next plan sees it
-    b.close()
-    proxy.close()
 
 
-def test_reads_survive_connection_resets(server: ServerHandle) -> None:
-    proxy = DroppingProxy(server.port)
-    b = RestBackend(ApiSession(proxy.base_url(), server.token, options=FAST), label="via proxy")
+def test_reads_survive_connection_resets(via_proxy: ViaProxy) -> None:
+    proxy, b = via_proxy
     proxy.drop("GET", r"/projects/", when="before", times=2)
     assert b.project("local").name == "local"
     assert proxy.dropped == 2
-    b.close()
-    proxy.close()
 
 
 def test_slow_reads_time_out_and_are_retried(server: ServerHandle, faults: FaultInjector) -> None:
-    options = FAST.__class__(**{**FAST.__dict__, "read_timeout": 0.3})
-    b = RestBackend(ApiSession(server.base_url, server.token, options=options), label="x")
+    b = _timing_out_after(0.3, server)
     faults.add("GET", r"/projects/", "slow", times=1, delay=0.8)
     assert b.project("local").name == "local"
     b.close()
 
 
 def test_slow_create_times_out_then_is_found_not_duplicated(server: ServerHandle, faults: FaultInjector) -> None:
-    options = FAST.__class__(**{**FAST.__dict__, "read_timeout": 0.3})
-    b = RestBackend(ApiSession(server.base_url, server.token, options=options), label="x")
+    b = _timing_out_after(0.3, server)
     project = b.project("local")
     faults.add("POST", r"/pipelines$", "slow-after-commit", times=1, delay=0.8)
     created = b.create_pipeline(Pipeline(name="slow", projectId=project.id))
@@ -195,8 +201,7 @@ def test_slow_create_times_out_then_is_found_not_duplicated(server: ServerHandle
 
 def test_create_that_commits_after_the_timeout_is_ambiguous_then_seen_once(
         server: ServerHandle, faults: FaultInjector) -> None:
-    options = FAST.__class__(**{**FAST.__dict__, "read_timeout": 0.2})
-    b = RestBackend(ApiSession(server.base_url, server.token, options=options), label="x")
+    b = _timing_out_after(0.2, server)
     project = b.project("local")
     faults.add("POST", r"/pipelines$", "slow", times=1, delay=0.6)  # commits only after we gave up
     with pytest.raises(AmbiguousWrite, match="run again"):

@@ -1,9 +1,10 @@
 """The official dtlpy SDK runs Dataloop's onboarding operations against the local control plane.
 
 One server per module (real HTTP on 127.0.0.1); the SDK is pointed at it the way a user would point
-it at any Dataloop environment: `add_environment` + `setenv` + `login_token`. dtlpy reads
-DATALOOP_PATH once, at import, so the shared `dtlpy_module` fixture (tests/conftest.py) sets it to a temporary directory before the first
-import in this process (pytest-xdist workers are separate processes, each imports it afresh).
+it at any Dataloop environment: `add_environment` + `setenv` + `login_token` (harness.point_dtlpy).
+dtlpy reads DATALOOP_PATH once, at import, so the shared `dtlpy_module` fixture (tests/conftest.py)
+sets it to a temporary directory before the first import in this process (pytest-xdist workers are
+separate processes, each imports it afresh).
 """
 
 from __future__ import annotations
