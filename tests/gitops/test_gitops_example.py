@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, cli
+from gitops_kit import REPO
+from harness import cli
 
 from reconciler.client import RestBackend
 from reconciler.connection import open_embedded

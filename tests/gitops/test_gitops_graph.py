@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SPEC, cli
+from gitops_kit import SPEC
+from harness import cli
 
 from reconciler.apply import apply_plan
 from reconciler.client import RestBackend

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, Run, cli
+from gitops_kit import REPO
+from harness import Run, cli
 
 from reconciler.server.testing import ServerHandle
 

@@ -16,7 +16,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from conftest import SPEC, cli, dtlpy_project
+from gitops_kit import SPEC
+from harness import cli, point_dtlpy
 
 from reconciler.client import ApiSession, ClientOptions, RestBackend
 from reconciler.errors import ConfigError
@@ -57,7 +58,7 @@ def planner(workdir: Path, backend: RestBackend, *, prune: bool = False) -> Call
 
 def raise_priority(dl: ModuleType, server: ServerHandle, *, also_unwire: bool = False) -> None:
     """Someone edits the pipeline in a notebook: the task's priority, maybe a connection too."""
-    pipeline = dtlpy_project(dl, server).pipelines.get(pipeline_name="frames")
+    pipeline = point_dtlpy(dl, server).project.pipelines.get(pipeline_name="frames")
     label = next(n for n in pipeline.nodes if n.name == "label")
     label.metadata["priority"] = 3
     if also_unwire:
@@ -67,7 +68,7 @@ def raise_priority(dl: ModuleType, server: ServerHandle, *, also_unwire: bool = 
 
 
 def live_priority(dl: ModuleType, server: ServerHandle) -> Any:
-    pipeline = dtlpy_project(dl, server).pipelines.get(pipeline_name="frames")
+    pipeline = point_dtlpy(dl, server).project.pipelines.get(pipeline_name="frames")
     return next(n for n in pipeline.nodes if n.name == "label").metadata.get("priority")
 
 
