@@ -1,12 +1,22 @@
-"""`loopform validate [PATH...]`: offline schema and graph checks, every problem as file:line:col."""
+"""`loopform validate [PATH...]`: offline schema and graph checks, every problem as file:line:col.
+
+Without `--env` the check needs nothing but the files: `${var.*}`/`${env.*}` references are
+checked for syntax, and a value that is one whole reference is not type-checked (its type is
+unknown). `--env NAME` resolves them from that environment of loopform.yaml, as plan and apply
+would, and checks the result; still offline (no backend is selected or contacted).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
+from reconciler.config import ENV_ENVIRONMENT, PROJECT_FILE
+from reconciler.connection import environment_from_args
 from reconciler.errors import EXIT_ERROR, EXIT_OK, Location, SpecError
+from reconciler.interpolate import Context
 from reconciler.spec import load
 from reconciler.terminal import Terminal
 
@@ -28,6 +38,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="text",
         help="text (file:line:col: message) or json for tools",
     )
+    parser.add_argument(
+        "--env",
+        dest="environment",
+        default=None,
+        metavar="NAME",
+        help=f"resolve ${{var.*}}/${{env.*}} with this environment of {PROJECT_FILE} and check the "
+        f"values too (offline; {ENV_ENVIRONMENT} and default_environment are not used: without "
+        "--env, references are checked for syntax only)",
+    )
 
 
 def _plural(count: int, word: str) -> str:
@@ -48,7 +67,11 @@ def _as_json(error: SpecError) -> dict[str, object]:
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
     paths = [Path(p) for p in (args.paths or [DEFAULT_PATH])]
-    result = load(paths)
+    context: Context | None = None
+    if args.environment:
+        # Installs redaction of the environment's secrets on `term` before anything is printed.
+        context = environment_from_args(args, term).context(os.environ)
+    result = load(paths, context=context)
     errors = list(result.errors)
     if result.files == 0 and not errors:
         shown = ", ".join(str(p) for p in paths)
@@ -64,6 +87,7 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
             "warning_count": warning_count,
             "files": result.files,
             "valid": error_count == 0,
+            "environment": args.environment,
         }
         term.print(json.dumps(body, indent=2))
         return EXIT_OK if error_count == 0 else EXIT_ERROR
@@ -75,6 +99,8 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
         term.print(f"{_plural(error_count, 'error')}, {_plural(warning_count, 'warning')}")
         return EXIT_ERROR
     summary = f"{_plural(result.files, 'file')} valid"
+    if args.environment:
+        summary += f" in environment '{args.environment}'"
     if warning_count:
         summary += f", {_plural(warning_count, 'warning')}"
     term.print(term.style(summary, "green"))

@@ -204,12 +204,11 @@ def file_errors(spec_file: SpecFile, salvaged: Salvage | None = None) -> list[Sp
     return errors
 
 
-def check(spec_files: list[SpecFile]) -> list[SpecError]:
-    """The graph and cross-reference checks of every file, and cross-file duplicates."""
+def duplicate_pipelines(spec_files: list[SpecFile]) -> list[SpecError]:
+    """An error for each file that defines a pipeline (project, name) an earlier file defines."""
     errors: list[SpecError] = []
     owners: dict[tuple[str | None, str], SpecFile] = {}
     for spec_file in spec_files:
-        errors.extend(file_errors(spec_file))
         meta = spec_file.spec.metadata
         identity = (meta.project, meta.name)
         first = owners.get(identity)
@@ -224,3 +223,11 @@ def check(spec_files: list[SpecFile]) -> list[SpecError]:
         else:
             owners[identity] = spec_file
     return errors
+
+
+def check(spec_files: list[SpecFile]) -> list[SpecError]:
+    """The graph and cross-reference checks of every file, and cross-file duplicates."""
+    errors: list[SpecError] = []
+    for spec_file in spec_files:
+        errors.extend(file_errors(spec_file))
+    return errors + duplicate_pipelines(spec_files)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,6 +144,23 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[SpecError]]:
     return unique, errors
 
 
+_WHOLE_REFERENCE = re.compile(r"\$\{\s*(?:var|env)\.[A-Za-z_][A-Za-z0-9_.-]*\s*\}")
+
+
+def unresolved_references(data: Any, pointer: str = "") -> set[str]:
+    """JSON pointers of the string values that are exactly one `${var.X}`/`${env.X}` reference."""
+    if isinstance(data, str):
+        return {pointer} if _WHOLE_REFERENCE.fullmatch(data) else set()
+    found: set[str] = set()
+    if isinstance(data, dict):
+        for key, value in data.items():
+            found |= unresolved_references(value, f"{pointer}/{pointer_escape(key)}")
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found |= unresolved_references(value, f"{pointer}/{index}")
+    return found
+
+
 def _read_code(spec_path: Path, key: str, node: CodeNode, doc: SourceDocument) -> tuple[str | None, bytes]:
     if node.code is not None:
         return node.code, node.code.encode()
@@ -185,7 +203,14 @@ def load_file(
     doc.data = interpolated.data
     errors.extend(interpolated.errors)
     spec, problems = _validate(doc)
-    errors.extend(problems)
+    # Offline, a value that is one whole reference (`batchSize: ${var.batch}`) has no known type
+    # yet: its schema errors wait for an environment (`validate --env`, plan, apply). A reference
+    # that failed is reported once, not again as a wrong value. Either way the field is set aside
+    # like a broken one, so the rest of the file is still checked.
+    unknown = {e.location.pointer for e in interpolated.errors}
+    if context is None:
+        unknown |= unresolved_references(doc.data)
+    errors.extend(p for p in problems if p.location.pointer not in unknown)
     salvaged: Salvage | None = None
     if spec is None:
         salvaged = salvage(doc.data, [e.location.pointer for e in problems])
@@ -212,15 +237,19 @@ def load_file(
 def load(paths: Sequence[Path], *, context: Context | None = None) -> LoadResult:
     """Load every spec under `paths`, run all checks, and collect every problem (never raises).
 
-    `context` supplies `${var.NAME}`/`${env.NAME}` values (None: references are syntax-checked only).
+    `context` supplies `${var.NAME}`/`${env.NAME}` values. Without one (offline) references are
+    checked for syntax only, and a value that is one whole reference is not type-checked (its file
+    is then salvaged, so it is not in `specs`).
 
     `specs` holds only files without schema errors; a file with schema errors is still checked
     as far as possible (see `reconciler.spec.salvage`), so that one run reports everything.
     """
-    from reconciler.spec.checks import check, file_errors  # checks imports SpecFile from here
+    # checks imports SpecFile from here
+    from reconciler.spec.checks import duplicate_pipelines, file_errors
 
     files, errors = discover([Path(p) for p in paths])
     result = LoadResult(errors=errors, files=len(files))
+    named: list[SpecFile] = []  # files whose pipeline identity is known, salvaged ones too
     for path in files:
         spec_file, salvaged, problems = load_file(path, context=context)
         result.errors.extend(problems)
@@ -228,9 +257,12 @@ def load(paths: Sequence[Path], *, context: Context | None = None) -> LoadResult
             continue
         if salvaged is None:
             result.specs.append(spec_file)
+            result.errors.extend(file_errors(spec_file))
         else:
             result.errors.extend(file_errors(spec_file, salvaged))
-    result.errors.extend(check(result.specs))
+        if salvaged is None or not salvaged.broken_metadata:
+            named.append(spec_file)
+    result.errors.extend(duplicate_pipelines(named))
     result.errors.sort(
         key=lambda e: (e.location.path, e.location.line, e.location.col, e.severity, e.message)
     )

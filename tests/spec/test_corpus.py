@@ -137,13 +137,13 @@ def test_code_source_that_is_a_directory(tmp_path: Path) -> None:
     ]
 
 
-def test_same_pipeline_in_two_files(tmp_path: Path) -> None:
-    (tmp_path / "a.yaml").write_text(VALID)
-    (tmp_path / "b.yaml").write_text(VALID)
-    result = load([tmp_path])
+def test_same_pipeline_in_two_files(in_tmp: Path) -> None:
+    (in_tmp / "a.yaml").write_text(VALID)
+    (in_tmp / "b.yaml").write_text(VALID)
+    # an absolute path under the working directory is shown relative to it
+    result = load([in_tmp])
     assert [str(e) for e in result.errors] == [
-        f"{tmp_path / 'b.yaml'}:4:3: pipeline 'demo' in the default project is already defined "
-        f"in {tmp_path / 'a.yaml'}"
+        "b.yaml:4:3: pipeline 'demo' in the default project is already defined in a.yaml"
     ]
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from spec_corpus import VALID
 
 from reconciler.spec import load
@@ -52,10 +54,20 @@ def test_bom_and_crlf(tmp_path: Path) -> None:
     assert result.errors == [] and len(result.specs) == 1
 
 
-def test_a_wrong_string_type_shows_the_quoted_fix(tmp_path: Path) -> None:
-    path = tmp_path / "s.yaml"
+def test_a_wrong_string_type_shows_the_quoted_fix(in_tmp: Path) -> None:
+    path = Path("s.yaml")
     path.write_text(VALID.replace("code: 'print(1)'}", "code: 'print(1)', function: on}"))
     assert [str(e) for e in load([path]).errors] == [
-        f"{path}:8:42: expected a string, got boolean true; YAML 1.1 reads on as a boolean: "
+        's.yaml:8:42: expected a string, got boolean true; YAML 1.1 reads on as a boolean: '
         'quote it, "on"'
     ]
+
+
+def test_a_path_outside_the_working_directory_is_shown_as_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    path = tmp_path / "s.yaml"
+    path.write_text("[")
+    assert [e.location.path for e in load([path]).errors] == [str(path)]

@@ -101,6 +101,7 @@ def test_json_format_when_valid(in_tmp: Path) -> None:
         "warning_count": 0,
         "files": 1,
         "valid": True,
+        "environment": None,
     }
 
 
