@@ -3,8 +3,9 @@
 Every command that talks to a live Dataloop calls `add_backend_arguments(parser)` when building its
 parser and `backend_from_args(args, term)` when running. The latter reads the environment and the
 project file (see `reconciler.config` for the precedence and the safety rule), builds the one REST
-client — over HTTP for a URL, or in-process over the embedded control plane's WSGI app — and says on
-stderr which backend and project it talks to. The token is never printed.
+client — over HTTP for a URL, or in-process over the embedded control plane's WSGI app, with the
+timeout and retries of LOOPFORM_TIMEOUT / LOOPFORM_MAX_RETRIES — and says on stderr which backend
+and project it talks to. The token is never printed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 from pathlib import Path
 
 from reconciler.backend import Project
-from reconciler.client import ApiSession, ClientOptions, RestBackend, WsgiTransport
+from reconciler.client import ApiSession, ClientOptions, RestBackend, WsgiTransport, options_from_env
 from reconciler.config import (ENV_ENVIRONMENT, BackendKind, Environment, Flags, Settings, resolve_environment,
                                resolve_settings)
 from reconciler.document import Pipeline
@@ -95,12 +96,13 @@ def backend_from_args(args: argparse.Namespace, term: Terminal) -> tuple[RestBac
     backend when done (it holds connections, and for the embedded default an SQLite database).
     """
     settings = settings_from_args(args, term)
-    backend = connect(settings)
+    backend = connect(settings, options=options_from_env(os.environ))
     for note in settings.notes:
         term.eprint(f"note: {note}")
     project = settings.project or "(each spec's own)"
     environment = f"; environment: {settings.environment}" if settings.environment else ""
-    term.eprint(f"Backend: {backend.description}; project: {project}{environment}")
+    selected = f" (selected by {settings.selected_by})" if settings.kind is BackendKind.DATALOOP else ""
+    term.eprint(f"Backend: {backend.description}{selected}; project: {project}{environment}")
     return backend, settings.project
 
 
@@ -109,12 +111,14 @@ def connect(settings: Settings, *, options: ClientOptions | None = None) -> Rest
     if settings.kind is BackendKind.DATALOOP:
         assert settings.url is not None
         session = ApiSession(settings.url, settings.token, options=options)
-        backend = RestBackend(session, label=f"Dataloop API {settings.url} (selected by {settings.selected_by})",
-                              console_url=settings.console_url)
+        backend = RestBackend(session, label=f"Dataloop API {settings.url}", console_url=settings.console_url)
         info = backend.server_info()
-        if info is not None and backend.console_url is None:
-            # `loopform serve`: the console links point at the server itself.
-            backend.console_url = settings.url.removesuffix("/api/v1")
+        if info is not None:
+            # `loopform serve` (it answers /loopform/info): say so, not "Dataloop API".
+            backend.label = f"local control plane at {settings.url} ({'strict' if info.strict else 'sandbox'})"
+            if backend.console_url is None:
+                # The console links point at the server itself.
+                backend.console_url = settings.url.removesuffix("/api/v1")
         return backend
     return open_embedded(settings.state_db or Path(".loopform/state.db"), strict=settings.strict,
                          project=settings.project, options=options)

@@ -12,7 +12,7 @@ latter through `WsgiTransport`); there is no second client.
 
 from reconciler.client.resolver import ApiResolver
 from reconciler.client.rest import RestBackend
-from reconciler.client.transport import ApiSession, ClientOptions
+from reconciler.client.transport import ApiSession, ClientOptions, options_from_env
 from reconciler.client.wsgi import WsgiTransport
 
-__all__ = ["ApiResolver", "ApiSession", "ClientOptions", "RestBackend", "WsgiTransport"]
+__all__ = ["ApiResolver", "ApiSession", "ClientOptions", "RestBackend", "WsgiTransport", "options_from_env"]

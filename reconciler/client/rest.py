@@ -29,13 +29,14 @@ class RestBackend:
     """A live Dataloop (or local control plane) reached through an `ApiSession`.
 
     `console_url` is the web console's base (for `open`); `label` is how the user is told which
-    backend this is. Thread-safe: apply calls it from several worker threads.
+    backend this is, and what a saved plan records to refuse being applied elsewhere (so it names
+    the backend, not how it was selected). Thread-safe: apply calls it from several worker threads.
     """
 
     def __init__(self, session: ApiSession, *, label: str, console_url: str | None = None,
                  on_close: Callable[[], None] | None = None) -> None:
         self.session = session
-        self._label = label
+        self.label = label
         self.console_url = (console_url or "").rstrip("/") or None
         self.control_plane: Any = None  # the embedded ControlPlane, when this backend is in-process
         self._on_close = on_close
@@ -45,7 +46,7 @@ class RestBackend:
 
     @property
     def description(self) -> str:
-        return self._label
+        return self.label
 
     def close(self) -> None:
         self.session.close()

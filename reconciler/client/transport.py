@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
 import requests
 from requests.adapters import BaseAdapter, HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from reconciler.errors import ApiError, RateLimited, TransportError, error_for_status
+from reconciler.errors import ApiError, ConfigError, RateLimited, TransportError, error_for_status
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,8 @@ _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 @dataclass(frozen=True)
 class ClientOptions:
-    """Timeouts and retry tuning. Tests shrink the delays; production keeps the defaults."""
+    """Timeouts and retry tuning. Tests shrink the delays; users tune the timeout and the number of
+    retries through the environment (`options_from_env`)."""
 
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
@@ -48,6 +51,39 @@ class ClientOptions:
     backoff_jitter: float = 0.5  # plus uniform [0, jitter) seconds so parallel clients spread out
     retry_after_max: float = 60.0  # never sleep longer than this on a server's Retry-After
     pool_size: int = 16
+
+
+ENV_TIMEOUT = "LOOPFORM_TIMEOUT"
+ENV_MAX_RETRIES = "LOOPFORM_MAX_RETRIES"
+_MAX_RETRIES_CEILING = 100
+
+
+def options_from_env(env: Mapping[str, str], base: ClientOptions | None = None) -> ClientOptions:
+    """`base` (default: the defaults) with the user's overrides from `env` (the CLI passes os.environ):
+
+    - LOOPFORM_TIMEOUT: seconds to wait for an answer (and at most that long to connect);
+    - LOOPFORM_MAX_RETRIES: retries after the first try of a retryable call (0 disables them).
+
+    Raises ConfigError naming the variable when a value is not a usable number.
+    """
+    options = base or ClientOptions()
+    changes: dict[str, Any] = {}
+    raw = env.get(ENV_TIMEOUT, "").strip()
+    if raw:
+        try:
+            timeout = float(raw)
+        except ValueError:
+            timeout = math.nan
+        if not (math.isfinite(timeout) and timeout > 0):
+            raise ConfigError(f"{ENV_TIMEOUT}={raw!r}: expected a number of seconds greater than 0, e.g. 30")
+        changes.update(read_timeout=timeout, connect_timeout=min(options.connect_timeout, timeout))
+    raw = env.get(ENV_MAX_RETRIES, "").strip()
+    if raw:
+        if not raw.isdigit() or int(raw) > _MAX_RETRIES_CEILING:
+            raise ConfigError(f"{ENV_MAX_RETRIES}={raw!r}: expected a whole number from 0 to "
+                              f"{_MAX_RETRIES_CEILING}, e.g. 5")
+        changes["attempts"] = int(raw)
+    return replace(options, **changes) if changes else options
 
 
 def quote_segment(value: str) -> str:
@@ -131,9 +167,14 @@ class ApiSession:
             raise TransportError(f"could not connect within {self.options.connect_timeout:g}s",
                                  method=method, path=path) from exc
         except requests.exceptions.Timeout as exc:
-            raise TransportError(f"no answer within {self.options.read_timeout:g}s",
-                                 method=method, path=path) from exc
+            raise TransportError(f"no answer within {self.options.read_timeout:g}s "
+                                 f"(set {ENV_TIMEOUT} to wait longer)", method=method, path=path) from exc
         except requests.exceptions.RequestException as exc:
+            if _timed_out_on_every_try(exc):
+                tries = self.options.attempts + 1
+                each = f" on each of {tries} tries" if tries > 1 else ""
+                raise TransportError(f"no answer within {self.options.read_timeout:g}s{each} "
+                                     f"(set {ENV_TIMEOUT} to wait longer)", method=method, path=path) from exc
             raise TransportError(_describe(exc), method=method, path=path) from exc
         return _decode(response, method, path)
 
@@ -154,6 +195,13 @@ class ApiSession:
             if not items or result.get("hasNextPage") is False:
                 return
             page += 1
+
+
+def _timed_out_on_every_try(exc: requests.exceptions.RequestException) -> bool:
+    # Once retries are used up, requests reports a read timeout as a ConnectionError wrapping
+    # urllib3's MaxRetryError; only its `reason` says the server was slow, not unreachable.
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    return isinstance(exc, requests.exceptions.ConnectionError) and isinstance(reason, ReadTimeoutError)
 
 
 def _describe(exc: requests.exceptions.RequestException) -> str:

@@ -4,9 +4,10 @@ Shows the plan, asks for confirmation (never without a terminal: `--auto-approve
 it with `reconciler.apply.apply_plan`, and reports per pipeline what was done, what failed (with
 the API's message) and what was not attempted. Exit 1 when anything failed; a re-run finishes.
 
-A saved plan (`loopform plan -out FILE`) is applied only if nothing it was made from has moved:
-every spec file still has the digest the plan recorded, and every live pipeline it read still has
-the same fingerprint (and no pipeline it planned to create has appeared meanwhile).
+A saved plan (`loopform plan -out FILE`) is applied only if nothing it was made from has moved
+(`planner.stale_reasons`): the same backend, every spec file with the digest the plan recorded,
+every live pipeline it read with the same fingerprint, and no pipeline it planned to create
+appeared meanwhile.
 """
 
 from __future__ import annotations
@@ -23,11 +24,9 @@ from reconciler.backend import Backend
 from reconciler.connection import add_backend_arguments, backend_from_args, context_from_args
 from reconciler.interpolate import Context
 from reconciler.redact import restore_saved_plan
-from reconciler.document import Pipeline
 from reconciler.errors import ApplyError, ConfigError, Location, PlanError, SpecError, SpecErrors, UserAbort
-from reconciler.normalize import fingerprint
 from reconciler.plan import Plan
-from reconciler.planner import make_plan
+from reconciler.planner import make_plan, stale_reasons
 from reconciler.render.text import render_plan
 from reconciler.spec import load
 from reconciler.terminal import Terminal
@@ -115,28 +114,9 @@ def _make_plan(paths: list[str], backend: Backend, default_project: str | None, 
 
 
 def _refuse_if_stale(plan: Plan, backend: Backend, context: Context) -> None:
-    """PlanError naming what moved since the plan was made (specs, the variables they used, live
-    pipelines), if anything did."""
-    moved: list[str] = []
-    for spec_path, digest in plan.spec_digests.items():
-        loaded = load([Path(spec_path)], context=context)
-        now = next((s.digest for s in loaded.specs), None)
-        if now != digest:
-            moved.append(f"spec {spec_path} changed" if now else f"spec {spec_path} is gone or invalid")
-    live_by_project: dict[str, list[Pipeline]] = {}
-    for change in plan.pipelines:
-        if change.project_id not in live_by_project:
-            live_by_project[change.project_id] = backend.list_pipelines(change.project_id)
-        live = live_by_project[change.project_id]
-        if change.pipeline_id is None:
-            if any(p.name == change.name for p in live):
-                moved.append(f"pipeline {change.name!r} was created meanwhile")
-            continue
-        current = next((p for p in live if p.id == change.pipeline_id), None)
-        if current is None:
-            moved.append(f"pipeline {change.name!r} was deleted meanwhile")
-        elif change.live_fingerprint is not None and fingerprint(current) != change.live_fingerprint:
-            moved.append(f"pipeline {change.name!r} changed meanwhile")
+    """PlanError naming what moved since the plan was made (the backend it was made against, specs
+    and the variables they used, live pipelines), if anything did."""
+    moved = stale_reasons(plan, backend, context=context)
     if moved:
         raise PlanError("the saved plan is stale: " + "; ".join(moved) + ". Make a new plan.")
 

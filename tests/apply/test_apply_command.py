@@ -78,16 +78,15 @@ def test_json_event_lines(served: ServerHandle) -> None:
 
 
 def test_saved_plan_applies_when_nothing_moved(served: ServerHandle, clean_env: Path) -> None:
-    backend = RestBackend(ApiSession(served.base_url, served.token), label="x")
-    plan_file = clean_env / "out.plan"
-    plan_file.write_text(plan_for(clean_env / "pipelines", backend).to_json())
-    backend.close()
-    r = cli("apply", str(plan_file), "--auto-approve")
+    assert cli("plan", "-out", "out.plan").code == 0
+    r = cli("apply", "out.plan", "--auto-approve")
     assert r.code == 0, r.err
     assert "Apply complete: 3 done" in r.out
     # Applying the same saved plan again: the pipelines it was to create now exist.
-    stale = cli("apply", str(plan_file), "--auto-approve")
-    assert stale.code == 1 and "stale" in stale.err and "was created meanwhile" in stale.err
+    stale = cli("apply", "out.plan", "--auto-approve")
+    assert stale.code == 1 and "stale" in stale.err
+    assert "pipeline local/video-frames was created since the plan was made" in stale.err
+    assert writes(served.control_plane)[-1] != ("POST", "/api/v1/pipelines")  # nothing sent for it
 
 
 def test_saved_plan_refused_when_live_or_specs_moved(served: ServerHandle, clean_env: Path) -> None:
@@ -96,21 +95,38 @@ def test_saved_plan_refused_when_live_or_specs_moved(served: ServerHandle, clean
     edited = re.sub(r"(?m)^  description: .*$", "  description: edited by a test", spec.read_text(), count=1)
     assert edited != spec.read_text()
     spec.write_text(edited)
-    backend = RestBackend(ApiSession(served.base_url, served.token), label="x")
-    plan_file = clean_env / "out.plan"
-    plan = plan_for(clean_env / "pipelines", backend)
-    assert [p.name for p in plan.pipelines if p.has_changes] == ["video-frames"]
-    plan_file.write_text(plan.to_json())
+    planned = cli("plan", "-out", "out.plan", "--json")
+    assert [p["name"] for p in json.loads(planned.out)["pipelines"] if p["actions"] != ["no-op"]] == [
+        "video-frames"]
     # Someone pauses the pipeline after the plan was made: the live fingerprint moves.
     assert cli("pause", "video-frames", "--project", "local").code == 0
-    live_moved = cli("apply", str(plan_file), "--auto-approve")
-    assert live_moved.code == 1 and "pipeline 'video-frames' changed meanwhile" in live_moved.err
+    served.control_plane.request_log.clear()
+    live_moved = cli("apply", "out.plan", "--auto-approve")
+    assert live_moved.code == 1
+    assert "pipeline local/video-frames changed since the plan was made" in live_moved.err
+    assert writes(served.control_plane) == []
     # And a spec edited after the plan was made.
-    plan_file.write_text(plan_for(clean_env / "pipelines", backend).to_json())
+    assert cli("plan", "-out", "out.plan").code == 0
     spec.write_text(spec.read_text() + "\n# edited\n")
-    spec_moved = cli("apply", str(plan_file), "--auto-approve")
-    assert spec_moved.code == 1 and "video-frames.yaml changed" in spec_moved.err
-    backend.close()
+    spec_moved = cli("apply", "out.plan", "--auto-approve")
+    assert spec_moved.code == 1 and "spec pipelines/video-frames.yaml changed" in spec_moved.err
+    assert writes(served.control_plane) == []
+
+
+def test_saved_plan_refused_on_another_backend(served: ServerHandle, clean_env: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plan reviewed against one backend never runs against another, even where nothing else moved."""
+    assert cli("plan", "-out", "served.plan").code == 0
+    local = cli("apply", "served.plan", "--auto-approve", "--backend", "local")
+    assert local.code == 1
+    assert f"the plan was made against local control plane at {served.base_url} (sandbox)" in local.err
+    assert not (clean_env / ".loopform").exists() or "Apply complete" not in local.out
+    monkeypatch.delenv("LOOPFORM_API_URL")
+    assert cli("plan", "-out", "local.plan").code == 0
+    monkeypatch.setenv("LOOPFORM_API_URL", served.base_url)
+    remote = cli("apply", "local.plan", "--auto-approve")
+    assert remote.code == 1 and "the plan was made against local control plane .loopform/state.db" in remote.err
+    assert writes(served.control_plane) == []
 
 
 def test_a_garbage_plan_file_is_a_clear_error(clean_env: Path) -> None:

@@ -107,7 +107,11 @@ def test_commands_work_against_a_served_control_plane(tmp_path: Path, monkeypatc
         b.close()
         monkeypatch.setenv("LOOPFORM_TOKEN", server.token)
         args = ("--url", server.base_url, "--project", "local")
-        assert "flow" in cli("status", *args).out
+        status = cli("status", *args)
+        assert "flow" in status.out
+        # It answers /loopform/info: named for what it is, not as the Dataloop API.
+        assert (f"Backend: local control plane at {server.base_url} (sandbox) (selected by --url); "
+                "project: local") in status.err
         opened = cli("open", "flow", *args)
         assert opened.out.startswith(f"{server.root_url}/projects/{pid}/pipelines/")
         assert server.token not in opened.out + opened.err

@@ -18,6 +18,7 @@ from reconciler.errors import (
     NotFound,
     RateLimited,
     ServerError,
+    TransportError,
     Unauthorized,
 )
 from reconciler.server.testing import ServerHandle, serve_in_thread
@@ -186,6 +187,17 @@ def test_slow_reads_time_out_and_are_retried(server: ServerHandle, faults: Fault
     b = _timing_out_after(0.3, server)
     faults.add("GET", r"/projects/", "slow", times=1, delay=0.8)
     assert b.project("local").name == "local"
+    b.close()
+
+
+def test_reads_slow_on_every_try_report_a_timeout_not_a_connection_failure(
+        server: ServerHandle, faults: FaultInjector) -> None:
+    b = _timing_out_after(0.2, server)
+    rule = faults.add("GET", r"/projects/", "slow", times=1 + FAST.attempts, delay=0.5)
+    with pytest.raises(TransportError) as info:
+        b.project("local")
+    assert rule.fired == 1 + FAST.attempts
+    assert f"no answer within 0.2s on each of {1 + FAST.attempts} tries" in str(info.value)
     b.close()
 
 
