@@ -57,6 +57,12 @@ class Resolver(Protocol):
         """`scope` narrows the lookup, e.g. a recipe by title within a dataset id."""
         ...
 
+    def name_of(self, kind: ResourceKind, ident: str) -> str | None:
+        """The reverse lookup: the name of the dataset, recipe (its title), model or service with
+        id `ident`, or None when there is none (users are addressed by email: returned as is).
+        Used to show and export ids as the names a spec writes."""
+        ...
+
 
 class Backend(Protocol):
     """A live Dataloop (real or local). Every method may raise `reconciler.errors.ApiError`."""

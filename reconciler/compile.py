@@ -94,6 +94,11 @@ class CompiledPipeline(BaseModel):
     reset_token: str | None = None
     # The desired essence (marker excluded) compared on `owned`: computed once here, reused by diff.
     essence: Essence | None = Field(default=None, exclude=True, repr=False)
+    # "kind/id" -> the name the spec wrote for it: the plan shows ids of the desired side by name.
+    names: dict[str, str] = Field(default_factory=dict)
+
+    def name_of(self, kind: ResourceKind, ident: str) -> str | None:
+        return self.names.get(f"{kind.value}/{ident}")
 
 
 def deterministic_id(*parts: str) -> str:
@@ -132,6 +137,7 @@ class _Context:
         self.resolver = resolver
         self.errors: list[SpecError] = []
         self.provisions: dict[tuple[str, str, str | None], Resolved] = {}
+        self.names: dict[str, str] = {}  # "kind/id" -> the name the spec used
 
     def resolve(self, kind: ResourceKind, name: str, pointer: str, *, scope: str | None = None) -> Resolved | None:
         try:
@@ -142,6 +148,7 @@ class _Context:
             return None
         if found.provision:
             self.provisions.setdefault((found.kind.value, found.name, scope), found)
+        self.names.setdefault(f"{kind.value}/{found.id}", name)
         return found
 
 
@@ -457,4 +464,5 @@ def compile_spec(
     marker = Marker(nodes=keys, resetToken=token, specDigest=essence_digest(owned_ess, sections), sections=sections)
     desired = with_marker(desired, marker, live=live)
     return CompiledPipeline(desired=desired, provisions=list(ctx.provisions.values()), owned=frozenset(owned),
-                            keys=keys, status=body.status, reset_token=body.resetToken, essence=owned_ess)
+                            keys=keys, status=body.status, reset_token=body.resetToken, essence=owned_ess,
+                            names=ctx.names)

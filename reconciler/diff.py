@@ -1,8 +1,9 @@
 """Desired vs live pipeline -> the ordered actions and the user-visible changes.
 
-Pure. Works on essences (see `normalize`): the unchanged path is a handful of native `==` on
-plain dicts; only sections that differ are walked field by field to produce `FieldChange`s with
-spec-terms paths (`nodes.<key>.metadata.recipeId`, `connections.a.item -> b.item.filter`, ...).
+Pure apart from the injected name lookup. Works on essences (see `normalize`): the unchanged path
+is a handful of native `==` on plain dicts; only sections that differ are walked field by field,
+and those differences are then put in spec terms (`spec_terms`: `nodes.<key>.task.recipe`,
+`nodes.<key>.trigger.event.filter`, `connections.a.item -> b.item.filter`, ...).
 Iteration is over sorted key sets (only desired -> add, only live -> remove, both -> compare), so
 output order is deterministic.
 """
@@ -17,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from reconciler.document import RUNNING_STATUSES, STATUS_INSTALLED, STATUS_UNINSTALLED, Pipeline
 from reconciler.marker import Marker, read_marker
 from reconciler.normalize import Essence, essence, node_keys, section_digests
-from reconciler.plan import Action, ChangeOp, FieldChange
+from reconciler.plan import Action, ChangeOp, FieldChange, PlatformChange
+from reconciler.spec_terms import NameLookup, in_spec_terms, spec_status
 
 DesiredStatus = Literal["installed", "paused"]
 
@@ -144,10 +146,14 @@ def is_running(status: str | None) -> bool:
 def _status_actions(live_status: str | None, desired: DesiredStatus) -> tuple[list[Action], list[FieldChange]]:
     running = is_running(live_status)
     if desired == "installed" and not running:
-        return [Action.RESUME], [FieldChange(path="status", before=live_status, after=STATUS_INSTALLED)]
-    if desired == "paused" and running:
-        return [Action.PAUSE], [FieldChange(path="status", before=live_status, after=STATUS_UNINSTALLED)]
-    return [], []
+        action, platform = Action.RESUME, STATUS_INSTALLED
+    elif desired == "paused" and running:
+        action, platform = Action.PAUSE, STATUS_UNINSTALLED
+    else:
+        return [], []
+    # Shown as the spec says it (`installed` / `paused`); the platform's words stay in `platform`.
+    raw = PlatformChange(path="status", before=live_status, after=platform)
+    return [action], [FieldChange(path="status", before=spec_status(live_status), after=desired, platform=[raw])]
 
 
 def diff_pipeline(
@@ -158,12 +164,14 @@ def diff_pipeline(
     status: DesiredStatus = "installed",
     reset_token: str | None = None,
     desired_essence: Essence | None = None,
+    names: NameLookup | None = None,
 ) -> PipelineDiff:
     """Compare a compiled `desired` document (its marker included) with `live` (None: absent).
 
     Actions come out in execution order: create; or pause, reset, update, resume.
     A change is marked `drift` when live no longer matches the section digest the marker recorded
     at the last apply, i.e. the live value was edited outside Loopform.
+    `names` (id -> name of datasets, recipes, models, services) lets changes of ids show as names.
     """
     desired_marker = read_marker(desired) or Marker()
     desired_keys = desired_marker.node_key_by_id()
@@ -172,8 +180,9 @@ def diff_pipeline(
     ess_desired = desired_essence if desired_essence is not None else essence(desired, keys=dkeys, owned=owned)
 
     if live is None:
-        changes = [FieldChange(path=p, before=b, after=a, op=op)
-                   for p, op, b, a in essence_changes(Essence(), ess_desired)]
+        changes = in_spec_terms([FieldChange(path=p, before=b, after=a, op=op)
+                                 for p, op, b, a in essence_changes(Essence(), ess_desired)],
+                                {}, ess_desired.nodes, names)
         return PipelineDiff(actions=[Action.CREATE] + ([Action.RESUME] if status == "installed" else []),
                             changes=changes, reason="no live pipeline with this name")
 
@@ -189,8 +198,8 @@ def diff_pipeline(
         now = section_digests(ess_live)
         drifted = {s for s in now.keys() | live_marker.sections.keys()
                    if now.get(s) != live_marker.sections.get(s)}
-    changes = [FieldChange(path=p, before=b, after=a, op=op, drift=_section_of(p) in drifted)
-               for p, op, b, a in raw]
+    changes = in_spec_terms([FieldChange(path=p, before=b, after=a, op=op, drift=_section_of(p) in drifted)
+                             for p, op, b, a in raw], ess_live.nodes, ess_desired.nodes, names) if raw else []
 
     reasons: list[str] = []
     actions: list[Action] = []

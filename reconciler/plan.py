@@ -64,14 +64,36 @@ class ChangeOp(str, Enum):
     CHANGE = "change"
 
 
+class PlatformChange(BaseModel):
+    """One difference in the API document's own terms (essence paths keyed by spec node key, e.g.
+    `nodes.label.metadata.recipeId`): what a `FieldChange` in spec terms stands for."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    before: Any = None
+    after: Any = None
+    op: ChangeOp = ChangeOp.CHANGE
+
+    @classmethod
+    def of(cls, change: FieldChange) -> PlatformChange:
+        return cls(path=change.path, before=change.before, after=change.after, op=change.op)
+
+
 class FieldChange(BaseModel):
     """One user-visible difference, addressed by a path in spec terms.
 
     Paths use node keys and spec vocabulary, dot-separated, e.g. `nodes.label-a.task.recipe`,
-    `connections.label-a[complete]->review`, `variables.threshold`, `status`, `resetToken`.
+    `nodes.videos.trigger.event.filter`, `connections.label-a.item[complete] -> review.item`,
+    `variables.threshold.value`, `metadata.description`, `status`, `resetToken`. Values are spec
+    values too (`priority: "high"`, a dataset or recipe by name; an id only where no name is
+    known). What the spec has no field for keeps its raw platform key under the node's
+    `namespace` / `metadata` / `config` (as a spec would set it).
     `before`/`after` are JSON values (None when the side is absent; `op` says which side is).
     `drift` is True when live differs from what Loopform last applied (the marker's digest), i.e.
     someone edited the pipeline outside Loopform and this change would undo that edit.
+    `platform` lists the API-document differences this change stands for (e.g. `metadata.recipeId`
+    and `metadata.recipeTitle` behind `task.recipe`); None when path and values are already those.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -81,6 +103,7 @@ class FieldChange(BaseModel):
     after: Any = None
     drift: bool = False
     op: ChangeOp = ChangeOp.CHANGE
+    platform: list[PlatformChange] | None = None
 
 
 class PipelineChange(BaseModel):

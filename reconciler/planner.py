@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from reconciler.backend import Backend, Project
-from reconciler.compile import SpecSource, compile_spec
+from reconciler.backend import Backend, Project, ResourceKind, Resolver
+from reconciler.compile import CompiledPipeline, SpecSource, compile_spec
 from reconciler.diff import diff_delete, diff_pipeline
 from reconciler.document import Pipeline
 from reconciler.errors import NotFound, SpecError, SpecErrors
@@ -25,6 +25,7 @@ from reconciler.interpolate import Context
 from reconciler.marker import read_marker
 from reconciler.normalize import fingerprint
 from reconciler.plan import Action, Plan, PipelineChange
+from reconciler.spec_terms import NameLookup
 
 
 class PlannedSpec(SpecSource, Protocol):
@@ -146,7 +147,8 @@ def _make_plan(
                 continue
             found = diff_pipeline(compiled.desired, live, owned=compiled.owned,
                                   status=compiled.status,  # type: ignore[arg-type]
-                                  reset_token=compiled.reset_token, desired_essence=compiled.essence)
+                                  reset_token=compiled.reset_token, desired_essence=compiled.essence,
+                                  names=_names(compiled, resolver))
             sends_document = Action.CREATE in found.actions or Action.UPDATE in found.actions
             keep_desired = sends_document or any(a is not Action.NO_OP for a in found.actions)
             changes.append(PipelineChange(
@@ -171,6 +173,16 @@ def _make_plan(
         raise SpecErrors(errors)
     return Plan.build(changes, backend=backend.description,
                       spec_digests={str(sf.path): sf.digest for sf in spec_files}, created_at=created_at)
+
+
+def _names(compiled: CompiledPipeline, resolver: Resolver) -> NameLookup:
+    """id -> name for the plan's display: what the spec itself named first, then the backend's
+    reverse lookup (cached by the resolver; only ever called for ids in a changed node)."""
+
+    def lookup(kind: ResourceKind, ident: str) -> str | None:
+        return compiled.name_of(kind, ident) or resolver.name_of(kind, ident)
+
+    return lookup
 
 
 def stale_reasons(plan: Plan, backend: Backend | None, *, context: Context | None = None) -> list[str]:

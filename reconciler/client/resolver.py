@@ -7,6 +7,9 @@
     user      GET /projects/{P}/members; match by email
     project   GET /projects/{name}/name
 
+and back (`name_of`, id -> name, for showing and exporting ids as names): GET /datasets/{id},
+/recipes/{id} (its title), /ml/models/{id}, /services/{id}, /projects/{id}.
+
 One resolver per project and plan run; every answer (found or not) is cached, so a name used by
 fifty nodes costs one request. On a sandbox local control plane an unknown dataset, recipe, model or
 service resolves to `Resolved(provision=True)` with a deterministic id, so re-planning gives the same
@@ -23,6 +26,10 @@ from reconciler.backend import Project, Resolved, ResourceKind
 from reconciler.client.transport import ApiSession, quote_segment
 from reconciler.errors import ClientError, NotFound
 
+# id -> name routes (dtlpy's own `get(..._id=)` routes) and the field holding the name.
+_BY_ID = {ResourceKind.DATASET: ("/datasets/", "name"), ResourceKind.RECIPE: ("/recipes/", "title"),
+          ResourceKind.MODEL: ("/ml/models/", "name"), ResourceKind.SERVICE: ("/services/", "name"),
+          ResourceKind.PROJECT: ("/projects/", "name")}
 _PROVISIONABLE = frozenset({ResourceKind.DATASET, ResourceKind.RECIPE, ResourceKind.MODEL, ResourceKind.SERVICE})
 
 
@@ -40,6 +47,7 @@ class ApiResolver:
         self.project_id = project_id
         self.sandbox = sandbox
         self._cache: dict[tuple[ResourceKind, str, str | None], Resolved | NotFound] = {}
+        self._names: dict[tuple[ResourceKind, str], str | None] = {}
         self._lock = threading.Lock()
 
     def resolve(self, kind: ResourceKind, name: str, *, scope: str | None = None) -> Resolved:
@@ -60,6 +68,29 @@ class ApiResolver:
         if isinstance(cached, NotFound):
             raise cached
         return cached
+
+    def name_of(self, kind: ResourceKind, ident: str) -> str | None:
+        """The name of the object with id `ident` (None: no such object visible). Cached."""
+        if kind is ResourceKind.USER:
+            return ident  # Dataloop addresses users by email: the id is the name
+        key = (kind, ident)
+        with self._lock:
+            if key in self._names:
+                return self._names[key]
+        route, field = _BY_ID[kind]
+        name: str | None = None
+        try:
+            doc = self._session.call("GET", route + quote_segment(ident))
+        except ClientError as exc:
+            # Not found, not visible, or not an id the server accepts (400): no name to show.
+            if exc.status not in (400, 403, 404):
+                raise
+        else:
+            value = doc.get(field) if isinstance(doc, dict) else None
+            name = value if isinstance(value, str) and value else None
+        with self._lock:
+            self._names[key] = name
+        return name
 
     def _lookup(self, kind: ResourceKind, name: str, scope: str | None) -> Resolved | None:
         found: Resolved | None

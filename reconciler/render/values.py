@@ -20,20 +20,43 @@ def short(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
 
 
 def _node_summary(node: dict[str, Any]) -> str:
+    # `node` is the node's spec view (spec_terms.node_view): its type is already the spec's word.
     kind = PLATFORM_TO_SPEC_TYPE.get(node.get("type", ""), node.get("type", "?"))
     name = node.get("name")
-    return f"{kind} node" + (f" {name!r}" if name else "")
+    text = f"{kind} node" + (f" {name!r}" if name else "")
+    what = [f"{field} {short(node[field], 40)}" for field in _SUMMARY_FIELDS.get(kind, ()) if field in node]
+    task = node.get("task")
+    if isinstance(task, dict):
+        what += [f"{field} {short(task[field], 40)}" for field in ("type", "dataset", "recipe") if field in task]
+    return text + (f" ({', '.join(what)})" if what else "")
+
+
+# The fields that say what a new or removed node is about, shown next to its type.
+_SUMMARY_FIELDS = {"dataset": ("dataset", "folder"), "function": ("service", "function"), "ml": ("model", "function"),
+                   "custom": ("app",), "code": ("function",)}
 
 
 def _trigger_summary(trigger: dict[str, Any]) -> str:
-    spec = trigger.get("spec", {})
-    if trigger.get("type") == "Cron":
-        return f"cron {spec.get('cron')!r}"
+    """A trigger in spec form (`{cron}` or `{event: {...}}`) or platform form (`{type, spec}`)."""
+    if "spec" in trigger and "type" in trigger:
+        spec = trigger.get("spec") or {}
+        if trigger.get("type") == "Cron":
+            return f"cron {spec.get('cron')!r}"
+    elif "cron" in trigger:
+        return f"cron {trigger['cron']!r}"
+    else:
+        spec = trigger.get("event") or {}
     actions = ",".join(spec.get("actions") or [])
     text = f"on {spec.get('resource', 'Item')} {actions}".rstrip()
     if spec.get("filter"):
         text += f" where {short(spec['filter'], 60)}"
     return text
+
+
+def _is_trigger(path: str) -> bool:
+    head, _, rest = path.partition(".")
+    return (head == "triggers" and rest.count(".") == 0) or (
+        head == "nodes" and rest.count(".") == 1 and rest.endswith(".trigger"))
 
 
 def describe(change: FieldChange) -> str:
@@ -46,12 +69,11 @@ def describe(change: FieldChange) -> str:
         if head == "connections":
             flt = value.get("filter")
             return change.path + (f" where {short(flt, 80)}" if flt else "")
-        if head == "triggers" and change.path.count(".") == 1:
+        if _is_trigger(change.path):
             return f"{change.path}: {_trigger_summary(value)}"
         if head == "variables" and change.path.count(".") == 1:
             return f"{change.path}: {value.get('type', '')} = {short(value.get('value'))}"
-    if head == "triggers" and change.path.count(".") == 1 and isinstance(change.before, dict) \
-            and isinstance(change.after, dict):
+    if _is_trigger(change.path) and isinstance(change.before, dict) and isinstance(change.after, dict):
         return f"{change.path}: {_trigger_summary(change.before)} -> {_trigger_summary(change.after)}"
     if head == "connections" and change.op is ChangeOp.CHANGE and isinstance(change.before, str) \
             and change.before.startswith("-> "):

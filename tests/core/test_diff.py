@@ -7,7 +7,7 @@ from typing import Any
 from coretools import applied, build, pipeline_spec
 from reconciler.diff import diff_delete, diff_pipeline
 from reconciler.document import Pipeline
-from reconciler.plan import Action, ChangeOp, FieldChange
+from reconciler.plan import Action, ChangeOp, FieldChange, PlatformChange
 
 NODES: dict[str, Any] = {
     "videos": {"type": "dataset", "dataset": "raw"},
@@ -65,10 +65,11 @@ def test_change_task_recipe() -> None:
     live = _live()
     nodes = {**NODES, "label": {"type": "task", "task": {"dataset": "frames", "recipe": "strict"}}}
     d, _ = _plan(live, nodes)
-    assert d.changes == [
-        FieldChange(path="nodes.label.metadata.recipeId", before="new-recipe-default", after="new-recipe-strict"),
-        FieldChange(path="nodes.label.metadata.recipeTitle", before="default", after="strict"),
-    ]
+    # In spec terms, one change; the two document fields it stands for ride along.
+    assert d.changes == [FieldChange(path="nodes.label.task.recipe", before="default", after="strict", platform=[
+        PlatformChange(path="nodes.label.metadata.recipeId", before="new-recipe-default", after="new-recipe-strict"),
+        PlatformChange(path="nodes.label.metadata.recipeTitle", before="default", after="strict"),
+    ])]
 
 
 def test_rewire_and_filter_change() -> None:
@@ -87,15 +88,17 @@ def test_trigger_variables_settings() -> None:
     nodes = {**NODES, "videos": {**NODES["videos"], "trigger": {"cron": "0 * * * *"}}}
     d, _ = _plan(live, nodes, variables=[{"name": "t", "type": "Float", "value": 0.7}, {"name": "n", "value": "x"}],
                  settings={"defaultResumeOption": "terminateExistingCycles"})
-    assert _paths(d) == [("triggers.videos", "add"), ("variables.n", "add"), ("variables.t.value", "change"),
+    assert _paths(d) == [("nodes.videos.trigger", "add"), ("variables.n", "add"), ("variables.t.value", "change"),
                          ("settings.defaultResumeOption", "add")]
+    assert d.changes[0].after == {"cron": "0 * * * *"}  # the spec's own shape of a trigger
 
 
 def test_status_changes() -> None:
     live = _live()
     d, _ = _plan(live, status="paused")
     assert d.actions == [Action.PAUSE]
-    assert d.changes == [FieldChange(path="status", before="Installed", after="Uninstalled")]
+    assert d.changes == [FieldChange(path="status", before="installed", after="paused", platform=[
+        PlatformChange(path="status", before="Installed", after="Uninstalled")])]
     stopped = applied(build(pipeline_spec(NODES, CONNS)), status="Uninstalled")
     d, _ = _plan(stopped)
     assert d.actions == [Action.RESUME]
@@ -140,8 +143,9 @@ def test_edit_outside_loopform_is_marked_as_drift() -> None:
     label = next(n for n in data["nodes"] if n["name"] == "label")
     label["metadata"]["priority"] = 3  # someone edited the task in the UI
     d, _ = _plan(Pipeline.model_validate(data))
-    assert d.changes == [FieldChange(path="nodes.label.metadata.priority", before=3, after=None,
-                                     op=ChangeOp.REMOVE, drift=True)]
+    assert d.changes == [FieldChange(path="nodes.label.task.priority", before="high", after=None,
+                                     op=ChangeOp.REMOVE, drift=True, platform=[
+        PlatformChange(path="nodes.label.metadata.priority", before=3, after=None, op=ChangeOp.REMOVE)])]
     assert "outside Loopform" in d.reason
 
 
