@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import ipaddress
 import json
 import os
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -60,6 +64,13 @@ def dtlpy_cookie(base_url: str, token: str) -> dict[str, object]:
 def run(args: argparse.Namespace, term: Terminal) -> int:
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port must be between 0 and 65535, not {args.port}")
+    # SIGINT/SIGTERM handlers go in before anything is opened or announced: a supervisor (or a
+    # test) may stop the server as soon as it prints its URL, and must get a clean stop then too.
+    with _stop_signals() as stop_requested:
+        return _run(args, term, stop_requested)
+
+
+def _run(args: argparse.Namespace, term: Terminal, stop_requested: threading.Event) -> int:
     try:
         plane = ControlPlane(args.db, strict=args.strict, default_project=args.project)
     except StoreError as exc:
@@ -68,41 +79,69 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
         try:
             server = HttpServer(plane.wsgi_app, host=args.host, port=args.port)
         except OSError as exc:
-            raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
-        host = f"[{args.host}]" if ":" in args.host else args.host
-        base_url = f"http://{host}:{server.port}{API_PREFIX}"
+            hint = ""
+            if exc.errno == errno.EADDRINUSE:
+                hint = (f" (is another `loopform serve` running? Stop it, or choose another port:"
+                        f" --port {args.port + 1 if args.port < 65535 else 0}, or --port 0 for any free one)")
+            elif exc.errno in (errno.EACCES, errno.EPERM) and 0 < args.port < 1024:
+                hint = " (ports below 1024 need privileges; choose one above 1023)"
+            raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}{hint}") from exc
+        address = ipaddress.ip_address(server.host.split("%")[0])
+        # A wildcard bind (0.0.0.0, ::) is no address to connect to: print the loopback one.
+        shown = ("::1" if address.version == 6 else "127.0.0.1") if address.is_unspecified else args.host
+        shown = f"[{shown}]" if ":" in shown else shown
+        base_url = f"http://{shown}:{server.port}{API_PREFIX}"
         token = plane.mint_token()
         mode = "strict" if args.strict else "sandbox"
+        try:
+            if args.token_file:
+                _write_private(args.token_file, token + "\n")
+            if args.dtlpy_login:
+                _write_private(args.dtlpy_login / "cookie.json", json.dumps(dtlpy_cookie(base_url, token)))
+        except OSError as exc:
+            server.close()
+            raise ConfigError(f"cannot write {exc.filename or 'the token'}: {exc.strerror or exc}") from exc
         term.print(f"Local control plane ({mode}) serving {args.db} at {base_url}")
         if args.token_file:
-            _write_private(args.token_file, token + "\n")
             term.print(f"Access token written to {args.token_file}")
         else:
-            term.print(f"Access token (valid 24 h): {token}")
+            term.print(f"Access token (valid 24 h; `loopform local token --db {args.db}` mints another): {token}")
         if args.dtlpy_login:
-            _write_private(args.dtlpy_login / "cookie.json", json.dumps(dtlpy_cookie(base_url, token)))
             term.print(f"dtlpy login written: export DATALOOP_PATH={args.dtlpy_login.resolve()}")
-        if args.host not in ("127.0.0.1", "localhost", "::1"):
-            term.eprint(f"Warning: listening on {args.host}: anyone who can reach it and holds a token "
-                        "can change this database.")
+        if not address.is_loopback:
+            term.eprint(f"Warning: listening on {server.host}, not only this machine: anyone who can reach "
+                        "it and holds a token can change this database.")
         term.print("Press Ctrl-C to stop.")
-        return _serve_until_signalled(server, term)
+        return _serve_until_signalled(server, term, stop_requested)
     finally:
         plane.close()
 
 
-def _serve_until_signalled(server: HttpServer, term: Terminal) -> int:
-    thread = threading.Thread(target=server.run, name="loopform-serve", daemon=True)
+@contextmanager
+def _stop_signals() -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM while the block runs (handlers restored after it).
+
+    Off the main thread (the CLI called from a test thread) no handler can be installed; the
+    event is then only set by KeyboardInterrupt.
+    """
     stop_requested = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop_requested.set()
 
-    in_main = threading.current_thread() is threading.main_thread()
     previous = {}
-    if in_main:
+    if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, on_signal)
+    try:
+        yield stop_requested
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _serve_until_signalled(server: HttpServer, term: Terminal, stop_requested: threading.Event) -> int:
+    thread = threading.Thread(target=server.run, name="loopform-serve", daemon=True)
     thread.start()
     try:
         while not stop_requested.wait(0.5):
@@ -113,7 +152,5 @@ def _serve_until_signalled(server: HttpServer, term: Terminal) -> int:
     finally:
         server.stop()
         thread.join(timeout=10)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     term.print("Stopped.")
     return 0

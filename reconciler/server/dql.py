@@ -311,8 +311,17 @@ def sort_documents(docs: list[dict[str, Any]], sort: Mapping[str, Any] | None) -
     # Python's sort is stable, including with reverse=True, so sorting by the least significant key
     # first yields a lexicographic multi-key order that still keeps insertion order on full ties.
     for path, descending in reversed(keys):
-        ordered.sort(key=lambda d, p=path: _sort_key(next(_resolve(d, p), None)), reverse=descending)
+        ordered.sort(key=_sort_key_at(path), reverse=descending)
     return ordered
+
+
+def _sort_key_at(path: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[int, Any]]:
+    """The sort key of a document by the first value at `path` (missing sorts as null)."""
+
+    def key(doc: dict[str, Any]) -> tuple[int, Any]:
+        return _sort_key(next(_resolve(doc, path), None))
+
+    return key
 
 
 def _sort_key(v: Any) -> tuple[int, Any]:

@@ -1,8 +1,9 @@
 """Identifiers and timestamps in the platform's formats.
 
-Pipelines, executions, commands and start nodes get 24-hex ObjectIds (as the platform's MongoDB
-does): 4 bytes of seconds then 8 random bytes, so ids sort roughly by creation time. Projects,
-datasets' owners and users get UUIDs, as on the platform. Timestamps are ISO-8601 UTC with
+Pipelines, executions, commands, variables and platform objects get 24-hex ObjectIds (as the
+platform's MongoDB does): 4 bytes of seconds then 8 random bytes, so ids sort roughly by creation
+time. Projects, orgs and start nodes get UUIDs, as on the platform (its exported pipelines carry
+UUID `startNodes[].id`s). Timestamps are ISO-8601 UTC with
 milliseconds and a `Z`, the form the platform returns.
 """
 

@@ -10,8 +10,8 @@ Contract (pure functions over wire dicts; no I/O):
 - Every stored document passes through `_canonical`: validated by `reconciler.document.Pipeline`
   (so `condition` is a JSON string defaulting to "{}"), client node/port ids kept exactly,
   `metadata.position` filled where missing (dtlpy indexes it: reference 3.2), server ids given to
-  start nodes and variables that lack one, unknown top-level keys dropped (the platform's
-  APIPipeline has additionalProperties: false), `revision` bumped and `updatedAt` set.
+  start nodes (UUIDs) and variables (ObjectIds) that lack one, unknown top-level keys dropped (the
+  platform's APIPipeline has additionalProperties: false), `revision` bumped and `updatedAt` set.
 Invalid input raises `HttpError(400)` with a message naming the offending field.
 """
 
@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from reconciler.document import STATUS_CREATED, Pipeline
 from reconciler.server.http import HttpError
-from reconciler.server.ids import now_iso, object_id
+from reconciler.server.ids import new_uuid, now_iso, object_id
 
 Doc = dict[str, Any]
 
@@ -75,7 +75,8 @@ def _canonical(doc: Doc, *, user: str, pipeline_id: str) -> Doc:
         position.setdefault("z", 0)
     for start in wire.get("startNodes", []):
         if not start.get("id"):
-            start["id"] = object_id()
+            # UUIDs, as in the platform's own exports (every startNodes[].id in the fixtures).
+            start["id"] = new_uuid()
     now = now_iso()
     for variable in wire.get("variables", []):
         variable.setdefault("id", object_id())

@@ -3,7 +3,11 @@
 Status lifecycle: Created -(install)-> Installed -(uninstall)-> Uninstalled -(install)-> Installed.
 Install runs the graph checks first: on an invalid graph the pipeline is stored with status
 `Failure` and the call answers 400 with the problems in the message (dtlpy raises BadRequest with
-it). Execute needs an Installed pipeline (400 otherwise). Every change bumps `revision` and
+it). A PATCH (whole document or variables) of an Installed pipeline runs the same checks and is
+refused with 400, storing nothing, when the new graph would not deploy: the platform re-syncs a
+running pipeline on update (reference 5.4; its exact answer is unverified), and refusing keeps
+`Installed` meaning "a sound graph is deployed". Other states accept any well-formed document
+(a draft is checked on install). Execute needs an Installed pipeline (400 otherwise). Every change bumps `revision` and
 `updatedAt`. Names are unique per project (409 on a duplicate: an assumption about the platform).
 """
 
@@ -14,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.document import STATUS_FAILURE, STATUS_INSTALLED, STATUS_UNINSTALLED
 from reconciler.server import dql
 from reconciler.server.executions import RERUN_METHODS, rerun_execution, run_execution, statistics
-from reconciler.server.graph import check_graph
+from reconciler.server.graph import GraphProblem, check_graph
 from reconciler.server.http import HttpError, Request, Response, Router
 from reconciler.server.ids import now_iso, object_id
 from reconciler.server.pipelines import (
@@ -32,6 +36,10 @@ if TYPE_CHECKING:
 Doc = dict[str, Any]
 RESUME_OPTIONS = frozenset({"terminateExistingCycles", "resumeExistingCycles"})
 DEFAULT_PAGE_SIZE = 1000
+
+
+def _problem_text(problems: list[GraphProblem]) -> str:
+    return "; ".join(f"{p.pointer}: {p.message}" for p in problems)
 
 
 def _base(request: Request) -> str:
@@ -76,20 +84,32 @@ def register(router: Router, plane: ControlPlane) -> None:
     def get(request: Request, pipeline_id: str) -> Doc:
         return respond(request, visible(request, pipeline_id))
 
+    def edit(body: Doc, user: str) -> Any:
+        def change(cur: Doc) -> Doc:
+            new = patched_document(cur, body, user=user)
+            # An installed pipeline is deployed: its new graph must deploy too, as on install. The
+            # edit is refused whole (400, nothing stored), so the running pipeline and its stored
+            # document never disagree and `Installed` always means a sound graph. Checked inside
+            # the write transaction, so no concurrent install or edit can slip in between.
+            if cur.get("status") == STATUS_INSTALLED:
+                problems = check_graph(parse(new))
+                if problems:
+                    raise HttpError(400, "Pipeline is installed and the update would break it (pause it "
+                                         "to edit freely): " + _problem_text(problems))
+            return new
+
+        return change
+
     def patch(request: Request, pipeline_id: str) -> Doc:
         body = request.json_object()
-        user = request.user or ""
-        return respond(request, update(request, pipeline_id,
-                                       lambda cur: patched_document(cur, body, user=user)))
+        return respond(request, update(request, pipeline_id, edit(body, request.user or "")))
 
     def patch_variables(request: Request, pipeline_id: str) -> Doc:
         variables = request.json_object().get("variables")
         if not isinstance(variables, list):
             raise HttpError(400, "'variables' must be a list")
-        user = request.user or ""
-        return respond(request, update(
-            request, pipeline_id,
-            lambda cur: patched_document(cur, {"variables": variables}, user=user)))
+        return respond(request, update(request, pipeline_id,
+                                       edit({"variables": variables}, request.user or "")))
 
     def delete(request: Request, pipeline_id: str) -> Response:
         visible(request, pipeline_id)
@@ -99,11 +119,10 @@ def register(router: Router, plane: ControlPlane) -> None:
     def query(request: Request) -> Doc:
         body = request.json_object()
         resource = body.get("resource", "pipeline")
-        try:
-            page = int(body.get("page", 0))
-            page_size = int(body.get("pageSize", DEFAULT_PAGE_SIZE))
-        except (TypeError, ValueError):
-            raise HttpError(400, "'page' and 'pageSize' must be integers") from None
+        # Taken as sent (paginate refuses anything but integers): int() would quietly read
+        # 1.5 or true as page 1.
+        page = body.get("page", 0)
+        page_size = body.get("pageSize", DEFAULT_PAGE_SIZE)
         mine = plane.visible_project_ids(request)
         if resource == "pipeline":
             docs = [respond(request, d) for d in store.pipelines_in(mine)]
@@ -127,15 +146,16 @@ def register(router: Router, plane: ControlPlane) -> None:
         problems: list[str] = []
 
         def change(cur: Doc) -> Doc:
-            problems[:] = [f"{p.pointer}: {p.message}" for p in check_graph(parse(cur))]
-            if problems:
+            found = check_graph(parse(cur))
+            if found:
+                problems[:] = [_problem_text(found)]
                 return stamped(dict(cur), cur, user=user, status=STATUS_FAILURE)
             return stamped(dict(cur), cur, user=user, status=STATUS_INSTALLED,
                            compositionId=cur.get("compositionId") or object_id())
 
         doc = update(request, pipeline_id, change)
         if problems:
-            raise HttpError(400, "Pipeline installation failed: " + "; ".join(problems))
+            raise HttpError(400, "Pipeline installation failed: " + problems[0])
         return respond(request, doc)
 
     def uninstall(request: Request, pipeline_id: str) -> Doc:

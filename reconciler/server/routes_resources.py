@@ -56,8 +56,8 @@ def register(router: Router, plane: ControlPlane) -> None:
             mine &= {p for p in wanted if isinstance(p, str)}
         docs = [with_url(request, path, d) for d in store.resources(kind, project_ids=mine)]
         try:
-            page = int(body.get("page", 0))
-            page_size = int(body.get("pageSize", 1000))
+            page = body.get("page", 0)  # as sent: paginate refuses anything but integers
+            page_size = body.get("pageSize", 1000)
             matches = dql.compile_filter(body.get("filter"))
             found = dql.sort_documents([d for d in docs if matches(d)], body.get("sort"))
             return dql.paginate(found, page, page_size)

@@ -4,40 +4,70 @@ waitress: threaded, HTTP/1.1 keep-alive, TCP_NODELAY (no 40 ms Nagle stall per r
 `HttpServer.stop()` may be called from any thread (a signal handler, a test fixture): it asks the
 server's own loop thread to close every connection and the listening socket, after which `run()`
 returns and the worker threads are shut down.
+
+The host is resolved here to exactly one address: given a name with several addresses
+(`localhost` as 127.0.0.1 and ::1), waitress would open one socket per address, each with its own
+port when asked for port 0, and the server would have no single URL.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from waitress.server import create_server
+from waitress.server import TcpWSGIServer, create_server
 
 WsgiApp = Callable[..., Any]
 
 
+class BindError(OSError):
+    """The address cannot be listened on: an unknown host, a port in use, a foreign address."""
+
+
+def resolve_host(host: str, port: int) -> str:
+    """The one address `host` binds to (the first the resolver gives); BindError if none."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as exc:
+        raise BindError(f"cannot resolve host {host!r}: {getattr(exc, 'strerror', None) or exc}") from None
+    address = infos[0][4][0]
+    return str(address)
+
+
 class HttpServer:
     def __init__(self, app: WsgiApp, *, host: str = "127.0.0.1", port: int = 0, threads: int = 8) -> None:
-        """Bind now (port 0 picks a free port; read it back from `.port`); serve with `run()`."""
-        self._server: Any = create_server(
-            app,
-            host=host,
-            port=port,
-            threads=threads,
-            ident="loopform",
-            # Never let waitress print a traceback into a response (it does not by default).
-            expose_tracebacks=False,
-            clear_untrusted_proxy_headers=True,
-            # The control plane enforces its own, smaller, body limit (413 as JSON).
-            max_request_body_size=64 * 1024 * 1024,
-        )
+        """Bind now (port 0 picks a free port; read it back from `.port`); serve with `run()`.
+
+        Raises BindError (an OSError) when the address cannot be listened on.
+        """
+        address = resolve_host(host, port)
+        try:
+            server = create_server(
+                app,
+                host=address,
+                port=port,
+                threads=threads,
+                ident="loopform",
+                # Never let waitress print a traceback into a response (it does not by default).
+                expose_tracebacks=False,
+                clear_untrusted_proxy_headers=True,
+                # The control plane enforces its own, smaller, body limit (413 as JSON).
+                max_request_body_size=64 * 1024 * 1024,
+            )
+        except OSError as exc:
+            raise BindError(exc.errno, exc.strerror or str(exc)) from None
+        if not isinstance(server, TcpWSGIServer):  # one address in, so one TCP socket out
+            server.close()
+            raise BindError(f"cannot listen on {host}:{port}: expected one TCP socket")
+        self._server: Any = server  # waitress's stubs lack the attributes stop() uses (_map, trigger)
         # waitress warns "Task queue depth is N" whenever all threads are busy for a moment; that is
         # expected under a burst of parallel applies and not worth a line on the user's terminal.
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-        self.host = host
-        self.port: int = int(self._server.effective_port)
+        self.host = address
+        self.port: int = int(server.getsockname()[1])
         self._stopped = threading.Event()
 
     def run(self) -> None:
@@ -47,6 +77,11 @@ class HttpServer:
         finally:
             self._server.task_dispatcher.shutdown(timeout=5)
             self._stopped.set()
+
+    def close(self) -> None:
+        """Release the socket of a server that was never `run()` (use `stop()` for a running one)."""
+        self._server.close()
+        self._server.task_dispatcher.shutdown(timeout=1)
 
     def stop(self) -> None:
         server = self._server

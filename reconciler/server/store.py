@@ -88,6 +88,11 @@ class Store:
             self._migrate()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open state database {self.path}: {exc}") from exc
+        except OSError as exc:  # the folder cannot be created (read-only, a file in the way...)
+            raise StoreError(
+                f"cannot open state database {self.path}: {exc.strerror or exc}"
+                + (f" ({exc.filename})" if exc.filename else "")
+            ) from exc
 
     def _migrate(self) -> None:
         with self.write() as db:

@@ -9,12 +9,15 @@ import re
 import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
 
 from reconciler.cli import main
 from reconciler.server import ControlPlane
+from reconciler.server.serving import HttpServer
 from reconciler.terminal import Terminal
 
 SEED = """\
@@ -111,6 +114,30 @@ def test_serve_prints_url_writes_logins_and_stops_on_sigterm(tmp_path: Path) -> 
         out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "Stopped." in out
+    assert token not in out + err  # with --token-file the token is only in the file
+
+
+def test_serve_without_a_token_file_prints_the_token_once(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "serve", "--port", "0", "--db", str(tmp_path / "s.db")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        while not lines or "Press Ctrl-C" not in lines[-1]:
+            lines.append(proc.stdout.readline())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    token = next(line.rsplit(" ", 1)[1].strip() for line in lines if line.startswith("Access token"))
+    plane = ControlPlane(tmp_path / "s.db")
+    try:
+        assert plane.tokens.email_from_header(f"Bearer {token}") == plane.default_user
+    finally:
+        plane.close()
+    assert ("".join(lines) + out + err).count(token) == 1 and proc.returncode == 0
 
 
 def test_serve_refuses_a_busy_port(tmp_path: Path) -> None:
@@ -122,3 +149,32 @@ def test_serve_refuses_a_busy_port(tmp_path: Path) -> None:
         port = busy.getsockname()[1]
         code, _, err = _run("serve", "--port", str(port), "--db", str(tmp_path / "s.db"))
     assert code == 1 and f"cannot listen on 127.0.0.1:{port}" in err
+    assert "--port 0" in err and "Traceback" not in err
+
+
+def test_serve_explains_an_unknown_host_and_an_unusable_database(tmp_path: Path) -> None:
+    code, _, err = _run("serve", "--host", "no-such-host.invalid", "--port", "0", "--db", str(tmp_path / "s.db"))
+    assert code == 1 and "cannot resolve host 'no-such-host.invalid'" in err
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, _, err = _run("serve", "--port", "0", "--db", str(blocker / "state.db"))
+    assert code == 1 and "cannot open state database" in err and "internal error" not in err
+    code, _, err = _run("local", "--db", str(blocker / "state.db"), "token")
+    assert code == 1 and "cannot open state database" in err
+
+
+def test_a_name_with_several_addresses_is_served_on_one_port(tmp_path: Path) -> None:
+    def app(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    server = HttpServer(app, host="localhost", port=0)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        host = f"[{server.host}]" if ":" in server.host else server.host
+        assert requests.get(f"http://{host}:{server.port}/", timeout=10).text == "ok"
+    finally:
+        server.stop()
+        thread.join(timeout=10)
+    assert not thread.is_alive()

@@ -55,6 +55,32 @@ def test_install_an_invalid_graph_fails_and_records_failure(api: Api) -> None:
     assert api.ok(api.get(f"/pipelines/{empty['id']}"))["status"] == "Failure"
 
 
+def test_an_installed_pipeline_refuses_an_update_that_breaks_its_graph(api: Api) -> None:
+    pipeline = _created(api, "running")
+    pid = pipeline["id"]
+    installed = api.ok(api.post(f"/pipelines/{pid}/install", {}))
+    broken = copy.deepcopy(installed)
+    broken["connections"][0]["tgt"]["portId"] = "no-such-port"
+    broken["description"] = "broken edit"
+    response = api.patch(f"/pipelines/{pid}", broken)
+    assert response.status_code == 400, response.text
+    assert response.json()["status"] == 400
+    assert "/connections/0/tgt/portId" in response.json()["message"] and "pause" in response.json()["message"]
+    # nothing was stored: the running pipeline keeps its graph, status and revision
+    assert api.ok(api.get(f"/pipelines/{pid}")) == installed
+    # removing every node breaks it too; a sound edit goes through and keeps it installed
+    assert api.patch(f"/pipelines/{pid}", {"nodes": [], "connections": [], "startNodes": []}).status_code == 400
+    fine = api.ok(api.patch(f"/pipelines/{pid}", {**installed, "description": "sound edit"}))
+    assert fine["status"] == "Installed" and fine["description"] == "sound edit"
+    assert fine["revision"] == installed["revision"] + 1
+    # paused, the same broken edit is a draft: stored, and install then fails and records Failure
+    api.ok(api.post(f"/pipelines/{pid}/uninstall", {}))
+    draft = api.ok(api.patch(f"/pipelines/{pid}", broken))
+    assert draft["status"] == "Uninstalled" and draft["description"] == "broken edit"
+    assert api.post(f"/pipelines/{pid}/install", {}).status_code == 400
+    assert api.ok(api.get(f"/pipelines/{pid}"))["status"] == "Failure"
+
+
 def test_validate_reports_each_graph_problem(api: Api) -> None:
     good = api.sample("good")
     assert api.ok(api.post("/pipelines/validate", good)) == {"valid": True, "errors": []}

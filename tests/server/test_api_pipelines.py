@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-
+import uuid
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -27,7 +27,8 @@ def test_create_keeps_client_ids_and_fills_server_fields(api: Api) -> None:
     assert got["connections"][0]["condition"] == "{}"
     assert json.loads(got["connections"][1]["condition"]) == {"metadata.system.mimetype": "image*"}
     start = got["startNodes"][0]
-    assert start["nodeId"] == api.node_ids["videos"] and len(start["id"]) == 24
+    # start-node ids are the server's, UUIDs as in the platform's exports
+    assert start["nodeId"] == api.node_ids["videos"] and uuid.UUID(start["id"]).version == 4
     assert api.ok(api.get(f"/pipelines/{got['id']}")) == got
 
 

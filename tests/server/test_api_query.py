@@ -67,6 +67,11 @@ def test_bad_filter_and_bad_paging_are_400(three: Api) -> None:
     assert three.post("/pipelines/query", {"filter": {}, "page": -1}).status_code == 400
     assert three.post("/pipelines/query", {"filter": {}, "pageSize": 0}).status_code == 400
     assert three.post("/pipelines/query", {"filter": {}, "page": "x"}).status_code == 400
+    # no quiet coercion: 1.5, true and "1" are not page numbers
+    for page in (1.5, True, "1"):
+        assert three.post("/pipelines/query", {"filter": {}, "page": page}).status_code == 400, page
+        assert three.post("/datasets/query", {"filter": {}, "page": page}).status_code == 400, page
+    assert three.post("/pipelines/query", {"filter": {}, "pageSize": 10.0}).status_code == 400
     assert three.post("/pipelines/query", {"filter": {}, "resource": "items"}).status_code == 400
 
 

@@ -257,6 +257,25 @@ def test_install_an_invalid_graph_fails(sdk: DtlpySdk) -> None:
     assert validation and "unknown node" in json.dumps(validation)
 
 
+def test_an_installed_pipeline_refuses_a_breaking_update_and_keeps_running(sdk: DtlpySdk) -> None:
+    dl = sdk.dl
+    pipeline = installable(sdk, "running-edit").install()
+    code = pipeline.nodes[0]
+    # A sound edit of a running pipeline (a second node, connected) goes through, still installed.
+    second = dl.CodeNode(name="second", project_id=sdk.project.id, project_name=sdk.project.name, method=noop)
+    code.connect(second)
+    pipeline = pipeline.update()
+    assert pipeline.status == "Installed" and len(pipeline.connections) == 1
+    ghost = dl.PipelineConnectionPort(node_id="00000000-0000-4000-8000-000000000000", port_id="nope")
+    source = dl.PipelineConnectionPort(node_id=code.node_id, port_id=code.outputs[0].port_id)
+    pipeline.connections.append(dl.PipelineConnection(source=source, target=ghost, filters=None))
+    with pytest.raises(dl.exceptions.BadRequest) as err:
+        pipeline.update()
+    assert "unknown node" in str(err.value)
+    live = sdk.project.pipelines.get(pipeline_id=pipeline.id)
+    assert live.status == "Installed" and len(live.connections) == 1 and len(live.nodes) == 2
+
+
 def test_execute_batch_returns_a_command(sdk: DtlpySdk) -> None:
     dl = sdk.dl
     pipeline = installable(sdk, "batch").install()
