@@ -118,6 +118,7 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[SpecError]]:
     Directories are walked without following symbolic links to directories (no loops); a file
     link that loops or dangles is still listed, so that reading it reports the problem. A path
     given explicitly is read as a file even when it is a directory named like one (an error).
+    A file reached twice (spelled differently, or through a link) is listed once.
     """
     found: list[Path] = []
     errors: list[SpecError] = []
@@ -140,8 +141,19 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[SpecError]]:
                 )
         else:
             found.append(Path(path))
-    unique = sorted(dict.fromkeys(found), key=lambda p: str(p))
-    return unique, errors
+    # One file named twice (`a.yaml ./a.yaml $PWD/a.yaml`, or a link to it) is read once: it is
+    # not a second definition of its pipeline.
+    unique: dict[str, Path] = {}
+    for path in found:
+        unique.setdefault(_identity(path), path)
+    return sorted(unique.values(), key=str), errors
+
+
+def _identity(path: Path) -> str:
+    try:
+        return os.path.realpath(path, strict=True)
+    except (OSError, RuntimeError):  # missing, or a link loop: each spelling stays its own problem
+        return os.path.abspath(path)
 
 
 _WHOLE_REFERENCE = re.compile(r"\$\{\s*(?:var|env)\.[A-Za-z_][A-Za-z0-9_.-]*\s*\}")

@@ -348,11 +348,15 @@ class FunctionNode(_NodeBase):
 
 
 class WorkloadEntry(_SpecModel):
+    """One assignee's share of a task's items."""
+
     assignee: NonEmpty = Field(description="Assignee email.", examples=["ann@example.com"])
     load: float = Field(ge=0, le=100, description="Share of items, percent.", examples=[50])
 
 
 class ConsensusSpec(_SpecModel):
+    """Items labeled by several assignees, to measure their agreement."""
+
     type: NonEmpty = Field(
         default="consensus", description="Consensus task type.", examples=["consensus"]
     )
@@ -679,7 +683,7 @@ class PipelineSpec(_SpecModel):
         examples=[{"name": "video-frames", "project": "local"}],
     )
     spec: PipelineBody = Field(
-        description="The desired pipeline.",
+        description="The desired pipeline: status, variables, nodes and their connections.",
         examples=[{"nodes": {"videos": {"type": "dataset", "dataset": "raw-videos"}}}],
     )
 

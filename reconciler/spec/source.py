@@ -368,6 +368,8 @@ def parse_text(text: str, path: str) -> SourceDocument:
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         problem = exc.problem or "malformed YAML"
         context = f" {exc.context}" if exc.context else ""
+        if _char_at(text, line, col) == "\t":  # libyaml's words for it rarely say "tab"
+            context += "; this is a tab: YAML indents with spaces only"
         doc.error(f"invalid YAML: {problem}{context}", line, col)
         doc.fatal = True
         return doc
@@ -391,6 +393,15 @@ def parse_text(text: str, path: str) -> SourceDocument:
         )
         doc.fatal = True
     return doc
+
+
+def _char_at(text: str, line: int, col: int) -> str | None:
+    """The character at a 1-based line and column, if there is one."""
+    lines = text.split("\n", line)
+    if line > len(lines):
+        return None
+    row = lines[line - 1]
+    return row[col - 1] if 0 < col <= len(row) else None
 
 
 def _decode(raw: bytes, doc: SourceDocument) -> str | None:

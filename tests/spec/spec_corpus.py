@@ -89,7 +89,32 @@ CASES: list[Case] = [
     Case(
         "tab indentation",
         "metadata:\n\tname: demo\n",
-        ["2:1: invalid YAML: found character that cannot start any token while scanning for the next token"],
+        [
+            "2:1: invalid YAML: found character that cannot start any token while scanning for the "
+            "next token; this is a tab: YAML indents with spaces only"
+        ],
+    ),
+    Case(
+        "tab indentation inside a block",
+        _with("  name: demo\n", "  name: demo\n\tproject: p\n"),
+        [
+            "5:1: invalid YAML: found a tab character that violates indentation while scanning a "
+            "plain scalar; this is a tab: YAML indents with spaces only"
+        ],
+    ),
+    Case(
+        "BOM and CRLF with a mistake",
+        b"\xef\xbb\xbf" + _with("to: work}", "to: wrok}").replace("\n", "\r\n").encode(),
+        ["10:19: unknown node 'wrok' (did you mean 'work'?)"],
+    ),
+    Case(
+        "alias bomb in flow mappings",
+        "".join(
+            f"m{i}: &m{i} {{a: *m{i - 1}, b: *m{i - 1}, c: *m{i - 1}, d: *m{i - 1}}}\n" if i
+            else "m0: &m0 {x: 1, y: 2}\n"
+            for i in range(30)
+        ),
+        ["8:29: the document expands to more than 100000 values (aliases expanding exponentially?)"],
     ),
     Case(
         "unterminated quote",

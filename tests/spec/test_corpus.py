@@ -173,3 +173,12 @@ def test_mangled_examples_never_crash(tmp_path: Path) -> None:
         outcomes.add(result.ok)
         assert all(e.location.line >= 1 and e.location.col >= 1 for e in result.errors)
     assert outcomes == {True, False}
+
+
+def test_a_file_named_twice_is_read_once(in_tmp: Path) -> None:
+    (in_tmp / "a.yaml").write_text(VALID)
+    os.symlink("a.yaml", in_tmp / "link.yaml")
+    result = load([Path("a.yaml"), Path("./a.yaml"), in_tmp / "a.yaml", Path("link.yaml"), in_tmp])
+    assert (result.errors, result.files, [str(s.path) for s in result.specs]) == ([], 1, ["a.yaml"])
+    # a missing path given twice is one problem
+    assert _report([Path("gone.yaml"), Path("./gone.yaml")]) == ["1:1: no such file or directory"]

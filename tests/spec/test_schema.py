@@ -70,6 +70,20 @@ def test_every_field_has_a_description_and_an_example() -> None:
     assert missing == []
 
 
+def test_every_definition_and_reference_is_described() -> None:
+    published = schema()
+    defs = published["$defs"]
+    assert [name for name, d in defs.items() if not d.get("description")] == []
+    # a field that is a reference still carries its own description and example (editor hover)
+    referencing = [
+        (name, field)
+        for name, holder in [("(root)", published), *defs.items()]
+        for field, prop in (holder.get("properties") or {}).items()
+        if "$ref" in prop and not (prop.get("description") and prop.get("examples"))
+    ]
+    assert referencing == []
+
+
 # Every node type and (almost) every field once, compactly: the base of the mutation corpus.
 EVERY_FIELD = """\
 apiVersion: loopform/v1
