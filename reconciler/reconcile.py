@@ -162,13 +162,21 @@ def live_updated_at(plan: Plan, backend: Backend) -> dict[str, datetime]:
 
 
 class Reconciler:
-    """Runs cycles until `stop` is set or `options.max_cycles` cycles have run."""
+    """Runs cycles until `stop` is set or `options.max_cycles` cycles have run.
 
-    def __init__(self, *, make_plan: Callable[[], Plan], backend: Backend, options: ReconcileOptions,
-                 log: Callable[[CycleReport], None], stop: threading.Event | None = None,
+    Give `backend`, or `connect` to make it on the first cycle that gets that far: an API that is
+    down when the loop starts is then a failed cycle (retried with backoff), not the end of it.
+    """
+
+    def __init__(self, *, make_plan: Callable[[], Plan], options: ReconcileOptions,
+                 log: Callable[[CycleReport], None], backend: Backend | None = None,
+                 connect: Callable[[], Backend] | None = None, stop: threading.Event | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        if (backend is None) == (connect is None):
+            raise ValueError("give exactly one of backend and connect")
         self.make_plan = make_plan
         self.backend = backend
+        self.connect = connect
         self.options = options
         self.log = log
         self.stop = stop or threading.Event()
@@ -181,6 +189,9 @@ class Reconciler:
         fields: dict[str, object] = {"cycle": number, "started_at": started.isoformat(timespec="milliseconds"),
                                      "max_changes": self.options.max_changes}
         try:
+            if self.backend is None:
+                assert self.connect is not None
+                self.backend = self.connect()
             plan = self.make_plan()
             chosen = select(plan, updated_at=live_updated_at(plan, self.backend), now=self.clock(),
                             options=self.options)

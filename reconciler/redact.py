@@ -9,6 +9,11 @@ Each secret is matched in the forms in which it can appear in output: as is, JSO
 a JSON or saved plan), and Python-repr-escaped (inside an error that quotes a value with `!r`).
 Values shorter than `MIN_SECRET` characters are not matched (a token of `t` would blank every `t`);
 loopform.yaml refuses secret variables that short (see `reconciler.config`).
+
+Renderers shorten long values (`"xxx…stg-7f3a..."`: `reconciler.render.values.short`, the Markdown
+comment's size limit), which can cut a secret in two and leave its beginning in the output. So a
+beginning of a secret (at least `MIN_SECRET` characters) is redacted too when an ellipsis (`...` or
+`…`, possibly after a line break or `_`) follows it.
 """
 
 from __future__ import annotations
@@ -34,13 +39,18 @@ def _forms(secret: str) -> list[str]:
     return sorted((f for f in forms if f), key=len, reverse=True)
 
 
+# What a renderer puts after a value it cut short (see the module docstring).
+_CUT = re.compile(r"[\s_]*(?:\.\.\.|…)")
+
+
 class Redactor:
-    """Replaces every occurrence of the given secret values with `(sensitive)`."""
+    """Replaces every occurrence of the given secret values with `(sensitive)`, and every
+    beginning of one that an ellipsis follows (a value cut short by a renderer)."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         self.secrets = tuple(dict.fromkeys(s for s in secrets if len(s) >= MIN_SECRET))
-        forms = sorted({f for s in self.secrets for f in _forms(s)}, key=len, reverse=True)
-        self._pattern = re.compile("|".join(re.escape(f) for f in forms)) if forms else None
+        self._forms = sorted({f for s in self.secrets for f in _forms(s)}, key=len, reverse=True)
+        self._pattern = re.compile("|".join(re.escape(f) for f in self._forms)) if self._forms else None
 
     def __bool__(self) -> bool:
         return self._pattern is not None
@@ -48,7 +58,31 @@ class Redactor:
     def __call__(self, text: str) -> str:
         if self._pattern is None or not text:
             return text
-        return self._pattern.sub(SENSITIVE, text)
+        text = self._pattern.sub(SENSITIVE, text)
+        if "..." not in text and "…" not in text:
+            return text
+        parts: list[str] = []
+        done = 0  # text[:done] is settled
+        for match in _CUT.finditer(text):
+            start = self._cut_start(text, done, match.start())
+            if start is not None:
+                parts.append(text[done:start] + SENSITIVE)
+                done = match.start()
+        return "".join(parts) + text[done:]
+
+    def _cut_start(self, text: str, lower: int, end: int) -> int | None:
+        """Where the longest beginning (>= MIN_SECRET chars) of a secret that ends at `end` starts."""
+        best = None
+        for form in self._forms:
+            head = form[:MIN_SECRET]
+            begin = max(lower, end - len(form) + 1)  # a whole form was redacted already
+            at = text.find(head, begin, end)
+            while at != -1 and (best is None or at < best):
+                if form.startswith(text[at:end]):
+                    best = at
+                    break
+                at = text.find(head, at + 1, end)
+        return best
 
 
 class RedactingStream:

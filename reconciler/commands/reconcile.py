@@ -1,9 +1,11 @@
 """`loopform reconcile --interval DURATION [PATH...]`: keep the live pipelines equal to the specs.
 
 For a scheduled job (`--once`) or a container. One JSON line per cycle on stdout (see
-`reconciler.reconcile.CycleReport`); SIGTERM (and Ctrl-C) end the loop cleanly after the current
-cycle or during the wait. Exit status with --once: 0 in sync or healed, 1 failed or refused.
-Without --once the loop runs until stopped and exits 0.
+`reconciler.reconcile.CycleReport`); SIGTERM or a first Ctrl-C end the loop cleanly: at once during
+the wait, after the current cycle's apply otherwise (a second Ctrl-C interrupts it). An API that
+cannot be reached, at start or later, is a failed cycle retried with backoff; a bad flag or
+loopform.yaml ends the command at once. Exit status with --once: 0 in sync, healed or held, 1
+failed or refused. Without --once the loop runs until stopped and exits 0.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from reconciler.connection import add_backend_arguments, backend_from_args, context_from_args
+from reconciler.client import RestBackend
+from reconciler.connection import (add_backend_arguments, backend_from_args, context_from_args,
+                                   settings_from_args)
 from reconciler.errors import EXIT_ERROR, EXIT_OK, ConfigError, Location, SpecError, SpecErrors
 from reconciler.plan import Plan
 from reconciler.planner import make_plan
@@ -59,27 +63,41 @@ def options_from_args(args: argparse.Namespace) -> ReconcileOptions:
 
 
 @contextmanager
-def _stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
-    """Set `stop` on SIGTERM while the loop runs (only the main thread may install handlers)."""
+def _stop_on_signals(stop: threading.Event, term: Terminal) -> Iterator[None]:
+    """Set `stop` on SIGTERM or a first SIGINT while the loop runs; a second SIGINT interrupts
+    (KeyboardInterrupt). Only the main thread may install handlers: elsewhere nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def handler(signum: int, frame: FrameType | None) -> None:
+    def on_term(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    def on_int(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        term.eprint("Stopping after this cycle (Ctrl-C again to interrupt it).")
+
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, on_term),
+                signal.SIGINT: signal.signal(signal.SIGINT, on_int)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
     options = options_from_args(args)
     context = context_from_args(args, term)
+    settings_from_args(args, term)  # a bad flag or loopform.yaml fails now, not as a retried cycle
     paths = [Path(p) for p in (args.paths or [DEFAULT_PATH])]
-    backend, default_project = backend_from_args(args, term)
+    connected: list[tuple[RestBackend, str | None]] = []
+
+    def connect() -> RestBackend:
+        connected.append(backend_from_args(args, term))
+        return connected[0][0]
 
     def plan() -> Plan:
         loaded = load(paths, context=context)
@@ -89,6 +107,7 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
             errors.append(SpecError(f"no spec files (*.yaml, *.yml) found in {shown}", Location(shown)))
         if errors:
             raise SpecErrors(errors)
+        backend, default_project = connected[0]
         return make_plan(loaded.specs, backend, default_project=default_project, prune=options.prune)
 
     def log(report: CycleReport) -> None:
@@ -96,12 +115,13 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
 
     stop = threading.Event()
     try:
-        with _stop_on_sigterm(stop):
-            reports = Reconciler(make_plan=plan, backend=backend, options=options, log=log, stop=stop).run()
+        with _stop_on_signals(stop, term):
+            reports = Reconciler(make_plan=plan, connect=connect, options=options, log=log, stop=stop).run()
     finally:
-        backend.close()
+        for backend, _ in connected:
+            backend.close()
     if stop.is_set():
-        term.eprint("Stopped (SIGTERM).")
+        term.eprint("Stopped.")
     if args.once and reports and reports[-1].result in ("failed", "refused"):
         return EXIT_ERROR
     return EXIT_OK

@@ -29,6 +29,7 @@ from reconciler.layout import layered_positions
 from reconciler.marker import read_marker
 from reconciler.normalize import essence
 from reconciler.plan import Action, ChangeOp, FieldChange, PipelineChange, Plan
+from reconciler.render.values import PLATFORM_TO_SPEC_TYPE
 
 
 class Mark(str, Enum):
@@ -74,8 +75,9 @@ def _endpoints(ident: str) -> tuple[str, str, str]:
     return src.rsplit(".", 1)[0], tgt.rsplit(".", 1)[0], label
 
 
-def _mark_for(op: ChangeOp) -> Mark:
-    return {ChangeOp.ADD: Mark.ADDED, ChangeOp.REMOVE: Mark.REMOVED}.get(op, Mark.CHANGED)
+def _spec_type(kind: str) -> str:
+    # The picture speaks spec words like the text plan (`dataset`, not the platform's `storage`).
+    return PLATFORM_TO_SPEC_TYPE.get(kind, kind)
 
 
 def pipeline_graph(change: PipelineChange) -> PipelineGraph:
@@ -87,7 +89,7 @@ def pipeline_graph(change: PipelineChange) -> PipelineGraph:
         known = {node_id: key for key, node_id in (marker.nodes if marker else {}).items()}
         keys = {n.id: known.get(n.id) or n.name or n.id for n in change.desired.nodes}
         for node in change.desired.nodes:
-            nodes[keys[node.id]] = GraphNode(key=keys[node.id], type=node.type or "")
+            nodes[keys[node.id]] = GraphNode(key=keys[node.id], type=_spec_type(node.type or ""))
         for ident in essence(change.desired, keys=keys).connections:
             src, tgt, label = _endpoints(ident)
             edges[ident] = GraphEdge(source=src, target=tgt, label=label)
@@ -108,7 +110,7 @@ def _apply_change(c: FieldChange, nodes: dict[str, GraphNode], edges: dict[str, 
         whole = rest == key
         if whole and c.op is ChangeOp.REMOVE:
             kind = c.before.get("type", "") if isinstance(c.before, dict) else ""
-            nodes[key] = GraphNode(key=key, type=kind, mark=Mark.REMOVED)
+            nodes[key] = GraphNode(key=key, type=_spec_type(str(kind)), mark=Mark.REMOVED)
         elif key in nodes and nodes[key].mark is Mark.SAME:
             nodes[key] = nodes[key].model_copy(update={"mark": Mark.ADDED if whole else Mark.CHANGED})
     elif head == "connections" and rest:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gitops_kit import REPO
@@ -14,6 +15,7 @@ from harness import cli
 
 from reconciler.client import RestBackend
 from reconciler.connection import open_embedded
+from reconciler.server.testing import serve_in_thread
 
 EXAMPLE = REPO / "examples" / "two-environments"
 SECRETS = {"staging": "stg-7f3a9c1e-webhook", "prod": "prd-0b8d4e2f-webhook"}
@@ -104,6 +106,12 @@ def test_a_secret_appears_in_no_output(example: Path, live: RestBackend) -> None
     (bad / "bad.yaml").write_text((example / "pipelines" / "label-frames.yaml").read_text()
                                   .replace("spec:\n", "spec:\n  status: ${var.webhook_token}\n", 1))
     record("error", "plan", "bad", "--env", "staging", code=1)
+    # a long value around the secret: the text renderer cuts it short, in the middle of the secret
+    (bad / "bad.yaml").write_text((example / "pipelines" / "label-frames.yaml").read_text().replace(
+        "reviewer(s)", "reviewer(s) " + "x" * 35 + " ${var.webhook_token} and more"))
+    record("cut short", "plan", "bad", "--env", "staging", code=0)
+    assert "(sensitive)..." in outputs["cut short (stdout)"]
+    record("cut short --markdown", "plan", "bad", "--env", "staging", "--markdown")
     assert "(sensitive)" in outputs["error (stderr)"]
     record("stale", "apply", "staging.plan", "--env", "prod", "--auto-approve", code=1)
 
@@ -111,3 +119,30 @@ def test_a_secret_appears_in_no_output(example: Path, live: RestBackend) -> None
         for secret in SECRETS.values():
             assert secret not in text, f"{name} shows a secret:\n{text}"
     assert '"(sensitive)"' in outputs["plan (stdout)"] and "(sensitive)" in outputs["plan --json with drift (stdout)"]
+
+
+def echo_secret_on_create(app: Any) -> Any:
+    """WSGI middleware: refuses a pipeline create with a message quoting the variable's value, as
+    an API validating values does (`value '...' is not valid`)."""
+    def wrapped(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"].endswith("/pipelines"):
+            body = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
+            value = next(v["value"] for v in body["variables"] if v["name"] == "webhookToken")
+            start_response("400 Bad Request", [("Content-Type", "application/json")])
+            return [json.dumps({"message": f"variable webhookToken: value {value!r} is not valid"}).encode()]
+        return app(environ, start_response)
+    return wrapped
+
+
+def test_an_api_error_that_echoes_a_secret_is_redacted(example: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with serve_in_thread(example / "served.db", wrap=echo_secret_on_create) as server:
+        monkeypatch.setenv("LOOPFORM_API_URL", server.base_url)
+        monkeypatch.setenv("LOOPFORM_TOKEN", server.token)
+        runs = [cli("-vv", "apply", "--env", "staging", "--auto-approve"),
+                cli("apply", "--env", "staging", "--auto-approve", "--json"),
+                cli("reconcile", "--env", "staging", "--once", "--interval", "1s")]
+    for run in runs:
+        assert run.code == 1, run.err
+        text = run.out + run.err
+        assert "value '(sensitive)' is not valid" in text, text  # the server's message does reach the user
+        assert SECRETS["staging"] not in text and server.token not in text

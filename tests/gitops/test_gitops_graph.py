@@ -69,7 +69,7 @@ def test_mermaid_text(tmp_path: Path, backend: RestBackend) -> None:
     assert text.splitlines()[:2] == ["%% local/frames (update)", "flowchart LR"]
     assert '["~ label<br/><small>task</small>"]:::changed' in text
     assert '["+ review<br/><small>task</small>"]:::added' in text
-    assert '["- done<br/><small>storage</small>"]:::removed' in text
+    assert '["- done<br/><small>dataset</small>"]:::removed' in text
     assert ' -.->|"- complete"| ' in text and ' -->|"+ complete"| ' in text
     assert "linkStyle" in text and "classDef removed" in text
     md = render_mermaid_markdown(plan)

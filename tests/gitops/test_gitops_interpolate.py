@@ -143,6 +143,18 @@ def test_redactor_covers_raw_json_and_repr_forms() -> None:
     assert Redactor(["abc"])("abc") == "abc"  # too short to tell apart from other text
 
 
+def test_redactor_covers_a_secret_cut_short_by_a_renderer() -> None:
+    redact = Redactor(["stg-7f3a9c1e-webhook", 'q"uo\\te-1234'])
+    # values.short cuts long values with "...", the Markdown comment's limit adds "…"
+    assert redact('"xx stg-7f3a9c1e-w..."') == '"xx (sensitive)..."'
+    assert redact("table stg-7f3a\n\n_…truncated") == "table (sensitive)\n\n_…truncated"
+    assert redact("a stg-7f3a9c1e-webhook b stg-7f…") == "a (sensitive) b (sensitive)…"
+    assert redact(json.dumps('q"uo\\te-1234')[:8] + "...") == '"(sensitive)...'
+    # not a beginning of the secret, too short to tell, or no ellipsis: left alone
+    assert redact("stg-7f3a9c1e-webhooX...") == "stg-7f3a9c1e-webhooX..."
+    assert redact("stg... stg-7f3a9c1e") == "stg... stg-7f3a9c1e"
+
+
 def test_saved_plan_round_trip() -> None:
     text = json.dumps({"value": "tok-1234", "other": "x-tok-1234-y"})
     saved = redact_saved_plan(text, {"token": "tok-1234"})

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,8 @@ from gitops_kit import SPEC
 from harness import cli, point_dtlpy
 
 from reconciler.client import ApiSession, ClientOptions, RestBackend
+from reconciler.config import BackendKind, Settings
+from reconciler.connection import connect
 from reconciler.errors import ConfigError
 from reconciler.plan import Action, ChangeOp, FieldChange, PipelineChange, Plan
 from reconciler.planner import make_plan
@@ -242,4 +245,76 @@ def test_sigterm_ends_the_loop_cleanly(workdir: Path, applied: ServerHandle) -> 
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
-    assert "Stopped (SIGTERM)." in err and "Traceback" not in err
+    assert "Stopped." in err and "Traceback" not in err
+
+
+class SignalOnWrite:
+    """WSGI middleware: on the first PATCH of a pipeline, SIGTERMs `pid` and holds the request a
+    moment before letting it through (a signal arriving in the middle of an apply)."""
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self.sent = threading.Event()
+
+    def __call__(self, app: Any) -> Any:
+        def wrapped(environ: dict[str, Any], start_response: Any) -> Any:
+            if environ["REQUEST_METHOD"] == "PATCH" and self.pid is not None and not self.sent.is_set():
+                os.kill(self.pid, signal.SIGTERM)
+                self.sent.set()
+                time.sleep(0.3)
+            return app(environ, start_response)
+        return wrapped
+
+
+def test_sigterm_during_an_apply_lets_it_finish_then_ends_the_loop(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch, dtlpy_module: ModuleType) -> None:
+    (workdir / "pipelines").mkdir()
+    (workdir / "pipelines" / "frames.yaml").write_text(SPEC)
+    trap = SignalOnWrite()
+    with serve_in_thread(workdir / "db.sqlite", wrap=trap) as server:
+        monkeypatch.setenv("LOOPFORM_API_URL", server.base_url)
+        monkeypatch.setenv("LOOPFORM_TOKEN", server.token)
+        assert cli("apply", "--auto-approve").code == 0
+        raise_priority(dtlpy_module, server)
+        proc = subprocess.Popen([sys.executable, "-m", "reconciler", "reconcile", "--interval", "1h"],
+                                cwd=workdir, env={**os.environ, "NO_COLOR": "1"},
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        trap.pid = proc.pid
+        try:
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert trap.sent.is_set()
+        assert proc.returncode == 0, err
+        (line,) = cycles(out)  # the apply finished; no second cycle, no wait for the hour
+        assert line["result"] == "applied" and line["applied"] == ["local/frames"]
+        assert "Stopped." in err and "Traceback" not in err
+        assert live_priority(dtlpy_module, server) != 3
+
+
+def test_an_api_down_when_the_loop_starts_is_a_failed_cycle_not_the_end(workdir: Path) -> None:
+    (workdir / "pipelines").mkdir()
+    (workdir / "pipelines" / "frames.yaml").write_text(SPEC)
+    outage = Outage()
+    outage.down.set()
+    with serve_in_thread(workdir / "db.sqlite", wrap=outage) as server:
+        settings = Settings(kind=BackendKind.DATALOOP, project="local", selected_by="test",
+                            url=server.base_url, token=server.token)
+        reports: list[CycleReport] = []
+
+        def log(report: CycleReport) -> None:
+            reports.append(report)
+            outage.down.clear()
+
+        def plan() -> Plan:
+            assert loop.backend is not None  # connected before planning
+            return planner(workdir, loop.backend)()  # type: ignore[arg-type]
+
+        loop = Reconciler(make_plan=plan, connect=lambda: connect(settings, options=FAST), log=log,
+                          options=ReconcileOptions(interval=0.05, max_cycles=3))
+        loop.run()
+        assert loop.backend is not None
+        loop.backend.close()  # type: ignore[attr-defined]
+    assert [r.result for r in reports] == ["failed", "applied", "in-sync"]
+    assert "maintenance" in (reports[0].error or "")
