@@ -21,11 +21,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from reconciler.backend import Resolved, ResourceKind
+from reconciler.backend import Resolved, ResourceKind, Resolver
 from reconciler.compile import compile_spec
 from reconciler.diff import essence_changes, is_running
 from reconciler.document import MARKER_VARIABLE, Node, Pipeline
-from reconciler.errors import Location, SpecErrors
+from reconciler.errors import ClientError, Location, SpecErrors
 from reconciler.marker import read_marker
 from reconciler.normalize import drop_nulls, essence, node_keys, parse_json_text, slug
 from reconciler.spec.graph import find_root
@@ -52,11 +52,42 @@ class ExportedSpec(BaseModel):
     residue: list[str] = Field(default_factory=list)  # differences export could not express
 
 
-class _NameEcho:
-    """Export reads no names back: resolution only has to succeed for compile's own checks."""
+class _Names:
+    """The names export writes for ids, and (as compile's resolver) the same ids back.
+
+    With a live `resolver`, an id becomes a name only when the reverse lookup gives one and the
+    forward lookup of that name (in the project, for a recipe within its dataset) gives the same
+    id again: otherwise a plan of the exported spec would resolve the name to something else (a
+    dataset of another project, a duplicate name, a sandbox provision). Ids that do not qualify
+    stay in the node's raw metadata, exactly as live has them.
+    """
+
+    def __init__(self, resolver: Resolver | None) -> None:
+        self._resolver = resolver
+        self._ids: dict[tuple[ResourceKind, str, str | None], str] = {}
+
+    def name(self, kind: ResourceKind, ident: Any, *, scope: str | None = None) -> str | None:
+        if self._resolver is None or not isinstance(ident, str) or not ident:
+            return None
+        name = self._resolver.name_of(kind, ident)
+        if not name:
+            return None
+        try:
+            back = self._resolver.resolve(kind, name, scope=scope)
+        except ClientError:  # unknown, or more than one object with that name
+            return None
+        if back.id != ident or back.provision:
+            return None
+        self._ids[(kind, name, scope)] = ident
+        return name
 
     def resolve(self, kind: ResourceKind, name: str, *, scope: str | None = None) -> Resolved:
-        return Resolved(kind=kind, name=name, id=name)
+        # Names export did not write (owners, assignees) resolve to themselves: compile only has
+        # to succeed for them, their values are carried as they are.
+        return Resolved(kind=kind, name=name, id=self._ids.get((kind, name, scope), name))
+
+    def name_of(self, kind: ResourceKind, ident: str) -> str | None:
+        return next((n for (k, n, _), i in self._ids.items() if k is kind and i == ident), None)
 
 
 class _Source:
@@ -120,8 +151,10 @@ def _trigger_spec(trigger: dict[str, Any]) -> dict[str, Any] | None:
     return out
 
 
-def _typed_node(key: str, node: Node, code_files: dict[str, str], code_path: str | None) -> dict[str, Any]:
-    """The typed spec fields read from a live node (no raw overrides yet)."""
+def _typed_node(key: str, node: Node, code_files: dict[str, str], code_path: str | None,
+                names: _Names) -> dict[str, Any]:
+    """The typed spec fields read from a live node (no raw overrides yet); ids become names where
+    `names` can tell them."""
     ns, meta = node.namespace, node.metadata
     spec_type = _TYPED.get(node.type, node.type)
     out: dict[str, Any] = {"type": spec_type, "id": node.id}
@@ -130,6 +163,9 @@ def _typed_node(key: str, node: Node, code_files: dict[str, str], code_path: str
     if node.description:
         out["description"] = node.description
     if spec_type == "dataset":
+        dataset = names.name(ResourceKind.DATASET, meta.get("datasetId"))
+        if dataset is not None:
+            out["dataset"] = dataset
         if ns.functionName == "clone_item":
             out["operation"] = "clone"
         if isinstance(meta.get("dir"), str) and meta["dir"].startswith("/"):
@@ -155,6 +191,13 @@ def _typed_node(key: str, node: Node, code_files: dict[str, str], code_path: str
         task: dict[str, Any] = {}
         if meta.get("taskType") == "qa":
             task["type"] = "qa"
+        dataset = names.name(ResourceKind.DATASET, meta.get("datasetId"))
+        if dataset is not None:
+            task["dataset"] = dataset
+            # A recipe is named within its dataset (compile resolves it only there).
+            recipe = names.name(ResourceKind.RECIPE, meta.get("recipeId"), scope=meta["datasetId"])
+            if recipe is not None:
+                task["recipe"] = recipe
         # Typed where the value reads back exactly; owner and workload stay raw metadata because
         # typed emails are checked against project members, which a UI-built task need not match.
         priority = {1: "low", 2: "medium", 3: "high"}.get(meta.get("priority"))  # type: ignore[arg-type]
@@ -183,6 +226,9 @@ def _typed_node(key: str, node: Node, code_files: dict[str, str], code_path: str
     elif spec_type == "ml":
         if ns.functionName in ML_FUNCTIONS and ns.functionName != "predict":
             out["function"] = ns.functionName
+        model = names.name(ResourceKind.MODEL, meta.get("modelId"))
+        if model is not None:
+            out["model"] = model
         if isinstance(meta.get("variableModel"), str) and meta["variableModel"]:
             out["modelVariable"] = meta["variableModel"]
         if isinstance(meta.get("mlType"), str) and meta["mlType"]:
@@ -320,8 +366,14 @@ def _escape_references(value: Any) -> Any:
 
 
 def export_pipeline(live: Pipeline, *, project: str | None = None, project_id: str | None = None,
-                    code_dir: str | None = "snippets") -> ExportedSpec:
-    """The spec (and code files under `code_dir`, or inline code when None) for `live`."""
+                    code_dir: str | None = "snippets", resolver: Resolver | None = None) -> ExportedSpec:
+    """The spec (and code files under `code_dir`, or inline code when None) for `live`.
+
+    With `resolver` (the live project's), datasets, recipes and models are written by name
+    (`dataset: frames`, `task.recipe: default`, `model: yolo`) where a name reads back to the same
+    id; without one, or where it does not, ids stay in the node's raw `metadata`. Calls only the
+    resolver's lookups; otherwise pure."""
+    names = _Names(resolver)
     stem = slug(live.name) or "pipeline"
     marker = read_marker(live)
     known = marker.node_key_by_id() if marker else {}
@@ -331,7 +383,7 @@ def export_pipeline(live: Pipeline, *, project: str | None = None, project_id: s
     for node in live.nodes:
         key = keys[node.id]
         path = f"{code_dir}/{stem}-{key}.py" if code_dir else None
-        nodes[key] = _typed_node(key, node, code_files, path)
+        nodes[key] = _typed_node(key, node, code_files, path, names)
     starts: dict[str, dict[str, Any]] = {}
     for start in live.startNodes:
         if start.trigger is not None and start.nodeId in keys and keys[start.nodeId] not in starts:
@@ -355,7 +407,7 @@ def export_pipeline(live: Pipeline, *, project: str | None = None, project_id: s
     def compiled_essences(d: dict[str, Any]) -> tuple[Any, Any]:
         """(live essence, compiled essence), compared on the cosmetics the spec owns."""
         spec = PipelineSpec.model_validate(d)
-        c = compile_spec(_Source(spec, code), project_id=pid, resolver=_NameEcho(), live=live, project_name=project)
+        c = compile_spec(_Source(spec, code), project_id=pid, resolver=names, live=live, project_name=project)
         return essence(live, keys=by_id, owned=c.owned), essence(c.desired, keys=by_id, owned=c.owned)
 
     try:

@@ -35,15 +35,18 @@ def _write(path: Path, text: str, *, force: bool) -> None:
 
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
+    out_dir = Path(args.output) if args.output else None
     with selected_project(args, term) as (backend, project):
         live = {p.name: p for p in backend.list_pipelines(project.id)}
-    missing = [n for n in args.names if n not in live]
-    if missing:
-        raise NotFound(f"no pipeline named {', '.join(map(repr, missing))} in project {project.name!r}", status=404)
-    chosen = [live[n] for n in (args.names or sorted(live))]
-    out_dir = Path(args.output) if args.output else None
-    exported = [export_pipeline(p, project=project.name, project_id=project.id,
-                                code_dir="snippets" if out_dir else None) for p in chosen]
+        missing = [n for n in args.names if n not in live]
+        if missing:
+            raise NotFound(f"no pipeline named {', '.join(map(repr, missing))} in project {project.name!r}",
+                           status=404)
+        chosen = [live[n] for n in (args.names or sorted(live))]
+        # One resolver for all: each dataset, recipe and model id is looked up once.
+        resolver = backend.resolver(project.id)
+        exported = [export_pipeline(p, project=project.name, project_id=project.id,
+                                    code_dir="snippets" if out_dir else None, resolver=resolver) for p in chosen]
     if out_dir is not None:
         names = [e.filename for e in exported]
         clashes = sorted({n for n in names if names.count(n) > 1})

@@ -126,6 +126,23 @@ def test_edit_made_through_dtlpy_shows_as_drift(world: World, dtlpy_module: Modu
     assert "(drift: edited outside Loopform)" in text.out
 
 
+def test_an_id_edited_through_dtlpy_is_shown_by_name(world: World, dtlpy_module: ModuleType) -> None:
+    sdk = point_dtlpy(dtlpy_module, world.server)
+    raw = sdk.project.datasets.get(dataset_name="raw-videos")
+    pipeline = sdk.project.pipelines.get(pipeline_name="frames")
+    label = next(n for n in pipeline.nodes if n.name == "label")
+    label.metadata["datasetId"] = raw.id  # someone pointed the task at another dataset, by id
+    pipeline.update()
+    text = cli("plan", "pipelines")
+    # The live id is named through the backend's reverse lookup (GET /datasets/{id}).
+    assert '~ nodes.label.task.dataset: "raw-videos" -> "frames"  (drift: edited outside Loopform)' in text.out
+    as_json = json.loads(cli("plan", "pipelines", "--json").out)
+    (change,) = as_json["pipelines"][0]["changes"]
+    assert change["platform"] == [{"path": "nodes.label.metadata.datasetId", "before": raw.id,
+                                   "after": change["platform"][0]["after"], "op": "change"}]
+    assert change["platform"][0]["after"] != raw.id
+
+
 def _prepare(item):  # a code node's function: dtlpy ships its source text
     return item
 
@@ -135,11 +152,13 @@ def test_pipeline_built_with_dtlpy_is_adopted_by_export_with_no_changes(
 ) -> None:
     sdk = point_dtlpy(dtlpy_module, world.server)
     dl, project = sdk.dl, sdk.project
+    frames = project.datasets.get(dataset_name="frames")  # made by the scenario's first apply
+    recipe = frames.recipes.list()[0]
     pipeline = project.pipelines.create(name="built-with-dtlpy")
     code = dl.CodeNode(name="prepare", project_id=project.id, project_name=project.name, method=_prepare,
                        position=(1, 1))
-    task = dl.TaskNode(name="label", project_id=project.id, dataset_id="64f0c0ffee0123456789abcd",
-                       recipe_title="default", recipe_id="64f0c0ffee0123456789abce", task_owner="owner@example.com",
+    task = dl.TaskNode(name="label", project_id=project.id, dataset_id=frames.id,
+                       recipe_title=recipe.title, recipe_id=recipe.id, task_owner="owner@example.com",
                        workload=[dl.WorkloadUnit(assignee_id="annotator@example.com", load=100)], position=(2, 1),
                        due_date=1_900_000_000_000)
     done = dl.DatasetNode(name="done", project_id=project.id, dataset_id="64f0c0ffee0123456789abcd",
@@ -161,3 +180,6 @@ def test_pipeline_built_with_dtlpy_is_adopted_by_export_with_no_changes(
     assert "No changes." in plan.out
     text = (world.root / "adopted" / "built-with-dtlpy.yaml").read_text()
     assert "priority: medium" in text  # typed where the value reads back exactly
+    # Ids the project can name are written by name; one that names nothing stays as it is.
+    assert "dataset: frames\n" in text and "recipe: default\n" in text
+    assert text.count("datasetId: 64f0c0ffee0123456789abcd") == 1  # the `done` node's unknown dataset
