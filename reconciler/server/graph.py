@@ -4,12 +4,15 @@ Contract: `check_graph(doc) -> list[GraphProblem]`, empty when the graph is soun
 for a bad graph. Checks (each catches a document the platform could not deploy):
 - node ids unique; port ids unique within a node;
 - every connection's source is an output port and its target an input port of existing nodes;
-- connected ports carry compatible types (equal, or `X` into `X[]` and back, or `Json` either side:
-  the platform converts between an entity and a list of that entity and passes Json through);
+- connected ports carry compatible types: `reconciler.spec.ports.accepts`, the rule `loopform
+  validate` applies to specs (same element type in either list form; anything into `Json`);
 - a connection's `action` is one the source port offers (task ports: complete / discard ...);
 - `condition` is a JSON string;
 - at least one node (an empty pipeline has nothing to deploy);
-- start nodes reference existing nodes; exactly one root (manual execute starts at the root).
+- start nodes reference existing nodes; exactly one root (manual execute starts at the root);
+- triggers: none on a task node (items reach a task through connections), and an event trigger
+  needs an input port for its resource (an Item event feeds an Item or Json port) — as
+  `loopform validate` checks specs, so validate and install agree with the offline validator.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 
-from reconciler.document import Pipeline
+from reconciler.document import Node, Pipeline, Trigger
+from reconciler.spec.ports import accepts
 
 
 @dataclass(frozen=True)
@@ -30,10 +34,11 @@ class GraphProblem:
         return {"message": self.message, "pointer": self.pointer}
 
 
-def _compatible(src: str, tgt: str) -> bool:
-    if src == tgt or "Json" in (src, tgt):
-        return True
-    return src.removesuffix("[]") == tgt.removesuffix("[]")
+# The input port type an event trigger's resource feeds (the same table as the spec checks').
+TRIGGER_INPUT: dict[str, str] = {
+    "Item": "Item", "ItemStatus": "Item", "Dataset": "Dataset", "Annotation": "Annotation",
+    "Task": "Task", "Assignment": "Assignment",
+}
 
 
 def check_graph(doc: Pipeline) -> list[GraphProblem]:
@@ -73,7 +78,7 @@ def check_graph(doc: Pipeline) -> list[GraphProblem]:
                 f"connection target port {conn.tgt.portId!r} is not an input of node {tgt_node.name!r}",
                 f"{where}/tgt/portId",
             ))
-        if src_port is not None and tgt_port is not None and not _compatible(src_port.type, tgt_port.type):
+        if src_port is not None and tgt_port is not None and not accepts(src_port.type, tgt_port.type):
             problems.append(GraphProblem(
                 f"port type mismatch: {src_node.name!r} outputs {src_port.type}"  # type: ignore[union-attr]
                 f" but {tgt_node.name!r} expects {tgt_port.type}",  # type: ignore[union-attr]
@@ -99,8 +104,26 @@ def check_graph(doc: Pipeline) -> list[GraphProblem]:
             roots += 1
             if roots > 1:
                 problems.append(GraphProblem("more than one root start node", f"/startNodes/{index}"))
+        started = nodes.get(start.nodeId)
+        if started is not None and start.trigger is not None:
+            problems.extend(_trigger_problems(started, start.trigger, f"/startNodes/{index}/trigger"))
     if not doc.nodes:
         problems.append(GraphProblem("the pipeline has no nodes", "/nodes"))
     elif roots == 0:
         problems.append(GraphProblem("the pipeline has no root start node", "/startNodes"))
     return problems
+
+
+def _trigger_problems(node: Node, trigger: Trigger, where: str) -> list[GraphProblem]:
+    if node.type == "task":
+        return [GraphProblem(
+            f"task node {node.name!r} cannot have a trigger: items reach a task through connections", where)]
+    resource = trigger.spec.get("resource") if trigger.type == "Event" else None
+    wanted = TRIGGER_INPUT.get(resource) if isinstance(resource, str) else None
+    if wanted is not None and not any(p.type.removesuffix("[]") in (wanted, "Json") for p in node.inputs):
+        offered = ", ".join(f"{p.name} ({p.type})" for p in node.inputs) or "none"
+        return [GraphProblem(
+            f"a {resource} event trigger needs an input port of type {wanted}; node {node.name!r} has: {offered}",
+            f"{where}/spec/resource",
+        )]
+    return []

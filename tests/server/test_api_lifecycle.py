@@ -105,6 +105,40 @@ def test_validate_reports_each_graph_problem(api: Api) -> None:
     assert "/connections/2/src/nodeId" in pointers and "/connections/3/action" in pointers
 
 
+def test_validate_applies_the_spec_validators_port_and_trigger_rules(api: Api) -> None:
+    good = api.sample("rules")
+    # Json feeds anything only as a target: a Json output into an Item input is a mismatch,
+    # exactly as `loopform validate` judges a spec (reconciler.spec.ports.accepts).
+    json_out = copy.deepcopy(good)
+    json_out["nodes"][1]["outputs"][0]["type"] = "Json"
+    result = api.ok(api.post("/pipelines/validate", json_out))
+    assert [e["pointer"] for e in result["errors"]] == ["/connections/1"]
+    into_json = copy.deepcopy(good)
+    into_json["nodes"][2]["inputs"][0]["type"] = "Json"
+    assert api.ok(api.post("/pipelines/validate", into_json))["valid"] is True
+    # triggers: none on a task; an Item event trigger needs an Item (or Json) input
+    triggered = copy.deepcopy(good)
+    label, cut = good["nodes"][2]["id"], good["nodes"][1]["id"]
+    triggered["nodes"][1]["inputs"][0]["type"] = "Dataset"  # `cut` takes a dataset, not items
+    triggered["connections"] = triggered["connections"][1:]  # and nothing feeds it
+    triggered["startNodes"] += [
+        {"nodeId": label, "type": "trigger", "trigger": {"type": "Cron", "spec": {"cron": "0 * * * *"}}},
+        {"nodeId": cut, "type": "trigger",
+         "trigger": {"type": "Event", "spec": {"resource": "Item", "actions": ["Created"]}}},
+    ]
+    errors = api.ok(api.post("/pipelines/validate", triggered))["errors"]
+    assert {e["pointer"] for e in errors} == {"/startNodes/1/trigger", "/startNodes/2/trigger/spec/resource"}
+    assert "task node 'label' cannot have a trigger" in errors[0]["message"]
+    assert "needs an input port of type Item" in errors[1]["message"]
+
+
+def test_the_trigger_table_is_the_spec_validators() -> None:
+    from reconciler.server.graph import TRIGGER_INPUT
+    from reconciler.spec import checks
+
+    assert TRIGGER_INPUT == checks._TRIGGER_INPUT
+
+
 def test_execute_requires_installed(api: Api) -> None:
     pipeline = _created(api, "not-yet")
     response = api.post(f"/pipelines/{pipeline['id']}/execute", {"pipeline": {"input": {"item": "i"}}})
