@@ -3,7 +3,9 @@
 `FaultInjector` is a WSGI middleware (give it to `serve_in_thread(wrap=...)`): it answers chosen
 requests with an error status, sleeps past the client's timeout, or lets the request commit and then
 replaces the answer. `DroppingProxy` is a tiny TCP proxy that resets connections: before the request
-reaches the server, or after the server committed it (the answer is lost).
+reaches the server, or after the server committed it (the answer is lost). Every rule counts how
+often it fired, so a test can check that the fault it is about did happen. `Concurrency` measures
+how many requests a client has in flight at once.
 """
 
 from __future__ import annotations
@@ -93,6 +95,57 @@ def _ignore(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -
     return lambda chunk: None
 
 
+class Concurrency:
+    """WSGI middleware measuring how many matching requests are inside the app at once (`max_seen`).
+
+    Until `target` requests have been inside together, each waits (at most `patience` seconds, once)
+    for more to arrive, so that a client that does send `target` at a time is seen doing so, however
+    slowly the threads start. A client bounded below `target` never gets there: after the one wait,
+    everything passes and `max_seen` stays at its bound.
+    """
+
+    def __init__(self, method: str, path: str, *, target: int, patience: float = 2.0) -> None:
+        self.method = method.upper()
+        self.path = re.compile(path)
+        self.target = target
+        self.patience = patience
+        self.inside = 0
+        self.max_seen = 0
+        self.count = 0
+        self._waited = False
+        self._cond = threading.Condition()
+
+    def __call__(self, app: WsgiApp) -> WsgiApp:
+        def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            if environ["REQUEST_METHOD"] != self.method or not self.path.search(environ.get("PATH_INFO", "")):
+                return app(environ, start_response)
+            with self._cond:
+                self.inside += 1
+                self.count += 1
+                self.max_seen = max(self.max_seen, self.inside)
+                self._cond.notify_all()
+                if not self._waited:
+                    self._cond.wait_for(lambda: self._waited or self.inside >= self.target,
+                                        timeout=self.patience)
+                    self._waited = True
+                    self._cond.notify_all()
+            try:
+                return [b"".join(app(environ, start_response))]  # counted until the app is done
+            finally:
+                with self._cond:
+                    self.inside -= 1
+        return middleware
+
+
+@dataclass
+class DropRule:
+    method: str
+    path: re.Pattern[str]
+    when: str  # "before" | "after"
+    times: int
+    fired: int = 0
+
+
 class DroppingProxy:
     """127.0.0.1 TCP proxy to `upstream_port`; resets chosen requests' connections.
 
@@ -105,7 +158,7 @@ class DroppingProxy:
         self.upstream_port = upstream_port
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
-        self._rules: list[list[Any]] = []
+        self._rules: list[DropRule] = []
         self._lock = threading.Lock()
         self._closed = False
         self.dropped = 0
@@ -114,9 +167,12 @@ class DroppingProxy:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/v1"
 
-    def drop(self, method: str, path: str, *, when: str = "before", times: int = 1) -> None:
+    def drop(self, method: str, path: str, *, when: str = "before", times: int = 1) -> DropRule:
+        """Reset the next `times` matching requests' connections; the rule counts how many it did."""
+        rule = DropRule(method.upper(), re.compile(path), when, times)
         with self._lock:
-            self._rules.append([method.upper(), re.compile(path), when, times])
+            self._rules.append(rule)
+        return rule
 
     def close(self) -> None:
         self._closed = True
@@ -125,9 +181,9 @@ class DroppingProxy:
     def _match(self, method: str, path: str) -> str | None:
         with self._lock:
             for rule in self._rules:
-                if rule[0] == method and rule[1].search(path) and rule[3] > 0:
-                    rule[3] -= 1
-                    return str(rule[2])
+                if rule.method == method and rule.path.search(path) and rule.fired < rule.times:
+                    rule.fired += 1
+                    return rule.when
         return None
 
     def _accept(self) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from docs import change, document, plan
-from faultkit import FaultInjector
+from faultkit import Concurrency, FaultInjector
 
 from reconciler.apply import Outcome, ResultEvent, StartEvent, Step, StepEvent, apply_plan
 from reconciler.backend import Resolved, ResourceKind
@@ -12,7 +14,7 @@ from reconciler.client import ApiSession, ClientOptions, RestBackend
 from reconciler.document import Pipeline
 from reconciler.marker import read_marker
 from reconciler.plan import Action
-from reconciler.server.testing import ServerHandle
+from reconciler.server.testing import ServerHandle, serve_in_thread
 
 FAST = ClientOptions(read_timeout=5.0, attempts=3, backoff_factor=0.001, backoff_max=0.01,
                      backoff_jitter=0.001, retry_after_max=0.01)
@@ -166,3 +168,20 @@ def test_a_provision_shared_by_pipelines_is_made_once(backend: RestBackend, pid:
     assert all(r.done == [Step.PROVISION, Step.CREATE] for r in result.results)
     provisions = [e for e in server.control_plane.request_log.entries() if e.path.endswith("/loopform/provision")]
     assert len(provisions) == 1
+
+
+@pytest.mark.parametrize("parallelism", [None, 1, 3])
+def test_parallelism_is_bounded_and_used(tmp_path: Path, parallelism: int | None) -> None:
+    bound = parallelism or 4  # apply_plan's default, the CLI's too
+    # The server holds the first creates (up to a second) until one more than the bound is in:
+    # an apply that kept more in flight would be seen, one that kept fewer would too.
+    inflight = Concurrency("POST", r"/pipelines$", target=bound + 1, patience=1.0)
+    with serve_in_thread(tmp_path / "state.db", wrap=inflight) as server:
+        b = RestBackend(ApiSession(server.base_url, server.token, options=FAST), label="x")
+        pid = b.project("local").id
+        changes = [change(pid, f"p{i}", [Action.CREATE], desired=document(f"p{i}", pid)) for i in range(8)]
+        kwargs = {} if parallelism is None else {"parallelism": parallelism}
+        assert apply_plan(plan(*changes), b, **kwargs).ok
+        b.close()
+    assert inflight.count == 8
+    assert inflight.max_seen == bound
