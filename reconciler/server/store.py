@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from reconciler.errors import LoopformError
+
 Doc = dict[str, Any]
 
 _MIGRATIONS: tuple[str, ...] = (
@@ -59,8 +61,13 @@ _MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
-class StoreError(Exception):
-    """The database cannot be opened, is newer than this code, or a statement failed."""
+class StoreError(LoopformError):
+    """The database cannot be opened, is newer than this code, or a statement failed.
+
+    A LoopformError, so that wherever it escapes (opening the embedded default from any command,
+    `loopform local seed`) the CLI reports its message and exits 1 instead of calling it a bug.
+    Inside the HTTP app it becomes a 500 without details.
+    """
 
 
 class DuplicateName(StoreError):

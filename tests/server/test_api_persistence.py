@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from harness import cli, isolate
 
-from reconciler.server import ControlPlane
+from reconciler.server import ControlPlane, store
 from reconciler.server.store import SCHEMA_VERSION, Store, StoreError
 from reconciler.server.testing import serve_in_thread
 
@@ -73,3 +74,39 @@ def test_processes_opening_a_fresh_database_together_make_one_default_project(tm
         assert store.meta("jwt_secret")
     finally:
         store.close()
+
+
+def test_a_new_migration_upgrades_an_old_database_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "state.db"
+    plane = ControlPlane(db)
+    pid = plane.store.projects_named("local")[0]["id"]
+    plane.close()
+    # The next release appends a migration; opening the old file runs only that one, in place.
+    added = "CREATE TABLE later (id TEXT PRIMARY KEY); INSERT INTO later (id) VALUES ('v2')"
+    monkeypatch.setattr(store, "_MIGRATIONS", (*store._MIGRATIONS, added))
+    monkeypatch.setattr(store, "SCHEMA_VERSION", len(store._MIGRATIONS))
+    upgraded = Store(db)
+    try:
+        assert upgraded.project(pid) is not None  # nothing lost
+        with upgraded.read() as conn:
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+            assert conn.execute("SELECT id FROM later").fetchall() == [("v2",)]
+    finally:
+        upgraded.close()
+    Store(db).close()  # reopening at the newest version runs nothing again (no duplicate insert)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM later").fetchone()[0] == 1
+
+
+def test_an_unusable_state_database_is_a_clear_error_not_a_crash(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    work = isolate(tmp_path, monkeypatch)
+    (work / ".loopform").mkdir()
+    (work / ".loopform" / "state.db").write_text("not a database")
+    (work / "p.yaml").write_text(
+        "apiVersion: loopform/v1\nkind: Pipeline\nmetadata: {name: p, project: local}\n"
+        "spec:\n  nodes:\n    a: {type: code, function: run, code: 'def run(item): return item'}\n")
+    run = cli("plan", "p.yaml")
+    assert run.code == 1, run
+    assert "cannot open state database" in run.err and "file is not a database" in run.err
+    assert "bug in loopform" not in run.err
