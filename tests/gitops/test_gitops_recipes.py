@@ -53,13 +53,29 @@ def repo(workdir: Path, served: ServerHandle) -> Path:
 def test_the_workflow_has_the_documented_shape() -> None:
     workflow = yaml.safe_load(WORKFLOW.read_text())
     triggers = workflow[True] if True in workflow else workflow["on"]  # YAML 1.1 reads `on` as true
-    assert set(triggers) == {"pull_request", "push"}
-    assert workflow["jobs"]["plan"]["if"] == "github.event_name == 'pull_request'"
-    assert workflow["jobs"]["apply"]["if"] == "github.event_name == 'push'"
+    assert set(triggers) == {"pull_request", "push", "workflow_dispatch"}
+    jobs = workflow["jobs"]
+    assert jobs["plan"]["if"] == "github.event_name == 'pull_request'"
+    assert jobs["apply"]["if"] == "github.event_name == 'push'"
+    assert jobs["apply-main"]["if"].startswith("github.event_name == 'workflow_dispatch'")
     assert loopform_lines("plan")[0] == "loopform validate"
     assert any("--markdown" in line and "-out loopform.plan" in line for line in loopform_lines("plan"))
     assert loopform_lines("apply") == ["loopform apply loopform.plan --auto-approve"]
-    uploads = [s for s in workflow["jobs"]["plan"]["steps"] if "upload-artifact" in str(s.get("uses"))]
+    assert loopform_lines("apply-main") == ["loopform apply --auto-approve"]
+    # a newer push cancels the older plan; applies queue, never run side by side
+    assert jobs["plan"]["concurrency"]["cancel-in-progress"] is True
+    assert jobs["apply"]["concurrency"] == jobs["apply-main"]["concurrency"] == \
+        {"group": "loopform-apply", "cancel-in-progress": False}
+    # the token reaches only the steps that talk to the API, not every action of the workflow
+    assert "LOOPFORM_TOKEN" not in workflow["env"]
+    with_token = [(job, step["name"]) for job, spec in jobs.items() for step in spec["steps"]
+                  if "LOOPFORM_TOKEN" in step.get("env", {})]
+    assert with_token == [("plan", "Plan"), ("apply", "Apply the reviewed plan (refused if it went stale)"),
+                          ("apply-main", "Plan and apply main")]
+    # the plan is kept before the comment is posted (a fork's read-only token cannot comment)
+    steps = [step.get("uses", step.get("name", "")) for step in jobs["plan"]["steps"]]
+    assert steps.index("actions/upload-artifact@v4") < steps.index("Comment the plan on the pull request")
+    uploads = [s for s in jobs["plan"]["steps"] if "upload-artifact" in str(s.get("uses"))]
     assert "loopform.plan" in uploads[0]["with"]["path"]
 
 
@@ -89,6 +105,19 @@ def test_a_plan_that_went_stale_before_the_merge_is_refused(repo: Path) -> None:
     assert apply.code == 1
     assert "the saved plan is stale: spec pipelines/model-review.yaml changed" in apply.err
     assert "Apply complete" not in apply.out
+    # the way out the workflow offers: run it by hand on main, which plans and applies main as it is
+    (recover,) = (run_line(line) for line in loopform_lines("apply-main"))
+    assert recover.code == 0, recover.err
+    assert "Apply complete: 3 done" in recover.out
+
+
+def test_a_pull_request_that_changes_no_pipeline(repo: Path) -> None:
+    assert cli("apply", "--auto-approve").code == 0  # live already equals the specs
+    validate, plan = (run_line(line) for line in loopform_lines("plan"))
+    assert (validate.code, plan.code) == (0, 0)  # the Plan step passes on 0 as on 2
+    assert "No changes." in (repo / "plan.md").read_text()
+    (apply,) = (run_line(line) for line in loopform_lines("apply"))  # the merge applies an empty plan
+    assert apply.code == 0 and "No changes." in apply.out
 
 
 def test_an_invalid_spec_fails_the_pull_request(repo: Path) -> None:
