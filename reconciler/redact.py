@@ -158,3 +158,13 @@ def restore_saved_plan(text: str, secrets: Mapping[str, str]) -> str:
         return json.dumps(secrets[name], ensure_ascii=False)[1:-1]  # the plan is JSON text
 
     return _SAVED.sub(put_back, text)
+
+
+def reference_secrets(text: str, secrets: Mapping[str, str]) -> str:
+    """`text` (a spec being written) with each secret value (name -> value) as `${var.NAME}`, so
+    that an exported spec keeps the reference instead of the value, and reads back the same."""
+    for name, value in sorted(secrets.items(), key=lambda kv: len(kv[1]), reverse=True):
+        if len(value) >= MIN_SECRET:
+            for form in _forms(value):
+                text = text.replace(form, f"${{var.{name}}}")
+    return text

@@ -6,9 +6,10 @@ import argparse
 from pathlib import Path
 
 from reconciler.commands._selected import selected_project
-from reconciler.connection import add_backend_arguments
+from reconciler.connection import add_backend_arguments, environment_from_args
 from reconciler.errors import EXIT_OK, ConfigError, NotFound
 from reconciler.export import export_pipeline
+from reconciler.redact import reference_secrets
 from reconciler.terminal import Terminal
 
 NAME = "export"
@@ -47,6 +48,13 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
         resolver = backend.resolver(project.id)
         exported = [export_pipeline(p, project=project.name, project_id=project.id,
                                     code_dir="snippets" if out_dir else None, resolver=resolver) for p in chosen]
+    # A secret of the selected environment found in a live value is written as its ${var.NAME}:
+    # the spec is meant to be committed, and it then applies the same value back.
+    secrets = environment_from_args(args, term).secrets()
+    if secrets:
+        exported = [ex.model_copy(update={"text": reference_secrets(ex.text, secrets),
+                                          "files": {k: reference_secrets(v, secrets) for k, v in ex.files.items()}})
+                    for ex in exported]
     if out_dir is not None:
         names = [e.filename for e in exported]
         clashes = sorted({n for n in names if names.count(n) > 1})

@@ -88,6 +88,14 @@ def test_a_secret_appears_in_no_output(example: Path, live: RestBackend) -> None
     record("apply --json", "apply", "--env", "prod", "--json", "--auto-approve")
     assert variables(live, "demo-prod")["webhookToken"] == SECRETS["prod"]
 
+    # export writes the secret as the reference it came from: the spec can be committed, and reads back the same
+    record("export", "export", "label-frames", "--env", "staging")
+    record("export -o", "export", "label-frames", "--env", "staging", "-o", "adopted")
+    outputs["adopted/label-frames.yaml"] = (example / "adopted" / "label-frames.yaml").read_text()
+    for name in ("export (stdout)", "adopted/label-frames.yaml"):
+        assert "value: ${var.webhook_token}" in outputs[name], outputs[name]
+    assert cli("plan", "adopted", "--env", "staging", "--detailed-exitcode").code == 0
+
     # drift on the secret itself: the plan's before/after and the reconcile log
     project = live.project("demo-staging").id
     pipeline = live.find_pipeline(project, "label-frames")
