@@ -140,7 +140,8 @@ def _keep_positions(nodes: list[Any], previous: list[Any]) -> None:
         and isinstance(n["metadata"].get("position"), dict)
     }
     for node in nodes:
-        if not isinstance(node, dict) or node.get("id") not in known:
+        # Shapes are validated after these carry-overs: skip anything malformed, it gets its 400.
+        if not isinstance(node, dict) or not isinstance(node.get("id"), str) or node["id"] not in known:
             continue
         metadata = node.get("metadata")
         if metadata is None:
@@ -153,7 +154,7 @@ def _keep_start_node_ids(starts: list[Any], previous: list[Any]) -> None:
     # Start-node ids are server-assigned; a client that does not round-trip them (it sends
     # {nodeId, type, trigger}) must not get fresh ids on every update, or the ids churn forever.
     unused = [s for s in previous if isinstance(s, dict) and s.get("id")]
-    taken = {s.get("id") for s in starts if isinstance(s, dict) and s.get("id")}
+    taken = {s["id"] for s in starts if isinstance(s, dict) and isinstance(s.get("id"), str)}
     unused = [s for s in unused if s["id"] not in taken]
     for start in starts:
         if not isinstance(start, dict) or start.get("id"):
@@ -170,7 +171,8 @@ def _keep_variable_ids(variables: list[Any], previous: dict[Any, Doc]) -> list[A
     # creation time of a variable of the same name so its identity survives an update.
     kept = []
     for var in variables:
-        if isinstance(var, dict) and not var.get("id") and var.get("name") in previous:
+        if isinstance(var, dict) and not var.get("id") and isinstance(var.get("name"), str) \
+                and var["name"] in previous:
             old = previous[var["name"]]
             var = {**var, "id": old.get("id"), "createdAt": old.get("createdAt"),
                    "creator": old.get("creator")}

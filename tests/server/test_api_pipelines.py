@@ -150,3 +150,23 @@ def test_patch_without_server_owned_values_keeps_them(api: Api) -> None:
     assert [n["metadata"]["position"] for n in got["nodes"]] == [
         n["metadata"]["position"] for n in created["nodes"]]
     assert got["startNodes"] == created["startNodes"]
+
+
+def test_malformed_ids_and_names_in_a_patch_are_400_not_500(api: Api) -> None:
+    created = api.ok(api.post("/pipelines", api.sample("odd")))
+    pid = created["id"]
+    for bad in ({}, [], [1], None, 5):
+        nodes = [dict(created["nodes"][0], id=bad), *created["nodes"][1:]]
+        starts = [dict(created["startNodes"][0], id=bad)]
+        for body in ({"nodes": nodes}, {"startNodes": starts},
+                     {"variables": [{"name": bad, "type": "String", "value": "v"}]}):
+            response = api.patch(f"/pipelines/{pid}", body)
+            if not bad and "startNodes" in body:
+                assert response.status_code == 200, response.text  # an empty id: the server's stays
+                assert response.json()["startNodes"] == created["startNodes"]
+                continue
+            assert response.status_code == 400, (body, response.text)
+            assert response.json()["message"].startswith("Invalid pipeline document")
+        variables = api.patch(f"/pipelines/{pid}/variables", {"variables": [{"name": bad, "value": 1}]})
+        assert variables.status_code == 400, variables.text
+    assert api.ok(api.get(f"/pipelines/{pid}"))["nodes"] == created["nodes"]
