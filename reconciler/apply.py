@@ -74,7 +74,8 @@ class PipelineResult(_Frozen):
     outcome: Outcome
     pipeline_id: str | None = None
     done: list[Step] = Field(default_factory=list)  # steps that completed, in order
-    pending: list[Step] = Field(default_factory=list)  # steps not attempted (after a failure)
+    failed_step: Step | None = None  # the step that failed
+    pending: list[Step] = Field(default_factory=list)  # steps not attempted (after the failed one)
     error: str | None = None  # the API's message when failed
 
 
@@ -124,16 +125,24 @@ def apply_plan(plan: Plan, backend: Backend, *, parallelism: int = 4,
     """Execute `plan` on `backend`. A pipeline's failure is in the result, never raised.
 
     Once the backend refuses the credentials (401/403), pipelines not yet started are left
-    `not attempted` rather than each failing the same way.
+    `not attempted` rather than each failing the same way. If `on_event` raises (say, the output
+    pipe closed), no more events are sent and the first such error is raised once every pipeline
+    is done: showing progress must never cut an apply short between two steps of a pipeline.
     """
     lock = threading.Lock()
     refused = threading.Event()
     once = _Once()
+    display_errors: list[Exception] = []
 
     def emit(event: StartEvent | StepEvent | ResultEvent) -> None:
         if on_event is not None:
             with lock:
-                on_event(event)
+                if display_errors:
+                    return
+                try:
+                    on_event(event)
+                except Exception as exc:  # noqa: BLE001 - whatever the view raised, re-raised below
+                    display_errors.append(exc)
 
     def run(change: PipelineChange) -> PipelineResult:
         if refused.is_set():
@@ -149,6 +158,8 @@ def apply_plan(plan: Plan, backend: Backend, *, parallelism: int = 4,
     with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="loopform-apply") as pool:
         futures = [pool.submit(run, change) for change in plan.pipelines]
         results = [f.result() for f in futures]
+    if display_errors:
+        raise display_errors[0]
     return ApplyResult(results=results)
 
 
@@ -192,9 +203,12 @@ def _apply_one(change: PipelineChange, backend: Backend,
     try:
         runner.run()
     except _StepFailed as failed:
-        pending = planned[len(runner.done):]
+        # `done` is a prefix of `planned` (MARKER, the last step, is not planned): what follows the
+        # failed step was never tried.
+        pending = planned[len(runner.done) + 1:]
         return PipelineResult(project=change.project, name=change.name, outcome=Outcome.FAILED,
-                              pipeline_id=runner.pipeline_id, done=runner.done, pending=pending,
+                              pipeline_id=runner.pipeline_id, done=runner.done, failed_step=failed.step,
+                              pending=pending,
                               error=f"{failed.step.value}: {failed.error}"), failed.error
     return PipelineResult(project=change.project, name=change.name, outcome=Outcome.DONE,
                           pipeline_id=runner.pipeline_id, done=runner.done), None

@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from faultkit import FaultInjector
 from harness import cli, isolate, serve_for_cli
 from specs import copy_examples, plan_for, spec_names, writes
 
 from reconciler.client import ApiSession, RestBackend
-from reconciler.server.testing import ServerHandle
+from reconciler.server.testing import ServerHandle, serve_in_thread
 
 
 @pytest.fixture
@@ -182,3 +183,35 @@ def test_prune_deletes_only_managed_pipelines_without_a_spec(served: ServerHandl
     names = sorted(p.name for p in backend.list_pipelines(pid))
     assert names == ["hand-made", "model-review", "video-frames"]
     backend.close()
+
+
+def test_partial_failure_exits_1_with_the_api_message_and_a_rerun_finishes(
+        clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    faults = FaultInjector()
+    with serve_in_thread(clean_env / "served.db", wrap=faults) as server:
+        monkeypatch.setenv("LOOPFORM_API_URL", server.base_url)
+        monkeypatch.setenv("LOOPFORM_TOKEN", server.token)
+        monkeypatch.setenv("LOOPFORM_MAX_RETRIES", "0")
+        rule = faults.add("POST", r"/install$", "status", times=100, status=500)
+        first = cli("apply", "--auto-approve")
+        assert first.code == 1
+        assert rule.fired == 2  # model-review and video-frames are installed after their create
+        lines = first.out.splitlines()
+        assert "done           local/nightly-quality (create)" in lines
+        for name in ("model-review", "video-frames"):
+            assert any(line.startswith(f"failed         local/{name}: resume: POST /pipelines/")
+                       and line.endswith("injected 500 (HTTP 500); done: create")
+                       for line in lines), first.out
+        assert "Apply incomplete: 1 done, 2 failed, 0 not attempted, 0 unchanged." in first.out
+        assert "2 failed, 0 not attempted; fix the cause and run apply again" in first.err
+        as_json = cli("apply", "--auto-approve", "--json")
+        assert as_json.code == 1
+        events = [json.loads(line) for line in as_json.out.splitlines()]
+        assert events[-1] == {"event": "summary", "ok": False, "done": 0, "failed": 2, "not-attempted": 0,
+                              "unchanged": 1}
+        faults.clear()
+        second = cli("apply", "--auto-approve")
+        assert second.code == 0, second.err
+        assert "Plan: 0 to create, 0 to update, 0 to delete, 2 status changes." in second.out
+        assert "Apply complete: 2 done, 0 failed, 0 not attempted, 1 unchanged." in second.out
+        assert "No changes." in cli("apply", "--auto-approve").out

@@ -122,7 +122,7 @@ def test_a_failed_step_leaves_later_steps_not_attempted(backend: RestBackend, pi
     result = apply_plan(plan(change(pid, "a", [Action.CREATE, Action.RESUME], desired=document("a", pid)),
                              change(pid, "b", [Action.CREATE], desired=document("b", pid))), backend)
     a, b = result.results
-    assert (a.outcome, a.done, a.pending) == (Outcome.FAILED, [Step.CREATE], [Step.RESUME])
+    assert (a.outcome, a.done, a.failed_step, a.pending) == (Outcome.FAILED, [Step.CREATE], Step.RESUME, [])
     assert "injected 400" in (a.error or "")
     assert b.outcome is Outcome.DONE
     assert not result.ok
@@ -185,3 +185,34 @@ def test_parallelism_is_bounded_and_used(tmp_path: Path, parallelism: int | None
         b.close()
     assert inflight.count == 8
     assert inflight.max_seen == bound
+
+
+def test_a_failing_event_handler_does_not_cut_the_apply_short(backend: RestBackend, pid: str) -> None:
+    seen: list[object] = []
+
+    def closed_pipe(event: object) -> None:
+        seen.append(event)
+        raise BrokenPipeError("stdout is gone")
+
+    changes = [change(pid, f"p{i}", [Action.CREATE, Action.RESUME], desired=document(f"p{i}", pid)) for i in range(3)]
+    with pytest.raises(BrokenPipeError):
+        apply_plan(plan(*changes), backend, on_event=closed_pipe, parallelism=2)
+    assert len(seen) == 1  # not called again after it failed
+    live = _live(backend, pid)
+    assert sorted(live) == ["p0", "p1", "p2"] and {p.status for p in live.values()} == {"Installed"}
+
+
+def test_steps_after_the_failed_one_are_not_attempted(backend: RestBackend, pid: str, faults: FaultInjector,
+                                                      server: ServerHandle) -> None:
+    apply_plan(plan(change(pid, "a", [Action.CREATE], desired=document("a", pid))), backend)
+    live = _live(backend, pid)["a"]
+    faults.add("POST", r"/reset$", "status", times=1, status=400)
+    server.control_plane.request_log.clear()
+    result = apply_plan(plan(change(pid, "a", [Action.RESET, Action.UPDATE, Action.RESUME], pipeline_id=live.id,
+                                    reset_token="t", desired=document("a", pid, nodes=3, reset_token="t"))),
+                        backend)
+    a = result.results[0]
+    assert (a.outcome, a.done, a.failed_step, a.pending) == (Outcome.FAILED, [], Step.RESET,
+                                                             [Step.UPDATE, Step.RESUME])
+    assert server.control_plane.request_log.writes() == []  # the update did not run: the token stays unrecorded
+    assert read_marker(_live(backend, pid)["a"]).resetToken is None  # type: ignore[union-attr]

@@ -132,7 +132,8 @@ def test_persistent_failure_fails_cleanly_and_a_rerun_converges(world: World, fa
     for name, done in (("model-review", [Step.CREATE]),  # retired's provisions serve it too
                        ("video-frames", [Step.RESET, Step.UPDATE])):
         failed = by_name[name]
-        assert (failed.outcome, failed.done, failed.pending) == (Outcome.FAILED, done, [Step.RESUME])
+        assert (failed.outcome, failed.done, failed.failed_step, failed.pending) == (
+            Outcome.FAILED, done, Step.RESUME, [])
         assert "injected 500" in (failed.error or "")
     assert by_name["nightly-quality"].outcome is Outcome.DONE and by_name["retired"].outcome is Outcome.DONE
     faults.clear()

@@ -74,8 +74,24 @@ def test_pause_resume_reset_warn_that_the_spec_may_undo_them(workdir: Path) -> N
     assert cli("status", "--json").out.count('"Uninstalled"') == 1
     resumed = cli("resume", "flow")
     assert resumed.code == 0 and "status: Installed" in resumed.out and "warning" in resumed.err
+    assert cli("execute", "flow", "--input", "item=0123456789abcdef01234567").code == 0
+    assert _executions_counted("flow") == 1
     reset = cli("reset", "flow")
-    assert reset.code == 0 and "resetToken" in reset.err
+    assert reset.code == 0 and "Reset 'flow'." in reset.out and "resetToken" in reset.err
+    assert _executions_counted("flow") == 0  # the server's statistics start again from the reset
+
+
+def test_imperative_commands_do_not_warn_about_a_pipeline_loopform_does_not_manage(workdir: Path) -> None:
+    for argv in (("pause", "theirs"), ("reset", "theirs")):
+        r = cli(*argv)
+        assert r.code == 0, r.err
+        assert "warning" not in r.err
+
+
+def _executions_counted(name: str) -> int:
+    stats = cli("stats", name, "--json")
+    assert stats.code == 0, stats.err
+    return sum(c["count"] for c in json.loads(stats.out)["pipelineExecutionCounters"])
 
 
 def test_delete_refuses_unmanaged_unless_forced(workdir: Path) -> None:
