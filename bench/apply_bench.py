@@ -24,10 +24,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import requests
-
 from reconciler.apply import ApplyResult, apply_plan
-from reconciler.client import ApiSession, RestBackend
+from reconciler.client import ApiSession, ClientOptions, RestBackend
+from reconciler.errors import ApiError
 from reconciler.planner import make_plan
 from reconciler.server.testing import serve_in_thread
 from reconciler.spec import load
@@ -61,16 +60,18 @@ def loopform_serve(db: Path) -> Iterator[tuple[str, str]]:
     proc = subprocess.Popen([sys.executable, "-m", "reconciler", "serve", "--port", str(port), "--db", str(db),
                              "--token-file", str(token_file)], stdout=subprocess.DEVNULL)
     base_url = f"http://127.0.0.1:{port}/api/v1"
+    probe_session = ApiSession(base_url, None, options=ClientOptions(connect_timeout=1, read_timeout=1, attempts=0))
     try:
         for _ in range(200):
-            with contextlib.suppress(requests.RequestException):
-                if token_file.exists() and requests.get(f"{base_url}/loopform/info", timeout=1).ok:
+            with contextlib.suppress(ApiError):  # not listening yet
+                if token_file.exists() and probe_session.call("GET", "/loopform/info"):
                     break
             time.sleep(0.05)
         else:
             sys.exit("loopform serve did not come up")
         yield base_url, token_file.read_text().strip()
     finally:
+        probe_session.close()
         proc.terminate()
         proc.wait(timeout=10)
 
