@@ -6,30 +6,24 @@ import argparse
 import os
 from pathlib import Path
 
+from reconciler.commands._plan_output import add_format_arguments, print_plan
+from reconciler.commands._specs import DEFAULT_PATH, load_specs
 from reconciler.connection import add_backend_arguments, backend_from_args, environment_from_args
-from reconciler.errors import EXIT_CHANGES, EXIT_OK, ConfigError, SpecErrors
-from reconciler.interpolate import Context
+from reconciler.errors import EXIT_CHANGES, EXIT_OK, ConfigError
 from reconciler.plan import Plan
 from reconciler.planner import make_plan
 from reconciler.redact import redact_saved_plan
 from reconciler.render.graph import check_graph_path, write_graph
-from reconciler.render.jsonfmt import render_json
-from reconciler.render.markdown import render_markdown
-from reconciler.render.text import render_plan
-from reconciler.spec import load
 from reconciler.terminal import Terminal
 
 NAME = "plan"
 HELP = "show what apply would change in the live pipelines (nothing is changed)"
-DEFAULT_PATH = "pipelines"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help=f"spec files or directories (default: {DEFAULT_PATH}/)")
-    fmt = parser.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="print the plan as JSON (format_version 1)")
-    fmt.add_argument("--markdown", action="store_true", help="print the plan as Markdown for a PR comment")
+    add_format_arguments(parser)
     parser.add_argument("--detailed-exitcode", action="store_true",
                         help="exit 0 when there are no changes, 2 when there are, 1 on error")
     parser.add_argument("-out", "--out", dest="out", metavar="FILE",
@@ -40,20 +34,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also draw each changed pipeline: FILE.mmd (Mermaid), FILE.md (Markdown "
                              "with Mermaid) or FILE.svg")
     add_backend_arguments(parser)
-
-
-def load_specs(paths: list[str], term: Terminal, context: Context | None = None) -> list:  # list[SpecFile]
-    """Load and validate spec files (`${...}` filled from `context`); warnings go to stderr,
-    errors raise SpecErrors."""
-    shown = [Path(p) for p in (paths or [DEFAULT_PATH])]
-    result = load(shown, context=context)
-    for warning in (e for e in result.errors if e.severity == "warning"):
-        term.eprint(str(warning))
-    if not result.ok:
-        raise SpecErrors([e for e in result.errors if e.severity == "error"])
-    if result.files == 0:
-        raise ConfigError(f"no spec files (*.yaml, *.yml) found in {', '.join(map(str, shown))}")
-    return result.specs
 
 
 def write_plan(plan: Plan, path: str, secrets: dict[str, str] | None = None) -> None:
@@ -68,20 +48,13 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
     if args.graph:
         check_graph_path(Path(args.graph))
     environment = environment_from_args(args, term)
-    specs = load_specs(args.paths, term, environment.context(os.environ))
+    specs = load_specs(args.paths, context=environment.context(os.environ), warn=lambda w: term.eprint(str(w)))
     backend, default_project = backend_from_args(args, term)
     try:
         plan = make_plan(specs, backend, default_project=default_project, prune=args.prune)
     finally:
-        close = getattr(backend, "close", None)
-        if close is not None:
-            close()
-    if args.json:
-        term.print(render_json(plan))
-    elif args.markdown:
-        term.print(render_markdown(plan))
-    else:
-        term.print(render_plan(plan, term))
+        backend.close()
+    print_plan(plan, args, term)
     if args.graph:
         write_graph(plan, Path(args.graph))
     if args.out:

@@ -15,22 +15,20 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from types import FrameType
 
 from reconciler.client import RestBackend
+from reconciler.commands._specs import DEFAULT_PATH, load_specs
 from reconciler.connection import (add_backend_arguments, backend_from_args, context_from_args,
                                    settings_from_args)
-from reconciler.errors import EXIT_ERROR, EXIT_OK, ConfigError, Location, SpecError, SpecErrors
+from reconciler.errors import EXIT_ERROR, EXIT_OK, ConfigError
 from reconciler.plan import Plan
 from reconciler.planner import make_plan
 from reconciler.reconcile import CycleReport, Reconciler, ReconcileOptions, parse_duration
-from reconciler.spec import load
 from reconciler.terminal import Terminal
 
 NAME = "reconcile"
 HELP = "plan and apply in a loop to heal drift (for a scheduled job or a container)"
-DEFAULT_PATH = "pipelines"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,7 +90,6 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
     options = options_from_args(args)
     context = context_from_args(args, term)
     settings_from_args(args, term)  # a bad flag or loopform.yaml fails now, not as a retried cycle
-    paths = [Path(p) for p in (args.paths or [DEFAULT_PATH])]
     connected: list[tuple[RestBackend, str | None]] = []
 
     def connect() -> RestBackend:
@@ -100,15 +97,9 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
         return connected[0][0]
 
     def plan() -> Plan:
-        loaded = load(paths, context=context)
-        errors = [e for e in loaded.errors if e.severity == "error"]
-        if loaded.files == 0 and not errors:
-            shown = ", ".join(map(str, paths))
-            errors.append(SpecError(f"no spec files (*.yaml, *.yml) found in {shown}", Location(shown)))
-        if errors:
-            raise SpecErrors(errors)
+        specs = load_specs(args.paths, context=context)  # afresh each cycle: a `git pull` is picked up
         backend, default_project = connected[0]
-        return make_plan(loaded.specs, backend, default_project=default_project, prune=options.prune)
+        return make_plan(specs, backend, default_project=default_project, prune=options.prune)
 
     def log(report: CycleReport) -> None:
         term.print(report.model_dump_json(exclude_defaults=False))

@@ -7,13 +7,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from reconciler.commands._plan_output import add_format_arguments, print_plan
 from reconciler.connection import add_backend_arguments, backend_from_args, context_from_args
 from reconciler.errors import EXIT_OK, ConfigError, PlanError
 from reconciler.plan import Plan
 from reconciler.planner import stale_reasons
-from reconciler.render.jsonfmt import render_json
-from reconciler.render.markdown import render_markdown
-from reconciler.render.text import render_plan
 from reconciler.terminal import Terminal
 
 NAME = "show"
@@ -22,9 +20,7 @@ HELP = "render a plan saved with `loopform plan -out FILE` (warns when it has go
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="a saved plan")
-    fmt = parser.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="print the plan as JSON")
-    fmt.add_argument("--markdown", action="store_true", help="print the plan as Markdown")
+    add_format_arguments(parser)
     parser.add_argument("--offline", action="store_true",
                         help="do not contact the backend (only the spec files are checked for staleness)")
     add_backend_arguments(parser)
@@ -59,10 +55,5 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
         term.eprint(term.style(f"warning: stale plan: {reason}", "yellow"))
     if reasons:
         term.eprint("Run `loopform plan` again; `loopform apply` will refuse this plan.")
-    if args.json:
-        term.print(render_json(plan))
-    elif args.markdown:
-        term.print(render_markdown(plan))
-    else:
-        term.print(render_plan(plan, term))
+    print_plan(plan, args, term)
     return EXIT_OK

@@ -1,0 +1,36 @@
+"""The spec files a command plans from (`plan`, `reconcile`; `apply` could share it too).
+
+Not a verb (the leading underscore keeps the CLI's command discovery away from it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from reconciler.errors import Location, SpecError, SpecErrors
+from reconciler.interpolate import Context
+from reconciler.spec import SpecFile, load
+
+DEFAULT_PATH = "pipelines"
+
+
+def load_specs(paths: Sequence[str | Path], *, context: Context | None,
+               warn: Callable[[SpecError], None] | None = None) -> list[SpecFile]:
+    """The specs under `paths` (default `pipelines/`), `${...}` filled from `context`.
+
+    Warnings go to `warn` (dropped without it). Raises SpecErrors with every error, each located;
+    finding no spec file at all is one of them (a mistyped path must not plan an empty world).
+    """
+    shown = [Path(p) for p in (paths or [DEFAULT_PATH])]
+    loaded = load(shown, context=context)
+    if warn is not None:
+        for warning in (e for e in loaded.errors if e.severity == "warning"):
+            warn(warning)
+    errors = [e for e in loaded.errors if e.severity == "error"]
+    if loaded.files == 0 and not errors:
+        where = ", ".join(map(str, shown))
+        errors.append(SpecError(f"no spec files (*.yaml, *.yml) found in {where}", Location(where)))
+    if errors:
+        raise SpecErrors(errors)
+    return loaded.specs
