@@ -344,7 +344,7 @@ def compile_spec(
     live_marker = read_marker(live)
     marker_ids = live_marker.nodes if live_marker else {}
     live_nodes = {n.id: n for n in live.nodes} if live else {}
-    layout = layered_positions(list(body.nodes), [(e.src, e.tgt) for e in graph])
+    layout: dict[str, tuple[float, float]] = {}  # computed on first need: most plans place no node
 
     owned: set[str] = set()
     keys: dict[str, str] = {}
@@ -384,6 +384,8 @@ def compile_spec(
         elif matched is not None and isinstance(matched.metadata.get("position"), dict):
             position = matched.metadata["position"]
         else:
+            if not layout:
+                layout = layered_positions(list(body.nodes), [(e.src, e.tgt) for e in graph])
             x, y = layout[key]
             position = {"x": x, "y": y, "z": 0}
         meta = {"position": position, **meta}

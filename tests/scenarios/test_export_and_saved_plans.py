@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import ModuleType
 
 from conftest import BASE_SPEC, World, cli
+from harness import point_dtlpy
 
 from reconciler.document import Pipeline
 from reconciler.spec import load
@@ -79,3 +81,20 @@ def test_show_rejects_what_is_not_a_plan(world: World) -> None:
     assert run.code == 1 and "is not a Loopform plan" in run.err
     run = cli("show", "missing.plan", "--offline")
     assert run.code == 1 and "cannot read the plan" in run.err
+
+
+def test_a_saved_plan_is_stale_after_an_edit_made_through_dtlpy(world: World, dtlpy_module: ModuleType) -> None:
+    spec = json.loads(json.dumps(BASE_SPEC))
+    spec["spec"]["variables"][0]["value"] = 0.9
+    world.write(spec)
+    assert cli("plan", "pipelines", "-out", "changes.plan").code == 0
+    assert "stale" not in cli("show", "changes.plan").err
+    pipeline = point_dtlpy(dtlpy_module, world.server).project.pipelines.get(pipeline_name="frames")
+    pipeline.description = "edited in a notebook"
+    pipeline.update()
+    shown = cli("show", "changes.plan")
+    assert shown.code == 0
+    assert "warning: stale plan: pipeline local/frames changed since the plan was made" in shown.err
+    assert "`loopform apply` will refuse this plan" in shown.err
+    refused = cli("apply", "changes.plan")
+    assert refused.code != 0 and "changed since the plan was made" in refused.err
