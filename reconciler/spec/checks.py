@@ -22,7 +22,6 @@ Rules (each message says what to do):
 
 from __future__ import annotations
 
-import difflib
 from collections import deque
 
 from reconciler.document import NODE_TYPES
@@ -41,6 +40,7 @@ from reconciler.spec.models import (
 from reconciler.spec.ports import node_ports
 from reconciler.spec.salvage import Salvage
 from reconciler.spec.source import pointer_escape
+from reconciler.spec.suggest import Hints
 
 # Which input port (element) type an event on a resource is delivered to.
 _TRIGGER_INPUT = {
@@ -87,6 +87,7 @@ def _reachability(spec: PipelineSpec, root: str | None, adjacency: dict[str, set
 
 def _node_findings(spec: PipelineSpec) -> list[Finding]:
     findings: list[Finding] = []
+    hints = Hints()
     variables: dict[str, str] = {}
     for index, variable in enumerate(spec.spec.variables):
         if variable.name in variables:
@@ -97,8 +98,7 @@ def _node_findings(spec: PipelineSpec) -> list[Finding]:
 
     def needs_variable(pointer: str, name: str, wanted: str | None) -> None:
         if name not in variables:
-            hint = difflib.get_close_matches(name, list(variables), n=1)
-            extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+            extra = hints.hint(name, list(variables))
             findings.append(Finding(pointer, f"unknown variable '{name}'{extra}; declare it in spec.variables"))
         elif wanted is not None and variables[name] != wanted:
             findings.append(
@@ -136,8 +136,7 @@ def _node_findings(spec: PipelineSpec) -> list[Finding]:
                     Finding(f"{base}/task/workload", f"workload loads add up to {total:g}, not 100")
                 )
         if isinstance(node, GenericNode) and node.type not in NODE_TYPES:
-            hint = difflib.get_close_matches(node.type, [*NODE_TYPES, "dataset"], n=1)
-            extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+            extra = hints.hint(node.type, [*NODE_TYPES, "dataset"])
             findings.append(
                 Finding(
                     f"{base}/type",

@@ -8,7 +8,6 @@ document; the caller turns it into a file location (`SpecFile.locate`).
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +16,10 @@ from pydantic import BaseModel, ConfigDict
 from reconciler.errors import Location, SpecError, SpecErrors
 from reconciler.spec.models import PipelineSpec, PortSpec
 from reconciler.spec.ports import accepts, node_ports
+from reconciler.spec.suggest import Hints
+
+# Names listed in one message at most (a generated spec can have thousands of root candidates).
+_LISTED = 10
 
 
 @dataclass(frozen=True)
@@ -53,23 +56,25 @@ def parse_endpoint(text: str) -> tuple[str, str | None]:
     return node, (port if dot else None)
 
 
-def _suggest(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+def _listed(names: list[str]) -> str:
+    """Names for a message: all of them, or the first few and how many more."""
+    if len(names) <= _LISTED:
+        return ", ".join(names)
+    return f"{', '.join(names[:_LISTED])}, and {len(names) - _LISTED} more"
 
 
 def _names(ports: list[PortSpec]) -> str:
-    return ", ".join(p.name for p in ports) or "none"
+    return _listed([p.name for p in ports]) or "none"
 
 
 def _pick_port(
-    key: str, port_name: str | None, ports: list[PortSpec], io: str, pointer: str
+    key: str, port_name: str | None, ports: list[PortSpec], io: str, pointer: str, hints: Hints
 ) -> tuple[PortSpec | None, Finding | None]:
     if port_name is not None:
         for port in ports:
             if port.name == port_name:
                 return port, None
-        hint = _suggest(port_name, [p.name for p in ports])
+        hint = hints.hint(port_name, [p.name for p in ports])
         return None, Finding(
             pointer, f"node '{key}' has no {io} port '{port_name}'{hint}; its {io}s: {_names(ports)}"
         )
@@ -91,6 +96,7 @@ def resolve_edges(spec: PipelineSpec) -> tuple[list[Edge], list[Finding]]:
     found: list[Edge] = []
     findings: list[Finding] = []
     seen: set[tuple[str, str, str, str, str | None, str]] = set()
+    hints = Hints()
 
     for index, conn in enumerate(spec.spec.connections):
         base = f"/spec/connections/{index}"
@@ -98,11 +104,11 @@ def resolve_edges(spec: PipelineSpec) -> tuple[list[Edge], list[Finding]]:
         src_port: PortSpec | None = None
         if src_key not in nodes:
             findings.append(
-                Finding(f"{base}/from", f"unknown node '{src_key}'{_suggest(src_key, keys)}")
+                Finding(f"{base}/from", f"unknown node '{src_key}'{hints.hint(src_key, keys)}")
             )
         else:
             src_port, problem = _pick_port(
-                src_key, src_port_name, ports[src_key][1], "output", f"{base}/from"
+                src_key, src_port_name, ports[src_key][1], "output", f"{base}/from", hints
             )
             if problem:
                 findings.append(problem)
@@ -113,7 +119,7 @@ def resolve_edges(spec: PipelineSpec) -> tuple[list[Edge], list[Finding]]:
                 if offered:
                     message = (
                         f"action '{conn.action}' is not offered by {where}"
-                        f"{_suggest(conn.action, offered)}; it offers: {', '.join(offered)}"
+                        f"{hints.hint(conn.action, offered)}; it offers: {_listed(offered)}"
                     )
                 else:
                     message = f"action '{conn.action}' is not offered by {where}: it has no actions"
@@ -125,10 +131,12 @@ def resolve_edges(spec: PipelineSpec) -> tuple[list[Edge], list[Finding]]:
             tgt_key, tgt_port_name = parse_endpoint(target)
             if tgt_key not in nodes:
                 findings.append(
-                    Finding(pointer, f"unknown node '{tgt_key}'{_suggest(tgt_key, keys)}")
+                    Finding(pointer, f"unknown node '{tgt_key}'{hints.hint(tgt_key, keys)}")
                 )
                 continue
-            tgt_port, problem = _pick_port(tgt_key, tgt_port_name, ports[tgt_key][0], "input", pointer)
+            tgt_port, problem = _pick_port(
+                tgt_key, tgt_port_name, ports[tgt_key][0], "input", pointer, hints
+            )
             if problem:
                 findings.append(problem)
                 continue
@@ -180,7 +188,7 @@ def find_root(spec: PipelineSpec) -> tuple[str | None, list[Finding]]:
     if spec.spec.root is not None:
         if spec.spec.root in nodes:
             return spec.spec.root, []
-        hint = _suggest(spec.spec.root, list(nodes))
+        hint = Hints().hint(spec.spec.root, list(nodes))
         return None, [Finding("/spec/root", f"root '{spec.spec.root}' is not a node{hint}")]
     targeted = {
         parse_endpoint(target)[0] for conn in spec.spec.connections for target in conn.to
@@ -199,7 +207,7 @@ def find_root(spec: PipelineSpec) -> tuple[str | None, list[Finding]]:
         Finding(
             "/spec/nodes",
             f"ambiguous root: {len(candidates)} nodes have no incoming connection "
-            f"({', '.join(candidates)}); set `spec.root` to one of them",
+            f"({_listed(candidates)}); set `spec.root` to one of them",
         )
     ]
 

@@ -9,7 +9,6 @@ several union members at the same place are merged into one "expected X or Y" me
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any
 
@@ -19,6 +18,7 @@ from pydantic_core import ErrorDetails
 from reconciler.errors import SpecError
 from reconciler.spec import models
 from reconciler.spec.source import SourceDocument, describe, pointer_escape
+from reconciler.spec.suggest import Hints
 
 _TYPE_WORDS = {
     "string_type": "a string",
@@ -48,13 +48,6 @@ def _vocabulary() -> list[str]:
 
 
 _VOCABULARY = _vocabulary()
-
-
-def _suggest(word: Any, choices: list[str]) -> str:
-    if not isinstance(word, str):
-        return ""
-    close = difflib.get_close_matches(word, [c for c in choices if c != word], n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _quote_hint(pointer: str, value: Any, doc: SourceDocument) -> str:
@@ -90,7 +83,9 @@ def _pattern_message(pattern: str, value: Any) -> str:
     return f"{shown} does not match the pattern {pattern}"
 
 
-def _message(error: ErrorDetails, pointer: str, field: str | None, doc: SourceDocument) -> str:
+def _message(
+    error: ErrorDetails, pointer: str, field: str | None, doc: SourceDocument, hints: Hints
+) -> str:
     kind = error["type"]
     value = error.get("input")
     ctx = error.get("ctx") or {}
@@ -100,7 +95,7 @@ def _message(error: ErrorDetails, pointer: str, field: str | None, doc: SourceDo
         return f"missing required field '{field}'"
     if kind == "extra_forbidden":
         name = pointer.rsplit("/", 1)[-1]
-        return f"unknown field '{name}'{_suggest(name, _VOCABULARY)}"
+        return f"unknown field '{name}'{hints.hint(name, _VOCABULARY)}"
     if kind in _TYPE_WORDS:
         wanted = _TYPE_WORDS[kind]
         if kind == "list_type" and pointer.endswith("/to"):
@@ -111,7 +106,7 @@ def _message(error: ErrorDetails, pointer: str, field: str | None, doc: SourceDo
         hint = _quote_hint(pointer, value, doc)
         if len(options) <= 6:
             return f"expected one of {', '.join(options)}; got {describe(value)}{hint}"
-        return f"{describe(value)} is not one of the {len(options)} allowed values{_suggest(value, options)}{hint}"
+        return f"{describe(value)} is not one of the {len(options)} allowed values{hints.hint(value, options)}{hint}"
     if kind == "string_pattern_mismatch":
         return _pattern_message(str(ctx.get("pattern", "")), value)
     if kind in ("too_short", "string_too_short"):
@@ -172,9 +167,10 @@ def translate(exc: ValidationError, doc: SourceDocument) -> list[SpecError]:
     """Every validation error of `exc` as a SpecError located in `doc`."""
     plain: list[tuple[str, str]] = []
     unions: dict[str, list[tuple[ErrorDetails, str]]] = {}
+    hints = Hints()
     for error in exc.errors(include_url=False):
         pointer, field, union = _walk(tuple(error["loc"]), doc.data, error["type"])
-        message = _message(error, pointer, field, doc)
+        message = _message(error, pointer, field, doc, hints)
         if union:
             unions.setdefault(pointer, []).append((error, message))
         else:

@@ -13,6 +13,7 @@ If the spine of the document is broken (no `spec`, `nodes` not a mapping), nothi
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,11 @@ class Salvage:
     dropped_variables: bool = False
     broken_metadata: bool = False
 
+    @functools.cached_property
+    def deleted_nodes(self) -> set[str]:
+        """Broken nodes not even kept as placeholders (their key itself is invalid)."""
+        return self.broken_nodes - set(self.spec.spec.nodes)
+
     def keep(self, finding: Finding) -> Finding | None:
         """The finding re-pointed at the original document, or None when it may be an artefact."""
         pointer = finding.pointer
@@ -65,9 +71,7 @@ class Salvage:
             if touched & self.broken_nodes:
                 return None
             # A node deleted for its invalid key may be named in ways that parse differently.
-            if finding.message.startswith("unknown node") and self.broken_nodes - set(
-                self.spec.spec.nodes
-            ):
+            if finding.message.startswith("unknown node") and self.deleted_nodes:
                 return None
             original = self.connection_index[index]
             pointer = f"/spec/connections/{original}{match.group(2) or ''}"

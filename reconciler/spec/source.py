@@ -6,8 +6,12 @@ available; it is iterative, unlike the composers, which recurse and crash on dee
 turned into data by an explicit stack, enforcing on the way:
 - a byte-size limit checked before reading the file (MAX_BYTES), no NUL bytes, UTF-8 only;
 - one document per file;
-- a nesting-depth limit (MAX_DEPTH) and a limit on how many values aliases repeat (MAX_NODES),
-  which stops "billion laughs" before anything walks the shared structure;
+- a nesting-depth limit (MAX_DEPTH) and a limit on the values of the document as aliases expand
+  it (MAX_VALUES), which stops "billion laughs" before anything walks the shared structure and
+  bounds the work per file (a spec of the largest real pipelines holds under a thousand values);
+- a limit on the length of a value's path (MAX_PATH: keys nested within each other), since a JSON
+  pointer is kept for every value: without it, a 1 MB file with a very long key above many
+  values would need gigabytes of pointers;
 - mapping keys must be strings and unique (PyYAML silently keeps the last duplicate);
 - scalars are typed like `yaml.safe_load` does (YAML 1.1 resolution: `on`/`yes`/`no` are booleans),
   except timestamps, which stay strings (specs are JSON-shaped; a date object would make the models
@@ -35,7 +39,8 @@ from reconciler.errors import Location, SpecError
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64
-MAX_NODES = 100_000  # values repeated through aliases (the file size bounds the rest)
+MAX_VALUES = 50_000  # scalars and containers, counted as aliases expand the document
+MAX_PATH = 1_024  # characters of a value's JSON pointer
 MAX_ALIASES = 1_000
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -251,15 +256,16 @@ class _Builder:
         plain: str | None,
         repeated: bool = False,
     ) -> None:
-        if repeated:  # an alias: its whole subtree appears once more
-            self.total += size
-        if self.total > MAX_NODES:
-            raise _Stop(
-                f"the document expands to more than {MAX_NODES} values (aliases expanding "
-                "exponentially?)",
-                mark.line,
-                mark.col,
+        # An alias repeats its whole subtree; anything else is one value (a container's contents
+        # were counted as they were read).
+        self.total += size if repeated else 1
+        if self.total > MAX_VALUES:
+            what = (
+                f"aliases expand the document to more than {MAX_VALUES} values"
+                if self.aliases
+                else f"the document holds more than {MAX_VALUES} values"
             )
+            raise _Stop(f"{what}, far more than a pipeline spec holds", mark.line, mark.col)
         if anchor:
             self.anchors[anchor] = (value, size)
         if not self.stack:
@@ -321,9 +327,17 @@ class _Builder:
             )
             top.skip_value = True
             return
+        pointer = f"{top.pointer}/{pointer_escape(key)}"
+        if len(pointer) > MAX_PATH:
+            raise _Stop(
+                f"key path longer than {MAX_PATH} characters (a key that long, or long keys nested "
+                "within each other)",
+                mark.line,
+                mark.col,
+            )
         top.seen[key] = mark
         top.key = key
-        self.doc.marks[f"{top.pointer}/{pointer_escape(key)}"] = mark
+        self.doc.marks[pointer] = mark
 
     def _take_merge(self, top: _Frame, value: Any, mark: Mark) -> None:
         sources = value if isinstance(value, list) else [value]

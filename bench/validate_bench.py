@@ -1,0 +1,80 @@
+"""Hostile spec files at the reader's limits: time and peak memory of `load`, next to a valid example.
+
+    /work/venv/bin/python bench/validate_bench.py
+
+Each input runs in a fresh interpreter, which reports the seconds `load([file])` took and its
+peak resident memory, so one case's garbage cannot hide another's. The promise being measured:
+every bad input is rejected with a located error within a second and in bounded memory. Prints
+the time ratio to loading the largest example spec; never asserts.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+HEAD = "apiVersion: loopform/v1\nkind: Pipeline\nmetadata: {name: gen}\nspec:\n"
+
+# Peak memory from VmHWM: unlike ru_maxrss, it starts afresh at exec (ru_maxrss would include
+# the forked copy of this process, which holds the 50 MB case).
+CHILD = """
+import json, re, sys, time
+from pathlib import Path
+from reconciler.spec import load
+start = time.perf_counter()
+result = load([Path(sys.argv[1])])
+elapsed = time.perf_counter() - start
+first = result.errors[0] if result.errors else None
+peak = re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text())
+print(json.dumps({"seconds": elapsed, "rss_mb": int(peak.group(1)) / 1024 if peak else float("nan"),
+                  "errors": len(result.errors), "first": str(first) if first else "valid"}))
+"""
+
+
+def _cases() -> dict[str, str | bytes]:
+    nodes = "".join(f"    n{i}: {{type: merge}}\n" for i in range(3000))
+    bomb = "".join(
+        f"m{i}: &m{i} {{a: *m{i - 1}, b: *m{i - 1}, c: *m{i - 1}, d: *m{i - 1}}}\n" if i else "m0: &m0 {x: 1}\n"
+        for i in range(40)
+    )
+    return {
+        "50 MB file": b"a: " + b"x" * (50 * 1024 * 1024),
+        "1 MB of flat values": "a: [" + "1," * 500_000 + "1]\n",
+        "200k-deep flow nesting": "a: " + "[" * 200_000 + "]" * 200_000 + "\n",
+        "alias bomb in flow mappings": bomb,
+        "900 kB key above 250k values": "? " + "k" * 400_000 + "\n: [" + "1," * 250_000 + "1]\n",
+        "3000 nodes, 6000 unknown targets": HEAD + "  root: n0\n  nodes:\n" + nodes + "  connections:\n"
+        + "".join(f"    - {{from: n{i}, to: [n{i + 1}, x{i}, y{i}]}}\n" for i in range(2999)),
+        "3000 nodes, ambiguous root": HEAD + "  nodes:\n" + nodes,
+        "invalid UTF-8 at the end of 1 MB": b"# " + b"x" * 1_000_000 + b"\n\xff\n",
+    }
+
+
+def _run(path: Path) -> dict[str, object]:
+    out = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True,
+                         check=True, timeout=600, cwd=path.parent)
+    return json.loads(out.stdout)
+
+
+def main() -> None:
+    baseline_path = max((REPO / "pipelines").glob("*.yaml"), key=lambda p: p.stat().st_size)
+    runs = [_run(baseline_path) for _ in range(3)]
+    baseline = min(float(r["seconds"]) for r in runs)  # type: ignore[arg-type]
+    print(f"baseline: {baseline_path.name} loads in {baseline * 1000:.1f} ms, peak {runs[0]['rss_mb']:.0f} MB")
+    print(f"{'input':36} {'ms':>8} {'x base':>8} {'MB':>6}  first error")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, content in _cases().items():
+            path = Path(tmp) / "case.yaml"
+            path.write_bytes(content if isinstance(content, bytes) else content.encode())
+            report = _run(path)
+            seconds = float(report["seconds"])  # type: ignore[arg-type]
+            print(f"{name:36} {seconds * 1000:8.1f} {seconds / baseline:8.0f} {report['rss_mb']:6.0f}  "
+                  f"{str(report['first'])[:90]}")
+
+
+if __name__ == "__main__":
+    main()
