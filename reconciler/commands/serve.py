@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
+from reconciler.config import ENV_TOKEN
 from reconciler.errors import ConfigError
 from reconciler.server import ControlPlane
 from reconciler.server.app import API_PREFIX
@@ -108,6 +109,9 @@ def _run(args: argparse.Namespace, term: Terminal, stop_requested: threading.Eve
             term.print(f"Access token (valid 24 h; `loopform local token --db {args.db}` mints another): {token}")
         if args.dtlpy_login:
             term.print(f"dtlpy login written: export DATALOOP_PATH={args.dtlpy_login.resolve()}")
+            term.print(f"Use it: DATALOOP_PATH={args.dtlpy_login.resolve()} loopform plan --url {base_url}")
+        else:
+            term.print(f"Use it: {ENV_TOKEN}=<the token> loopform plan --url {base_url}")
         if not address.is_loopback:
             term.eprint(f"Warning: listening on {server.host}, not only this machine: anyone who can reach "
                         "it and holds a token can change this database.")

@@ -98,8 +98,9 @@ def test_serve_prints_url_writes_logins_and_stops_on_sigterm(tmp_path: Path) -> 
         match = re.search(r"at (http://127\.0\.0\.1:\d+/api/v1)$", first.strip())
         assert match, first
         base_url = match.group(1)
-        while "Press Ctrl-C" not in proc.stdout.readline():
-            pass
+        announced = [first]
+        while "Press Ctrl-C" not in announced[-1]:
+            announced.append(proc.stdout.readline())
         token = token_file.read_text().strip()
         assert token_file.stat().st_mode & 0o777 == 0o600
         assert token not in first
@@ -115,6 +116,9 @@ def test_serve_prints_url_writes_logins_and_stops_on_sigterm(tmp_path: Path) -> 
     assert proc.returncode == 0, err
     assert "Stopped." in out
     assert token not in out + err  # with --token-file the token is only in the file
+    announced_text = "".join(announced)
+    assert f"DATALOOP_PATH={login_dir.resolve()} loopform plan --url {base_url}" in announced_text
+    assert token not in announced_text
 
 
 def test_serve_without_a_token_file_prints_the_token_once(tmp_path: Path) -> None:
