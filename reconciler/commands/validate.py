@@ -49,6 +49,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _printable(text: str) -> str:
+    """Text with control and invisible formatting characters escaped (`\x1b`, `\u202e`).
+
+    Messages quote keys and values from the file: an escape sequence there must not recolour or
+    rewrite the user's terminal or CI log, nor a bidi override reorder what the message says.
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
@@ -94,7 +105,7 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
 
     for error in errors:  # the same text as SpecError's str(), with colour
         label = term.style("warning: ", "yellow") if error.severity == "warning" else ""
-        term.print(f"{error.location}: {label}{error.message}")
+        term.print(_printable(f"{error.location}: ") + label + _printable(error.message))
     if error_count:
         term.print(f"{_plural(error_count, 'error')}, {_plural(warning_count, 'warning')}")
         return EXIT_ERROR

@@ -146,3 +146,14 @@ def test_schema_command_prints_the_published_schema() -> None:
     assert result.code == 0
     assert result.out == schema_text()
     assert result.out == (REPO / "schemas" / "pipeline.schema.json").read_text()
+
+
+def test_control_characters_from_the_file_are_escaped_in_messages(in_tmp: Path) -> None:
+    (in_tmp / "esc.yaml").write_text(
+        VALID.replace("  nodes:\n", '  nodes:\n    "a\\e[31mX": {type: merge}\n    "b\\u202ec": {type: merge}\n')
+    )
+    result = run_cli("validate", "esc.yaml")
+    lines = result.out.splitlines()
+    assert lines[0].startswith("esc.yaml:7:5: invalid node key 'a\\x1b[31mX': use letters")
+    assert lines[1].startswith("esc.yaml:8:5: invalid node key 'b\\u202ec': use letters")
+    assert "\x1b" not in result.out and "\u202e" not in result.out
