@@ -104,8 +104,10 @@ class ApiSession:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.options = options or ClientOptions()
+        self._pool_size = self.options.pool_size
         self._retrying = self._session(token, self._retry(idempotent=True), transport)
         self._once = self._session(token, self._retry(idempotent=False), transport)
+        self._over_http = transport is None
 
     def __repr__(self) -> str:  # never the token
         return f"ApiSession({self.base_url!r})"
@@ -140,11 +142,27 @@ class ApiSession:
         if transport is not None:
             session.mount(self.base_url + "/", transport)
         else:
-            adapter = HTTPAdapter(max_retries=retry, pool_connections=2,
-                                  pool_maxsize=self.options.pool_size)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
+            self._mount(session, retry)
         return session
+
+    def _mount(self, session: requests.Session, retry: Retry) -> None:
+        # pool_block: a caller beyond the pool waits for a free connection instead of opening one
+        # that urllib3 then throws away with a warning on stderr.
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=2, pool_maxsize=self._pool_size,
+                              pool_block=True)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+
+    def reserve(self, connections: int) -> None:
+        """Keep at least `connections` connections per host, one per thread that will call at once
+        (apply's `--parallelism`), so that no worker waits for another's connection."""
+        if not self._over_http or connections <= self._pool_size:
+            return
+        self._pool_size = connections
+        for session, idempotent in ((self._retrying, True), (self._once, False)):
+            for adapter in set(session.adapters.values()):
+                adapter.close()
+            self._mount(session, self._retry(idempotent=idempotent))
 
     def close(self) -> None:
         self._retrying.close()

@@ -68,6 +68,7 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
             return 0
         if not args.auto_approve:
             _confirm(term)
+        backend.session.reserve(args.parallelism)
         result = apply_plan(plan, backend, parallelism=args.parallelism, on_event=view.event)
         view.summary(result)
     finally:

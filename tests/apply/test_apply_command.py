@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
+import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from faultkit import FaultInjector
+from faultkit import Concurrency, FaultInjector
 from harness import cli, isolate, serve_for_cli
 from specs import copy_examples, plan_for, spec_names, writes
 
 from reconciler.client import ApiSession, RestBackend
+from reconciler.server import ControlPlane
+from reconciler.server.serving import HttpServer
 from reconciler.server.testing import ServerHandle, serve_in_thread
 
 
@@ -215,3 +220,30 @@ def test_partial_failure_exits_1_with_the_api_message_and_a_rerun_finishes(
         assert "Plan: 0 to create, 0 to update, 0 to delete, 2 status changes." in second.out
         assert "Apply complete: 2 done, 0 failed, 0 not attempted, 1 unchanged." in second.out
         assert "No changes." in cli("apply", "--auto-approve").out
+
+
+def test_parallelism_beyond_the_connection_pool_keeps_every_worker_busy_and_quiet(
+        clean_env: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    many = clean_env / "many"
+    shutil.copytree(clean_env / "pipelines" / "snippets", many / "snippets")
+    template = (clean_env / "pipelines" / "nightly-quality.yaml").read_text()
+    for i in range(30):
+        (many / f"p{i:02d}.yaml").write_text(template.replace("name: nightly-quality", f"name: p{i:02d}", 1))
+    inflight = Concurrency("POST", r"/pipelines$", target=25, patience=1.0)
+    caplog.set_level(logging.WARNING)
+    # serve_in_thread's server has 8 threads; this one must be able to hold 25 requests at once.
+    plane = ControlPlane(clean_env / "served.db")
+    http = HttpServer(inflight(plane.wsgi_app), host="127.0.0.1", port=0, threads=32)
+    thread = threading.Thread(target=http.run, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("LOOPFORM_API_URL", f"http://127.0.0.1:{http.port}/api/v1")
+        monkeypatch.setenv("LOOPFORM_TOKEN", plane.mint_token())
+        r = cli("apply", "many", "--auto-approve", "--parallelism", "24")
+    finally:
+        http.stop()
+        thread.join(timeout=10)
+        plane.close()
+    assert r.code == 0, r.err
+    assert (inflight.count, inflight.max_seen) == (30, 24)
+    assert [rec.getMessage() for rec in caplog.records if rec.levelno >= logging.WARNING] == []
