@@ -20,12 +20,16 @@ def _escape_cell(text: str) -> str:
 
 
 _CHANGE_LINE = re.compile(r"^    ([+~-]) ")
+_TEXT_DIFF_LINE = re.compile(r"^        ([+-]) ")
 
 
 def _diff_line(line: str) -> str:
     # GitHub colours a ```diff block by the first column: move each change's symbol there
-    # (`~` becomes `!`, which it shows as a modification).
+    # (`~` becomes `!`, which it shows as a modification); lines of a code diff likewise.
     match = _CHANGE_LINE.match(line)
+    text = _TEXT_DIFF_LINE.match(line) if match is None else None
+    if text is not None:
+        return f"{text.group(1)}{' ' * 9}{line[text.end():]}"
     if match is None:
         return line
     sym = "!" if match.group(1) == "~" else match.group(1)

@@ -14,7 +14,7 @@ Symbols fall back to ASCII when the terminal cannot show them; colour only throu
 from __future__ import annotations
 
 from reconciler.plan import Action, ChangeOp, FieldChange, PipelineChange, Plan
-from reconciler.render.values import describe
+from reconciler.render.values import describe, text_diff
 from reconciler.terminal import Terminal
 
 SYMBOLS = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-", Action.PAUSE: "⏸",
@@ -65,6 +65,9 @@ def render_pipeline(p: PipelineChange, term: Terminal) -> list[str]:
             lines.append(f"    (local) {prov.kind.value} {prov.name!r} will be provisioned")
     for change in p.changes:
         lines.append(f"    {_change_line(change, term)}")
+        for line in text_diff(change) or ():
+            colour = {"+": "green", "-": "red", "@": "cyan"}.get(line[:1])
+            lines.append(f"        {term.style(line, colour) if colour else line}")
     return lines
 
 

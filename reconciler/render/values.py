@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from typing import Any
 
@@ -59,8 +60,28 @@ def _is_trigger(path: str) -> bool:
         head == "nodes" and rest.count(".") == 1 and rest.endswith(".trigger"))
 
 
+MAX_TEXT_DIFF_LINES = 40
+
+
+def text_diff(change: FieldChange) -> list[str] | None:
+    """A changed multi-line text (a code node's code) as unified-diff lines (`+ `, `- `, `  `),
+    at most MAX_TEXT_DIFF_LINES of them plus a note; None for any other change."""
+    before, after = change.before, change.after
+    if change.op is not ChangeOp.CHANGE or not (isinstance(before, str) and isinstance(after, str)) \
+            or ("\n" not in before.rstrip("\n") and "\n" not in after.rstrip("\n")):
+        return None
+    lines = [line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), n=1, lineterm="")
+             if not line.startswith(("---", "+++"))]
+    out = [line if line.startswith("@@") else f"{line[:1] or ' '} {line[1:]}" for line in lines]
+    if len(out) > MAX_TEXT_DIFF_LINES:
+        out = out[:MAX_TEXT_DIFF_LINES] + [f"... {len(out) - MAX_TEXT_DIFF_LINES} more diff lines"]
+    return out
+
+
 def describe(change: FieldChange) -> str:
     """`path: before -> after`, or `path = value` for an added / removed entry, in spec words."""
+    if text_diff(change) is not None:
+        return f"{change.path}: text changed ({_line_count(change.before)} -> {_line_count(change.after)} lines)"
     head = change.path.split(".", 1)[0]
     value = change.after if change.op is ChangeOp.ADD else change.before
     if change.op is not ChangeOp.CHANGE and isinstance(value, dict):
@@ -83,3 +104,7 @@ def describe(change: FieldChange) -> str:
     if change.op is ChangeOp.REMOVE:
         return f"{change.path} (was {short(change.before)})"
     return f"{change.path}: {short(change.before)} -> {short(change.after)}"
+
+
+def _line_count(text: str) -> int:
+    return len(text.splitlines())
