@@ -83,6 +83,26 @@ class RequestLog:
             return len(self._entries)
 
 
+STATE_DIR_NAME = ".loopform"
+
+
+def _keep_out_of_git(folder: Path) -> None:
+    """Give Loopform's own state folder a `.gitignore` of `*`, as pytest does for its cache.
+
+    The embedded default lives in `.loopform/` inside the user's repository; its database holds the
+    token secret and must not be committed by a careless `git add .`. Only a folder with that
+    name is touched (a `--db` elsewhere is the user's business), and an existing file is kept.
+    """
+    if folder.name != STATE_DIR_NAME:
+        return
+    ignore = folder / ".gitignore"
+    try:
+        with ignore.open("x") as fh:
+            fh.write("# Created by loopform: local state (with the token secret), not for version control.\n*\n")
+    except OSError:  # already there (FileExistsError), or a read-only folder: nothing to do
+        pass
+
+
 class ControlPlane:
     """The local control plane over the SQLite file `db_path` (created if missing).
 
@@ -103,6 +123,7 @@ class ControlPlane:
         self.strict = strict
         self.default_user = default_user
         self.store = Store(self.db_path)
+        _keep_out_of_git(self.db_path.parent)
         self.tokens = TokenAuthority(self.store)
         self.request_log = RequestLog()
         self._router = Router()

@@ -110,3 +110,14 @@ def test_an_unusable_state_database_is_a_clear_error_not_a_crash(tmp_path: Path,
     assert run.code == 1, run
     assert "cannot open state database" in run.err and "file is not a database" in run.err
     assert "bug in loopform" not in run.err
+
+
+def test_the_state_folder_keeps_itself_out_of_git(tmp_path: Path) -> None:
+    ControlPlane(tmp_path / ".loopform" / "state.db").close()
+    ignore = tmp_path / ".loopform" / ".gitignore"
+    assert ignore.read_text().splitlines()[-1] == "*"
+    ignore.write_text("mine\n")
+    ControlPlane(tmp_path / ".loopform" / "state.db").close()
+    assert ignore.read_text() == "mine\n"  # a user's own file is kept
+    ControlPlane(tmp_path / "elsewhere" / "state.db").close()
+    assert not (tmp_path / "elsewhere" / ".gitignore").exists()  # only Loopform's own folder
