@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from reconciler.errors import ConfigError
 from reconciler.interpolate import Context, Scalar, Variable
 from reconciler.redact import MIN_SECRET
+from reconciler.settings_file import load_settings_file
 
 PROJECT_FILE = "loopform.yaml"
 STATE_DIR = ".loopform"
@@ -133,27 +133,8 @@ class Settings:
 
 
 def load_project_file(path: Path) -> ProjectFile:
-    """Parse `loopform.yaml`; a malformed file is a ConfigError naming the file."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
-    if len(raw) > _MAX_PROJECT_FILE:
-        raise ConfigError(f"{path}: larger than {_MAX_PROJECT_FILE} bytes; is this the right file?")
-    try:
-        data = yaml.safe_load(raw) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: not valid YAML") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings (backend, url, project)")
-    try:
-        return ProjectFile.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path}: {key}: {first['msg']}") from exc
+    """Parse `loopform.yaml`; any problem is a ConfigError naming the file (and line, where known)."""
+    return load_settings_file(path, ProjectFile, what="project file", max_bytes=_MAX_PROJECT_FILE)
 
 
 def dtlpy_cookie_path(env: Mapping[str, str], home: Path) -> Path:

@@ -19,12 +19,10 @@ it creates. Errors are `ConfigError`s that name the file and the entry.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from reconciler.errors import ConfigError
 from reconciler.server.app import ControlPlane
@@ -32,6 +30,7 @@ from reconciler.server.http import HttpError
 from reconciler.server.ids import object_id
 from reconciler.server.resources import DEFAULT_RECIPE_TITLE, create_resource
 from reconciler.server.routes_projects import MEMBER_ROLES
+from reconciler.settings_file import load_settings_file
 
 MAX_SEED_BYTES = 4 * 1024 * 1024
 
@@ -109,29 +108,8 @@ class SeedResult(BaseModel):
 
 
 def load_seed(path: Path) -> SeedFile:
-    """Parse and validate a seed file; ConfigError (with the file and the key path) otherwise."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read seed file {path}: {exc.strerror}") from exc
-    if len(raw) > MAX_SEED_BYTES:
-        raise ConfigError(f"{path}: seed file larger than {MAX_SEED_BYTES} bytes")
-    try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(raw)
-        else:
-            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-            data = yaml.load(raw, Loader=loader)  # noqa: S506 - a safe loader
-    except (ValueError, yaml.YAMLError, RecursionError) as exc:
-        raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from exc
-    try:
-        return SeedFile.model_validate(data if data is not None else {})
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
-            for err in exc.errors()[:5]
-        )
-        raise ConfigError(f"{path}: invalid seed file: {problems}") from exc
+    """Parse and validate a seed file; ConfigError (with the file, the line and the key path) otherwise."""
+    return load_settings_file(path, SeedFile, what="seed file", max_bytes=MAX_SEED_BYTES)
 
 
 def apply_seed(plane: ControlPlane, seed: SeedFile) -> SeedResult:

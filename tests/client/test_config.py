@@ -105,9 +105,9 @@ def test_a_production_token_is_not_sent_to_another_url(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("backend: cloud\n", "loopform.yaml: backend"),
+        ("backend: cloud\n", "loopform.yaml:1:1: invalid project file: backend"),
         ("- a\n- b\n", "expected a mapping"),
-        ("backend: [\n", "loopform.yaml:2:1: not valid YAML"),
+        ("backend: [\n", "loopform.yaml:2:1: invalid YAML"),
     ],
 )
 def test_malformed_project_file_is_a_located_config_error(tmp_path: Path, text: str, message: str) -> None:

@@ -132,6 +132,24 @@ def test_unknown_environment_and_bad_variables_are_config_errors(tmp_path: Path)
         resolve_settings(Flags(), env={}, cwd=tmp_path, home=tmp_path)
 
 
+@pytest.mark.parametrize(("text", "message"), [
+    ("variables: " + "[" * 3000 + "]" * 3000 + "\n", r"loopform\.yaml:1:\d+: nesting deeper than 64 levels"),
+    ("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcde", "bcdef")),
+     r"loopform\.yaml:\d+:\d+: aliases expand the document"),
+    ("environments:\n  prod:\n    variables:\n      t: {value: 1, env: X}\n",
+     r"loopform\.yaml:4:7: invalid project file: environments\.prod\.variables\.t: .*exactly one of"),
+    ("# nothing but a comment\n", None),
+])
+def test_a_hostile_or_wrong_project_file_is_a_located_error(tmp_path: Path, text: str, message: str | None) -> None:
+    (tmp_path / "loopform.yaml").write_text(text)
+    if message is None:
+        assert resolve_settings(Flags(), env={}, cwd=tmp_path, home=tmp_path).kind.value == "local"
+        return
+    with pytest.raises(ConfigError, match=message):  # not a RecursionError, nor memory blown up
+        resolve_settings(Flags(), env={}, cwd=tmp_path, home=tmp_path)
+
+
 def test_redactor_covers_raw_json_and_repr_forms() -> None:
     secret = 'p"a\\ss ü'
     redact = Redactor([secret, ""])

@@ -63,7 +63,7 @@ def test_local_seed_reports_bad_files(tmp_path: Path) -> None:
     bad.write_text("projects:\n  - name: demo\n    members: [{email: a@b.c, role: king}]\n")
     code, _, err = _run("local", "--db", str(tmp_path / "s.db"), "seed", str(bad))
     assert code == 1
-    assert err.startswith(f"Error: {bad}: invalid seed file: projects.0.members.0.role")
+    assert err.startswith(f"Error: {bad}:3:30: invalid seed file: projects.0.members.0.role")
     broken = tmp_path / "broken.json"
     broken.write_text("{")
     code, _, err = _run("local", "--db", str(tmp_path / "s.db"), "seed", str(broken))
