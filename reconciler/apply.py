@@ -121,11 +121,15 @@ class _StepFailed(Exception):
 
 
 def apply_plan(plan: Plan, backend: Backend, *, parallelism: int = 4,
-               on_event: Callable[[StartEvent | StepEvent | ResultEvent], None] | None = None) -> ApplyResult:
+               on_event: Callable[[StartEvent | StepEvent | ResultEvent], None] | None = None,
+               stop: threading.Event | None = None) -> ApplyResult:
     """Execute `plan` on `backend`. A pipeline's failure is in the result, never raised.
 
     Once the backend refuses the credentials (401/403), pipelines not yet started are left
-    `not attempted` rather than each failing the same way. If `on_event` raises (say, the output
+    `not attempted` rather than each failing the same way. So are they once `stop` is set (the
+    CLI sets it on Ctrl-C or SIGTERM): pipelines in progress finish all their steps, so none is
+    left half-changed (created but not installed, reset but its token not recorded), and a re-run
+    does the rest. If `on_event` raises (say, the output
     pipe closed), no more events are sent and the first such error is raised once every pipeline
     is done: showing progress must never cut an apply short between two steps of a pipeline.
     """
@@ -145,7 +149,7 @@ def apply_plan(plan: Plan, backend: Backend, *, parallelism: int = 4,
                     display_errors.append(exc)
 
     def run(change: PipelineChange) -> PipelineResult:
-        if refused.is_set():
+        if refused.is_set() or (stop is not None and stop.is_set()):
             result = PipelineResult(project=change.project, name=change.name, outcome=Outcome.NOT_ATTEMPTED,
                                     pipeline_id=change.pipeline_id, pending=_steps(change))
         else:

@@ -14,8 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 from pydantic import ValidationError
 
@@ -69,16 +74,44 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
         if not args.auto_approve:
             _confirm(term)
         backend.session.reserve(args.parallelism)
-        result = apply_plan(plan, backend, parallelism=args.parallelism, on_event=view.event)
+        stop = threading.Event()
+        with _stop_on_signals(stop, term):
+            result = apply_plan(plan, backend, parallelism=args.parallelism, on_event=view.event, stop=stop)
         view.summary(result)
     finally:
         backend.close()
     if not result.ok:
         failed = result.count(Outcome.FAILED)
         skipped = result.count(Outcome.NOT_ATTEMPTED)
-        raise ApplyError(f"{failed} failed, {skipped} not attempted; fix the cause and run apply again "
+        why = "interrupted" if stop.is_set() else "fix the cause"
+        raise ApplyError(f"{failed} failed, {skipped} not attempted; {why} and run apply again "
                          "(it continues from the live state)")
     return 0
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event, term: Terminal) -> Iterator[None]:
+    """While applying, a first Ctrl-C or SIGTERM (a cancelled CI job) sets `stop`: pipelines in
+    progress finish, no other starts. A second Ctrl-C interrupts at once (KeyboardInterrupt).
+    Signal handlers can only be installed from the main thread; elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            return
+        stop.set()
+        term.eprint("Stopping: pipelines in progress finish, no other starts (Ctrl-C again to abort now).")
+
+    previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 # -- where the plan comes from -------------------------------------------------------------------
