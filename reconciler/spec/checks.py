@@ -11,7 +11,7 @@ Rules (each message says what to do):
 - nodes that neither the root nor a trigger node reach are warned about (they would never run);
 - an event trigger needs an input port for its resource (Item and ItemStatus events feed an
   `Item` port, Dataset events a `Dataset` port, ...); task nodes take no triggers (items reach a
-  task through connections);
+  task through connections); an event action the platform does not know is warned about;
 - variables are unique, and variables named by nodes and ports exist (with the right type for
   `datasetVariable` / `modelVariable`);
 - port names are unique per node side, explicit node ids unique per pipeline;
@@ -51,6 +51,9 @@ _TRIGGER_INPUT = {
     "Task": "Task",
     "Assignment": "Assignment",
 }
+# The event actions the platform knows (dtlpy `TriggerAction`); the schema keeps the list open, so
+# that an action the platform adds later is not refused, but a typo is worth a warning.
+TRIGGER_ACTIONS = ("Created", "Updated", "Deleted", "statusChanged", "Clone")
 
 
 def _node(key: str) -> str:
@@ -146,11 +149,11 @@ def _node_findings(spec: PipelineSpec) -> list[Finding]:
                 )
             )
         if node.trigger is not None:
-            findings.extend(_trigger_findings(key, node, inputs))
+            findings.extend(_trigger_findings(key, node, inputs, hints))
     return findings
 
 
-def _trigger_findings(key: str, node: AnyNode, inputs: list[PortSpec]) -> list[Finding]:
+def _trigger_findings(key: str, node: AnyNode, inputs: list[PortSpec], hints: Hints) -> list[Finding]:
     pointer = f"{_node(key)}/trigger"
     if isinstance(node, TaskNode):
         return [
@@ -159,16 +162,27 @@ def _trigger_findings(key: str, node: AnyNode, inputs: list[PortSpec]) -> list[F
     trigger = node.trigger
     if trigger is None or trigger.event is None:
         return []
+    findings: list[Finding] = []
+    for index, action in enumerate(trigger.event.actions):
+        if action not in TRIGGER_ACTIONS:
+            findings.append(
+                Finding(
+                    f"{pointer}/event/actions/{index}",
+                    f"trigger action '{action}' is not one the platform knows"
+                    f"{hints.hint(action, TRIGGER_ACTIONS)}: {', '.join(TRIGGER_ACTIONS)}",
+                    "warning",
+                )
+            )
     wanted = _TRIGGER_INPUT.get(trigger.event.resource)
     if wanted is not None and not any(_base(p.type) in (wanted, "Json") for p in inputs):
-        return [
+        findings.append(
             Finding(
                 f"{pointer}/event/resource",
                 f"a {trigger.event.resource} event trigger needs an input port of type {wanted}; "
                 f"node '{key}' has: {', '.join(f'{p.name} ({p.type})' for p in inputs) or 'none'}",
             )
-        ]
-    return []
+        )
+    return findings
 
 
 def spec_findings(spec: PipelineSpec) -> list[Finding]:

@@ -389,6 +389,14 @@ CASES: list[Case] = [
         ],
     ),
     Case(
+        "trigger action the platform does not know (warning)",
+        _with("dataset: raw}", "dataset: raw, trigger: {event: {actions: [Created, Create]}}}"),
+        [
+            "7:77: warning: trigger action 'Create' is not one the platform knows (did you mean "
+            "'Created'?): Created, Updated, Deleted, statusChanged, Clone",
+        ],
+    ),
+    Case(
         "unknown variable",
         _with("dataset: raw}", "datasetVariable: raw}"),
         ["7:26: unknown variable 'raw'; declare it in spec.variables"],
