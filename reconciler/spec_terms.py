@@ -57,16 +57,10 @@ class _View:
         self.consumed: set[str] = set()
 
     def get(self, path: str) -> Any:
-        section, _, key = path.partition(".")
-        holder = self.node.get(section) if key else self.node
-        if not isinstance(holder, dict):
-            return None
-        return holder.get(key or section)
+        return _lookup(self.node, path)[1]
 
     def has(self, path: str) -> bool:
-        section, _, key = path.partition(".")
-        holder = self.node.get(section) if key else self.node
-        return isinstance(holder, dict) and (key or section) in holder
+        return _lookup(self.node, path)[0]
 
     def usable(self, *paths: str) -> bool:
         return all(p not in self.raw_only for p in paths)
@@ -100,6 +94,10 @@ class _View:
                 left = {k: v for k, v in value.items() if f"{field}.{k}" not in self.consumed}
                 if left:
                     rest[field] = left
+            elif isinstance(value, dict) and field in ("inputs", "outputs"):
+                # Ports keep their place; only a field read elsewhere (a task's actions) leaves.
+                rest[field] = {name: {k: v for k, v in port.items() if f"{field}.{name}.{k}" not in self.consumed}
+                               if isinstance(port, dict) else port for name, port in value.items()}
             elif field not in self.out:
                 rest[field] = value
         return {**self.out, **rest}
@@ -112,9 +110,11 @@ def _int_choice(table: dict[int, str]) -> Callable[[Any], Any]:
 
 
 def _iso_ms(value: Any) -> Any:
-    # compile writes a spec's dueDate as epoch milliseconds; show it as the date it means.
+    # compile writes a spec's dueDate as epoch milliseconds; show it as the date it means (a bare
+    # date when it is midnight UTC, which is how compile reads one).
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return datetime.fromtimestamp(value / 1000, tz=UTC).isoformat()
+        moment = datetime.fromtimestamp(value / 1000, tz=UTC)
+        return moment.date().isoformat() if value % 86_400_000 == 0 else moment.isoformat()
     return None
 
 
@@ -201,6 +201,11 @@ def _typed(view: _View, ptype: str, names: NameLookup) -> None:
         view.take("task.consensus.percentage", "metadata.consensusPercentage")
         view.take("task.consensus.assignees", "metadata.consensusAssignees")
         view.take("task.groups", "metadata.groups")
+        # `task.actions` sets the actions of the task's output port (compile's node_ports).
+        outputs = view.node.get("outputs")
+        acting = [name for name, port in (outputs or {}).items() if isinstance(port, dict) and "actions" in port]
+        if len(acting) == 1 and view.usable(f"outputs.{acting[0]}.actions"):
+            view.put("task.actions", outputs[acting[0]]["actions"], f"outputs.{acting[0]}.actions")
     elif ptype == "code":
         fn = ns.get("functionName")
         view.take("function", "namespace.functionName", _nonempty_str)
@@ -265,11 +270,18 @@ def _paired_views(before: dict[str, Any], after: dict[str, Any], names: NameLook
 
 
 def _present(node: dict[str, Any], path: str) -> bool:
-    section, _, key = path.partition(".")
-    if not key:
-        return section in node
-    holder = node.get(section)
-    return isinstance(holder, dict) and key in holder
+    return _lookup(node, path)[0]
+
+
+def _lookup(node: dict[str, Any], path: str) -> tuple[bool, Any]:
+    """(present, value) at a dotted platform path of a node essence (`metadata.recipeId`,
+    `outputs.item.actions`); the paths this module reads never contain dots in their keys."""
+    holder: Any = node
+    for part in path.split("."):
+        if not isinstance(holder, dict) or part not in holder:
+            return False, None
+        holder = holder[part]
+    return True, holder
 
 
 def _disambiguate(before: Any, after: Any) -> None:

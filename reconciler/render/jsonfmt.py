@@ -7,11 +7,16 @@ Format (format_version 1) — a dump of `reconciler.plan.Plan`:
      "summary": {"create": n, "update": n, "delete": n, "status": n, "has_changes": bool},
      "pipelines": [{"project", "project_id", "name", "pipeline_id", "actions": [create|update|delete|
                     pause|resume|reset|no-op], "desired": API document | null,
-                    "changes": [{"path", "before", "after", "drift", "op": add|remove|change}],
+                    "changes": [{"path", "before", "after", "drift", "op": add|remove|change,
+                                 "platform": [{"path", "before", "after", "op"}] | null}],
                     "provisions": [{"kind", "name", "id", "provision", "extra"}],
                     "reset_token", "live_fingerprint", "reason", "spec_path"}]}
 
-`summary` is derived (ignored when a saved plan is read back). Fields are only ever added.
+A change's `path` and values are in spec terms (`nodes.label.task.recipe: "default" -> "strict"`,
+`status: "installed" -> "paused"`); `platform` lists the API-document differences it stands for
+(`nodes.label.metadata.recipeId` ids, `status: "Installed" -> "Uninstalled"`), null when the path
+and values already are those. `summary` is derived (ignored when a saved plan is read back).
+Fields are only ever added.
 """
 
 from __future__ import annotations

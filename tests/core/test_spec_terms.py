@@ -59,7 +59,7 @@ def test_task_fields_read_as_the_spec_writes_them() -> None:
     changes = _diff(_live(), nodes)
     assert _view(changes) == [
         ("nodes.label.task.dataset", "frames", "other"),
-        ("nodes.label.task.dueDate", None, "2027-01-02T00:00:00+00:00"),
+        ("nodes.label.task.dueDate", None, "2027-01-02"),
         ("nodes.label.task.priority", "low", "high"),
         ("nodes.label.task.recipe", "default", "strict"),
     ]
@@ -146,3 +146,12 @@ def test_added_node_is_its_spec_view() -> None:
         "type": "dataset", "dataset": "frames", "folder": "/trash"}
     assert "namespace" not in change.after  # the fixed pipeline-utils namespace is not a spec field
     assert change.platform[0].after["metadata"]["datasetId"] == "d-frames"
+
+
+def test_task_actions_are_the_tasks_not_its_ports() -> None:
+    nodes = {**NODES, "label": {**NODES["label"], "task": {**NODES["label"]["task"],
+                                                           "actions": ["complete", "discard", "redo"]}}}
+    (change,) = _diff(_live(), nodes)
+    assert (change.path, change.before, change.after) == (
+        "nodes.label.task.actions", ["complete", "discard"], ["complete", "discard", "redo"])
+    assert change.platform[0].path == "nodes.label.outputs.item.actions"
