@@ -6,7 +6,9 @@ calls `wsgi_app` in-process and `loopform serve` serves the same callable with w
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -84,6 +86,35 @@ class RequestLog:
 
 
 STATE_DIR_NAME = ".loopform"
+_CONSOLE_PATH = re.compile(r"^/projects/(?P<project>[^/]+)(?:/pipelines(?:/(?P<pipeline>[^/]+))?)?/?$")
+
+
+def console_page(environ: dict[str, Any]) -> Response | None:
+    """A plain page for the web-console URLs that dtlpy's `open_in_web` and `loopform open` build
+    (`/projects/{pid}/pipelines/{id}`), instead of a JSON 404 in the user's browser.
+
+    There is no console here, and a browser carries no token, so the page shows no data: only the
+    ids already in the URL (escaped) and the commands that show the pipeline. None for any other
+    request.
+    """
+    if environ.get("REQUEST_METHOD", "GET").upper() != "GET":
+        return None
+    found = _CONSOLE_PATH.match(environ.get("PATH_INFO", ""))
+    if found is None:
+        return None
+    project, pipeline = found.group("project"), found.group("pipeline")
+    what = f"pipeline <code>{html.escape(pipeline)}</code> of project " if pipeline else "project "
+    page = (
+        "<!doctype html><meta charset=utf-8><title>Loopform local control plane</title>"
+        "<h1>Loopform local control plane</h1>"
+        f"<p>This link names {what}<code>{html.escape(project)}</code>. The local control plane has "
+        "no web console: it serves Dataloop's API under <code>/api/v1</code>.</p>"
+        "<p>See the pipeline with <code>loopform show NAME</code> or <code>loopform status</code>, "
+        "or with dtlpy: <code>project.pipelines.get(pipeline_id=...)</code>.</p>"
+    )
+    return Response(200, html=page)
+
+
 
 
 def _keep_out_of_git(folder: Path) -> None:
@@ -199,6 +230,9 @@ class ControlPlane:
         return {"server": "loopform-local", "version": __version__, "strict": self.strict}
 
     def _respond(self, environ: dict[str, Any]) -> Response:
+        console = console_page(environ)
+        if console is not None:
+            return console
         try:
             request = read_request(environ, API_PREFIX)
             request.base_url = self.base_url(environ)

@@ -74,6 +74,7 @@ class Response:
     status: int = 200
     body: Any = None  # JSON-ready value; None means an empty body
     headers: list[tuple[str, str]] = field(default_factory=list)
+    html: str | None = None  # a page for a browser instead of JSON (the console landing page)
 
 
 Handler = Callable[..., Any]
@@ -168,13 +169,18 @@ def start_response_with(
     start_response: Callable[..., Any], response: Response
 ) -> Iterable[bytes]:
     """Serialise `response` as JSON and hand it to the WSGI server."""
-    payload = b"" if response.body is None else json.dumps(response.body).encode()
+    if response.html is not None:
+        payload = response.html.encode()
+    else:
+        payload = b"" if response.body is None else json.dumps(response.body).encode()
     try:
         reason = HTTPStatus(response.status).phrase
     except ValueError:
         reason = ""
     headers = [("Content-Length", str(len(payload)))]
-    if response.body is not None:
+    if response.html is not None:
+        headers.append(("Content-Type", "text/html; charset=utf-8"))
+    elif response.body is not None:
         headers.append(("Content-Type", "application/json"))
     headers.extend(response.headers)
     start_response(f"{response.status} {reason}".rstrip(), headers)

@@ -217,6 +217,14 @@ def test_open_in_web_opens_the_console_url(
     assert opened.read_text().splitlines() == [
         f"{sdk.web_url}projects/{sdk.project.id}/pipelines/{pipeline.id}",
     ] * 2
+    # A browser (no token) following that link gets a page that says what it is, not a JSON 404,
+    # and no data beyond the ids already in the link.
+    page = requests.get(opened.read_text().splitlines()[0], timeout=10)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert pipeline.id in page.text and "no web console" in page.text and "to-open" not in page.text
+    hostile = requests.get(f"{sdk.web_url}projects/<img src=x onerror=alert(1)>/pipelines", timeout=10)
+    assert "<img" not in hostile.text and "&lt;img src=x onerror=alert(1)&gt;" in hostile.text
+    assert requests.post(f"{sdk.web_url}projects/{sdk.project.id}/pipelines", timeout=10).status_code == 404
 
 
 def test_delete(sdk: DtlpySdk) -> None:
