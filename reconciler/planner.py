@@ -170,7 +170,9 @@ def _make_plan(
                         live_fingerprint=fingerprint(live),
                     ))
     if errors:
-        raise SpecErrors(errors)
+        # In file order, as validate reports them, however compile happened to meet them.
+        raise SpecErrors(sorted(errors, key=lambda e: (e.location.path, e.location.line, e.location.col,
+                                                       e.message)))
     return Plan.build(changes, backend=backend.description,
                       spec_digests={str(sf.path): sf.digest for sf in spec_files}, created_at=created_at)
 
