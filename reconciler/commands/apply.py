@@ -1,6 +1,7 @@
 """`loopform apply [PATH...] | apply FILE.plan`: make the live pipelines equal the specs.
 
-Shows the plan, asks for confirmation (never without a terminal: `--auto-approve` for CI), executes
+Shows the plan, asks for confirmation (never without a terminal: `--auto-approve` for CI; a saved
+plan is not asked about again: it was reviewed when it was made), executes
 it with `reconciler.apply.apply_plan`, and reports per pipeline what was done, what failed (with
 the API's message) and what was not attempted. Exit 1 when anything failed; a re-run finishes.
 
@@ -58,6 +59,12 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
     if args.parallelism < 1:
         raise ConfigError("--parallelism must be at least 1")
     saved = _saved_plan_path(args.paths)
+    if saved is not None and args.prune:
+        raise ConfigError(f"--prune does nothing with a saved plan ({saved}): it was decided when the plan "
+                          "was made; use `loopform plan --prune -out FILE`")
+    if args.json and saved is None and not args.auto_approve:
+        # The JSON lines are for a program, which cannot answer a prompt (as Terraform's -json).
+        raise ConfigError("--json needs --auto-approve, or a saved plan to apply")
     context = context_from_args(args, term)
     backend, default_project = backend_from_args(args, term)
     try:
@@ -70,9 +77,10 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
         view = _JsonView(term) if args.json else _TextView(term)
         view.plan(plan)
         if not plan.has_changes:
+            view.no_changes(plan)
             return 0
-        if not args.auto_approve:
-            _confirm(term)
+        if saved is None and not args.auto_approve:
+            _confirm(term)  # a saved plan was reviewed when it was made (as `terraform apply PLANFILE`)
         backend.session.reserve(args.parallelism)
         stop = threading.Event()
         with _stop_on_signals(stop, term):
@@ -182,6 +190,9 @@ class _TextView:
     def plan(self, plan: Plan) -> None:
         self.term.print(render_plan(plan, self.term))
 
+    def no_changes(self, plan: Plan) -> None:
+        pass  # the rendered plan said "No changes."
+
     def event(self, event: StartEvent | StepEvent | ResultEvent) -> None:
         if self.live and isinstance(event, StepEvent):
             detail = f" {event.detail}" if event.detail else ""
@@ -221,6 +232,11 @@ class _JsonView:
     def plan(self, plan: Plan) -> None:
         self.term.print(json.dumps({"event": "plan", "plan": json.loads(plan.to_json(indent=None))},
                                    separators=(",", ":")))
+
+    def no_changes(self, plan: Plan) -> None:
+        # A CI job reads the last line either way.
+        self.summary(ApplyResult(results=[PipelineResult(project=p.project, name=p.name, outcome=Outcome.UNCHANGED,
+                                                         pipeline_id=p.pipeline_id) for p in plan.pipelines]))
 
     def event(self, event: StartEvent | StepEvent | ResultEvent) -> None:
         self.term.print(event.model_dump_json())

@@ -71,6 +71,18 @@ def test_without_a_terminal_and_without_auto_approve_it_refuses(served: ServerHa
     assert writes(served.control_plane) == [("POST", "/api/v1/projects")] or writes(served.control_plane) == []
 
 
+def test_flags_that_cannot_work_are_refused_before_anything_is_sent(served: ServerHandle, clean_env: Path) -> None:
+    served.control_plane.request_log.clear()
+    prompt = cli("apply", "--json")
+    assert prompt.code == 1 and "--json needs --auto-approve, or a saved plan to apply" in prompt.err
+    (clean_env / "out.plan").write_text("{}")
+    prune = cli("apply", "out.plan", "--prune")
+    assert prune.code == 1 and "--prune does nothing with a saved plan (out.plan)" in prune.err
+    none = cli("apply", "--parallelism", "0", "--auto-approve")
+    assert none.code == 1 and "--parallelism must be at least 1" in none.err
+    assert len(served.control_plane.request_log) == 0
+
+
 def test_json_event_lines(served: ServerHandle) -> None:
     r = cli("apply", "--auto-approve", "--json")
     assert r.code == 0, r.err
@@ -81,11 +93,18 @@ def test_json_event_lines(served: ServerHandle) -> None:
     results = [e["result"] for e in events if e["event"] == "result"]
     assert sorted(r["name"] for r in results) == ["model-review", "nightly-quality", "video-frames"]
     assert {e["event"] for e in events} == {"plan", "start", "step", "result", "summary"}
+    again = cli("apply", "--auto-approve", "--json")
+    assert again.code == 0
+    lines = [json.loads(line) for line in again.out.splitlines()]
+    assert [e["event"] for e in lines] == ["plan", "summary"]  # nothing to do: still a summary to read
+    assert lines[-1] == {"event": "summary", "ok": True, "done": 0, "failed": 0, "not-attempted": 0,
+                         "unchanged": 3}
 
 
 def test_saved_plan_applies_when_nothing_moved(served: ServerHandle, clean_env: Path) -> None:
     assert cli("plan", "-out", "out.plan").code == 0
-    r = cli("apply", "out.plan", "--auto-approve")
+    # Not asked again (it was reviewed when it was made), so no --auto-approve needed without a TTY.
+    r = cli("apply", "out.plan")
     assert r.code == 0, r.err
     assert "Apply complete: 3 done" in r.out
     # Applying the same saved plan again: the pipelines it was to create now exist.
