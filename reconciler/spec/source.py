@@ -437,6 +437,8 @@ def read_bytes(path: Path, doc: SourceDocument, *, limit: int = MAX_BYTES) -> by
 
     The size is checked before reading, and the read itself is bounded too, in case the file
     grows in between. Only regular files are opened: a FIFO named `x.yaml` would block forever.
+    The open does not block either, and the opened file is checked again, in case the path was
+    replaced by a FIFO or device after the first check.
     """
     try:
         info = os.stat(path)
@@ -456,8 +458,17 @@ def read_bytes(path: Path, doc: SourceDocument, *, limit: int = MAX_BYTES) -> by
     if info.st_size > limit:
         doc.error(f"file is too large ({info.st_size} bytes; the limit is {limit})")
         return None
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
-        with open(path, "rb") as fh:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        doc.error(_os_problem(exc))
+        return None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                doc.error("not a regular file")
+                return None
             raw = fh.read(limit + 1)
     except OSError as exc:
         doc.error(_os_problem(exc))

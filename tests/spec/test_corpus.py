@@ -182,3 +182,30 @@ def test_a_file_named_twice_is_read_once(in_tmp: Path) -> None:
     assert (result.errors, result.files, [str(s.path) for s in result.specs]) == ([], 1, ["a.yaml"])
     # a missing path given twice is one problem
     assert _report([Path("gone.yaml"), Path("./gone.yaml")]) == ["1:1: no such file or directory"]
+
+
+def test_a_path_swapped_for_a_fifo_after_the_check_does_not_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race between checking the path and opening it: the opened file is checked again."""
+    import threading
+
+    from reconciler.spec.source import SourceDocument, read_bytes
+
+    regular = tmp_path / "regular.yaml"
+    regular.write_text(VALID)
+    fifo = tmp_path / "swapped.yaml"
+    os.mkfifo(fifo)
+    real_stat = os.stat
+    # the first check sees a regular file, as if the FIFO replaced it just after
+    monkeypatch.setattr(os, "stat", lambda p, *a, **k: real_stat(regular if p == fifo else p, *a, **k))
+    doc = SourceDocument(path="swapped.yaml")
+    outcome: list[bytes | None] = []
+    reader = threading.Thread(target=lambda: outcome.append(read_bytes(fifo, doc)), daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    if reader.is_alive():  # blocked in open(): release it before failing
+        os.close(os.open(fifo, os.O_WRONLY))
+        pytest.fail("reading a FIFO blocked")
+    assert outcome == [None]
+    assert [e.message for e in doc.errors] == ["not a regular file"]
