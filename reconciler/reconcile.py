@@ -13,7 +13,8 @@ drops any delete as a second line of defence).
 
 Each cycle ends in a `CycleReport` handed to `log` (the command prints it as one JSON line). When
 planning or applying fails, the wait before the next cycle doubles (up to `max_backoff`) until a
-cycle succeeds. `stop` (set by SIGTERM) ends the loop between cycles or during the wait.
+cycle succeeds. `stop` (set by SIGTERM) ends the loop during the wait, or during an apply once the
+pipelines in progress have finished (the others are reported not attempted, hence `failed`).
 """
 
 from __future__ import annotations
@@ -202,7 +203,7 @@ class Reconciler:
             elif not chosen.plan.has_changes:
                 fields.update(result="held" if chosen.held else "in-sync")
             else:
-                outcome = apply_plan(chosen.plan, self.backend)
+                outcome = apply_plan(chosen.plan, self.backend, stop=self.stop)
                 applied = [f"{r.project}/{r.name}" for r in outcome.results if r.outcome is Outcome.DONE]
                 failed = [f"{r.project}/{r.name}" for r in outcome.results
                           if r.outcome in (Outcome.FAILED, Outcome.NOT_ATTEMPTED)]

@@ -2,7 +2,8 @@
 
 For a scheduled job (`--once`) or a container. One JSON line per cycle on stdout (see
 `reconciler.reconcile.CycleReport`); SIGTERM or a first Ctrl-C end the loop cleanly: at once during
-the wait, after the current cycle's apply otherwise (a second Ctrl-C interrupts it). An API that
+the wait; during an apply, once the pipelines in progress have finished every step (the others are
+left for the next run; a second Ctrl-C interrupts at once). An API that
 cannot be reached, at start or later, is a failed cycle retried with backoff; a bad flag or
 loopform.yaml ends the command at once. Exit status with --once: 0 in sync, healed or held, 1
 failed or refused. Without --once the loop runs until stopped and exits 0.
@@ -11,13 +12,10 @@ failed or refused. Without --once the loop runs until stopped and exits 0.
 from __future__ import annotations
 
 import argparse
-import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from types import FrameType
 
 from reconciler.client import RestBackend
+from reconciler.commands._signals import stop_on_signals
 from reconciler.commands._specs import DEFAULT_PATH, load_specs
 from reconciler.connection import (add_backend_arguments, backend_from_args, context_from_args,
                                    settings_from_args)
@@ -60,32 +58,6 @@ def options_from_args(args: argparse.Namespace) -> ReconcileOptions:
                             max_cycles=1 if args.once else None)
 
 
-@contextmanager
-def _stop_on_signals(stop: threading.Event, term: Terminal) -> Iterator[None]:
-    """Set `stop` on SIGTERM or a first SIGINT while the loop runs; a second SIGINT interrupts
-    (KeyboardInterrupt). Only the main thread may install handlers: elsewhere nothing changes."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    def on_int(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        term.eprint("Stopping after this cycle (Ctrl-C again to interrupt it).")
-
-    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, on_term),
-                signal.SIGINT: signal.signal(signal.SIGINT, on_int)}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
 def run(args: argparse.Namespace, term: Terminal) -> int:
     options = options_from_args(args)
     context = context_from_args(args, term)
@@ -106,7 +78,8 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
 
     stop = threading.Event()
     try:
-        with _stop_on_signals(stop, term):
+        with stop_on_signals(stop, term, message="Stopping: pipelines being applied finish, then the loop "
+                                                   "ends (Ctrl-C again to abort now)."):
             reports = Reconciler(make_plan=plan, connect=connect, options=options, log=log, stop=stop).run()
     finally:
         for backend, _ in connected:

@@ -199,7 +199,8 @@ def render_svg(graph: PipelineGraph) -> str:
     """A standalone SVG: nodes in depth columns (left to right), edges as arrows; removed things
     dashed red, added green, changed amber, each labelled with its sign too."""
     keys = [n.key for n in graph.nodes]
-    placed = layered_positions(keys, [(e.source, e.target) for e in graph.edges if e.mark is not Mark.REMOVED])
+    # Removed edges count too: a removed node then sits where it was, next to its old neighbours.
+    placed = layered_positions(keys, [(e.source, e.target) for e in graph.edges])
     # layered_positions speaks canvas pixels; turn them back into (column, row) for a compact picture.
     cols = sorted({x for x, _ in placed.values()})
     rows = sorted({y for _, y in placed.values()})
@@ -207,9 +208,7 @@ def render_svg(graph: PipelineGraph) -> str:
     pos = {k: (_PAD + c * _COL, _PAD + _TITLE + r * _ROW) for k, (c, r) in cell.items()}
     width = _PAD * 2 + max((c for c, _ in cell.values()), default=0) * _COL + _BOX_W
     height = _PAD * 2 + _TITLE + max((r for _, r in cell.values()), default=0) * _ROW + _BOX_H
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
-           "<defs>" + "".join(
+    out = ["<defs>" + "".join(
                f'<marker id="arrow-{m.value}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
                f'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{_SVG_FILL[m][1]}"/></marker>'
                for m in Mark) + "</defs>",
@@ -222,14 +221,21 @@ def render_svg(graph: PipelineGraph) -> str:
         sx, sy, tx, ty = float(x1 + _BOX_W), y1 + _BOX_H / 2, float(x2), y2 + _BOX_H / 2
         if x2 <= x1:  # same column or backwards: leave from the bottom, enter at the top
             sx, sy, tx, ty = x1 + _BOX_W / 2, y1 + _BOX_H, x2 + _BOX_W / 2, y2
+        # The curve's middle (what the label sits on): straight, or below the boxes for an edge that
+        # skips a column, which a straight line would draw under the boxes in between.
+        mx, my, label_y = (sx + tx) / 2, (sy + ty) / 2, (sy + ty) / 2 - 4
+        if x2 - x1 > _COL:
+            my = max(y1, y2) + _BOX_H + 14.0
+            label_y = my + 14
+            height = max(height, int(label_y) + _PAD)
+        cx, cy = 2 * mx - (sx + tx) / 2, 2 * my - (sy + ty) / 2  # a quadratic through (mx, my)
         colour = _SVG_FILL[edge.mark][1]
         dash = ' stroke-dasharray="5 3"' if edge.mark is Mark.REMOVED else ""
-        out.append(f'<line x1="{sx}" y1="{sy}" x2="{tx}" y2="{ty}" stroke="{colour}" stroke-width="1.5"'
+        out.append(f'<path d="M{sx},{sy} Q{cx},{cy} {tx},{ty}" fill="none" stroke="{colour}" stroke-width="1.5"'
                    f'{dash} marker-end="url(#arrow-{edge.mark.value})" class="edge {edge.mark.value}"/>')
         text = f"{_SIGN[edge.mark]}{edge.label}".strip()
         if text:
-            out.append(f'<text x="{(sx + tx) / 2}" y="{(sy + ty) / 2 - 4}" text-anchor="middle" '
-                       f'fill="{colour}">{escape(text)}</text>')
+            out.append(f'<text x="{mx}" y="{label_y}" text-anchor="middle" fill="{colour}">{escape(text)}</text>')
     for node in graph.nodes:
         x, y = pos[node.key]
         fill, stroke = _SVG_FILL[node.mark]
@@ -238,8 +244,9 @@ def render_svg(graph: PipelineGraph) -> str:
                    f'rx="6" fill="{fill}" stroke="{stroke}"{dash}/>'
                    f'<text x="{x + 8}" y="{y + 18}" font-weight="bold">{escape(_SIGN[node.mark] + node.key)}</text>'
                    f'<text x="{x + 8}" y="{y + 34}" fill="#57606a">{escape(node.type)}</text></g>')
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">')
+    return "\n".join([head, *out, "</svg>"]) + "\n"
 
 
 GRAPH_SUFFIXES = (".mmd", ".md", ".svg")

@@ -82,11 +82,18 @@ def test_write_graph_formats(tmp_path: Path, backend: RestBackend) -> None:
     write_graph(plan, tmp_path / "g.svg")
     root = ET.fromstring((tmp_path / "g.svg").read_text())  # well-formed XML
     ns = "{http://www.w3.org/2000/svg}"
-    groups = {g.get("class") for g in root.iter(f"{ns}g")}
-    assert groups == {"node same", "node changed", "node added", "node removed"}
-    assert {e.get("class") for e in root.iter(f"{ns}line")} == {"edge same", "edge added", "edge removed"}
+    # one box per node of the picture (the four kept or added, and the removed one), each marked
+    boxes = {g.find(f"{ns}text").text: g.get("class") for g in root.iter(f"{ns}g")}  # type: ignore[union-attr]
+    assert boxes == {"videos": "node same", "cut": "node same", "~ label": "node changed",
+                     "+ review": "node added", "- done": "node removed"}
+    edges = [e.get("class") for e in root.iter(f"{ns}path") if (e.get("class") or "").startswith("edge")]
+    assert sorted(edges) == ["edge added", "edge added", "edge removed", "edge same", "edge same"]
     texts = [t.text for t in root.iter(f"{ns}text")]
-    assert "- done" in texts and "+ review" in texts and "local/frames (update)" in texts
+    assert "local/frames (update)" in texts and "- complete" in texts and "+ complete" in texts
+    width, height = float(root.get("width") or 0), float(root.get("height") or 0)
+    for box in root.iter(f"{ns}rect"):  # every box inside the canvas
+        assert float(box.get("x") or 0) + float(box.get("width") or 0) <= width
+        assert float(box.get("y") or 0) + float(box.get("height") or 0) <= height
     write_graph(plan, tmp_path / "g.mmd")
     assert (tmp_path / "g.mmd").read_text().startswith("%% local/frames")
     write_graph(plan, tmp_path / "g.md")
