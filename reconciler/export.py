@@ -15,7 +15,6 @@ not be expressed (empty for every document the tests know).
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import yaml
@@ -29,6 +28,7 @@ from reconciler.errors import ClientError, Location, SpecErrors
 from reconciler.marker import read_marker
 from reconciler.normalize import drop_nulls, essence, node_keys, parse_json_text, slug
 from reconciler.spec.graph import find_root
+from reconciler.spec_terms import due_date_text
 from reconciler.spec.ports import node_ports
 from reconciler.spec.models import ML_FUNCTIONS, TASK_DEFAULT_ACTIONS, TRIGGER_RESOURCES, PipelineSpec
 
@@ -85,6 +85,16 @@ class _Names:
         # Names export did not write (owners, assignees) resolve to themselves: compile only has
         # to succeed for them, their values are carried as they are.
         return Resolved(kind=kind, name=name, id=self._ids.get((kind, name, scope), name))
+
+    def is_user(self, email: str) -> bool:
+        """Whether a plan of the exported spec will accept `email` as a typed user."""
+        if self._resolver is None:
+            return False
+        try:
+            self._resolver.resolve(ResourceKind.USER, email)
+        except ClientError:
+            return False
+        return True
 
     def name_of(self, kind: ResourceKind, ident: str) -> str | None:
         return next((n for (k, n, _), i in self._ids.items() if k is kind and i == ident), None)
@@ -198,14 +208,28 @@ def _typed_node(key: str, node: Node, code_files: dict[str, str], code_path: str
             recipe = names.name(ResourceKind.RECIPE, meta.get("recipeId"), scope=meta["datasetId"])
             if recipe is not None:
                 task["recipe"] = recipe
-        # Typed where the value reads back exactly; owner and workload stay raw metadata because
-        # typed emails are checked against project members, which a UI-built task need not match.
+        # Typed where the value reads back exactly. Owner and workload are typed only when every
+        # email is a member the project knows (plan checks typed emails against the members; a
+        # UI-built task need not match them), else they stay raw metadata.
+        owner = meta.get("taskOwner")
+        if isinstance(owner, str) and owner and names.is_user(owner):
+            task["owner"] = owner
+        workload = meta.get("workload")
+        if isinstance(workload, list) and workload and all(
+                isinstance(e, dict) and set(e) == {"assigneeId", "load"} and isinstance(e["assigneeId"], str)
+                and isinstance(e["load"], (int, float)) and not isinstance(e["load"], bool) and 0 <= e["load"] <= 100
+                and names.is_user(e["assigneeId"]) for e in workload):
+            emails = [e["assigneeId"] for e in workload]
+            if len(set(emails)) == len(emails) and all(e["load"] == round(100 / len(emails), 2) for e in workload):
+                task["assignees"] = emails  # the even split compile makes of `assignees`
+            else:
+                task["workload"] = [{"assignee": e["assigneeId"], "load": e["load"]} for e in workload]
         priority = {1: "low", 2: "medium", 3: "high"}.get(meta.get("priority"))  # type: ignore[arg-type]
         if priority is not None:
             task["priority"] = priority
-        due = meta.get("dueDate")
-        if isinstance(due, (int, float)) and not isinstance(due, bool) and due > 0:
-            task["dueDate"] = datetime.fromtimestamp(due / 1000, tz=UTC).isoformat()
+        due = due_date_text(meta.get("dueDate"))
+        if due is not None:
+            task["dueDate"] = due
         for attr in ("batchSize", "maxBatchWorkload"):
             if isinstance(meta.get(attr), int) and not isinstance(meta.get(attr), bool):
                 task[attr] = meta[attr]

@@ -109,7 +109,8 @@ def _int_choice(table: dict[int, str]) -> Callable[[Any], Any]:
     return convert
 
 
-def _iso_ms(value: Any) -> Any:
+def due_date_text(value: Any) -> str | None:
+    """A task's dueDate (epoch ms) as the spec writes it; None when it is not one."""
     # compile writes a spec's dueDate as epoch milliseconds; show it as the date it means (a bare
     # date when it is midnight UTC, which is how compile reads one).
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
@@ -167,7 +168,7 @@ _UTILS_FUNCTION = {"task": "move_to_task", "updateVariable": "update_variable"}
 
 
 def _typed(view: _View, ptype: str, names: NameLookup) -> None:
-    ns = view.node.get("namespace") if isinstance(view.node.get("namespace"), dict) else {}
+    ns: dict[str, Any] = view.node["namespace"] if isinstance(view.node.get("namespace"), dict) else {}
     if ptype in ("storage", "task", "updateVariable"):
         fixed = {**_UTILS, **({"functionName": _UTILS_FUNCTION[ptype]} if ptype in _UTILS_FUNCTION else {})}
         for field, value in fixed.items():
@@ -194,7 +195,7 @@ def _typed(view: _View, ptype: str, names: NameLookup) -> None:
         view.take("task.owner", "metadata.taskOwner", _nonempty_str)
         view.take("task.workload", "metadata.workload", _workload)
         view.take("task.priority", "metadata.priority", _int_choice(PRIORITY_NAMES))
-        view.take("task.dueDate", "metadata.dueDate", _iso_ms)
+        view.take("task.dueDate", "metadata.dueDate", due_date_text)
         view.take("task.batchSize", "metadata.batchSize")
         view.take("task.maxBatchWorkload", "metadata.maxBatchWorkload")
         view.take("task.consensus.type", "metadata.consensusTaskType")
@@ -202,8 +203,8 @@ def _typed(view: _View, ptype: str, names: NameLookup) -> None:
         view.take("task.consensus.assignees", "metadata.consensusAssignees")
         view.take("task.groups", "metadata.groups")
         # `task.actions` sets the actions of the task's output port (compile's node_ports).
-        outputs = view.node.get("outputs")
-        acting = [name for name, port in (outputs or {}).items() if isinstance(port, dict) and "actions" in port]
+        outputs: dict[str, Any] = view.node["outputs"] if isinstance(view.node.get("outputs"), dict) else {}
+        acting = [name for name, port in outputs.items() if isinstance(port, dict) and "actions" in port]
         if len(acting) == 1 and view.usable(f"outputs.{acting[0]}.actions"):
             view.put("task.actions", outputs[acting[0]]["actions"], f"outputs.{acting[0]}.actions")
     elif ptype == "code":
@@ -289,11 +290,12 @@ def _disambiguate(before: Any, after: Any) -> None:
     if not (isinstance(before, dict) and isinstance(after, dict)):
         return
     for key in before.keys() | after.keys():
-        b, a = before.get(key), after.get(key)
+        b: Any = before.get(key)
+        a: Any = after.get(key)
         if _is_named(b) or _is_named(a):
             same_name = _is_named(b) and _is_named(a) and b["name"] == a["name"] and b["id"] != a["id"]
             for holder, value in ((before, b), (after, a)):
-                if _is_named(value):
+                if isinstance(value, dict) and _is_named(value):
                     holder[key] = f"{value['name']} ({value['id']})" if same_name else value["name"]
         elif key not in ("metadata", "namespace", "config"):
             _disambiguate(b, a)

@@ -183,3 +183,5 @@ def test_pipeline_built_with_dtlpy_is_adopted_by_export_with_no_changes(
     # Ids the project can name are written by name; one that names nothing stays as it is.
     assert "dataset: frames\n" in text and "recipe: default\n" in text
     assert text.count("datasetId: 64f0c0ffee0123456789abcd") == 1  # the `done` node's unknown dataset
+    # Users the project accepts are typed too (the sandbox accepts any email; Dataloop checks members).
+    assert "owner: owner@example.com\n" in text and "assignees:\n        - annotator@example.com\n" in text
