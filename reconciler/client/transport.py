@@ -23,11 +23,11 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from requests.adapters import BaseAdapter, HTTPAdapter
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.exceptions import NameResolutionError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from reconciler.errors import ApiError, ConfigError, RateLimited, TransportError, error_for_status
@@ -224,6 +224,14 @@ def _timed_out_on_every_try(exc: requests.exceptions.RequestException) -> bool:
 
 def _describe(exc: requests.exceptions.RequestException) -> str:
     if isinstance(exc, requests.exceptions.ConnectionError):
+        reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+        host = urlsplit(exc.request.url or "").netloc if exc.request is not None else ""
+        if isinstance(reason, NameResolutionError):
+            return f"connection failed: cannot resolve the host name {host.rsplit(':', 1)[0]!r}"
+        if isinstance(reason, NewConnectionError):
+            cause = reason.__cause__ or reason.__context__
+            why = getattr(cause, "strerror", None) or "refused or unreachable"
+            return f"connection to {host} failed ({why})"
         return "connection failed or was reset"
     if isinstance(exc, requests.exceptions.RetryError):
         return "gave up after retries"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -174,6 +175,16 @@ def test_ambiguous_create_with_failing_lookup_is_ambiguous_write(via_proxy: ViaP
     with pytest.raises(AmbiguousWrite, match="may or may not"):
         b.create_pipeline(Pipeline(name="maybe", projectId=project.id))
     assert _names(b, project.id) == ["maybe"]  # it did commit; the next plan sees it
+
+
+def test_nothing_listening_is_a_transport_error_naming_the_address() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]  # closed again below: nothing listens there
+    b = RestBackend(ApiSession(f"http://127.0.0.1:{port}/api/v1", "t", options=FAST), label="x")
+    with pytest.raises(TransportError) as info:
+        b.project("local")
+    assert f"connection to 127.0.0.1:{port} failed (Connection refused)" in str(info.value)
+    b.close()
 
 
 def test_reads_survive_connection_resets(via_proxy: ViaProxy) -> None:
