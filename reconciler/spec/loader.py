@@ -173,14 +173,46 @@ def unresolved_references(data: Any, pointer: str = "") -> set[str]:
     return found
 
 
+PROJECT_MARKERS = (".git", "loopform.yaml")  # in this order
+
+
+def project_root(spec_path: Path) -> Path:
+    """The directory a spec's code files must stay in: the repository holding the spec (the
+    nearest directory up with `.git`), else the nearest with `loopform.yaml`, else the spec's own
+    directory."""
+    start = Path(os.path.abspath(spec_path)).parent
+    for marker in PROJECT_MARKERS:
+        for directory in (start, *start.parents):
+            if os.path.lexists(directory / marker):
+                return directory
+    return start
+
+
+def _inside(target: Path, root: Path) -> bool:
+    """Whether `target`, all links followed, lies in `root`."""
+    return Path(os.path.realpath(target)).is_relative_to(os.path.realpath(root))
+
+
 def _read_code(spec_path: Path, key: str, node: CodeNode, doc: SourceDocument) -> tuple[str | None, bytes]:
     if node.code is not None:
         return node.code, node.code.encode()
     assert node.source is not None
     target = (spec_path.parent / node.source)
+    pointer = f"/spec/nodes/{pointer_escape(key)}/source"
+    # The code is uploaded to the platform and shown in plan diffs (PR comments): a spec in a pull
+    # request must not be able to read, say, the CI runner's credentials through `../../..`.
+    root = project_root(spec_path)
+    if not _inside(target, root):
+        doc.errors.append(
+            SpecError(
+                f"code source file '{node.source}' is outside the project ({root}); keep code "
+                "files in the repository, next to the specs",
+                doc.locate(pointer),
+            )
+        )
+        return None, b""
     probe = SourceDocument(path=doc.path)
     raw = read_bytes(target, probe)
-    pointer = f"/spec/nodes/{pointer_escape(key)}/source"
     if raw is None:
         reason = probe.errors[0].message if probe.errors else "cannot read it"
         doc.errors.append(

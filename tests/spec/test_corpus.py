@@ -209,3 +209,36 @@ def test_a_path_swapped_for_a_fifo_after_the_check_does_not_block(
         pytest.fail("reading a FIFO blocked")
     assert outcome == [None]
     assert [e.message for e in doc.errors] == ["not a regular file"]
+
+
+@pytest.mark.parametrize(
+    ("source", "inside"),
+    [
+        ("../../code/x.py", True),
+        ("../../../outside.py", False),
+        ("{tmp}/outside.py", False),  # absolute
+        ("{tmp}/repo/code/x.py", True),
+        ("../../code/link.py", False),  # a link in the repository to a file outside it
+    ],
+)
+def test_code_source_stays_in_the_repository(tmp_path: Path, source: str, inside: bool) -> None:
+    """Code is uploaded and shown in plan diffs: a spec must not read files outside its project."""
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "deploy" / "pipelines").mkdir(parents=True)
+    (repo / "deploy" / "loopform.yaml").write_text("")  # the repository, not this, is the bound
+    (repo / "code").mkdir()
+    (repo / "code" / "x.py").write_text("print(1)")
+    (tmp_path / "outside.py").write_text("TOKEN = 'secret'")
+    os.symlink(tmp_path / "outside.py", repo / "code" / "link.py")
+    spec = repo / "deploy" / "pipelines" / "spec.yaml"
+    source = source.format(tmp=tmp_path)
+    spec.write_text(VALID.replace("code: 'print(1)'", f"source: {source}"))
+    if inside:
+        (loaded,) = load([spec]).specs
+        assert loaded.code == {"work": "print(1)"}
+    else:
+        assert _report([spec]) == [
+            f"8:24: code source file '{source}' is outside the project ({repo}); keep code files "
+            "in the repository, next to the specs"
+        ]
