@@ -15,31 +15,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 
 from pydantic import ValidationError
 
 from reconciler.apply import ApplyResult, Outcome, PipelineResult, ResultEvent, StartEvent, StepEvent, apply_plan
 from reconciler.backend import Backend
+from reconciler.commands._signals import stop_on_signals
+from reconciler.commands._specs import DEFAULT_PATH, load_specs
 from reconciler.connection import add_backend_arguments, backend_from_args, context_from_args
 from reconciler.interpolate import Context
 from reconciler.redact import restore_saved_plan
-from reconciler.errors import ApplyError, ConfigError, Location, PlanError, SpecError, SpecErrors, UserAbort
+from reconciler.errors import ApplyError, ConfigError, PlanError, UserAbort
 from reconciler.plan import Plan
 from reconciler.planner import make_plan, stale_reasons
 from reconciler.render.text import render_plan
-from reconciler.spec import load
 from reconciler.terminal import Terminal
 
 NAME = "apply"
 HELP = "apply the specs (or a saved plan) to the live pipelines"
-DEFAULT_PATH = "pipelines"
 _SPEC_SUFFIXES = (".yaml", ".yml")
 
 
@@ -83,7 +79,9 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
             _confirm(term)  # a saved plan was reviewed when it was made (as `terraform apply PLANFILE`)
         backend.session.reserve(args.parallelism)
         stop = threading.Event()
-        with _stop_on_signals(stop, term):
+        # A first Ctrl-C or SIGTERM (a cancelled CI job): pipelines in progress finish, no other starts.
+        with stop_on_signals(stop, term, message="Stopping: pipelines in progress finish, no other starts "
+                                                   "(Ctrl-C again to abort now)."):
             result = apply_plan(plan, backend, parallelism=args.parallelism, on_event=view.event, stop=stop)
         view.summary(result)
     finally:
@@ -95,31 +93,6 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
         raise ApplyError(f"{failed} failed, {skipped} not attempted; {why} and run apply again "
                          "(it continues from the live state)")
     return 0
-
-
-@contextmanager
-def _stop_on_signals(stop: threading.Event, term: Terminal) -> Iterator[None]:
-    """While applying, a first Ctrl-C or SIGTERM (a cancelled CI job) sets `stop`: pipelines in
-    progress finish, no other starts. A second Ctrl-C interrupts at once (KeyboardInterrupt).
-    Signal handlers can only be installed from the main thread; elsewhere nothing changes."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():
-            if signum == signal.SIGINT:
-                raise KeyboardInterrupt
-            return
-        stop.set()
-        term.eprint("Stopping: pipelines in progress finish, no other starts (Ctrl-C again to abort now).")
-
-    previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 # -- where the plan comes from -------------------------------------------------------------------
@@ -145,14 +118,7 @@ def _read_plan(path: Path, context: Context) -> Plan:
 
 def _make_plan(paths: list[str], backend: Backend, default_project: str | None, *, prune: bool,
                context: Context) -> Plan:
-    loaded = load([Path(p) for p in paths], context=context)
-    errors = [e for e in loaded.errors if e.severity == "error"]
-    if loaded.files == 0 and not errors:
-        shown = ", ".join(paths)
-        errors.append(SpecError(f"no spec files (*.yaml, *.yml) found in {shown}", Location(shown)))
-    if errors:
-        raise SpecErrors(errors)
-    return make_plan(loaded.specs, backend, default_project=default_project, prune=prune)
+    return make_plan(load_specs(paths, context=context), backend, default_project=default_project, prune=prune)
 
 
 def _refuse_if_stale(plan: Plan, backend: Backend, context: Context) -> None:
