@@ -250,11 +250,12 @@ def _typed_node(key: str, node: Node, code_files: dict[str, str], code_path: str
     elif spec_type == "ml":
         if ns.functionName in ML_FUNCTIONS and ns.functionName != "predict":
             out["function"] = ns.functionName
-        model = names.name(ResourceKind.MODEL, meta.get("modelId"))
-        if model is not None:
-            out["model"] = model
         if isinstance(meta.get("variableModel"), str) and meta["variableModel"]:
             out["modelVariable"] = meta["variableModel"]
+        else:  # a spec names the model or the variable holding it, not both (the id stays raw)
+            model = names.name(ResourceKind.MODEL, meta.get("modelId"))
+            if model is not None:
+                out["model"] = model
         if isinstance(meta.get("mlType"), str) and meta["mlType"]:
             out["mlType"] = meta["mlType"]
         if isinstance(meta.get("modelConfig"), dict):

@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from coretools import DictResolver
+from reconciler.backend import Resolved, ResourceKind
 from reconciler.compile import compile_spec
 from reconciler.diff import diff_pipeline
 from reconciler.document import Pipeline
+from reconciler.errors import NotFound
 from reconciler.export import export_pipeline, minimal_override
 from reconciler.normalize import essence
 from reconciler.plan import Action
@@ -119,3 +121,75 @@ def test_round_trip_of_types_the_fixtures_lack(tmp_path: Path) -> None:
     assert "type: merge" in exported.text and "service: frames" in exported.text
     # A DQL null ("is null") survives normalization: it is not the same as no filter.
     assert '"metadata.user.x": null' in exported.text or "metadata.user.x: null" in exported.text
+
+
+class NamingResolver:
+    """A project where every dataset, recipe and model id the pipeline uses has a name (the
+    Resolver interface export and compile take, both ways); users are all members."""
+
+    KINDS = {"datasetId": ResourceKind.DATASET, "recipeId": ResourceKind.RECIPE, "modelId": ResourceKind.MODEL}
+
+    def __init__(self, live: Pipeline) -> None:
+        self.by_id: dict[tuple[ResourceKind, str], str] = {}
+        for node in live.nodes:
+            for field, kind in self.KINDS.items():
+                ident = node.metadata.get(field)
+                if isinstance(ident, str) and ident:
+                    self.by_id[(kind, ident)] = f"{kind.value}-{ident[:2]}"
+        self.by_name = {(kind, name): ident for (kind, ident), name in self.by_id.items()}
+
+    def resolve(self, kind: ResourceKind, name: str, *, scope: str | None = None) -> Resolved:
+        if kind is ResourceKind.USER:
+            return Resolved(kind=kind, name=name, id=name)
+        if (kind, name) not in self.by_name:
+            raise NotFound(f"{kind.value} {name} not found", status=404)
+        return Resolved(kind=kind, name=name, id=self.by_name[(kind, name)])
+
+    def name_of(self, kind: ResourceKind, ident: str) -> str | None:
+        return self.by_id.get((kind, ident))
+
+
+def _installed(template: Pipeline) -> Pipeline:
+    """The template as a project holds it once installed: the published templates carry no ids,
+    so each dataset and task node gets a dataset (tasks a recipe too) and each ml node a model."""
+    data = template.wire()
+    for i, node in enumerate(data["nodes"]):
+        meta = node.setdefault("metadata", {})
+        if node["type"] in ("storage", "task"):
+            meta.setdefault("datasetId", f"{i:02d}" + "d" * 22)
+        if node["type"] == "task":
+            meta.setdefault("recipeId", f"{i:02d}" + "e" * 22)
+            meta.setdefault("recipeTitle", "Default")
+        if node["type"] == "ml":
+            meta.setdefault("modelId", f"{i:02d}" + "f" * 22)
+            meta.setdefault("modelName", "some model")
+    return Pipeline.model_validate(data)
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=[p.stem for p in FIXTURES])
+def test_round_trip_with_names(fixture: Path, tmp_path: Path) -> None:
+    """With the project's names at hand, export writes names for ids and the law still holds."""
+    live = _installed(_template(fixture))
+    resolver = NamingResolver(live)
+    exported = export_pipeline(live, project="local", resolver=resolver)
+    assert exported.residue == []
+    (tmp_path / exported.filename).write_text(exported.text)
+    for rel, text in exported.files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    loaded = load([tmp_path / exported.filename])
+    assert loaded.ok, [str(e) for e in loaded.errors]
+    compiled = compile_spec(loaded.specs[0], project_id="proj", resolver=resolver, live=live, project_name="local")
+    found = diff_pipeline(compiled.desired, live, owned=compiled.owned, status=compiled.status,
+                          reset_token=compiled.reset_token)
+    assert found.actions == [Action.NO_OP], found.changes
+    named = {(kind, n.metadata[field]) for n in live.nodes for field, kind in NamingResolver.KINDS.items()
+             if n.metadata.get(field)}
+    assert named or all(n.type == "code" for n in live.nodes)  # one fixture is two code nodes
+    by_variable = {n.metadata.get("modelId") for n in live.nodes if n.metadata.get("variableModel")}
+    for kind, ident in named:  # every id is written as its object's name, none as the id...
+        if ident in by_variable:  # ...except a model also given by a variable: a spec says one
+            assert f"modelId: {ident}" in exported.text
+            continue
+        assert ident not in exported.text
+        assert f"{kind.value}-{ident[:2]}" in exported.text
