@@ -11,6 +11,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import ValidationError
+
 from reconciler.backend import Project, Resolved
 from reconciler.client.models import PipelineExecution, PipelineStats, ServerInfo
 from reconciler.client.resolver import ApiResolver
@@ -63,11 +65,12 @@ class RestBackend:
                 try:
                     data = self.session.call("GET", "/loopform/info")
                     self._info = ServerInfo.model_validate(data) if isinstance(data, dict) else None
-                except NotFound:
-                    self._info = None
-                except ClientError as exc:
-                    if exc.status not in (400, 405):
-                        raise
+                except ValidationError:
+                    self._info = None  # some other server's answer: not a Loopform control plane
+                except ClientError:
+                    # A control plane answers this route to anyone (no token needed); any refusal
+                    # (404, or a gate's 401/403 before routing) means a real Dataloop, and the
+                    # user's first real request reports a bad token in its own words.
                     self._info = None
                 self._info_known = True
             return self._info

@@ -81,10 +81,11 @@ def test_a_bad_value_stops_the_command_before_any_request(served: ServerHandle,
     assert len(served.control_plane.request_log) == 0
 
 
+@pytest.mark.parametrize("status", [404, 401, 403])
 def test_a_remote_that_is_not_a_loopform_control_plane_is_named_the_dataloop_api(
-        server: ServerHandle, faults: FaultInjector) -> None:
-    # What the real gate does with a route it does not have.
-    faults.add("GET", r"/loopform/info$", "status", times=1, status=404)
+        server: ServerHandle, faults: FaultInjector, status: int) -> None:
+    # What a real gate may answer for a route it does not have (before or after checking the token).
+    faults.add("GET", r"/loopform/info$", "status", times=1, status=status)
     settings = Settings(kind=BackendKind.DATALOOP, project="local", selected_by="--url", url=server.base_url,
                         token=server.token)
     backend = connect(settings)
