@@ -10,6 +10,7 @@ from types import ModuleType
 from conftest import BASE_SPEC, World, cli
 from harness import point_dtlpy
 
+from reconciler.backend import ResourceKind
 from reconciler.document import Pipeline
 from reconciler.spec import load
 
@@ -98,3 +99,26 @@ def test_a_saved_plan_is_stale_after_an_edit_made_through_dtlpy(world: World, dt
     assert "`loopform apply` will refuse this plan" in shown.err
     refused = cli("apply", "changes.plan")
     assert refused.code != 0 and "changed since the plan was made" in refused.err
+
+
+def test_the_resolver_names_ids_over_http(world: World) -> None:
+    """`Resolver.name_of`, the reverse lookup plan and export use, on dtlpy's own GET routes."""
+    backend = world.backend()
+    try:
+        project = backend.project("local")
+        resolver = backend.resolver(project.id)
+        frames = resolver.resolve(ResourceKind.DATASET, "frames")
+        recipe = resolver.resolve(ResourceKind.RECIPE, "default", scope=frames.id)
+        for kind, name in ((ResourceKind.MODEL, "yolo"), (ResourceKind.SERVICE, "scorer")):
+            planned = resolver.resolve(kind, name)
+            assert planned.provision and resolver.name_of(kind, planned.id) is None  # not created yet
+            backend.provision(project.id, planned)
+            fresh = backend.resolver(project.id)  # the first one cached the answer
+            assert fresh.name_of(kind, planned.id) == name
+        assert resolver.name_of(ResourceKind.DATASET, frames.id) == "frames"
+        assert resolver.name_of(ResourceKind.RECIPE, recipe.id) == "default"
+        assert resolver.name_of(ResourceKind.DATASET, "0" * 24) is None
+        assert resolver.name_of(ResourceKind.DATASET, "not an id/..") is None
+        assert resolver.name_of(ResourceKind.USER, "a@b.c") == "a@b.c"
+    finally:
+        backend.close()
