@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from reconciler.config import PROJECT_FILE
 from reconciler.errors import Location, SpecError
 from reconciler.interpolate import Context, interpolate
 from reconciler.spec.messages import translate
@@ -112,8 +113,17 @@ def _shown(path: Path) -> str:
     return str(relative)
 
 
+def _skipped(name: str) -> bool:
+    """Files a directory walk passes over: hidden ones (`.pre-commit-hooks.yaml`) and the project
+    file, which are YAML but not specs."""
+    return name.startswith(".") or name == PROJECT_FILE
+
+
 def discover(paths: Sequence[Path]) -> tuple[list[Path], list[SpecError]]:
     """Spec files under `paths`: files as given, directories searched for *.yaml/*.yml, sorted.
+
+    The walk skips hidden directories (`.git`, `.github`, `.loopform`), hidden files and
+    `loopform.yaml`, so that `loopform validate .` in a repository checks the specs only.
 
     Directories are walked without following symbolic links to directories (no loops); a file
     link that loops or dangles is still listed, so that reading it reports the problem. A path
@@ -126,9 +136,9 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[SpecError]]:
         if os.path.isdir(path) and not str(path).rstrip("/").endswith(SPEC_SUFFIXES):
             walk_errors: list[OSError] = []
             for root, dirs, files in os.walk(path, onerror=walk_errors.append):
-                dirs.sort()
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in files:
-                    if name.endswith(SPEC_SUFFIXES):
+                    if name.endswith(SPEC_SUFFIXES) and not _skipped(name):
                         found.append(Path(root) / name)
                 for name in dirs:
                     # a symlink to a directory is not followed; report it only if named like a spec

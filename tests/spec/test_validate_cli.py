@@ -157,3 +157,16 @@ def test_control_characters_from_the_file_are_escaped_in_messages(in_tmp: Path) 
     assert lines[0].startswith("esc.yaml:7:5: invalid node key 'a\\x1b[31mX': use letters")
     assert lines[1].startswith("esc.yaml:8:5: invalid node key 'b\\u202ec': use letters")
     assert "\x1b" not in result.out and "\u202e" not in result.out
+
+
+def test_a_repository_walk_skips_hidden_paths_and_the_project_file(in_tmp: Path) -> None:
+    (in_tmp / ".github" / "workflows").mkdir(parents=True)
+    (in_tmp / ".github" / "workflows" / "ci.yml").write_text("on: push\n")
+    (in_tmp / ".pre-commit-hooks.yaml").write_text("- id: hook\n")
+    (in_tmp / "loopform.yaml").write_text("backend: local\n")
+    (in_tmp / "pipelines").mkdir()
+    (in_tmp / "pipelines" / "a.yaml").write_text(VALID)
+    assert run_cli("validate", ".").out == "1 file valid\n"
+    # named explicitly, a file is always read
+    result = run_cli("validate", "loopform.yaml")
+    assert result.code == 1 and result.out.startswith("loopform.yaml:1:1: missing required field")
