@@ -32,7 +32,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from reconciler.errors import ConfigError
 from reconciler.interpolate import Context, Scalar, Variable
 from reconciler.redact import MIN_SECRET
-from reconciler.settings_file import load_settings_file
 
 PROJECT_FILE = "loopform.yaml"
 STATE_DIR = ".loopform"
@@ -76,8 +75,8 @@ def _scalar_shorthand(value: Any) -> Any:
 VariableEntry = Annotated[VariableDecl, BeforeValidator(_scalar_shorthand)]
 
 
-class EnvironmentDecl(BaseModel):
-    """One named environment: where it lives and the variables its specs are applied with."""
+class _Target(BaseModel):
+    """Where specs are applied and with which variables: the file's top level, or one environment."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -85,21 +84,21 @@ class EnvironmentDecl(BaseModel):
     url: str | None = None
     project: str | None = None
     console_url: str | None = None
-    description: str | None = None
     variables: dict[str, VariableEntry] = Field(default_factory=dict)
 
 
-class ProjectFile(BaseModel):
+class EnvironmentDecl(_Target):
+    """One named environment: where it lives and the variables its specs are applied with."""
+
+    description: str | None = None
+
+
+class ProjectFile(_Target):
     """`loopform.yaml`. Unknown top-level keys are kept (forward compatibility)."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    backend: BackendKind | None = None
-    url: str | None = None
-    project: str | None = None
-    console_url: str | None = None
     default_environment: str | None = None
-    variables: dict[str, VariableEntry] = Field(default_factory=dict)
     environments: dict[str, EnvironmentDecl] = Field(default_factory=dict)
 
 
@@ -134,6 +133,9 @@ class Settings:
 
 def load_project_file(path: Path) -> ProjectFile:
     """Parse `loopform.yaml`; any problem is a ConfigError naming the file (and line, where known)."""
+    # Imported here: the reader lives in reconciler.spec, whose loader looks up PROJECT_FILE here.
+    from reconciler.settings_file import load_settings_file
+
     return load_settings_file(path, ProjectFile, what="project file", max_bytes=_MAX_PROJECT_FILE)
 
 
