@@ -30,7 +30,11 @@ LOCAL_CONSOLE = "http://127.0.0.1:8765"  # where `loopform serve` listens by def
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     """--env, --backend, --url, --project, --strict (flags beat LOOPFORM_* variables and loopform.yaml)."""
-    group = parser.add_argument_group("backend")
+    defaults = ClientOptions()
+    group = parser.add_argument_group(
+        "backend", f"Network: LOOPFORM_TIMEOUT seconds to wait for an answer (default {defaults.read_timeout:g}), "
+                   f"LOOPFORM_MAX_RETRIES retries of a failed request that is safe to repeat "
+                   f"(default {defaults.attempts}).")
     group.add_argument("--env", dest="environment", default=None, metavar="NAME",
                        help=f"an environment from loopform.yaml: its backend, project and variables "
                             f"(env {ENV_ENVIRONMENT})")

@@ -94,3 +94,11 @@ def test_a_remote_that_is_not_a_loopform_control_plane_is_named_the_dataloop_api
     control_plane = connect(settings)
     assert control_plane.description == f"local control plane at {server.base_url} (sandbox)"
     control_plane.close()
+
+
+def test_the_variables_are_in_every_backend_commands_help(capsys: pytest.CaptureFixture[str]) -> None:
+    for verb in ("apply", "plan", "status"):
+        assert cli(verb, "--help").code == 0
+        text = " ".join(capsys.readouterr().out.split())
+        assert "LOOPFORM_TIMEOUT seconds to wait for an answer (default 60)" in text
+        assert "LOOPFORM_MAX_RETRIES retries of a failed request that is safe to repeat (default 5)" in text
