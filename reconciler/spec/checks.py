@@ -15,7 +15,8 @@ Rules (each message says what to do):
 - variables are unique, and variables named by nodes and ports exist (with the right type for
   `datasetVariable` / `modelVariable`);
 - port names are unique per node side, explicit node ids unique per pipeline;
-- task workloads add up to 100;
+- task workloads add up to 100; a pulling task's maxBatchWorkload is from batchSize + 2 to
+  2 x batchSize (the platform's rule, dtlpy `tasks.create`);
 - a generic node type the platform does not know is warned about (it may be a typo);
 - the same pipeline (project, name) is defined by one file only.
 """
@@ -132,6 +133,17 @@ def _node_findings(spec: PipelineSpec) -> list[Finding]:
             needs_variable(f"{base}/datasetVariable", node.datasetVariable, "Dataset")
         if isinstance(node, MlNode) and node.modelVariable is not None:
             needs_variable(f"{base}/modelVariable", node.modelVariable, "Model")
+        task = node.task if isinstance(node, TaskNode) else None
+        if task is not None and task.batchSize is not None and task.maxBatchWorkload is not None:
+            low, high = task.batchSize + 2, task.batchSize * 2
+            if not low <= task.maxBatchWorkload <= high:
+                findings.append(
+                    Finding(
+                        f"{base}/task/maxBatchWorkload",
+                        f"maxBatchWorkload must be from batchSize + 2 to 2 x batchSize ({low} to "
+                        f"{high} for batchSize {task.batchSize}); got {task.maxBatchWorkload}",
+                    )
+                )
         if isinstance(node, TaskNode) and node.task.workload:
             total = sum(entry.load for entry in node.task.workload)
             if abs(total - 100) > 1e-6:

@@ -420,10 +420,19 @@ class TaskSpec(_SpecModel):
         examples=["2026-12-31", "2026-12-31T18:00:00Z"],
     )
     batchSize: int | None = Field(
-        default=None, ge=3, le=100, description="Items per batch.", examples=[10]
+        default=None,
+        ge=3,
+        le=100,
+        description="Pulling task: items an assignee pulls at a time (3 to 100).",
+        examples=[10],
     )
     maxBatchWorkload: int | None = Field(
-        default=None, ge=1, description="Most batches one assignee holds.", examples=[5]
+        default=None,
+        ge=5,
+        le=200,
+        description="Pulling task: most items in one assignee's assignment, from batchSize + 2 "
+        "to 2 x batchSize.",
+        examples=[15],
     )
     consensus: ConsensusSpec | None = Field(
         default=None,

@@ -407,6 +407,11 @@ CASES: list[Case] = [
         ["6:27: duplicate variable 'a'"],
     ),
     Case(
+        "pulling task batch sizes that do not fit",
+        _with("work: {type: code, code: 'print(1)'}", "work: {type: task, task: {batchSize: 5, maxBatchWorkload: 11}}"),
+        ["8:45: maxBatchWorkload must be from batchSize + 2 to 2 x batchSize (7 to 10 for batchSize 5); got 11"],
+    ),
+    Case(
         "workload not adding up to 100",
         _with(
             "work: {type: code, code: 'print(1)'}",

@@ -124,7 +124,7 @@ spec:
         priority: high
         dueDate: "2026-12-31"
         batchSize: 5
-        maxBatchWorkload: 2
+        maxBatchWorkload: 7
         consensus: {type: consensus, percentage: 50, assignees: 2}
         groups: [g]
         actions: [approve, discard]
