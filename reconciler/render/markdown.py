@@ -1,6 +1,7 @@
 """The plan as Markdown for a pull-request comment: a summary table, then one collapsible
 `<details>` block per changed pipeline. Never longer than `MAX_CHARS` (GitHub rejects comments over
-65,536 characters): blocks that do not fit are dropped and a note says how many."""
+65,536 characters): the first block that does not fit is cut short, the ones after it are dropped,
+and a note says how many."""
 
 from __future__ import annotations
 
@@ -36,11 +37,27 @@ def _diff_line(line: str) -> str:
     return f"{sym}   {line[match.end():]}"
 
 
-def _details(p: PipelineChange) -> str:
-    body = "\n".join(_diff_line(line) for line in render_pipeline(p, _PLAIN)).replace("```", "` ` `")
+def _details(p: PipelineChange, room: int | None = None) -> str:
+    """The pipeline's collapsible block; with `room`, cut to fit it (diagram first, then the
+    last lines of the diff, with a note) or "" when not even the head fits."""
+    lines = [_diff_line(line).replace("```", "` ` `") for line in render_pipeline(p, _PLAIN)]
     drift = " — drift" if any(c.drift for c in p.changes) else ""
-    return (f"<details><summary><code>{p.project}/{p.name}</code>: {', '.join(a.value for a in p.actions)}"
-            f"{drift}</summary>\n\n```diff\n{body}\n```\n\n{_diagram(p)}</details>\n")
+    head = (f"<details><summary><code>{p.project}/{p.name}</code>: {', '.join(a.value for a in p.actions)}"
+            f"{drift}</summary>\n\n```diff\n")
+    full = f"{head}{chr(10).join(lines)}\n```\n\n{_diagram(p)}</details>\n"
+    if room is None or len(full) <= room:
+        return full
+    tail = "\n```\n\n</details>\n"
+    budget = room - len(head) - len(tail) - 80  # 80: the note on what was cut
+    kept: list[str] = []
+    for line in lines:
+        if sum(len(k) + 1 for k in kept) + len(line) > budget:
+            break
+        kept.append(line)
+    if not kept:
+        return ""
+    note = f"... {len(lines) - len(kept)} more lines: run `loopform plan` for the full plan"
+    return f"{head}{chr(10).join([*kept, note])}{tail}"
 
 
 def _diagram(p: PipelineChange) -> str:
@@ -68,8 +85,13 @@ def render_markdown(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
     left_out = 0
     for i, p in enumerate(changed):
         block = _details(p)
-        if left_out or size + len(block) > max_chars - note_room:
-            left_out = len(changed) - i
+        if size + len(block) > max_chars - note_room:
+            # The first block that does not fit is shown cut short, so a single large pipeline
+            # still shows its first changes; the rest are counted in the note.
+            cut = _details(p, max_chars - note_room - size)
+            parts.append(cut)
+            size += len(cut)
+            left_out = len(changed) - i - (1 if cut else 0)
             break
         parts.append(block)
         size += len(block)

@@ -102,3 +102,15 @@ def test_markdown_never_exceeds_the_limit() -> None:
     huge = [p.model_copy(update={"name": "x" * 400 + str(i), "changes": []}) for i, p in enumerate(big * 2)]
     text = render_markdown(Plan.build(huge, backend="t", spec_digests={}))
     assert len(text) <= 60_000
+
+
+def test_markdown_cuts_one_huge_pipeline_instead_of_dropping_it() -> None:
+    huge = PipelineChange(project="demo", project_id="p", name="huge", pipeline_id="1", actions=[Action.UPDATE],
+                          changes=[FieldChange(path=f"nodes.n{j:04d}.task.priority", before="low", after="high")
+                                   for j in range(3000)])
+    text = render_markdown(Plan.build([huge], backend="t", spec_digests={}))
+    assert len(text) <= 60_000
+    assert "nodes.n0000.task.priority" in text  # the first changes are there
+    assert "more lines: run `loopform plan` for the full plan" in text
+    assert text.count("<details>") == text.count("</details>") == 1
+    assert text.count("```") % 2 == 0  # every fence closed
