@@ -12,6 +12,7 @@ from docs import change, document, plan
 from harness import cli, isolate
 
 from reconciler.apply import apply_plan
+from reconciler.client import ApiSession, RestBackend
 from reconciler.connection import open_embedded
 from reconciler.document import Pipeline
 from reconciler.plan import Action
@@ -112,23 +113,40 @@ def test_open_prints_the_web_url(workdir: Path) -> None:
                              f"{status['pipelines'][0]['id']}")
 
 
-def test_commands_work_against_a_served_control_plane(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
+def test_every_command_works_against_a_served_control_plane(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate(tmp_path, monkeypatch)
     with serve_in_thread(tmp_path / "served.db") as server:
-        from reconciler.client import ApiSession, RestBackend
-
         b = RestBackend(ApiSession(server.base_url, server.token), label="x")
         pid = b.project("local").id
         apply_plan(plan(change(pid, "flow", [Action.CREATE, Action.RESUME], desired=document("flow", pid))), b)
-        b.close()
         monkeypatch.setenv("LOOPFORM_TOKEN", server.token)
         args = ("--url", server.base_url, "--project", "local")
         status = cli("status", *args)
-        assert "flow" in status.out
+        assert status.code == 0 and "flow" in status.out
         # It answers /loopform/info: named for what it is, not as the Dataloop API.
         assert (f"Backend: local control plane at {server.base_url} (sandbox) (selected by --url); "
                 "project: local") in status.err
+        outputs = [status]
+        log = server.control_plane.request_log
+        log.clear()
+        for argv, route in ((("execute", "flow", "--input", "item=0123456789abcdef01234567"), "/execute"),
+                            (("pause", "flow"), "/uninstall"), (("resume", "flow"), "/install"),
+                            (("reset", "flow"), "/reset")):
+            r = cli(*argv, *args)
+            assert r.code == 0, r.err
+            outputs.append(r)
+            assert [e.path.rsplit("/", 1)[-1] for e in log.writes()] == [route.strip("/")], argv
+            log.clear()
+        for argv in (("executions", "flow"), ("stats", "flow")):
+            r = cli(*argv, *args)
+            assert r.code == 0 and log.writes() == [], argv
+            outputs.append(r)
+        assert len(b.executions(b.find_pipeline(pid, "flow").id or "")) == 1  # type: ignore[union-attr]
         opened = cli("open", "flow", *args)
         assert opened.out.startswith(f"{server.root_url}/projects/{pid}/pipelines/")
-        assert server.token not in opened.out + opened.err
+        deleted = cli("delete", "flow", *args)
+        assert deleted.code == 0 and b.find_pipeline(pid, "flow") is None
+        for r in (*outputs, opened, deleted):
+            assert server.token not in r.out + r.err
+        b.close()
     assert not (tmp_path / ".loopform").exists()
