@@ -12,8 +12,9 @@ Rules (each message says what to do):
 - an event trigger needs an input port for its resource (Item and ItemStatus events feed an
   `Item` port, Dataset events a `Dataset` port, ...); task nodes take no triggers (items reach a
   task through connections); an event action the platform does not know is warned about;
-- variables are unique, and variables named by nodes and ports exist (with the right type for
-  `datasetVariable` / `modelVariable`);
+- variables are unique, their values fit their scalar types (`Float` takes a number, not "0.5"),
+  and variables named by nodes and ports exist (with the right type for `datasetVariable` /
+  `modelVariable`);
 - port names are unique per node side, explicit node ids unique per pipeline;
 - task workloads add up to 100; a pulling task's maxBatchWorkload is from batchSize + 2 to
   2 x batchSize (the platform's rule, dtlpy `tasks.create`);
@@ -24,11 +25,13 @@ Rules (each message says what to do):
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
+from typing import Any
 
 from reconciler.document import NODE_TYPES
 from reconciler.errors import SpecError
 from reconciler.spec.graph import Finding, find_root, resolve_edges
-from reconciler.spec.loader import SpecFile
+from reconciler.spec.loader import SpecFile, is_reference
 from reconciler.spec.models import (
     AnyNode,
     DatasetNode,
@@ -40,7 +43,7 @@ from reconciler.spec.models import (
 )
 from reconciler.spec.ports import node_ports
 from reconciler.spec.salvage import Salvage
-from reconciler.spec.source import pointer_escape
+from reconciler.spec.source import describe, pointer_escape
 from reconciler.spec.suggest import Hints
 
 # Which input port (element) type an event on a resource is delivered to.
@@ -55,6 +58,35 @@ _TRIGGER_INPUT = {
 # The event actions the platform knows (dtlpy `TriggerAction`); the schema keeps the list open, so
 # that an action the platform adds later is not refused, but a typo is worth a warning.
 TRIGGER_ACTIONS = ("Created", "Updated", "Deleted", "statusChanged", "Clone")
+
+
+# What a variable's value must be for the scalar types (bool is an int in Python: excluded).
+_VALUE_CHECKS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "String": ("a string", lambda v: isinstance(v, str)),
+    "Boolean": ("true or false", lambda v: isinstance(v, bool)),
+    "Integer": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "Float": ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
+    "Number": ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
+}
+
+
+def _value_finding(index: int, type_: str, value: Any) -> Finding | None:
+    """A variable whose value is not of its type (`value: "0.5"` for a Float)."""
+    if value is None or is_reference(value):  # no value, or one known only in an environment
+        return None
+    if type_.endswith("[]"):
+        wanted, fits = "a list", isinstance(value, list)
+    elif type_ in _VALUE_CHECKS:
+        wanted, check = _VALUE_CHECKS[type_]
+        fits = check(value)
+    else:  # resources (Dataset, Model, ...) are ids or template references; Json is anything
+        return None
+    if fits:
+        return None
+    return Finding(
+        f"/spec/variables/{index}/value",
+        f"variable value {describe(value)} is not {wanted}, as type {type_} needs",
+    )
 
 
 def _node(key: str) -> str:
@@ -99,6 +131,9 @@ def _node_findings(spec: PipelineSpec) -> list[Finding]:
                 Finding(f"/spec/variables/{index}/name", f"duplicate variable '{variable.name}'")
             )
         variables.setdefault(variable.name, variable.type)
+        mismatch = _value_finding(index, variable.type, variable.value)
+        if mismatch is not None:
+            findings.append(mismatch)
 
     def needs_variable(pointer: str, name: str, wanted: str | None) -> None:
         if name not in variables:

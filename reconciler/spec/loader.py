@@ -169,10 +169,15 @@ def _identity(path: Path) -> str:
 _WHOLE_REFERENCE = re.compile(r"\$\{\s*(?:var|env)\.[A-Za-z_][A-Za-z0-9_.-]*\s*\}")
 
 
+def is_reference(value: Any) -> bool:
+    """Whether `value` is exactly one `${var.X}`/`${env.X}` reference (left unresolved offline)."""
+    return isinstance(value, str) and _WHOLE_REFERENCE.fullmatch(value) is not None
+
+
 def unresolved_references(data: Any, pointer: str = "") -> set[str]:
     """JSON pointers of the string values that are exactly one `${var.X}`/`${env.X}` reference."""
     if isinstance(data, str):
-        return {pointer} if _WHOLE_REFERENCE.fullmatch(data) else set()
+        return {pointer} if is_reference(data) else set()
     found: set[str] = set()
     if isinstance(data, dict):
         for key, value in data.items():

@@ -402,6 +402,18 @@ CASES: list[Case] = [
         ["7:26: unknown variable 'raw'; declare it in spec.variables"],
     ),
     Case(
+        "variable value not of its type",
+        _with(
+            "spec:\n",
+            "spec:\n  variables:\n    - {name: t, type: Float, value: '0.5'}\n"
+            "    - {name: n, type: Integer, value: true}\n    - {name: ok, type: Float, value: 1}\n",
+        ),
+        [
+            "7:30: variable value '0.5' is not a number, as type Float needs",
+            "8:32: variable value boolean true is not an integer, as type Integer needs",
+        ],
+    ),
+    Case(
         "duplicate variable",
         _with("spec:\n", "spec:\n  variables: [{name: a}, {name: a}]\n"),
         ["6:27: duplicate variable 'a'"],
