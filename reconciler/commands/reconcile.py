@@ -60,7 +60,6 @@ def options_from_args(args: argparse.Namespace) -> ReconcileOptions:
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
     options = options_from_args(args)
-    context = context_from_args(args, term)
     settings_from_args(args, term)  # a bad flag or loopform.yaml fails now, not as a retried cycle
     connected: list[tuple[RestBackend, str | None]] = []
 
@@ -69,7 +68,8 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
         return connected[0][0]
 
     def plan() -> Plan:
-        specs = load_specs(args.paths, context=context)  # afresh each cycle: a `git pull` is picked up
+        # Afresh each cycle, loopform.yaml's variables too: a `git pull` between cycles is picked up.
+        specs = load_specs(args.paths, context=context_from_args(args, term))
         backend, default_project = connected[0]
         return make_plan(specs, backend, default_project=default_project, prune=options.prune)
 
