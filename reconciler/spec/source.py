@@ -305,8 +305,8 @@ class _Builder:
             top.merge_pending = True
             return
         if not isinstance(key, str):
-            hint = f": quote it, \"{plain}\"" if plain is not None else ""
-            if plain is not None and isinstance(key, bool):
+            hint = f": quote it, \"{plain}\"" if plain else ""
+            if plain and isinstance(key, bool):
                 hint = f" (YAML 1.1 reads '{plain}' as a boolean): quote it, \"{plain}\""
             self.doc.error(
                 f"mapping keys must be strings, got {describe(key)}{hint}",
