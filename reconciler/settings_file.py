@@ -44,8 +44,8 @@ def load_settings_file(path: Path, model: type[M], *, what: str, max_bytes: int 
         doc = parse_text(text, shown)
         data = doc.data
         if isinstance(data, dict) and doc.errors or data is None:
-            first = doc.errors[0]
-            raise ConfigError(f"{first.location}: {first.message}")
+            problem = doc.errors[0]
+            raise ConfigError(f"{problem.location}: {problem.message}")
     if not isinstance(data, dict):
         raise ConfigError(f"{shown}: expected a mapping of settings at the top level ({what})")
     try:

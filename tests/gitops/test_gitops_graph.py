@@ -86,7 +86,7 @@ def test_write_graph_formats(tmp_path: Path, backend: RestBackend) -> None:
     boxes = {g.find(f"{ns}text").text: g.get("class") for g in root.iter(f"{ns}g")}  # type: ignore[union-attr]
     assert boxes == {"videos": "node same", "cut": "node same", "~ label": "node changed",
                      "+ review": "node added", "- done": "node removed"}
-    edges = [e.get("class") for e in root.iter(f"{ns}path") if (e.get("class") or "").startswith("edge")]
+    edges = [e.get("class") or "" for e in root.iter(f"{ns}path") if (e.get("class") or "").startswith("edge")]
     assert sorted(edges) == ["edge added", "edge added", "edge removed", "edge same", "edge same"]
     texts = [t.text for t in root.iter(f"{ns}text")]
     assert "local/frames (update)" in texts and "- complete" in texts and "+ complete" in texts
