@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from gitops_kit import SPEC as KIT_SPEC
 
 from reconciler.config import Flags, resolve_settings
 from reconciler.errors import ConfigError, Location, PlanError
@@ -53,19 +54,8 @@ def test_offline_references_are_checked_for_syntax_only() -> None:
     assert [e.location.pointer for e in result.errors] == ["/b"]
 
 
-SPEC = """\
-apiVersion: loopform/v1
-kind: Pipeline
-metadata: {name: frames, project: local}
-spec:
-  nodes:
-    videos:
-      type: dataset
-      dataset: ${var.frames}
-    cut: {type: code, code: "def run(item):\\n    return item\\n"}
-  connections:
-    - {from: videos, to: cut}
-"""
+# The shared spec with its first dataset taken from the environment.
+SPEC = KIT_SPEC.replace("dataset: raw-videos}", "dataset: \"${var.frames}\"}")
 
 
 def test_load_reports_file_line_and_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -74,7 +64,7 @@ def test_load_reports_file_line_and_column(tmp_path: Path, monkeypatch: pytest.M
     result = load([Path("frames.yaml")], context=CTX)
     assert not result.ok
     (error,) = [e for e in result.errors if e.severity == "error"]
-    assert str(error) == ("frames.yaml:8:7: variable 'frame' is not defined in environment 'staging' "
+    assert str(error) == ("frames.yaml:6:29: variable 'frame' is not defined in environment 'staging' "
                           "(defined: frames, key, on, t); add it under `variables:` in loopform.yaml")
 
 
