@@ -9,14 +9,16 @@ from pydantic import ValidationError
 
 from reconciler.backend import ResourceKind, Resolved
 from reconciler.document import Node, Pipeline
-from reconciler.plan import Action, ChangeOp, FieldChange, Plan, PipelineChange
+from reconciler.plan import Action, ChangeOp, FieldChange, PipelineChange, Plan, PlatformChange
 
 
 def _change(name: str, actions: list[Action], project: str = "p") -> PipelineChange:
     return PipelineChange(
         project=project, project_id="pid", name=name, actions=actions,
         desired=Pipeline(name=name, nodes=[Node(id="n1", name="a", type="code")]),
-        changes=[FieldChange(path="nodes.a", after={"type": "code"}, op=ChangeOp.ADD)],
+        changes=[FieldChange(path="nodes.a", after={"type": "code"}, op=ChangeOp.ADD),
+                 FieldChange(path="nodes.b.task.recipe", before="default", after="strict", platform=[
+                     PlatformChange(path="nodes.b.metadata.recipeId", before="r1", after="r2")])],
         provisions=[Resolved(kind=ResourceKind.DATASET, name="frames", id="d1", provision=True)],
     )
 

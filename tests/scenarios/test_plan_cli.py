@@ -37,13 +37,19 @@ def test_detailed_exitcode_and_formats_on_the_embedded_default(embedded: Path) -
 
 
 def test_unknown_names_in_strict_mode_are_located_errors(embedded: Path) -> None:
+    spec = copy.deepcopy(BASE_SPEC)
+    # Compile meets the owner before the assignees; the file has them the other way round.
+    spec["spec"]["nodes"]["label"]["task"].update(assignees=["ann@example.com"], owner="lead@example.com")
+    (embedded / "pipelines" / "frames.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     run = cli("plan", "--strict")
     assert run.code == 1
     lines = run.err.splitlines()
     assert any(line.startswith("pipelines/frames.yaml:") and "unknown dataset 'raw-videos'" in line
                for line in lines), run.err
-    # Every unknown name is reported, not only the first.
+    # Every unknown name is reported, not only the first, in the order of the file.
     assert sum("unknown " in line for line in lines) >= 3
+    located = [tuple(int(n) for n in line.split(":")[1:3]) for line in lines if line.startswith("pipelines/")]
+    assert located == sorted(located)
     assert "Traceback" not in run.err
 
 
