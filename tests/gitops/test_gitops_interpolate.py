@@ -181,7 +181,7 @@ def test_export_escapes_text_that_looks_like_a_reference(tmp_path: Path) -> None
     spec = tmp_path / "frames.yaml"
     spec.write_text(SPEC.replace("metadata: {name: frames, project: local}",
                                  'metadata: {name: frames, project: local, description: "uses $${HOME}"}')
-                    .replace("dataset: ${var.frames}", "dataset: raw"))
+                    .replace("dataset: \"${var.frames}\"", "dataset: raw"))
     backend = open_embedded(tmp_path / "state.db")
     try:
         loaded = load([spec])
