@@ -1,9 +1,9 @@
 """The plan for a terminal, in the manner of `terraform plan`.
 
     ~ pipeline local/video-frames (update)
-        ~ nodes.label-a.metadata.recipeId: "r1" -> "r2"
-        + nodes.extra: code node
-        - connections.a.item -> b.item (drift: edited outside Loopform)
+        ~ nodes.label-a.task.recipe: "default" -> "strict"
+        + nodes.extra: code node (function "run")
+        - connections.a.item -> b.item  (drift: edited outside Loopform)
 
     Plan: 0 to create, 1 to update, 0 to delete, 0 status changes.
 
