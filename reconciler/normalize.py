@@ -168,6 +168,11 @@ def _node_essence(node: dict[str, Any], key: str, owned: frozenset[str]) -> dict
                 # dtlpy's DatasetNode writes `triggerToPipeline: {filter: null}` when loading
                 # existing data is off; that and no key at all both mean "off".
                 del value["triggerToPipeline"]
+            elif isinstance(value.get("triggerToPipeline"), dict) and "filter" in value["triggerToPipeline"]:
+                # The load-existing filter is a JSON string: dtlpy writes it with `json.dumps`
+                # spacing, compile compactly; compared parsed, like connection conditions.
+                ttp = value["triggerToPipeline"]
+                value["triggerToPipeline"] = {**ttp, "filter": parse_json_text(ttp["filter"])}
             if f"nodes.{key}.position" in owned and "position" in node["metadata"]:
                 pos = node["metadata"]["position"]
                 out["position"] = {"x": pos.get("x", 0), "y": pos.get("y", 0)}

@@ -21,6 +21,7 @@ Only pipelines that changed reach this module: the unchanged path never pays for
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -134,12 +135,15 @@ def _load_existing(value: Any) -> Any:
         return None
     flt = value.get("filter")
     if isinstance(flt, str):
-        import json
-
         try:
-            flt = json.loads(flt)
+            parsed = json.loads(flt)
         except ValueError:
             return None
+        # Only the text compile writes reads back exactly; any other spelling stays raw, so a
+        # change of spelling alone is still shown.
+        if json.dumps(parsed, separators=(",", ":")) != flt:
+            return None
+        flt = parsed
     return {"filter": flt} if isinstance(flt, dict) and flt else True
 
 
@@ -354,6 +358,10 @@ def _node_changes(key: str, raw: list[FieldChange], before: Any, after: Any,
             "after": view if change.op is ChangeOp.ADD else None,
             "platform": [PlatformChange.of(change)]})]
     vb, va, sources = _paired_views(before, after, names)
+    if vb == va:
+        # Nothing a spec can see differs (a reading that loses a distinction this module did not
+        # foresee): show the document's own differences rather than an update with no lines.
+        return raw
     out: list[FieldChange] = []
     for path, op, b, a in _walk(prefix, vb, va):
         rel = path[len(prefix) + 1:]

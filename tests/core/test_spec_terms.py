@@ -155,3 +155,16 @@ def test_task_actions_are_the_tasks_not_its_ports() -> None:
     assert (change.path, change.before, change.after) == (
         "nodes.label.task.actions", ["complete", "discard"], ["complete", "discard", "redo"])
     assert change.platform[0].path == "nodes.label.outputs.item.actions"
+
+
+def test_a_load_existing_filter_is_compared_as_a_filter() -> None:
+    base = {**NODES, "videos": {**NODES["videos"], "loadExisting": {"filter": {"dir": "/a"}}}}
+    live = applied(build(pipeline_spec(base, CONNS), resolver=DictResolver(KNOWN)))
+    data = live.wire()
+    videos = next(n for n in data["nodes"] if n["name"] == "videos")
+    videos["metadata"]["triggerToPipeline"]["filter"] = '{"dir": "/a"}'  # dtlpy's json.dumps spelling
+    assert _diff(Pipeline.model_validate(data), base) == []
+    videos["metadata"]["triggerToPipeline"]["filter"] = '{"dir": "/b"}'
+    (change,) = _diff(Pipeline.model_validate(data), base)
+    assert (change.path, change.before, change.after) == (
+        "nodes.videos.loadExisting.filter", {"dir": "/b"}, {"dir": "/a"})
