@@ -22,8 +22,10 @@ Explicit tags other than the standard JSON-compatible ones are rejected.
 
 from __future__ import annotations
 
+import bisect
 import errno
 import math
+import re
 import os
 import stat
 from dataclasses import dataclass, field
@@ -100,6 +102,28 @@ def _position(text: str, index: int) -> tuple[int, int]:
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
+class _EditorPositions:
+    """Line and column of a character index as editors count them.
+
+    libyaml also breaks lines at NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR (YAML 1.1), which
+    editors show inside a line; in a file that holds one, libyaml's line numbers run ahead of what
+    the user sees. Only built for such files: elsewhere libyaml's own lines are right.
+    """
+
+    BREAKS = ("\x85", "\u2028", "\u2029")
+
+    def __init__(self, text: str) -> None:
+        self.starts = [0, *(m.end() for m in re.finditer(r"\r\n|\r|\n", text))]
+
+    def at(self, index: int) -> tuple[int, int]:
+        row = bisect.bisect_right(self.starts, index) - 1
+        return row + 1, index - self.starts[row] + 1
+
+    @classmethod
+    def needed(cls, text: str) -> _EditorPositions | None:
+        return cls(text) if any(b in text for b in cls.BREAKS) else None
+
+
 def describe(value: Any) -> str:
     """A value for a message, named by its JSON type (long strings shortened)."""
     if value is None:
@@ -135,8 +159,9 @@ class _Frame:
 class _Builder:
     """Turns a YAML event stream into data, marks and errors, within the limits above."""
 
-    def __init__(self, doc: SourceDocument) -> None:
+    def __init__(self, doc: SourceDocument, positions: _EditorPositions | None = None) -> None:
         self.doc = doc
+        self.positions = positions
         self.stack: list[_Frame] = []
         self.anchors: dict[str, tuple[Any, int]] = {}
         self.open_anchors: set[str] = set()
@@ -161,7 +186,12 @@ class _Builder:
     # -- events ------------------------------------------------------------------------------
     def feed(self, event: yaml.Event) -> None:
         start = event.start_mark
-        mark = Mark(start.line + 1, start.column + 1) if start is not None else Mark(1, 1)
+        if start is None:
+            mark = Mark(1, 1)
+        elif self.positions is not None:
+            mark = Mark(*self.positions.at(start.index))
+        else:
+            mark = Mark(start.line + 1, start.column + 1)
         if isinstance(event, yaml.DocumentStartEvent):
             self.documents += 1
             if self.documents > 1:
@@ -369,7 +399,8 @@ def parse_text(text: str, path: str) -> SourceDocument:
         doc.error("empty file: expected a Pipeline spec (apiVersion, kind, metadata, spec)")
         doc.fatal = True
         return doc
-    builder = _Builder(doc)
+    positions = _EditorPositions.needed(text)
+    builder = _Builder(doc, positions)
     try:
         for event in yaml.parse(text, Loader=_Loader):
             builder.feed(event)
@@ -379,7 +410,12 @@ def parse_text(text: str, path: str) -> SourceDocument:
         return doc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        if mark is None:
+            line, col = 1, 1
+        elif positions is not None:
+            line, col = positions.at(mark.index)
+        else:
+            line, col = mark.line + 1, mark.column + 1
         problem = exc.problem or "malformed YAML"
         context = f" {exc.context}" if exc.context else ""
         if _char_at(text, line, col) == "\t":  # libyaml's words for it rarely say "tab"

@@ -108,6 +108,11 @@ CASES: list[Case] = [
         ["10:19: unknown node 'wrok' (did you mean 'work'?)"],
     ),
     Case(
+        "line separator inside a string, then a mistake",
+        _with("name: demo", "name: \"de\u2028mo\u0085\"").replace("to: work}", "to: wrok}"),
+        ["10:19: unknown node 'wrok' (did you mean 'work'?)"],
+    ),
+    Case(
         "alias bomb in flow mappings",
         "".join(
             f"m{i}: &m{i} {{a: *m{i - 1}, b: *m{i - 1}, c: *m{i - 1}, d: *m{i - 1}}}\n" if i
