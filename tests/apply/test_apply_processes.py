@@ -32,14 +32,16 @@ def test_two_apply_processes_at_once_end_with_one_pipeline_per_spec(tmp_path: Pa
         procs = [subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                  for _ in range(2)]
         outputs = [p.communicate(timeout=120) for p in procs]
+        served = [(e.method, e.path.removeprefix("/api/v1"), e.status) for e in server.control_plane.request_log]
+        why = f"{[(p.returncode, err.decode()[-1500:]) for p, (_, err) in zip(procs, outputs)]}\n{served}"
         for proc, (out, err) in zip(procs, outputs):
-            assert proc.returncode == 0, err.decode()
+            assert proc.returncode == 0, why
             assert server.token.encode() not in out + err
-        assert both.max_seen == 2  # the two applies did overlap
+        assert both.max_seen == 2, why  # the two applies did overlap
         creates = [e.status for e in server.control_plane.request_log.entries()
                    if e.method == "POST" and e.path == "/api/v1/pipelines"]
         # One create of each spec committed; its twin was refused, and that apply adopted the pipeline.
-        assert sorted(creates) == [200] * 3 + [409] * 3
+        assert sorted(creates) == [200] * 3 + [409] * 3, why
         backend = RestBackend(ApiSession(server.base_url, server.token), label="check")
         live = backend.list_pipelines(backend.project("local").id)
         assert sorted(p.name for p in live) == spec_names(specs)
