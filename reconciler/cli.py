@@ -18,6 +18,7 @@ from types import ModuleType
 
 from reconciler import __version__, commands
 from reconciler.errors import EXIT_INTERNAL, LoopformError, SpecErrors, exit_code_for
+from reconciler.redact import redact_like
 from reconciler.terminal import Terminal
 
 log = logging.getLogger("loopform")
@@ -54,9 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _internal_error(term: Terminal, exc: BaseException) -> int:
     # An unexpected exception is a bug: keep the traceback out of the user's face but on disk.
+    # The log goes through the same redaction as the terminal: an exception message may quote a
+    # secret variable's value.
     fd, path = tempfile.mkstemp(prefix="loopform-crash-", suffix=".log")
     with os.fdopen(fd, "w") as fh:
-        traceback.print_exception(exc, file=fh)
+        fh.write(redact_like(term, "".join(traceback.format_exception(exc))))
     term.eprint(f"Error: internal error ({type(exc).__name__}: {exc}).")
     term.eprint(f"This is a bug in loopform; the traceback is in {path}")
     return EXIT_INTERNAL
@@ -85,6 +88,16 @@ def main(argv: Sequence[str] | None = None, *, term: Terminal | None = None) -> 
         return exit_code_for(exc)
     except KeyboardInterrupt as exc:
         term.eprint("Interrupted.")
+        return exit_code_for(exc)
+    except BrokenPipeError as exc:
+        # The reader of our output went away (`loopform plan --json | head -1`): not a bug. Point
+        # stdout at devnull so the interpreter's final flush does not fail again, and exit as a
+        # process killed by SIGPIPE would (128 + 13).
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
         return exit_code_for(exc)
     except Exception as exc:  # noqa: BLE001 - the one boundary where anything is caught
         return _internal_error(term, exc)

@@ -30,6 +30,8 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2  # only with `plan --detailed-exitcode`
 EXIT_INTERNAL = 3  # a bug in Loopform: an unexpected exception
+EXIT_INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as shells report it
+EXIT_BROKEN_PIPE = 141  # the reader of our output went away: 128 + SIGPIPE
 
 
 class LoopformError(Exception):
@@ -173,5 +175,7 @@ def exit_code_for(exc: BaseException) -> int:
     if isinstance(exc, LoopformError):
         return exc.exit_code
     if isinstance(exc, KeyboardInterrupt):
-        return 130
+        return EXIT_INTERRUPTED
+    if isinstance(exc, BrokenPipeError):
+        return EXIT_BROKEN_PIPE
     return EXIT_INTERNAL

@@ -136,6 +136,17 @@ def install(term: Any, redactor: Redactor) -> None:
         handler.addFilter(_LogFilter(Redactor(known + redactor.secrets)))
 
 
+def redact_like(term: Any, text: str) -> str:
+    """`text` redacted as `term`'s error stream would redact it (unchanged when nothing is secret).
+
+    For output that does not go through the terminal, such as the crash log the CLI writes.
+    """
+    stream = getattr(term, "err", None)
+    if isinstance(stream, RedactingStream):
+        return stream._redactor(text)
+    return text
+
+
 def redact_saved_plan(text: str, secrets: Mapping[str, str]) -> str:
     """A saved plan's text with each secret value (name -> value) as `(sensitive:NAME)`."""
     for name, value in sorted(secrets.items(), key=lambda kv: len(kv[1]), reverse=True):
