@@ -27,7 +27,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 from requests.adapters import BaseAdapter, HTTPAdapter
-from urllib3.exceptions import NameResolutionError, NewConnectionError, ReadTimeoutError
+from urllib3.exceptions import InvalidHeader, NameResolutionError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from reconciler.errors import ApiError, ConfigError, RateLimited, TransportError, error_for_status
@@ -86,6 +86,17 @@ def options_from_env(env: Mapping[str, str], base: ClientOptions | None = None) 
     return replace(options, **changes) if changes else options
 
 
+class _Retry(Retry):
+    """urllib3's Retry, except that a malformed Retry-After header is ignored (the backoff applies)
+    instead of failing the request with InvalidHeader, which would end the retries early."""
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        try:
+            return super().parse_retry_after(retry_after)
+        except InvalidHeader:
+            return 0.0  # falsy: urllib3 then sleeps its own backoff
+
+
 def quote_segment(value: str) -> str:
     """A value as one URL path segment (project names may contain spaces or slashes)."""
     return quote(value, safe="")
@@ -112,7 +123,7 @@ class ApiSession:
     def __repr__(self) -> str:  # never the token
         return f"ApiSession({self.base_url!r})"
 
-    def _retry(self, *, idempotent: bool) -> Retry:
+    def _retry(self, *, idempotent: bool) -> _Retry:
         o = self.options
         common: dict[str, Any] = dict(
             total=None,
@@ -130,8 +141,8 @@ class ApiSession:
             allowed_methods=None,  # the caller chose the session; any verb it sends may retry
         )
         if idempotent:
-            return Retry(read=o.attempts, status_forcelist=_RETRY_STATUSES, **common)
-        return Retry(read=False, status_forcelist=frozenset({429}), **common)
+            return _Retry(read=o.attempts, status_forcelist=_RETRY_STATUSES, **common)
+        return _Retry(read=False, status_forcelist=frozenset({429}), **common)
 
     def _session(self, token: str | None, retry: Retry, transport: BaseAdapter | None) -> requests.Session:
         session = requests.Session()
@@ -269,7 +280,11 @@ def _decode(response: requests.Response, method: str, path: str) -> Any:
 
 
 def _retry_after(response: requests.Response) -> float | None:
+    """The server's Retry-After in seconds: a number, or an HTTP date (as urllib3 reads it)."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
     try:
-        return float(response.headers.get("Retry-After", ""))
-    except ValueError:
+        return Retry().parse_retry_after(value)
+    except InvalidHeader:
         return None

@@ -130,6 +130,16 @@ def test_429_past_the_retries_is_rate_limited_with_retry_after(backend: RestBack
     assert info.value.retry_after == 7
 
 
+@pytest.mark.parametrize(("header", "expected"), [("Thu, 01 Jan 1970 00:00:00 GMT", 0.0), ("soon", None)])
+def test_retry_after_as_an_http_date_or_garbage(backend: RestBackend, faults: FaultInjector,
+                                                header: str, expected: float | None) -> None:
+    rule = faults.add("GET", r"/projects/", "status", times=10, status=429, headers=[("Retry-After", header)])
+    with pytest.raises(RateLimited) as info:
+        backend.project("local")
+    assert info.value.retry_after == expected
+    assert rule.fired == 1 + FAST.attempts  # retried all the same, however the header reads
+
+
 def test_create_is_not_resent_after_a_5xx_that_did_not_commit(backend: RestBackend, faults: FaultInjector) -> None:
     project = backend.project("local")
     faults.add("POST", r"/pipelines$", "status", times=1, status=500)
