@@ -147,11 +147,13 @@ _VERB = {"create": "created", "update": "updated", "resume": "resumed", "pause":
 
 
 class _TextView:
-    """Human output: the plan, live step lines on a TTY, then one line per pipeline and a total."""
+    """Human output: the plan; one line per pipeline as soon as it is finished (so a long apply in a
+    CI log shows progress too), with each step's line before it on a TTY; then the total."""
 
     def __init__(self, term: Terminal) -> None:
         self.term = term
         self.live = term.interactive
+        self.started = False
 
     def plan(self, plan: Plan) -> None:
         self.term.print(render_plan(plan, self.term))
@@ -160,15 +162,19 @@ class _TextView:
         pass  # the rendered plan said "No changes."
 
     def event(self, event: StartEvent | StepEvent | ResultEvent) -> None:
+        shown: str | None = None
         if self.live and isinstance(event, StepEvent):
             detail = f" {event.detail}" if event.detail else ""
-            self.term.print(self.term.style(f"  {event.project}/{event.name}: {_VERB[event.step.value]}{detail}", "dim"))
+            shown = self.term.style(f"  {event.project}/{event.name}: {_VERB[event.step.value]}{detail}", "dim")
+        elif isinstance(event, ResultEvent) and event.result.outcome is not Outcome.UNCHANGED:
+            shown = _result_line(event.result, self.term)
+        if shown is not None:
+            if not self.started:
+                self.term.print("")
+                self.started = True
+            self.term.print(shown)
 
     def summary(self, result: ApplyResult) -> None:
-        self.term.print("")
-        for r in result.results:
-            if r.outcome is not Outcome.UNCHANGED:
-                self.term.print(_result_line(r, self.term))
         counts = {o: result.count(o) for o in Outcome}
         line = (f"Apply {'complete' if result.ok else 'incomplete'}: {counts[Outcome.DONE]} done, "
                 f"{counts[Outcome.FAILED]} failed, {counts[Outcome.NOT_ATTEMPTED]} not attempted, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -9,16 +10,19 @@ import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from faultkit import Concurrency, FaultInjector
 from harness import cli, isolate, serve_for_cli
 from specs import copy_examples, plan_for, spec_names, writes
 
+from reconciler.cli import main
 from reconciler.client import ApiSession, RestBackend
 from reconciler.server import ControlPlane
 from reconciler.server.serving import HttpServer
 from reconciler.server.testing import ServerHandle, serve_in_thread
+from reconciler.terminal import Terminal
 
 
 @pytest.fixture
@@ -266,3 +270,27 @@ def test_parallelism_beyond_the_connection_pool_keeps_every_worker_busy_and_quie
     assert r.code == 0, r.err
     assert (inflight.count, inflight.max_seen) == (30, 24)
     assert [rec.getMessage() for rec in caplog.records if rec.levelno >= logging.WARNING] == []
+
+
+def test_without_a_terminal_each_pipeline_is_reported_when_it_is_done(
+        clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long apply in a CI log shows progress: a pipeline's line is out before the next one starts."""
+    term = Terminal(out=io.StringIO(), err=io.StringIO(), colour=False, unicode=True)
+    seen_at_creates: list[str] = []
+
+    def snapshot(app: Any) -> Any:
+        def middleware(environ: dict[str, Any], start_response: Any) -> Any:
+            if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"].endswith("/pipelines"):
+                seen_at_creates.append(term.out.getvalue())  # type: ignore[attr-defined]
+            return app(environ, start_response)
+        return middleware
+
+    with serve_in_thread(clean_env / "served.db", wrap=snapshot) as server:
+        monkeypatch.setenv("LOOPFORM_API_URL", server.base_url)
+        monkeypatch.setenv("LOOPFORM_TOKEN", server.token)
+        assert main(["apply", "--auto-approve", "--parallelism", "1"], term=term) == 0
+    assert len(seen_at_creates) == 3
+    assert "local/model-review" not in seen_at_creates[0].split("Plan: ")[-1]
+    assert "done           local/model-review (create, resume)" in seen_at_creates[1]
+    assert "done           local/nightly-quality (create)" in seen_at_creates[2]
+    assert "local/video-frames: created" not in term.out.getvalue()  # step lines only on a TTY
