@@ -13,14 +13,16 @@ Environments: `loopform.yaml` may name environments (`--env NAME` or LOOPFORM_EN
 with its own backend/url/project and variables. An environment chosen on the command line counts
 as a flag: its settings beat the LOOPFORM_* variables and the file's top level. Variables (for
 `${var.NAME}` in specs) are the file's top-level `variables:` overlaid with the environment's; a
-value is a scalar, `{value: X, secret: true}`, or `{env: NAME, secret: true}` (read from the process
-environment, so secrets need not be committed). Secret values are redacted from every output.
+value is a scalar, `{value: X, secret: true}`, or `{env: NAME}` (read from the process environment,
+so secrets need not be committed). A variable read from the environment is secret unless it says
+`secret: false`: the environment of a CI runner holds its secrets, and forgetting the flag must not
+print one. Secret values are redacted from every output (as are `${env.NAME}` values in specs).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -51,14 +53,21 @@ class BackendKind(str, Enum):
 
 
 class VariableDecl(BaseModel):
-    """A variable's source: a literal `value`, or the process environment variable `env`."""
+    """A variable's source: a literal `value`, or the process environment variable `env`.
+
+    `secret` unset means: secret when read from the environment, not secret for a literal value
+    (`is_secret`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     value: Scalar | None = None
     env: str | None = None
-    secret: bool = False
+    secret: bool | None = None
     description: str | None = None
+
+    @property
+    def is_secret(self) -> bool:
+        return self.secret if self.secret is not None else self.env is not None
 
     @model_validator(mode="after")
     def _one_source(self) -> VariableDecl:
@@ -199,11 +208,13 @@ def resolve_variables(file: ProjectFile, environment: EnvironmentDecl,
         decl = entry
         value = env.get(decl.env) if decl.env is not None else decl.value
         missing = None if value is not None else f"environment variable {decl.env} is not set"
-        if decl.secret and value is not None and len(str(value)) < MIN_SECRET:
+        if decl.is_secret and value is not None and len(str(value)) < MIN_SECRET:
             # Redaction replaces the value wherever it occurs: a two-letter secret would blank
             # unrelated text, and leaving it unredacted would break the promise.
             value, missing = None, f"a secret must be at least {MIN_SECRET} characters long"
-        out[name] = Variable(name=name, value=value, secret=decl.secret, missing=missing)
+            if decl.secret is None:
+                missing += f" (read from {decl.env}, it is secret unless declared with `secret: false`)"
+        out[name] = Variable(name=name, value=value, secret=decl.is_secret, missing=missing)
     return out
 
 
@@ -214,8 +225,10 @@ class Environment:
     name: str | None
     variables: dict[str, Variable] = field(default_factory=dict, repr=False)  # may hold secrets
 
-    def context(self, env: Mapping[str, str]) -> Context:
-        return Context(variables=dict(self.variables), env=dict(env), environment=self.name)
+    def context(self, env: Mapping[str, str], *, on_sensitive: Callable[[str], None] | None = None) -> Context:
+        """The interpolation context; `on_sensitive` gets each `${env.*}` value read (see Context)."""
+        return Context(variables=dict(self.variables), env=dict(env), environment=self.name,
+                       on_sensitive=on_sensitive)
 
     def secrets(self) -> dict[str, str]:
         """name -> value of every secret variable that has a value."""

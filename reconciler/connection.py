@@ -88,9 +88,12 @@ def environment_from_args(args: argparse.Namespace, term: Terminal) -> Environme
 def context_from_args(args: argparse.Namespace, term: Terminal) -> Context:
     """The `${var.*}`/`${env.*}` context for loading specs with the selected environment.
 
-    Call it before loading specs; it installs redaction on `term` (see `environment_from_args`).
+    Call it before loading specs; it installs redaction on `term` (see `environment_from_args`),
+    and each `${env.NAME}` value is added to that redaction as soon as it is read (a spec error,
+    log line or plan printed afterwards shows `(sensitive)`).
     """
-    return environment_from_args(args, term).context(os.environ)
+    return environment_from_args(args, term).context(os.environ, on_sensitive=lambda value: install(
+        term, Redactor([value])))
 
 
 def backend_from_args(args: argparse.Namespace, term: Terminal) -> tuple[RestBackend, str | None]:

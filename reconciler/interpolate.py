@@ -11,6 +11,14 @@ string is replaced by the value's text.
 
 Without a context (offline: `loopform validate` knows no environment) references are only checked
 for syntax and left in place (`$${` still becomes `${`).
+
+Every `${env.NAME}` value is sensitive: a spec is written by whoever opens a pull request, and the
+CI that plans it has secrets in its environment, so a value read from there is never shown (the
+CLI redacts it, saved plans store `(sensitive:env.NAME)`). `Context.read_env` is the one way such a
+value is read: it records it and tells `on_sensitive`, so redaction is in place before anything
+that could quote the value is printed. A value shorter than `redact.MIN_SECRET` cannot be redacted
+without blanking unrelated text, so it is refused (located). Values that are not secret belong in
+loopform.yaml `variables:` (`{env: NAME, secret: false}`).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.errors import Location, SpecError
+from reconciler.redact import MIN_SECRET
 
 Scalar = str | int | float | bool
 _REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
@@ -40,17 +49,50 @@ class Variable:
     missing: str | None = None
 
 
+ENV_PREFIX = "env."  # `${env.NAME}` values are named `env.NAME` among the secrets (saved plans)
+
+
 @dataclass(frozen=True)
 class Context:
-    """What `${...}` can refer to. `environment` names the selected environment for messages."""
+    """What `${...}` can refer to. `environment` names the selected environment for messages.
+
+    `on_sensitive` is called with each `${env.*}` value the first time it is read (the CLI installs
+    its redaction there).
+    """
 
     variables: Mapping[str, Variable] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
     environment: str | None = None
+    on_sensitive: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
+    # NAME -> value of every environment variable read through `read_env` so far.
+    _read: dict[str, str] = field(default_factory=dict, init=False, compare=False, repr=False)
+
+    def read_env(self, name: str) -> str | None:
+        """The environment variable `name` (None when unset), from now on among `secrets()`."""
+        value = self.env.get(name)
+        # A shorter value is refused by its user (interpolate, restore_saved_plan), never shown.
+        if value is not None and len(value) >= MIN_SECRET and name not in self._read:
+            self._read[name] = value
+            if self.on_sensitive is not None:
+                self.on_sensitive(value)
+        return value
 
     def secrets(self) -> dict[str, str]:
-        """name -> text of every secret variable that has a value (for redaction)."""
-        return {n: str(v.value) for n, v in self.variables.items() if v.secret and v.value is not None}
+        """name -> text of every value that must not be shown: each secret variable that has a
+        value, and each environment variable read so far (named `env.NAME`)."""
+        out = {n: str(v.value) for n, v in self.variables.items() if v.secret and v.value is not None}
+        out.update({f"{ENV_PREFIX}{n}": v for n, v in self._read.items()})
+        return out
+
+    def secret(self, name: str) -> str | None:
+        """The value a saved plan's `(sensitive:NAME)` stands for (None when there is none):
+        a secret variable, or for `env.X` the environment variable X (read through `read_env`)."""
+        if name.startswith(ENV_PREFIX):
+            return self.read_env(name[len(ENV_PREFIX):])
+        variable = self.variables.get(name)
+        if variable is None or not variable.secret or variable.value is None:
+            return None
+        return str(variable.value)
 
 
 @dataclass
@@ -101,11 +143,19 @@ def interpolate(data: Any, context: Context | None, locate: Callable[[str], Loca
             return _UNRESOLVED
         where = f" in environment '{context.environment}'" if context.environment else ""
         if namespace == "env":
-            if name not in context.env:
+            found = context.read_env(name)
+            if found is None:
                 errors.append(SpecError(f"environment variable {name} is not set (used as ${{env.{name}}})",
                                         locate(pointer)))
                 return _UNRESOLVED
-            value: Scalar = context.env[name]
+            if len(found) < MIN_SECRET:
+                errors.append(SpecError(
+                    f"environment variable {name} is too short for ${{env.{name}}}: values from the "
+                    f"environment are secret, shown as (sensitive), and redacting needs at least {MIN_SECRET} "
+                    "characters. A value that is not secret belongs in loopform.yaml `variables:` as "
+                    f"{{env: {name}, secret: false}}, used as ${{var.NAME}}", locate(pointer)))
+                return _UNRESOLVED
+            value: Scalar = found
         else:
             variable = context.variables.get(name)
             if variable is None:

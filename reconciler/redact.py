@@ -6,22 +6,28 @@ handlers, and saved plans are redacted when written (`redact_saved_plan`) and re
 current environment's variables when read back (`restore_saved_plan`).
 
 Each secret is matched in the forms in which it can appear in output: as is, JSON-escaped (inside
-a JSON or saved plan), and Python-repr-escaped (inside an error that quotes a value with `!r`).
+a JSON or saved plan), Python-repr-escaped (inside an error that quotes a value with `!r`) and
+XML-escaped (an SVG graph).
+
+What is secret: variables of loopform.yaml marked `secret:` (the default for one read with `env:`),
+every `${env.NAME}` value a spec uses (see `reconciler.interpolate`), and the API token. In saved
+plans an `${env.NAME}` value is `(sensitive:env.NAME)`, put back from the process environment.
 Values shorter than `MIN_SECRET` characters are not matched (a token of `t` would blank every `t`);
 loopform.yaml refuses secret variables that short (see `reconciler.config`).
 
 Renderers shorten long values (`"xxx…stg-7f3a..."`: `reconciler.render.values.short`, the Markdown
 comment's size limit), which can cut a secret in two and leave its beginning in the output. So a
-beginning of a secret (at least `MIN_SECRET` characters) is redacted too when an ellipsis (`...` or
-`…`, possibly after a line break or `_`) follows it.
+beginning of a secret (even one character) is redacted too when an ellipsis (`...` or `…`, possibly
+after a line break or `_`) follows it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from xml.sax.saxutils import escape as xml_escape
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TextIO
 
 from reconciler.errors import PlanError
@@ -34,7 +40,7 @@ _SAVED = re.compile(r"\(sensitive:([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
 def _forms(secret: str) -> list[str]:
     forms = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
-             repr(secret)[1:-1]}
+             repr(secret)[1:-1], xml_escape(secret), xml_escape(secret, {'"': "&quot;"})}
     # Longest first, so that an escaped form containing the raw one is replaced whole.
     return sorted((f for f in forms if f), key=len, reverse=True)
 
@@ -71,7 +77,11 @@ class Redactor:
         return "".join(parts) + text[done:]
 
     def _cut_start(self, text: str, lower: int, end: int) -> int | None:
-        """Where the longest beginning (>= MIN_SECRET chars) of a secret that ends at `end` starts."""
+        """Where the longest beginning of a secret that ends at `end` starts.
+
+        Even one character is taken: a spec author can place a value so that the cut leaves exactly
+        its first characters, and an over-eager redaction of a value already cut short costs little.
+        """
         best = None
         for form in self._forms:
             head = form[:MIN_SECRET]
@@ -82,6 +92,12 @@ class Redactor:
                     best = at
                     break
                 at = text.find(head, at + 1, end)
+            for size in range(min(MIN_SECRET - 1, end - lower), 0, -1):
+                if best is not None and best <= end - size:
+                    break
+                if form.startswith(text[end - size:end]):
+                    best = end - size
+                    break
         return best
 
 
@@ -156,17 +172,26 @@ def redact_saved_plan(text: str, secrets: Mapping[str, str]) -> str:
     return text
 
 
-def restore_saved_plan(text: str, secrets: Mapping[str, str]) -> str:
-    """The inverse of `redact_saved_plan` with the current environment's secret values.
+def restore_saved_plan(text: str, secret: Callable[[str], str | None]) -> str:
+    """The inverse of `redact_saved_plan`: `secret(NAME)` gives the current value of each
+    `(sensitive:NAME)` (`interpolate.Context.secret`; `env.X` is the environment variable X).
 
     Raises PlanError when the plan needs a secret the current environment does not have.
     """
     def put_back(match: re.Match[str]) -> str:
         name = match.group(1)
-        if name not in secrets:
+        value = secret(name)
+        env_name = name[4:] if name.startswith("env.") else None
+        if value is None and env_name is not None:
+            raise PlanError(f"the saved plan needs the environment variable {env_name} (the specs use "
+                            f"${{env.{env_name}}}), which is not set; apply with the same environment as the plan")
+        if value is None:
             raise PlanError(f"the saved plan needs the secret variable {name!r}, which the selected "
                             "environment does not define (apply with the same --env as the plan)")
-        return json.dumps(secrets[name], ensure_ascii=False)[1:-1]  # the plan is JSON text
+        if len(value) < MIN_SECRET:  # it would be printed in clear: refuse, as loading a spec does
+            raise PlanError(f"the saved plan needs {name!r}, whose value is now shorter than {MIN_SECRET} "
+                            "characters and cannot be kept out of the output")
+        return json.dumps(value, ensure_ascii=False)[1:-1]  # the plan is JSON text
 
     return _SAVED.sub(put_back, text)
 

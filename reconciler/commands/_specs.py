@@ -1,4 +1,7 @@
-"""The spec files a command plans from (`plan`, `reconcile`; `apply` could share it too).
+"""The spec files a command plans from (`plan`, `apply`, `reconcile`).
+
+The context should come from `connection.context_from_args`: it redacts each `${env.*}` value
+from the terminal as soon as loading reads it, before a spec error could quote it.
 
 Not a verb (the leading underscore keeps the CLI's command discovery away from it).
 """

@@ -109,7 +109,7 @@ def _saved_plan_path(paths: list[str]) -> Path | None:
 
 def _read_plan(path: Path, context: Context) -> Plan:
     try:
-        return Plan.from_json(restore_saved_plan(path.read_text(encoding="utf-8"), context.secrets()))
+        return Plan.from_json(restore_saved_plan(path.read_text(encoding="utf-8"), context.secret))
     except OSError as exc:
         raise PlanError(f"{path}: cannot read the saved plan ({exc.strerror})") from exc
     except (ValidationError, UnicodeDecodeError) as exc:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from reconciler.commands._plan_output import add_format_arguments, print_plan
 from reconciler.commands._specs import DEFAULT_PATH, load_specs
-from reconciler.connection import add_backend_arguments, backend_from_args, environment_from_args
+from reconciler.connection import add_backend_arguments, backend_from_args, context_from_args
 from reconciler.errors import EXIT_CHANGES, EXIT_OK, ConfigError
 from reconciler.plan import Plan
 from reconciler.planner import make_plan
-from reconciler.redact import redact_saved_plan
+from reconciler.redact import redact_like, redact_saved_plan
 from reconciler.render.graph import check_graph_path, write_graph
 from reconciler.terminal import Terminal
 
@@ -47,8 +46,8 @@ def write_plan(plan: Plan, path: str, secrets: dict[str, str] | None = None) -> 
 def run(args: argparse.Namespace, term: Terminal) -> int:
     if args.graph:
         check_graph_path(Path(args.graph))
-    environment = environment_from_args(args, term)
-    specs = load_specs(args.paths, context=environment.context(os.environ), warn=lambda w: term.eprint(str(w)))
+    context = context_from_args(args, term)
+    specs = load_specs(args.paths, context=context, warn=lambda w: term.eprint(str(w)))
     backend, default_project = backend_from_args(args, term)
     try:
         plan = make_plan(specs, backend, default_project=default_project, prune=args.prune)
@@ -56,9 +55,10 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
         backend.close()
     print_plan(plan, args, term)
     if args.graph:
-        write_graph(plan, Path(args.graph))
+        # A file, not the terminal: redacted here (a project or pipeline name may come from ${env.*}).
+        write_graph(plan, Path(args.graph), redact=lambda text: redact_like(term, text))
     if args.out:
-        write_plan(plan, args.out, environment.secrets())
+        write_plan(plan, args.out, context.secrets())  # secret variables and ${env.*} values
         note = f"Saved the plan to {args.out}; apply exactly it with `loopform apply {args.out}`."
         (term.eprint if args.json or args.markdown else term.print)(note)
     if args.detailed_exitcode and plan.has_changes:

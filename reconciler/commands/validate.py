@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from reconciler.config import ENV_ENVIRONMENT, PROJECT_FILE
-from reconciler.connection import environment_from_args
+from reconciler.connection import context_from_args
 from reconciler.errors import EXIT_ERROR, EXIT_OK, Location, SpecError
 from reconciler.interpolate import Context
 from reconciler.spec import load
@@ -80,8 +79,8 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
     paths = [Path(p) for p in (args.paths or [DEFAULT_PATH])]
     context: Context | None = None
     if args.environment:
-        # Installs redaction of the environment's secrets on `term` before anything is printed.
-        context = environment_from_args(args, term).context(os.environ)
+        # Installs redaction of the environment's secrets and ${env.*} values on `term`.
+        context = context_from_args(args, term)
     result = load(paths, context=context)
     errors = list(result.errors)
     if result.files == 0 and not errors:

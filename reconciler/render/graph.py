@@ -18,6 +18,7 @@ layout that positions new nodes (`reconciler.layout`).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -259,9 +260,11 @@ def check_graph_path(path: Path) -> None:
                           "use .mmd, .md or .svg")
 
 
-def write_graph(plan: Plan, path: Path) -> None:
+def write_graph(plan: Plan, path: Path, *, redact: Callable[[str], str] | None = None) -> None:
     """Write the changed pipelines' graphs to `path`: `.mmd` Mermaid, `.md` Markdown with
-    Mermaid blocks, `.svg` one SVG (pictures stacked when several pipelines changed)."""
+    Mermaid blocks, `.svg` one SVG (pictures stacked when several pipelines changed).
+
+    `redact` is applied to the text before it is written (the CLI passes its secret redaction)."""
     check_graph_path(path)
     suffix = path.suffix.lower()
     graphs = plan_graphs(plan)
@@ -271,6 +274,8 @@ def write_graph(plan: Plan, path: Path) -> None:
         text = render_mermaid_markdown(plan) or "No changes.\n"
     else:
         text = _stack_svg([render_svg(g) for g in graphs])
+    if redact is not None:
+        text = redact(text)
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:

@@ -22,7 +22,7 @@ def at(pointer: str) -> Location:
 CTX = Context(variables={"frames": Variable("frames", "frames-staging"), "t": Variable("t", 0.5),
                          "on": Variable("on", True),
                          "key": Variable("key", None, secret=True, missing="environment variable K is not set")},
-              env={"USER_NAME": "ada"}, environment="staging")
+              env={"USER_NAME": "ada-lovelace"}, environment="staging")
 
 
 def test_whole_references_keep_their_type_embedded_ones_become_text() -> None:
@@ -30,7 +30,7 @@ def test_whole_references_keep_their_type_embedded_ones_become_text() -> None:
             "d": "$${var.t} stays", "${var.t}": "keys are never interpolated", "e": 3}
     result = interpolate(data, CTX, at)
     assert result.errors == []
-    assert result.data == {"a": 0.5, "b": "t=0.5 on=true by ada", "c": ["frames-staging"],
+    assert result.data == {"a": 0.5, "b": "t=0.5 on=true by ada-lovelace", "c": ["frames-staging"],
                            "d": "${var.t} stays", "${var.t}": "keys are never interpolated", "e": 3}
     assert result.digest and result.digest != interpolate({"a": "${var.frames}"}, CTX, at).digest
     assert interpolate({"a": "plain"}, CTX, at).digest == ""
@@ -147,6 +147,7 @@ def test_redactor_covers_raw_json_and_repr_forms() -> None:
     assert redact(json.dumps({"v": secret})) == '{"v": "(sensitive)"}'
     assert redact(json.dumps({"v": secret}, ensure_ascii=False)) == '{"v": "(sensitive)"}'
     assert redact(f"got {secret!r}") == "got '(sensitive)'"
+    assert Redactor(['a<b&"c"'])('<text>a&lt;b&amp;&quot;c&quot;</text>') == "<text>(sensitive)</text>"  # SVG
     assert not Redactor([]) and Redactor([])("text") == "text"
     assert Redactor(["abc"])("abc") == "abc"  # too short to tell apart from other text
 
@@ -158,18 +159,39 @@ def test_redactor_covers_a_secret_cut_short_by_a_renderer() -> None:
     assert redact("table stg-7f3a\n\n_…truncated") == "table (sensitive)\n\n_…truncated"
     assert redact("a stg-7f3a9c1e-webhook b stg-7f…") == "a (sensitive) b (sensitive)…"
     assert redact(json.dumps('q"uo\\te-1234')[:8] + "...") == '"(sensitive)...'
-    # not a beginning of the secret, too short to tell, or no ellipsis: left alone
+    # a spec can place the value so that the cut leaves one to three characters: those too
+    assert redact('"' + "x" * 116 + "st...") == '"' + "x" * 116 + "(sensitive)..."
+    assert redact("stg... stg-7f3a9c1e") == "(sensitive)... stg-7f3a9c1e"
+    # not a beginning of the secret, or no ellipsis: left alone
     assert redact("stg-7f3a9c1e-webhooX...") == "stg-7f3a9c1e-webhooX..."
-    assert redact("stg... stg-7f3a9c1e") == "stg... stg-7f3a9c1e"
+    assert redact("Loading... stg-7f3a9c1") == "Loading... stg-7f3a9c1"
 
 
 def test_saved_plan_round_trip() -> None:
     text = json.dumps({"value": "tok-1234", "other": "x-tok-1234-y"})
     saved = redact_saved_plan(text, {"token": "tok-1234"})
     assert "tok-1234" not in saved and "(sensitive:token)" in saved
-    assert restore_saved_plan(saved, {"token": "tok-1234"}) == text
+    assert restore_saved_plan(saved, {"token": "tok-1234"}.get) == text
     with pytest.raises(PlanError, match="needs the secret variable 'token'"):
-        restore_saved_plan(saved, {})
+        restore_saved_plan(saved, dict[str, str]().get)
+
+
+def test_env_values_read_are_secrets_named_env_dot_name() -> None:
+    seen: list[str] = []
+    context = Context(variables={"key": Variable("key", "key-1234", secret=True), "pub": Variable("pub", "p-1")},
+                      env={"HOOK": "hook-5678", "UNUSED": "unused-value", "TINY": "q7"}, on_sensitive=seen.append)
+    result = interpolate({"a": "${env.HOOK}", "b": "x ${env.HOOK}", "c": "${env.TINY}"}, context, at)
+    assert result.data["a"] == "hook-5678" and seen == ["hook-5678"]  # told once, before any error is shown
+    assert [e.location.pointer for e in result.errors] == ["/c"] and "q7" not in result.errors[0].message
+    assert context.secrets() == {"key": "key-1234", "env.HOOK": "hook-5678"}  # only what the specs read
+    saved = redact_saved_plan(json.dumps({"v": "hook-5678", "k": "key-1234"}), context.secrets())
+    assert saved == '{"v": "(sensitive:env.HOOK)", "k": "(sensitive:key)"}'
+    # apply FILE: a fresh context reads the environment again, and tells the redaction
+    fresh = Context(variables=context.variables, env={"HOOK": "hook-5678"}, on_sensitive=seen.append)
+    assert json.loads(restore_saved_plan(saved, fresh.secret)) == {"v": "hook-5678", "k": "key-1234"}
+    assert seen == ["hook-5678", "hook-5678"] and fresh.secret("pub") is None
+    with pytest.raises(PlanError, match=r"needs the environment variable HOOK \(the specs use \$\{env.HOOK\}\)"):
+        restore_saved_plan(saved, Context(variables=context.variables).secret)
 
 
 def test_export_escapes_text_that_looks_like_a_reference(tmp_path: Path) -> None:
