@@ -6,8 +6,8 @@ handlers, and saved plans are redacted when written (`redact_saved_plan`) and re
 current environment's variables when read back (`restore_saved_plan`).
 
 Each secret is matched in the forms in which it can appear in output: as is, JSON-escaped (inside
-a JSON or saved plan), Python-repr-escaped (inside an error that quotes a value with `!r`) and
-XML-escaped (an SVG graph).
+a JSON or saved plan), Python-repr-escaped (inside an error that quotes a value with `!r`),
+XML-escaped (an SVG graph) and URL-quoted (an API error naming the request's path).
 
 What is secret: variables of loopform.yaml marked `secret:` (the default for one read with `env:`),
 every `${env.NAME}` value a spec uses (see `reconciler.interpolate`), and the API token. In saved
@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import json
 import logging
-from xml.sax.saxutils import escape as xml_escape
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TextIO
+from urllib.parse import quote, quote_plus
+from xml.sax.saxutils import escape as xml_escape
 
 from reconciler.errors import PlanError
 
@@ -40,7 +41,8 @@ _SAVED = re.compile(r"\(sensitive:([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
 def _forms(secret: str) -> list[str]:
     forms = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
-             repr(secret)[1:-1], xml_escape(secret), xml_escape(secret, {'"': "&quot;"})}
+             repr(secret)[1:-1], xml_escape(secret), xml_escape(secret, {'"': "&quot;"}),
+             quote(secret, safe=""), quote_plus(secret, safe="")}
     # Longest first, so that an escaped form containing the raw one is replaced whole.
     return sorted((f for f in forms if f), key=len, reverse=True)
 
@@ -54,7 +56,11 @@ class Redactor:
     beginning of one that an ellipsis follows (a value cut short by a renderer)."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        self.secrets = tuple(dict.fromkeys(s for s in secrets if len(s) >= MIN_SECRET))
+        secrets = list(secrets)
+        # A multi-line secret (a key or credentials file in an environment variable) is also shown
+        # line by line, e.g. as the context lines of a code diff: each of its lines is secret too.
+        lines = [line.strip() for s in secrets if "\n" in s for line in s.splitlines()]
+        self.secrets = tuple(dict.fromkeys(s for s in secrets + lines if len(s.strip()) >= MIN_SECRET))
         self._forms = sorted({f for s in self.secrets for f in _forms(s)}, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(f) for f in self._forms)) if self._forms else None
 

@@ -183,3 +183,21 @@ def test_a_non_secret_variable_from_the_environment_is_shown(workdir: Path, valu
     assert run.code == 0, run.err
     desired = json.loads(run.out)["pipelines"][0]["desired"]
     assert desired["description"] == "frames sent to eu by the hook"
+
+
+def test_a_multi_line_value_is_redacted_line_by_line(workdir: Path, value: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key in the environment shows line by line in a code diff's context: no line of it is shown."""
+    key_lines = ["-----BEGIN KEY-----", f"MII{secrets.token_hex(20)}", f"Qw{secrets.token_hex(20)}", "-----END KEY-----"]
+    monkeypatch.setenv(ENV_VAR, "\n".join(key_lines))
+    code = "def run(item):\\n    key = '''${env.LF_CI_SECRET}'''\\n    return item\\n"
+    spec = workdir / "pipelines" / "frames.yaml"
+    spec.write_text(SPEC.replace('"def run(item):\\n    return item\\n"', f'"{code}"'))
+    (workdir / "pipelines" / "named.yaml").unlink()
+    assert cli("apply", "--env", "ci", "--auto-approve").code == 0
+    spec.write_text(spec.read_text().replace("return item", "return item  # v2"))
+    run = cli("plan", "--env", "ci", "--detailed-exitcode")
+    assert run.code == 2, run.err
+    assert "(sensitive)'''" in run.out and "+     return item  # v2" in run.out  # the diff is still shown
+    for line in key_lines[1:3]:
+        assert line not in run.out + run.err

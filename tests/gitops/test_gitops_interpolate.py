@@ -148,6 +148,8 @@ def test_redactor_covers_raw_json_and_repr_forms() -> None:
     assert redact(json.dumps({"v": secret}, ensure_ascii=False)) == '{"v": "(sensitive)"}'
     assert redact(f"got {secret!r}") == "got '(sensitive)'"
     assert Redactor(['a<b&"c"'])('<text>a&lt;b&amp;&quot;c&quot;</text>') == "<text>(sensitive)</text>"  # SVG
+    assert Redactor(["my sec/ret"])("GET /projects/my%20sec%2Fret/name: not found") == \
+        "GET /projects/(sensitive)/name: not found"
     assert not Redactor([]) and Redactor([])("text") == "text"
     assert Redactor(["abc"])("abc") == "abc"  # too short to tell apart from other text
 
