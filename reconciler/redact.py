@@ -60,7 +60,7 @@ class Redactor:
         # A multi-line secret (a key or credentials file in an environment variable) is also shown
         # line by line, e.g. as the context lines of a code diff: each of its lines is secret too.
         lines = [line.strip() for s in secrets if "\n" in s for line in s.splitlines()]
-        self.secrets = tuple(dict.fromkeys(s for s in secrets + lines if len(s.strip()) >= MIN_SECRET))
+        self.secrets = tuple(dict.fromkeys(s for s in secrets + lines if len(s) >= MIN_SECRET))
         self._forms = sorted({f for s in self.secrets for f in _forms(s)}, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(f) for f in self._forms)) if self._forms else None
 

@@ -152,6 +152,8 @@ def test_redactor_covers_raw_json_and_repr_forms() -> None:
         "GET /projects/(sensitive)/name: not found"
     assert not Redactor([]) and Redactor([])("text") == "text"
     assert Redactor(["abc"])("abc") == "abc"  # too short to tell apart from other text
+    assert Redactor(["ab  "])("x ab   y") == "x (sensitive) y"  # as long as interpolate accepts
+    assert Redactor(["key-1\n  \n}\nline-2"])("key-1 } line-2   ") == "(sensitive) } (sensitive)   "
 
 
 def test_redactor_covers_a_secret_cut_short_by_a_renderer() -> None:
