@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from reconciler.document import RUNNING_STATUSES, STATUS_INSTALLED, STATUS_UNINSTALLED, Pipeline
 from reconciler.marker import Marker, read_marker
 from reconciler.normalize import Essence, essence, node_keys, section_digests
+from reconciler.leafdiff import leaf_changes
 from reconciler.plan import Action, ChangeOp, FieldChange, PlatformChange
 from reconciler.spec_terms import NameLookup, in_spec_terms, spec_status
 
@@ -34,25 +35,6 @@ class PipelineDiff(BaseModel):
     reason: str = ""
 
 
-def _walk(path: str, before: Any, after: Any) -> Iterator[tuple[str, ChangeOp, Any, Any]]:
-    """Leaf-level differences between two JSON values. Dicts recurse (except filters); anything
-    else (lists included: a port's actions) is one value, shown whole before -> after."""
-    if before == after:
-        return
-    # A DQL filter is one value to its author (and its keys contain dots): show it whole.
-    if isinstance(before, dict) and isinstance(after, dict) and not path.endswith(".filter"):
-        for key in sorted(before.keys() | after.keys()):
-            sub = f"{path}.{key}"
-            if key not in before:
-                yield sub, ChangeOp.ADD, None, after[key]
-            elif key not in after:
-                yield sub, ChangeOp.REMOVE, before[key], None
-            else:
-                yield from _walk(sub, before[key], after[key])
-        return
-    yield path, ChangeOp.CHANGE, before, after
-
-
 def _keyed(section: str, before: Mapping[str, Any], after: Mapping[str, Any],
            *, walk: bool = True) -> Iterator[tuple[str, ChangeOp, Any, Any]]:
     for key in sorted(before.keys() | after.keys()):
@@ -62,7 +44,7 @@ def _keyed(section: str, before: Mapping[str, Any], after: Mapping[str, Any],
         elif key not in after:
             yield path, ChangeOp.REMOVE, before[key], None
         elif walk:
-            yield from _walk(path, before[key], after[key])
+            yield from leaf_changes(path, before[key], after[key])
         elif before[key] != after[key]:
             yield path, ChangeOp.CHANGE, before[key], after[key]
 
@@ -91,7 +73,7 @@ def _connection_changes(before: Mapping[str, Any], after: Mapping[str, Any]
         old, new = by_src_removed[src][0], by_src_added[src][0]
         out.append((f"connections.{src}", ChangeOp.CHANGE,
                     f"-> {_connection_source(old)[1]}", f"-> {_connection_source(new)[1]}"))
-        out.extend(_walk(f"connections.{new}", before[old], after[new]))
+        out.extend(leaf_changes(f"connections.{new}", before[old], after[new]))
     for ident in removed:
         if _connection_source(ident)[0] not in rewired:
             out.append((f"connections.{ident}", ChangeOp.REMOVE, before[ident], None))
@@ -99,7 +81,7 @@ def _connection_changes(before: Mapping[str, Any], after: Mapping[str, Any]
         if _connection_source(ident)[0] not in rewired:
             out.append((f"connections.{ident}", ChangeOp.ADD, None, after[ident]))
     for ident in sorted(before.keys() & after.keys()):
-        out.extend(_walk(f"connections.{ident}", before[ident], after[ident]))
+        out.extend(leaf_changes(f"connections.{ident}", before[ident], after[ident]))
     yield from sorted(out, key=lambda c: c[0])
 
 
@@ -128,7 +110,7 @@ def essence_changes(live: Essence, desired: Essence) -> list[tuple[str, ChangeOp
     if live.triggers != desired.triggers:
         for path, op, before, after in _keyed("triggers", live.triggers, desired.triggers, walk=False):
             if op is ChangeOp.CHANGE and before.get("type") == after.get("type"):
-                out.extend(_walk(path, before, after))  # same kind: show the fields that moved
+                out.extend(leaf_changes(path, before, after))  # same kind: show the fields that moved
             else:
                 out.append((path, op, before, after))  # event <-> cron: show both whole
     if live.variables != desired.variables:

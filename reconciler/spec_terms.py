@@ -22,12 +22,13 @@ Only pipelines that changed reach this module: the unchanged path never pays for
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.backend import ResourceKind
 from reconciler.document import RUNNING_STATUSES, STATUS_UNINSTALLED
+from reconciler.leafdiff import leaf_changes
 from reconciler.plan import ChangeOp, FieldChange, PlatformChange
 
 # id -> name of a platform object, or None when unknown. Injected: the planner backs it with what
@@ -318,23 +319,6 @@ def _collapse(view: Any) -> Any:
     return view
 
 
-def _walk(path: str, before: Any, after: Any) -> Iterator[tuple[str, ChangeOp, Any, Any]]:
-    """Leaf differences (dicts recurse, except DQL filters and node configs shown whole)."""
-    if before == after:
-        return
-    if isinstance(before, dict) and isinstance(after, dict) and not path.endswith(".filter"):
-        for key in sorted(before.keys() | after.keys()):
-            sub = f"{path}.{key}"
-            if key not in before:
-                yield sub, ChangeOp.ADD, None, after[key]
-            elif key not in after:
-                yield sub, ChangeOp.REMOVE, before[key], None
-            else:
-                yield from _walk(sub, before[key], after[key])
-        return
-    yield path, ChangeOp.CHANGE, before, after
-
-
 def _platform_for(rel: str, sources: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
     """The platform paths (relative to the node) behind the spec path `rel`."""
     out: list[str] = []
@@ -363,7 +347,7 @@ def _node_changes(key: str, raw: list[FieldChange], before: Any, after: Any,
         # foresee): show the document's own differences rather than an update with no lines.
         return raw
     out: list[FieldChange] = []
-    for path, op, b, a in _walk(prefix, vb, va):
+    for path, op, b, a in leaf_changes(prefix, vb, va):
         rel = path[len(prefix) + 1:]
         behind = [c for c in raw if any(c.path == f"{prefix}.{p}" or c.path.startswith(f"{prefix}.{p}.")
                                          or f"{prefix}.{p}".startswith(c.path + ".")
