@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also plan deleting pipelines Loopform manages that no spec names")
     parser.add_argument("--graph", metavar="FILE",
                         help="also draw each changed pipeline: FILE.mmd (Mermaid), FILE.md (Markdown "
-                             "with Mermaid) or FILE.svg")
+                             "with Mermaid), FILE.svg or FILE.png (needs Pillow: loopform[graph])")
     add_backend_arguments(parser)
 
 

@@ -61,7 +61,8 @@ def hook(backend: RestBackend) -> object:
     return next(v.value for v in pipeline.variables if v.name == "hook")
 
 
-def test_an_env_value_appears_in_no_output(workdir: Path, value: str, live: RestBackend) -> None:
+def test_an_env_value_appears_in_no_output(workdir: Path, value: str, live: RestBackend,
+                                           drawn_text: list[str]) -> None:
     outputs: dict[str, str] = {}
 
     def record(name: str, *argv: str, code: int = 0) -> None:
@@ -72,8 +73,11 @@ def test_an_env_value_appears_in_no_output(workdir: Path, value: str, live: Rest
     record("plan -vv", "-vv", "plan", "--env", "ci", "-out", "ci.plan", "--graph", "g.svg")
     record("plan --json", "plan", "--env", "ci", "--json", "--graph", "g.mmd")
     record("plan --markdown", "-vv", "plan", "--env", "ci", "--markdown", "--graph", "g.md")
+    record("plan --graph png", "plan", "--env", "ci", "--graph", "g.png")
     for name in ("ci.plan", "g.svg", "g.mmd", "g.md"):
         outputs[name] = (workdir / name).read_text()
+    outputs["g.png (text drawn)"] = "\n".join(drawn_text)
+    assert "local/n-(sensitive) (create)" in drawn_text and (workdir / "g.png").stat().st_size > 0
     assert '"(sensitive:env.LF_CI_SECRET)"' in outputs["ci.plan"]
     assert '"(sensitive)"' in outputs["plan -vv (stdout)"] and "(sensitive)" in outputs["plan --markdown (stdout)"]
     desired = json.loads(outputs["plan --json (stdout)"])["pipelines"][0]["desired"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from gitops_kit import SPEC
+from PIL import Image, ImageChops, ImageColor
 from harness import cli
 
 from reconciler.apply import apply_plan
@@ -17,8 +19,10 @@ from reconciler.errors import ConfigError
 from reconciler.plan import Plan
 from reconciler.planner import make_plan
 from reconciler.plan import Action
-from reconciler.render.graph import (GraphEdge, GraphNode, Mark, PipelineGraph, pipeline_graph, plan_graphs,
-                                     render_mermaid, render_mermaid_markdown, render_svg, write_graph)
+import reconciler.render
+from reconciler.render import graph_png
+from reconciler.render.graph import (PALETTE, GraphEdge, GraphNode, Mark, PipelineGraph, layout_graph, pipeline_graph,
+                                     plan_graphs, render_mermaid, render_mermaid_markdown, render_svg, write_graph)
 from reconciler.spec import load
 
 
@@ -98,14 +102,55 @@ def test_write_graph_formats(tmp_path: Path, backend: RestBackend) -> None:
     assert (tmp_path / "g.mmd").read_text().startswith("%% local/frames")
     write_graph(plan, tmp_path / "g.md")
     assert "```mermaid" in (tmp_path / "g.md").read_text()
-    with pytest.raises(ConfigError, match=r"unknown format '.png'; use .mmd, .md or .svg"):
-        write_graph(plan, tmp_path / "g.png")
+    with pytest.raises(ConfigError, match=r"unknown format '.gif'; use .mmd, .md, .svg or .png"):
+        write_graph(plan, tmp_path / "g.gif")
 
 
-def test_plan_graph_flag_refuses_an_unknown_format_before_planning(workdir: Path) -> None:
+def test_png_paints_the_svg_layout(tmp_path: Path, backend: RestBackend, drawn_text: list[str]) -> None:
+    assert apply_plan(plan_of(tmp_path, backend, SPEC), backend).ok
+    plan = plan_of(tmp_path, backend, EDITED)
+    write_graph(plan, tmp_path / "g.png", redact=lambda text: text.replace("review", "(sensitive)"))
+    with Image.open(tmp_path / "g.png") as image:
+        image.load()
+    layout = layout_graph(plan_graphs(plan)[0])
+    assert image.format == "PNG" and image.mode == "RGB"
+    assert image.size == (layout.width * graph_png.SCALE, layout.height * graph_png.SCALE)
+    assert ImageChops.difference(image, Image.new("RGB", image.size, "white")).getbbox() is not None
+    colours = {colour for _, colour in image.getcolors(maxcolors=image.width * image.height) or []}
+    for mark in (Mark.ADDED, Mark.REMOVED, Mark.CHANGED, Mark.SAME):  # each box's fill and border
+        fill, stroke = PALETTE[mark]
+        assert {ImageColor.getrgb(fill), ImageColor.getrgb(stroke)} <= colours, mark
+    # every label of the layout, each through `redact`
+    assert sorted(drawn_text) == sorted(["local/frames (update)", "videos", "dataset", "cut", "code", "~ label", "task",
+                                    "+ (sensitive)", "task", "- done", "dataset", "- complete", "+ complete", "+"])
+    # the layout is the SVG's: the same boxes at the same places
+    write_graph(plan, tmp_path / "g.svg")
+    root = ET.fromstring((tmp_path / "g.svg").read_text())
+    rects = [(float(r.get("x") or 0), float(r.get("y") or 0)) for r in root.iter("{http://www.w3.org/2000/svg}rect")]
+    assert rects == [(box.x, box.y) for box in layout.boxes]
+    # no changes: a picture saying so
+    write_graph(plan_of(tmp_path, backend, SPEC), tmp_path / "none.png")
+    assert "No changes." in drawn_text
+
+
+@pytest.mark.parametrize("name", ["plan.gif", "plan"])
+def test_plan_graph_flag_refuses_an_unknown_format_before_planning(workdir: Path, name: str) -> None:
+    run = cli("plan", "--graph", name)
+    assert run.code == 1 and run.out == ""
+    suffix = "'.gif'" if name.endswith(".gif") else "'(no suffix)'"
+    assert run.err == f"Error: --graph {name}: unknown format {suffix}; use .mmd, .md, .svg or .png\n"
+
+
+def test_plan_graph_png_without_pillow_names_the_extra_before_planning(workdir: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Pillow is optional: as if it were not installed (and the PNG painter never imported).
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    monkeypatch.delitem(sys.modules, "reconciler.render.graph_png")
+    monkeypatch.delattr(reconciler.render, "graph_png")
     run = cli("plan", "--graph", "plan.png")
     assert run.code == 1 and run.out == ""
-    assert run.err == "Error: --graph plan.png: unknown format '.png'; use .mmd, .md or .svg\n"
+    assert run.err == ("Error: --graph plan.png: drawing a PNG needs Pillow: pip install 'loopform[graph]' "
+                       "(or use .svg)\n")
 
 
 def test_labels_are_escaped_for_mermaid_and_svg(tmp_path: Path) -> None:
