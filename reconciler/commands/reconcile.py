@@ -1,4 +1,4 @@
-"""`loopform reconcile --interval DURATION [PATH...]`: keep the live pipelines equal to the specs.
+"""`loopform reconcile (--interval DURATION | --once) [PATH...]`: keep the live pipelines equal to the specs.
 
 For a scheduled job (`--once`) or a container. One JSON line per cycle on stdout (see
 `reconciler.reconcile.CycleReport`); SIGTERM or a first Ctrl-C end the loop cleanly: at once during
@@ -27,13 +27,14 @@ from reconciler.terminal import Terminal
 
 NAME = "reconcile"
 HELP = "plan and apply in a loop to heal drift (for a scheduled job or a container)"
+_ONCE_INTERVAL = 300.0  # placeholder for ReconcileOptions: with --once no wait follows the cycle
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help=f"spec files or directories (default: {DEFAULT_PATH}/)")
-    parser.add_argument("--interval", required=True, metavar="DURATION",
-                        help="time between cycles, e.g. 30s, 5m, 1h")
+    parser.add_argument("--interval", metavar="DURATION",
+                        help="time between cycles, e.g. 30s, 5m, 1h (required unless --once)")
     parser.add_argument("--max-changes", type=int, default=None, metavar="N",
                         help="apply nothing in a cycle that plans more than N changes (report it instead)")
     parser.add_argument("--prune", action="store_true",
@@ -47,7 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from_args(args: argparse.Namespace) -> ReconcileOptions:
-    interval = parse_duration(args.interval, flag="--interval")
+    if args.interval is None and not args.once:
+        raise ConfigError("--interval is required (the time between cycles, e.g. 5m), unless --once runs "
+                          "a single cycle")
+    # One cycle never waits, so a cron job's `reconcile --once` needs no interval.
+    interval = parse_duration(args.interval, flag="--interval") if args.interval is not None else _ONCE_INTERVAL
     if interval <= 0:
         raise ConfigError("--interval must be longer than 0s")
     if args.max_changes is not None and args.max_changes < 0:

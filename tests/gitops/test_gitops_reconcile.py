@@ -106,8 +106,8 @@ def test_the_cli_heals_once_and_logs_one_json_line_per_cycle(
     assert run.code == 0, run.err
     (line,) = cycles(run.out)
     assert line["event"] == "cycle" and line["result"] == "applied" and line["applied"] == ["local/frames"]
-    again = cli("reconcile", "--once", "--interval", "200ms")
-    assert cycles(again.out)[0]["result"] == "in-sync" and again.code == 0
+    again = cli("reconcile", "--once")  # a cron job's single cycle needs no --interval
+    assert cycles(again.out)[0]["result"] == "in-sync" and again.code == 0, again.err
 
 
 def test_a_drift_larger_than_max_changes_is_reported_and_left_alone(
@@ -187,6 +187,8 @@ def test_durations() -> None:
         parse_duration("5 minutes", flag="--interval")
     bad = cli("reconcile", "--interval", "soon")
     assert bad.code == 1 and "expected a duration like 30s" in bad.err
+    endless = cli("reconcile")  # a loop needs its interval
+    assert endless.code == 1 and "--interval is required" in endless.err and not endless.out
 
 
 class Outage:
