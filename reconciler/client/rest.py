@@ -102,9 +102,6 @@ class RestBackend:
                               method="GET", path=f"/projects/{name}/name")
         return Project.model_validate(items[0])
 
-    def project_by_id(self, project_id: str) -> Project:
-        return Project.model_validate(self.session.call("GET", f"/projects/{quote_segment(project_id)}"))
-
     # -- pipelines -----------------------------------------------------------------------------
 
     def list_pipelines(self, project_id: str) -> list[Pipeline]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -68,7 +67,6 @@ class HttpServer:
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         self.host = address
         self.port: int = int(server.getsockname()[1])
-        self._stopped = threading.Event()
 
     def run(self) -> None:
         """Serve until `stop()`; returns once every worker thread has finished."""
@@ -76,7 +74,6 @@ class HttpServer:
             self._server.run()
         finally:
             self._server.task_dispatcher.shutdown(timeout=5)
-            self._stopped.set()
 
     def close(self) -> None:
         """Release the socket of a server that was never `run()` (use `stop()` for a running one)."""
@@ -98,6 +95,3 @@ class HttpServer:
             server.trigger.pull_trigger(close_everything)
         except OSError:  # already closed
             pass
-
-    def wait_stopped(self, timeout: float | None = None) -> bool:
-        return self._stopped.wait(timeout)
