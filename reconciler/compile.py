@@ -66,7 +66,6 @@ ID_NAMESPACE = uuid.UUID("6f1c0c8e-5b8e-4d57-9a55-6c0f6d1f7a10")
 
 PIPELINE_UTILS = {"projectName": "DataloopTasks", "serviceName": "pipeline-utils"}
 PRIORITY = {"low": 1, "medium": 2, "high": 3}
-SPEC_TYPE_TO_PLATFORM = {"dataset": "storage"}
 
 
 class SpecSource(Protocol):

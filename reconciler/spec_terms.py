@@ -39,9 +39,6 @@ PLATFORM_TO_SPEC_TYPE = {"storage": "dataset"}
 PRIORITY_NAMES = {1: "low", 2: "medium", 3: "high"}
 ML_PACKAGE = "model-mgmt-app"
 
-# Platform fields of a node that a spec writes under the same name.
-_SAME_NAME = ("id", "name", "description", "position", "inputs", "outputs")
-
 
 def _no_names(kind: ResourceKind, ident: str) -> str | None:
     return None
