@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shlex
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,18 @@ def test_the_pre_commit_hook_entry(repo: Path) -> None:
     (repo / "pipelines" / "video-frames.yaml").write_text("kind: Pipeline\n")
     failed = cli(*entry[1:])
     assert failed.code == 1 and "pipelines/video-frames.yaml:" in failed.out
+
+
+@pytest.mark.parametrize("code, passes", [(0, True), (2, True), (1, False), (3, False), (130, False)])
+def test_the_plan_step_passes_only_on_no_changes_or_changes(tmp_path: Path, code: int, passes: bool) -> None:
+    # The step's own shell script, run by bash with a `loopform` on PATH that exits with `code`.
+    (step,) = (s for s in yaml.safe_load(WORKFLOW.read_text())["jobs"]["plan"]["steps"] if s.get("name") == "Plan")
+    stub = tmp_path / "bin" / "loopform"
+    stub.parent.mkdir()
+    stub.write_text(f"#!/bin/sh\nexit {code}\n")
+    stub.chmod(0o755)
+    bash = shutil.which("bash")
+    assert bash is not None
+    run = subprocess.run([bash, "-e", "-c", step["run"]], cwd=tmp_path, capture_output=True, timeout=30,
+                         env={"PATH": f"{stub.parent}:/usr/bin:/bin"})
+    assert (run.returncode == 0) is passes, run.stderr
