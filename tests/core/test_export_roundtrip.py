@@ -34,10 +34,9 @@ def test_all_sixteen_fixtures_are_here() -> None:
     assert len(FIXTURES) == 16
 
 
-@pytest.mark.parametrize("fixture", FIXTURES, ids=[p.stem for p in FIXTURES])
-def test_compile_of_export_equals_the_live_pipeline(fixture: Path, tmp_path: Path) -> None:
-    live = _template(fixture)
-    exported = export_pipeline(live, project="local")
+def _export_and_load(live, tmp_path: Path, *, resolver=None):
+    """Export `live` into tmp_path (spec and code files) and load it back: (export, its spec file)."""
+    exported = export_pipeline(live, project="local", resolver=resolver)
     assert exported.residue == []
     (tmp_path / exported.filename).write_text(exported.text)
     for rel, text in exported.files.items():
@@ -46,6 +45,13 @@ def test_compile_of_export_equals_the_live_pipeline(fixture: Path, tmp_path: Pat
     loaded = load([tmp_path / exported.filename])
     assert loaded.ok, [str(e) for e in loaded.errors]
     [spec_file] = loaded.specs
+    return exported, spec_file
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=[p.stem for p in FIXTURES])
+def test_compile_of_export_equals_the_live_pipeline(fixture: Path, tmp_path: Path) -> None:
+    live = _template(fixture)
+    _, spec_file = _export_and_load(live, tmp_path)
     compiled = compile_spec(spec_file, project_id="proj", resolver=DictResolver(provision=True), live=live,
                             project_name="local")
     keys = {v: k for k, v in compiled.keys.items()}
@@ -171,15 +177,8 @@ def test_round_trip_with_names(fixture: Path, tmp_path: Path) -> None:
     """With the project's names at hand, export writes names for ids and the law still holds."""
     live = _installed(_template(fixture))
     resolver = NamingResolver(live)
-    exported = export_pipeline(live, project="local", resolver=resolver)
-    assert exported.residue == []
-    (tmp_path / exported.filename).write_text(exported.text)
-    for rel, text in exported.files.items():
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text(text)
-    loaded = load([tmp_path / exported.filename])
-    assert loaded.ok, [str(e) for e in loaded.errors]
-    compiled = compile_spec(loaded.specs[0], project_id="proj", resolver=resolver, live=live, project_name="local")
+    exported, spec_file = _export_and_load(live, tmp_path, resolver=resolver)
+    compiled = compile_spec(spec_file, project_id="proj", resolver=resolver, live=live, project_name="local")
     found = diff_pipeline(compiled.desired, live, owned=compiled.owned, status=compiled.status,
                           reset_token=compiled.reset_token)
     assert found.actions == [Action.NO_OP], found.changes
