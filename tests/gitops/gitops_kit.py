@@ -3,7 +3,12 @@ and a small spec."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from reconciler.client import RestBackend
+from reconciler.connection import open_embedded
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,3 +27,13 @@ spec:
     - {from: cut, to: label}
     - {from: label, action: complete, to: done}
 """
+
+
+@contextmanager
+def embedded_state(workdir: Path) -> Iterator[RestBackend]:
+    """A second client of the embedded state in `workdir`, to look at what was really applied."""
+    backend = open_embedded(workdir / ".loopform" / "state.db")
+    try:
+        yield backend
+    finally:
+        backend.close()

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from gitops_kit import embedded_state
 from harness import cli
 
 from reconciler.client import RestBackend
 from reconciler.config import Flags, resolve_settings
-from reconciler.connection import open_embedded
 
 ENV_VAR = "LF_CI_SECRET"
 PROJECT_FILE = "environments:\n  ci: {}\n"
@@ -50,9 +50,8 @@ def value(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture
 def live(workdir: Path) -> Iterator[RestBackend]:
     """A second client of the embedded state, to look at what was really applied."""
-    backend = open_embedded(workdir / ".loopform" / "state.db")
-    yield backend
-    backend.close()
+    with embedded_state(workdir) as backend:
+        yield backend
 
 
 def hook(backend: RestBackend) -> object:

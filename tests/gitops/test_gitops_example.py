@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gitops_kit import REPO
+from gitops_kit import REPO, embedded_state
 from harness import cli
 
 from reconciler.client import RestBackend
-from reconciler.connection import open_embedded
 from reconciler.server.testing import serve_in_thread
 
 EXAMPLE = REPO / "examples" / "two-environments"
@@ -32,9 +31,8 @@ def example(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def live(example: Path) -> Iterator[RestBackend]:
     """A second client of the same embedded state, to look at what was really applied."""
-    backend = open_embedded(example / ".loopform" / "state.db")
-    yield backend
-    backend.close()
+    with embedded_state(example) as backend:
+        yield backend
 
 
 def variables(backend: RestBackend, project: str) -> dict[str, object]:
