@@ -402,8 +402,22 @@ def parse_text(text: str, path: str) -> SourceDocument:
     positions = _EditorPositions.needed(text)
     builder = _Builder(doc, positions)
     try:
-        for event in yaml.parse(text, Loader=_Loader):
-            builder.feed(event)
+        try:
+            for event in yaml.parse(text, Loader=_Loader):
+                builder.feed(event)
+        except yaml.MarkedYAMLError as exc:
+            if not _may_be_parser_nesting_limit(text, exc):
+                raise
+            # libyaml's own nesting limit (1000 levels since PyYAML 6.0.4, none before; its
+            # message and column changed with it) fires while the C scanner looks ahead through
+            # a flow collection, before our depth check sees the 65th level. Our limit must not
+            # depend on the parser's version, so such a file is read again by PyYAML's pure
+            # Python parser, which has no limit of its own and streams events: our check stops
+            # it at the same place, with the same words, under every PyYAML.
+            doc = SourceDocument(path=path)
+            builder = _Builder(doc, positions)
+            for event in yaml.parse(text, Loader=yaml.SafeLoader):
+                builder.feed(event)
     except _Stop as stop:
         doc.error(stop.message, stop.line, stop.col)
         doc.fatal = True
@@ -443,6 +457,21 @@ def parse_text(text: str, path: str) -> SourceDocument:
         )
         doc.fatal = True
     return doc
+
+
+def _may_be_parser_nesting_limit(text: str, exc: yaml.MarkedYAMLError) -> bool:
+    """Whether a parser error could be a parser's own nesting limit rather than bad syntax.
+
+    Decided without reading the message (a dependency's wording changes between versions): such
+    a limit fires at a flow collection's opening bracket with more than MAX_DEPTH openings
+    before it. Block nesting never gets there first, since libyaml streams block events and our
+    depth check stops at MAX_DEPTH.
+    """
+    mark = exc.problem_mark
+    if mark is None or not 0 <= mark.index < len(text) or text[mark.index] not in "[{":
+        return False
+    before = text[: mark.index]
+    return before.count("[") + before.count("{") >= MAX_DEPTH
 
 
 def _char_at(text: str, line: int, col: int) -> str | None:

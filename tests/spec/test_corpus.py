@@ -120,6 +120,22 @@ def test_huge_flow_nesting_under_the_size_limit(tmp_path: Path) -> None:
     assert _report([path]) == ["1:65: nesting deeper than 64 levels"]
 
 
+@pytest.mark.parametrize("text, where", [
+    ("[" * 1_500 + "]" * 1_500, "1:65"),
+    ("spec:\n  nodes: " + "{a: " * 1_200, "2:258"),
+    ("spec: ['a]]]]', \"}}}\", " + "[" * 1_200, "1:86"),
+    ("spec:\n" + "  [\n" * 1_200, "65:3"),
+])
+def test_deep_flow_nesting_is_our_error_whatever_the_parser_allows(
+    tmp_path: Path, text: str, where: str
+) -> None:
+    # libyaml gained a nesting limit of its own (PyYAML 6.0.4) with its own words and column;
+    # the same file must give the same located error under every PyYAML the ranges allow.
+    path = tmp_path / "deep.yaml"
+    path.write_text(text)
+    assert _report([path]) == [f"{where}: nesting deeper than 64 levels"]
+
+
 def test_missing_code_source_file(tmp_path: Path) -> None:
     path = tmp_path / "spec.yaml"
     path.write_text(VALID.replace("code: 'print(1)'", "source: snippets/missing.py"))
