@@ -36,9 +36,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.backend import Backend
-from reconciler.document import MARKER_VARIABLE, Pipeline
+from reconciler.document import Pipeline
 from reconciler.errors import Conflict, LoopformError, NotFound, Unauthorized
-from reconciler.marker import read_marker
+from reconciler.marker import owned_by, read_marker, with_marker_fields
 from reconciler.plan import Action, Plan, PipelineChange
 
 
@@ -153,7 +153,7 @@ def apply_plan(plan: Plan, backend: Backend, *, parallelism: int = 4,
             result = PipelineResult(project=change.project, name=change.name, outcome=Outcome.NOT_ATTEMPTED,
                                     pipeline_id=change.pipeline_id, pending=_steps(change))
         else:
-            result, error = _apply_one(change, backend, emit, once)
+            result, error = _apply_one(change, backend, emit, once, plan.spec_set)
             if isinstance(error, Unauthorized):
                 refused.set()
         emit(ResultEvent(result=result))
@@ -197,13 +197,13 @@ class _Once:
 
 def _apply_one(change: PipelineChange, backend: Backend,
                emit: Callable[[StartEvent | StepEvent | ResultEvent], None],
-               once: _Once) -> tuple[PipelineResult, LoopformError | None]:
+               once: _Once, spec_set: str | None) -> tuple[PipelineResult, LoopformError | None]:
     planned = _steps(change)
     if not planned:
         return PipelineResult(project=change.project, name=change.name, outcome=Outcome.UNCHANGED,
                               pipeline_id=change.pipeline_id), None
     emit(StartEvent(project=change.project, name=change.name, actions=list(change.actions)))
-    runner = _PipelineRun(change, backend, emit, once)
+    runner = _PipelineRun(change, backend, emit, once, spec_set)
     try:
         runner.run()
     except _StepFailed as failed:
@@ -222,14 +222,18 @@ class _PipelineRun:
     """The steps of one PipelineChange, in order; raises _StepFailed at the first failure."""
 
     def __init__(self, change: PipelineChange, backend: Backend,
-                 emit: Callable[[StartEvent | StepEvent | ResultEvent], None], once: _Once) -> None:
+                 emit: Callable[[StartEvent | StepEvent | ResultEvent], None], once: _Once,
+                 spec_set: str | None = None) -> None:
         self.once = once
+        self.spec_set = spec_set
         self.change = change
         self.backend = backend
         self.emit = emit
         self.pipeline_id = change.pipeline_id
         self.done: list[Step] = []
-        self.marker_pending = False  # a reset happened and the new token is not recorded yet
+        # A reset, pause or resume happened and no create or update of this plan writes the marker
+        # that records it (the token, the status).
+        self.marker_pending = False
 
     def _step(self, step: Step, fn: Callable[[], None], detail: str = "") -> None:
         try:
@@ -247,6 +251,7 @@ class _PipelineRun:
                 provision = partial(self.backend.provision, change.project_id, resolved)
                 self._step(Step.PROVISION, partial(self.once.run, key, provision),
                            f"{resolved.kind.value} {resolved.name!r}")
+        writes_marker = Action.CREATE in change.actions or Action.UPDATE in change.actions
         for action in change.actions:
             if action is Action.CREATE:
                 self._step(Step.CREATE, self._create)
@@ -256,15 +261,17 @@ class _PipelineRun:
                 self.marker_pending = False
             elif action is Action.RESUME:
                 self._step(Step.RESUME, lambda: self._install())
+                self.marker_pending = not writes_marker
             elif action is Action.PAUSE:
                 self._step(Step.PAUSE, lambda: self.backend.uninstall(self._id()))
+                self.marker_pending = not writes_marker
             elif action is Action.RESET:
                 self._step(Step.RESET, lambda: self.backend.reset(self._id()))
                 self.marker_pending = True
             elif action is Action.DELETE:
                 self._step(Step.DELETE, self._delete)
         if self.marker_pending:
-            self._step(Step.MARKER, self._write_reset_token)
+            self._write_marker()
 
     def _id(self) -> str:
         if not self.pipeline_id:
@@ -288,9 +295,17 @@ class _PipelineRun:
                 raise
             created = self.backend.update_pipeline(desired.model_copy(update={"id": existing.id}))
         self.pipeline_id = created.id
+        marker = read_marker(created)
+        if marker is not None and marker.pipelineId != created.id:
+            # The id is the server's, known only now: recorded so that a copy of this pipeline
+            # (which carries this marker) is never taken for it. Until then (a crash here) the
+            # pipeline is never pruned, and the next plan writes it.
+            self.backend.update_pipeline(with_marker_fields(created, {"pipelineId": created.id}))
 
     def _update(self) -> None:
-        self.backend.update_pipeline(self._desired().model_copy(update={"id": self._id()}))
+        # The marker names the pipeline it is written to (a copy carrying it is then told apart).
+        desired = with_marker_fields(self._desired(), {"pipelineId": self._id()})
+        self.backend.update_pipeline(desired.model_copy(update={"id": self._id()}))
 
     def _install(self) -> None:
         settings = (self.change.desired.settings if self.change.desired is not None else None) or {}
@@ -302,24 +317,31 @@ class _PipelineRun:
             live = self.backend.get_pipeline(self._id())
         except NotFound:
             return  # already gone (e.g. the answer to an earlier DELETE was lost): the goal holds
-        if read_marker(live) is None:
-            # The plan only deletes managed pipelines; re-checked here because deleting is final.
-            raise Conflict(f"pipeline {live.name!r} is not managed by loopform; refusing to delete it")
+        if not owned_by(live, read_marker(live), self.spec_set):
+            # The plan only deletes what this spec set applied; re-checked here because deleting is
+            # final and the pipeline may have changed hands since the plan was made.
+            raise Conflict(f"pipeline {live.name!r} is not managed by loopform for this spec set; refusing to delete it")
         try:
             self.backend.delete_pipeline(live.id or self._id())
         except NotFound:
             pass
 
-    def _write_reset_token(self) -> None:
-        """Record the applied resetToken in the live marker, changing nothing else."""
-        live = self.backend.get_pipeline(self._id())
-        variables = []
-        recorded = False
-        for var in live.variables:
-            if var.name == MARKER_VARIABLE and isinstance(var.value, dict):
-                var = var.model_copy(update={"value": {**var.value, "resetToken": self.change.reset_token}})
-                recorded = True
-            variables.append(var)
-        if not recorded and self.change.desired is not None:
-            variables += [v for v in self.change.desired.variables if v.name == MARKER_VARIABLE]
-        self.backend.update_pipeline(live.model_copy(update={"variables": variables}))
+    def _write_marker(self) -> None:
+        """Record the applied resetToken and status in the live marker, changing nothing else; a
+        MARKER step only when one of them is not recorded yet (healing a pause made elsewhere
+        changes nothing Loopform recorded)."""
+        try:
+            live = self.backend.get_pipeline(self._id())
+        except LoopformError as exc:
+            raise _StepFailed(Step.MARKER, exc) from exc
+        fields: dict[str, object] = {}
+        if Step.RESET in self.done:
+            fields["resetToken"] = self.change.reset_token
+        desired = read_marker(self.change.desired)
+        if desired is not None and desired.status is not None:
+            fields["status"] = desired.status
+        recorded = read_marker(live)
+        if recorded is not None and all(getattr(recorded, k) == v for k, v in fields.items()):
+            return
+        self._step(Step.MARKER, lambda: self.backend.update_pipeline(
+            with_marker_fields(live, fields, fallback=self.change.desired)))

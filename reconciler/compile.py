@@ -324,8 +324,13 @@ def compile_spec(
     resolver: Resolver,
     live: Pipeline | None,
     project_name: str | None = None,
+    spec_set: str | None = None,
+    spec_path: str | None = None,
 ) -> CompiledPipeline:
     """The desired document for `spec_file` in project `project_id`, matched against `live`.
+
+    `spec_set` / `spec_path` (the spec set's identity, the file's path in it) go into the marker:
+    they say who may prune the pipeline (reconciler.spec_set).
 
     Pure apart from `resolver.resolve` calls. Raises `SpecErrors` listing every unknown name (and
     graph errors, located, should validate have been skipped).
@@ -462,7 +467,11 @@ def compile_spec(
     owned_ess = essence(desired, keys=by_id, owned=frozenset(owned))
     token = body.resetToken if body.resetToken is not None else (live_marker.resetToken if live_marker else None)
     sections = section_digests(owned_ess)
-    marker = Marker(nodes=keys, resetToken=token, specDigest=essence_digest(owned_ess, sections), sections=sections)
+    # The digests' terms (keys above, `owned`) are recorded with them: drift is decided in the
+    # terms of the apply that wrote them, so a later spec edit never reads as drift.
+    marker = Marker(nodes=keys, resetToken=token, specDigest=essence_digest(owned_ess, sections), sections=sections,
+                    owned=sorted(owned), status=body.status, specSet=spec_set, specPath=spec_path,
+                    pipelineId=live.id if live else None)
     desired = with_marker(desired, marker, live=live)
     return CompiledPipeline(desired=desired, provisions=list(ctx.provisions.values()), owned=frozenset(owned),
                             keys=keys, status=body.status, reset_token=body.resetToken, essence=owned_ess,

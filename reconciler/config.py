@@ -107,6 +107,7 @@ class ProjectFile(_Target):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
+    name: str | None = None  # the spec set's identity: what `--prune` may delete (reconciler.spec_set)
     default_environment: str | None = None
     environments: dict[str, EnvironmentDecl] = Field(default_factory=dict)
 

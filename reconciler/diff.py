@@ -125,7 +125,8 @@ def is_running(status: str | None) -> bool:
     return status in RUNNING_STATUSES
 
 
-def _status_actions(live_status: str | None, desired: DesiredStatus) -> tuple[list[Action], list[FieldChange]]:
+def _status_actions(live_status: str | None, desired: DesiredStatus,
+                    marker: Marker | None = None) -> tuple[list[Action], list[FieldChange]]:
     running = is_running(live_status)
     if desired == "installed" and not running:
         action, platform = Action.RESUME, STATUS_INSTALLED
@@ -135,7 +136,56 @@ def _status_actions(live_status: str | None, desired: DesiredStatus) -> tuple[li
         return [], []
     # Shown as the spec says it (`installed` / `paused`); the platform's words stay in `platform`.
     raw = PlatformChange(path="status", before=live_status, after=platform)
-    return [action], [FieldChange(path="status", before=spec_status(live_status), after=desired, platform=[raw])]
+    # Drift: the status is not the one Loopform applied (a pause or resume through dtlpy or REST).
+    drift = marker is not None and marker.status is not None and running != (marker.status == "installed")
+    return [action], [FieldChange(path="status", before=spec_status(live_status), after=desired, platform=[raw],
+                                  drift=drift)]
+
+
+def applied_drift(live: Pipeline, marker: Marker, *, owned: frozenset[str] = frozenset()) -> set[str]:
+    """The sections of `live` (`fields`, `nodes.<key>`, `connections`, ...) that differ from what
+    Loopform last applied, named with that apply's node keys; `status` when the live status is not
+    the applied one.
+
+    Drift means only this: live moved since the apply. So the live essence is taken in the terms
+    the marker's digests were computed in (that apply's key map and owned cosmetic paths), never
+    the current spec's: removing or renaming a node in the spec is a spec change, not drift.
+    `owned` stands in for a marker written before the owned paths were recorded.
+    """
+    drifted: set[str] = set()
+    if marker.sections:
+        applied_keys = node_keys(live, marker.node_key_by_id())
+        applied_owned = frozenset(marker.owned) if marker.owned is not None else owned
+        now = section_digests(essence(live, keys=applied_keys, owned=applied_owned))
+        drifted = {s for s in now.keys() | marker.sections.keys() if now.get(s) != marker.sections.get(s)}
+    if marker.status is not None and is_running(live.status) != (marker.status == "installed"):
+        drifted.add("status")
+    return drifted
+
+
+def _in_current_terms(drifted: set[str], marker: Marker, known: Mapping[str, str]) -> set[str]:
+    """`applied_drift`'s sections renamed to the keys the changes are shown under: a node is
+    followed by its id from the key it had at the apply to the key it has now (`known`: id -> key)."""
+    out: set[str] = set()
+    for section in drifted:
+        if section.startswith("nodes."):
+            key = section[len("nodes."):]
+            node_id = marker.nodes.get(key)
+            section = f"nodes.{known.get(node_id, key) if node_id else key}"
+        out.add(section)
+    return out
+
+
+def _renames(before: Marker, after: Marker, live_keys: Mapping[str, str]) -> list[FieldChange]:
+    """A node that kept its id under a new spec key (`id:` in the spec), for each live node."""
+    old_by_id = before.node_key_by_id()
+    out = []
+    for new_key, node_id in sorted(after.nodes.items()):
+        old_key = old_by_id.get(node_id)
+        if old_key is not None and old_key != new_key and node_id in live_keys:
+            out.append(FieldChange(path=f"nodes.{new_key}", before=f"nodes.{old_key}", after=f"nodes.{new_key}",
+                                   op=ChangeOp.RENAME))
+    return out
 
 
 def diff_pipeline(
@@ -171,20 +221,21 @@ def diff_pipeline(
     live_marker = read_marker(live)
     known = {**(live_marker.node_key_by_id() if live_marker else {}), **desired_keys}
     lkeys = node_keys(live, known)
-    ess_live = essence(live, keys=lkeys, owned=owned)
+    # A node the spec no longer has is shown whole, display name included (nothing on the desired
+    # side to compare the name with).
+    gone = {f"nodes.{k}.name" for k in lkeys.values() if k not in ess_desired.nodes}
+    ess_live = essence(live, keys=lkeys, owned=owned | gone)
 
     raw = essence_changes(ess_live, ess_desired)
     drifted: set[str] = set()
-    if raw and live_marker is not None and live_marker.sections:
-        # Digests are over the essence on the spec's `owned` paths, as recorded by compile.
-        now = section_digests(ess_live)
-        drifted = {s for s in now.keys() | live_marker.sections.keys()
-                   if now.get(s) != live_marker.sections.get(s)}
+    if raw and live_marker is not None:
+        drifted = _in_current_terms(applied_drift(live, live_marker, owned=owned), live_marker, known)
     changes = in_spec_terms([FieldChange(path=p, before=b, after=a, op=op, drift=_section_of(p) in drifted)
                              for p, op, b, a in raw], ess_live.nodes, ess_desired.nodes, names) if raw else []
 
     reasons: list[str] = []
     actions: list[Action] = []
+    status_actions, status_changes = _status_actions(live.status, status, live_marker)
     update = bool(changes)
     if live_marker is None:
         # Adopting an identical pipeline (export, then plan) is not a change worth a write: the
@@ -194,19 +245,26 @@ def diff_pipeline(
             changes.append(FieldChange(path="managedBy", before=None, after="loopform", op=ChangeOp.ADD))
             reasons.append("not yet managed by Loopform: the marker variable will be added")
     else:
-        # Bookkeeping the user did not write (node map after a key rename, digest after an edit
-        # made on both sides) still needs writing, or every later plan would misreport drift.
-        before_m = live_marker.model_dump(exclude={"sections", "resetToken"})
-        after_m = desired_marker.model_dump(exclude={"sections", "resetToken"})
+        renames = _renames(live_marker, desired_marker, lkeys)
+        changes[:0] = renames
+        update = update or bool(renames)
+        # Bookkeeping the user did not write (digest after an edit made on both sides, a marker
+        # from an older Loopform, a spec file moved) still needs writing, or every later plan
+        # would misreport drift. The token is compared below; a status the plan changes is
+        # recorded by apply after the pause or resume. The spec file's path alone is not worth a
+        # write (planning an exported copy of the spec must show no changes): it rides along with
+        # the next update, and until then a subset prune errs on the side of leaving it alone.
+        skip = {"sections", "resetToken", "nodes", "specPath"} | ({"status"} if status_actions else set())
+        before_m = live_marker.model_dump(exclude=skip)
+        after_m = desired_marker.model_dump(exclude=skip)
         stale = sorted(k for k in after_m if before_m.get(k) != after_m[k])
+        if live_marker.nodes != desired_marker.nodes and not renames:
+            stale.append("nodes")
         if stale and not changes:
-            update = True
-            changes.append(FieldChange(path="marker", before={k: before_m.get(k) for k in stale},
-                                       after={k: after_m[k] for k in stale}))
-        elif stale:
-            update = True
+            changes.extend(FieldChange(path=f"marker.{k}", before=getattr(live_marker, k),
+                                       after=getattr(desired_marker, k)) for k in stale)
+        update = update or bool(stale)
 
-    status_actions, status_changes = _status_actions(live.status, status)
     token_before = live_marker.resetToken if live_marker else None
     if reset_token is not None and reset_token != token_before:
         changes.append(FieldChange(path="resetToken", before=token_before, after=reset_token))

@@ -6,9 +6,18 @@ A pipeline Loopform manages carries a variable named `MARKER_VARIABLE` ("loopfor
      "nodes": {spec key: node id},          # identity that survives display-name edits and repeats
      "resetToken": "<last applied token>" | null,
      "specDigest": "<essence digest of the document as applied, marker excluded>",
-     "sections": {"nodes.<key>" | "connections" | ...: short digest}}   # to tell drift per change
+     "sections": {"nodes.<key>" | "connections" | ...: short digest},   # to tell drift per change
+     "owned": [cosmetic paths the applied spec set],   # the digests' terms, with `nodes`
+     "status": "installed" | "paused",                 # the status applied
+     "specSet": "<identity of the spec set>",          # who may prune it (see `spec_set`)
+     "specPath": "<spec file, relative to the spec set's root>",
+     "pipelineId": "<id of the pipeline it was written for>"}   # a copy carries another's
 
-Stored on the pipeline itself so CI needs no state file; only marked pipelines are ever pruned.
+Stored on the pipeline itself so CI needs no state file; only marked pipelines are ever pruned,
+and only by the spec set that wrote the marker for that very pipeline (`owned_by`).
+Drift is decided against what the marker records of the last apply (its keys, owned paths,
+digests and status), never against the spec as it is now: a spec edit is not drift.
+Fields after `sections` were added later; a marker without them reads as None (unknown).
 """
 
 from __future__ import annotations
@@ -30,6 +39,11 @@ class Marker(BaseModel):
     resetToken: str | None = None
     specDigest: str | None = None
     sections: dict[str, str] = Field(default_factory=dict)
+    owned: list[str] | None = None
+    status: Literal["installed", "paused"] | None = None
+    specSet: str | None = None
+    specPath: str | None = None
+    pipelineId: str | None = None
 
     def node_key_by_id(self) -> dict[str, str]:
         return {node_id: key for key, node_id in self.nodes.items()}
@@ -47,6 +61,15 @@ def read_marker(doc: Pipeline | None) -> Marker | None:
             except ValidationError:
                 return None
     return None
+
+
+def owned_by(live: Pipeline, marker: Marker | None, spec_set: str | None) -> bool:
+    """Whether `spec_set` may prune `live`: its marker was written by that spec set for this very
+    pipeline. A pipeline applied from another repository carries another `specSet`; a copy made
+    through REST or dtlpy carries the `pipelineId` of the pipeline it was copied from; a marker
+    from before these fields existed has neither, and is never pruned."""
+    return (marker is not None and marker.pipelineId is not None and marker.pipelineId == live.id
+            and marker.specSet == spec_set)
 
 
 def marker_value(marker: Marker) -> dict[str, Any]:
@@ -68,3 +91,18 @@ def with_marker(doc: Pipeline, marker: Marker, *, live: Pipeline | None = None) 
                         description="Managed by Loopform; do not edit.", **base)
     others = [v for v in doc.variables if v.name != MARKER_VARIABLE]
     return doc.model_copy(update={"variables": [*others, variable]})
+
+
+def with_marker_fields(live: Pipeline, fields: dict[str, Any], *, fallback: Pipeline | None = None) -> Pipeline:
+    """`live` with `fields` written into its marker, changing nothing else; the marker of
+    `fallback` (the desired document) is added when `live` has none."""
+    variables = []
+    recorded = False
+    for var in live.variables:
+        if var.name == MARKER_VARIABLE and isinstance(var.value, dict):
+            var = var.model_copy(update={"value": {**var.value, **fields}})
+            recorded = True
+        variables.append(var)
+    if not recorded and fallback is not None:
+        variables += [v for v in fallback.variables if v.name == MARKER_VARIABLE]
+    return live.model_copy(update={"variables": variables})

@@ -56,12 +56,45 @@ STATUS_ACTIONS = frozenset({Action.PAUSE, Action.RESUME, Action.RESET})
 BOOKKEEPING_PATHS = frozenset({"resetToken", "marker", "managedBy", "status"})
 
 
+def is_bookkeeping(path: str) -> bool:
+    """`BOOKKEEPING_PATHS`, and `marker.<field>` (one field of the marker refreshed)."""
+    return path in BOOKKEEPING_PATHS or path.startswith("marker.")
+
+
+# The one vocabulary for the steps of a pipeline: the plan's header, apply's result lines and
+# `status` say the same word for the same step. Installing a pipeline just created is the same API
+# call as resuming a paused one, but the user knows it as "install".
+STEP_WORDS = {"create": "create", "update": "update", "delete": "delete", "pause": "pause",
+              "resume": "resume", "reset": "reset"}
+
+
+def step_words(steps: Iterable[str], *, before: Iterable[str] = ()) -> list[str]:
+    """Action or apply step values in execution order -> the words shown for them (steps with no
+    word, such as provisioning and marker bookkeeping, are left out). `before`: the steps that
+    came first (their words are not returned; they decide "install" vs "resume")."""
+    out: list[str] = []
+    created = "create" in list(before)
+    for step in steps:
+        word = STEP_WORDS.get(step)
+        if word is None:
+            continue
+        if step == "create":
+            created = True
+        out.append("install" if step == "resume" and created else word)
+    return out
+
+
+def steps_text(steps: Iterable[str], *, before: Iterable[str] = ()) -> str:
+    return ", then ".join(step_words(steps, before=list(before)))
+
+
 class ChangeOp(str, Enum):
     """How one field moved: it appeared, disappeared, or changed value."""
 
     ADD = "add"
     REMOVE = "remove"
     CHANGE = "change"
+    RENAME = "rename"  # a node's spec key, its id kept: before/after are `nodes.<old>` / `nodes.<new>`
 
 
 class PlatformChange(BaseModel):
@@ -165,6 +198,14 @@ class Plan(BaseModel):
     backend: str = ""
     spec_digests: dict[str, str] = Field(default_factory=dict)
     pipelines: list[PipelineChange] = Field(default_factory=list)
+    # The spec set the plan speaks for (reconciler.spec_set): apply re-checks a delete against it.
+    spec_set: str | None = None
+    # Managed pipelines of this spec set, given files, that no spec names: what `--prune` would
+    # delete (empty with --prune: they are in `pipelines` as deletes). "project/name".
+    prunable: list[str] = Field(default_factory=list)
+    # Managed pipelines of this spec set applied from files the command was not given: never
+    # pruned by it, whatever the flags.
+    outside_scope: list[str] = Field(default_factory=list)
 
     @classmethod
     def build(
@@ -174,10 +215,14 @@ class Plan(BaseModel):
         backend: str,
         spec_digests: dict[str, str],
         created_at: str | None = None,
+        spec_set: str | None = None,
+        prunable: Iterable[str] = (),
+        outside_scope: Iterable[str] = (),
     ) -> Plan:
         """A plan with pipelines in their canonical (project, name) order."""
         ordered = sorted(pipelines, key=lambda p: (p.project, p.name))
-        plan = cls(backend=backend, spec_digests=dict(sorted(spec_digests.items())), pipelines=ordered)
+        plan = cls(backend=backend, spec_digests=dict(sorted(spec_digests.items())), pipelines=ordered,
+                   spec_set=spec_set, prunable=sorted(prunable), outside_scope=sorted(outside_scope))
         return plan if created_at is None else plan.model_copy(update={"created_at": created_at})
 
     @property
@@ -192,10 +237,13 @@ class Plan(BaseModel):
             elif Action.DELETE in p.actions:
                 delete += 1
             else:
+                moves = sum(1 for a in p.actions if a in STATUS_ACTIONS)
+                # An update carrying only bookkeeping rides with a status move it records; alone,
+                # it is still a write, and the summary must not say "0" of a plan that changes.
                 if Action.UPDATE in p.actions and (
-                        not p.changes or any(c.path not in BOOKKEEPING_PATHS for c in p.changes)):
+                        not moves or any(not is_bookkeeping(c.path) for c in p.changes)):
                     update += 1
-                status += sum(1 for a in p.actions if a in STATUS_ACTIONS)
+                status += moves
         return PlanCounts(create=create, update=update, delete=delete, status=status)
 
     def to_json(self, *, indent: int | None = 2) -> str:

@@ -22,9 +22,10 @@ from reconciler.diff import diff_delete, diff_pipeline
 from reconciler.document import Pipeline
 from reconciler.errors import NotFound, SpecError, SpecErrors
 from reconciler.interpolate import Context
-from reconciler.marker import read_marker
+from reconciler.marker import owned_by, read_marker
 from reconciler.normalize import fingerprint
 from reconciler.plan import Action, Plan, PipelineChange
+from reconciler.spec_set import SpecSet
 from reconciler.spec_terms import NameLookup
 
 
@@ -76,16 +77,18 @@ def make_plan(
     default_project: str | None,
     prune: bool = False,
     created_at: str | None = None,
+    spec_set: SpecSet | None = None,
 ) -> Plan:
     """The plan converging the live pipelines of every project the specs name to the specs.
 
-    With `prune`, pipelines that carry Loopform's marker but have no spec (in those projects and
-    the default project) are planned for deletion. Raises SpecErrors (spec problems, all of them),
-    ApiError (the backend failed).
+    Pipelines that `spec_set` applied (their marker says so: `marker.owned_by`) from a file the
+    command was given (`SpecSet.covers`) but that no spec names any more are, with `prune`,
+    planned for deletion (in those projects and the default project); without, listed in
+    `Plan.prunable`. Raises SpecErrors (spec problems, all of them), ApiError (the backend failed).
     """
     with _long_lived_data_frozen():
         return _make_plan(spec_files, backend, default_project=default_project, prune=prune,
-                          created_at=created_at)
+                          created_at=created_at, spec_set=spec_set or SpecSet())
 
 
 @contextmanager
@@ -111,12 +114,15 @@ def _make_plan(
     default_project: str | None,
     prune: bool,
     created_at: str | None,
+    spec_set: SpecSet,
 ) -> Plan:
     groups = _group_by_project(spec_files, default_project)
     if prune and default_project and default_project not in groups:
         groups[default_project] = _Group(default_project, [])
 
     changes: list[PipelineChange] = []
+    prunable: list[str] = []
+    outside_scope: list[str] = []
     errors: list[SpecError] = []
     for project_name in sorted(groups):
         group = groups[project_name]
@@ -141,7 +147,8 @@ def _make_plan(
             live = live_by_name.get(name)
             try:
                 compiled = compile_spec(sf, project_id=project.id, resolver=resolver, live=live,
-                                        project_name=project.name)
+                                        project_name=project.name, spec_set=spec_set.identity,
+                                        spec_path=spec_set.member_path(sf.path))
             except SpecErrors as exc:
                 errors.extend(exc.errors)
                 continue
@@ -160,21 +167,29 @@ def _make_plan(
                 live_fingerprint=fingerprint(live) if live else None,
                 reason=found.reason, spec_path=str(sf.path),
             ))
-        if prune:
-            for name, live in sorted(live_by_name.items()):
-                if name not in named and read_marker(live) is not None:
-                    found = diff_delete(live)
-                    changes.append(PipelineChange(
-                        project=project.name, project_id=project.id, name=name, pipeline_id=live.id,
-                        actions=found.actions, changes=found.changes, reason=found.reason,
-                        live_fingerprint=fingerprint(live),
-                    ))
+        for name, live in sorted(live_by_name.items()):
+            marker = read_marker(live)
+            if name in named or not owned_by(live, marker, spec_set.identity):
+                continue  # another spec set's, a copy, or never managed: not ours to delete
+            assert marker is not None
+            if not spec_set.covers(marker.specPath):
+                outside_scope.append(f"{project.name}/{name}")
+            elif not prune:
+                prunable.append(f"{project.name}/{name}")
+            else:
+                found = diff_delete(live)
+                changes.append(PipelineChange(
+                    project=project.name, project_id=project.id, name=name, pipeline_id=live.id,
+                    actions=found.actions, changes=found.changes, reason=found.reason,
+                    live_fingerprint=fingerprint(live),
+                ))
     if errors:
         # In file order, as validate reports them, however compile happened to meet them.
         raise SpecErrors(sorted(errors, key=lambda e: (e.location.path, e.location.line, e.location.col,
                                                        e.message)))
     return Plan.build(changes, backend=backend.description,
-                      spec_digests={str(sf.path): sf.digest for sf in spec_files}, created_at=created_at)
+                      spec_digests={str(sf.path): sf.digest for sf in spec_files}, created_at=created_at,
+                      spec_set=spec_set.identity, prunable=prunable, outside_scope=outside_scope)
 
 
 def _names(compiled: CompiledPipeline, resolver: Resolver) -> NameLookup:

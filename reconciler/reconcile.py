@@ -132,7 +132,8 @@ def select(plan: Plan, *, updated_at: Mapping[str, datetime], now: datetime,
     total = sum(change_count(c) for c in keep)
     refused = options.max_changes is not None and total > options.max_changes
     chosen = [] if refused else keep
-    kept = Plan.build(chosen, backend=plan.backend, spec_digests=plan.spec_digests, created_at=plan.created_at)
+    # Everything else the plan says (its spec set, which apply re-checks deletes against) is kept.
+    kept = plan.model_copy(update={"pipelines": chosen})
     return Selection(plan=kept, changes=total, held=held, skipped_deletes=skipped, refused=refused)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from reconciler.errors import Location, SpecError, SpecErrors
 from reconciler.interpolate import Context
 from reconciler.spec import SpecFile, load
+from reconciler.spec_set import SpecSet, find_spec_set
 
 DEFAULT_PATH = "pipelines"
 
@@ -37,3 +38,9 @@ def load_specs(paths: Sequence[str | Path], *, context: Context | None,
     if errors:
         raise SpecErrors(errors)
     return loaded.specs
+
+
+def spec_set_of(paths: Sequence[str | Path]) -> SpecSet:
+    """The spec set the current directory belongs to, scoped to the spec paths given (default
+    `pipelines/`): what `--prune` may delete (reconciler.spec_set)."""
+    return find_spec_set(Path.cwd(), list(paths) or [DEFAULT_PATH])

@@ -24,12 +24,12 @@ from pydantic import ValidationError
 from reconciler.apply import ApplyResult, Outcome, PipelineResult, ResultEvent, StartEvent, StepEvent, apply_plan
 from reconciler.backend import Backend
 from reconciler.commands._signals import stop_on_signals
-from reconciler.commands._specs import DEFAULT_PATH, load_specs
+from reconciler.commands._specs import DEFAULT_PATH, load_specs, spec_set_of
 from reconciler.connection import add_backend_arguments, backend_from_args, context_from_args
 from reconciler.interpolate import Context
 from reconciler.redact import restore_saved_plan
 from reconciler.errors import ApplyError, ConfigError, PlanError, UserAbort
-from reconciler.plan import Plan
+from reconciler.plan import Plan, steps_text
 from reconciler.planner import make_plan, stale_reasons
 from reconciler.render.text import render_plan
 from reconciler.terminal import Terminal
@@ -118,7 +118,8 @@ def _read_plan(path: Path, context: Context) -> Plan:
 
 def _make_plan(paths: list[str], backend: Backend, default_project: str | None, *, prune: bool,
                context: Context) -> Plan:
-    return make_plan(load_specs(paths, context=context), backend, default_project=default_project, prune=prune)
+    return make_plan(load_specs(paths, context=context), backend, default_project=default_project, prune=prune,
+                     spec_set=spec_set_of(paths))
 
 
 def _refuse_if_stale(plan: Plan, backend: Backend, context: Context) -> None:
@@ -183,12 +184,14 @@ class _TextView:
 
 
 def _result_line(r: PipelineResult, term: Terminal) -> str:
-    steps = ", ".join(s.value for s in r.done if s.value != "provision")
+    # In the plan's words (`plan.step_words`): "create, then install" in both.
+    steps = steps_text(s.value for s in r.done)
     who = f"{r.project}/{r.name}"
     if r.outcome is Outcome.DONE:
         return f"{term.style('done', 'green')}           {who} ({steps})"
     if r.outcome is Outcome.FAILED:
-        pending = ", ".join(s.value for s in r.pending)
+        earlier = [s.value for s in (*r.done, *([r.failed_step] if r.failed_step else []))]
+        pending = steps_text((s.value for s in r.pending), before=earlier)
         extra = f"; done: {steps}" if steps else ""
         extra += f"; not attempted: {pending}" if pending else ""
         return f"{term.style('failed', 'red')}         {who}: {r.error}{extra}"

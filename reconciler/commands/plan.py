@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from reconciler.commands._plan_output import add_format_arguments, print_plan
-from reconciler.commands._specs import DEFAULT_PATH, load_specs
+from reconciler.commands._specs import DEFAULT_PATH, load_specs, spec_set_of
 from reconciler.connection import add_backend_arguments, backend_from_args, context_from_args
 from reconciler.errors import EXIT_CHANGES, EXIT_OK, ConfigError
 from reconciler.plan import Plan
@@ -50,7 +50,8 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
     specs = load_specs(args.paths, context=context, warn=lambda w: term.eprint(str(w)))
     backend, default_project = backend_from_args(args, term)
     try:
-        plan = make_plan(specs, backend, default_project=default_project, prune=args.prune)
+        plan = make_plan(specs, backend, default_project=default_project, prune=args.prune,
+                         spec_set=spec_set_of(args.paths))
     finally:
         backend.close()
     print_plan(plan, args, term)

@@ -16,7 +16,7 @@ import threading
 
 from reconciler.client import RestBackend
 from reconciler.commands._signals import stop_on_signals
-from reconciler.commands._specs import DEFAULT_PATH, load_specs
+from reconciler.commands._specs import DEFAULT_PATH, load_specs, spec_set_of
 from reconciler.connection import (add_backend_arguments, backend_from_args, context_from_args,
                                    settings_from_args)
 from reconciler.errors import EXIT_ERROR, EXIT_OK, ConfigError
@@ -76,7 +76,8 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
         # Afresh each cycle, loopform.yaml's variables too: a `git pull` between cycles is picked up.
         specs = load_specs(args.paths, context=context_from_args(args, term))
         backend, default_project = connected[0]
-        return make_plan(specs, backend, default_project=default_project, prune=options.prune)
+        return make_plan(specs, backend, default_project=default_project, prune=options.prune,
+                         spec_set=spec_set_of(args.paths))
 
     def log(report: CycleReport) -> None:
         term.print(report.model_dump_json(exclude_defaults=False))

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 
-from reconciler.plan import Action, PipelineChange, Plan
+from reconciler.plan import PipelineChange, Plan, steps_text
 from reconciler.render.graph import pipeline_graph, render_mermaid
-from reconciler.render.text import NO_CHANGES, render_pipeline, summary_line
+from reconciler.render.text import NO_CHANGES, prune_notes, render_pipeline, summary_line
 from reconciler.terminal import Terminal
 
 MAX_CHARS = 60_000
@@ -42,7 +42,7 @@ def _details(p: PipelineChange, room: int | None = None) -> str:
     last lines of the diff, with a note) or "" when not even the head fits."""
     lines = [_diff_line(line).replace("```", "` ` `") for line in render_pipeline(p, _PLAIN)]
     drift = " — drift" if any(c.drift for c in p.changes) else ""
-    head = (f"<details><summary><code>{p.project}/{p.name}</code>: {', '.join(a.value for a in p.actions)}"
+    head = (f"<details><summary><code>{p.project}/{p.name}</code>: {steps_text(a.value for a in p.actions)}"
             f"{drift}</summary>\n\n```diff\n")
     full = f"{head}{chr(10).join(lines)}\n```\n\n{_diagram(p)}</details>\n"
     if room is None or len(full) <= room:
@@ -71,15 +71,16 @@ def _diagram(p: PipelineChange) -> str:
 def render_markdown(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
     changed = [p for p in plan.pipelines if p.has_changes]
     title = "### Loopform plan\n\n"
+    notes = "".join(f"\n_{_escape_cell(note)}_\n" for note in prune_notes(plan))
     if not changed:
-        return f"{title}{NO_CHANGES}\n"
+        return f"{title}{NO_CHANGES}\n{notes}"
     table = ["| Pipeline | Project | Actions | Changes | Drift |", "|---|---|---|---|---|"]
     for p in changed:
         drift = "yes" if any(c.drift for c in p.changes) else ""
-        actions = ", ".join(a.value for a in p.actions if a is not Action.NO_OP)
+        actions = steps_text(a.value for a in p.actions)
         table.append(f"| {_escape_cell(p.name)} | {_escape_cell(p.project)} | {actions} | {len(p.changes)} | {drift} |")
     head = f"{title}**{summary_line(plan)}**\n\n" + "\n".join(table) + "\n\n"
-    note_room = 200
+    note_room = 200 + len(notes)
     parts = [head]
     size = len(head)
     left_out = 0
@@ -98,7 +99,7 @@ def render_markdown(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
     if left_out:
         parts.append(f"\n_…{left_out} more pipeline(s) not shown: the comment is limited to {max_chars:,} "
                      "characters. Run `loopform plan` for the full plan._\n")
-    text = "".join(parts)
+    text = "".join(parts) + notes
     if len(text) > max_chars:  # the summary table alone is too long (thousands of pipelines)
         note = "\n\n_…truncated: run `loopform plan` for the full plan._\n"
         text = text[: max_chars - len(note)] + note

@@ -13,7 +13,7 @@ Symbols fall back to ASCII when the terminal cannot show them; colour only throu
 
 from __future__ import annotations
 
-from reconciler.plan import Action, ChangeOp, FieldChange, PipelineChange, Plan
+from reconciler.plan import Action, ChangeOp, FieldChange, PipelineChange, Plan, steps_text
 from reconciler.render.values import describe, text_diff
 from reconciler.terminal import Terminal
 
@@ -22,7 +22,8 @@ SYMBOLS = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-", Action.PA
 ASCII_SYMBOLS = {**SYMBOLS, Action.PAUSE: "||", Action.RESUME: ">", Action.RESET: "<>"}
 COLOURS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red", Action.PAUSE: "cyan",
            Action.RESUME: "cyan", Action.RESET: "cyan", Action.NO_OP: "dim"}
-OP_SYMBOL = {ChangeOp.ADD: ("+", "green"), ChangeOp.REMOVE: ("-", "red"), ChangeOp.CHANGE: ("~", "yellow")}
+OP_SYMBOL = {ChangeOp.ADD: ("+", "green"), ChangeOp.REMOVE: ("-", "red"), ChangeOp.CHANGE: ("~", "yellow"),
+             ChangeOp.RENAME: ("~", "yellow")}
 NO_CHANGES = "No changes. Live pipelines match the specs."
 
 
@@ -47,17 +48,30 @@ def _change_line(change: FieldChange, term: Terminal) -> str:
     return line
 
 
-def _verbs(p: PipelineChange) -> str:
-    words = {Action.CREATE: "create", Action.UPDATE: "update", Action.DELETE: "delete",
-             Action.PAUSE: "pause", Action.RESUME: "install" if Action.CREATE in p.actions else "resume",
-             Action.RESET: "reset"}
-    return ", then ".join(words[a] for a in p.actions if a in words)
+def _names(entries: list[str]) -> str:
+    """"project/name" entries as names, with the project only when they span several."""
+    projects = {e.partition("/")[0] for e in entries}
+    return ", ".join(entries if len(projects) > 1 else [e.partition("/")[2] for e in entries])
+
+
+def prune_notes(plan: Plan) -> list[str]:
+    """What `--prune` would delete, and what it leaves alone here (text and Markdown end with it)."""
+    notes = []
+    if plan.prunable:
+        n = len(plan.prunable)
+        notes.append(f"{n} managed pipeline{'s' if n != 1 else ''} {'have' if n != 1 else 'has'} no spec here "
+                     f"(apply --prune would delete {'them' if n != 1 else 'it'}): {_names(plan.prunable)}")
+    if plan.outside_scope:
+        n = len(plan.outside_scope)
+        notes.append(f"{n} managed pipeline{'s' if n != 1 else ''} of this spec set came from spec files not "
+                     f"given here; --prune leaves {'them' if n != 1 else 'it'} alone: {_names(plan.outside_scope)}")
+    return notes
 
 
 def render_pipeline(p: PipelineChange, term: Terminal) -> list[str]:
     primary = p.primary
     head = f"{symbol(primary, term)} pipeline {p.project}/{p.name}"
-    lines = [f"{term.style(head, COLOURS[primary], 'bold')} ({_verbs(p)})"]
+    lines = [f"{term.style(head, COLOURS[primary], 'bold')} ({steps_text(a.value for a in p.actions)})"]
     if p.reason:
         lines.append(f"    # {p.reason}")
     for prov in p.provisions:
@@ -74,11 +88,12 @@ def render_pipeline(p: PipelineChange, term: Terminal) -> list[str]:
 def render_plan(plan: Plan, term: Terminal) -> str:
     """The whole plan as text (no trailing newline). Pipelines without changes are not listed."""
     changed = [p for p in plan.pipelines if p.has_changes]
+    notes = [term.style(note, "yellow") for note in prune_notes(plan)]
     if not changed:
-        return NO_CHANGES
+        return "\n".join([NO_CHANGES, *notes])
     lines = ["Loopform will perform the following actions:", ""]
     for p in changed:
         lines.extend(render_pipeline(p, term))
         lines.append("")
     lines.append(term.style(summary_line(plan), "bold"))
-    return "\n".join(lines)
+    return "\n".join([*lines, *notes])

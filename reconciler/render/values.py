@@ -82,6 +82,8 @@ def describe(change: FieldChange) -> str:
     """`path: before -> after`, or `path = value` for an added / removed entry, in spec words."""
     if text_diff(change) is not None:
         return f"{change.path}: text changed ({_line_count(change.before)} -> {_line_count(change.after)} lines)"
+    if change.op is ChangeOp.RENAME:
+        return f"{change.before} -> {change.after} (id kept)"
     head = change.path.split(".", 1)[0]
     value = change.after if change.op is ChangeOp.ADD else change.before
     if change.op is not ChangeOp.CHANGE and isinstance(value, dict):

@@ -10,6 +10,7 @@ from reconciler.plan import Plan
 from reconciler.planner import make_plan
 from reconciler.server import ControlPlane
 from reconciler.spec import load
+from reconciler.spec_set import find_spec_set
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "pipelines"
 
@@ -23,7 +24,9 @@ def copy_examples(into: Path) -> Path:
 def plan_for(specs: Path, backend: Backend, *, prune: bool = False) -> Plan:
     loaded = load([specs])
     assert loaded.ok, [str(e) for e in loaded.errors]
-    return make_plan(loaded.specs, backend, default_project="local", prune=prune)
+    # The spec set the CLI plans for when run next to `specs` (reconciler.spec_set).
+    return make_plan(loaded.specs, backend, default_project="local", prune=prune,
+                     spec_set=find_spec_set(specs.parent, [specs]))
 
 
 def spec_names(specs: Path) -> list[str]:

@@ -291,6 +291,6 @@ def test_without_a_terminal_each_pipeline_is_reported_when_it_is_done(
         assert main(["apply", "--auto-approve", "--parallelism", "1"], term=term) == 0
     assert len(seen_at_creates) == 3
     assert "local/model-review" not in seen_at_creates[0].split("Plan: ")[-1]
-    assert "done           local/model-review (create, resume)" in seen_at_creates[1]
+    assert "done           local/model-review (create, then install)" in seen_at_creates[1]
     assert "done           local/nightly-quality (create)" in seen_at_creates[2]
     assert "local/video-frames: created" not in term.out.getvalue()  # step lines only on a TTY

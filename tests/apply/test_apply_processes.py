@@ -89,7 +89,7 @@ def test_a_signal_stops_starting_pipelines_and_lets_the_one_in_progress_finish(
             hold.release.set()
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 1, err
-        assert "done           local/model-review (create, resume)" in out  # finished, installed too
+        assert "done           local/model-review (create, then install)" in out  # finished, installed too
         assert "not attempted  local/nightly-quality" in out and "not attempted  local/video-frames" in out
         assert "Apply incomplete: 1 done, 0 failed, 2 not attempted" in out
         assert "interrupted and run apply again" in err

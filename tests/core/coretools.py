@@ -15,6 +15,7 @@ from reconciler.backend import Resolved, ResourceKind
 from reconciler.compile import CompiledPipeline, compile_spec
 from reconciler.document import Pipeline
 from reconciler.errors import Location, NotFound
+from reconciler.marker import read_marker, with_marker_fields
 from reconciler.spec.models import PipelineSpec
 
 
@@ -68,4 +69,6 @@ def applied(compiled: CompiledPipeline, *, status: str = "Installed") -> Pipelin
                 createdAt="2026-01-01T00:00:00Z", updatedAt="2026-01-01T00:00:00Z", orgId="org", url="u")
     for i, start in enumerate(data["startNodes"]):
         start.setdefault("id", f"start-{i}")
-    return Pipeline.model_validate(data)
+    live = Pipeline.model_validate(data)
+    # Apply records the id the server gave in the marker, right after creating (apply._create).
+    return with_marker_fields(live, {"pipelineId": live.id}) if read_marker(live) else live

@@ -26,6 +26,7 @@ from reconciler.connection import connect
 from reconciler.errors import ConfigError
 from reconciler.plan import Action, ChangeOp, FieldChange, PipelineChange, Plan
 from reconciler.planner import make_plan
+from reconciler.spec_set import find_spec_set
 from reconciler.reconcile import CycleReport, Reconciler, ReconcileOptions, parse_duration, select
 from reconciler.server.testing import ServerHandle, serve_in_thread
 from reconciler.spec import load
@@ -55,7 +56,8 @@ def planner(workdir: Path, backend: RestBackend, *, prune: bool = False) -> Call
     def plan() -> Plan:
         loaded = load([workdir / "pipelines"])
         assert loaded.ok, [str(e) for e in loaded.errors]
-        return make_plan(loaded.specs, backend, default_project="local", prune=prune)
+        return make_plan(loaded.specs, backend, default_project="local", prune=prune,
+                         spec_set=find_spec_set(workdir, [workdir / "pipelines"]))
     return plan
 
 
@@ -132,6 +134,20 @@ def test_a_pipeline_edited_within_the_cooldown_is_held(
     (line,) = cycles(held.out)
     assert line["result"] == "held" and line["held"] == ["local/frames"]
     assert live_priority(dtlpy_module, applied) == 3
+
+
+def test_a_merged_spec_edit_is_not_held_by_the_cooldown(workdir: Path, applied: ServerHandle) -> None:
+    """Removing a named node from the spec is a spec change, not drift: the cooldown (which holds
+    pipelines edited outside Loopform) lets it through."""
+    spec = workdir / "pipelines" / "frames.yaml"
+    spec.write_text(SPEC.replace("{type: dataset, dataset: frames, folder: /done}",
+                                 "{type: dataset, dataset: frames, folder: /done, name: Done}"))
+    assert cli("apply", "--auto-approve").code == 0
+    spec.write_text(SPEC.replace("    done: {type: dataset, dataset: frames, folder: /done}\n", "")
+                    .replace("    - {from: label, action: complete, to: done}\n", ""))
+    run = cli("reconcile", "--once", "--interval", "0.2s", "--cooldown", "1h")
+    (line,) = cycles(run.out)
+    assert line["result"] == "applied" and line["held"] == [], line
 
 
 def test_managed_pipelines_without_a_spec_are_deleted_only_with_prune(

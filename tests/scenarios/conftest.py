@@ -24,6 +24,7 @@ from reconciler.client import ApiSession, RestBackend
 from reconciler.planner import make_plan
 from reconciler.server.testing import ServerHandle
 from reconciler.spec import load
+from reconciler.spec_set import find_spec_set
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
@@ -64,10 +65,12 @@ def mask(text: str) -> str:
 
 
 def golden_json(out: str) -> str:
-    """The plan JSON without what varies between runs: timestamps, the server URL, full documents."""
+    """The plan JSON without what varies between runs: timestamps, the server URL, the spec set's
+    directory, full documents."""
     data = json.loads(out)
     data.pop("created_at")
     data.pop("backend")
+    data.pop("spec_set")  # the scenario's directory (no repository, no name in loopform.yaml)
     for p in data["pipelines"]:
         p.pop("desired", None)  # the full API document: covered by the compile tests
     return mask(json.dumps(data, indent=2, sort_keys=False)) + "\n"
@@ -102,7 +105,8 @@ class World:
         try:
             result = load([self.specs])
             assert result.ok, [str(e) for e in result.errors]
-            plan = make_plan(result.specs, backend, default_project="local", prune=True)
+            plan = make_plan(result.specs, backend, default_project="local", prune=True,
+                             spec_set=find_spec_set(Path.cwd(), [self.specs]))
             outcome = apply_plan(plan, backend, on_event=lambda event: None)
             assert all(r.outcome.value in ("done", "unchanged") for r in outcome.results), outcome
         finally:

@@ -185,3 +185,77 @@ def test_pipeline_built_with_dtlpy_is_adopted_by_export_with_no_changes(
     assert text.count("datasetId: 64f0c0ffee0123456789abcd") == 1  # the `done` node's unknown dataset
     # Users the project accepts are typed too (the sandbox accepts any email; Dataloop checks members).
     assert "owner: owner@example.com\n" in text and "assignees:\n        - annotator@example.com\n" in text
+
+
+def _named(spec: dict[str, Any]) -> dict[str, Any]:
+    """The base spec with display names on its nodes (the spec owns them)."""
+    for key, node in spec["spec"]["nodes"].items():
+        node["name"] = key.capitalize()
+    return spec
+
+
+def test_removing_a_named_node_is_a_spec_change_not_drift(world: World) -> None:
+    world.write(_named(_spec()))
+    world.apply()
+    spec = _named(_spec())
+    del spec["spec"]["nodes"]["done"]
+    spec["spec"]["connections"].pop()
+    world.write(spec)
+    text, as_json = world.plan("remove_named_node")
+    assert "drift" not in text.out and "edited outside" not in text.out
+    # The removed node keeps its display name in the plan.
+    assert "- nodes.done: dataset node 'Done'" in text.out
+    (change,) = [c for c in json.loads(as_json.out)["pipelines"][0]["changes"] if c["path"] == "nodes.done"]
+    assert change["drift"] is False
+
+
+def test_renaming_a_node_key_with_its_id_kept_is_shown_as_a_rename(world: World) -> None:
+    spec = _spec()
+    spec["spec"]["nodes"]["label"]["id"] = "5d7e1c52-0000-4000-8000-00000000000b"
+    world.write(spec)
+    world.apply()
+    renamed = copy.deepcopy(spec)
+    nodes = renamed["spec"]["nodes"]
+    renamed["spec"]["nodes"] = {("label-bee" if k == "label" else k): v for k, v in nodes.items()}
+    for conn in renamed["spec"]["connections"]:
+        for end in ("from", "to"):
+            if conn[end] == "label":
+                conn[end] = "label-bee"
+    world.write(renamed)
+    text, as_json = world.plan("rename_node_key")
+    assert "~ nodes.label -> nodes.label-bee (id kept)" in text.out
+    assert "marker" not in text.out and "drift" not in text.out
+    assert "Plan: 0 to create, 1 to update, 0 to delete, 0 status changes." in text.out
+    world.apply()
+    assert cli("plan", "pipelines", "--detailed-exitcode").code == 0
+
+
+def test_an_edit_next_to_a_spec_edit_is_still_drift(world: World, dtlpy_module: ModuleType) -> None:
+    """Deciding drift in the terms of the last apply still catches an edit made outside."""
+    pipeline = point_dtlpy(dtlpy_module, world.server).project.pipelines.get(pipeline_name="frames")
+    label = next(n for n in pipeline.nodes if n.name == "label")
+    label.metadata["priority"] = 3
+    pipeline.update()
+    spec = _spec()
+    del spec["spec"]["nodes"]["done"]
+    spec["spec"]["connections"].pop()
+    world.write(spec)
+    changes = json.loads(cli("plan", "pipelines", "--json").out)["pipelines"][0]["changes"]
+    assert {c["path"]: c["drift"] for c in changes} == {
+        "nodes.label.task.priority": True, "nodes.done": False,
+        "connections.review.item[approve] -> done.item": False}
+
+
+def test_a_pause_made_through_dtlpy_is_drift(world: World, dtlpy_module: ModuleType) -> None:
+    point_dtlpy(dtlpy_module, world.server).project.pipelines.get(pipeline_name="frames").pause()
+    text = cli("plan", "pipelines")
+    assert '~ status: "paused" -> "installed"  (drift: edited outside Loopform)' in text.out
+    # When the spec then asks for the pause, nothing is paused again: only the status Loopform
+    # records is brought up to date, shown as that, and then the pipeline is in sync.
+    spec = _spec()
+    spec["spec"]["status"] = "paused"
+    world.write(spec)
+    text = cli("plan", "pipelines")
+    assert '~ marker.status: "installed" -> "paused"' in text.out and "(drift" not in text.out
+    world.apply()
+    assert cli("plan", "pipelines", "--detailed-exitcode").code == 0
