@@ -343,5 +343,7 @@ class _PipelineRun:
         recorded = read_marker(live)
         if recorded is not None and all(getattr(recorded, k) == v for k, v in fields.items()):
             return
-        self._step(Step.MARKER, lambda: self.backend.update_pipeline(
-            with_marker_fields(live, fields, fallback=self.change.desired)))
+        def write() -> None:
+            self.backend.update_pipeline(with_marker_fields(live, fields, fallback=self.change.desired))
+
+        self._step(Step.MARKER, write)

@@ -163,6 +163,17 @@ def applied_drift(live: Pipeline, marker: Marker, *, owned: frozenset[str] = fro
     return drifted
 
 
+SyncState = Literal["in-sync", "drifted", "not-managed"]
+
+
+def sync_state(live: Pipeline) -> SyncState:
+    """`status`'s SYNC column: whether `live` is still what Loopform last applied to it."""
+    marker = read_marker(live)
+    if marker is None:
+        return "not-managed"
+    return "drifted" if applied_drift(live, marker) else "in-sync"
+
+
 def _in_current_terms(drifted: set[str], marker: Marker, known: Mapping[str, str]) -> set[str]:
     """`applied_drift`'s sections renamed to the keys the changes are shown under: a node is
     followed by its id from the key it had at the apply to the key it has now (`known`: id -> key)."""
@@ -212,8 +223,11 @@ def diff_pipeline(
     ess_desired = desired_essence if desired_essence is not None else essence(desired, keys=dkeys, owned=owned)
 
     if live is None:
+        # A create shows what the spec sets: the essence's "" for no description is a default
+        # the user never wrote (noise as `+ metadata.description = ""`).
+        shown = ess_desired.model_copy(update={"fields": {k: v for k, v in ess_desired.fields.items() if v != ""}})
         changes = in_spec_terms([FieldChange(path=p, before=b, after=a, op=op)
-                                 for p, op, b, a in essence_changes(Essence(), ess_desired)],
+                                 for p, op, b, a in essence_changes(Essence(), shown)],
                                 {}, ess_desired.nodes, names)
         return PipelineDiff(actions=[Action.CREATE] + ([Action.RESUME] if status == "installed" else []),
                             changes=changes, reason="no live pipeline with this name")

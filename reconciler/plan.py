@@ -203,8 +203,8 @@ class Plan(BaseModel):
     # Managed pipelines of this spec set, given files, that no spec names: what `--prune` would
     # delete (empty with --prune: they are in `pipelines` as deletes). "project/name".
     prunable: list[str] = Field(default_factory=list)
-    # Managed pipelines of this spec set applied from files the command was not given: never
-    # pruned by it, whatever the flags.
+    # With --prune: managed pipelines of this spec set applied from files the command was not
+    # given, which it leaves alone.
     outside_scope: list[str] = Field(default_factory=list)
 
     @classmethod

@@ -173,7 +173,8 @@ def _make_plan(
                 continue  # another spec set's, a copy, or never managed: not ours to delete
             assert marker is not None
             if not spec_set.covers(marker.specPath):
-                outside_scope.append(f"{project.name}/{name}")
+                if prune:  # without, files not given are simply not planned: nothing to say
+                    outside_scope.append(f"{project.name}/{name}")
             elif not prune:
                 prunable.append(f"{project.name}/{name}")
             else:

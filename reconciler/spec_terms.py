@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.backend import ResourceKind
-from reconciler.document import RUNNING_STATUSES, STATUS_UNINSTALLED
+from reconciler.document import RUNNING_STATUSES, STATUS_CREATED, STATUS_UNINSTALLED
 from reconciler.leafdiff import leaf_changes
 from reconciler.plan import ChangeOp, FieldChange, PlatformChange
 
@@ -390,13 +390,14 @@ def _trigger_change(change: FieldChange) -> FieldChange:
 
 
 def spec_status(status: str | None) -> str | None:
-    """A live pipeline status in the spec's words (`installed` / `paused`); other states (a failed
-    install, a pipeline never installed) keep the platform's word, lowercased."""
+    """A live pipeline status in the spec's words (`installed` / `paused`): a pipeline created and
+    never installed does not run either, so it is `paused` as a spec saying `paused` creates it.
+    Other states (a failed install) keep the platform's word, lowercased."""
     if status is None:
         return None
     if status in RUNNING_STATUSES:
         return "installed"
-    if status == STATUS_UNINSTALLED:
+    if status in (STATUS_UNINSTALLED, STATUS_CREATED):
         return "paused"
     return status.lower()
 

@@ -143,7 +143,7 @@ def _confirm(term: Terminal) -> None:
 
 # -- views -------------------------------------------------------------------------------------
 
-_VERB = {"create": "created", "update": "updated", "resume": "resumed", "pause": "paused",
+_VERB = {"create": "created", "update": "updated", "resume": "resumed", "install": "installed", "pause": "paused",
          "reset": "reset", "delete": "deleted", "provision": "provisioned", "marker": "marker written"}
 
 
@@ -155,6 +155,7 @@ class _TextView:
         self.term = term
         self.live = term.interactive
         self.started = False
+        self.created: set[tuple[str, str]] = set()  # installing what was just created says "installed"
 
     def plan(self, plan: Plan) -> None:
         self.term.print(render_plan(plan, self.term))
@@ -166,7 +167,13 @@ class _TextView:
         shown: str | None = None
         if self.live and isinstance(event, StepEvent):
             detail = f" {event.detail}" if event.detail else ""
-            shown = self.term.style(f"  {event.project}/{event.name}: {_VERB[event.step.value]}{detail}", "dim")
+            who = (event.project, event.name)
+            step = event.step.value
+            if step == "create":
+                self.created.add(who)
+            elif step == "resume" and who in self.created:
+                step = "install"  # the plan's word (plan.step_words)
+            shown = self.term.style(f"  {event.project}/{event.name}: {_VERB[step]}{detail}", "dim")
         elif isinstance(event, ResultEvent) and event.result.outcome is not Outcome.UNCHANGED:
             shown = _result_line(event.result, self.term)
         if shown is not None:

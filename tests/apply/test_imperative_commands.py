@@ -37,12 +37,33 @@ def test_status_lists_managed_pipelines_and_names_the_backend(workdir: Path) -> 
     assert r.code == 0
     assert "Backend: local control plane .loopform/state.db (sandbox); project: local" in r.err
     lines = r.out.splitlines()
-    assert lines[0].split() == ["NAME", "STATUS", "NODES", "MANAGED", "ID"]
-    assert lines[1].split()[:4] == ["flow", "Installed", "2", "yes"]
+    assert lines[0].split() == ["NAME", "SPEC", "LIVE", "SYNC", "NODES", "ID"]
+    assert lines[1].split()[:5] == ["flow", "-", "installed", "in-sync", "2"]  # no spec for it here
     assert "theirs" not in r.out
-    assert "theirs" in cli("status", "--all").out
+    assert cli("status", "--all").out.splitlines()[2].split()[:4] == ["theirs", "-", "paused", "not-managed"]
     data = json.loads(cli("status", "--json").out)
     assert [p["name"] for p in data["pipelines"]] == ["flow"]
+
+
+def test_status_shows_the_spec_status_next_to_the_live_one_and_a_pause_made_elsewhere_as_drift(
+        workdir: Path) -> None:
+    specs = workdir / "pipelines"
+    specs.mkdir()
+    spec = ("apiVersion: loopform/v1\nkind: Pipeline\nmetadata: {name: held, project: local}\n"
+            "spec:\n  status: paused\n  nodes: {a: {type: dataset, dataset: raw}}\n")
+    (specs / "held.yaml").write_text(spec)
+    (specs / "runs.yaml").write_text(spec.replace("held", "runs").replace("paused", "installed"))
+    assert cli("apply", "--auto-approve").code == 0
+    rows = {line.split()[0]: line.split()[1:4] for line in cli("status").out.splitlines()[1:]}
+    # Created and never installed, as the spec says: paused in the plan's words, not "Created".
+    assert rows["held"] == ["paused", "paused", "in-sync"]
+    assert rows["runs"] == ["installed", "installed", "in-sync"]
+    assert cli("pause", "runs").code == 0  # a pause made through the API, not through a spec
+    data = {p["name"]: p for p in json.loads(cli("status", "--json").out)["pipelines"]}
+    assert (data["runs"]["live"], data["runs"]["sync"], data["runs"]["status"]) == ("paused", "drifted", "Uninstalled")
+    assert cli("resume", "runs").code == 0
+    data = {p["name"]: p for p in json.loads(cli("status", "--json").out)["pipelines"]}
+    assert data["runs"]["sync"] == "in-sync"
 
 
 def test_execute_then_executions_and_stats(workdir: Path) -> None:

@@ -44,6 +44,12 @@ def test_create() -> None:
     assert paused.actions == [Action.CREATE]
 
 
+def test_a_create_shows_only_what_the_spec_sets() -> None:
+    d, _ = _plan(None)
+    paths = [c.path for c in d.changes]
+    assert "metadata.name" in paths and "metadata.description" not in paths  # the "" default is noise
+
+
 def test_no_changes_after_apply() -> None:
     live = _live()
     d, _ = _plan(live)
