@@ -117,7 +117,9 @@ def _apply_change(c: FieldChange, nodes: dict[str, GraphNode], edges: dict[str, 
             kind = c.before.get("type", "") if isinstance(c.before, dict) else ""
             nodes[key] = GraphNode(key=key, type=_spec_type(str(kind)), mark=Mark.REMOVED)
         elif key in nodes and nodes[key].mark is Mark.SAME:
-            nodes[key] = nodes[key].model_copy(update={"mark": Mark.ADDED if whole else Mark.CHANGED})
+            # A renamed key (op rename) is the same node, changed; a whole node otherwise is new.
+            added = whole and c.op is ChangeOp.ADD
+            nodes[key] = nodes[key].model_copy(update={"mark": Mark.ADDED if added else Mark.CHANGED})
     elif head == "connections" and rest:
         if " -> " not in rest:
             if isinstance(c.before, str) and isinstance(c.after, str):

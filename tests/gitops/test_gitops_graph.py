@@ -164,3 +164,12 @@ def test_labels_are_escaped_for_mermaid_and_svg(tmp_path: Path) -> None:
     assert '-.->|"- a#lt;b"|' in text
     root = ET.fromstring(render_svg(graph))
     assert '- cut <&> "x"#1' in [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+
+
+def test_a_node_renamed_with_its_id_kept_is_drawn_changed_not_added(tmp_path: Path, backend: RestBackend) -> None:
+    with_id = SPEC.replace("label: {type: task,", "label: {id: 5d7e1c52-0000-4000-8000-00000000000b, type: task,")
+    assert apply_plan(plan_of(tmp_path, backend, with_id), backend).ok
+    renamed = with_id.replace("label:", "label-bee:").replace("to: label}", "to: label-bee}") \
+        .replace("from: label,", "from: label-bee,")
+    graph = pipeline_graph(plan_of(tmp_path, backend, renamed).pipelines[0])
+    assert {n.key: n.mark for n in graph.nodes}["label-bee"] is Mark.CHANGED
