@@ -20,7 +20,7 @@ from reconciler.marker import Marker, read_marker
 from reconciler.normalize import Essence, essence, node_keys, section_digests
 from reconciler.leafdiff import leaf_changes
 from reconciler.plan import Action, ChangeOp, FieldChange, PlatformChange
-from reconciler.spec_terms import NameLookup, in_spec_terms, spec_status
+from reconciler.spec_terms import NameLookup, display_rank, in_spec_terms, spec_status
 
 DesiredStatus = Literal["installed", "paused"]
 
@@ -260,7 +260,8 @@ def diff_pipeline(
             reasons.append("not yet managed by Loopform: the marker variable will be added")
     else:
         renames = _renames(live_marker, desired_marker, lkeys)
-        changes[:0] = renames
+        # Each rename heads its node's changes (stable sort: they go in first).
+        changes = sorted([*renames, *changes], key=display_rank)
         update = update or bool(renames)
         # Bookkeeping the user did not write (digest after an edit made on both sides, a marker
         # from an older Loopform, a spec file moved) still needs writing, or every later plan

@@ -435,12 +435,13 @@ def in_spec_terms(raw: list[FieldChange], live_nodes: dict[str, dict[str, Any]],
             out.append(change)
         i += 1
     # A trigger now reads as a field of its node: show it with that node's changes.
-    return sorted(out, key=_display_rank)
+    return sorted(out, key=display_rank)
 
 
 _RANKS = {"metadata": 0, "nodes": 1, "connections": 2, "root": 3, "triggers": 4, "variables": 5, "settings": 6}
 
 
-def _display_rank(change: FieldChange) -> tuple[int, str]:
+def display_rank(change: FieldChange) -> tuple[int, str]:
+    """Where a change is listed: pipeline fields, then nodes (by key), connections, ... (stable)."""
     head, _, rest = change.path.partition(".")
     return (_RANKS.get(head, 7), rest.split(".", 1)[0] if head == "nodes" else "")

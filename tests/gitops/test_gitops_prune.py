@@ -89,8 +89,11 @@ def test_pruning_with_some_of_the_files_leaves_the_others_pipelines_alone(
     assert _live_names(served) == ["two", "uno"]
     # Without --prune, the plan says what would go.
     (workdir / "pipelines" / "two.yaml").unlink()
-    hint = cli("plan")
+    hint = cli("plan", "--detailed-exitcode")
+    assert hint.code == 0  # nothing changes without --prune
     assert "1 managed pipeline has no spec here (apply --prune would delete it): two" in hint.out
+    assert json.loads(cli("plan", "--json").out)["prunable"] == ["local/two"]
+    assert "1 managed pipeline has no spec here (apply --prune would delete it): two" in cli("plan", "--markdown").out
 
 
 def test_the_spec_set_identity() -> None:
