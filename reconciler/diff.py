@@ -136,10 +136,13 @@ def _status_actions(live_status: str | None, desired: DesiredStatus,
         return [], []
     # Shown as the spec says it (`installed` / `paused`); the platform's words stay in `platform`.
     raw = PlatformChange(path="status", before=live_status, after=platform)
-    # Drift: the status is not the one Loopform applied (a pause or resume through dtlpy or REST).
-    drift = marker is not None and marker.status is not None and running != (marker.status == "installed")
     return [action], [FieldChange(path="status", before=spec_status(live_status), after=desired, platform=[raw],
-                                  drift=drift)]
+                                  drift=marker is not None and _status_drifted(live_status, marker))]
+
+
+def _status_drifted(live_status: str | None, marker: Marker) -> bool:
+    """The live status is not the one Loopform applied (a pause or resume through dtlpy or REST)."""
+    return marker.status is not None and is_running(live_status) != (marker.status == "installed")
 
 
 def applied_drift(live: Pipeline, marker: Marker, *, owned: frozenset[str] = frozenset()) -> set[str]:
@@ -158,7 +161,7 @@ def applied_drift(live: Pipeline, marker: Marker, *, owned: frozenset[str] = fro
         applied_owned = frozenset(marker.owned) if marker.owned is not None else owned
         now = section_digests(essence(live, keys=applied_keys, owned=applied_owned))
         drifted = {s for s in now.keys() | marker.sections.keys() if now.get(s) != marker.sections.get(s)}
-    if marker.status is not None and is_running(live.status) != (marker.status == "installed"):
+    if _status_drifted(live.status, marker):
         drifted.add("status")
     return drifted
 
