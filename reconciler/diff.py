@@ -190,6 +190,16 @@ def _in_current_terms(drifted: set[str], marker: Marker, known: Mapping[str, str
     return out
 
 
+def _marker_change(field: str, before: Any, after: Any) -> FieldChange:
+    """One marker field brought up to date; of a mapping (the node map) only the entries that
+    differ, so that a shortened value never hides the difference."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        differ = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+        before = {k: before[k] for k in differ if k in before}
+        after = {k: after[k] for k in differ if k in after}
+    return FieldChange(path=f"marker.{field}", before=before, after=after)
+
+
 def _renames(before: Marker, after: Marker, live_keys: Mapping[str, str]) -> list[FieldChange]:
     """A node that kept its id under a new spec key (`id:` in the spec), for each live node."""
     old_by_id = before.node_key_by_id()
@@ -279,8 +289,7 @@ def diff_pipeline(
         if live_marker.nodes != desired_marker.nodes and not renames:
             stale.append("nodes")
         if stale and not changes:
-            changes.extend(FieldChange(path=f"marker.{k}", before=getattr(live_marker, k),
-                                       after=getattr(desired_marker, k)) for k in stale)
+            changes.extend(_marker_change(k, getattr(live_marker, k), getattr(desired_marker, k)) for k in stale)
         update = update or bool(stale)
 
     token_before = live_marker.resetToken if live_marker else None

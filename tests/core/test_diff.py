@@ -7,6 +7,7 @@ from typing import Any
 from coretools import applied, build, pipeline_spec
 from reconciler.diff import diff_delete, diff_pipeline
 from reconciler.document import Pipeline
+from reconciler.marker import read_marker, with_marker_fields
 from reconciler.plan import Action, ChangeOp, FieldChange, PlatformChange
 
 NODES: dict[str, Any] = {
@@ -158,3 +159,16 @@ def test_edit_outside_loopform_is_marked_as_drift() -> None:
 def test_delete() -> None:
     d = diff_delete(_live())
     assert d.actions == [Action.DELETE]
+
+
+def test_a_stale_marker_map_shows_only_the_entries_that_differ() -> None:
+    live = _live()
+    marker = read_marker(live)
+    assert marker is not None
+    # An older apply recorded another key for one node id (the spec keys are the same).
+    stale = {**marker.nodes, "ghost": "0" * 8}
+    live = with_marker_fields(live, {"nodes": stale})
+    d, _ = _plan(live)
+    assert d.actions == [Action.UPDATE]
+    (change,) = d.changes
+    assert (change.path, change.before, change.after) == ("marker.nodes", {"ghost": "0" * 8}, {})
