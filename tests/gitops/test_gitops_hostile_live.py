@@ -1,0 +1,87 @@
+"""Live data is hostile: any project member can name a pipeline or a node. Such names cannot drive
+the reader's terminal (escape sequences are printed escaped, by the terminal edge for every
+command) and cannot crash the client (a lone surrogate is read as U+FFFD, as a UTF-8 decoder would)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from gitops_kit import SPEC, embedded_state
+from harness import cli
+
+from reconciler.client import RestBackend
+
+# Sets the terminal's title, rings the bell, clears the screen (7-bit and 8-bit CSI), reverses text.
+HOSTILE = "copy\x1b]0;owned\x07\x1b[2J\x9b2J\u202e"
+TERMINAL_CONTROLS = ("\x1b", "\x07", "\x9b", "\u202e")
+
+
+@pytest.fixture
+def live(workdir: Path) -> Iterator[RestBackend]:
+    """`frames` applied from its spec, and a client of the same embedded state."""
+    (workdir / "pipelines").mkdir()
+    (workdir / "pipelines" / "frames.yaml").write_text(SPEC)
+    assert cli("apply", "--auto-approve").code == 0
+    with embedded_state(workdir) as backend:
+        yield backend
+
+
+def _edit_stored(live: RestBackend, name: str, change: dict[str, object]) -> None:
+    """Write straight into the control plane's store, as any writer of the live state could."""
+    pipeline = live.find_pipeline(live.project("local").id, name)
+    assert pipeline is not None
+    store = live.control_plane.store  # type: ignore[attr-defined]
+
+    def edit(doc: dict[str, object]) -> dict[str, object]:
+        nodes = doc["nodes"]
+        assert isinstance(nodes, list)
+        if "node_name" in change:
+            nodes[0]["name"] = change["node_name"]
+        if "name" in change:
+            doc["name"] = change["name"]
+        return doc
+
+    assert store.update_pipeline(pipeline.id, edit) is not None
+
+
+def _copy_of_frames(live: RestBackend, name: str) -> None:
+    """A managed-looking copy of `frames` (it carries the marker), then renamed to `name`."""
+    frames = live.find_pipeline(live.project("local").id, "frames")
+    assert frames is not None
+    live.create_pipeline(frames.model_copy(update={"id": None, "name": "copy"}))
+    _edit_stored(live, "copy", {"name": name})
+
+
+def test_live_names_cannot_drive_the_terminal(live: RestBackend) -> None:
+    _copy_of_frames(live, HOSTILE)
+    runs = {
+        "status": cli("status"),
+        "plan --prune": cli("plan", "--prune"),
+        "plan --prune --markdown": cli("plan", "--prune", "--markdown"),
+        "plan --prune --json": cli("plan", "--prune", "--json"),
+        "apply --prune": cli("apply", "--prune", "--auto-approve"),
+    }
+    for name, run in runs.items():
+        assert run.code == 0, (name, run.err)
+        for text in (run.out, run.err):
+            assert not any(c in text for c in TERMINAL_CONTROLS), f"{name} drives the terminal:\n{text!r}"
+    assert "copy\\u001b]0;owned\\u0007\\u001b[2J\\u009b2J\\u202e" in runs["status"].out
+    assert "- pipeline local/copy\\u001b]0;owned\\u0007" in runs["plan --prune"].out
+    assert "copy\\u001b]0;owned" in runs["apply --prune"].out
+    assert live.find_pipeline(live.project("local").id, HOSTILE) is None  # pruned all the same
+
+
+def test_a_lone_surrogate_in_live_names_is_planned_not_a_crash(workdir: Path, live: RestBackend) -> None:
+    _copy_of_frames(live, "copy")
+    _edit_stored(live, "copy", {"node_name": "cut\udfff"})
+    _edit_stored(live, "frames", {"node_name": "videos\ud800"})
+    for argv in (("plan",), ("plan", "--json"), ("plan", "--markdown"), ("plan", "--prune", "-out", "p.plan"),
+                 ("status",), ("export",), ("export", "-o", "exported"),
+                 ("reconcile", "--once"), ("apply", "--auto-approve")):
+        run = cli(*argv)
+        assert run.code == 0, (argv, run.out, run.err)
+    assert "name: videos\ufffd" in cli("export", "frames").out  # read as a UTF-8 decoder reads it
+    assert cli("apply", "p.plan").code == 0  # the saved plan reads back and deletes the copy
+    assert live.find_pipeline(live.project("local").id, "copy") is None
