@@ -44,6 +44,7 @@ from reconciler.errors import Location, NotFound, SpecError, SpecErrors
 from reconciler.layout import layered_positions
 from reconciler.marker import Marker, read_marker, with_marker
 from reconciler.normalize import Essence, essence, essence_digest, section_digests
+from reconciler.secret_paths import secret_templates
 from reconciler.spec.graph import edges as spec_edges
 from reconciler.spec.graph import root_key
 from reconciler.spec.models import (
@@ -324,9 +325,12 @@ def compile_spec(
     resolver: Resolver,
     live: Pipeline | None,
     project_name: str | None = None,
+    secrets: Mapping[str, str] | None = None,
 ) -> CompiledPipeline:
     """The desired document for `spec_file` in project `project_id`, matched against `live`.
 
+    `secrets` (name -> value, as `interpolate.Context.secrets()` gives them) are the values the
+    spec must not show: the marker records where they sit (`reconciler.secret_paths`).
     Pure apart from `resolver.resolve` calls. Raises `SpecErrors` listing every unknown name (and
     graph errors, located, should validate have been skipped).
     """
@@ -462,7 +466,8 @@ def compile_spec(
     owned_ess = essence(desired, keys=by_id, owned=frozenset(owned))
     token = body.resetToken if body.resetToken is not None else (live_marker.resetToken if live_marker else None)
     sections = section_digests(owned_ess)
-    marker = Marker(nodes=keys, resetToken=token, specDigest=essence_digest(owned_ess, sections), sections=sections)
+    marker = Marker(nodes=keys, resetToken=token, specDigest=essence_digest(owned_ess, sections), sections=sections,
+                    secrets=secret_templates(owned_ess, secrets or {}))
     desired = with_marker(desired, marker, live=live)
     return CompiledPipeline(desired=desired, provisions=list(ctx.provisions.values()), owned=frozenset(owned),
                             keys=keys, status=body.status, reset_token=body.resetToken, essence=owned_ess,

@@ -22,6 +22,7 @@ from reconciler.document import Pipeline
 from reconciler.errors import ConfigError, NotFound
 from reconciler.interpolate import Context
 from reconciler.redact import Redactor, install
+from reconciler.secret_paths import recorded_secrets
 from reconciler.terminal import Terminal
 
 EMBEDDED_URL = "http://loopform.local/api/v1"  # never resolved: the WSGI transport answers it
@@ -77,6 +78,14 @@ def redactor_for(settings: Settings) -> Redactor:
     return Redactor(secrets)
 
 
+def hide_recorded_secrets(term: Terminal, doc: Pipeline) -> None:
+    """Redact from `term` the values `doc` holds where its marker records a secret: after a
+    rotation, the old value is there, and no reference names it any more (`secret_paths`)."""
+    found = recorded_secrets(doc)
+    if found:
+        install(term, Redactor(h.value for h in found))
+
+
 def environment_from_args(args: argparse.Namespace, term: Terminal) -> Environment:
     """The selected environment (no backend is chosen or contacted, no token needed); from then
     on its secrets are redacted from `term`'s output and from logs."""
@@ -104,6 +113,7 @@ def backend_from_args(args: argparse.Namespace, term: Terminal) -> tuple[RestBac
     """
     settings = settings_from_args(args, term)
     backend = connect(settings, options=options_from_env(os.environ))
+    backend.on_pipeline = lambda doc: hide_recorded_secrets(term, doc)
     for note in settings.notes:
         term.eprint(f"note: {note}")
     project = settings.project or "(each spec's own)"

@@ -77,6 +77,12 @@ class Context:
                 self.on_sensitive(value)
         return value
 
+    def hide(self, value: str) -> None:
+        """Keep `value` out of the output although no reference gives it: a rotated secret's old
+        value, found in a live pipeline where the marker says a secret sits (`secret_paths`)."""
+        if len(value) >= MIN_SECRET and self.on_sensitive is not None:
+            self.on_sensitive(value)
+
     def secrets(self) -> dict[str, str]:
         """name -> text of every value that must not be shown: each secret variable that has a
         value, and each environment variable read so far (named `env.NAME`)."""

@@ -6,9 +6,12 @@ A pipeline Loopform manages carries a variable named `MARKER_VARIABLE` ("loopfor
      "nodes": {spec key: node id},          # identity that survives display-name edits and repeats
      "resetToken": "<last applied token>" | null,
      "specDigest": "<essence digest of the document as applied, marker excluded>",
-     "sections": {"nodes.<key>" | "connections" | ...: short digest}}   # to tell drift per change
+     "sections": {"nodes.<key>" | "connections" | ...: short digest},   # to tell drift per change
+     "secrets": {"/nodes/<key>/metadata/...": "Bearer ${env.TOKEN}"}}   # where secrets sit
 
 Stored on the pipeline itself so CI needs no state file; only marked pipelines are ever pruned.
+`secrets` holds paths and references, never values (see `reconciler.secret_paths`): after a secret
+is rotated, the old value still in live is found there and kept out of every output.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ class Marker(BaseModel):
     resetToken: str | None = None
     specDigest: str | None = None
     sections: dict[str, str] = Field(default_factory=dict)
+    # essence JSON pointer -> the string there with each secret as its ${...} reference
+    secrets: dict[str, str] = Field(default_factory=dict)
 
     def node_key_by_id(self) -> dict[str, str]:
         return {node_id: key for key, node_id in self.nodes.items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler.commands._plan_output import add_format_arguments, print_plan
@@ -11,7 +12,7 @@ from reconciler.connection import add_backend_arguments, backend_from_args, cont
 from reconciler.errors import EXIT_CHANGES, EXIT_OK, ConfigError
 from reconciler.plan import Plan
 from reconciler.planner import make_plan
-from reconciler.redact import redact_like, redact_saved_plan
+from reconciler.redact import hidden_values, redact_like, redact_saved_plan
 from reconciler.render.graph import check_graph_path, write_graph
 from reconciler.terminal import Terminal
 
@@ -35,10 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_backend_arguments(parser)
 
 
-def write_plan(plan: Plan, path: str, secrets: dict[str, str] | None = None) -> None:
-    """Save `plan`; secret values become `(sensitive:NAME)` (apply puts them back, see redact)."""
+def write_plan(plan: Plan, path: str, secrets: dict[str, str] | None = None,
+               hidden: Sequence[str] = ()) -> None:
+    """Save `plan`; secret values become `(sensitive:NAME)` (apply puts them back, see redact),
+    and each of `hidden` (values no name gives: a rotated secret's old value) `(sensitive)`."""
     try:
-        Path(path).write_text(redact_saved_plan(plan.to_json(), secrets or {}) + "\n", encoding="utf-8")
+        Path(path).write_text(redact_saved_plan(plan.to_json(), secrets or {}, hidden=hidden) + "\n",
+                              encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot write the plan to {path}: {exc.strerror}") from exc
 
@@ -50,7 +54,7 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
     specs = load_specs(args.paths, context=context, warn=lambda w: term.eprint(str(w)))
     backend, default_project = backend_from_args(args, term)
     try:
-        plan = make_plan(specs, backend, default_project=default_project, prune=args.prune)
+        plan = make_plan(specs, backend, default_project=default_project, prune=args.prune, context=context)
     finally:
         backend.close()
     print_plan(plan, args, term)
@@ -58,7 +62,8 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
         # A file, not the terminal: redacted here (a project or pipeline name may come from ${env.*}).
         write_graph(plan, Path(args.graph), redact=lambda text: redact_like(term, text))
     if args.out:
-        write_plan(plan, args.out, context.secrets())  # secret variables and ${env.*} values
+        # secret variables and ${env.*} values by name; the rest the terminal hides (old values)
+        write_plan(plan, args.out, context.secrets(), hidden=hidden_values(term))
         note = f"Saved the plan to {args.out}; apply exactly it with `loopform apply {args.out}`."
         (term.eprint if args.json or args.markdown else term.print)(note)
     if args.detailed_exitcode and plan.has_changes:

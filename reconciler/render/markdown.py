@@ -16,7 +16,7 @@ MAX_CHARS = 60_000
 _PLAIN = Terminal(out=None, err=None, colour=False, unicode=True)  # type: ignore[arg-type]
 
 
-def _escape_cell(text: str) -> str:
+def markdown_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
@@ -77,7 +77,7 @@ def render_markdown(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
     for p in changed:
         drift = "yes" if any(c.drift for c in p.changes) else ""
         actions = ", ".join(a.value for a in p.actions if a is not Action.NO_OP)
-        table.append(f"| {_escape_cell(p.name)} | {_escape_cell(p.project)} | {actions} | {len(p.changes)} | {drift} |")
+        table.append(f"| {markdown_cell(p.name)} | {markdown_cell(p.project)} | {actions} | {len(p.changes)} | {drift} |")
     head = f"{title}**{summary_line(plan)}**\n\n" + "\n".join(table) + "\n\n"
     note_room = 200
     parts = [head]
