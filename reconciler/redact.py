@@ -6,7 +6,7 @@ handlers, and saved plans are redacted when written (`redact_saved_plan`) and re
 current environment's variables when read back (`restore_saved_plan`).
 
 Each secret is matched in the forms in which it can appear in output: as is, JSON-escaped (inside
-a JSON or saved plan) once or twice (a DQL filter is a JSON string inside the JSON plan),
+a JSON or saved plan) up to three times (a DQL filter is a JSON string inside the JSON plan),
 Python-repr-escaped (inside an error that quotes a value with `!r`), XML-escaped (an SVG graph),
 Markdown- and Mermaid-escaped (the PR comment's table and diagrams) and URL-quoted (an API error
 naming the request's path).
@@ -45,8 +45,14 @@ _SAVED = re.compile(r"\(sensitive:([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
 
 def _forms(secret: str) -> list[str]:
-    in_json = {json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
-    forms = {secret, *in_json, *(json.dumps(f, ensure_ascii=False)[1:-1] for f in in_json),
+    # JSON-escaped up to three times: a filter (a JSON string) in an API error's JSON message
+    # quoted by an apply event's JSON line.
+    in_json: set[str] = set()
+    level = {secret}
+    for _ in range(3):
+        level = {json.dumps(f, ensure_ascii=ascii)[1:-1] for f in level for ascii in (True, False)}
+        in_json |= level
+    forms = {secret, *in_json,
              repr(secret)[1:-1], xml_escape(secret), xml_escape(secret, {'"': "&quot;"}),
              markdown_cell(secret), mermaid_text(secret),
              quote(secret, safe=""), quote_plus(secret, safe="")}

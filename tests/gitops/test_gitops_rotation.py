@@ -5,9 +5,12 @@ JSON inside JSON (a DQL filter is a JSON string), Markdown table cells, URL-quot
 
 from __future__ import annotations
 
+import io
+import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -18,6 +21,7 @@ from reconciler.client import RestBackend
 from reconciler.document import Node, Pipeline
 from reconciler.export import export_pipeline
 from reconciler.marker import read_marker
+from reconciler.server.testing import serve_in_thread
 
 ENV_VAR = "LF_ROTATED"
 PROJECT_FILE = "environments:\n  ci:\n    variables:\n      hook: {env: LF_HOOK}\n"
@@ -139,3 +143,75 @@ def test_export_writes_a_secret_folded_or_quoted_by_yaml_as_its_reference() -> N
         assert word not in text, text
     spec = yaml.safe_load(exported.text)
     assert spec["metadata"]["description"] == f"{'x ' * 60}${{var.long}} tail"
+
+
+class EchoingUpdates:
+    """WSGI middleware: when `on`, a PATCH of a pipeline fails with a message that quotes the
+    stored pipeline in full, as a verbose API error might (old secret values included)."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.fired = 0
+
+    def __call__(self, app: Any) -> Any:
+        def middleware(environ: dict[str, Any], start_response: Any) -> Any:
+            if not (self.on and environ["REQUEST_METHOD"] == "PATCH" and "/pipelines/" in environ["PATH_INFO"]):
+                return app(environ, start_response)
+            stored = b"".join(app({**environ, "REQUEST_METHOD": "GET", "CONTENT_LENGTH": "0",
+                                   "wsgi.input": io.BytesIO()}, lambda *a, **k: None))
+            self.fired += 1
+            payload = json.dumps({"message": f"cannot update {stored.decode()}"}).encode()
+            start_response("400 Bad Request", [("Content-Type", "application/json"),
+                                               ("Content-Length", str(len(payload)))])
+            return [payload]
+        return middleware
+
+
+def test_an_api_error_quoting_the_old_value_is_redacted(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    old = canary("old")
+    monkeypatch.setenv(ENV_VAR, old)
+    monkeypatch.setenv("LF_HOOK", canary("hook"))
+    (workdir / "loopform.yaml").write_text(PROJECT_FILE)
+    (workdir / "pipelines").mkdir()
+    (workdir / "pipelines" / "frames.yaml").write_text(SPEC)
+    echo = EchoingUpdates()
+    with serve_in_thread(workdir / "served.db", wrap=echo) as server:
+        monkeypatch.setenv("LOOPFORM_API_URL", server.base_url)
+        monkeypatch.setenv("LOOPFORM_TOKEN", server.token)
+        assert cli("apply", "--env", "ci", "--auto-approve").code == 0
+        monkeypatch.setenv(ENV_VAR, canary("new"))
+        echo.on = True
+        runs = [cli("apply", "--env", "ci", "--auto-approve"), cli("-vv", "apply", "--env", "ci", "--json", "--auto-approve"),
+                cli("reconcile", "--env", "ci", "--once")]
+    assert echo.fired == 3 and all(run.code == 1 for run in runs)
+    assert "cannot update" in runs[0].out
+    for run in runs:
+        assert old.split(" ")[0] not in run.out + run.err, run.out + run.err
+
+
+def test_a_marker_without_secret_paths_is_planned_with_the_specs_paths(workdir: Path, live: RestBackend,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pipeline applied before markers recorded secrets: where the spec puts a secret now, the
+    live value is taken as one (and the first update records the paths)."""
+    old = canary("old")
+    monkeypatch.setenv(ENV_VAR, old)
+    monkeypatch.setenv("LF_HOOK", canary("hook"))
+    (workdir / "loopform.yaml").write_text(PROJECT_FILE)
+    (workdir / "pipelines").mkdir()
+    (workdir / "pipelines" / "frames.yaml").write_text(SPEC)
+    assert cli("apply", "--env", "ci", "--auto-approve").code == 0
+    frames = live.find_pipeline(live.project("local").id, "frames")
+    assert frames is not None
+
+    def forget_secret_paths(doc: dict[str, Any]) -> dict[str, Any]:
+        for var in doc["variables"]:
+            if var["name"] == "loopform":
+                del var["value"]["secrets"]
+        return doc
+
+    live.control_plane.store.update_pipeline(frames.id, forget_secret_paths)  # type: ignore[attr-defined]
+    monkeypatch.setenv(ENV_VAR, canary("new"))
+    runs = [cli("plan", "--env", "ci"), cli("plan", "--env", "ci", "--json", "-out", "p.plan")]
+    assert all(run.code == 0 for run in runs) and "(sensitive)" in runs[0].out
+    for text in (*(run.out + run.err for run in runs), (workdir / "p.plan").read_text()):
+        assert old.split(" ")[0] not in text, text
