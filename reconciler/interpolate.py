@@ -64,6 +64,8 @@ class Context:
     env: Mapping[str, str] = field(default_factory=dict)
     environment: str | None = None
     on_sensitive: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
+    # The projects the selected environment's specs may name (empty: any; see config.EnvironmentDecl).
+    projects: frozenset[str] = frozenset()
     # NAME -> value of every environment variable read through `read_env` so far.
     _read: dict[str, str] = field(default_factory=dict, init=False, compare=False, repr=False)
 

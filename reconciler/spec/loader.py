@@ -243,6 +243,18 @@ def _read_code(spec_path: Path, key: str, node: CodeNode, doc: SourceDocument) -
         return None, raw
 
 
+def _foreign_project(spec: PipelineSpec, context: Context, doc: SourceDocument) -> list[SpecError]:
+    """A spec naming a project that is not its environment's: applied as it stands, it would
+    change another environment (say prod from `--env staging`) without a word."""
+    project = spec.metadata.project
+    if not context.projects or project is None or project in context.projects:
+        return []
+    allowed = ", ".join(f"'{p}'" for p in sorted(context.projects))
+    return [SpecError(f"project '{project}' is not a project of environment '{context.environment}' "
+                      f"(its projects: {allowed}); name one of those, or list '{project}' under the "
+                      f"environment's `projects:` in loopform.yaml", doc.locate("/metadata/project"))]
+
+
 def load_file(
     path: Path, *, context: Context | None = None
 ) -> tuple[SpecFile | None, Salvage | None, list[SpecError]]:
@@ -270,6 +282,8 @@ def load_file(
     if context is None:
         unknown |= unresolved_references(doc.data)
     errors.extend(p for p in problems if p.location.pointer not in unknown)
+    if spec is not None and context is not None:
+        errors.extend(_foreign_project(spec, context, doc))
     salvaged: Salvage | None = None
     if spec is None:
         salvaged = salvage(doc.data, [e.location.pointer for e in problems])
