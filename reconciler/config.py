@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -329,4 +329,18 @@ def _first(*candidates: tuple[Any, str]) -> tuple[Any, str | None]:
 def _check_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"API URL {url!r} is not an http(s) URL (expected e.g. {DEFAULT_API_URL})")
+        raise ConfigError(f"API URL {shown_url(url)!r} is not an http(s) URL (expected e.g. {DEFAULT_API_URL})")
+
+
+def shown_url(url: str) -> str:
+    """`url` as it may be printed: a `user:password@` in it becomes `***@`."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
+
+
+def url_credentials(url: str | None) -> list[str]:
+    """The user name and password a URL holds (`https://user:pw@host`), to be redacted."""
+    parts = urlsplit(url or "")
+    return [unquote(c) for c in (parts.password, parts.username) if c]

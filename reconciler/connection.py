@@ -17,7 +17,7 @@ from pathlib import Path
 from reconciler.backend import Project
 from reconciler.client import ApiSession, ClientOptions, RestBackend, WsgiTransport, options_from_env
 from reconciler.config import (ENV_ENVIRONMENT, BackendKind, Environment, Flags, Settings, resolve_environment,
-                               resolve_settings)
+                               resolve_settings, shown_url, url_credentials)
 from reconciler.document import Pipeline
 from reconciler.errors import ConfigError, NotFound
 from reconciler.interpolate import Context
@@ -71,10 +71,12 @@ def settings_from_args(args: argparse.Namespace, term: Terminal) -> Settings:
 
 
 def redactor_for(settings: Settings) -> Redactor:
-    """Redacts the secret variables' values (and the API token, which must never be printed)."""
+    """Redacts the secret variables' values (and the API token and the credentials an API URL may
+    hold, which must never be printed)."""
     secrets = [str(v.value) for v in settings.variables.values() if v.secret and v.value is not None]
     if settings.token:
         secrets.append(settings.token)
+    secrets.extend(url_credentials(settings.url))
     return Redactor(secrets)
 
 
@@ -128,14 +130,16 @@ def connect(settings: Settings, *, options: ClientOptions | None = None) -> Rest
     if settings.kind is BackendKind.DATALOOP:
         assert settings.url is not None
         session = ApiSession(settings.url, settings.token, options=options)
-        backend = RestBackend(session, label=f"Dataloop API {settings.url}", console_url=settings.console_url)
+        backend = RestBackend(session, label=f"Dataloop API {shown_url(settings.url)}",
+                              console_url=settings.console_url)
         info = backend.server_info()
         if info is not None:
             # `loopform serve` (it answers /loopform/info): say so, not "Dataloop API".
-            backend.label = f"local control plane at {settings.url} ({'strict' if info.strict else 'sandbox'})"
+            backend.label = (f"local control plane at {shown_url(settings.url)} "
+                             f"({'strict' if info.strict else 'sandbox'})")
             if backend.console_url is None:
                 # The console links point at the server itself.
-                backend.console_url = settings.url.removesuffix("/api/v1")
+                backend.console_url = shown_url(settings.url).removesuffix("/api/v1")
         return backend
     return open_embedded(settings.state_db or Path(".loopform/state.db"), strict=settings.strict,
                          project=settings.project, options=options)

@@ -237,9 +237,12 @@ def _timed_out_on_every_try(exc: requests.exceptions.RequestException) -> bool:
 def _describe(exc: requests.exceptions.RequestException) -> str:
     if isinstance(exc, requests.exceptions.ConnectionError):
         reason = getattr(exc.args[0] if exc.args else None, "reason", None)
-        host = urlsplit(exc.request.url or "").netloc if exc.request is not None else ""
+        # Host and port only: the URL's `user:password@`, if any, is never shown.
+        parts = urlsplit(exc.request.url or "") if exc.request is not None else urlsplit("")
+        name = parts.hostname or ""
+        host = f"{name}:{parts.port}" if parts.port else name
         if isinstance(reason, NameResolutionError):
-            return f"connection failed: cannot resolve the host name {host.rsplit(':', 1)[0]!r}"
+            return f"connection failed: cannot resolve the host name {name!r}"
         if isinstance(reason, NewConnectionError):
             cause = reason.__cause__ or reason.__context__
             why = getattr(cause, "strerror", None) or "refused or unreachable"

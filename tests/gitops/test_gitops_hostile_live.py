@@ -4,6 +4,7 @@ command) and cannot crash the client (a lone surrogate is read as U+FFFD, as a U
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,3 +86,33 @@ def test_a_lone_surrogate_in_live_names_is_planned_not_a_crash(workdir: Path, li
     assert "name: videos\ufffd" in cli("export", "frames").out  # read as a UTF-8 decoder reads it
     assert cli("apply", "p.plan").code == 0  # the saved plan reads back and deletes the copy
     assert live.find_pipeline(live.project("local").id, "copy") is None
+
+
+def test_a_password_in_the_api_url_is_never_printed(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("LOOPFORM_TOKEN", "token-1234")
+    monkeypatch.setenv("LOOPFORM_MAX_RETRIES", "0")
+    (workdir / "pipelines").mkdir()
+    (workdir / "pipelines" / "frames.yaml").write_text(SPEC)
+    runs = [cli("-vv", "plan", "--url", f"http://alice:pw-s3cret-9@127.0.0.1:{port}/api/v1"),
+            cli("plan", "--url", "ftp://alice:pw-s3cret-9@example.com/api/v1")]
+    assert f"connection to 127.0.0.1:{port} failed" in runs[0].err
+    assert "API URL 'ftp://***@example.com/api/v1' is not an http(s) URL" in runs[1].err
+    for run in runs:
+        assert run.code == 1
+        assert "pw-s3cret-9" not in run.out + run.err and "alice" not in run.out + run.err, run.err
+
+
+def test_a_pipeline_named_by_an_environment_variable_is_not_shown_by_status(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """status reads no spec, so it cannot know the value; the marker says where it sits."""
+    monkeypatch.setenv("LF_NAME", "name-from-ci-5678")
+    (workdir / "pipelines").mkdir()
+    (workdir / "pipelines" / "frames.yaml").write_text(SPEC.replace("name: frames", "name: 'n-${env.LF_NAME}'"))
+    assert cli("apply", "--auto-approve").code == 0
+    monkeypatch.delenv("LF_NAME")
+    for argv in (("status",), ("status", "--json"), ("status", "--all")):
+        run = cli(*argv)
+        assert run.code == 0 and "n-(sensitive)" in run.out and "name-from-ci" not in run.out + run.err, run.out
