@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler.commands._plan_output import add_format_arguments, print_plan
 from reconciler.commands._specs import DEFAULT_PATH, load_specs
 from reconciler.connection import add_backend_arguments, backend_from_args, context_from_args
-from reconciler.errors import EXIT_CHANGES, EXIT_OK, ConfigError
+from reconciler.errors import EXIT_CHANGES, EXIT_OK, ConfigError, PlanError
 from reconciler.plan import Plan
 from reconciler.planner import make_plan
 from reconciler.redact import hidden_values, redact_like, redact_saved_plan
@@ -39,7 +40,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def write_plan(plan: Plan, path: str, secrets: dict[str, str] | None = None,
                hidden: Sequence[str] = ()) -> None:
     """Save `plan`; secret values become `(sensitive:NAME)` (apply puts them back, see redact),
-    and each of `hidden` (values no name gives: a rotated secret's old value) `(sensitive)`."""
+    and each of `hidden` (values no name gives: a rotated secret's old value) `(sensitive)`.
+
+    Raises PlanError when a document apply would send holds one of `hidden`: apply cannot put it
+    back, so the saved plan would either show it or send `(sensitive)` in its place. (Live decides
+    what is hidden: a project member who writes a common word where a secret sat must not be able
+    to make a saved plan rewrite that word in every pipeline it applies.)"""
+    secrets = secrets or {}
+    for p in plan.pipelines:
+        if p.desired is not None:
+            sent = redact_saved_plan(json.dumps(p.desired.wire(), ensure_ascii=False), secrets)
+            if redact_saved_plan(sent, {}, hidden=hidden) != sent:
+                raise PlanError(f"cannot save the plan: what apply would send to {p.project}/{p.name} holds a "
+                                "value that live holds where a secret sat (or the API token); apply without a "
+                                "saved plan, or change that value")
     try:
         Path(path).write_text(redact_saved_plan(plan.to_json(), secrets or {}, hidden=hidden) + "\n",
                               encoding="utf-8")

@@ -215,3 +215,25 @@ def test_a_marker_without_secret_paths_is_planned_with_the_specs_paths(workdir: 
     assert all(run.code == 0 for run in runs) and "(sensitive)" in runs[0].out
     for text in (*(run.out + run.err for run in runs), (workdir / "p.plan").read_text()):
         assert old.split(" ")[0] not in text, text
+
+
+def test_a_saved_plan_never_sends_a_value_live_made_secret(workdir: Path, live: RestBackend,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Live decides what sits where a secret sat. A project member writing a word there that the
+    desired documents also hold ("webhook", the app's name) makes that word hidden; a saved plan
+    would have to show it or send `(sensitive)` instead, so it is refused (the plan is shown)."""
+    monkeypatch.setenv(ENV_VAR, canary("env"))
+    monkeypatch.setenv("LF_HOOK", canary("hook"))
+    (workdir / "loopform.yaml").write_text(PROJECT_FILE)
+    (workdir / "pipelines").mkdir()
+    (workdir / "pipelines" / "frames.yaml").write_text(SPEC)
+    assert cli("apply", "--env", "ci", "--auto-approve").code == 0
+    frames = live.find_pipeline(live.project("local").id, "frames")
+    assert frames is not None
+    edited = [v.model_copy(update={"value": "webhook"}) if v.name == "token" else v for v in frames.variables]
+    live.update_pipeline(frames.model_copy(update={"variables": edited}))
+    assert cli("plan", "--env", "ci").code == 0
+    run = cli("plan", "--env", "ci", "-out", "p.plan")
+    assert run.code == 1 and not (workdir / "p.plan").exists()
+    assert ("cannot save the plan: what apply would send to local/frames holds a value that live holds where "
+            "a secret sat") in run.err
