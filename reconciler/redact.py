@@ -55,7 +55,7 @@ def _forms(secret: str) -> list[str]:
     forms = {secret, *in_json,
              repr(secret)[1:-1], xml_escape(secret), xml_escape(secret, {'"': "&quot;"}),
              markdown_cell(secret), mermaid_text(secret),
-             quote(secret, safe=""), quote_plus(secret, safe="")}
+             quote(secret, safe=""), quote(secret), quote_plus(secret, safe="")}
     # Longest first, so that an escaped form containing the raw one is replaced whole.
     return sorted((f for f in forms if f), key=len, reverse=True)
 

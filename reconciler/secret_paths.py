@@ -12,8 +12,8 @@ its template: what stands where a reference stands is a secret value, whatever i
 that no longer fits the template (edited by hand) is secret as a whole. The CLI redacts those
 values like current ones, and `export` writes the reference back in their place.
 
-Pure: no I/O. Matching is linear in the value's length (literal parts are found with `str.find`):
-live values are hostile and a backtracking pattern could be made to run for minutes.
+Pure: no I/O. Matching never backtracks (literal parts are found left to right with `str.find`):
+live values are hostile, and a backtracking pattern could be made to run for minutes.
 """
 
 from __future__ import annotations
