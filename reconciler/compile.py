@@ -44,6 +44,7 @@ from reconciler.errors import Location, NotFound, SpecError, SpecErrors
 from reconciler.layout import layered_positions
 from reconciler.marker import Marker, read_marker, with_marker
 from reconciler.normalize import Essence, essence, essence_digest, section_digests
+from reconciler.secret_paths import secret_templates
 from reconciler.spec.graph import edges as spec_edges
 from reconciler.spec.graph import root_key
 from reconciler.spec.models import (
@@ -326,11 +327,14 @@ def compile_spec(
     project_name: str | None = None,
     spec_set: str | None = None,
     spec_path: str | None = None,
+    secrets: Mapping[str, str] | None = None,
 ) -> CompiledPipeline:
     """The desired document for `spec_file` in project `project_id`, matched against `live`.
 
     `spec_set` / `spec_path` (the spec set's identity, the file's path in it) go into the marker:
-    they say who may prune the pipeline (reconciler.spec_set).
+    they say who may prune the pipeline (reconciler.spec_set). `secrets` (name -> value, as
+    `interpolate.Context.secrets()` gives them) are the values the spec must not show: the marker
+    records where they sit (`reconciler.secret_paths`).
 
     Pure apart from `resolver.resolve` calls. Raises `SpecErrors` listing every unknown name (and
     graph errors, located, should validate have been skipped).
@@ -471,7 +475,7 @@ def compile_spec(
     # terms of the apply that wrote them, so a later spec edit never reads as drift.
     marker = Marker(nodes=keys, resetToken=token, specDigest=essence_digest(owned_ess, sections), sections=sections,
                     owned=sorted(owned), status=body.status, specSet=spec_set, specPath=spec_path,
-                    pipelineId=live.id if live else None)
+                    pipelineId=live.id if live else None, secrets=secret_templates(owned_ess, secrets or {}))
     desired = with_marker(desired, marker, live=live)
     return CompiledPipeline(desired=desired, provisions=list(ctx.provisions.values()), owned=frozenset(owned),
                             keys=keys, status=body.status, reset_token=body.resetToken, essence=owned_ess,

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -97,9 +97,14 @@ class _Target(BaseModel):
 
 
 class EnvironmentDecl(_Target):
-    """One named environment: where it lives and the variables its specs are applied with."""
+    """One named environment: where it lives and the variables its specs are applied with.
+
+    `projects` lists the other projects its specs may name besides `project:`. When an environment
+    names a project, a spec naming any other is an error: `--env staging` must never apply a spec
+    that says `project: demo-prod` to prod."""
 
     description: str | None = None
+    projects: list[str] = Field(default_factory=list)
 
 
 class ProjectFile(_Target):
@@ -225,11 +230,12 @@ class Environment:
 
     name: str | None
     variables: dict[str, Variable] = field(default_factory=dict, repr=False)  # may hold secrets
+    projects: frozenset[str] = frozenset()  # the projects its specs may name (empty: any)
 
     def context(self, env: Mapping[str, str], *, on_sensitive: Callable[[str], None] | None = None) -> Context:
         """The interpolation context; `on_sensitive` gets each `${env.*}` value read (see Context)."""
         return Context(variables=dict(self.variables), env=dict(env), environment=self.name,
-                       on_sensitive=on_sensitive)
+                       on_sensitive=on_sensitive, projects=self.projects)
 
     def secrets(self) -> dict[str, str]:
         """name -> value of every secret variable that has a value."""
@@ -242,7 +248,13 @@ def resolve_environment(flags: Flags, *, env: Mapping[str, str], cwd: Path) -> E
     file_path = cwd / PROJECT_FILE
     project_file = load_project_file(file_path) if file_path.is_file() else ProjectFile()
     name, environment = select_environment(flags, env, project_file)
-    return Environment(name, resolve_variables(project_file, environment, env))
+    return Environment(name, resolve_variables(project_file, environment, env), projects=environment_projects(environment))
+
+
+def environment_projects(environment: EnvironmentDecl) -> frozenset[str]:
+    """The projects an environment's specs may name: its `project:` and `projects:` (empty when it
+    names none: then any project is the user's choice)."""
+    return frozenset([*([environment.project] if environment.project else []), *environment.projects])
 
 
 def resolve_settings(flags: Flags, *, env: Mapping[str, str], cwd: Path, home: Path) -> Settings:
@@ -318,4 +330,18 @@ def _first(*candidates: tuple[Any, str]) -> tuple[Any, str | None]:
 def _check_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"API URL {url!r} is not an http(s) URL (expected e.g. {DEFAULT_API_URL})")
+        raise ConfigError(f"API URL {shown_url(url)!r} is not an http(s) URL (expected e.g. {DEFAULT_API_URL})")
+
+
+def shown_url(url: str) -> str:
+    """`url` as it may be printed: a `user:password@` in it becomes `***@`."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
+
+
+def url_credentials(url: str | None) -> list[str]:
+    """The user name and password a URL holds (`https://user:pw@host`), to be redacted."""
+    parts = urlsplit(url or "")
+    return [unquote(c) for c in (parts.password, parts.username) if c]

@@ -17,11 +17,12 @@ from pathlib import Path
 from reconciler.backend import Project
 from reconciler.client import ApiSession, ClientOptions, RestBackend, WsgiTransport, options_from_env
 from reconciler.config import (ENV_ENVIRONMENT, BackendKind, Environment, Flags, Settings, resolve_environment,
-                               resolve_settings)
+                               resolve_settings, shown_url, url_credentials)
 from reconciler.document import Pipeline
 from reconciler.errors import ConfigError, NotFound
 from reconciler.interpolate import Context
 from reconciler.redact import Redactor, install
+from reconciler.secret_paths import recorded_secrets
 from reconciler.terminal import Terminal
 
 EMBEDDED_URL = "http://loopform.local/api/v1"  # never resolved: the WSGI transport answers it
@@ -70,11 +71,21 @@ def settings_from_args(args: argparse.Namespace, term: Terminal) -> Settings:
 
 
 def redactor_for(settings: Settings) -> Redactor:
-    """Redacts the secret variables' values (and the API token, which must never be printed)."""
+    """Redacts the secret variables' values (and the API token and the credentials an API URL may
+    hold, which must never be printed)."""
     secrets = [str(v.value) for v in settings.variables.values() if v.secret and v.value is not None]
     if settings.token:
         secrets.append(settings.token)
+    secrets.extend(url_credentials(settings.url))
     return Redactor(secrets)
+
+
+def hide_recorded_secrets(term: Terminal, doc: Pipeline) -> None:
+    """Redact from `term` the values `doc` holds where its marker records a secret: after a
+    rotation, the old value is there, and no reference names it any more (`secret_paths`)."""
+    found = recorded_secrets(doc)
+    if found:
+        install(term, Redactor(h.value for h in found))
 
 
 def environment_from_args(args: argparse.Namespace, term: Terminal) -> Environment:
@@ -104,6 +115,7 @@ def backend_from_args(args: argparse.Namespace, term: Terminal) -> tuple[RestBac
     """
     settings = settings_from_args(args, term)
     backend = connect(settings, options=options_from_env(os.environ))
+    backend.on_pipeline = lambda doc: hide_recorded_secrets(term, doc)
     for note in settings.notes:
         term.eprint(f"note: {note}")
     project = settings.project or "(each spec's own)"
@@ -118,14 +130,16 @@ def connect(settings: Settings, *, options: ClientOptions | None = None) -> Rest
     if settings.kind is BackendKind.DATALOOP:
         assert settings.url is not None
         session = ApiSession(settings.url, settings.token, options=options)
-        backend = RestBackend(session, label=f"Dataloop API {settings.url}", console_url=settings.console_url)
+        backend = RestBackend(session, label=f"Dataloop API {shown_url(settings.url)}",
+                              console_url=settings.console_url)
         info = backend.server_info()
         if info is not None:
             # `loopform serve` (it answers /loopform/info): say so, not "Dataloop API".
-            backend.label = f"local control plane at {settings.url} ({'strict' if info.strict else 'sandbox'})"
+            backend.label = (f"local control plane at {shown_url(settings.url)} "
+                             f"({'strict' if info.strict else 'sandbox'})")
             if backend.console_url is None:
                 # The console links point at the server itself.
-                backend.console_url = settings.url.removesuffix("/api/v1")
+                backend.console_url = shown_url(settings.url).removesuffix("/api/v1")
         return backend
     return open_embedded(settings.state_db or Path(".loopform/state.db"), strict=settings.strict,
                          project=settings.project, options=options)

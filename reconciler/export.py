@@ -15,6 +15,8 @@ not be expressed (empty for every document the tests know).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from secrets import token_hex
 from typing import Any
 
 import yaml
@@ -27,6 +29,7 @@ from reconciler.document import MARKER_VARIABLE, Node, Pipeline
 from reconciler.errors import ClientError, Location, SpecErrors
 from reconciler.marker import read_marker
 from reconciler.normalize import drop_nulls, essence, node_keys, parse_json_text, slug
+from reconciler.secret_paths import recorded_secrets
 from reconciler.spec.graph import find_root
 from reconciler.spec_terms import due_date_text
 from reconciler.spec.ports import node_ports
@@ -365,7 +368,13 @@ def _node_overrides(key: str, generated: dict[str, Any], live: dict[str, Any]) -
     return out
 
 
-def _dump(data: dict[str, Any]) -> str:
+def _dump(data: dict[str, Any], references: Mapping[str, str]) -> str:
+    """The spec's YAML, each of `references`' values (secrets) written as its reference.
+
+    The values are swapped for placeholders of letters and digits before dumping and the
+    references put in their place after: YAML folds long strings at spaces and escapes or doubles
+    quotes, so a secret in the dumped text need not be spelled as it is, and searching the text
+    for it could miss it."""
     class _Dumper(yaml.SafeDumper):
         pass
 
@@ -374,8 +383,38 @@ def _dump(data: dict[str, Any]) -> str:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
     _Dumper.add_representer(str, _str)
-    return yaml.dump(_escape_references(data), Dumper=_Dumper, sort_keys=False, allow_unicode=True,
-                     width=110, default_flow_style=False)
+    placeholders = {value: f"loopformsecret{token_hex(8)}" for value in references}
+    text = yaml.dump(_placed(_escape_references(data), placeholders), Dumper=_Dumper, sort_keys=False,
+                     allow_unicode=True, width=110, default_flow_style=False)
+    for value, placeholder in placeholders.items():
+        text = text.replace(placeholder, references[value])
+    return text
+
+
+def _placed(value: Any, placeholders: Mapping[str, str]) -> Any:
+    """`value` with each secret (a key of `placeholders`) as its placeholder, longest first."""
+    if isinstance(value, str):
+        for secret in sorted(placeholders, key=len, reverse=True):
+            value = value.replace(secret, placeholders[secret])
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and str(value) in placeholders:
+        return placeholders[str(value)]
+    if isinstance(value, dict):
+        return {k: _placed(v, placeholders) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_placed(v, placeholders) for v in value]
+    return value
+
+
+def _referenced(text: str, references: Mapping[str, str]) -> str:
+    for secret in sorted(references, key=len, reverse=True):
+        text = text.replace(secret, references[secret])
+    return text
+
+
+def _bears_secret(name: str, references: Mapping[str, str]) -> bool:
+    """Whether a file or key name made from `name` (`slug`) would spell part of a secret."""
+    return any(secret in name or (slug(secret) and slug(secret) in slug(name)) for secret in references)
 
 
 def _escape_references(value: Any) -> Any:
@@ -391,18 +430,31 @@ def _escape_references(value: Any) -> Any:
 
 
 def export_pipeline(live: Pipeline, *, project: str | None = None, project_id: str | None = None,
-                    code_dir: str | None = "snippets", resolver: Resolver | None = None) -> ExportedSpec:
+                    code_dir: str | None = "snippets", resolver: Resolver | None = None,
+                    secrets: Mapping[str, str] | None = None) -> ExportedSpec:
     """The spec (and code files under `code_dir`, or inline code when None) for `live`.
 
     With `resolver` (the live project's), datasets, recipes and models are written by name
     (`dataset: frames`, `task.recipe: default`, `model: yolo`) where a name reads back to the same
     id; without one, or where it does not, ids stay in the node's raw `metadata`. Calls only the
-    resolver's lookups; otherwise pure."""
+    resolver's lookups; otherwise pure.
+
+    A secret is never written: each value of `secrets` (value -> the reference to write, e.g. the
+    selected environment's secret variables as `${var.NAME}`) and each value the marker records as
+    a secret (`secret_paths`: a `${env.*}` value, a rotated secret's old value) is written as its
+    reference, and no file name or node key is made from a name that holds one."""
+    references = {h.value: h.reference for h in recorded_secrets(live)}
+    references.update(secrets or {})
     names = _Names(resolver)
     stem = slug(live.name) or "pipeline"
+    if _bears_secret(live.name, references):
+        stem = f"pipeline-{(live.id or '')[-8:]}"
     marker = read_marker(live)
     known = marker.node_key_by_id() if marker else {}
     keys = node_keys(live, known)
+    for index, (node_id, key) in enumerate(sorted(keys.items(), key=lambda kv: kv[1])):
+        if _bears_secret(key, references):
+            keys[node_id] = f"node-{index + 1}"
     code_files: dict[str, str] = {}
     nodes: dict[str, dict[str, Any]] = {}
     for node in live.nodes:
@@ -467,6 +519,8 @@ def export_pipeline(live: Pipeline, *, project: str | None = None, project_id: s
         residue.append(f"{path}: {json.dumps(drop_nulls(before), default=str)[:80]} -> "
                        f"{json.dumps(drop_nulls(after), default=str)[:80]}")
 
-    header = f"{SCHEMA_COMMENT}\n# Exported by loopform from {project + '/' if project else ''}{live.name}\n"
-    return ExportedSpec(name=live.name, filename=f"{stem}.yaml", text=header + _dump(data), files=code_files,
+    source = _referenced(f"{project + '/' if project else ''}{live.name}", references).replace("\n", " ")
+    header = f"{SCHEMA_COMMENT}\n# Exported by loopform from {source}\n"
+    return ExportedSpec(name=live.name, filename=f"{stem}.yaml", text=header + _dump(data, references),
+                        files={path: _referenced(text, references) for path, text in code_files.items()},
                         residue=residue)

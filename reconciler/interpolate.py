@@ -64,6 +64,8 @@ class Context:
     env: Mapping[str, str] = field(default_factory=dict)
     environment: str | None = None
     on_sensitive: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
+    # The projects the selected environment's specs may name (empty: any; see config.EnvironmentDecl).
+    projects: frozenset[str] = frozenset()
     # NAME -> value of every environment variable read through `read_env` so far.
     _read: dict[str, str] = field(default_factory=dict, init=False, compare=False, repr=False)
 
@@ -76,6 +78,12 @@ class Context:
             if self.on_sensitive is not None:
                 self.on_sensitive(value)
         return value
+
+    def hide(self, value: str) -> None:
+        """Keep `value` out of the output although no reference gives it: a rotated secret's old
+        value, found in a live pipeline where the marker says a secret sits (`secret_paths`)."""
+        if len(value) >= MIN_SECRET and self.on_sensitive is not None:
+            self.on_sensitive(value)
 
     def secrets(self) -> dict[str, str]:
         """name -> text of every value that must not be shown: each secret variable that has a

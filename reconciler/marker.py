@@ -11,13 +11,16 @@ A pipeline Loopform manages carries a variable named `MARKER_VARIABLE` ("loopfor
      "status": "installed" | "paused",                 # the status applied
      "specSet": "<identity of the spec set>",          # who may prune it (see `spec_set`)
      "specPath": "<spec file, relative to the spec set's root>",
-     "pipelineId": "<id of the pipeline it was written for>"}   # a copy carries another's
+     "pipelineId": "<id of the pipeline it was written for>",   # a copy carries another's
+     "secrets": {"/nodes/<key>/metadata/...": "Bearer ${env.TOKEN}"}}   # where secrets sit
 
 Stored on the pipeline itself so CI needs no state file; only marked pipelines are ever pruned,
 and only by the spec set that wrote the marker for that very pipeline (`owned_by`).
 Drift is decided against what the marker records of the last apply (its keys, owned paths,
 digests and status), never against the spec as it is now: a spec edit is not drift.
 Fields after `sections` were added later; a marker without them reads as None (unknown).
+`secrets` holds paths and references, never values (see `reconciler.secret_paths`): after a secret
+is rotated, the old value still in live is found there and kept out of every output.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ class Marker(BaseModel):
     specSet: str | None = None
     specPath: str | None = None
     pipelineId: str | None = None
+    # essence JSON pointer -> the string there with each secret as its ${...} reference
+    secrets: dict[str, str] = Field(default_factory=dict)
 
     def node_key_by_id(self) -> dict[str, str]:
         return {node_id: key for key, node_id in self.nodes.items()}

@@ -25,6 +25,7 @@ from reconciler.interpolate import Context
 from reconciler.marker import owned_by, read_marker
 from reconciler.normalize import fingerprint
 from reconciler.plan import Action, Plan, PipelineChange
+from reconciler.secret_paths import recorded_secrets
 from reconciler.spec_set import SpecSet
 from reconciler.spec_terms import NameLookup
 
@@ -78,17 +79,21 @@ def make_plan(
     prune: bool = False,
     created_at: str | None = None,
     spec_set: SpecSet | None = None,
+    context: Context | None = None,
 ) -> Plan:
     """The plan converging the live pipelines of every project the specs name to the specs.
 
     Pipelines that `spec_set` applied (their marker says so: `marker.owned_by`) from a file the
     command was given (`SpecSet.covers`) but that no spec names any more are, with `prune`,
     planned for deletion (in those projects and the default project); without, listed in
-    `Plan.prunable`. Raises SpecErrors (spec problems, all of them), ApiError (the backend failed).
+    `Plan.prunable`. `context` (the one the specs were loaded with) names the secret values: the
+    desired marker records where they sit, and each live value at such a place is handed to
+    `context.hide` (it may be a rotated secret's old value).
+    Raises SpecErrors (spec problems, all of them), ApiError (the backend failed).
     """
     with _long_lived_data_frozen():
         return _make_plan(spec_files, backend, default_project=default_project, prune=prune,
-                          created_at=created_at, spec_set=spec_set or SpecSet())
+                          created_at=created_at, spec_set=spec_set or SpecSet(), context=context)
 
 
 @contextmanager
@@ -115,7 +120,9 @@ def _make_plan(
     prune: bool,
     created_at: str | None,
     spec_set: SpecSet,
+    context: Context | None,
 ) -> Plan:
+    secrets = context.secrets() if context is not None else {}
     groups = _group_by_project(spec_files, default_project)
     if prune and default_project and default_project not in groups:
         groups[default_project] = _Group(default_project, [])
@@ -148,10 +155,12 @@ def _make_plan(
             try:
                 compiled = compile_spec(sf, project_id=project.id, resolver=resolver, live=live,
                                         project_name=project.name, spec_set=spec_set.identity,
-                                        spec_path=spec_set.member_path(sf.path))
+                                        spec_path=spec_set.member_path(sf.path), secrets=secrets)
             except SpecErrors as exc:
                 errors.extend(exc.errors)
                 continue
+            if live is not None and context is not None:
+                _hide_secrets(live, compiled.desired, context)
             found = diff_pipeline(compiled.desired, live, owned=compiled.owned,
                                   status=compiled.status,  # type: ignore[arg-type]
                                   reset_token=compiled.reset_token, desired_essence=compiled.essence,
@@ -191,6 +200,14 @@ def _make_plan(
     return Plan.build(changes, backend=backend.description,
                       spec_digests={str(sf.path): sf.digest for sf in spec_files}, created_at=created_at,
                       spec_set=spec_set.identity, prunable=prunable, outside_scope=outside_scope)
+
+
+def _hide_secrets(live: Pipeline, desired: Pipeline, context: Context) -> None:
+    """Hand `context` the live values where the live marker, or the spec now, puts a secret (a
+    pipeline applied before its marker recorded secrets still has the old value there)."""
+    marker = read_marker(desired)
+    for found in recorded_secrets(live, also=marker.secrets if marker is not None else None):
+        context.hide(found.value)
 
 
 def _names(compiled: CompiledPipeline, resolver: Resolver) -> NameLookup:

@@ -6,8 +6,10 @@ handlers, and saved plans are redacted when written (`redact_saved_plan`) and re
 current environment's variables when read back (`restore_saved_plan`).
 
 Each secret is matched in the forms in which it can appear in output: as is, JSON-escaped (inside
-a JSON or saved plan), Python-repr-escaped (inside an error that quotes a value with `!r`),
-XML-escaped (an SVG graph) and URL-quoted (an API error naming the request's path).
+a JSON or saved plan) up to three times (a DQL filter is a JSON string inside the JSON plan),
+Python-repr-escaped (inside an error that quotes a value with `!r`), XML-escaped (an SVG graph),
+Markdown- and Mermaid-escaped (the PR comment's table and diagrams) and URL-quoted (an API error
+naming the request's path).
 
 What is secret: variables of loopform.yaml marked `secret:` (the default for one read with `env:`),
 every `${env.NAME}` value a spec uses (see `reconciler.interpolate`), and the API token. In saved
@@ -26,12 +28,15 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TextIO
 from urllib.parse import quote, quote_plus
 from xml.sax.saxutils import escape as xml_escape
 
 from reconciler.errors import PlanError
+from reconciler.render.graph import mermaid_text
+from reconciler.render.markdown import markdown_cell
 
 SENSITIVE = "(sensitive)"
 MIN_SECRET = 4
@@ -40,9 +45,17 @@ _SAVED = re.compile(r"\(sensitive:([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
 
 def _forms(secret: str) -> list[str]:
-    forms = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
+    # JSON-escaped up to three times: a filter (a JSON string) in an API error's JSON message
+    # quoted by an apply event's JSON line.
+    in_json: set[str] = set()
+    level = {secret}
+    for _ in range(3):
+        level = {json.dumps(f, ensure_ascii=ascii)[1:-1] for f in level for ascii in (True, False)}
+        in_json |= level
+    forms = {secret, *in_json,
              repr(secret)[1:-1], xml_escape(secret), xml_escape(secret, {'"': "&quot;"}),
-             quote(secret, safe=""), quote_plus(secret, safe="")}
+             markdown_cell(secret), mermaid_text(secret),
+             quote(secret, safe=""), quote(secret), quote_plus(secret, safe="")}
     # Longest first, so that an escaped form containing the raw one is replaced whole.
     return sorted((f for f in forms if f), key=len, reverse=True)
 
@@ -143,6 +156,16 @@ def install(term: Any, redactor: Redactor) -> None:
     """
     if not redactor:
         return
+    with _INSTALLING:  # apply's worker threads read pipelines (and so install) at the same time
+        _install(term, redactor)
+
+
+_INSTALLING = threading.Lock()
+
+
+def _install(term: Any, redactor: Redactor) -> None:
+    if isinstance(term.err, RedactingStream) and set(redactor.secrets) <= set(term.err._redactor.secrets):
+        return  # known already (every pipeline read reports its secrets, every reconcile cycle)
     for attr in ("out", "err"):
         stream = getattr(term, attr)
         if isinstance(stream, RedactingStream):
@@ -169,12 +192,26 @@ def redact_like(term: Any, text: str) -> str:
     return text
 
 
-def redact_saved_plan(text: str, secrets: Mapping[str, str]) -> str:
-    """A saved plan's text with each secret value (name -> value) as `(sensitive:NAME)`."""
+def hidden_values(term: Any) -> tuple[str, ...]:
+    """Every value `term`'s output is redacted of (empty when nothing is secret)."""
+    stream = getattr(term, "err", None)
+    return stream._redactor.secrets if isinstance(stream, RedactingStream) else ()
+
+
+def redact_saved_plan(text: str, secrets: Mapping[str, str], *, hidden: Iterable[str] = ()) -> str:
+    """A saved plan's text with each secret value (name -> value) as `(sensitive:NAME)`, then
+    each of `hidden` that is left as `(sensitive)` (apply cannot put those back: they are what
+    live held, such as a rotated secret's old value, never what a spec sends).
+
+    Whole values only: a saved plan is never cut short, and `Redactor`'s rule for cut values
+    would change text that apply sends."""
     for name, value in sorted(secrets.items(), key=lambda kv: len(kv[1]), reverse=True):
         if value:
             for form in _forms(value):
                 text = text.replace(form, f"(sensitive:{name})")
+    for value in sorted({v for v in hidden if len(v) >= MIN_SECRET}, key=len, reverse=True):
+        for form in _forms(value):
+            text = text.replace(form, SENSITIVE)
     return text
 
 
@@ -200,13 +237,3 @@ def restore_saved_plan(text: str, secret: Callable[[str], str | None]) -> str:
         return json.dumps(value, ensure_ascii=False)[1:-1]  # the plan is JSON text
 
     return _SAVED.sub(put_back, text)
-
-
-def reference_secrets(text: str, secrets: Mapping[str, str]) -> str:
-    """`text` (a spec being written) with each secret value (name -> value) as `${var.NAME}`, so
-    that an exported spec keeps the reference instead of the value, and reads back the same."""
-    for name, value in sorted(secrets.items(), key=lambda kv: len(kv[1]), reverse=True):
-        if len(value) >= MIN_SECRET:
-            for form in _forms(value):
-                text = text.replace(form, f"${{var.{name}}}")
-    return text

@@ -45,6 +45,9 @@ class RestBackend:
         self._info: ServerInfo | None = None
         self._info_known = False
         self._lock = threading.Lock()
+        # Called with every pipeline document read from the API (the CLI hides the secrets the
+        # document's marker says it holds, before anything can print them).
+        self.on_pipeline: Callable[[Pipeline], None] | None = None
 
     @property
     def description(self) -> str:
@@ -106,13 +109,13 @@ class RestBackend:
 
     def list_pipelines(self, project_id: str) -> list[Pipeline]:
         query = {"filter": {"$and": [{"projectId": project_id}]}, "resource": "pipeline"}
-        return [Pipeline.model_validate(item) for item in self.session.pages("/pipelines/query", query)]
+        return [self._pipeline(item) for item in self.session.pages("/pipelines/query", query)]
 
     def find_pipeline(self, project_id: str, name: str) -> Pipeline | None:
         # dtlpy's pipelines.get(pipeline_name=) body, projectId twice included.
         query = {"filter": {"$and": [{"name": name}, {"projectId": project_id}, {"projectId": project_id}]},
                  "resource": "pipeline"}
-        found = [Pipeline.model_validate(i) for i in self.session.pages("/pipelines/query", query)]
+        found = [self._pipeline(i) for i in self.session.pages("/pipelines/query", query)]
         if len(found) > 1:
             # Never pick one at random: the caller would update one twin and leave the other.
             raise ClientError(f"{len(found)} pipelines are named {name!r} in project {project_id}",
@@ -120,7 +123,13 @@ class RestBackend:
         return found[0] if found else None
 
     def get_pipeline(self, pipeline_id: str) -> Pipeline:
-        return Pipeline.model_validate(self.session.call("GET", f"/pipelines/{quote_segment(pipeline_id)}"))
+        return self._pipeline(self.session.call("GET", f"/pipelines/{quote_segment(pipeline_id)}"))
+
+    def _pipeline(self, data: Any) -> Pipeline:
+        doc = Pipeline.model_validate(data)
+        if self.on_pipeline is not None:
+            self.on_pipeline(doc)
+        return doc
 
     def create_pipeline(self, doc: Pipeline) -> Pipeline:
         """POST once; after an ambiguous failure, look the pipeline up by name instead of resending.
@@ -133,7 +142,7 @@ class RestBackend:
             raise ClientError("a pipeline to create needs a projectId")
         body = {k: v for k, v in doc.wire().items() if k not in _SERVER_OWNED}
         try:
-            return Pipeline.model_validate(self.session.call("POST", "/pipelines", body=body, retry=False))
+            return self._pipeline(self.session.call("POST", "/pipelines", body=body, retry=False))
         except (TransportError, ServerError) as exc:
             log.info("create of %r failed ambiguously (%s); looking it up by name", doc.name, exc)
             try:
@@ -159,7 +168,7 @@ class RestBackend:
         if not doc.id:
             raise ClientError("a pipeline to update needs its id")
         data = self.session.call("PATCH", f"/pipelines/{quote_segment(doc.id)}", body=doc.wire())
-        return Pipeline.model_validate(data) if isinstance(data, dict) else self.get_pipeline(doc.id)
+        return self._pipeline(data) if isinstance(data, dict) else self.get_pipeline(doc.id)
 
     def delete_pipeline(self, pipeline_id: str) -> None:
         self.session.call("DELETE", f"/pipelines/{quote_segment(pipeline_id)}")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -236,9 +237,12 @@ def _timed_out_on_every_try(exc: requests.exceptions.RequestException) -> bool:
 def _describe(exc: requests.exceptions.RequestException) -> str:
     if isinstance(exc, requests.exceptions.ConnectionError):
         reason = getattr(exc.args[0] if exc.args else None, "reason", None)
-        host = urlsplit(exc.request.url or "").netloc if exc.request is not None else ""
+        # Host and port only: the URL's `user:password@`, if any, is never shown.
+        parts = urlsplit(exc.request.url or "") if exc.request is not None else urlsplit("")
+        name = parts.hostname or ""
+        host = f"{name}:{parts.port}" if parts.port else name
         if isinstance(reason, NameResolutionError):
-            return f"connection failed: cannot resolve the host name {host.rsplit(':', 1)[0]!r}"
+            return f"connection failed: cannot resolve the host name {name!r}"
         if isinstance(reason, NewConnectionError):
             cause = reason.__cause__ or reason.__context__
             why = getattr(cause, "strerror", None) or "refused or unreachable"
@@ -247,6 +251,29 @@ def _describe(exc: requests.exceptions.RequestException) -> str:
     if isinstance(exc, requests.exceptions.RetryError):
         return "gave up after retries"
     return f"request failed ({type(exc).__name__})"
+
+
+# A JSON `\\udXXX` escape: json.loads joins a valid pair into one character and leaves a lone one
+# as a lone surrogate, which no encoding can write.
+_SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """`value` with each lone surrogate as U+FFFD, as a UTF-8 decoder reads an invalid sequence.
+
+    Live text is hostile: any project member can name a node with a lone `\\ud800` (the local
+    control plane keeps JSON text; Dataloop keeps UTF-8, where it cannot exist). Left in, it makes
+    every later step that encodes text fail (digests, the JSON plan, output), so one odd name would
+    stop plan, apply, export and the reconcile daemon for every pipeline.
+    """
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def _decode(response: requests.Response, method: str, path: str) -> Any:
@@ -260,6 +287,8 @@ def _decode(response: requests.Response, method: str, path: str) -> Any:
             data = json.loads(content)
         except ValueError:
             data = None
+        if _SURROGATE_ESCAPE.search(content):
+            data = _without_lone_surrogates(data)
     if response.status_code >= 400:
         message = ""
         if isinstance(data, dict) and data.get("message"):

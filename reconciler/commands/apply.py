@@ -119,7 +119,7 @@ def _read_plan(path: Path, context: Context) -> Plan:
 def _make_plan(paths: list[str], backend: Backend, default_project: str | None, *, prune: bool,
                context: Context) -> Plan:
     return make_plan(load_specs(paths, context=context), backend, default_project=default_project, prune=prune,
-                     spec_set=spec_set_of(paths))
+                     spec_set=spec_set_of(paths), context=context)
 
 
 def _refuse_if_stale(plan: Plan, backend: Backend, context: Context) -> None:

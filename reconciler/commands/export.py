@@ -9,7 +9,6 @@ from reconciler.commands._selected import selected_project
 from reconciler.connection import add_backend_arguments, environment_from_args
 from reconciler.errors import EXIT_OK, ConfigError, NotFound
 from reconciler.export import export_pipeline
-from reconciler.redact import reference_secrets
 from reconciler.terminal import Terminal
 
 NAME = "export"
@@ -37,6 +36,10 @@ def _write(path: Path, text: str, *, force: bool) -> None:
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
     out_dir = Path(args.output) if args.output else None
+    # A secret of the selected environment found in a live value is written as its ${var.NAME}:
+    # the spec is meant to be committed, and it then applies the same value back. (Values the
+    # marker records as secret, ${env.*} ones included, are written as their reference too.)
+    secrets = {value: f"${{var.{name}}}" for name, value in environment_from_args(args, term).secrets().items()}
     with selected_project(args, term) as (backend, project):
         live = {p.name: p for p in backend.list_pipelines(project.id)}
         missing = [n for n in args.names if n not in live]
@@ -47,14 +50,8 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
         # One resolver for all: each dataset, recipe and model id is looked up once.
         resolver = backend.resolver(project.id)
         exported = [export_pipeline(p, project=project.name, project_id=project.id,
-                                    code_dir="snippets" if out_dir else None, resolver=resolver) for p in chosen]
-    # A secret of the selected environment found in a live value is written as its ${var.NAME}:
-    # the spec is meant to be committed, and it then applies the same value back.
-    secrets = environment_from_args(args, term).secrets()
-    if secrets:
-        exported = [ex.model_copy(update={"text": reference_secrets(ex.text, secrets),
-                                          "files": {k: reference_secrets(v, secrets) for k, v in ex.files.items()}})
-                    for ex in exported]
+                                    code_dir="snippets" if out_dir else None, resolver=resolver, secrets=secrets)
+                    for p in chosen]
     if out_dir is not None:
         names = [e.filename for e in exported]
         clashes = sorted({n for n in names if names.count(n) > 1})

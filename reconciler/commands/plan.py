@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler.commands._plan_output import add_format_arguments, print_plan
 from reconciler.commands._specs import DEFAULT_PATH, load_specs, spec_set_of
 from reconciler.connection import add_backend_arguments, backend_from_args, context_from_args
-from reconciler.errors import EXIT_CHANGES, EXIT_OK, ConfigError
+from reconciler.errors import EXIT_CHANGES, EXIT_OK, ConfigError, PlanError
 from reconciler.plan import Plan
 from reconciler.planner import make_plan
-from reconciler.redact import redact_like, redact_saved_plan
+from reconciler.redact import hidden_values, redact_like, redact_saved_plan
 from reconciler.render.graph import check_graph_path, write_graph
 from reconciler.terminal import Terminal
 
@@ -35,10 +37,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_backend_arguments(parser)
 
 
-def write_plan(plan: Plan, path: str, secrets: dict[str, str] | None = None) -> None:
-    """Save `plan`; secret values become `(sensitive:NAME)` (apply puts them back, see redact)."""
+def write_plan(plan: Plan, path: str, secrets: dict[str, str] | None = None,
+               hidden: Sequence[str] = ()) -> None:
+    """Save `plan`; secret values become `(sensitive:NAME)` (apply puts them back, see redact),
+    and each of `hidden` (values no name gives: a rotated secret's old value) `(sensitive)`.
+
+    Raises PlanError when a document apply would send holds one of `hidden`: apply cannot put it
+    back, so the saved plan would either show it or send `(sensitive)` in its place. (Live decides
+    what is hidden: a project member who writes a common word where a secret sat must not be able
+    to make a saved plan rewrite that word in every pipeline it applies.)"""
+    secrets = secrets or {}
+    for p in plan.pipelines:
+        if p.desired is not None:
+            sent = redact_saved_plan(json.dumps(p.desired.wire(), ensure_ascii=False), secrets)
+            if redact_saved_plan(sent, {}, hidden=hidden) != sent:
+                raise PlanError(f"cannot save the plan: what apply would send to {p.project}/{p.name} holds a "
+                                "value that live holds where a secret sat (or the API token); apply without a "
+                                "saved plan, or change that value")
     try:
-        Path(path).write_text(redact_saved_plan(plan.to_json(), secrets or {}) + "\n", encoding="utf-8")
+        Path(path).write_text(redact_saved_plan(plan.to_json(), secrets or {}, hidden=hidden) + "\n",
+                              encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot write the plan to {path}: {exc.strerror}") from exc
 
@@ -51,7 +69,7 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
     backend, default_project = backend_from_args(args, term)
     try:
         plan = make_plan(specs, backend, default_project=default_project, prune=args.prune,
-                         spec_set=spec_set_of(args.paths))
+                         spec_set=spec_set_of(args.paths), context=context)
     finally:
         backend.close()
     print_plan(plan, args, term)
@@ -59,7 +77,8 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
         # A file, not the terminal: redacted here (a project or pipeline name may come from ${env.*}).
         write_graph(plan, Path(args.graph), redact=lambda text: redact_like(term, text))
     if args.out:
-        write_plan(plan, args.out, context.secrets())  # secret variables and ${env.*} values
+        # secret variables and ${env.*} values by name; the rest the terminal hides (old values)
+        write_plan(plan, args.out, context.secrets(), hidden=hidden_values(term))
         note = f"Saved the plan to {args.out}; apply exactly it with `loopform apply {args.out}`."
         (term.eprint if args.json or args.markdown else term.print)(note)
     if args.detailed_exitcode and plan.has_changes:

@@ -74,10 +74,11 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
 
     def plan() -> Plan:
         # Afresh each cycle, loopform.yaml's variables too: a `git pull` between cycles is picked up.
-        specs = load_specs(args.paths, context=context_from_args(args, term))
+        context = context_from_args(args, term)
+        specs = load_specs(args.paths, context=context)
         backend, default_project = connected[0]
         return make_plan(specs, backend, default_project=default_project, prune=options.prune,
-                         spec_set=spec_set_of(args.paths))
+                         spec_set=spec_set_of(args.paths), context=context)
 
     def log(report: CycleReport) -> None:
         term.print(report.model_dump_json(exclude_defaults=False))

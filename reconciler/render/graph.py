@@ -159,7 +159,7 @@ _EDGE_STYLE = {Mark.ADDED: "stroke:#1a7f37,stroke-width:2px",
                Mark.CHANGED: "stroke:#9a6700,stroke-width:2px"}
 
 
-def _mermaid_text(text: str) -> str:
+def mermaid_text(text: str) -> str:
     # Inside a quoted Mermaid label only `"` and the entity introducer need escaping.
     return text.replace("#", "#35;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
 
@@ -170,16 +170,16 @@ def render_mermaid(graph: PipelineGraph) -> str:
     ids = {n.key: f"n{i}" for i, n in enumerate(graph.nodes)}
     lines = [f"%% {graph.project}/{graph.name} ({graph.action.value})", "flowchart LR"]
     for node in graph.nodes:
-        label = _mermaid_text(f"{_SIGN[node.mark]}{node.key}")
+        label = mermaid_text(f"{_SIGN[node.mark]}{node.key}")
         if node.type:
-            label += f"<br/><small>{_mermaid_text(node.type)}</small>"
+            label += f"<br/><small>{mermaid_text(node.type)}</small>"
         cls = f":::{node.mark.value}" if node.mark is not Mark.SAME else ""
         lines.append(f'  {ids[node.key]}["{label}"]{cls}')
     styles = []
     for i, edge in enumerate(e for e in graph.edges if e.source in ids and e.target in ids):
         text = f"{_SIGN[edge.mark]}{edge.label}".strip()
         arrow = "-.->" if edge.mark is Mark.REMOVED else "-->"
-        label = f'|"{_mermaid_text(text)}"|' if text else ""
+        label = f'|"{mermaid_text(text)}"|' if text else ""
         lines.append(f"  {ids[edge.source]} {arrow}{label} {ids[edge.target]}")
         if edge.mark is not Mark.SAME:
             styles.append(f"  linkStyle {i} {_EDGE_STYLE[edge.mark]}")

@@ -16,7 +16,7 @@ MAX_CHARS = 60_000
 _PLAIN = Terminal(out=None, err=None, colour=False, unicode=True)  # type: ignore[arg-type]
 
 
-def _escape_cell(text: str) -> str:
+def markdown_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
@@ -71,14 +71,14 @@ def _diagram(p: PipelineChange) -> str:
 def render_markdown(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
     changed = [p for p in plan.pipelines if p.has_changes]
     title = "### Loopform plan\n\n"
-    notes = "".join(f"\n_{_escape_cell(note)}_\n" for note in prune_notes(plan))
+    notes = "".join(f"\n_{markdown_cell(note)}_\n" for note in prune_notes(plan))
     if not changed:
         return f"{title}{NO_CHANGES}\n{notes}"
     table = ["| Pipeline | Project | Actions | Changes | Drift |", "|---|---|---|---|---|"]
     for p in changed:
         drift = "yes" if any(c.drift for c in p.changes) else ""
         actions = steps_text(a.value for a in p.actions)
-        table.append(f"| {_escape_cell(p.name)} | {_escape_cell(p.project)} | {actions} | {len(p.changes)} | {drift} |")
+        table.append(f"| {markdown_cell(p.name)} | {markdown_cell(p.project)} | {actions} | {len(p.changes)} | {drift} |")
     head = f"{title}**{summary_line(plan)}**\n\n" + "\n".join(table) + "\n\n"
     note_room = 200 + len(notes)
     parts = [head]

@@ -7,9 +7,11 @@ name in `source:`, so that compile stays pure (no file access) and the spec dige
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,15 +210,66 @@ def _inside(target: Path, root: Path) -> bool:
     return Path(os.path.realpath(target)).is_relative_to(os.path.realpath(root))
 
 
+def _in_git_directory(source: str, target: Path, root: Path) -> bool:
+    """Whether `source` names, or its links lead to, a path with a `.git` component (any case:
+    file systems that ignore case open `.GIT/config` as `.git/config`)."""
+    real = Path(os.path.realpath(target))
+    real_root = Path(os.path.realpath(root))
+    inside = real.relative_to(real_root).parts if real.is_relative_to(real_root) else real.parts
+    return any(part.casefold() == ".git" for part in (*Path(source).parts, *inside))
+
+
+def _tracked(target: Path, root: Path) -> bool:
+    """Whether git tracks `target`, when `root` is a git working tree (True when it is not, or git
+    cannot tell: the warning is about files a repository leaves out)."""
+    if not os.path.lexists(root / ".git"):
+        return True
+    tracked = _tracked_files(str(root), _index_stamp(root))
+    return tracked is None or os.path.realpath(target) in tracked
+
+
+def _index_stamp(root: Path) -> float:
+    try:  # the index changes on add, commit, checkout and pull: the cache below follows it
+        return os.stat(root / ".git" / "index").st_mtime
+    except OSError:  # a worktree's `.git` is a file pointing elsewhere
+        return os.stat(root / ".git").st_mtime
+
+
+@functools.lru_cache(maxsize=8)
+def _tracked_files(root: str, stamp: float) -> frozenset[str] | None:
+    """Real paths of the files git tracks under `root` (None when git is missing or fails)."""
+    try:
+        listed = subprocess.run(["git", "-C", root, "ls-files", "-z"], capture_output=True, timeout=30,
+                                check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return frozenset(os.path.realpath(os.path.join(root, os.fsdecode(name)))
+                     for name in listed.split(b"\0") if name)
+
+
 def _read_code(spec_path: Path, key: str, node: CodeNode, doc: SourceDocument) -> tuple[str | None, bytes]:
     if node.code is not None:
         return node.code, node.code.encode()
     assert node.source is not None
-    target = (spec_path.parent / node.source)
     pointer = f"/spec/nodes/{pointer_escape(key)}/source"
+    if "\0" in node.source:  # no file system takes it (os calls raise ValueError)
+        doc.errors.append(SpecError(f"code source file {node.source!r} is not a file name: it holds a NUL "
+                                    "character", doc.locate(pointer)))
+        return None, b""
+    target = (spec_path.parent / node.source)
     # The code is uploaded to the platform and shown in plan diffs (PR comments): a spec in a pull
-    # request must not be able to read, say, the CI runner's credentials through `../../..`.
+    # request must not be able to read, say, the CI runner's credentials through `../../..`, nor
+    # the repository's own `.git/config` (where actions/checkout leaves the CI token).
     root = project_root(spec_path)
+    if _in_git_directory(node.source, target, root):
+        doc.errors.append(
+            SpecError(
+                f"code source file '{node.source}' is inside a .git directory (git's own files, "
+                "credentials included); keep code files in the repository's working tree",
+                doc.locate(pointer),
+            )
+        )
+        return None, b""
     if not _inside(target, root):
         doc.errors.append(
             SpecError(
@@ -234,6 +287,14 @@ def _read_code(spec_path: Path, key: str, node: CodeNode, doc: SourceDocument) -
             SpecError(f"code source file '{node.source}': {reason}", doc.locate(pointer))
         )
         return None, b""
+    if not _tracked(target, root):
+        doc.errors.append(
+            SpecError(
+                f"code source file '{node.source}' is not tracked by git: a fresh checkout (CI) does not "
+                "have it, and a local file may hold what must not be uploaded; `git add` it",
+                doc.locate(pointer), severity="warning",
+            )
+        )
     try:
         return raw.decode("utf-8-sig"), raw
     except UnicodeDecodeError:
@@ -241,6 +302,18 @@ def _read_code(spec_path: Path, key: str, node: CodeNode, doc: SourceDocument) -
             SpecError(f"code source file '{node.source}' is not UTF-8 text", doc.locate(pointer))
         )
         return None, raw
+
+
+def _foreign_project(spec: PipelineSpec, context: Context, doc: SourceDocument) -> list[SpecError]:
+    """A spec naming a project that is not its environment's: applied as it stands, it would
+    change another environment (say prod from `--env staging`) without a word."""
+    project = spec.metadata.project
+    if not context.projects or project is None or project in context.projects:
+        return []
+    allowed = ", ".join(f"'{p}'" for p in sorted(context.projects))
+    return [SpecError(f"project '{project}' is not a project of environment '{context.environment}' "
+                      f"(its projects: {allowed}); name one of those, or list '{project}' under the "
+                      f"environment's `projects:` in loopform.yaml", doc.locate("/metadata/project"))]
 
 
 def load_file(
@@ -270,6 +343,8 @@ def load_file(
     if context is None:
         unknown |= unresolved_references(doc.data)
     errors.extend(p for p in problems if p.location.pointer not in unknown)
+    if spec is not None and context is not None:
+        errors.extend(_foreign_project(spec, context, doc))
     salvaged: Salvage | None = None
     if spec is None:
         salvaged = salvage(doc.data, [e.location.pointer for e in problems])

@@ -66,8 +66,23 @@ def test_text_ascii_fallback() -> None:
 
 def test_colour_only_when_the_terminal_wants_it() -> None:
     assert "\x1b[" not in render_plan(_plan(), _term(colour=False))
-    coloured = render_plan(_plan(), _term(colour=True))
-    assert "\x1b[32m+\x1b[0m" in coloured  # an added field, green
+    term = _term(colour=True)
+    term.print(render_plan(_plan(), term))
+    assert "\x1b[32m+\x1b[0m" in term.out.getvalue()  # type: ignore[attr-defined]  # an added field, green
+
+
+def test_control_characters_from_live_text_are_escaped_and_colours_kept() -> None:
+    """A pipeline name with ESC/BEL sequences (retitle the terminal, clear the screen) cannot drive
+    the terminal through a plan: only Loopform's own colour sequences reach it."""
+    hostile = "x\x1b]0;owned\x07\x1b[2J\x9b2J\u202eevil\ud800"
+    plan = Plan.build([PipelineChange(project="demo", project_id="p", name=hostile, pipeline_id="w",
+                                      actions=[Action.DELETE])], backend="t", spec_digests={})
+    term = _term(colour=True)
+    term.print(render_plan(plan, term))
+    shown = term.out.getvalue()  # type: ignore[attr-defined]
+    assert "x\\u001b]0;owned\\u0007\\u001b[2J\\u009b2J\\u202eevil\\ud800" in shown
+    assert "\x07" not in shown and "\x9b" not in shown and "\x1b[2J" not in shown
+    assert "\x1b[31;1m- pipeline" in shown  # the delete is still red
 
 
 def test_summary_and_no_changes() -> None:

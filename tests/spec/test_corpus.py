@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -258,3 +260,48 @@ def test_code_source_stays_in_the_repository(tmp_path: Path, source: str, inside
             f"8:24: code source file '{source}' is outside the project ({repo}); keep code files "
             "in the repository, next to the specs"
         ]
+
+
+@pytest.mark.parametrize("source", ["../../.git/config", "../../code/../.git/config", "../../.GIT/config",
+                                    "../../code/git-link"])
+def test_code_source_never_reads_git_files(tmp_path: Path, source: str) -> None:
+    """`.git/config` is where actions/checkout leaves the CI token: it is inside the repository, but
+    a spec in a pull request must not upload it or print it in the plan."""
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / ".git" / "config").write_text("[http] extraheader = AUTHORIZATION: basic c2VjcmV0")
+    (repo / "code").mkdir()
+    os.symlink(repo / ".git" / "config", repo / "code" / "git-link")
+    (repo / "deploy" / "pipelines").mkdir(parents=True)
+    spec = repo / "deploy" / "pipelines" / "spec.yaml"
+    spec.write_text(VALID.replace("code: 'print(1)'", f"source: {source}"))
+    assert _report([spec]) == [
+        f"8:24: code source file '{source}' is inside a .git directory (git's own files, credentials "
+        "included); keep code files in the repository's working tree"
+    ]
+
+
+def test_a_nul_in_a_code_source_is_a_located_error(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(VALID.replace("code: 'print(1)'", 'source: "x\\0.py"'))
+    assert _report([spec]) == ["8:24: code source file 'x\\x00.py' is not a file name: it holds a NUL character"]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs the git command")
+def test_a_code_source_git_does_not_track_is_a_warning(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "pipelines").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "tracked.py").write_text("print(1)")
+    (repo / "local.py").write_text("print(1)")
+    subprocess.run(["git", "-C", str(repo), "add", "tracked.py"], check=True)
+    spec = repo / "pipelines" / "spec.yaml"
+    spec.write_text(VALID.replace("code: 'print(1)'", "source: ../tracked.py"))
+    assert _report([spec]) == []
+    spec.write_text(VALID.replace("code: 'print(1)'", "source: ../local.py"))
+    assert _report([spec]) == [
+        "8:24: warning: code source file '../local.py' is not tracked by git: a fresh checkout (CI) does not "
+        "have it, and a local file may hold what must not be uploaded; `git add` it"
+    ]
+    subprocess.run(["git", "-C", str(repo), "add", "local.py"], check=True)
+    assert _report([spec]) == []  # the index moved: git is asked again
