@@ -18,7 +18,7 @@ Safety rules that live here because they are about *how* to do a step, not *what
   the reset in the plan or, when the plan has none, by a marker-only write here. Crash window: after
   the reset and before the marker write, a re-run resets once more (at least once, never zero). If a
   plan orders the update before the reset, the marker is written first and a crash in between loses
-  that reset; planner.make_plan orders reset first for this reason.
+  that reset; `diff.diff_pipeline` orders reset first for this reason.
 
 Independent pipelines run in parallel (bounded by `parallelism`); steps of one pipeline run in order.
 Events go to `on_event` (serialised: never two calls at once), for the CLI to render.

@@ -1,8 +1,8 @@
 """Where Loopform sends its requests: flags > environment > project file > the embedded default.
 
-Pure: `resolve_settings` takes the flag values, an environment mapping and the directories to look
-in, and returns `Settings`; it never reads `os.environ` itself (the CLI edge passes it in), so every
-precedence rule is testable.
+Not pure: it reads the project file (`loopform.yaml`) and the dtlpy login file from the directories
+it is given. It never reads `os.environ` itself: `resolve_settings` takes the flag values and an
+environment mapping (the CLI edge passes them in), so every precedence rule is testable.
 
 The safety rule: a remote API is used only when Loopform's own configuration selects it — a URL
 (`--url`, `LOOPFORM_API_URL`, `url:` in loopform.yaml) or `backend: dataloop` (flag or file). A dtlpy

@@ -35,8 +35,11 @@ class PipelineDiff(BaseModel):
     reason: str = ""
 
 
-def _keyed(section: str, before: Mapping[str, Any], after: Mapping[str, Any],
-           *, walk: bool = True) -> Iterator[tuple[str, ChangeOp, Any, Any]]:
+def _keyed_changes(section: str, before: Mapping[str, Any], after: Mapping[str, Any],
+                   *, walk: bool = True) -> Iterator[tuple[str, ChangeOp, Any, Any]]:
+    """The changes of one keyed section (`nodes`, `variables`...: key -> value), compared on key
+    sets in sorted order: a key only `after` has is added, one only `before` has removed, and a key
+    both have is walked down to its changed leaves (`walk`) or shown whole when it differs."""
     for key in sorted(before.keys() | after.keys()):
         path = f"{section}.{key}" if section else key
         if key not in before:
@@ -99,25 +102,25 @@ def essence_changes(live: Essence, desired: Essence) -> list[tuple[str, ChangeOp
     start nodes, variables, settings). Settings compare only keys the desired side sets: the
     server fills the rest with its defaults."""
     out: list[tuple[str, ChangeOp, Any, Any]] = []
-    out.extend(_keyed("", live.fields, desired.fields, walk=False))
+    out.extend(_keyed_changes("", live.fields, desired.fields, walk=False))
     if live.nodes != desired.nodes:
-        out.extend(_keyed("nodes", live.nodes, desired.nodes))
+        out.extend(_keyed_changes("nodes", live.nodes, desired.nodes))
     if live.connections != desired.connections:
         out.extend(_connection_changes(live.connections, desired.connections))
     if live.root != desired.root:
         op = ChangeOp.ADD if live.root is None else ChangeOp.REMOVE if desired.root is None else ChangeOp.CHANGE
         out.append(("root", op, live.root, desired.root))
     if live.triggers != desired.triggers:
-        for path, op, before, after in _keyed("triggers", live.triggers, desired.triggers, walk=False):
+        for path, op, before, after in _keyed_changes("triggers", live.triggers, desired.triggers, walk=False):
             if op is ChangeOp.CHANGE and before.get("type") == after.get("type"):
                 out.extend(leaf_changes(path, before, after))  # same kind: show the fields that moved
             else:
                 out.append((path, op, before, after))  # event <-> cron: show both whole
     if live.variables != desired.variables:
-        out.extend(_keyed("variables", live.variables, desired.variables))
+        out.extend(_keyed_changes("variables", live.variables, desired.variables))
     live_settings = {k: v for k, v in live.settings.items() if k in desired.settings}
     if live_settings != desired.settings:
-        out.extend(_keyed("settings", live_settings, desired.settings, walk=False))
+        out.extend(_keyed_changes("settings", live_settings, desired.settings, walk=False))
     return out
 
 

@@ -9,7 +9,7 @@ re-decides:
     reset   reset the pipeline's cycles         delete  DELETE `pipeline_id`
     no-op   nothing (listed so the plan says the pipeline was looked at)
 
-The planner emits actions in this order: `create` first; else `pause`, `reset`, `update`, then
+`diff.diff_pipeline` emits actions in this order: `create` first; else `pause`, `reset`, `update`, then
 `resume` last (pause before editing so no cycle runs on a half-written pipeline; reset before the
 update that records the new resetToken in the marker, so a crash between them repeats the reset
 rather than losing it; install last so the installed composition is the new document).

@@ -35,6 +35,7 @@ from urllib.parse import quote, quote_plus
 from xml.sax.saxutils import escape as xml_escape
 
 from reconciler.errors import PlanError
+from reconciler.terminal import Terminal
 from reconciler.render.graph import mermaid_text
 from reconciler.render.markdown import markdown_cell
 
@@ -130,6 +131,11 @@ class RedactingStream:
         self._inner = inner
         self._redactor = redactor
 
+    @property
+    def redactor(self) -> Redactor:
+        """What this stream redacts with (replaced, never mutated, when secrets are added)."""
+        return self._redactor
+
     def write(self, text: str) -> int:
         self._inner.write(self._redactor(text))
         return len(text)
@@ -149,7 +155,7 @@ class _LogFilter(logging.Filter):
         return True
 
 
-def install(term: Any, redactor: Redactor) -> None:
+def install(term: Terminal, redactor: Redactor) -> None:
     """Redact everything written through `term` (a Terminal) from now on, and every log record.
 
     Installing again adds the new secrets to those already redacted (never double-wraps).
@@ -163,8 +169,8 @@ def install(term: Any, redactor: Redactor) -> None:
 _INSTALLING = threading.Lock()
 
 
-def _install(term: Any, redactor: Redactor) -> None:
-    if isinstance(term.err, RedactingStream) and set(redactor.secrets) <= set(term.err._redactor.secrets):
+def _install(term: Terminal, redactor: Redactor) -> None:
+    if isinstance(term.err, RedactingStream) and set(redactor.secrets) <= set(term.err.redactor.secrets):
         return  # known already (every pipeline read reports its secrets, every reconcile cycle)
     for attr in ("out", "err"):
         stream = getattr(term, attr)
@@ -181,21 +187,25 @@ def _install(term: Any, redactor: Redactor) -> None:
         handler.addFilter(_LogFilter(Redactor(known + redactor.secrets)))
 
 
-def redact_like(term: Any, text: str) -> str:
-    """`text` redacted as `term`'s error stream would redact it (unchanged when nothing is secret).
+def _redactor_of(term: Terminal) -> Redactor | None:
+    # `install` wraps both streams with the same secrets: the error stream stands for both.
+    stream = term.err
+    return stream.redactor if isinstance(stream, RedactingStream) else None
+
+
+def redact_like(term: Terminal, text: str) -> str:
+    """`text` redacted as `term`'s output would be (unchanged when nothing is secret).
 
     For output that does not go through the terminal, such as the crash log the CLI writes.
     """
-    stream = getattr(term, "err", None)
-    if isinstance(stream, RedactingStream):
-        return stream._redactor(text)
-    return text
+    redactor = _redactor_of(term)
+    return redactor(text) if redactor is not None else text
 
 
-def hidden_values(term: Any) -> tuple[str, ...]:
+def hidden_values(term: Terminal) -> tuple[str, ...]:
     """Every value `term`'s output is redacted of (empty when nothing is secret)."""
-    stream = getattr(term, "err", None)
-    return stream._redactor.secrets if isinstance(stream, RedactingStream) else ()
+    redactor = _redactor_of(term)
+    return redactor.secrets if redactor is not None else ()
 
 
 def redact_saved_plan(text: str, secrets: Mapping[str, str], *, hidden: Iterable[str] = ()) -> str:
