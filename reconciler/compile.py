@@ -20,10 +20,8 @@ Unknown names raise every problem at once as `SpecErrors`, located in the spec f
 from __future__ import annotations
 
 import copy
-import json
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,34 +37,23 @@ from reconciler.document import (
     StartNode,
     Trigger,
     Variable,
+    compact_json,
 )
 from reconciler.errors import Location, NotFound, SpecError, SpecErrors
 from reconciler.layout import layered_positions
 from reconciler.marker import Marker, read_marker, with_marker
+from reconciler.nodes import for_spec as node_type
+from reconciler.nodes import node_ports
 from reconciler.normalize import Essence, essence, essence_digest, section_digests
 from reconciler.secret_paths import secret_templates
 from reconciler.spec.graph import edges as spec_edges
 from reconciler.spec.graph import root_key
-from reconciler.spec.models import (
-    CodeNode,
-    CustomNode,
-    DatasetNode,
-    FunctionNode,
-    GenericNode,
-    MlNode,
-    PipelineSpec,
-    PortSpec,
-    TaskNode,
-    UpdateVariableNode,
-)
-from reconciler.spec.ports import node_ports
+from reconciler.spec.models import PipelineSpec, PortSpec
 
 # Fixed namespace for Loopform's deterministic ids: the same spec in the same project always
 # produces the same node and port ids, so a lost marker still matches the nodes by id.
 ID_NAMESPACE = uuid.UUID("6f1c0c8e-5b8e-4d57-9a55-6c0f6d1f7a10")
 
-PIPELINE_UTILS = {"projectName": "DataloopTasks", "serviceName": "pipeline-utils"}
-PRIORITY = {"low": 1, "medium": 2, "high": 3}
 
 
 class SpecSource(Protocol):
@@ -116,28 +103,19 @@ def deep_merge(base: Any, override: Any) -> Any:
     return copy.deepcopy(override)
 
 
-def _compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=False)
-
-
-def _due_date_ms(text: str) -> float:
-    """ISO date or date-time -> epoch milliseconds (what TaskNode.dueDate holds). A bare date is
-    midnight UTC, and a naive date-time is read as UTC, so the value never depends on the machine."""
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp() * 1000
-
-
 class _Context:
     """Per-compile state: resolution with error collection, and the provisions relied on."""
 
-    def __init__(self, source: SpecSource, resolver: Resolver) -> None:
+    def __init__(self, source: SpecSource, resolver: Resolver, project_name: str | None) -> None:
         self.source = source
         self.resolver = resolver
+        self.project_name = project_name
         self.errors: list[SpecError] = []
         self.provisions: dict[tuple[str, str, str | None], Resolved] = {}
         self.names: dict[str, str] = {}  # "kind/id" -> the name the spec used
+
+    def code_of(self, key: str) -> str | None:
+        return self.source.code.get(key)
 
     def resolve(self, kind: ResourceKind, name: str, pointer: str, *, scope: str | None = None) -> Resolved | None:
         try:
@@ -188,124 +166,6 @@ def _ports(key: str, node_id: str, io: str, specs: list[PortSpec], explicit: boo
     return ports
 
 
-def _typed_parts(key: str, node: Any, ctx: _Context, project_name: str | None) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """(platform type, namespace, metadata, config, extra node fields) generated from typed fields."""
-    ptr = f"/spec/nodes/{key}"
-    ns: dict[str, Any] = {}
-    meta: dict[str, Any] = {"repeatable": True}
-    config: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    if isinstance(node, DatasetNode):
-        handler = "clone_item" if node.operation == "clone" else "dataset_handler"
-        ns = {"functionName": handler, **PIPELINE_UTILS}
-        if node.operation == "clone":
-            # Exported clone nodes name the module and package explicitly; handler ones do not.
-            ns.update(moduleName="default_module", packageName="pipeline-utils")
-        if node.dataset is not None:
-            found = ctx.resolve(ResourceKind.DATASET, node.dataset, f"{ptr}/dataset")
-            if found:
-                meta["datasetId"] = found.id
-        if node.folder is not None:
-            meta["dir"] = node.folder
-        if node.loadExisting:
-            trigger: dict[str, Any] = {"active": True}
-            if not isinstance(node.loadExisting, bool) and node.loadExisting.filter is not None:
-                trigger["filter"] = _compact(node.loadExisting.filter)
-            meta["triggerToPipeline"] = trigger
-        if node.datasetVariable is not None:
-            meta["variableDataset"] = node.datasetVariable
-        return "storage", ns, meta, config, extra
-    if isinstance(node, TaskNode):
-        task = node.task
-        ns = {"functionName": "move_to_task", **PIPELINE_UTILS}
-        meta["taskType"] = task.type
-        dataset_id = None
-        if task.dataset is not None:
-            found = ctx.resolve(ResourceKind.DATASET, task.dataset, f"{ptr}/task/dataset")
-            if found:
-                dataset_id = meta["datasetId"] = found.id
-        if task.recipe is not None and dataset_id is not None:
-            found = ctx.resolve(ResourceKind.RECIPE, task.recipe, f"{ptr}/task/recipe", scope=dataset_id)
-            if found:
-                meta["recipeId"], meta["recipeTitle"] = found.id, task.recipe
-        if task.owner is not None:
-            if ctx.resolve(ResourceKind.USER, task.owner, f"{ptr}/task/owner"):
-                meta["taskOwner"] = task.owner
-        if task.workload is not None:
-            for i, entry in enumerate(task.workload):
-                ctx.resolve(ResourceKind.USER, entry.assignee, f"{ptr}/task/workload/{i}/assignee")
-            # Dataloop's WorkloadUnit identifies assignees by email (`assigneeId`).
-            meta["workload"] = [{"assigneeId": e.assignee, "load": e.load} for e in task.workload]
-        elif task.assignees is not None:
-            for i, email in enumerate(task.assignees):
-                ctx.resolve(ResourceKind.USER, email, f"{ptr}/task/assignees/{i}")
-            share = round(100 / len(task.assignees), 2) if task.assignees else 0
-            meta["workload"] = [{"assigneeId": e, "load": share} for e in task.assignees]
-        if task.priority is not None:
-            meta["priority"] = PRIORITY[task.priority]
-        if task.dueDate is not None:
-            meta["dueDate"] = _due_date_ms(task.dueDate)
-        if task.batchSize is not None:
-            meta["batchSize"] = task.batchSize
-        if task.maxBatchWorkload is not None:
-            meta["maxBatchWorkload"] = task.maxBatchWorkload
-        if task.consensus is not None:
-            meta["consensusTaskType"] = task.consensus.type
-            if task.consensus.percentage is not None:
-                meta["consensusPercentage"] = task.consensus.percentage
-            if task.consensus.assignees is not None:
-                meta["consensusAssignees"] = task.consensus.assignees
-        if task.groups is not None:
-            meta["groups"] = list(task.groups)
-        return "task", ns, meta, config, extra
-    if isinstance(node, CodeNode):
-        ns = {"functionName": node.function}
-        if project_name:
-            ns["projectName"] = project_name
-        if node.packageName is not None:
-            ns["packageName"] = node.packageName
-        code = ctx.source.code.get(key, node.code or "")
-        config = {"package": {"code": code, "name": node.function, "type": "code"}}
-        return "code", ns, meta, config, extra
-    if isinstance(node, FunctionNode):
-        found = ctx.resolve(ResourceKind.SERVICE, node.service, f"{ptr}/service")
-        known = found.extra if found else {}
-        ns = {"functionName": node.function, "serviceName": node.service,
-              "moduleName": node.module or known.get("moduleName") or "default_module",
-              "packageName": node.package or known.get("packageName") or node.service,
-              "projectName": node.project or project_name}
-        return "function", {k: v for k, v in ns.items() if v is not None}, meta, config, extra
-    if isinstance(node, MlNode):
-        service = f"model-mgmt-app-{node.function}"
-        ns = {"functionName": node.function, "serviceName": service, "moduleName": service,
-              "packageName": "model-mgmt-app"}
-        if node.model is not None:
-            found = ctx.resolve(ResourceKind.MODEL, node.model, f"{ptr}/model")
-            if found:
-                meta["modelId"], meta["modelName"] = found.id, node.model
-        if node.modelVariable is not None:
-            meta["variableModel"] = node.modelVariable
-        if node.mlType is not None:
-            meta["mlType"] = node.mlType
-        if node.modelConfig is not None:
-            meta["modelConfig"] = node.modelConfig
-        return "ml", ns, meta, config, extra
-    if isinstance(node, CustomNode):
-        ns = {"functionName": node.function, "serviceName": node.service, "moduleName": node.module,
-              "packageName": node.package}
-        ns = {k: v for k, v in ns.items() if v is not None}
-        extra = {"appName": node.app, "dpkName": node.dpk or node.app}
-        if node.nodeConfig is not None:
-            meta["customNodeConfig"] = node.nodeConfig
-        if node.function is not None:
-            meta["pipelineNodeName"] = node.function
-        return "custom", ns, meta, config, extra
-    if isinstance(node, UpdateVariableNode):
-        return "updateVariable", {"functionName": "update_variable", **PIPELINE_UTILS}, meta, config, extra
-    assert isinstance(node, GenericNode)
-    return node.type, ns, {}, config, extra
-
-
 def _trigger(spec: Any) -> Trigger:
     if spec.cron is not None:
         return Trigger(type="Cron", spec={"cron": spec.cron}, name=spec.name)
@@ -314,7 +174,7 @@ def _trigger(spec: Any) -> Trigger:
         "resource": event.resource, "actions": list(event.actions),
         "executionMode": event.executionMode,
         # A JSON string, as the SDK sends it (reference 4.5); "{}" for no filter.
-        "filter": _compact(event.filter if event.filter is not None else {}),
+        "filter": compact_json(event.filter if event.filter is not None else {}),
     })
 
 
@@ -341,7 +201,7 @@ def compile_spec(
     """
     spec: PipelineSpec = spec_file.spec
     body = spec.spec
-    ctx = _Context(spec_file, resolver)
+    ctx = _Context(spec_file, resolver, project_name)
     try:
         graph = spec_edges(spec)
         root = root_key(spec)
@@ -368,18 +228,11 @@ def compile_spec(
         used_by[node_id] = key
         keys[key] = node_id
         matched = live_nodes.get(node_id)
-        ptype, ns, meta, config, extra = _typed_parts(key, node, ctx, project_name)
-
-        if matched is not None and isinstance(node, CodeNode):
-            # Names the platform generated at install (see normalize): keep them on update,
-            # unless the spec sets them itself.
-            for f in ("serviceName", "packageName", "moduleName", "projectName"):
-                value = getattr(matched.namespace, f)
-                spec_sets = f in (node.namespace or {}) or (f == "packageName" and node.packageName)
-                if value is not None and not spec_sets:
-                    ns[f] = value
-            if "codeApplicationName" in matched.metadata:
-                meta["codeApplicationName"] = matched.metadata["codeApplicationName"]
+        kind = node_type(node)
+        parts = kind.to_platform(key, node, ctx)
+        if matched is not None:
+            kind.keep_live(node, parts, matched)
+        meta = parts.metadata
 
         if node.name is not None:
             owned.add(f"nodes.{key}.name")
@@ -404,12 +257,12 @@ def compile_spec(
         ports_by_key[key] = ({p.name: p.portId for p in inputs}, {p.name: p.portId for p in outputs})
 
         doc: dict[str, Any] = {
-            "id": node_id, "name": name, "type": ptype,
-            "namespace": deep_merge(ns, node.namespace or {}),
+            "id": node_id, "name": name, "type": parts.type,
+            "namespace": deep_merge(parts.namespace, node.namespace or {}),
             "metadata": deep_merge(meta, node.metadata or {}),
-            "inputs": inputs, "outputs": outputs, **extra,
+            "inputs": inputs, "outputs": outputs, **parts.extra,
         }
-        merged_config = deep_merge(config, node.config or {})
+        merged_config = deep_merge(parts.config, node.config or {})
         if merged_config:
             doc["config"] = merged_config
         if node.description is not None:
@@ -426,7 +279,7 @@ def compile_spec(
         Connection(
             src=PortRef(nodeId=keys[e.src], portId=ports_by_key[e.src][1][e.src_port]),
             tgt=PortRef(nodeId=keys[e.tgt], portId=ports_by_key[e.tgt][0][e.tgt_port]),
-            condition=_compact(e.filter) if e.filter else "{}",
+            condition=compact_json(e.filter) if e.filter else "{}",
             action=e.action,
         )
         for e in graph

@@ -17,6 +17,24 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
+
+def compact_json(value: Any) -> str:
+    """JSON as compile writes a filter into the document: no spaces, key order kept."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=False)
+
+
+def parse_json_text(value: Any) -> Any:
+    """Filters travel as JSON strings (connection `condition`, event trigger `filter` from the
+    SDK) or as objects (templates). Parse strings so key order and whitespace never show as a
+    change; a malformed string stays a string and is compared as text."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
 class _ApiModel(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 

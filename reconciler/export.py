@@ -25,19 +25,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from reconciler.backend import Resolved, ResourceKind, Resolver
 from reconciler.compile import compile_spec
 from reconciler.diff import essence_changes, is_running
-from reconciler.document import MARKER_VARIABLE, Node, Pipeline
+from reconciler.document import MARKER_VARIABLE, Node, Pipeline, parse_json_text
 from reconciler.errors import ClientError, Location, SpecErrors
 from reconciler.marker import read_marker
-from reconciler.normalize import drop_nulls, essence, node_keys, parse_json_text, slug
+from reconciler.nodes import for_platform, node_ports, spec_type_of
+from reconciler.nodes.base import ExportContext
+from reconciler.normalize import drop_nulls, essence, node_keys, slug
 from reconciler.secret_paths import recorded_secrets
 from reconciler.spec.graph import find_root
-from reconciler.spec_terms import due_date_text
-from reconciler.spec.ports import node_ports
-from reconciler.spec.models import ML_FUNCTIONS, TASK_DEFAULT_ACTIONS, TRIGGER_RESOURCES, PipelineSpec
+from reconciler.spec.models import TRIGGER_RESOURCES, PipelineSpec
 
 SCHEMA_COMMENT = "# yaml-language-server: $schema=https://loopform.dev/schemas/pipeline.schema.json"
-_TYPED = {"storage": "dataset", "code": "code", "function": "function", "task": "task", "ml": "ml",
-          "custom": "custom", "updateVariable": "updateVariable"}
 # Essence fields a typed spec node or compile already owns; everything else goes to `raw`.
 _NODE_OWN = frozenset({"id", "name", "type", "namespace", "metadata", "config", "inputs", "outputs",
                        "position", "description"})
@@ -164,123 +162,16 @@ def _trigger_spec(trigger: dict[str, Any]) -> dict[str, Any] | None:
     return out
 
 
-def _typed_node(key: str, node: Node, code_files: dict[str, str], code_path: str | None,
-                names: _Names) -> dict[str, Any]:
+def _typed_node(key: str, node: Node, ctx: ExportContext) -> dict[str, Any]:
     """The typed spec fields read from a live node (no raw overrides yet); ids become names where
-    `names` can tell them."""
-    ns, meta = node.namespace, node.metadata
-    spec_type = _TYPED.get(node.type, node.type)
-    out: dict[str, Any] = {"type": spec_type, "id": node.id}
+    `ctx.names` can tell them."""
+    kind = for_platform(node.type)
+    out: dict[str, Any] = {"type": spec_type_of(node.type), "id": node.id}
     if node.name != key:
         out["name"] = node.name
     if node.description:
         out["description"] = node.description
-    if spec_type == "dataset":
-        dataset = names.name(ResourceKind.DATASET, meta.get("datasetId"))
-        if dataset is not None:
-            out["dataset"] = dataset
-        if ns.functionName == "clone_item":
-            out["operation"] = "clone"
-        if isinstance(meta.get("dir"), str) and meta["dir"].startswith("/"):
-            out["folder"] = meta["dir"]
-        ttp = meta.get("triggerToPipeline")
-        if isinstance(ttp, dict) and ttp.get("active") is True:
-            flt = parse_json_text(ttp.get("filter"))
-            out["loadExisting"] = {"filter": flt} if isinstance(flt, dict) and flt else True
-        if isinstance(meta.get("variableDataset"), str) and meta["variableDataset"]:
-            out["datasetVariable"] = meta["variableDataset"]
-    elif spec_type == "code":
-        if ns.functionName and ns.functionName.isidentifier() and ns.functionName != "run":
-            out["function"] = ns.functionName
-        package = (node.config or {}).get("package") or {}
-        code = package.get("code") if isinstance(package, dict) else None
-        text = code if isinstance(code, str) and code else "# (no code)\n"
-        if code_path is not None:
-            code_files[code_path] = text
-            out["source"] = code_path
-        else:
-            out["code"] = text
-    elif spec_type == "task":
-        task: dict[str, Any] = {}
-        if meta.get("taskType") == "qa":
-            task["type"] = "qa"
-        dataset = names.name(ResourceKind.DATASET, meta.get("datasetId"))
-        if dataset is not None:
-            task["dataset"] = dataset
-            # A recipe is named within its dataset (compile resolves it only there).
-            recipe = names.name(ResourceKind.RECIPE, meta.get("recipeId"), scope=meta["datasetId"])
-            if recipe is not None:
-                task["recipe"] = recipe
-        # Typed where the value reads back exactly. Owner and workload are typed only when every
-        # email is a member the project knows (plan checks typed emails against the members; a
-        # UI-built task need not match them), else they stay raw metadata.
-        owner = meta.get("taskOwner")
-        if isinstance(owner, str) and owner and names.is_user(owner):
-            task["owner"] = owner
-        workload = meta.get("workload")
-        if isinstance(workload, list) and workload and all(
-                isinstance(e, dict) and set(e) == {"assigneeId", "load"} and isinstance(e["assigneeId"], str)
-                and isinstance(e["load"], (int, float)) and not isinstance(e["load"], bool) and 0 <= e["load"] <= 100
-                and names.is_user(e["assigneeId"]) for e in workload):
-            emails = [e["assigneeId"] for e in workload]
-            if len(set(emails)) == len(emails) and all(e["load"] == round(100 / len(emails), 2) for e in workload):
-                task["assignees"] = emails  # the even split compile makes of `assignees`
-            else:
-                task["workload"] = [{"assignee": e["assigneeId"], "load": e["load"]} for e in workload]
-        priority = {1: "low", 2: "medium", 3: "high"}.get(meta.get("priority"))  # type: ignore[arg-type]
-        if priority is not None:
-            task["priority"] = priority
-        due = due_date_text(meta.get("dueDate"))
-        if due is not None:
-            task["dueDate"] = due
-        for attr in ("batchSize", "maxBatchWorkload"):
-            if isinstance(meta.get(attr), int) and not isinstance(meta.get(attr), bool):
-                task[attr] = meta[attr]
-        if isinstance(meta.get("consensusTaskType"), str) and meta["consensusTaskType"]:
-            consensus: dict[str, Any] = {"type": meta["consensusTaskType"]}
-            if isinstance(meta.get("consensusPercentage"), (int, float)):
-                consensus["percentage"] = meta["consensusPercentage"]
-            if isinstance(meta.get("consensusAssignees"), int):
-                consensus["assignees"] = meta["consensusAssignees"]
-            task["consensus"] = consensus
-        if isinstance(meta.get("groups"), list) and all(isinstance(g, str) and g for g in meta["groups"]):
-            task["groups"] = list(meta["groups"])
-        actions = next((p.actions for p in node.outputs if p.actions), None)
-        if actions and actions != TASK_DEFAULT_ACTIONS[task.get("type", "annotation")]:
-            task["actions"] = list(actions)
-        if task:
-            out["task"] = task
-    elif spec_type == "ml":
-        if ns.functionName in ML_FUNCTIONS and ns.functionName != "predict":
-            out["function"] = ns.functionName
-        if isinstance(meta.get("variableModel"), str) and meta["variableModel"]:
-            out["modelVariable"] = meta["variableModel"]
-        else:  # a spec names the model or the variable holding it, not both (the id stays raw)
-            model = names.name(ResourceKind.MODEL, meta.get("modelId"))
-            if model is not None:
-                out["model"] = model
-        if isinstance(meta.get("mlType"), str) and meta["mlType"]:
-            out["mlType"] = meta["mlType"]
-        if isinstance(meta.get("modelConfig"), dict):
-            out["modelConfig"] = meta["modelConfig"]
-    elif spec_type == "custom":
-        out["app"] = node.appName or node.dpkName or "app"
-        if node.dpkName and node.dpkName != out["app"]:
-            out["dpk"] = node.dpkName
-        for attr, field in (("function", "functionName"), ("service", "serviceName"),
-                            ("module", "moduleName"), ("package", "packageName")):
-            value = getattr(ns, field)
-            if value:
-                out[attr] = value
-        if isinstance(meta.get("customNodeConfig"), dict):
-            out["nodeConfig"] = meta["customNodeConfig"]
-    elif spec_type == "function":
-        out["service"] = ns.serviceName or "service"
-        out["function"] = ns.functionName or "run"
-        for attr, field in (("module", "moduleName"), ("package", "packageName"), ("project", "projectName")):
-            value = getattr(ns, field)
-            if value:
-                out[attr] = value
+    out.update(kind.from_platform(key, node, ctx))
     return out
 
 
@@ -460,7 +351,7 @@ def export_pipeline(live: Pipeline, *, project: str | None = None, project_id: s
     for node in live.nodes:
         key = keys[node.id]
         path = f"{code_dir}/{stem}-{key}.py" if code_dir else None
-        nodes[key] = _typed_node(key, node, code_files, path, names)
+        nodes[key] = _typed_node(key, node, ExportContext(names=names, code_path=path, code_files=code_files))
     starts: dict[str, dict[str, Any]] = {}
     for start in live.startNodes:
         if start.trigger is not None and start.nodeId in keys and keys[start.nodeId] not in starts:
@@ -479,7 +370,7 @@ def export_pipeline(live: Pipeline, *, project: str | None = None, project_id: s
     by_id = keys
     pid = project_id or live.projectId or "export"
     code = {k: code_files.get(v["source"], "") if "source" in v else v.get("code", "")
-            for k, v in nodes.items() if v["type"] == "code"}
+            for k, v in nodes.items() if "source" in v or "code" in v}
 
     def compiled_essences(d: dict[str, Any]) -> tuple[Any, Any]:
         """(live essence, compiled essence), compared on the cosmetics the spec owns."""

@@ -19,19 +19,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reconciler.document import MARKER_VARIABLE, Pipeline
+from reconciler.document import MARKER_VARIABLE, Pipeline, parse_json_text
+from reconciler.nodes import for_platform
 
 # Node fields the server owns or that only identify where a node lives; never authored in a spec.
 # - projectId: the SDK stamps the pipeline's project on nodes and templates sometimes carry one;
 #   it is the pipeline's own project, not a choice (compile keeps the live value of a matched node).
 _NODE_SERVER_FIELDS = frozenset({"projectId"})
-
-# Code nodes: the platform builds a service for the inline code at install time and writes its
-# generated names back (`serviceName`/`packageName` "p-<hex>", `moduleName` "code_module",
-# `projectName`) plus `metadata.codeApplicationName`. Comparing them would show a permanent diff
-# after every install, so they are server-owned for code nodes (compile carries the live values).
-_CODE_NAMESPACE_SERVER_FIELDS = frozenset({"serviceName", "packageName", "moduleName", "projectName"})
-_CODE_METADATA_SERVER_FIELDS = frozenset({"codeApplicationName"})
 
 # Port fields that are UI bookkeeping: exported templates carry `io` and `nodeId` (= portId) that
 # neither the SDK nor the API use; `portId` is identity (connections are compared by port name).
@@ -73,18 +67,6 @@ def drop_nulls(value: Any) -> Any:
         return {k: drop_nulls(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
         return [drop_nulls(v) for v in value]
-    return value
-
-
-def parse_json_text(value: Any) -> Any:
-    """Filters travel as JSON strings (connection `condition`, event trigger `filter` from the
-    SDK) or as objects (templates). Parse strings so key order and whitespace never show as a
-    change; a malformed string stays a string and is compared as text."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
     return value
 
 
@@ -149,7 +131,8 @@ def _port_essence(port: dict[str, Any], owned_cosmetics: Iterable[str]) -> dict[
 
 def _node_essence(node: dict[str, Any], key: str, owned: frozenset[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    is_code = node.get("type") == "code"
+    # Names the platform generates at install for some types (a code node's service): never compared.
+    kind = for_platform(node.get("type"))
     for field, value in node.items():
         if field in _NODE_SERVER_FIELDS or field in ("inputs", "outputs"):
             continue
@@ -157,13 +140,13 @@ def _node_essence(node: dict[str, Any], key: str, owned: frozenset[str]) -> dict
             # Display names are cosmetic (and may repeat): owned only where the spec sets one.
             continue
         if field == "namespace":
-            if is_code:
-                value = {k: v for k, v in value.items() if k not in _CODE_NAMESPACE_SERVER_FIELDS}
+            if kind.server_namespace:
+                value = {k: v for k, v in value.items() if k not in kind.server_namespace}
         elif field == "metadata":
             # Canvas position is cosmetic: owned by the spec only where it sets one.
             value = {k: drop_nulls(v) for k, v in value.items()
                      if k != "position" and v is not None
-                     and not (is_code and k in _CODE_METADATA_SERVER_FIELDS)}
+                     and k not in kind.server_metadata}
             if value.get("triggerToPipeline") == {}:
                 # dtlpy's DatasetNode writes `triggerToPipeline: {filter: null}` when loading
                 # existing data is off; that and no key at all both mean "off".

@@ -21,242 +21,27 @@ Only pipelines that changed reach this module: the unchanged path never pays for
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.backend import ResourceKind
 from reconciler.document import RUNNING_STATUSES, STATUS_CREATED, STATUS_UNINSTALLED
 from reconciler.leafdiff import leaf_changes
+from reconciler.nodes import for_platform, spec_type_of
+from reconciler.nodes.view import NameLookup, SpecView, lookup
 from reconciler.plan import ChangeOp, FieldChange, PlatformChange
-
-# id -> name of a platform object, or None when unknown. Injected: the planner backs it with what
-# compile resolved plus the backend's reverse lookup; tests pass a dict's `get`.
-NameLookup = Callable[[ResourceKind, str], "str | None"]
-
-PLATFORM_TO_SPEC_TYPE = {"storage": "dataset"}
-PRIORITY_NAMES = {1: "low", 2: "medium", 3: "high"}
-ML_PACKAGE = "model-mgmt-app"
-
 
 def _no_names(kind: ResourceKind, ident: str) -> str | None:
     return None
 
 
-class _View:
-    """A node's spec view under construction: `out` (spec terms), `sources` (spec path -> the
-    platform paths it was read from), and the raw remainder still to be placed."""
-
-    def __init__(self, node: dict[str, Any], raw_only: frozenset[str]) -> None:
-        self.node = node
-        self.raw_only = raw_only
-        self.out: dict[str, Any] = {}
-        self.sources: dict[str, tuple[str, ...]] = {}
-        self.consumed: set[str] = set()
-
-    def get(self, path: str) -> Any:
-        return _lookup(self.node, path)[1]
-
-    def has(self, path: str) -> bool:
-        return _lookup(self.node, path)[0]
-
-    def usable(self, *paths: str) -> bool:
-        return all(p not in self.raw_only for p in paths)
-
-    def put(self, spec_path: str, value: Any, *platform: str) -> None:
-        """Record `value` at `spec_path` (dotted: `task.recipe`), read from `platform` paths."""
-        holder = self.out
-        parts = spec_path.split(".")
-        for part in parts[:-1]:
-            holder = holder.setdefault(part, {})
-        holder[parts[-1]] = value
-        self.sources[spec_path] = platform
-        self.consumed.update(platform)
-
-    def take(self, spec_path: str, platform: str, convert: Callable[[Any], Any] | None = None) -> None:
-        """Read `platform` into `spec_path` when present, usable and convertible (not None)."""
-        if not self.has(platform) or not self.usable(platform):
-            return
-        value = self.get(platform)
-        value = convert(value) if convert is not None else value
-        if value is not None:
-            self.put(spec_path, value, platform)
-
-    def finish(self) -> dict[str, Any]:
-        """The view: spec fields first, then every platform key nobody consumed, unchanged."""
-        rest: dict[str, Any] = {}
-        for field, value in self.node.items():
-            if field in self.consumed:
-                continue
-            if isinstance(value, dict) and field in ("namespace", "metadata", "config"):
-                left = {k: v for k, v in value.items() if f"{field}.{k}" not in self.consumed}
-                if left:
-                    rest[field] = left
-            elif isinstance(value, dict) and field in ("inputs", "outputs"):
-                # Ports keep their place; only a field read elsewhere (a task's actions) leaves.
-                rest[field] = {name: {k: v for k, v in port.items() if f"{field}.{name}.{k}" not in self.consumed}
-                               if isinstance(port, dict) else port for name, port in value.items()}
-            elif field not in self.out:
-                rest[field] = value
-        return {**self.out, **rest}
-
-
-def _int_choice(table: dict[int, str]) -> Callable[[Any], Any]:
-    def convert(value: Any) -> Any:
-        return table.get(value) if isinstance(value, int) and not isinstance(value, bool) else None
-    return convert
-
-
-def due_date_text(value: Any) -> str | None:
-    """A task's dueDate (epoch ms) as the spec writes it; None when it is not one."""
-    # compile writes a spec's dueDate as epoch milliseconds; show it as the date it means (a bare
-    # date when it is midnight UTC, which is how compile reads one).
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        moment = datetime.fromtimestamp(value / 1000, tz=UTC)
-        return moment.date().isoformat() if value % 86_400_000 == 0 else moment.isoformat()
-    return None
-
-
-def _nonempty_str(value: Any) -> Any:
-    return value if isinstance(value, str) and value else None
-
-
-def _workload(value: Any) -> Any:
-    if isinstance(value, list) and all(isinstance(e, dict) and set(e) == {"assigneeId", "load"} for e in value):
-        return [{"assignee": e["assigneeId"], "load": e["load"]} for e in value]
-    return None
-
-
-def _load_existing(value: Any) -> Any:
-    if not isinstance(value, dict) or value.get("active") is not True or set(value) - {"active", "filter"}:
-        return None
-    flt = value.get("filter")
-    if isinstance(flt, str):
-        try:
-            parsed = json.loads(flt)
-        except ValueError:
-            return None
-        # Only the text compile writes reads back exactly; any other spelling stays raw, so a
-        # change of spelling alone is still shown.
-        if json.dumps(parsed, separators=(",", ":")) != flt:
-            return None
-        flt = parsed
-    return {"filter": flt} if isinstance(flt, dict) and flt else True
-
-
-def _named(view: _View, spec_path: str, kind: ResourceKind, id_path: str, title_path: str | None,
-           names: NameLookup) -> None:
-    """An id field (plus the title the platform keeps beside it) shown as the object's name."""
-    if not view.has(id_path) or not view.usable(id_path):
-        return
-    ident = view.get(id_path)
-    if not isinstance(ident, str) or not ident:
-        return
-    name = names(kind, ident)
-    title = view.get(title_path) if title_path else None
-    if name is None and isinstance(title, str) and title:
-        name = title
-    platform = [id_path]
-    if title_path and view.has(title_path) and view.usable(title_path) and title == (name or ident):
-        platform.append(title_path)
-    view.put(spec_path, {"name": name, "id": ident} if name is not None else ident, *platform)
-
-
-# The fixed namespace compile writes for nodes run by the platform's own pipeline-utils service:
-# not a spec field, so it is left out of the view where it has exactly these values.
-_UTILS = {"projectName": "DataloopTasks", "serviceName": "pipeline-utils"}
-_UTILS_FUNCTION = {"task": "move_to_task", "updateVariable": "update_variable"}
-
-
-def _typed(view: _View, ptype: str, names: NameLookup) -> None:
-    ns: dict[str, Any] = view.node["namespace"] if isinstance(view.node.get("namespace"), dict) else {}
-    if ptype in ("storage", "task", "updateVariable"):
-        fixed = {**_UTILS, **({"functionName": _UTILS_FUNCTION[ptype]} if ptype in _UTILS_FUNCTION else {})}
-        for field, value in fixed.items():
-            if ns.get(field) == value and view.usable(f"namespace.{field}"):
-                view.consumed.add(f"namespace.{field}")
-    if ptype == "storage":
-        _named(view, "dataset", ResourceKind.DATASET, "metadata.datasetId", None, names)
-        view.take("folder", "metadata.dir", _nonempty_str)
-        view.take("loadExisting", "metadata.triggerToPipeline", _load_existing)
-        view.take("datasetVariable", "metadata.variableDataset", _nonempty_str)
-        fn = ns.get("functionName")
-        if fn == "clone_item" and view.usable("namespace.functionName", "namespace.moduleName",
-                                              "namespace.packageName") \
-                and ns.get("moduleName") == "default_module" and ns.get("packageName") == "pipeline-utils":
-            view.put("operation", "clone", "namespace.functionName", "namespace.moduleName",
-                     "namespace.packageName")
-        elif fn == "dataset_handler" and view.usable("namespace.functionName") \
-                and "moduleName" not in ns and "packageName" not in ns:
-            view.put("operation", "handle", "namespace.functionName")
-    elif ptype == "task":
-        view.take("task.type", "metadata.taskType", _nonempty_str)
-        _named(view, "task.dataset", ResourceKind.DATASET, "metadata.datasetId", None, names)
-        _named(view, "task.recipe", ResourceKind.RECIPE, "metadata.recipeId", "metadata.recipeTitle", names)
-        view.take("task.owner", "metadata.taskOwner", _nonempty_str)
-        view.take("task.workload", "metadata.workload", _workload)
-        view.take("task.priority", "metadata.priority", _int_choice(PRIORITY_NAMES))
-        view.take("task.dueDate", "metadata.dueDate", due_date_text)
-        view.take("task.batchSize", "metadata.batchSize")
-        view.take("task.maxBatchWorkload", "metadata.maxBatchWorkload")
-        view.take("task.consensus.type", "metadata.consensusTaskType")
-        view.take("task.consensus.percentage", "metadata.consensusPercentage")
-        view.take("task.consensus.assignees", "metadata.consensusAssignees")
-        view.take("task.groups", "metadata.groups")
-        # `task.actions` sets the actions of the task's output port (compile's node_ports).
-        outputs: dict[str, Any] = view.node["outputs"] if isinstance(view.node.get("outputs"), dict) else {}
-        acting = [name for name, port in outputs.items() if isinstance(port, dict) and "actions" in port]
-        if len(acting) == 1 and view.usable(f"outputs.{acting[0]}.actions"):
-            view.put("task.actions", outputs[acting[0]]["actions"], f"outputs.{acting[0]}.actions")
-    elif ptype == "code":
-        fn = ns.get("functionName")
-        view.take("function", "namespace.functionName", _nonempty_str)
-        package = (view.node.get("config") or {}).get("package")
-        if isinstance(package, dict) and view.usable("config.package") \
-                and set(package) <= {"code", "name", "type"} and package.get("type", "code") == "code" \
-                and package.get("name", fn) == fn and isinstance(package.get("code"), str):
-            view.put("code", package["code"], "config.package")
-    elif ptype == "function":
-        for spec_field, ns_field in (("service", "serviceName"), ("function", "functionName"),
-                                     ("module", "moduleName"), ("package", "packageName"),
-                                     ("project", "projectName")):
-            view.take(spec_field, f"namespace.{ns_field}")
-    elif ptype == "ml":
-        fn = ns.get("functionName")
-        derived = {"serviceName": f"{ML_PACKAGE}-{fn}", "moduleName": f"{ML_PACKAGE}-{fn}", "packageName": ML_PACKAGE}
-        paths = ["namespace.functionName", *(f"namespace.{k}" for k in derived)]
-        if isinstance(fn, str) and view.usable(*paths) and all(ns.get(k) == v for k, v in derived.items()):
-            view.put("function", fn, *paths)
-        _named(view, "model", ResourceKind.MODEL, "metadata.modelId", "metadata.modelName", names)
-        view.take("modelVariable", "metadata.variableModel", _nonempty_str)
-        view.take("mlType", "metadata.mlType")
-        view.take("modelConfig", "metadata.modelConfig")
-    elif ptype == "custom":
-        view.take("app", "appName")
-        if view.has("dpkName") and view.usable("dpkName"):
-            dpk = view.get("dpkName")
-            if dpk != view.get("appName"):
-                view.put("dpk", dpk, "dpkName")
-            else:
-                view.consumed.add("dpkName")
-        for spec_field, ns_field in (("function", "functionName"), ("service", "serviceName"),
-                                     ("module", "moduleName"), ("package", "packageName")):
-            view.take(spec_field, f"namespace.{ns_field}")
-        view.take("nodeConfig", "metadata.customNodeConfig")
-        if view.usable("metadata.pipelineNodeName") \
-                and view.get("metadata.pipelineNodeName") == ns.get("functionName") is not None:
-            view.consumed.add("metadata.pipelineNodeName")
-
-
 def node_view(node: dict[str, Any], names: NameLookup = _no_names,
               raw_only: frozenset[str] = frozenset()) -> tuple[dict[str, Any], dict[str, tuple[str, ...]], set[str]]:
     """(spec view, spec path -> platform paths, platform paths consumed) of one node essence."""
-    view = _View(node, raw_only)
+    view = SpecView(node, raw_only)
     ptype = node.get("type")
     if isinstance(ptype, str):
-        view.put("type", PLATFORM_TO_SPEC_TYPE.get(ptype, ptype), "type")
-        _typed(view, ptype, names)
+        view.put("type", spec_type_of(ptype), "type")
+        for_platform(ptype).spec_view(view, names)
     return view.finish(), view.sources, view.consumed
 
 
@@ -273,18 +58,7 @@ def _paired_views(before: dict[str, Any], after: dict[str, Any], names: NameLook
 
 
 def _present(node: dict[str, Any], path: str) -> bool:
-    return _lookup(node, path)[0]
-
-
-def _lookup(node: dict[str, Any], path: str) -> tuple[bool, Any]:
-    """(present, value) at a dotted platform path of a node essence (`metadata.recipeId`,
-    `outputs.item.actions`); the paths this module reads never contain dots in their keys."""
-    holder: Any = node
-    for part in path.split("."):
-        if not isinstance(holder, dict) or part not in holder:
-            return False, None
-        holder = holder[part]
-    return True, holder
+    return lookup(node, path)[0]
 
 
 def _disambiguate(before: Any, after: Any) -> None:

@@ -34,7 +34,7 @@ from reconciler.layout import layered_positions
 from reconciler.marker import read_marker
 from reconciler.normalize import essence
 from reconciler.plan import Action, ChangeOp, FieldChange, PipelineChange, Plan
-from reconciler.render.values import PLATFORM_TO_SPEC_TYPE
+from reconciler.nodes import spec_type_of
 
 
 class Mark(str, Enum):
@@ -82,7 +82,7 @@ def _endpoints(ident: str) -> tuple[str, str, str]:
 
 def _spec_type(kind: str) -> str:
     # The picture speaks spec words like the text plan (`dataset`, not the platform's `storage`).
-    return PLATFORM_TO_SPEC_TYPE.get(kind, kind)
+    return spec_type_of(kind)
 
 
 def pipeline_graph(change: PipelineChange) -> PipelineGraph:

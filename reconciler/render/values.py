@@ -6,10 +6,10 @@ import difflib
 import json
 from typing import Any
 
+from reconciler.nodes import for_spec_type, spec_type_of
 from reconciler.plan import ChangeOp, FieldChange
 
 MAX_VALUE_CHARS = 120
-PLATFORM_TO_SPEC_TYPE = {"storage": "dataset"}
 
 
 def short(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
@@ -22,19 +22,13 @@ def short(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
 
 def _node_summary(node: dict[str, Any]) -> str:
     # `node` is the node's spec view (spec_terms.node_view): its type is already the spec's word.
-    kind = PLATFORM_TO_SPEC_TYPE.get(node.get("type", ""), node.get("type", "?"))
+    ptype = node.get("type")
+    kind = spec_type_of(ptype) if isinstance(ptype, str) else "?"
     name = node.get("name")
     text = f"{kind} node" + (f" {name!r}" if name else "")
-    what = [f"{field} {short(node[field], 40)}" for field in _SUMMARY_FIELDS.get(kind, ()) if field in node]
-    task = node.get("task")
-    if isinstance(task, dict):
-        what += [f"{field} {short(task[field], 40)}" for field in ("type", "dataset", "recipe") if field in task]
+    # The fields that say what a new or removed node is about, shown next to its type.
+    what = [f"{field} {short(value, 40)}" for field, value in for_spec_type(kind).summary(node)]
     return text + (f" ({', '.join(what)})" if what else "")
-
-
-# The fields that say what a new or removed node is about, shown next to its type.
-_SUMMARY_FIELDS = {"dataset": ("dataset", "folder"), "function": ("service", "function"), "ml": ("model", "function"),
-                   "custom": ("app",), "code": ("function",)}
 
 
 def _trigger_summary(trigger: dict[str, Any]) -> str:

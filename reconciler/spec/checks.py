@@ -28,20 +28,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from reconciler.document import NODE_TYPES
 from reconciler.errors import SpecError
 from reconciler.spec.graph import Finding, find_root, resolve_edges
 from reconciler.spec.loader import SpecFile, is_reference
-from reconciler.spec.models import (
-    AnyNode,
-    DatasetNode,
-    GenericNode,
-    MlNode,
-    PipelineSpec,
-    PortSpec,
-    TaskNode,
-)
-from reconciler.spec.ports import node_ports
+from reconciler.nodes import for_spec as node_type
+from reconciler.nodes import node_ports
+from reconciler.nodes.base import NodeChecks
+from reconciler.spec.models import AnyNode, PipelineSpec, PortSpec
 from reconciler.spec.salvage import Salvage
 from reconciler.spec.source import describe, pointer_escape
 from reconciler.spec.suggest import Hints
@@ -144,6 +137,7 @@ def _node_findings(spec: PipelineSpec) -> list[Finding]:
                 Finding(pointer, f"variable '{name}' has type {variables[name]}; expected {wanted}")
             )
 
+    checks = NodeChecks(needs_variable=needs_variable, hints=hints)
     ids: dict[str, str] = {}
     for key, node in spec.spec.nodes.items():
         base = _node(key)
@@ -164,37 +158,7 @@ def _node_findings(spec: PipelineSpec) -> list[Finding]:
                 names.add(port.name)
                 if port.variableName is not None:
                     needs_variable(f"{base}/{side}/{i}/variableName", port.variableName, None)
-        if isinstance(node, DatasetNode) and node.datasetVariable is not None:
-            needs_variable(f"{base}/datasetVariable", node.datasetVariable, "Dataset")
-        if isinstance(node, MlNode) and node.modelVariable is not None:
-            needs_variable(f"{base}/modelVariable", node.modelVariable, "Model")
-        task = node.task if isinstance(node, TaskNode) else None
-        if task is not None and task.batchSize is not None and task.maxBatchWorkload is not None:
-            low, high = task.batchSize + 2, task.batchSize * 2
-            if not low <= task.maxBatchWorkload <= high:
-                findings.append(
-                    Finding(
-                        f"{base}/task/maxBatchWorkload",
-                        f"maxBatchWorkload must be from batchSize + 2 to 2 x batchSize ({low} to "
-                        f"{high} for batchSize {task.batchSize}); got {task.maxBatchWorkload}",
-                    )
-                )
-        if isinstance(node, TaskNode) and node.task.workload:
-            total = sum(entry.load for entry in node.task.workload)
-            if abs(total - 100) > 1e-6:
-                findings.append(
-                    Finding(f"{base}/task/workload", f"workload loads add up to {total:g}, not 100")
-                )
-        if isinstance(node, GenericNode) and node.type not in NODE_TYPES:
-            extra = hints.hint(node.type, [*NODE_TYPES, "dataset"])
-            findings.append(
-                Finding(
-                    f"{base}/type",
-                    f"node type '{node.type}' is not a known platform type{extra}; "
-                    "it is passed through as is",
-                    "warning",
-                )
-            )
+        findings.extend(node_type(node).findings(key, node, base, checks))
         if node.trigger is not None:
             findings.extend(_trigger_findings(key, node, inputs, hints))
     return findings
@@ -202,9 +166,11 @@ def _node_findings(spec: PipelineSpec) -> list[Finding]:
 
 def _trigger_findings(key: str, node: AnyNode, inputs: list[PortSpec], hints: Hints) -> list[Finding]:
     pointer = f"{_node(key)}/trigger"
-    if isinstance(node, TaskNode):
+    kind = node_type(node)
+    if not kind.takes_trigger:
         return [
-            Finding(pointer, f"task node '{key}' cannot have a trigger: items reach a task through connections")
+            Finding(pointer, f"{kind.spec_type} node '{key}' cannot have a trigger: items reach a "
+                    f"{kind.spec_type} through connections")
         ]
     trigger = node.trigger
     if trigger is None or trigger.event is None:

@@ -8,27 +8,19 @@ document; the caller turns it into a file location (`SpecFile.locate`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from reconciler.errors import Location, SpecError, SpecErrors
+from reconciler.spec.finding import Finding
 from reconciler.spec.models import PipelineSpec, PortSpec
-from reconciler.spec.ports import accepts, node_ports
+from reconciler.nodes import node_ports
+from reconciler.spec.ports import accepts
 from reconciler.spec.suggest import Hints
 
 # Names listed in one message at most (a generated spec can have thousands of root candidates).
 _LISTED = 10
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A problem found in a spec, at a JSON pointer into the spec document."""
-
-    pointer: str
-    message: str
-    severity: str = "error"  # "error" | "warning"
 
 
 class Edge(BaseModel):

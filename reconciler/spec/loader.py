@@ -23,7 +23,9 @@ from reconciler.config import PROJECT_FILE
 from reconciler.errors import Location, SpecError
 from reconciler.interpolate import Context, interpolate
 from reconciler.spec.messages import translate
-from reconciler.spec.models import CodeNode, PipelineSpec
+from reconciler.nodes import for_spec as node_type
+from reconciler.nodes.base import CodeRef
+from reconciler.spec.models import PipelineSpec
 from reconciler.spec.salvage import Salvage, salvage
 from reconciler.spec.source import SourceDocument, pointer_escape, read_bytes, read_source
 
@@ -62,9 +64,10 @@ class SpecFile:
             return None, errors
         code: dict[str, str] = {}
         for key, node in spec.spec.nodes.items():
-            if isinstance(node, CodeNode):
-                if node.code is not None:
-                    code[key] = node.code
+            ref = node_type(node).code(node)
+            if ref is not None:
+                if ref.inline is not None:
+                    code[key] = ref.inline
                 else:
                     errors.append(
                         SpecError(
@@ -247,24 +250,25 @@ def _tracked_files(root: str, stamp: float) -> frozenset[str] | None:
                      for name in listed.split(b"\0") if name)
 
 
-def _read_code(spec_path: Path, key: str, node: CodeNode, doc: SourceDocument) -> tuple[str | None, bytes]:
-    if node.code is not None:
-        return node.code, node.code.encode()
-    assert node.source is not None
+def _read_code(spec_path: Path, key: str, ref: CodeRef, doc: SourceDocument) -> tuple[str | None, bytes]:
+    if ref.inline is not None:
+        return ref.inline, ref.inline.encode()
+    assert ref.source is not None
+    source = ref.source
     pointer = f"/spec/nodes/{pointer_escape(key)}/source"
-    if "\0" in node.source:  # no file system takes it (os calls raise ValueError)
-        doc.errors.append(SpecError(f"code source file {node.source!r} is not a file name: it holds a NUL "
+    if "\0" in source:  # no file system takes it (os calls raise ValueError)
+        doc.errors.append(SpecError(f"code source file {source!r} is not a file name: it holds a NUL "
                                     "character", doc.locate(pointer)))
         return None, b""
-    target = (spec_path.parent / node.source)
+    target = (spec_path.parent / source)
     # The code is uploaded to the platform and shown in plan diffs (PR comments): a spec in a pull
     # request must not be able to read, say, the CI runner's credentials through `../../..`, nor
     # the repository's own `.git/config` (where actions/checkout leaves the CI token).
     root = project_root(spec_path)
-    if _in_git_directory(node.source, target, root):
+    if _in_git_directory(source, target, root):
         doc.errors.append(
             SpecError(
-                f"code source file '{node.source}' is inside a .git directory (git's own files, "
+                f"code source file '{source}' is inside a .git directory (git's own files, "
                 "credentials included); keep code files in the repository's working tree",
                 doc.locate(pointer),
             )
@@ -273,7 +277,7 @@ def _read_code(spec_path: Path, key: str, node: CodeNode, doc: SourceDocument) -
     if not _inside(target, root):
         doc.errors.append(
             SpecError(
-                f"code source file '{node.source}' is outside the project ({root}); keep code "
+                f"code source file '{source}' is outside the project ({root}); keep code "
                 "files in the repository, next to the specs",
                 doc.locate(pointer),
             )
@@ -284,13 +288,13 @@ def _read_code(spec_path: Path, key: str, node: CodeNode, doc: SourceDocument) -
     if raw is None:
         reason = probe.errors[0].message if probe.errors else "cannot read it"
         doc.errors.append(
-            SpecError(f"code source file '{node.source}': {reason}", doc.locate(pointer))
+            SpecError(f"code source file '{source}': {reason}", doc.locate(pointer))
         )
         return None, b""
     if not _tracked(target, root):
         doc.errors.append(
             SpecError(
-                f"code source file '{node.source}' is not tracked by git: a fresh checkout (CI) does not "
+                f"code source file '{source}' is not tracked by git: a fresh checkout (CI) does not "
                 "have it, and a local file may hold what must not be uploaded; `git add` it",
                 doc.locate(pointer), severity="warning",
             )
@@ -299,7 +303,7 @@ def _read_code(spec_path: Path, key: str, node: CodeNode, doc: SourceDocument) -
         return raw.decode("utf-8-sig"), raw
     except UnicodeDecodeError:
         doc.errors.append(
-            SpecError(f"code source file '{node.source}' is not UTF-8 text", doc.locate(pointer))
+            SpecError(f"code source file '{source}' is not UTF-8 text", doc.locate(pointer))
         )
         return None, raw
 
@@ -358,8 +362,9 @@ def load_file(
     doc.errors.clear()
     for key in sorted(spec.spec.nodes):
         node = spec.spec.nodes[key]
-        if isinstance(node, CodeNode):
-            text, data = _read_code(path, key, node, doc)
+        ref = node_type(node).code(node)
+        if ref is not None:
+            text, data = _read_code(path, key, ref, doc)
             if text is not None:
                 code[key] = text
             digest.update(f"\0{key}\0".encode() + data)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from reconciler.errors import SpecError
+from reconciler.nodes import spec_type_of
 from reconciler.spec import models
 from reconciler.spec.source import SourceDocument, describe, pointer_escape
 from reconciler.spec.suggest import Hints
@@ -67,8 +68,8 @@ def _pattern_message(pattern: str, value: Any) -> str:
             "not starting with '-'; no dots, since 'node.port' names a port)"
         )
     if pattern == models._GENERIC_TYPE_PATTERN:
-        if value == "storage":
-            return "node type 'storage' is written 'dataset' in a spec"
+        if isinstance(value, str) and spec_type_of(value) != value:
+            return f"node type '{value}' is written '{spec_type_of(value)}' in a spec"
         return f"invalid node type {shown}: expected {_NODE_TYPES_TEXT}"
     if pattern == models._ENDPOINT:
         return f"invalid endpoint {shown}: expected a node key or 'node.port'"

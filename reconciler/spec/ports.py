@@ -1,40 +1,12 @@
-"""The resolved ports of a spec node: the one place that knows each node type's default ports.
+"""Port types: which output may feed which input.
 
-Used by validate (connection and action checks) and by compile (the ports it emits), so the two
-cannot disagree. Explicit `inputs:`/`outputs:` on a node replace the defaults entirely.
-
-Defaults, from the SDK constructors and real exported pipelines (reference 4.2):
-- every type: one input `item: Item` and one output `item: Item`;
-- task: the output carries the task's actions — `[complete, discard]` (annotation) or
-  `[approve, discard]` (qa), or `task.actions` when given — and displays the first action;
-- ml: outputs `item: Item` and `annotations: Annotation[]`.
+A node's ports (its explicit `inputs:`/`outputs:`, else its type's defaults) are
+`reconciler.nodes.node_ports`: each node type module knows its own defaults (reference 4.2: every
+type has one input `item: Item` and one output `item: Item`; a task's output carries its actions;
+an ml node also outputs `annotations: Annotation[]`).
 """
 
 from __future__ import annotations
-
-from reconciler.spec.models import AnyNode, MlNode, PortSpec, TaskNode
-
-_ITEM = PortSpec(name="item", type="Item")
-
-
-def default_inputs(node: AnyNode) -> list[PortSpec]:
-    return [_ITEM]
-
-
-def default_outputs(node: AnyNode) -> list[PortSpec]:
-    if isinstance(node, TaskNode):
-        actions = node.task.default_actions()
-        return [PortSpec(name="item", type="Item", actions=actions, displayName=actions[0])]
-    if isinstance(node, MlNode):
-        return [_ITEM, PortSpec(name="annotations", type="Annotation[]")]
-    return [_ITEM]
-
-
-def node_ports(node: AnyNode) -> tuple[list[PortSpec], list[PortSpec]]:
-    """(inputs, outputs) of a node: its explicit ports, else its type's defaults."""
-    inputs = list(node.inputs) if node.inputs is not None else default_inputs(node)
-    outputs = list(node.outputs) if node.outputs is not None else default_outputs(node)
-    return inputs, outputs
 
 
 def _base(port_type: str) -> str:

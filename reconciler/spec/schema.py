@@ -15,6 +15,7 @@ import functools
 import json
 from typing import Any
 
+from reconciler import nodes
 from reconciler.spec.models import DUE_DATE_PATTERN, PipelineSpec
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -46,10 +47,15 @@ def _close_pattern_properties(node: Any) -> None:
 def _build() -> str:
     generated = PipelineSpec.model_json_schema(by_alias=True, mode="validation")
     defs = generated["$defs"]
-    defs["CodeNode"]["allOf"] = [_exactly_one("code", "string", "source", "string")]
+    for kind in nodes.ALL:  # each node type's cross-field rules, which pydantic does not export
+        if kind.schema_exactly_one is not None:
+            defs[kind.model.__name__]["allOf"] = [_exactly_one(kind.schema_exactly_one[0], "string",
+                                                               kind.schema_exactly_one[1], "string")]
+        if kind.schema_not_both is not None:
+            defs[kind.model.__name__]["not"] = _both(kind.schema_not_both[0], "string",
+                                                     kind.schema_not_both[1], "string")
     defs["TriggerSpec"]["allOf"] = [_exactly_one("event", "object", "cron", "string")]
     defs["TaskSpec"]["not"] = _both("assignees", "array", "workload", "array")
-    defs["MlNode"]["not"] = _both("model", "string", "modelVariable", "string")
     due = defs["TaskSpec"]["properties"]["dueDate"]
     due.pop("anyOf", None)
     due["anyOf"] = [{"type": "string", "pattern": DUE_DATE_PATTERN}, {"type": "null"}]

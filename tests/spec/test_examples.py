@@ -11,7 +11,7 @@ from spec_helpers import FIXTURES, REAL_PIPELINES, REPO
 from reconciler.spec import load
 from reconciler.spec.graph import edges, root_key
 from reconciler.spec.models import CodeNode
-from reconciler.spec.ports import node_ports
+from reconciler.nodes import node_ports
 
 
 def test_examples_validate_without_warnings() -> None:

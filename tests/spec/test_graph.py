@@ -10,7 +10,8 @@ from reconciler.spec import SpecFile
 from reconciler.spec.checks import check
 from reconciler.spec.graph import Edge, edges, parse_endpoint, root_key
 from reconciler.spec.models import GenericNode, PipelineSpec, TaskNode
-from reconciler.spec.ports import accepts, node_ports
+from reconciler.nodes import node_ports
+from reconciler.spec.ports import accepts
 from reconciler.spec.source import parse_text
 
 

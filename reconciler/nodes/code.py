@@ -1,0 +1,86 @@
+"""The code node: a function of the spec's own code (`code:` inline or a `source:` file).
+
+The platform builds a service for the inline code at install time and writes its generated names
+back (`serviceName`/`packageName` "p-<hex>", `moduleName` "code_module", `projectName`) plus
+`metadata.codeApplicationName`. Comparing them would show a permanent diff after every install, so
+they are server-owned (`server_namespace`, `server_metadata`: normalize drops them) and compile
+carries the live values on update unless the spec sets them (`keep_live`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.document import Node
+from reconciler.nodes.base import CodeRef, CompileContext, ExportContext, NodeType, PlatformParts
+from reconciler.nodes.view import NameLookup, SpecView, nonempty_str
+from reconciler.spec.models import AnyNode, CodeNode
+
+
+# In the order an update writes them back.
+_GENERATED_NAMES = ("serviceName", "packageName", "moduleName", "projectName")
+
+
+class Code(NodeType):
+    spec_type = "code"
+    platform_type = "code"
+    model = CodeNode
+    summary_fields = ("function",)
+    server_namespace = frozenset(_GENERATED_NAMES)
+    server_metadata = frozenset({"codeApplicationName"})
+    schema_exactly_one = ("code", "source")
+
+    def to_platform(self, key: str, node: AnyNode, ctx: CompileContext) -> PlatformParts:
+        assert isinstance(node, CodeNode)
+        ns: dict[str, Any] = {"functionName": node.function}
+        if ctx.project_name:
+            ns["projectName"] = ctx.project_name
+        if node.packageName is not None:
+            ns["packageName"] = node.packageName
+        code = ctx.code_of(key)
+        config = {"package": {"code": code if code is not None else node.code or "", "name": node.function,
+                              "type": "code"}}
+        return PlatformParts(type=self.platform_type, namespace=ns, config=config)
+
+    def keep_live(self, node: AnyNode, parts: PlatformParts, matched: Node) -> None:
+        assert isinstance(node, CodeNode)
+        # Names the platform generated at install (see server_namespace): keep them on update,
+        # unless the spec sets them itself.
+        for f in _GENERATED_NAMES:
+            value = getattr(matched.namespace, f)
+            spec_sets = f in (node.namespace or {}) or (f == "packageName" and node.packageName)
+            if value is not None and not spec_sets:
+                parts.namespace[f] = value
+        if "codeApplicationName" in matched.metadata:
+            parts.metadata["codeApplicationName"] = matched.metadata["codeApplicationName"]
+
+    def from_platform(self, key: str, node: Node, ctx: ExportContext) -> dict[str, Any]:
+        ns = node.namespace
+        out: dict[str, Any] = {}
+        if ns.functionName and ns.functionName.isidentifier() and ns.functionName != "run":
+            out["function"] = ns.functionName
+        package = (node.config or {}).get("package") or {}
+        code = package.get("code") if isinstance(package, dict) else None
+        text = code if isinstance(code, str) and code else "# (no code)\n"
+        if ctx.code_path is not None:
+            ctx.code_files[ctx.code_path] = text
+            out["source"] = ctx.code_path
+        else:
+            out["code"] = text
+        return out
+
+    def spec_view(self, view: SpecView, names: NameLookup) -> None:
+        fn = view.namespace.get("functionName")
+        view.take("function", "namespace.functionName", nonempty_str)
+        package = (view.node.get("config") or {}).get("package")
+        if isinstance(package, dict) and view.usable("config.package") \
+                and set(package) <= {"code", "name", "type"} and package.get("type", "code") == "code" \
+                and package.get("name", fn) == fn and isinstance(package.get("code"), str):
+            view.put("code", package["code"], "config.package")
+
+    def code(self, node: AnyNode) -> CodeRef | None:
+        assert isinstance(node, CodeNode)
+        return CodeRef(inline=node.code, source=node.source)
+
+
+TYPE = Code()

@@ -1,0 +1,103 @@
+"""The dataset node (platform `storage`): items enter the pipeline or are stored here.
+
+Run by the platform's pipeline-utils service: `dataset_handler` passes items on, `clone_item`
+copies them into the dataset (exported clone nodes name the module and package explicitly).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reconciler.backend import ResourceKind
+from reconciler.document import Node, compact_json, parse_json_text
+from reconciler.nodes.base import PIPELINE_UTILS, CompileContext, ExportContext, NodeType, PlatformParts
+from reconciler.nodes.view import NameLookup, SpecView, nonempty_str
+from reconciler.spec.models import AnyNode, DatasetNode
+
+
+def _load_existing(value: Any) -> Any:
+    if not isinstance(value, dict) or value.get("active") is not True or set(value) - {"active", "filter"}:
+        return None
+    flt = value.get("filter")
+    if isinstance(flt, str):
+        try:
+            parsed = json.loads(flt)
+        except ValueError:
+            return None
+        # Only the text compile writes reads back exactly; any other spelling stays raw, so a
+        # change of spelling alone is still shown.
+        if compact_json(parsed) != flt:
+            return None
+        flt = parsed
+    return {"filter": flt} if isinstance(flt, dict) and flt else True
+
+
+class Dataset(NodeType):
+    spec_type = "dataset"
+    platform_type = "storage"
+    variable_field = ("datasetVariable", "Dataset")
+    model = DatasetNode
+    summary_fields = ("dataset", "folder")
+
+    def to_platform(self, key: str, node: AnyNode, ctx: CompileContext) -> PlatformParts:
+        assert isinstance(node, DatasetNode)
+        parts = PlatformParts(type=self.platform_type)
+        meta = parts.metadata
+        handler = "clone_item" if node.operation == "clone" else "dataset_handler"
+        parts.namespace = {"functionName": handler, **PIPELINE_UTILS}
+        if node.operation == "clone":
+            # Exported clone nodes name the module and package explicitly; handler ones do not.
+            parts.namespace.update(moduleName="default_module", packageName="pipeline-utils")
+        if node.dataset is not None:
+            found = ctx.resolve(ResourceKind.DATASET, node.dataset, f"/spec/nodes/{key}/dataset")
+            if found:
+                meta["datasetId"] = found.id
+        if node.folder is not None:
+            meta["dir"] = node.folder
+        if node.loadExisting:
+            trigger: dict[str, Any] = {"active": True}
+            if not isinstance(node.loadExisting, bool) and node.loadExisting.filter is not None:
+                trigger["filter"] = compact_json(node.loadExisting.filter)
+            meta["triggerToPipeline"] = trigger
+        if node.datasetVariable is not None:
+            meta["variableDataset"] = node.datasetVariable
+        return parts
+
+    def from_platform(self, key: str, node: Node, ctx: ExportContext) -> dict[str, Any]:
+        ns, meta = node.namespace, node.metadata
+        out: dict[str, Any] = {}
+        dataset = ctx.names.name(ResourceKind.DATASET, meta.get("datasetId"))
+        if dataset is not None:
+            out["dataset"] = dataset
+        if ns.functionName == "clone_item":
+            out["operation"] = "clone"
+        if isinstance(meta.get("dir"), str) and meta["dir"].startswith("/"):
+            out["folder"] = meta["dir"]
+        ttp = meta.get("triggerToPipeline")
+        if isinstance(ttp, dict) and ttp.get("active") is True:
+            flt = parse_json_text(ttp.get("filter"))
+            out["loadExisting"] = {"filter": flt} if isinstance(flt, dict) and flt else True
+        if isinstance(meta.get("variableDataset"), str) and meta["variableDataset"]:
+            out["datasetVariable"] = meta["variableDataset"]
+        return out
+
+    def spec_view(self, view: SpecView, names: NameLookup) -> None:
+        ns = view.namespace
+        view.drop_fixed(PIPELINE_UTILS)
+        view.named("dataset", ResourceKind.DATASET, "metadata.datasetId", None, names)
+        view.take("folder", "metadata.dir", nonempty_str)
+        view.take("loadExisting", "metadata.triggerToPipeline", _load_existing)
+        view.take("datasetVariable", "metadata.variableDataset", nonempty_str)
+        fn = ns.get("functionName")
+        if fn == "clone_item" and view.usable("namespace.functionName", "namespace.moduleName",
+                                              "namespace.packageName") \
+                and ns.get("moduleName") == "default_module" and ns.get("packageName") == "pipeline-utils":
+            view.put("operation", "clone", "namespace.functionName", "namespace.moduleName",
+                     "namespace.packageName")
+        elif fn == "dataset_handler" and view.usable("namespace.functionName") \
+                and "moduleName" not in ns and "packageName" not in ns:
+            view.put("operation", "handle", "namespace.functionName")
+
+
+TYPE = Dataset()

@@ -1,0 +1,48 @@
+"""The function node: a function of a service already deployed in a project."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.backend import ResourceKind
+from reconciler.document import Node
+from reconciler.nodes.base import CompileContext, ExportContext, NodeType, PlatformParts
+from reconciler.nodes.view import NameLookup, SpecView
+from reconciler.spec.models import AnyNode, FunctionNode
+
+# Spec field -> namespace field, in the order export writes them.
+_NAMESPACE = (("service", "serviceName"), ("function", "functionName"), ("module", "moduleName"),
+              ("package", "packageName"), ("project", "projectName"))
+
+
+class Function(NodeType):
+    spec_type = "function"
+    platform_type = "function"
+    model = FunctionNode
+    summary_fields = ("service", "function")
+
+    def to_platform(self, key: str, node: AnyNode, ctx: CompileContext) -> PlatformParts:
+        assert isinstance(node, FunctionNode)
+        found = ctx.resolve(ResourceKind.SERVICE, node.service, f"/spec/nodes/{key}/service")
+        known = found.extra if found else {}
+        ns = {"functionName": node.function, "serviceName": node.service,
+              "moduleName": node.module or known.get("moduleName") or "default_module",
+              "packageName": node.package or known.get("packageName") or node.service,
+              "projectName": node.project or ctx.project_name}
+        return PlatformParts(type=self.platform_type, namespace={k: v for k, v in ns.items() if v is not None})
+
+    def from_platform(self, key: str, node: Node, ctx: ExportContext) -> dict[str, Any]:
+        ns = node.namespace
+        out: dict[str, Any] = {"service": ns.serviceName or "service", "function": ns.functionName or "run"}
+        for attr, field in _NAMESPACE[2:]:
+            value = getattr(ns, field)
+            if value:
+                out[attr] = value
+        return out
+
+    def spec_view(self, view: SpecView, names: NameLookup) -> None:
+        for spec_field, ns_field in _NAMESPACE:
+            view.take(spec_field, f"namespace.{ns_field}")
+
+
+TYPE = Function()

@@ -1,0 +1,85 @@
+"""The ml node: a model function (predict, train, evaluate, embed) run by the model-management app.
+
+The service, module and package names follow from the function (`model-mgmt-app-<function>`), so
+a spec names only the function; outputs are `item: Item` and `annotations: Annotation[]`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.backend import ResourceKind
+from reconciler.document import Node
+from reconciler.nodes.base import ITEM_PORT, CompileContext, ExportContext, NodeType, PlatformParts
+from reconciler.nodes.view import NameLookup, SpecView, nonempty_str
+from reconciler.spec.models import ML_FUNCTIONS, AnyNode, MlNode, PortSpec
+
+ML_PACKAGE = "model-mgmt-app"
+
+
+def _service_names(function: str) -> dict[str, str]:
+    """The namespace names the platform's model-management app uses for `function`."""
+    service = f"{ML_PACKAGE}-{function}"
+    return {"serviceName": service, "moduleName": service, "packageName": ML_PACKAGE}
+
+
+class Ml(NodeType):
+    spec_type = "ml"
+    platform_type = "ml"
+    variable_field = ("modelVariable", "Model")
+    model = MlNode
+    summary_fields = ("model", "function")
+    schema_not_both = ("model", "modelVariable")
+
+    def default_outputs(self, node: AnyNode) -> list[PortSpec]:
+        return [ITEM_PORT, PortSpec(name="annotations", type="Annotation[]")]
+
+    def to_platform(self, key: str, node: AnyNode, ctx: CompileContext) -> PlatformParts:
+        assert isinstance(node, MlNode)
+        parts = PlatformParts(type=self.platform_type,
+                              namespace={"functionName": node.function, **_service_names(node.function)})
+        meta = parts.metadata
+        if node.model is not None:
+            found = ctx.resolve(ResourceKind.MODEL, node.model, f"/spec/nodes/{key}/model")
+            if found:
+                meta["modelId"], meta["modelName"] = found.id, node.model
+        if node.modelVariable is not None:
+            meta["variableModel"] = node.modelVariable
+        if node.mlType is not None:
+            meta["mlType"] = node.mlType
+        if node.modelConfig is not None:
+            meta["modelConfig"] = node.modelConfig
+        return parts
+
+    def from_platform(self, key: str, node: Node, ctx: ExportContext) -> dict[str, Any]:
+        ns, meta = node.namespace, node.metadata
+        out: dict[str, Any] = {}
+        if ns.functionName in ML_FUNCTIONS and ns.functionName != "predict":
+            out["function"] = ns.functionName
+        if isinstance(meta.get("variableModel"), str) and meta["variableModel"]:
+            out["modelVariable"] = meta["variableModel"]
+        else:  # a spec names the model or the variable holding it, not both (the id stays raw)
+            model = ctx.names.name(ResourceKind.MODEL, meta.get("modelId"))
+            if model is not None:
+                out["model"] = model
+        if isinstance(meta.get("mlType"), str) and meta["mlType"]:
+            out["mlType"] = meta["mlType"]
+        if isinstance(meta.get("modelConfig"), dict):
+            out["modelConfig"] = meta["modelConfig"]
+        return out
+
+    def spec_view(self, view: SpecView, names: NameLookup) -> None:
+        ns = view.namespace
+        fn = ns.get("functionName")
+        if isinstance(fn, str):
+            derived = _service_names(fn)
+            paths = ["namespace.functionName", *(f"namespace.{k}" for k in derived)]
+            if view.usable(*paths) and all(ns.get(k) == v for k, v in derived.items()):
+                view.put("function", fn, *paths)
+        view.named("model", ResourceKind.MODEL, "metadata.modelId", "metadata.modelName", names)
+        view.take("modelVariable", "metadata.variableModel", nonempty_str)
+        view.take("mlType", "metadata.mlType")
+        view.take("modelConfig", "metadata.modelConfig")
+
+
+TYPE = Ml()

@@ -1,0 +1,217 @@
+"""The task node: an annotation or QA task that items wait in until a person acts on them.
+
+Run by pipeline-utils' `move_to_task`. Its output port carries the task's actions (`complete`,
+`discard` / `approve`, `discard`, or `task.actions`) and displays the first one. Items reach a
+task through connections only: a task takes no trigger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from reconciler.backend import ResourceKind
+from reconciler.document import Node
+from reconciler.nodes.base import PIPELINE_UTILS, CompileContext, ExportContext, NodeChecks, NodeType, PlatformParts
+from reconciler.nodes.view import NameLookup, SpecView, nonempty_str
+from reconciler.spec.finding import Finding
+from reconciler.spec.models import TASK_DEFAULT_ACTIONS, AnyNode, PortSpec, TaskNode
+
+# The spec's priority words and the numbers TaskNode.priority holds.
+PRIORITY = {"low": 1, "medium": 2, "high": 3}
+PRIORITY_NAMES = {number: word for word, number in PRIORITY.items()}
+
+
+def due_date_ms(text: str) -> float:
+    """ISO date or date-time -> epoch milliseconds (what TaskNode.dueDate holds). A bare date is
+    midnight UTC, and a naive date-time is read as UTC, so the value never depends on the machine."""
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp() * 1000
+
+
+def due_date_text(value: Any) -> str | None:
+    """A task's dueDate (epoch ms) as the spec writes it; None when it is not one."""
+    # compile writes a spec's dueDate as epoch milliseconds; show it as the date it means (a bare
+    # date when it is midnight UTC, which is how compile reads one).
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        moment = datetime.fromtimestamp(value / 1000, tz=UTC)
+        return moment.date().isoformat() if value % 86_400_000 == 0 else moment.isoformat()
+    return None
+
+
+def _int_choice(table: dict[int, str]) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        return table.get(value) if isinstance(value, int) and not isinstance(value, bool) else None
+    return convert
+
+
+def _workload(value: Any) -> Any:
+    if isinstance(value, list) and all(isinstance(e, dict) and set(e) == {"assigneeId", "load"} for e in value):
+        return [{"assignee": e["assigneeId"], "load": e["load"]} for e in value]
+    return None
+
+
+class Task(NodeType):
+    spec_type = "task"
+    platform_type = "task"
+    model = TaskNode
+    takes_trigger = False
+
+    def default_outputs(self, node: AnyNode) -> list[PortSpec]:
+        assert isinstance(node, TaskNode)
+        actions = node.task.default_actions()
+        return [PortSpec(name="item", type="Item", actions=actions, displayName=actions[0])]
+
+    def findings(self, key: str, node: AnyNode, base: str, checks: NodeChecks) -> list[Finding]:
+        assert isinstance(node, TaskNode)
+        findings: list[Finding] = []
+        task = node.task
+        if task.batchSize is not None and task.maxBatchWorkload is not None:
+            low, high = task.batchSize + 2, task.batchSize * 2
+            if not low <= task.maxBatchWorkload <= high:
+                findings.append(
+                    Finding(
+                        f"{base}/task/maxBatchWorkload",
+                        f"maxBatchWorkload must be from batchSize + 2 to 2 x batchSize ({low} to "
+                        f"{high} for batchSize {task.batchSize}); got {task.maxBatchWorkload}",
+                    )
+                )
+        if task.workload:
+            total = sum(entry.load for entry in task.workload)
+            if abs(total - 100) > 1e-6:
+                findings.append(
+                    Finding(f"{base}/task/workload", f"workload loads add up to {total:g}, not 100")
+                )
+        return findings
+
+    def to_platform(self, key: str, node: AnyNode, ctx: CompileContext) -> PlatformParts:
+        assert isinstance(node, TaskNode)
+        ptr = f"/spec/nodes/{key}"
+        task = node.task
+        parts = PlatformParts(type=self.platform_type, namespace={"functionName": "move_to_task", **PIPELINE_UTILS})
+        meta = parts.metadata
+        meta["taskType"] = task.type
+        dataset_id = None
+        if task.dataset is not None:
+            found = ctx.resolve(ResourceKind.DATASET, task.dataset, f"{ptr}/task/dataset")
+            if found:
+                dataset_id = meta["datasetId"] = found.id
+        if task.recipe is not None and dataset_id is not None:
+            found = ctx.resolve(ResourceKind.RECIPE, task.recipe, f"{ptr}/task/recipe", scope=dataset_id)
+            if found:
+                meta["recipeId"], meta["recipeTitle"] = found.id, task.recipe
+        if task.owner is not None:
+            if ctx.resolve(ResourceKind.USER, task.owner, f"{ptr}/task/owner"):
+                meta["taskOwner"] = task.owner
+        if task.workload is not None:
+            for i, entry in enumerate(task.workload):
+                ctx.resolve(ResourceKind.USER, entry.assignee, f"{ptr}/task/workload/{i}/assignee")
+            # Dataloop's WorkloadUnit identifies assignees by email (`assigneeId`).
+            meta["workload"] = [{"assigneeId": e.assignee, "load": e.load} for e in task.workload]
+        elif task.assignees is not None:
+            for i, email in enumerate(task.assignees):
+                ctx.resolve(ResourceKind.USER, email, f"{ptr}/task/assignees/{i}")
+            share = round(100 / len(task.assignees), 2) if task.assignees else 0
+            meta["workload"] = [{"assigneeId": e, "load": share} for e in task.assignees]
+        if task.priority is not None:
+            meta["priority"] = PRIORITY[task.priority]
+        if task.dueDate is not None:
+            meta["dueDate"] = due_date_ms(task.dueDate)
+        if task.batchSize is not None:
+            meta["batchSize"] = task.batchSize
+        if task.maxBatchWorkload is not None:
+            meta["maxBatchWorkload"] = task.maxBatchWorkload
+        if task.consensus is not None:
+            meta["consensusTaskType"] = task.consensus.type
+            if task.consensus.percentage is not None:
+                meta["consensusPercentage"] = task.consensus.percentage
+            if task.consensus.assignees is not None:
+                meta["consensusAssignees"] = task.consensus.assignees
+        if task.groups is not None:
+            meta["groups"] = list(task.groups)
+        return parts
+
+    def from_platform(self, key: str, node: Node, ctx: ExportContext) -> dict[str, Any]:
+        meta, names = node.metadata, ctx.names
+        task: dict[str, Any] = {}
+        if meta.get("taskType") == "qa":
+            task["type"] = "qa"
+        dataset = names.name(ResourceKind.DATASET, meta.get("datasetId"))
+        if dataset is not None:
+            task["dataset"] = dataset
+            # A recipe is named within its dataset (compile resolves it only there).
+            recipe = names.name(ResourceKind.RECIPE, meta.get("recipeId"), scope=meta["datasetId"])
+            if recipe is not None:
+                task["recipe"] = recipe
+        # Typed where the value reads back exactly. Owner and workload are typed only when every
+        # email is a member the project knows (plan checks typed emails against the members; a
+        # UI-built task need not match them), else they stay raw metadata.
+        owner = meta.get("taskOwner")
+        if isinstance(owner, str) and owner and names.is_user(owner):
+            task["owner"] = owner
+        workload = meta.get("workload")
+        if isinstance(workload, list) and workload and all(
+                isinstance(e, dict) and set(e) == {"assigneeId", "load"} and isinstance(e["assigneeId"], str)
+                and isinstance(e["load"], (int, float)) and not isinstance(e["load"], bool) and 0 <= e["load"] <= 100
+                and names.is_user(e["assigneeId"]) for e in workload):
+            emails = [e["assigneeId"] for e in workload]
+            if len(set(emails)) == len(emails) and all(e["load"] == round(100 / len(emails), 2) for e in workload):
+                task["assignees"] = emails  # the even split compile makes of `assignees`
+            else:
+                task["workload"] = [{"assignee": e["assigneeId"], "load": e["load"]} for e in workload]
+        number = meta.get("priority")
+        priority = PRIORITY_NAMES.get(number) if isinstance(number, (int, float)) else None  # type: ignore[arg-type]
+        if priority is not None:
+            task["priority"] = priority
+        due = due_date_text(meta.get("dueDate"))
+        if due is not None:
+            task["dueDate"] = due
+        for attr in ("batchSize", "maxBatchWorkload"):
+            if isinstance(meta.get(attr), int) and not isinstance(meta.get(attr), bool):
+                task[attr] = meta[attr]
+        if isinstance(meta.get("consensusTaskType"), str) and meta["consensusTaskType"]:
+            consensus: dict[str, Any] = {"type": meta["consensusTaskType"]}
+            if isinstance(meta.get("consensusPercentage"), (int, float)):
+                consensus["percentage"] = meta["consensusPercentage"]
+            if isinstance(meta.get("consensusAssignees"), int):
+                consensus["assignees"] = meta["consensusAssignees"]
+            task["consensus"] = consensus
+        if isinstance(meta.get("groups"), list) and all(isinstance(g, str) and g for g in meta["groups"]):
+            task["groups"] = list(meta["groups"])
+        actions = next((p.actions for p in node.outputs if p.actions), None)
+        if actions and actions != TASK_DEFAULT_ACTIONS[task.get("type", "annotation")]:
+            task["actions"] = list(actions)
+        return {"task": task} if task else {}
+
+    def spec_view(self, view: SpecView, names: NameLookup) -> None:
+        view.drop_fixed({**PIPELINE_UTILS, "functionName": "move_to_task"})
+        view.take("task.type", "metadata.taskType", nonempty_str)
+        view.named("task.dataset", ResourceKind.DATASET, "metadata.datasetId", None, names)
+        view.named("task.recipe", ResourceKind.RECIPE, "metadata.recipeId", "metadata.recipeTitle", names)
+        view.take("task.owner", "metadata.taskOwner", nonempty_str)
+        view.take("task.workload", "metadata.workload", _workload)
+        view.take("task.priority", "metadata.priority", _int_choice(PRIORITY_NAMES))
+        view.take("task.dueDate", "metadata.dueDate", due_date_text)
+        view.take("task.batchSize", "metadata.batchSize")
+        view.take("task.maxBatchWorkload", "metadata.maxBatchWorkload")
+        view.take("task.consensus.type", "metadata.consensusTaskType")
+        view.take("task.consensus.percentage", "metadata.consensusPercentage")
+        view.take("task.consensus.assignees", "metadata.consensusAssignees")
+        view.take("task.groups", "metadata.groups")
+        # `task.actions` sets the actions of the task's output port (`default_outputs`).
+        outputs: dict[str, Any] = view.node["outputs"] if isinstance(view.node.get("outputs"), dict) else {}
+        acting = [name for name, port in outputs.items() if isinstance(port, dict) and "actions" in port]
+        if len(acting) == 1 and view.usable(f"outputs.{acting[0]}.actions"):
+            view.put("task.actions", outputs[acting[0]]["actions"], f"outputs.{acting[0]}.actions")
+
+    def summary(self, view: dict[str, Any]) -> list[tuple[str, Any]]:
+        task = view.get("task")
+        if not isinstance(task, dict):
+            return []
+        return [(f, task[f]) for f in ("type", "dataset", "recipe") if f in task]
+
+
+TYPE = Task()
