@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from reconciler.document import RUNNING_STATUSES, STATUS_INSTALLED, STATUS_UNINSTALLED, Pipeline
 from reconciler.marker import Marker, read_marker
 from reconciler.normalize import Essence, essence, node_keys, section_digests
-from reconciler.leafdiff import leaf_changes
-from reconciler.plan import Action, ChangeOp, FieldChange, PlatformChange
+from reconciler.leafdiff import DiffItem, leaf_changes
+from reconciler.plan import Action, ChangeKind, ChangeOp, FieldChange, PlatformChange
 from reconciler.spec_terms import NameLookup, display_rank, in_spec_terms, spec_status
 
 DesiredStatus = Literal["installed", "paused"]
@@ -36,20 +36,21 @@ class PipelineDiff(BaseModel):
 
 
 def _keyed_changes(section: str, before: Mapping[str, Any], after: Mapping[str, Any],
-                   *, walk: bool = True) -> Iterator[tuple[str, ChangeOp, Any, Any]]:
+                   *, walk: bool = True) -> Iterator[DiffItem]:
     """The changes of one keyed section (`nodes`, `variables`...: key -> value), compared on key
     sets in sorted order: a key only `after` has is added, one only `before` has removed, and a key
-    both have is walked down to its changed leaves (`walk`) or shown whole when it differs."""
+    both have is walked down to its changed leaves (`walk`) or shown whole when it differs.
+    `section` "" is the pipeline's own fields: each key is then a section of its own (`name`)."""
     for key in sorted(before.keys() | after.keys()):
-        path = f"{section}.{key}" if section else key
+        where: tuple[str, str | None] = (section, key) if section else (key, None)
         if key not in before:
-            yield path, ChangeOp.ADD, None, after[key]
+            yield DiffItem.at(*where, None, ChangeOp.ADD, None, after[key])
         elif key not in after:
-            yield path, ChangeOp.REMOVE, before[key], None
+            yield DiffItem.at(*where, None, ChangeOp.REMOVE, before[key], None)
         elif walk:
-            yield from leaf_changes(path, before[key], after[key])
+            yield from leaf_changes(*where, before[key], after[key])
         elif before[key] != after[key]:
-            yield path, ChangeOp.CHANGE, before[key], after[key]
+            yield DiffItem.at(*where, None, ChangeOp.CHANGE, before[key], after[key])
 
 
 def _connection_source(ident: str) -> tuple[str, str]:
@@ -57,10 +58,10 @@ def _connection_source(ident: str) -> tuple[str, str]:
     return src, tgt
 
 
-def _connection_changes(before: Mapping[str, Any], after: Mapping[str, Any]
-                        ) -> Iterator[tuple[str, ChangeOp, Any, Any]]:
+def _connection_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> Iterator[DiffItem]:
     """Added / removed / filter changed, and *rewired*: one connection from a source port (and
-    action) replaced by one to another target is shown as that, not as a remove plus an add."""
+    action) replaced by one to another target is shown as that, not as a remove plus an add.
+    A rewire is addressed by its source end; its values are `-> <old target>` / `-> <new target>`."""
     removed = sorted(before.keys() - after.keys())
     added = sorted(after.keys() - before.keys())
     by_src_removed: dict[str, list[str]] = {}
@@ -71,37 +72,37 @@ def _connection_changes(before: Mapping[str, Any], after: Mapping[str, Any]
         by_src_added.setdefault(_connection_source(ident)[0], []).append(ident)
     rewired = {src for src in by_src_removed
                if len(by_src_removed[src]) == 1 and len(by_src_added.get(src, ())) == 1}
-    out: list[tuple[str, ChangeOp, Any, Any]] = []
+    out: list[DiffItem] = []
     for src in rewired:
         old, new = by_src_removed[src][0], by_src_added[src][0]
-        out.append((f"connections.{src}", ChangeOp.CHANGE,
-                    f"-> {_connection_source(old)[1]}", f"-> {_connection_source(new)[1]}"))
-        out.extend(leaf_changes(f"connections.{new}", before[old], after[new]))
+        out.append(DiffItem.at("connections", src, None, ChangeOp.CHANGE, f"-> {_connection_source(old)[1]}",
+                               f"-> {_connection_source(new)[1]}", ChangeKind.REWIRE))
+        out.extend(leaf_changes("connections", new, before[old], after[new]))
     for ident in removed:
         if _connection_source(ident)[0] not in rewired:
-            out.append((f"connections.{ident}", ChangeOp.REMOVE, before[ident], None))
+            out.append(DiffItem.at("connections", ident, None, ChangeOp.REMOVE, before[ident], None))
     for ident in added:
         if _connection_source(ident)[0] not in rewired:
-            out.append((f"connections.{ident}", ChangeOp.ADD, None, after[ident]))
+            out.append(DiffItem.at("connections", ident, None, ChangeOp.ADD, None, after[ident]))
     for ident in sorted(before.keys() & after.keys()):
-        out.extend(leaf_changes(f"connections.{ident}", before[ident], after[ident]))
-    yield from sorted(out, key=lambda c: c[0])
+        out.extend(leaf_changes("connections", ident, before[ident], after[ident]))
+    yield from sorted(out, key=lambda c: c.path)
 
 
-def _section_of(path: str) -> str:
-    head, _, rest = path.partition(".")
-    if head == "nodes":
-        return f"nodes.{rest.split('.', 1)[0]}"
-    if head in ("root", "triggers"):
+def _section_of(item: DiffItem) -> str:
+    """The marker's digest section (`normalize.section_digests`) a difference falls in."""
+    if item.section == "nodes":
+        return f"nodes.{item.key}"
+    if item.section in ("root", "triggers"):
         return "startNodes"
-    return {"name": "fields", "description": "fields"}.get(head, head)
+    return {"name": "fields", "description": "fields"}.get(item.section, item.section)
 
 
-def essence_changes(live: Essence, desired: Essence) -> list[tuple[str, ChangeOp, Any, Any]]:
+def essence_changes(live: Essence, desired: Essence) -> list[DiffItem]:
     """All differences live -> desired, in display order (pipeline fields, nodes, connections,
     start nodes, variables, settings). Settings compare only keys the desired side sets: the
     server fills the rest with its defaults."""
-    out: list[tuple[str, ChangeOp, Any, Any]] = []
+    out: list[DiffItem] = []
     out.extend(_keyed_changes("", live.fields, desired.fields, walk=False))
     if live.nodes != desired.nodes:
         out.extend(_keyed_changes("nodes", live.nodes, desired.nodes))
@@ -109,13 +110,14 @@ def essence_changes(live: Essence, desired: Essence) -> list[tuple[str, ChangeOp
         out.extend(_connection_changes(live.connections, desired.connections))
     if live.root != desired.root:
         op = ChangeOp.ADD if live.root is None else ChangeOp.REMOVE if desired.root is None else ChangeOp.CHANGE
-        out.append(("root", op, live.root, desired.root))
+        out.append(DiffItem.at("root", None, None, op, live.root, desired.root))
     if live.triggers != desired.triggers:
-        for path, op, before, after in _keyed_changes("triggers", live.triggers, desired.triggers, walk=False):
-            if op is ChangeOp.CHANGE and before.get("type") == after.get("type"):
-                out.extend(leaf_changes(path, before, after))  # same kind: show the fields that moved
+        for item in _keyed_changes("triggers", live.triggers, desired.triggers, walk=False):
+            if item.op is ChangeOp.CHANGE and item.before.get("type") == item.after.get("type"):
+                # same kind: show the fields that moved
+                out.extend(leaf_changes("triggers", item.key, item.before, item.after))
             else:
-                out.append((path, op, before, after))  # event <-> cron: show both whole
+                out.append(item)  # event <-> cron: show both whole
     if live.variables != desired.variables:
         out.extend(_keyed_changes("variables", live.variables, desired.variables))
     live_settings = {k: v for k, v in live.settings.items() if k in desired.settings}
@@ -139,8 +141,8 @@ def _status_actions(live_status: str | None, desired: DesiredStatus,
         return [], []
     # Shown as the spec says it (`installed` / `paused`); the platform's words stay in `platform`.
     raw = PlatformChange(path="status", before=live_status, after=platform)
-    return [action], [FieldChange(path="status", before=spec_status(live_status), after=desired, platform=[raw],
-                                  drift=marker is not None and _status_drifted(live_status, marker))]
+    return [action], [FieldChange.at("status", before=spec_status(live_status), after=desired, platform=[raw],
+                                     drift=marker is not None and _status_drifted(live_status, marker))]
 
 
 def _status_drifted(live_status: str | None, marker: Marker) -> bool:
@@ -200,7 +202,7 @@ def _marker_change(field: str, before: Any, after: Any) -> FieldChange:
         differ = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
         before = {k: before[k] for k in differ if k in before}
         after = {k: after[k] for k in differ if k in after}
-    return FieldChange(path=f"marker.{field}", before=before, after=after)
+    return FieldChange.at("marker", field, before=before, after=after)
 
 
 def _renames(before: Marker, after: Marker, live_keys: Mapping[str, str]) -> list[FieldChange]:
@@ -210,8 +212,8 @@ def _renames(before: Marker, after: Marker, live_keys: Mapping[str, str]) -> lis
     for new_key, node_id in sorted(after.nodes.items()):
         old_key = old_by_id.get(node_id)
         if old_key is not None and old_key != new_key and node_id in live_keys:
-            out.append(FieldChange(path=f"nodes.{new_key}", before=f"nodes.{old_key}", after=f"nodes.{new_key}",
-                                   op=ChangeOp.RENAME))
+            out.append(FieldChange.at("nodes", new_key, before=f"nodes.{old_key}", after=f"nodes.{new_key}",
+                                      op=ChangeOp.RENAME))
     return out
 
 
@@ -242,8 +244,7 @@ def diff_pipeline(
         # A create shows what the spec sets: the essence's "" for no description is a default
         # the user never wrote (noise as `+ metadata.description = ""`).
         shown = ess_desired.model_copy(update={"fields": {k: v for k, v in ess_desired.fields.items() if v != ""}})
-        changes = in_spec_terms([FieldChange(path=p, before=b, after=a, op=op)
-                                 for p, op, b, a in essence_changes(Essence(), shown)],
+        changes = in_spec_terms([item.change() for item in essence_changes(Essence(), shown)],
                                 {}, ess_desired.nodes, names)
         return PipelineDiff(actions=[Action.CREATE] + ([Action.RESUME] if status == "installed" else []),
                             changes=changes, reason="no live pipeline with this name")
@@ -260,8 +261,8 @@ def diff_pipeline(
     drifted: set[str] = set()
     if raw and live_marker is not None:
         drifted = _in_current_terms(applied_drift(live, live_marker, owned=owned), live_marker, known)
-    changes = in_spec_terms([FieldChange(path=p, before=b, after=a, op=op, drift=_section_of(p) in drifted)
-                             for p, op, b, a in raw], ess_live.nodes, ess_desired.nodes, names) if raw else []
+    changes = in_spec_terms([item.change(drift=_section_of(item) in drifted) for item in raw],
+                            ess_live.nodes, ess_desired.nodes, names) if raw else []
 
     reasons: list[str] = []
     actions: list[Action] = []
@@ -272,7 +273,7 @@ def diff_pipeline(
         # law is "plan after export shows no changes". The marker rides along with the first
         # real update; until then the pipeline is never pruned (only marked ones are).
         if update or (reset_token is not None):
-            changes.append(FieldChange(path="managedBy", before=None, after="loopform", op=ChangeOp.ADD))
+            changes.append(FieldChange.at("managedBy", before=None, after="loopform", op=ChangeOp.ADD))
             reasons.append("not yet managed by Loopform: the marker variable will be added")
     else:
         renames = _renames(live_marker, desired_marker, lkeys)
@@ -297,7 +298,7 @@ def diff_pipeline(
 
     token_before = live_marker.resetToken if live_marker else None
     if reset_token is not None and reset_token != token_before:
-        changes.append(FieldChange(path="resetToken", before=token_before, after=reset_token))
+        changes.append(FieldChange.at("resetToken", before=token_before, after=reset_token))
         # A token seen for the first time on an adopted pipeline is recorded, not acted on:
         # adopting must not wipe a running pipeline's cycles as a side effect.
         if live_marker is not None:

@@ -406,9 +406,9 @@ def export_pipeline(live: Pipeline, *, project: str | None = None, project_id: s
     except (ValidationError, SpecErrors) as exc:
         raise ValueError(f"export of {live.name!r} produced an invalid spec: {exc}") from exc
     residue: list[str] = []
-    for path, _op, before, after in essence_changes(live_ess, final_ess):
-        residue.append(f"{path}: {json.dumps(drop_nulls(before), default=str)[:80]} -> "
-                       f"{json.dumps(drop_nulls(after), default=str)[:80]}")
+    for item in essence_changes(live_ess, final_ess):
+        residue.append(f"{item.path}: {json.dumps(drop_nulls(item.before), default=str)[:80]} -> "
+                       f"{json.dumps(drop_nulls(item.after), default=str)[:80]}")
 
     source = _referenced(f"{project + '/' if project else ''}{live.name}", references).replace("\n", " ")
     header = f"{SCHEMA_COMMENT}\n# Exported by loopform from {source}\n"

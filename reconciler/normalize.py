@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -194,6 +195,40 @@ def _trigger_essence(trigger: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True)
+class ConnectionRef:
+    """A connection by its ends: `ident` is its key in the essence and in change addresses
+    (`<node>.<port>[<action>] -> <node>.<port>`); `source` / `target` are node keys."""
+
+    ident: str
+    source: str
+    target: str
+    action: str | None
+
+
+def connection_refs(wire: Mapping[str, Any], keys: Mapping[str, str]) -> list[ConnectionRef]:
+    """The connections of a pipeline document (wire form) by their ends, in document order."""
+    port_name: dict[tuple[str, str], str] = {}  # (node id, port id) -> port name
+    for node in wire.get("nodes", []):
+        for io in ("inputs", "outputs"):
+            ports = node.get(io) or []
+            for name, p in zip(_port_names(ports), ports):
+                port_name[(node["id"], p.get("portId", ""))] = name
+
+    def end(ref: dict[str, Any]) -> tuple[str, str]:
+        node_id, port_id = ref.get("nodeId", ""), ref.get("portId", "")
+        key = keys.get(node_id, f"?{node_id}")
+        return key, f"{key}.{port_name.get((node_id, port_id), '?' + port_id)}"
+
+    out = []
+    for conn in wire.get("connections", []):
+        action = conn.get("action")
+        (src, src_end), (tgt, tgt_end) = end(conn["src"]), end(conn["tgt"])
+        out.append(ConnectionRef(ident=f"{src_end}{f'[{action}]' if action else ''} -> {tgt_end}",
+                                 source=src, target=tgt, action=action))
+    return out
+
+
 def essence(doc: Pipeline, *, keys: Mapping[str, str], owned: frozenset[str] = frozenset()) -> Essence:
     """The comparable form of `doc`.
 
@@ -204,30 +239,14 @@ def essence(doc: Pipeline, *, keys: Mapping[str, str], owned: frozenset[str] = f
     wire = doc.wire()
     fields = {f: wire.get(f) or "" for f in _PIPELINE_COMPARED}  # description: "" is the default
 
-    nodes: dict[str, dict[str, Any]] = {}
-    port_name: dict[tuple[str, str], str] = {}  # (node id, port id) -> port name
-    for node in wire.get("nodes", []):
-        key = keys[node["id"]]
-        nodes[key] = _node_essence(node, key, owned)
-        for io in ("inputs", "outputs"):
-            ports = node.get(io) or []
-            for name, p in zip(_port_names(ports), ports):
-                port_name[(node["id"], p.get("portId", ""))] = name
-
-    def endpoint(ref: dict[str, Any]) -> str:
-        node_id, port_id = ref.get("nodeId", ""), ref.get("portId", "")
-        key = keys.get(node_id, f"?{node_id}")
-        return f"{key}.{port_name.get((node_id, port_id), '?' + port_id)}"
-
+    nodes = {keys[node["id"]]: _node_essence(node, keys[node["id"]], owned) for node in wire.get("nodes", [])}
     connections: dict[str, dict[str, Any]] = {}
-    for conn in wire.get("connections", []):
-        action = conn.get("action")
-        ident = f"{endpoint(conn['src'])}{f'[{action}]' if action else ''} -> {endpoint(conn['tgt'])}"
+    for ref, conn in zip(connection_refs(wire, keys), wire.get("connections", [])):
         # "{}" and a missing condition both mean "no filter" (the SDK omits it).
         condition = parse_json_text(conn.get("condition") or "{}")
         extra = {k: v for k, v in conn.items()
                  if k not in ("src", "tgt", "condition", "action") and v is not None}
-        connections[ident] = {"filter": condition, **extra}
+        connections[ref.ident] = {"filter": condition, **extra}
 
     root: str | None = None
     triggers: dict[str, dict[str, Any]] = {}

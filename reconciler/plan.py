@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 
 from reconciler.backend import Resolved
 from reconciler.document import Pipeline
@@ -97,6 +97,55 @@ class ChangeOp(str, Enum):
     RENAME = "rename"  # a node's spec key, its id kept: before/after are `nodes.<old>` / `nodes.<new>`
 
 
+class ChangeKind(str, Enum):
+    """What happened at a change's address, for renderers (they never parse `path`)."""
+
+    VALUE = "value"  # a value changed in place
+    REWIRE = "rewire"  # a connection from one source port (and action) now goes to another target
+    ADD = "add"  # the addressed entry appeared
+    REMOVE = "remove"  # the addressed entry disappeared
+    RENAME = "rename"  # a node's spec key changed, its id kept
+
+
+_KIND_OF_OP = {ChangeOp.ADD: ChangeKind.ADD, ChangeOp.REMOVE: ChangeKind.REMOVE, ChangeOp.RENAME: ChangeKind.RENAME}
+
+
+def kind_of(op: ChangeOp) -> ChangeKind:
+    """The kind a change of `op` has, unless it is a rewire (which only the diff knows)."""
+    return _KIND_OF_OP.get(op, ChangeKind.VALUE)
+
+
+def change_address(path: str, op: ChangeOp) -> tuple[str, str | None, str | None, ChangeKind]:
+    """(section, key, field, kind) of a rendered change path.
+
+    Only for plans saved before changes carried their address (and for a change built from a
+    path alone): the diff gives each change its address when it makes it. Exact for every path
+    the diff writes: node keys, port names and variable names contain no dots, and a connection's
+    key is `<node>.<port>[<action>] -> <node>.<port>` (or, rewired, its source end alone)."""
+    section, _, rest = path.partition(".")
+    if not rest:
+        key, field = None, None
+    elif section == "connections" and " -> " in rest:
+        src, _, tgt = rest.partition(" -> ")
+        parts = tgt.split(".", 2)
+        key = f"{src} -> {'.'.join(parts[:2])}"
+        field = parts[2] if len(parts) > 2 else None
+    elif section == "connections":
+        key, field = rest, None
+    else:
+        key, _, sub = rest.partition(".")
+        field = sub or None
+    kind = kind_of(op)
+    if section == "connections" and key is not None and " -> " not in key and op is ChangeOp.CHANGE:
+        kind = ChangeKind.REWIRE
+    return section, key, field, kind
+
+
+def render_path(section: str, key: str | None = None, field: str | None = None) -> str:
+    """The dotted path of an address (`nodes.review.task.priority`)."""
+    return ".".join(part for part in (section, key, field) if part)
+
+
 class PlatformChange(BaseModel):
     """One difference in the API document's own terms (essence paths keyed by spec node key, e.g.
     `nodes.label.metadata.recipeId`): what a `FieldChange` in spec terms stands for."""
@@ -127,6 +176,13 @@ class FieldChange(BaseModel):
     someone edited the pipeline outside Loopform and this change would undo that edit.
     `platform` lists the API-document differences this change stands for (e.g. `metadata.recipeId`
     and `metadata.recipeTitle` behind `task.recipe`); None when path and values are already those.
+
+    The address, for renderers and other readers that must not parse `path`: `section` (`nodes`,
+    `connections`, `variables`, `settings`, `metadata`, `triggers`, `marker`, or a pipeline field
+    such as `status`), `key` (the node key, connection, variable... within it; None for a pipeline
+    field), `field` (the dotted field within that entry; None for the entry as a whole) and `kind`.
+    `path` is their rendering. Added to the JSON form after format 1 was published: a saved plan
+    without them gets them from `change_address` when read.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -137,6 +193,26 @@ class FieldChange(BaseModel):
     drift: bool = False
     op: ChangeOp = ChangeOp.CHANGE
     platform: list[PlatformChange] | None = None
+    section: str = ""
+    key: str | None = None
+    field: str | None = None
+    kind: ChangeKind = ChangeKind.VALUE
+
+    @model_validator(mode="before")
+    @classmethod
+    def _addressed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "section" not in data and isinstance(data.get("path"), str):
+            op = ChangeOp(data.get("op", ChangeOp.CHANGE))
+            section, key, field, kind = change_address(data["path"], op)
+            data = {**data, "section": section, "key": key, "field": field, "kind": kind}
+        return data
+
+    @classmethod
+    def at(cls, section: str, key: str | None = None, field: str | None = None, *,
+           op: ChangeOp = ChangeOp.CHANGE, kind: ChangeKind | None = None, **values: Any) -> FieldChange:
+        """A change at an address (the path rendered from it); `kind` defaults to what `op` says."""
+        return cls(path=render_path(section, key, field), op=op, section=section, key=key, field=field,
+                   kind=kind if kind is not None else kind_of(op), **values)
 
 
 class PipelineChange(BaseModel):

@@ -28,7 +28,7 @@ from reconciler.document import RUNNING_STATUSES, STATUS_CREATED, STATUS_UNINSTA
 from reconciler.leafdiff import leaf_changes
 from reconciler.nodes import for_platform, spec_type_of
 from reconciler.nodes.view import NameLookup, SpecView, lookup
-from reconciler.plan import ChangeOp, FieldChange, PlatformChange
+from reconciler.plan import ChangeOp, FieldChange, PlatformChange, render_path
 
 def _no_names(kind: ResourceKind, ident: str) -> str | None:
     return None
@@ -99,9 +99,14 @@ def _platform_for(rel: str, sources: dict[str, tuple[str, ...]]) -> tuple[str, .
     return tuple(out) or (rel,)
 
 
+def _under(field: str | None, platform: str) -> bool:
+    """Whether a change at node field `field` (None: the whole node) touches platform path `platform`."""
+    return field is None or field == platform or field.startswith(platform + ".") \
+        or platform.startswith(field + ".")
+
+
 def _node_changes(key: str, raw: list[FieldChange], before: Any, after: Any,
                   names: NameLookup) -> list[FieldChange]:
-    prefix = f"nodes.{key}"
     drift = any(c.drift for c in raw)
     if not isinstance(before, dict) or not isinstance(after, dict):
         # The whole node appears or disappears: its value is shown as its spec view.
@@ -118,15 +123,20 @@ def _node_changes(key: str, raw: list[FieldChange], before: Any, after: Any,
         # foresee): show the document's own differences rather than an update with no lines.
         return raw
     out: list[FieldChange] = []
-    for path, op, b, a in leaf_changes(prefix, vb, va):
-        rel = path[len(prefix) + 1:]
-        behind = [c for c in raw if any(c.path == f"{prefix}.{p}" or c.path.startswith(f"{prefix}.{p}.")
-                                         or f"{prefix}.{p}".startswith(c.path + ".")
-                                         for p in _platform_for(rel, sources))]
-        same = len(behind) == 1 and behind[0].path == path and behind[0].before == b and behind[0].after == a
-        out.append(FieldChange(path=path, op=op, before=b, after=a, drift=drift,
-                               platform=None if same else [PlatformChange.of(c) for c in behind]))
+    for item in leaf_changes("nodes", key, vb, va):
+        rel = item.field or ""
+        behind = [c for c in raw if any(_under(c.field, p) for p in _platform_for(rel, sources))]
+        same = len(behind) == 1 and behind[0].path == item.path and behind[0].before == item.before \
+            and behind[0].after == item.after
+        out.append(item.change(drift=drift).model_copy(
+            update={"platform": None if same else [PlatformChange.of(c) for c in behind]}))
     return out
+
+
+def _moved(change: FieldChange, section: str, key: str | None, field: str | None, **update: Any) -> FieldChange:
+    """`change` shown at another address (in spec terms), the platform change it stands for kept."""
+    return change.model_copy(update={"path": render_path(section, key, field), "section": section, "key": key,
+                                     "field": field, "platform": [PlatformChange.of(change)], **update})
 
 
 def _trigger_view(value: Any) -> Any:
@@ -146,21 +156,16 @@ def _trigger_view(value: Any) -> Any:
 def _trigger_change(change: FieldChange) -> FieldChange:
     """`triggers.<key>[.spec.x]` -> `nodes.<key>.trigger[.event.x | .cron]`; a second trigger on
     one node (`<key>#2`, which a spec cannot write) keeps its platform path."""
-    _, _, rest = change.path.partition(".")
-    slot, _, sub = rest.partition(".")
+    slot, sub = change.key or "", change.field
     if "#" in slot:
         return change
     if not sub:
-        path = f"nodes.{slot}.trigger"
-        before, after = _trigger_view(change.before), _trigger_view(change.after)
-    else:
-        head, _, tail = sub.partition(".")
-        if head == "spec":
-            sub = f"cron{tail[4:]}" if tail.split(".", 1)[0] == "cron" else f"event.{tail}"
-        path = f"nodes.{slot}.trigger.{sub}"
-        before, after = change.before, change.after
-    return change.model_copy(update={"path": path, "before": before, "after": after,
-                                     "platform": [PlatformChange.of(change)]})
+        return _moved(change, "nodes", slot, "trigger", before=_trigger_view(change.before),
+                      after=_trigger_view(change.after))
+    head, _, tail = sub.partition(".")
+    if head == "spec":
+        sub = f"cron{tail[4:]}" if tail.split(".", 1)[0] == "cron" else f"event.{tail}"
+    return _moved(change, "nodes", slot, f"trigger.{sub}")
 
 
 def spec_status(status: str | None) -> str | None:
@@ -188,20 +193,19 @@ def in_spec_terms(raw: list[FieldChange], live_nodes: dict[str, dict[str, Any]],
     i = 0
     while i < len(raw):
         change = raw[i]
-        head, _, rest = change.path.partition(".")
-        if head == "nodes" and rest:
-            key = rest.split(".", 1)[0]
+        if change.section == "nodes" and change.key is not None:
+            key = change.key
             group = [change]
-            while i + 1 < len(raw) and raw[i + 1].path.startswith(f"nodes.{key}."):
+            while i + 1 < len(raw) and raw[i + 1].section == "nodes" and raw[i + 1].key == key \
+                    and raw[i + 1].field is not None:
                 i += 1
                 group.append(raw[i])
             out.extend(_node_changes(key, group, live_nodes.get(key), desired_nodes.get(key), lookup))
-        elif head in ("name", "description") and not rest:
-            out.append(change.model_copy(update={"path": f"metadata.{head}",
-                                                 "platform": [PlatformChange.of(change)]}))
-        elif head == "triggers" and rest:
+        elif change.section in ("name", "description") and change.key is None:
+            out.append(_moved(change, "metadata", change.section, None))
+        elif change.section == "triggers" and change.key is not None:
             out.append(_trigger_change(change))
-        elif change.path == "status":
+        elif change.section == "status" and change.key is None:
             out.append(change.model_copy(update={"before": spec_status(change.before),
                                                  "after": spec_status(change.after),
                                                  "platform": [PlatformChange.of(change)]}))
@@ -217,5 +221,4 @@ _RANKS = {"metadata": 0, "nodes": 1, "connections": 2, "root": 3, "triggers": 4,
 
 def display_rank(change: FieldChange) -> tuple[int, str]:
     """Where a change is listed: pipeline fields, then nodes (by key), connections, ... (stable)."""
-    head, _, rest = change.path.partition(".")
-    return (_RANKS.get(head, 7), rest.split(".", 1)[0] if head == "nodes" else "")
+    return (_RANKS.get(change.section, 7), (change.key or "") if change.section == "nodes" else "")

@@ -7,10 +7,11 @@
     write_graph(plan, path)                         .mmd/.md -> Mermaid, .svg -> SVG, .png -> PNG
 
 The picture is the desired pipeline (nodes from the plan's `desired` document, named by spec key
-through the marker) overlaid with the plan's changes: a `nodes.<key>` add/remove marks a node
-added/removed (removed nodes are drawn from the change's `before`), any deeper node path marks it
-changed; a `connections.<ident>` add/remove marks an edge, a rewire (`connections.<source>`
-`-> a` to `-> b`) is a removed plus an added edge, a deeper path (`.filter`) marks it changed.
+through the marker) overlaid with the plan's changes, read by their addresses (`FieldChange.section`,
+`key`, `field`, `kind`): a whole node added/removed marks it so (removed nodes are drawn from the
+change's `before`), a field of it (or a rename) marks it changed; a whole connection added/removed
+marks an edge, a rewire (from `-> a` to `-> b`) is a removed plus an added edge, a field of it
+(`filter`) marks it changed.
 
 SVG is written here rather than through Graphviz: graphviz needs a system binary that CI would
 have to install, and the picture needs only boxes, arrows and text placed by the same layered
@@ -32,8 +33,8 @@ from pydantic import BaseModel, ConfigDict
 from reconciler.errors import ConfigError
 from reconciler.layout import layered_positions
 from reconciler.marker import read_marker
-from reconciler.normalize import essence
-from reconciler.plan import Action, ChangeOp, FieldChange, PipelineChange, Plan
+from reconciler.normalize import connection_refs
+from reconciler.plan import Action, ChangeKind, FieldChange, PipelineChange, Plan
 from reconciler.nodes import spec_type_of
 
 
@@ -95,9 +96,8 @@ def pipeline_graph(change: PipelineChange) -> PipelineGraph:
         keys = {n.id: known.get(n.id) or n.name or n.id for n in change.desired.nodes}
         for node in change.desired.nodes:
             nodes[keys[node.id]] = GraphNode(key=keys[node.id], type=_spec_type(node.type or ""))
-        for ident in essence(change.desired, keys=keys).connections:
-            src, tgt, label = _endpoints(ident)
-            edges[ident] = GraphEdge(source=src, target=tgt, label=label)
+        for ref in connection_refs(change.desired.wire(), keys):
+            edges[ref.ident] = GraphEdge(source=ref.source, target=ref.target, label=ref.action or "")
     for c in change.changes:
         _apply_change(c, nodes, edges)
     if Action.CREATE in change.actions:
@@ -108,37 +108,32 @@ def pipeline_graph(change: PipelineChange) -> PipelineGraph:
 
 
 def _apply_change(c: FieldChange, nodes: dict[str, GraphNode], edges: dict[str, GraphEdge]) -> None:
-    head, _, rest = c.path.partition(".")
-    if head == "nodes" and rest:
-        key = next((k for k in sorted(nodes, key=len, reverse=True) if rest == k or rest.startswith(k + ".")),
-                   rest.split(".", 1)[0])
-        whole = rest == key
-        if whole and c.op is ChangeOp.REMOVE:
+    if c.key is None:
+        return
+    whole = c.field is None
+    if c.section == "nodes":
+        if whole and c.kind is ChangeKind.REMOVE:
             kind = c.before.get("type", "") if isinstance(c.before, dict) else ""
-            nodes[key] = GraphNode(key=key, type=_spec_type(str(kind)), mark=Mark.REMOVED)
-        elif key in nodes and nodes[key].mark is Mark.SAME:
-            # A renamed key (op rename) is the same node, changed; a whole node otherwise is new.
-            added = whole and c.op is ChangeOp.ADD
-            nodes[key] = nodes[key].model_copy(update={"mark": Mark.ADDED if added else Mark.CHANGED})
-    elif head == "connections" and rest:
-        if " -> " not in rest:
+            nodes[c.key] = GraphNode(key=c.key, type=_spec_type(str(kind)), mark=Mark.REMOVED)
+        elif c.key in nodes and nodes[c.key].mark is Mark.SAME:
+            # A renamed key is the same node, changed; a whole node otherwise is new.
+            added = whole and c.kind is ChangeKind.ADD
+            nodes[c.key] = nodes[c.key].model_copy(update={"mark": Mark.ADDED if added else Mark.CHANGED})
+    elif c.section == "connections":
+        if c.kind is ChangeKind.REWIRE:
             if isinstance(c.before, str) and isinstance(c.after, str):
-                # A rewire: `connections.<source port>` from `-> old target` to `-> new target`.
-                old, new = f"{rest} {c.before}", f"{rest} {c.after}"
+                # `key` is the source end; the values say `-> old target` / `-> new target`.
+                old, new = f"{c.key} {c.before}", f"{c.key} {c.after}"
                 src, tgt, label = _endpoints(old)
                 edges[old] = GraphEdge(source=src, target=tgt, label=label, mark=Mark.REMOVED)
                 if new in edges:
                     edges[new] = edges[new].model_copy(update={"mark": Mark.ADDED})
-            return
-        ident = next((k for k in sorted(edges, key=len, reverse=True)
-                      if rest == k or rest.startswith(k + ".")), rest)
-        whole = rest == ident
-        if whole and c.op is ChangeOp.REMOVE:
-            src, tgt, label = _endpoints(ident)
-            edges[ident] = GraphEdge(source=src, target=tgt, label=label, mark=Mark.REMOVED)
-        elif ident in edges and edges[ident].mark is Mark.SAME:
-            mark = Mark.ADDED if whole and c.op is ChangeOp.ADD else Mark.CHANGED
-            edges[ident] = edges[ident].model_copy(update={"mark": mark})
+        elif whole and c.kind is ChangeKind.REMOVE:
+            src, tgt, label = _endpoints(c.key)
+            edges[c.key] = GraphEdge(source=src, target=tgt, label=label, mark=Mark.REMOVED)
+        elif c.key in edges and edges[c.key].mark is Mark.SAME:
+            mark = Mark.ADDED if whole and c.kind is ChangeKind.ADD else Mark.CHANGED
+            edges[c.key] = edges[c.key].model_copy(update={"mark": mark})
 
 
 def plan_graphs(plan: Plan) -> list[PipelineGraph]:

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from reconciler.nodes import for_spec_type, spec_type_of
-from reconciler.plan import ChangeOp, FieldChange
+from reconciler.plan import ChangeKind, ChangeOp, FieldChange
 
 MAX_VALUE_CHARS = 120
 
@@ -48,10 +48,14 @@ def _trigger_summary(trigger: dict[str, Any]) -> str:
     return text
 
 
-def _is_trigger(path: str) -> bool:
-    head, _, rest = path.partition(".")
-    return (head == "triggers" and rest.count(".") == 0) or (
-        head == "nodes" and rest.count(".") == 1 and rest.endswith(".trigger"))
+def _is_trigger(change: FieldChange) -> bool:
+    """A whole trigger: a platform one (`triggers.<slot>`) or a node's (`nodes.<key>.trigger`)."""
+    return (change.section == "triggers" and change.key is not None and change.field is None) or (
+        change.section == "nodes" and change.field == "trigger")
+
+
+def _target(value: Any) -> str:
+    return value.removeprefix("-> ") if isinstance(value, str) else short(value)
 
 
 MAX_TEXT_DIFF_LINES = 40
@@ -78,23 +82,23 @@ def describe(change: FieldChange) -> str:
         return f"{change.path}: text changed ({_line_count(change.before)} -> {_line_count(change.after)} lines)"
     if change.op is ChangeOp.RENAME:
         return f"{change.before} -> {change.after} (id kept)"
-    head = change.path.split(".", 1)[0]
+    section, whole = change.section, change.key is not None and change.field is None
     value = change.after if change.op is ChangeOp.ADD else change.before
     if change.op is not ChangeOp.CHANGE and isinstance(value, dict):
-        if head == "nodes" and change.path.count(".") == 1:
+        if section == "nodes" and whole:
             return f"{change.path}: {_node_summary(value)}"
-        if head == "connections":
+        if section == "connections":
             flt = value.get("filter")
             return change.path + (f" where {short(flt, 80)}" if flt else "")
-        if _is_trigger(change.path):
+        if _is_trigger(change):
             return f"{change.path}: {_trigger_summary(value)}"
-        if head == "variables" and change.path.count(".") == 1:
+        if section == "variables" and whole:
             return f"{change.path}: {value.get('type', '')} = {short(value.get('value'))}"
-    if _is_trigger(change.path) and isinstance(change.before, dict) and isinstance(change.after, dict):
+    if _is_trigger(change) and isinstance(change.before, dict) and isinstance(change.after, dict):
         return f"{change.path}: {_trigger_summary(change.before)} -> {_trigger_summary(change.after)}"
-    if head == "connections" and change.op is ChangeOp.CHANGE and isinstance(change.before, str) \
-            and change.before.startswith("-> "):
-        return f"{change.path}: {change.before[3:]} -> {change.after[3:]}"  # rewired
+    if change.kind is ChangeKind.REWIRE:
+        # The values are the targets, written `-> <node>.<port>` in the JSON plan.
+        return f"{change.path}: {_target(change.before)} -> {_target(change.after)}"
     if change.op is ChangeOp.ADD:
         return f"{change.path} = {short(change.after)}"
     if change.op is ChangeOp.REMOVE:
