@@ -34,8 +34,6 @@ from reconciler.planner import make_plan, stale_reasons
 from reconciler.render.text import render_plan
 from reconciler.terminal import Terminal
 
-NAME = "apply"
-HELP = "apply the specs (or a saved plan) to the live pipelines"
 _SPEC_SUFFIXES = (".yaml", ".yml")
 
 

@@ -17,9 +17,6 @@ from reconciler.redact import hidden_values, redact_like, redact_saved_plan
 from reconciler.render.graph import check_graph_path, write_graph
 from reconciler.terminal import Terminal
 
-NAME = "plan"
-HELP = "show what apply would change in the live pipelines (nothing is changed)"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH",
