@@ -188,6 +188,35 @@ def _ports(key: str, node_id: str, io: str, specs: list[PortSpec], explicit: boo
     return ports
 
 
+def referenced_names(spec: PipelineSpec) -> dict[ResourceKind, set[str]]:
+    """The names compiling `spec` resolves, by kind (recipes by title), read from the same fields
+    `_typed_parts` resolves: a resolver can then fetch each kind in one query for many specs
+    (`reconciler.backend.BatchResolver.prefetch`). A name missed here is still resolved, one by one."""
+    names: dict[ResourceKind, set[str]] = {}
+
+    def add(kind: ResourceKind, name: str | None) -> None:
+        if name is not None:
+            names.setdefault(kind, set()).add(name)
+
+    for node in spec.spec.nodes.values():
+        if isinstance(node, DatasetNode):
+            add(ResourceKind.DATASET, node.dataset)
+        elif isinstance(node, TaskNode):
+            task = node.task
+            add(ResourceKind.DATASET, task.dataset)
+            add(ResourceKind.RECIPE, task.recipe)
+            add(ResourceKind.USER, task.owner)
+            for entry in task.workload or []:
+                add(ResourceKind.USER, entry.assignee)
+            for email in task.assignees or []:
+                add(ResourceKind.USER, email)
+        elif isinstance(node, FunctionNode):
+            add(ResourceKind.SERVICE, node.service)
+        elif isinstance(node, MlNode):
+            add(ResourceKind.MODEL, node.model)
+    return names
+
+
 def _typed_parts(key: str, node: Any, ctx: _Context, project_name: str | None) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(platform type, namespace, metadata, config, extra node fields) generated from typed fields."""
     ptr = f"/spec/nodes/{key}"
