@@ -35,10 +35,11 @@ EXAMPLES = REPO / "pipelines"
 FLOOR = """
 import sys
 from pathlib import Path
-import requests, yaml
+import yaml
 for path in sorted(Path(sys.argv[1]).rglob("*.yaml")):
     yaml.load(path.read_bytes(), Loader=yaml.CSafeLoader)
 if len(sys.argv) > 2:
+    import requests
     url, token, project = sys.argv[2:5]
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"
