@@ -21,8 +21,8 @@ Explicit tags other than the standard JSON-compatible ones are rejected.
 
 That reader costs a Python call per event. Most spec files need none of its checks, so they are
 read first by libyaml's parser and composer with PyYAML's constructors (`_parse_fast`, about the
-cost of `yaml.load(text, Loader=CSafeLoader)`): only when their nesting provably fits MAX_DEPTH
-(the composer recurses), the constructors meet nothing but string keys, each once, and the
+cost of `yaml.load(text, Loader=CSafeLoader)`): only when their nesting is provably shallow enough
+for the composer (it recurses), the constructors meet nothing but string keys, each once, and the
 JSON-shaped tags, and the data is inside the limits. Anything else, and the marks of any file, come
 from the event reader, so messages and locations do not depend on which way a file was read.
 """
@@ -554,9 +554,14 @@ _FLOW = re.compile(r"""[\[\]{}"'#]""")
 _QUOTED = {'"': re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL), "'": re.compile(r"'(?:[^']|'')*'")}
 
 
+# Nesting libyaml's composer is given at most: it recurses in C, and crashes the interpreter on
+# deep enough input (a 50,000-level flow nest). The exact MAX_DEPTH check follows the composer.
+_COMPOSER_DEPTH = 512
+
+
 def _depth_bound(text: str) -> int:
-    """More than the nesting depth of `text` can be (or MAX_DEPTH + 1 when unsure), read without
-    parsing: libyaml's composer recurses, so deep input must never reach it.
+    """At least the nesting depth of `text` (or _COMPOSER_DEPTH + 1 when unsure), read without
+    parsing, so that deep input never reaches the recursive composer.
 
     Block collections nest by indentation, or by `- ` entries on one line: at most two levels per
     column. Flow collections are counted by their brackets; in a flow collection a bracket is
@@ -583,7 +588,7 @@ def _depth_bound(text: str) -> int:
                 continue  # inside a plain scalar (`it's`)
             closed = _QUOTED[char].match(text, found.start())
             if closed is None:
-                return MAX_DEPTH + 1
+                return _COMPOSER_DEPTH + 1
             at = closed.end()
     return 2 * block + 2 + deepest
 
@@ -621,7 +626,7 @@ def _parse_fast(text: str, path: str) -> SourceDocument | None:
     # Tags, merge keys, complex and duplicate keys stop the constructors above; an alias of a
     # collection is a shared container (`_within_limits`); an alias of a scalar reads the same
     # either way, unless there are too many of them.
-    if _FastLoader is None or text.count("*") > MAX_ALIASES or _depth_bound(text) > MAX_DEPTH:
+    if _FastLoader is None or text.count("*") > MAX_ALIASES or _depth_bound(text) > _COMPOSER_DEPTH:
         return None
     try:
         data = yaml.load(text, Loader=_FastLoader)  # noqa: S506 - only the constructors above

@@ -119,17 +119,20 @@ def test_the_fast_path_reads_exactly_what_the_event_reader_reads() -> None:
     assert fast_reads > 100
 
 
-@pytest.mark.parametrize("text", [
-    "a: " + "[" * 50_000 + "]" * 50_000 + "\n",
-    "a: " + '[" ]]]]", ' * 70 + "]" * 70 + "\n",  # closing brackets in quoted scalars are not structure
-    "a: " + "[ # ]]]]\n" * 70 + "]" * 70 + "\n",  # nor in comments
-    "a: " + "{k: " * 70 + "v" + "}" * 70 + "\n",
-    "".join(" " * i + f"k{i}:\n" for i in range(70)) + " " * 70 + "v\n",
-    "a:\n" + "  " + "- " * 70 + "x\n",
+@pytest.mark.parametrize("text, depth", [
+    ("a: " + "[" * 50_000 + "]" * 50_000 + "\n", 50_001),
+    ("a: " + "[" * 600 + "]" * 600 + "\n", 601),
+    ("a: " + '[" ]]]]", ' * 70 + "]" * 70 + "\n", 71),  # brackets in quoted scalars are not structure
+    ("a: " + "[ # ]]]]\n" * 70 + "]" * 70 + "\n", 71),  # nor in comments
+    ("a: " + "{k: " * 70 + "v" + "}" * 70 + "\n", 71),
+    ("".join(" " * i + f"k{i}:\n" for i in range(70)) + " " * 70 + "v\n", 70),
+    ("a:\n" + "  " + "- " * 70 + "x\n", 71),
+    ("a:\n" + "".join(" " * i + "- b:\n" + " " * i + "  " for i in range(0, 140, 2)) + "c\n", 141),
 ])
-def test_deep_input_never_reaches_libyamls_recursive_composer(text: str) -> None:
-    from reconciler.spec.source import MAX_DEPTH, _depth_bound
+def test_deep_input_is_our_error_and_never_reaches_libyamls_recursive_composer(text: str, depth: int) -> None:
+    from reconciler.spec.source import _COMPOSER_DEPTH, _depth_bound
 
-    assert _depth_bound(text) > MAX_DEPTH
+    bound = _depth_bound(text)
+    assert bound >= min(depth, _COMPOSER_DEPTH + 1)
     doc = parse_text(text, "deep.yaml")
     assert doc.fatal and "nesting deeper than 64 levels" in doc.errors[0].message
