@@ -63,7 +63,7 @@ class ApiResolver:
         self._lock = threading.Lock()
 
     def prefetch(self, names: Mapping[ResourceKind, Collection[str]]) -> None:
-        jobs: list[Callable[[], None]] = []
+        jobs: list[Callable[[], object]] = []
         for kind, path, query in ((ResourceKind.DATASET, "/datasets/query", self._dataset_query),
                                   (ResourceKind.MODEL, "/ml/models/query", self._model_query),
                                   (ResourceKind.SERVICE, "/query/faas", self._service_query)):

@@ -531,13 +531,16 @@ def _mapping(loader: Any, node: Any) -> Any:
         data[key_node.value] = loader.construct_object(value_node, deep=False)
 
 
-_FastLoader: Any = None
-if hasattr(yaml, "CSafeLoader"):
+def _fast_loader() -> Any:
+    """libyaml's parser and composer with constructors for the JSON-shaped tags only (None without
+    libyaml: the pure-Python composer recurses too, so every file is then read event by event)."""
+    if not hasattr(yaml, "CSafeLoader"):
+        return None
 
-    class _FastLoader(yaml.CSafeLoader):  # type: ignore[no-redef,misc]
-        """libyaml's parser and composer; constructors for the JSON-shaped tags only."""
+    class FastLoader(yaml.CSafeLoader):  # type: ignore[misc,name-defined]
+        pass
 
-    _FastLoader.yaml_constructors = {
+    FastLoader.yaml_constructors = {
         f"{_TAG}null": SafeConstructor.construct_yaml_null,
         f"{_TAG}bool": SafeConstructor.construct_yaml_bool,
         f"{_TAG}int": SafeConstructor.construct_yaml_int,
@@ -548,6 +551,10 @@ if hasattr(yaml, "CSafeLoader"):
         f"{_TAG}map": _mapping,
         None: _unusual,  # explicit tags, `!`, binary, sets...
     }
+    return FastLoader
+
+
+_FastLoader = _fast_loader()
 
 _INDENT = re.compile(r"^( *)((?:- +)*)", re.MULTILINE)
 _FLOW = re.compile(r"""[\[\]{}"'#]""")
