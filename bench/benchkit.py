@@ -213,6 +213,28 @@ class DelayingProxy:
         threading.Thread(target=write, daemon=True).start()
 
 
+def apply_once(specs: Path, base_url: str, token: str, cwd: Path) -> str:
+    """Apply `specs` (setup, not timed) as `loopform apply` run in `cwd` would, so that a plan run there
+    next finds nothing to change; the id of the project `local`."""
+    from reconciler.apply import apply_plan
+    from reconciler.client import RestBackend
+    from reconciler.planner import make_plan
+    from reconciler.spec import load
+    from reconciler.spec_set import find_spec_set
+
+    loaded = load([specs])
+    if not loaded.ok:
+        sys.exit("\n".join(str(e) for e in loaded.errors[:3]))
+    backend = RestBackend(ApiSession(base_url, token), label="bench")
+    try:
+        plan = make_plan(loaded.specs, backend, default_project="local", spec_set=find_spec_set(cwd, [specs]))
+        if not apply_plan(plan, backend).ok:
+            sys.exit("the setup's apply failed")
+        return backend.project("local").id
+    finally:
+        backend.close()
+
+
 # -- timing ----------------------------------------------------------------------------------------
 
 def timed(argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,

@@ -20,14 +20,10 @@ from __future__ import annotations
 
 import argparse
 
-from benchkit import (DelayingProxy, best_of, clean_env, floor, generated_specs, loopform, small_specs, timed,
-                      workdir)
+from benchkit import (DelayingProxy, apply_once, best_of, clean_env, floor, generated_specs, loopform, small_specs,
+                      timed, workdir)
 
-from reconciler.apply import apply_plan
-from reconciler.client import ApiSession, RestBackend
-from reconciler.planner import make_plan
 from reconciler.server.testing import serve_in_thread
-from reconciler.spec import load
 
 
 def main() -> None:
@@ -42,12 +38,7 @@ def main() -> None:
         specs = generated_specs(tmp, args.count, args.nodes) if args.nodes else small_specs(tmp, args.count)
         shape = f"{args.nodes}-node generated specs" if args.nodes else "copies of the example specs"
         with serve_in_thread(tmp / "state.db") as server:
-            backend = RestBackend(ApiSession(server.base_url, server.token), label="bench")
-            loaded = load([specs])
-            assert loaded.ok, [str(e) for e in loaded.errors[:3]]
-            assert apply_plan(make_plan(loaded.specs, backend, default_project="local"), backend).ok
-            project_id = backend.project("local").id
-            backend.close()
+            project_id = apply_once(specs, server.base_url, server.token, tmp)
             env = {**clean_env(tmp), "LOOPFORM_TOKEN": server.token}
 
             def plan_via(url: str) -> float:

@@ -15,11 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchkit import best_of, clean_env, loopform, small_specs, timed, workdir
+from benchkit import apply_once, best_of, clean_env, loopform, small_specs, timed, workdir
 
-from reconciler.apply import apply_plan
-from reconciler.client import ApiSession, RestBackend
-from reconciler.planner import make_plan
 from reconciler.server.testing import serve_in_thread
 from reconciler.spec import load
 
@@ -58,11 +55,8 @@ def main() -> None:
         desired = tmp / "desired"
         desired.mkdir()
         with serve_in_thread(tmp / "state.db") as server:
-            backend = RestBackend(ApiSession(server.base_url, server.token), label="bench")
-            loaded = load([specs])
-            assert apply_plan(make_plan(loaded.specs, backend, default_project="local"), backend).ok
-            backend.close()
-            names = sorted(s.spec.metadata.name for s in loaded.specs)
+            apply_once(specs, server.base_url, server.token, tmp)
+            names = sorted(s.spec.metadata.name for s in load([specs]).specs)
             (desired / "names.json").write_text(__import__("json").dumps(names))
             env = {**clean_env(tmp), "LOOPFORM_TOKEN": server.token, "DATALOOP_PATH": str(tmp / "dataloop")}
 
