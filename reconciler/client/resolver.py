@@ -46,6 +46,16 @@ def provision_id(project_id: str, kind: ResourceKind, name: str, scope: str | No
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:24]
 
 
+def _best_effort(job: Callable[[], object]) -> None:
+    """Run one batch lookup. A server that refuses it (400: `$in` or the query's size; 404: no such
+    route) leaves its names to `resolve`, which asks name by name and reports a real problem."""
+    try:
+        job()
+    except ClientError as exc:
+        if exc.status not in (400, 404):
+            raise
+
+
 class ApiResolver:
     """The `reconciler.backend.Resolver` for one project. Thread-safe."""
 
@@ -78,10 +88,10 @@ class ApiResolver:
             jobs.append(self._fetch_members)
         if len(jobs) <= 1:
             for job in jobs:
-                job()
+                _best_effort(job)
             return
         with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="loopform-lookup") as pool:
-            for future in [pool.submit(job) for job in jobs]:
+            for future in [pool.submit(_best_effort, job) for job in jobs]:
                 future.result()
 
     def _dataset_query(self, name: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from faultkit import FaultInjector
 from specs import copy_examples, plan_for
 
 from reconciler.apply import apply_plan
@@ -61,3 +62,13 @@ def test_names_not_found_by_the_batch_are_not_asked_again(tmp_path: Path, server
     served = Counter((e.method, e.path.removeprefix("/api/v1")) for e in log)
     assert [r for r, n in served.items() if n > 1] == []
     assert not any(method == "GET" and path.startswith(("/datasets/", "/recipes/")) for method, path in served)
+
+
+def test_a_server_refusing_a_batch_query_is_asked_name_by_name(tmp_path: Path, server: ServerHandle,
+                                                               backend: RestBackend, faults: FaultInjector) -> None:
+    specs = _many_pipelines(tmp_path, copies=2)
+    assert apply_plan(plan_for(specs, backend), backend).ok
+    faults.add("POST", r"/datasets/query$", "status", status=400)  # the batch, not the single lookups after it
+
+    assert not plan_for(specs, backend).has_changes
+    assert faults.seen.count(("POST", "/api/v1/datasets/query")) > 2
