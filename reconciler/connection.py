@@ -15,18 +15,17 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.backend import Project
 from reconciler.config import (ENV_ENVIRONMENT, BackendKind, Environment, Flags, Settings, resolve_environment,
                                resolve_settings, shown_url, url_credentials)
-from reconciler.document import Pipeline
 from reconciler.errors import ConfigError, NotFound
 from reconciler.interpolate import Context
 from reconciler.redact import Redactor, install
-from reconciler.secret_paths import recorded_secrets
 from reconciler.terminal import Terminal
 
 if TYPE_CHECKING:  # the client (and requests) is loaded when a command connects: `validate` never does
+    from reconciler.backend import Project
     from reconciler.client import ClientOptions, RestBackend
+    from reconciler.document import Pipeline
 
 EMBEDDED_URL = "http://loopform.local/api/v1"  # never resolved: the WSGI transport answers it
 LOCAL_CONSOLE = "http://127.0.0.1:8765"  # where `loopform serve` listens by default
@@ -88,6 +87,8 @@ def redactor_for(settings: Settings) -> Redactor:
 def hide_recorded_secrets(term: Terminal, doc: Pipeline) -> None:
     """Redact from `term` the values `doc` holds where its marker records a secret: after a
     rotation, the old value is there, and no reference names it any more (`secret_paths`)."""
+    from reconciler.secret_paths import recorded_secrets  # loaded by commands that read pipelines
+
     found = recorded_secrets(doc)
     if found:
         install(term, Redactor(h.value for h in found))
