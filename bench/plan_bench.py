@@ -1,107 +1,65 @@
-"""Benchmark: `plan` for 500 generated 30-node pipelines against the local control plane.
+"""Benchmark: a no-change `loopform plan` next to its floor, and behind a slow link.
 
-Prints the plan time next to the floor measured in the same run — loading the same YAML specs
-(the real loader) plus fetching and decoding the same live pipelines — and their ratio.
-Target: plan within 1.5x of the floor. Not a test: run `python bench/plan_bench.py [N] [NODES]`.
+    python bench/plan_bench.py                      # 300 copies of the example specs
+    python bench/plan_bench.py --count 500 --nodes 30   # 500 generated 30-node specs
+    python bench/plan_bench.py --count 60 --latency-ms 50
 
-Setup (not timed): the specs are written to a temporary directory, applied once over real HTTP
-(`serve_in_thread`), so the timed plan is the common case in CI: everything unchanged.
+Setup (not timed): the specs are written to a temporary directory and applied once to a control
+plane served over HTTP on 127.0.0.1, so the timed plan is the common case in CI: nothing changed.
+
+Timed, each in a fresh interpreter, best of --rounds taken alternately:
+- floor: parse the same files with libyaml (`yaml.load(..., Loader=CSafeLoader)`) and fetch and
+  decode the live pipeline list — what no plan can beat;
+- plan: `loopform plan DIR --url ...`.
+Prints plan/floor. With --latency-ms, the plan runs again through a proxy that delays every request
+by that much (a remote API) and the bench prints how many round trips it waited for one after the
+other: (plan behind the proxy - plan without) / latency. Never asserts.
 """
 
 from __future__ import annotations
 
-import sys
-import tempfile
-import time
-from pathlib import Path
+import argparse
 
-import yaml
+from benchkit import (DelayingProxy, apply_once, best_of, clean_env, floor, generated_specs, loopform, small_specs,
+                      timed, workdir)
 
-from reconciler.apply import apply_plan
-from reconciler.client import ApiSession, RestBackend
-from reconciler.planner import make_plan
 from reconciler.server.testing import serve_in_thread
-from reconciler.spec import load
 
 
-def spec_for(i: int, nodes: int) -> dict:
-    """A realistic mix: a dataset with a trigger, code, tasks with actions, ml, datasets."""
-    body: dict = {"nodes": {}, "connections": [], "variables": [{"name": "threshold", "type": "Float", "value": 0.5}]}
-    n = body["nodes"]
-    n["source"] = {"type": "dataset", "dataset": f"raw-{i % 7}", "folder": "/incoming",
-                   "trigger": {"event": {"filter": {"metadata.system.mimetype": "image*"}}}}
-    prev = "source"
-    for j in range(1, nodes):
-        key = f"step-{j}"
-        kind = j % 4
-        if kind == 0:
-            n[key] = {"type": "code", "code": f"def run(item):\n    return item  # {i}-{j}\n"}
-        elif kind == 1:
-            n[key] = {"type": "task", "name": f"Label {j}",
-                      "task": {"dataset": f"frames-{i % 5}", "recipe": "default", "priority": "medium"}}
-        elif kind == 2:
-            n[key] = {"type": "ml", "model": f"model-{i % 3}", "function": "predict"}
-        else:
-            n[key] = {"type": "dataset", "dataset": f"out-{i % 5}", "operation": "clone"}
-        conn: dict = {"from": prev if n[prev]["type"] != "ml" else f"{prev}.item", "to": key}
-        if n[prev]["type"] == "task":
-            conn["action"] = "complete"
-        if kind == 3:
-            conn["filter"] = {"metadata.user.score": {"$gt": 0.5}}
-        body["connections"].append(conn)
-        prev = key
-    return {"apiVersion": "loopform/v1", "kind": "Pipeline",
-            "metadata": {"name": f"bench-{i:04d}", "project": "local"}, "spec": body}
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--count", type=int, default=300, help="pipelines (default 300)")
+    parser.add_argument("--nodes", type=int, default=0,
+                        help="generate specs of this many nodes (default: copies of the example specs)")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="also plan behind a link this slow")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    with workdir() as tmp:
+        specs = generated_specs(tmp, args.count, args.nodes) if args.nodes else small_specs(tmp, args.count)
+        shape = f"{args.nodes}-node generated specs" if args.nodes else "copies of the example specs"
+        with serve_in_thread(tmp / "state.db") as server:
+            project_id = apply_once(specs, server.base_url, server.token, tmp)
+            env = {**clean_env(tmp), "LOOPFORM_TOKEN": server.token}
 
+            def plan_via(url: str) -> float:
+                # Exit 0: --detailed-exitcode would exit 2 on any change; the plan must be a no-op.
+                return timed(loopform("plan", str(specs), "--url", url, "--detailed-exitcode"), env=env, cwd=tmp)
 
-def interleaved(floor, plan, rounds: int = 5) -> tuple[float, float, object]:
-    """Best-of-`rounds` times of both, measured alternately so machine load hits both alike
-    (the minimum is the measurement least disturbed by other processes on a shared 2-core box)."""
-    floor_times, plan_times, result = [], [], None
-    for _ in range(rounds):
-        start = time.perf_counter()
-        floor()
-        floor_times.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        result = plan()
-        plan_times.append(time.perf_counter() - start)
-    return min(floor_times), min(plan_times), result
-
-
-def main(count: int = 500, nodes: int = 30) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        specs_dir = root / "pipelines"
-        specs_dir.mkdir()
-        for i in range(count):
-            (specs_dir / f"bench-{i:04d}.yaml").write_text(yaml.safe_dump(spec_for(i, nodes), sort_keys=False))
-        with serve_in_thread(root / "state.db") as server:
-            backend = RestBackend(ApiSession(server.base_url, server.token), label="bench")
-            specs = load([specs_dir]).specs
-            assert len(specs) == count
-            setup = time.perf_counter()
-            apply_plan(make_plan(specs, backend, default_project="local"), backend, on_event=lambda e: None,
-                       parallelism=8)
-            print(f"setup: applied {count} pipelines of {nodes} nodes in {time.perf_counter() - setup:.1f} s")
-            project = backend.project("local")
-
-            def floor() -> int:
-                loaded = load([specs_dir])
-                live = backend.list_pipelines(project.id)
-                return len(loaded.specs) + len(live)
-
-            def plan() -> bool:
-                loaded = load([specs_dir])
-                return make_plan(loaded.specs, backend, default_project="local").has_changes
-
-            floor_s, plan_s, changed = interleaved(floor, plan)
-            assert changed is False, "the benchmark plan must be a no-op after apply"
-            backend.close()
-    ratio = plan_s / floor_s
-    print(f"floor (load YAML + fetch/decode live): {floor_s:.2f} s")
-    print(f"plan  ({count} pipelines x {nodes} nodes, no changes): {plan_s:.2f} s")
-    print(f"ratio: {ratio:.2f}x (target <= 1.5x) {'OK' if ratio <= 1.5 else 'OVER TARGET'}")
+            floor_s, plan_s = best_of(args.rounds, lambda: timed(floor(specs, server.base_url, server.token,
+                                                                       project_id), env=env, cwd=tmp),
+                                      lambda: plan_via(server.base_url))
+            ratio = plan_s / floor_s
+            print(f"no-change plan of {args.count} {shape}, against loopform serve:")
+            print(f"  floor (CSafeLoader parse + live list, fresh process) {floor_s:.2f} s")
+            print(f"  loopform plan {plan_s:.2f} s: {ratio:.2f}x the floor")
+            if args.latency_ms:
+                latency = args.latency_ms / 1000
+                with DelayingProxy(server.base_url, latency) as proxy:
+                    direct, slow = best_of(args.rounds, lambda: plan_via(server.base_url),
+                                           lambda: plan_via(proxy.base_url))
+                print(f"  behind a {args.latency_ms:g} ms link: {slow:.2f} s, {direct:.2f} s without: "
+                      f"{(slow - direct) / latency:.1f} serial round trips")
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:3]))
+    main()

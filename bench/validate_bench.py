@@ -1,8 +1,12 @@
-"""Hostile spec files at the reader's limits: time and peak memory of `load`, next to a valid example.
+"""`loopform validate` next to its floor; hostile spec files at the reader's limits.
 
-    /work/venv/bin/python bench/validate_bench.py
+    python bench/validate_bench.py [--count 300]
 
-Each input runs in a fresh interpreter, which reports the seconds `load([file])` took and its
+First, `loopform validate DIR` of --count copies of the example specs against the floor: parsing the
+same files with libyaml (`yaml.load(..., Loader=CSafeLoader)`), each in a fresh interpreter, best of
+5 taken alternately; prints validate/floor.
+
+Then the hostile inputs: time and peak memory of `load`, next to a valid example. Each input runs in a fresh interpreter, which reports the seconds `load([file])` took and its
 peak resident memory, so one case's garbage cannot hide another's. The promise being measured:
 every bad input is rejected with a located error within a second and in bounded memory. Prints
 the time ratio to loading the largest example spec; never asserts.
@@ -10,6 +14,7 @@ the time ratio to loading the largest example spec; never asserts.
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -60,7 +65,22 @@ def _run(path: Path) -> dict[str, object]:
     return json.loads(out.stdout)
 
 
+def against_the_floor(count: int) -> None:
+    from benchkit import best_of, clean_env, floor, loopform, small_specs, timed, workdir
+
+    with workdir() as tmp:
+        specs = small_specs(tmp, count)
+        env = clean_env(tmp)
+        floor_s, validate_s = best_of(5, lambda: timed(floor(specs), env=env, cwd=tmp),
+                                      lambda: timed(loopform("validate", str(specs)), env=env, cwd=tmp))
+    print(f"validate {count} copies of the example specs (fresh process): {validate_s:.2f} s; "
+          f"floor (CSafeLoader parse) {floor_s:.2f} s: {validate_s / floor_s:.2f}x the floor")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--count", type=int, default=300)
+    against_the_floor(parser.parse_args().count)
     baseline_path = max((REPO / "pipelines").glob("*.yaml"), key=lambda p: p.stat().st_size)
     runs = [_run(baseline_path) for _ in range(3)]
     baseline = min(float(r["seconds"]) for r in runs)  # type: ignore[arg-type]

@@ -120,7 +120,12 @@ class _StepFailed(Exception):
         self.error = error
 
 
-def apply_plan(plan: Plan, backend: Backend, *, parallelism: int = 4,
+# Pipelines applied at the same time unless told otherwise: terraform's default. Against a remote
+# API each pipeline's steps are a few round trips, so the apply's time is mostly waiting on them.
+DEFAULT_PARALLELISM = 10
+
+
+def apply_plan(plan: Plan, backend: Backend, *, parallelism: int = DEFAULT_PARALLELISM,
                on_event: Callable[[StartEvent | StepEvent | ResultEvent], None] | None = None,
                stop: threading.Event | None = None) -> ApplyResult:
     """Execute `plan` on `backend`. A pipeline's failure is in the result, never raised.

@@ -8,6 +8,7 @@ plain values (live `Pipeline` documents and a `Resolver`).
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from enum import Enum
 from typing import Any, Protocol
 
@@ -64,6 +65,15 @@ class Resolver(Protocol):
         ...
 
 
+class BatchResolver(Resolver, Protocol):
+    """A Resolver that can look many names up at once (a backend's, for planning)."""
+
+    def prefetch(self, names: Mapping[ResourceKind, Collection[str]]) -> None:
+        """Look these names up in few requests (one query per kind, run concurrently), so that
+        `resolve` answers them without another request. Names not found are remembered as such."""
+        ...
+
+
 class Backend(Protocol):
     """A live Dataloop (real or local). Every method may raise `reconciler.errors.ApiError`."""
 
@@ -92,6 +102,6 @@ class Backend(Protocol):
 
     def reset(self, pipeline_id: str) -> None: ...
 
-    def resolver(self, project_id: str) -> Resolver: ...
+    def resolver(self, project_id: str) -> BatchResolver: ...
 
     def provision(self, project_id: str, resolved: Resolved) -> None: ...

@@ -166,6 +166,18 @@ def _ports(key: str, node_id: str, io: str, specs: list[PortSpec], explicit: boo
     return ports
 
 
+def referenced_names(spec: PipelineSpec) -> dict[ResourceKind, set[str]]:
+    """The names compiling `spec` resolves, by kind (recipes by title), as each node type's
+    `names` reads them from the fields its `to_platform` resolves: a resolver can then fetch each
+    kind in one query for many specs (`reconciler.backend.BatchResolver.prefetch`). A name missed
+    here is still resolved, one by one."""
+    names: dict[ResourceKind, set[str]] = {}
+    for node in spec.spec.nodes.values():
+        for kind, name in node_type(node).names(node):
+            names.setdefault(kind, set()).add(name)
+    return names
+
+
 def _trigger(spec: Any) -> Trigger:
     if spec.cron is not None:
         return Trigger(type="Cron", spec={"cron": spec.cron}, name=spec.name)

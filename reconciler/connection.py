@@ -13,17 +13,19 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from reconciler.backend import Project
-from reconciler.client import ApiSession, ClientOptions, RestBackend, WsgiTransport, options_from_env
 from reconciler.config import (ENV_ENVIRONMENT, BackendKind, Environment, Flags, Settings, resolve_environment,
                                resolve_settings, shown_url, url_credentials)
-from reconciler.document import Pipeline
 from reconciler.errors import ConfigError, NotFound
 from reconciler.interpolate import Context
 from reconciler.redact import Redactor, install
-from reconciler.secret_paths import recorded_secrets
 from reconciler.terminal import Terminal
+
+if TYPE_CHECKING:  # the client (and requests) is loaded when a command connects: `validate` never does
+    from reconciler.backend import Project
+    from reconciler.client import ClientOptions, RestBackend
+    from reconciler.document import Pipeline
 
 EMBEDDED_URL = "http://loopform.local/api/v1"  # never resolved: the WSGI transport answers it
 LOCAL_CONSOLE = "http://127.0.0.1:8765"  # where `loopform serve` listens by default
@@ -31,6 +33,8 @@ LOCAL_CONSOLE = "http://127.0.0.1:8765"  # where `loopform serve` listens by def
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     """--env, --backend, --url, --project, --strict (flags beat LOOPFORM_* variables and loopform.yaml)."""
+    from reconciler.client import ClientOptions
+
     defaults = ClientOptions()
     group = parser.add_argument_group(
         "backend", f"Network: LOOPFORM_TIMEOUT seconds to wait for an answer (default {defaults.read_timeout:g}), "
@@ -83,6 +87,8 @@ def redactor_for(settings: Settings) -> Redactor:
 def hide_recorded_secrets(term: Terminal, doc: Pipeline) -> None:
     """Redact from `term` the values `doc` holds where its marker records a secret: after a
     rotation, the old value is there, and no reference names it any more (`secret_paths`)."""
+    from reconciler.secret_paths import recorded_secrets  # loaded by commands that read pipelines
+
     found = recorded_secrets(doc)
     if found:
         install(term, Redactor(h.value for h in found))
@@ -113,6 +119,8 @@ def backend_from_args(args: argparse.Namespace, term: Terminal) -> tuple[RestBac
     Prints one line on stderr naming the backend and project. The caller should `close()` the
     backend when done (it holds connections, and for the embedded default an SQLite database).
     """
+    from reconciler.client import options_from_env
+
     settings = settings_from_args(args, term)
     backend = connect(settings, options=options_from_env(os.environ))
     backend.on_pipeline = lambda doc: hide_recorded_secrets(term, doc)
@@ -127,6 +135,8 @@ def backend_from_args(args: argparse.Namespace, term: Terminal) -> tuple[RestBac
 
 def connect(settings: Settings, *, options: ClientOptions | None = None) -> RestBackend:
     """A RestBackend for resolved settings (the embedded control plane is opened here)."""
+    from reconciler.client import ApiSession, RestBackend
+
     if settings.kind is BackendKind.DATALOOP:
         assert settings.url is not None
         session = ApiSession(settings.url, settings.token, options=options)
@@ -148,6 +158,7 @@ def connect(settings: Settings, *, options: ClientOptions | None = None) -> Rest
 def open_embedded(db_path: Path, *, strict: bool = False, project: str | None = None,
                   options: ClientOptions | None = None) -> RestBackend:
     """The embedded local control plane at `db_path`, reached in-process through WsgiTransport."""
+    from reconciler.client import ApiSession, RestBackend, WsgiTransport
     from reconciler.server import ControlPlane  # the server is only loaded when it is used
 
     try:

@@ -3,7 +3,7 @@
     make_plan(spec_files, backend, default_project=..., prune=...) -> Plan
 
 Per project named by the specs: one `project()` lookup, one `list_pipelines()` (never one GET per
-pipeline), one caching Resolver. Then per spec: compile against the live pipeline of the same name,
+pipeline) while one caching Resolver looks up every name the specs use (one query per kind). Then per spec: compile against the live pipeline of the same name,
 diff, and record what apply needs. Every spec problem found on the way (unknown names, no project,
 two specs for one pipeline) is collected and raised together as `SpecErrors`.
 """
@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from reconciler.backend import Backend, Project, ResourceKind, Resolver
-from reconciler.compile import CompiledPipeline, SpecSource, compile_spec
+from reconciler.backend import Backend, BatchResolver, Project, ResourceKind, Resolver
+from reconciler.compile import CompiledPipeline, SpecSource, compile_spec, referenced_names
 from reconciler.diff import diff_delete, diff_pipeline
 from reconciler.document import Pipeline
 from reconciler.errors import NotFound, SpecError, SpecErrors
@@ -142,10 +143,10 @@ def _make_plan(
                                     sf.locate("/metadata/project" if sf.spec.metadata.project else "/metadata"))
                           for sf in group.specs)
             continue
-        live_by_name: dict[str, Pipeline] = {}
-        for doc in backend.list_pipelines(project.id):
-            live_by_name.setdefault(doc.name, doc)
         resolver = backend.resolver(project.id)
+        live_by_name: dict[str, Pipeline] = {}
+        for doc in _listed_while_prefetching(backend, project.id, resolver, group.specs):
+            live_by_name.setdefault(doc.name, doc)
         gc.freeze()  # the live documents just decoded (see _long_lived_data_frozen)
         named = set()
         for sf in group.specs:
@@ -208,6 +209,22 @@ def _hide_secrets(live: Pipeline, desired: Pipeline, context: Context) -> None:
     marker = read_marker(desired)
     for found in recorded_secrets(live, also=marker.secrets if marker is not None else None):
         context.hide(found.value)
+
+
+def _listed_while_prefetching(backend: Backend, project_id: str, resolver: BatchResolver,
+                              specs: Sequence[PlannedSpec]) -> list[Pipeline]:
+    """The project's live pipelines, listed while the resolver looks up every name the specs use
+    (one query per kind): against a remote API the plan waits for one round trip, not one per name."""
+    names: dict[ResourceKind, set[str]] = {}
+    for sf in specs:
+        for kind, found in referenced_names(sf.spec).items():
+            names.setdefault(kind, set()).update(found)
+    if not names:
+        return backend.list_pipelines(project_id)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="loopform-list") as pool:
+        listing = pool.submit(backend.list_pipelines, project_id)
+        resolver.prefetch(names)
+        return listing.result()
 
 
 def _names(compiled: CompiledPipeline, resolver: Resolver) -> NameLookup:

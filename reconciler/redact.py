@@ -36,8 +36,6 @@ from xml.sax.saxutils import escape as xml_escape
 
 from reconciler.errors import PlanError
 from reconciler.terminal import Terminal
-from reconciler.render.graph import mermaid_text
-from reconciler.render.markdown import markdown_cell
 
 SENSITIVE = "(sensitive)"
 MIN_SECRET = 4
@@ -46,6 +44,10 @@ _SAVED = re.compile(r"\(sensitive:([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
 
 def _forms(secret: str) -> list[str]:
+    # The renderers' escapings, loaded once there is a secret: validate needs no renderer.
+    from reconciler.render.graph import mermaid_text
+    from reconciler.render.markdown import markdown_cell
+
     # JSON-escaped up to three times: a filter (a JSON string) in an API error's JSON message
     # quoted by an apply event's JSON line.
     in_json: set[str] = set()

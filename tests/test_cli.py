@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from reconciler.cli import _internal_error, main
 from reconciler.errors import EXIT_BROKEN_PIPE, EXIT_INTERNAL
@@ -51,3 +54,75 @@ def test_usage_errors_exit_2_without_a_traceback() -> None:
     term = _term()
     assert main(["--no-such-flag"], term=term) == 2
     assert main(["validate", "--format", "xml"], term=term) == 2
+
+
+def _modules_after(argv: list[str], cwd: Path) -> tuple[int, set[str]]:
+    """Run `loopform ARGV` in a fresh interpreter; its exit code and the modules it imported."""
+    script = ("import json, sys\n"
+              "from reconciler.cli import main\n"
+              "code = main(sys.argv[2:])\n"
+              "open(sys.argv[1], 'w').write(json.dumps(sorted(sys.modules)))\n"
+              "sys.exit(code)\n")
+    listing = cwd / "modules.json"
+    run = subprocess.run([sys.executable, "-c", script, str(listing), *argv], capture_output=True, text=True,
+                         cwd=cwd, timeout=60)
+    return run.returncode, set(json.loads(listing.read_text()))
+
+
+def test_version_help_and_validate_load_only_what_they_run(tmp_path: Path) -> None:
+    (tmp_path / "pipelines").mkdir()
+    spec = Path(__file__).parent.parent / "examples"
+    heavy = ("requests", "urllib3", "reconciler.client", "reconciler.server", "reconciler.render",
+             "reconciler.apply", "reconciler.planner", "sqlite3")
+    for argv, expected in ((["--version"], 0), (["--help"], 0), ([], 0), (["validate", str(spec)], 0)):
+        code, modules = _modules_after(argv, tmp_path)
+        assert code == expected, argv
+        loaded = sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in heavy))
+        assert loaded == [], (argv, loaded)
+        # Only the verb that runs is imported, never the others.
+        verbs = sorted(m for m in modules if m.startswith("reconciler.commands.") and
+                       not m.rsplit(".", 1)[1].startswith("_"))
+        assert verbs == (["reconciler.commands.validate"] if argv[:1] == ["validate"] else []), argv
+
+
+def test_every_verb_in_the_table_builds_its_parser() -> None:
+    from reconciler.cli import COMMANDS, command_parser
+
+    for command in COMMANDS:
+        parser, run = command_parser(command)
+        assert parser.prog == f"loopform {command.name}" and callable(run)
+    # The table is the one list of verbs: every module in reconciler/commands is in it.
+    modules = {p.stem for p in Path(__file__).parent.parent.joinpath("reconciler", "commands").glob("[a-z]*.py")}
+    assert modules == {c.name for c in COMMANDS}
+
+
+def test_bare_loopform_prints_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([], term=_term()) == 0
+    printed = capsys.readouterr()
+    assert printed.out.startswith("usage: loopform") and "validate" in printed.out and "apply" in printed.out
+    assert printed.err == ""
+
+
+def test_a_mistyped_command_or_flag_gets_a_suggestion(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plna"], term=_term()) == 2
+    assert "unknown command 'plna' (did you mean 'plan'?)" in capsys.readouterr().err
+
+    assert main(["--verison"], term=_term()) == 2
+    assert "did you mean '--version'" in capsys.readouterr().err
+
+    assert main(["validate", "--fromat", "json"], term=_term()) == 2
+    assert "unrecognized arguments: --fromat (did you mean '--format'?)" in capsys.readouterr().err
+
+    assert main(["frobnicate"], term=_term()) == 2
+    err = capsys.readouterr().err
+    assert "unknown command 'frobnicate'" in err and "did you mean" not in err
+
+
+def test_a_bad_flag_of_a_command_shows_that_commands_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--no-such-flag"], term=_term()) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: loopform plan ")
+    assert "loopform plan: error: unrecognized arguments: --no-such-flag" in err
+
+    assert main(["plan", "-v"], term=_term()) == 2  # a global flag after the verb: say where it goes
+    assert "-v goes before the command: loopform -v plan" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """How `plan` and `show` print a plan: text, or JSON / Markdown by flag.
 
-Not a verb (the leading underscore keeps the CLI's command discovery away from it).
+Not a verb (the leading underscore says so). The JSON and Markdown renderers are imported when
+chosen: a text plan does not load them.
 """
 
 from __future__ import annotations
@@ -8,8 +9,6 @@ from __future__ import annotations
 import argparse
 
 from reconciler.plan import Plan
-from reconciler.render.jsonfmt import render_json
-from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_plan
 from reconciler.terminal import Terminal
 
@@ -24,8 +23,12 @@ def add_format_arguments(parser: argparse.ArgumentParser) -> None:
 def print_plan(plan: Plan, args: argparse.Namespace, term: Terminal) -> None:
     """The plan on stdout in the format `add_format_arguments` chose."""
     if args.json:
+        from reconciler.render.jsonfmt import render_json
+
         term.print(render_json(plan))
     elif args.markdown:
+        from reconciler.render.markdown import render_markdown
+
         term.print(render_markdown(plan))
     else:
         term.print(render_plan(plan, term))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from reconciler.apply import ApplyResult, Outcome, PipelineResult, ResultEvent, StartEvent, StepEvent, apply_plan
+from reconciler.apply import DEFAULT_PARALLELISM, ApplyResult, Outcome, PipelineResult, ResultEvent, StartEvent, StepEvent, apply_plan
 from reconciler.backend import Backend
 from reconciler.commands._signals import stop_on_signals
 from reconciler.commands._specs import DEFAULT_PATH, load_specs, spec_set_of
@@ -34,8 +34,6 @@ from reconciler.planner import make_plan, stale_reasons
 from reconciler.render.text import render_plan
 from reconciler.terminal import Terminal
 
-NAME = "apply"
-HELP = "apply the specs (or a saved plan) to the live pipelines"
 _SPEC_SUFFIXES = (".yaml", ".yml")
 
 
@@ -44,8 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"spec files or directories (default: {DEFAULT_PATH}/), or one saved plan file")
     parser.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation (CI)")
     parser.add_argument("--json", action="store_true", help="JSON event lines on stdout instead of text")
-    parser.add_argument("--parallelism", type=int, default=4, metavar="N",
-                        help="pipelines applied at the same time (default 4)")
+    parser.add_argument("--parallelism", type=int, default=DEFAULT_PARALLELISM, metavar="N",
+                        help=f"pipelines applied at the same time (default {DEFAULT_PARALLELISM})")
     parser.add_argument("--prune", action="store_true",
                         help="also delete managed pipelines whose spec is gone")
     add_backend_arguments(parser)

@@ -10,9 +10,6 @@ from reconciler.errors import UserAbort
 from reconciler.marker import read_marker
 from reconciler.terminal import Terminal
 
-NAME = "delete"
-HELP = "delete a managed pipeline (--force for one loopform does not manage)"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="also delete a pipeline loopform does not manage")

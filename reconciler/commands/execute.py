@@ -11,9 +11,6 @@ from reconciler.connection import add_pipeline_arguments
 from reconciler.errors import ConfigError
 from reconciler.terminal import Terminal
 
-NAME = "execute"
-HELP = "execute a pipeline once (from its root node, or --node)"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", action="append", default=[], metavar="KEY=VALUE",

@@ -9,9 +9,6 @@ from reconciler.commands._selected import selected_pipeline
 from reconciler.connection import add_pipeline_arguments
 from reconciler.terminal import Terminal
 
-NAME = "executions"
-HELP = "list a pipeline's executions, newest first"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")

@@ -11,9 +11,6 @@ from reconciler.errors import EXIT_OK, ConfigError, NotFound
 from reconciler.export import export_pipeline
 from reconciler.terminal import Terminal
 
-NAME = "export"
-HELP = "write live pipelines as spec YAML (with code files), to adopt pipelines built in the UI"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("names", nargs="*", metavar="NAME", help="pipeline names (default: all in the project)")

@@ -11,8 +11,6 @@ from reconciler.server.seed import apply_seed, load_seed
 from reconciler.server.store import StoreError
 from reconciler.terminal import Terminal
 
-NAME = "local"
-HELP = "manage the local control plane's database (seed it with projects, datasets...; mint a token)"
 DEFAULT_DB = Path(".loopform") / "state.db"
 
 

@@ -9,9 +9,6 @@ from reconciler.connection import add_pipeline_arguments
 from reconciler.errors import ConfigError
 from reconciler.terminal import Terminal
 
-NAME = "open"
-HELP = "print the web URL of a pipeline"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_pipeline_arguments(parser)

@@ -14,11 +14,7 @@ from reconciler.errors import EXIT_CHANGES, EXIT_OK, ConfigError, PlanError
 from reconciler.plan import Plan
 from reconciler.planner import make_plan
 from reconciler.redact import hidden_values, redact_like, redact_saved_plan
-from reconciler.render.graph import check_graph_path, write_graph
 from reconciler.terminal import Terminal
-
-NAME = "plan"
-HELP = "show what apply would change in the live pipelines (nothing is changed)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,6 +59,8 @@ def write_plan(plan: Plan, path: str, secrets: dict[str, str] | None = None,
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
     if args.graph:
+        from reconciler.render.graph import check_graph_path  # only a --graph plan draws
+
         check_graph_path(Path(args.graph))
     context = context_from_args(args, term)
     specs = load_specs(args.paths, context=context, warn=lambda w: term.eprint(str(w)))
@@ -75,6 +73,8 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
     print_plan(plan, args, term)
     if args.graph:
         # A file, not the terminal: redacted here (a project or pipeline name may come from ${env.*}).
+        from reconciler.render.graph import write_graph
+
         write_graph(plan, Path(args.graph), redact=lambda text: redact_like(term, text))
     if args.out:
         # secret variables and ${env.*} values by name; the rest the terminal hides (old values)

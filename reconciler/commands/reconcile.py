@@ -25,8 +25,6 @@ from reconciler.planner import make_plan
 from reconciler.reconcile import CycleReport, Reconciler, ReconcileOptions, parse_duration
 from reconciler.terminal import Terminal
 
-NAME = "reconcile"
-HELP = "plan and apply in a loop to heal drift (for a scheduled job or a container)"
 _ONCE_INTERVAL = 300.0  # placeholder for ReconcileOptions: with --once no wait follows the cycle
 
 

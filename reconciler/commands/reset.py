@@ -8,9 +8,6 @@ from reconciler.commands._selected import selected_pipeline, warn_if_managed
 from reconciler.connection import add_pipeline_arguments
 from reconciler.terminal import Terminal
 
-NAME = "reset"
-HELP = "reset a pipeline now (prefer a new spec.resetToken, which is reviewed and applied once)"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_pipeline_arguments(parser)

@@ -8,9 +8,6 @@ from reconciler.commands._selected import selected_pipeline, warn_if_managed
 from reconciler.connection import add_pipeline_arguments
 from reconciler.terminal import Terminal
 
-NAME = "resume"
-HELP = "resume (install) a pipeline now; the next apply may undo it"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume-option", choices=["resumeExistingCycles", "terminateExistingCycles"],

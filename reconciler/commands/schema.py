@@ -8,9 +8,6 @@ from reconciler.errors import EXIT_OK
 from reconciler.spec.schema import schema_text
 from reconciler.terminal import Terminal
 
-NAME = "schema"
-HELP = "print the JSON Schema (2020-12) of pipeline spec files"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     del parser  # no options

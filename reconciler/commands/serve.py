@@ -22,8 +22,6 @@ from reconciler.server.serving import HttpServer
 from reconciler.server.store import StoreError
 from reconciler.terminal import Terminal
 
-NAME = "serve"
-HELP = "serve the local control plane (Dataloop's pipelines API over a SQLite file) over HTTP"
 DEFAULT_DB = Path(".loopform") / "state.db"
 
 

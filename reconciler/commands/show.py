@@ -14,9 +14,6 @@ from reconciler.plan import Plan
 from reconciler.planner import stale_reasons
 from reconciler.terminal import Terminal
 
-NAME = "show"
-HELP = "render a plan saved with `loopform plan -out FILE` (warns when it has gone stale)"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="a saved plan")

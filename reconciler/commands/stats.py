@@ -8,9 +8,6 @@ from reconciler.commands._selected import selected_pipeline
 from reconciler.connection import add_pipeline_arguments
 from reconciler.terminal import Terminal
 
-NAME = "stats"
-HELP = "show a pipeline's execution statistics"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the statistics as JSON")

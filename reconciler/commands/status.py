@@ -19,8 +19,6 @@ from reconciler.spec import load
 from reconciler.spec_terms import spec_status
 from reconciler.terminal import Terminal
 
-NAME = "status"
-HELP = "show managed pipelines: spec status, live status, in sync or drifted"
 
 _COLOURS = {"installed": "green", "paused": "yellow", "in-sync": "green", "drifted": "yellow",
             "not-managed": "dim"}

@@ -19,8 +19,6 @@ from reconciler.interpolate import Context
 from reconciler.spec import load
 from reconciler.terminal import Terminal
 
-NAME = "validate"
-HELP = "check spec files offline (schema, graph, references); exit 1 on any error"
 DEFAULT_PATH = "pipelines"
 
 

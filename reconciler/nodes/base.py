@@ -131,6 +131,10 @@ class NodeType:
                 checks.needs_variable(f"{base}/{field}", name, wanted)
         return []
 
+    def names(self, node: AnyNode) -> list[tuple[ResourceKind, str]]:
+        """The names `to_platform` resolves (so a resolver can fetch them in one batch)."""
+        return []
+
     def to_platform(self, key: str, node: AnyNode, ctx: CompileContext) -> PlatformParts:
         """The platform fields generated from the typed spec fields (names resolved through `ctx`)."""
         return PlatformParts(type=self.platform_type)

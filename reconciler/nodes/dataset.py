@@ -40,6 +40,10 @@ class Dataset(NodeType):
     model = DatasetNode
     summary_fields = ("dataset", "folder")
 
+    def names(self, node: AnyNode) -> list[tuple[ResourceKind, str]]:
+        assert isinstance(node, DatasetNode)
+        return [(ResourceKind.DATASET, node.dataset)] if node.dataset is not None else []
+
     def to_platform(self, key: str, node: AnyNode, ctx: CompileContext) -> PlatformParts:
         assert isinstance(node, DatasetNode)
         parts = PlatformParts(type=self.platform_type)

@@ -21,6 +21,10 @@ class Function(NodeType):
     model = FunctionNode
     summary_fields = ("service", "function")
 
+    def names(self, node: AnyNode) -> list[tuple[ResourceKind, str]]:
+        assert isinstance(node, FunctionNode)
+        return [(ResourceKind.SERVICE, node.service)]
+
     def to_platform(self, key: str, node: AnyNode, ctx: CompileContext) -> PlatformParts:
         assert isinstance(node, FunctionNode)
         found = ctx.resolve(ResourceKind.SERVICE, node.service, f"/spec/nodes/{key}/service")

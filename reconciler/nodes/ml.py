@@ -34,6 +34,10 @@ class Ml(NodeType):
     def default_outputs(self, node: AnyNode) -> list[PortSpec]:
         return [ITEM_PORT, PortSpec(name="annotations", type="Annotation[]")]
 
+    def names(self, node: AnyNode) -> list[tuple[ResourceKind, str]]:
+        assert isinstance(node, MlNode)
+        return [(ResourceKind.MODEL, node.model)] if node.model is not None else []
+
     def to_platform(self, key: str, node: AnyNode, ctx: CompileContext) -> PlatformParts:
         assert isinstance(node, MlNode)
         parts = PlatformParts(type=self.platform_type,

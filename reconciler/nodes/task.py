@@ -87,6 +87,14 @@ class Task(NodeType):
                 )
         return findings
 
+    def names(self, node: AnyNode) -> list[tuple[ResourceKind, str]]:
+        assert isinstance(node, TaskNode)
+        task = node.task
+        found = [(ResourceKind.DATASET, task.dataset), (ResourceKind.RECIPE, task.recipe),
+                 (ResourceKind.USER, task.owner), *((ResourceKind.USER, e.assignee) for e in task.workload or []),
+                 *((ResourceKind.USER, email) for email in task.assignees or [])]
+        return [(kind, name) for kind, name in found if name is not None]
+
     def to_platform(self, key: str, node: AnyNode, ctx: CompileContext) -> PlatformParts:
         assert isinstance(node, TaskNode)
         ptr = f"/spec/nodes/{key}"

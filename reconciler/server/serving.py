@@ -37,8 +37,11 @@ def resolve_host(host: str, port: int) -> str:
 
 
 class HttpServer:
-    def __init__(self, app: WsgiApp, *, host: str = "127.0.0.1", port: int = 0, threads: int = 8) -> None:
+    def __init__(self, app: WsgiApp, *, host: str = "127.0.0.1", port: int = 0, threads: int = 16) -> None:
         """Bind now (port 0 picks a free port; read it back from `.port`); serve with `run()`.
+
+        16 threads: as many as a client's connection pool, so an apply at its default parallelism
+        (10) never queues behind the server.
 
         Raises BindError (an OSError) when the address cannot be listened on.
         """

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from reconciler.config import PROJECT_FILE
 from reconciler.errors import Location, SpecError
 from reconciler.interpolate import Context, interpolate
+from reconciler.interpolate import Result as Interpolated
 from reconciler.spec.messages import translate
 from reconciler.nodes import for_spec as node_type
 from reconciler.nodes.base import CodeRef
@@ -335,7 +336,9 @@ def load_file(
     if doc.fatal or raw is None:
         return None, None, errors
     # Interpolate before validation so the models see the values the spec will be applied with.
-    interpolated = interpolate(doc.data, context, doc.locate)
+    # A file without `${` (nor a backslash escape that could spell one) has nothing to replace.
+    may_refer = b"${" in raw or b"\\" in raw
+    interpolated = interpolate(doc.data, context, doc.locate) if may_refer else Interpolated(doc.data, [])
     doc.data = interpolated.data
     errors.extend(interpolated.errors)
     spec, problems = _validate(doc)
@@ -344,7 +347,7 @@ def load_file(
     # that failed is reported once, not again as a wrong value. Either way the field is set aside
     # like a broken one, so the rest of the file is still checked.
     unknown = {e.location.pointer for e in interpolated.errors}
-    if context is None:
+    if context is None and may_refer:
         unknown |= unresolved_references(doc.data)
     errors.extend(p for p in problems if p.location.pointer not in unknown)
     if spec is not None and context is not None:

@@ -18,6 +18,13 @@ turned into data by an explicit stack, enforcing on the way:
   disagree with the JSON Schema). Where a string was meant, the validation message carries a hint
   to quote the value, using the scalar's original text recorded here (`SourceDocument.plain`).
 Explicit tags other than the standard JSON-compatible ones are rejected.
+
+That reader costs a Python call per event. Most spec files need none of its checks, so they are
+read first by libyaml's parser and composer with PyYAML's constructors (`_parse_fast`, about the
+cost of `yaml.load(text, Loader=CSafeLoader)`): only when their nesting is provably shallow enough
+for the composer (it recurses), the constructors meet nothing but string keys, each once, and the
+JSON-shaped tags, and the data is inside the limits. Anything else, and the marks of any file, come
+from the event reader, so messages and locations do not depend on which way a file was read.
 """
 
 from __future__ import annotations
@@ -64,21 +71,43 @@ def pointer_escape(token: str) -> str:
 
 @dataclass
 class SourceDocument:
-    """A parsed spec file: its data, where each JSON pointer starts, and any structural problems."""
+    """A parsed spec file: its data, where each JSON pointer starts, and any structural problems.
+
+    A file read by the fast path (see `parse_text`) has its marks and plain texts worked out on
+    first use, by reading the text again event by event: only files with something to report pay
+    for them.
+    """
 
     path: str
     data: Any = None
-    marks: dict[str, Mark] = field(default_factory=dict)
-    # Original text of plain scalars that did not become strings (for "quote it" hints).
-    plain: dict[str, str] = field(default_factory=dict)
     errors: list[SpecError] = field(default_factory=list)
     fatal: bool = False  # no usable data (unreadable, unparseable, over a limit)
+    _marks: dict[str, Mark] = field(default_factory=dict, repr=False)
+    # Original text of plain scalars that did not become strings (for "quote it" hints).
+    _plain: dict[str, str] = field(default_factory=dict, repr=False)
+    _unread: str | None = field(default=None, repr=False)  # text whose marks are still to be read
+
+    @property
+    def marks(self) -> dict[str, Mark]:
+        self._read_marks()
+        return self._marks
+
+    @property
+    def plain(self) -> dict[str, str]:
+        self._read_marks()
+        return self._plain
+
+    def _read_marks(self) -> None:
+        if self._unread is not None:
+            located = _parse_events(self._unread, self.path)
+            self._marks, self._plain, self._unread = located._marks, located._plain, None
 
     def locate(self, pointer: str) -> Location:
         """The location of `pointer`, or of its nearest ancestor that has one."""
+        marks = self.marks
         probe = pointer
         while True:
-            mark = self.marks.get(probe)
+            mark = marks.get(probe)
             if mark is not None:
                 return Location(self.path, mark.line, mark.col, pointer)
             if not probe:
@@ -223,7 +252,7 @@ class _Builder:
                     for key, value in merged.items():
                         if key not in frame.container:
                             frame.container[key] = value
-                            self.doc.marks.setdefault(
+                            self.doc._marks.setdefault(
                                 f"{frame.pointer}/{pointer_escape(key)}", merge_mark
                             )
             if frame.anchor:
@@ -306,9 +335,9 @@ class _Builder:
         top.size += size
         if isinstance(top.container, list):
             pointer = f"{top.pointer}/{len(top.container)}"
-            self.doc.marks[pointer] = mark
+            self.doc._marks[pointer] = mark
             if plain is not None:
-                self.doc.plain[pointer] = plain
+                self.doc._plain[pointer] = plain
             top.container.append(value)
             return
         if not top.has_key:
@@ -324,7 +353,7 @@ class _Builder:
             return
         pointer = f"{top.pointer}/{pointer_escape(top.key)}"
         if plain is not None:
-            self.doc.plain[pointer] = plain
+            self.doc._plain[pointer] = plain
         top.container[top.key] = value
 
     def _take_key(self, top: _Frame, key: Any, mark: Mark, plain: str | None) -> None:
@@ -367,7 +396,7 @@ class _Builder:
             )
         top.seen[key] = mark
         top.key = key
-        self.doc.marks[pointer] = mark
+        self.doc._marks[pointer] = mark
 
     def _take_merge(self, top: _Frame, value: Any, mark: Mark) -> None:
         sources = value if isinstance(value, list) else [value]
@@ -391,14 +420,27 @@ _MERGE = _MergeKey()
 
 
 def parse_text(text: str, path: str) -> SourceDocument:
-    """Parse spec text (already decoded) into a SourceDocument; never raises for bad input."""
-    doc = SourceDocument(path=path)
+    """Parse spec text (already decoded) into a SourceDocument; never raises for bad input.
+
+    Most spec files are plain: no anchors, tags, merge keys, duplicate or non-string keys, and well
+    inside the limits. Those are read at libyaml's speed (`_parse_fast`), their marks only when
+    asked for. Any other file, and every file with something to report, is read event by event
+    (`_parse_events`), which enforces the limits as it goes and locates each problem; so a file's
+    data, errors and locations are the same whichever way it was read.
+    """
     if not text.strip() or all(
         not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
     ):
+        doc = SourceDocument(path=path)
         doc.error("empty file: expected a Pipeline spec (apiVersion, kind, metadata, spec)")
         doc.fatal = True
         return doc
+    return _parse_fast(text, path) or _parse_events(text, path)
+
+
+def _parse_events(text: str, path: str) -> SourceDocument:
+    """The event-by-event reader: every check, every mark, for any input."""
+    doc = SourceDocument(path=path)
     positions = _EditorPositions.needed(text)
     builder = _Builder(doc, positions)
     try:
@@ -457,6 +499,149 @@ def parse_text(text: str, path: str) -> SourceDocument:
         )
         doc.fatal = True
     return doc
+
+
+class _Unusual(Exception):
+    """Something the fast path leaves to the event-by-event reader."""
+
+
+def _unusual(loader: Any, node: Any) -> Any:
+    raise _Unusual
+
+
+def _text(loader: Any, node: Any) -> str:
+    return str(node.value)  # timestamps stay text, as in `_Builder._scalar`
+
+
+def _finite_float(loader: Any, node: Any) -> float:
+    value = SafeConstructor.construct_yaml_float(loader, node)
+    if not math.isfinite(value):
+        raise _Unusual
+    return value
+
+
+def _mapping(loader: Any, node: Any) -> Any:
+    data: dict[str, Any] = {}
+    yield data
+    for key_node, value_node in node.value:
+        # Only plain string keys, once each: merge keys (`<<`), other types and duplicates are
+        # reported, with hints, by the event reader.
+        if key_node.tag != f"{_TAG}str" or not isinstance(key_node, ScalarNode) or key_node.value in data:
+            raise _Unusual
+        data[key_node.value] = loader.construct_object(value_node, deep=False)
+
+
+def _fast_loader() -> Any:
+    """libyaml's parser and composer with constructors for the JSON-shaped tags only (None without
+    libyaml: the pure-Python composer recurses too, so every file is then read event by event)."""
+    if not hasattr(yaml, "CSafeLoader"):
+        return None
+
+    class FastLoader(yaml.CSafeLoader):  # type: ignore[misc,name-defined]
+        pass
+
+    FastLoader.yaml_constructors = {
+        f"{_TAG}null": SafeConstructor.construct_yaml_null,
+        f"{_TAG}bool": SafeConstructor.construct_yaml_bool,
+        f"{_TAG}int": SafeConstructor.construct_yaml_int,
+        f"{_TAG}float": _finite_float,
+        f"{_TAG}str": SafeConstructor.construct_yaml_str,
+        f"{_TAG}timestamp": _text,
+        f"{_TAG}seq": SafeConstructor.construct_yaml_seq,
+        f"{_TAG}map": _mapping,
+        None: _unusual,  # explicit tags, `!`, binary, sets...
+    }
+    return FastLoader
+
+
+_FastLoader = _fast_loader()
+
+_INDENT = re.compile(r"^( *)((?:- +)*)", re.MULTILINE)
+_FLOW = re.compile(r"""[\[\]{}"'#]""")
+_QUOTED = {'"': re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL), "'": re.compile(r"'(?:[^']|'')*'")}
+
+
+# Nesting libyaml's composer is given at most: it recurses in C, and crashes the interpreter on
+# deep enough input (a 50,000-level flow nest). The exact MAX_DEPTH check follows the composer.
+_COMPOSER_DEPTH = 512
+
+
+def _depth_bound(text: str) -> int:
+    """At least the nesting depth of `text` (or _COMPOSER_DEPTH + 1 when unsure), read without
+    parsing, so that deep input never reaches the recursive composer.
+
+    Block collections nest by indentation, or by `- ` entries on one line: at most two levels per
+    column. Flow collections are counted by their brackets; in a flow collection a bracket is
+    structure unless it is in a quoted scalar or a comment, which are skipped (outside one, an
+    extra bracket can only make the count larger than the depth).
+    """
+    block = max((len(indent) + dashes.count("-") for indent, dashes in _INDENT.findall(text)), default=0)
+    depth = deepest = 0
+    at = 0
+    while (found := _FLOW.search(text, at)) is not None:
+        char, at = found.group(), found.end()
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+        elif depth and char == "#":
+            if found.start() and not text[found.start() - 1].isspace():
+                continue  # part of a plain scalar (`a#b`)
+            at = text.find("\n", at) + 1 or len(text)
+        elif depth:  # a quote in a flow collection
+            before = text[:found.start()].rstrip()
+            if before and before[-1] not in "[{,:":
+                continue  # inside a plain scalar (`it's`)
+            closed = _QUOTED[char].match(text, found.start())
+            if closed is None:
+                return _COMPOSER_DEPTH + 1
+            at = closed.end()
+    return 2 * block + 2 + deepest
+
+
+def _within_limits(data: dict[str, Any]) -> bool:
+    """Whether the data stays inside MAX_DEPTH, MAX_PATH and MAX_VALUES (counted as `_Builder`
+    counts them: keys, values and containers) and shares no container (an alias)."""
+    values = 1
+    seen: set[int] = set()
+    stack: list[tuple[Any, int, int]] = [(data, 0, 1)]
+    while stack:
+        container, length, depth = stack.pop()
+        if depth > MAX_DEPTH or id(container) in seen:
+            return False
+        seen.add(id(container))
+        if isinstance(container, dict):
+            values += 2 * len(container)
+            for key, child in container.items():
+                below = length + 1 + (len(pointer_escape(key)) if "~" in key or "/" in key else len(key))
+                if below > MAX_PATH:
+                    return False
+                if isinstance(child, (dict, list)):
+                    stack.append((child, below, depth + 1))
+        else:
+            values += len(container)
+            for index, child in enumerate(container):
+                if isinstance(child, (dict, list)):
+                    stack.append((child, length + 1 + len(str(index)), depth + 1))
+    return values <= MAX_VALUES
+
+
+def _parse_fast(text: str, path: str) -> SourceDocument | None:
+    """The document read by libyaml with PyYAML's constructors, when nothing in it needs the event
+    reader's checks or messages; None otherwise."""
+    # Tags, merge keys, complex and duplicate keys stop the constructors above; an alias of a
+    # collection is a shared container (`_within_limits`); an alias of a scalar reads the same
+    # either way, unless there are too many of them.
+    if _FastLoader is None or text.count("*") > MAX_ALIASES or _depth_bound(text) > _COMPOSER_DEPTH:
+        return None
+    try:
+        data = yaml.load(text, Loader=_FastLoader)  # noqa: S506 - only the constructors above
+    except (_Unusual, yaml.YAMLError):
+        return None
+    if not isinstance(data, dict) or not data or not _within_limits(data):
+        return None
+    return SourceDocument(path=path, data=data, _unread=text)
 
 
 def _may_be_parser_nesting_limit(text: str, exc: yaml.MarkedYAMLError) -> bool:

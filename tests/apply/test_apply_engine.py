@@ -8,7 +8,7 @@ import pytest
 from docs import change, document, plan
 from faultkit import Concurrency, FaultInjector
 
-from reconciler.apply import Outcome, ResultEvent, StartEvent, Step, StepEvent, apply_plan
+from reconciler.apply import DEFAULT_PARALLELISM, Outcome, ResultEvent, StartEvent, Step, StepEvent, apply_plan
 from reconciler.backend import Resolved, ResourceKind
 from reconciler.client import ApiSession, ClientOptions, RestBackend
 from reconciler.document import Pipeline
@@ -172,18 +172,19 @@ def test_a_provision_shared_by_pipelines_is_made_once(backend: RestBackend, pid:
 
 @pytest.mark.parametrize("parallelism", [None, 1, 3])
 def test_parallelism_is_bounded_and_used(tmp_path: Path, parallelism: int | None) -> None:
-    bound = parallelism or 4  # apply_plan's default, the CLI's too
+    bound = parallelism or DEFAULT_PARALLELISM  # apply_plan's default, the CLI's too
     # The server holds the first creates (up to a second) until one more than the bound is in:
     # an apply that kept more in flight would be seen, one that kept fewer would too.
     inflight = Concurrency("POST", r"/pipelines$", target=bound + 1, patience=1.0)
     with serve_in_thread(tmp_path / "state.db", wrap=inflight) as server:
         b = RestBackend(ApiSession(server.base_url, server.token, options=FAST), label="x")
         pid = b.project("local").id
-        changes = [change(pid, f"p{i}", [Action.CREATE], desired=document(f"p{i}", pid)) for i in range(8)]
+        changes = [change(pid, f"p{i}", [Action.CREATE], desired=document(f"p{i}", pid))
+                   for i in range(2 * bound)]
         kwargs = {} if parallelism is None else {"parallelism": parallelism}
         assert apply_plan(plan(*changes), b, **kwargs).ok
         b.close()
-    assert inflight.count == 8
+    assert inflight.count == 2 * bound
     assert inflight.max_seen == bound
 
 

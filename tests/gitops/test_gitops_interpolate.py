@@ -223,3 +223,13 @@ def test_export_escapes_text_that_looks_like_a_reference(tmp_path: Path) -> None
         assert not make_plan(again.specs, backend, default_project="local").has_changes
     finally:
         backend.close()
+
+
+def test_a_reference_spelled_with_a_yaml_escape_is_still_interpolated(tmp_path: Path) -> None:
+    # Files without `${` skip interpolation; "\x24{" is `${` once YAML has read it.
+    spec = tmp_path / "p.yaml"
+    spec.write_text(KIT_SPEC.replace("dataset: frames", 'dataset: "\\x24{var.frames}"', 1))
+    assert "${" not in spec.read_text()
+    loaded = load([spec], context=CTX)
+    assert loaded.ok, [str(e) for e in loaded.errors]
+    assert "frames-staging" in loaded.specs[0].spec.model_dump_json()
