@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from faultkit import FAST, DroppingProxy, FaultInjector
+from harness import cli, isolate
 
 from reconciler.client import ApiSession, RestBackend
 from reconciler.document import Pipeline
@@ -187,14 +188,50 @@ def test_ambiguous_create_with_failing_lookup_is_ambiguous_write(via_proxy: ViaP
     assert _names(b, project.id) == ["maybe"]  # it did commit; the next plan sees it
 
 
-def test_nothing_listening_is_a_transport_error_naming_the_address() -> None:
+def _closed_port() -> int:
     with socket.create_server(("127.0.0.1", 0)) as probe:
-        port = probe.getsockname()[1]  # closed again below: nothing listens there
-    b = RestBackend(ApiSession(f"http://127.0.0.1:{port}/api/v1", "t", options=FAST), label="x")
+        return int(probe.getsockname()[1])  # closed again on return: nothing listens there
+
+
+@pytest.mark.parametrize("retry", [True, False])
+def test_nothing_listening_is_one_transport_error_naming_the_url_without_retries(
+        retry: bool, caplog: pytest.LogCaptureFixture) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/api/v1"
+    session = ApiSession(url, "t", options=FAST)
+    with caplog.at_level(logging.DEBUG, logger="urllib3"), pytest.raises(TransportError) as info:
+        session.call("GET", "/projects/local", retry=retry)
+    session.close()
+    assert str(info.value) == f"cannot reach {url}: connection refused"
+    # Not retried: urllib3 logs each retry of a failed connection, and none happened.
+    assert not [r for r in caplog.records if "Retrying" in r.getMessage()]
+
+
+def test_an_unreachable_url_is_named_without_its_password() -> None:
+    port = _closed_port()
+    session = ApiSession(f"http://me:hunter2-secret@127.0.0.1:{port}/api/v1", "t", options=FAST)
     with pytest.raises(TransportError) as info:
-        b.project("local")
-    assert f"connection to 127.0.0.1:{port} failed (Connection refused)" in str(info.value)
-    b.close()
+        session.call("GET", "/projects/local")
+    session.close()
+    assert str(info.value) == f"cannot reach http://***@127.0.0.1:{port}/api/v1: connection refused"
+
+
+def test_an_unknown_host_is_one_transport_error_without_retries(caplog: pytest.LogCaptureFixture) -> None:
+    url = "http://no-such-host.invalid/api/v1"  # .invalid never resolves (RFC 2606)
+    session = ApiSession(url, "t", options=FAST)
+    with caplog.at_level(logging.DEBUG, logger="urllib3"), pytest.raises(TransportError) as info:
+        session.call("GET", "/projects/local")
+    session.close()
+    assert str(info.value) == f"cannot reach {url}: unknown host 'no-such-host.invalid'"
+    assert not [r for r in caplog.records if "Retrying" in r.getMessage()]
+
+
+def test_the_cli_says_once_that_nothing_listens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate(tmp_path, monkeypatch)
+    monkeypatch.setenv("LOOPFORM_TOKEN", "a-token-of-some-length")
+    url = f"http://127.0.0.1:{_closed_port()}/api/v1"
+    run = cli("status", "--url", url, "--project", "p")
+    assert run.code == 1
+    assert run.err == f"Error: cannot reach {url}: connection refused\n"
 
 
 def test_reads_survive_connection_resets(via_proxy: ViaProxy) -> None:
