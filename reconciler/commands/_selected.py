@@ -20,12 +20,14 @@ from reconciler.terminal import Terminal
 
 
 @contextmanager
-def selected_project(args: argparse.Namespace, term: Terminal) -> Iterator[tuple[RestBackend, Project]]:
-    """The backend and the selected project, for the duration of the `with` block.
+def selected_project(args: argparse.Namespace, term: Terminal, *,
+                     writes: bool = True) -> Iterator[tuple[RestBackend, Project]]:
+    """The backend and the selected project, for the duration of the `with` block (`writes=False`:
+    a command that only reads, see `backend_from_args`).
 
     Raises ConfigError when no project is selected, NotFound when the project does not exist.
     """
-    backend, project_name = backend_from_args(args, term)
+    backend, project_name = backend_from_args(args, term, writes=writes)
     try:
         if not project_name:
             raise ConfigError("which project? Use --project, LOOPFORM_PROJECT or `project:` in loopform.yaml")
@@ -35,10 +37,11 @@ def selected_project(args: argparse.Namespace, term: Terminal) -> Iterator[tuple
 
 
 @contextmanager
-def selected_pipeline(args: argparse.Namespace, term: Terminal) -> Iterator[tuple[RestBackend, Project, Pipeline]]:
+def selected_pipeline(args: argparse.Namespace, term: Terminal, *,
+                      writes: bool = True) -> Iterator[tuple[RestBackend, Project, Pipeline]]:
     """The backend, the selected project and its pipeline `args.name`, for the duration of the `with`
     block. Raises as `pipeline_from_args` does (NotFound names the project)."""
-    backend, project, pipeline = pipeline_from_args(args, term)
+    backend, project, pipeline = pipeline_from_args(args, term, writes=writes)
     try:
         yield backend, project, pipeline
     finally:

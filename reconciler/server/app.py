@@ -10,6 +10,7 @@ import html
 import logging
 import re
 import threading
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -86,6 +87,7 @@ class RequestLog:
 
 
 STATE_DIR_NAME = ".loopform"
+_DEFAULT_PROJECT_NAMESPACE = uuid.UUID("5d1f0c1e-7a59-4c35-9c1b-6f1e0b2f9a10")  # fixed forever
 _CONSOLE_PATH = re.compile(r"^/projects/(?P<project>[^/]+)(?:/pipelines(?:/(?P<pipeline>[^/]+))?)?/?$")
 
 
@@ -164,7 +166,11 @@ class ControlPlane:
         routes_resources.register(self._router, self)
         self.ensure_user(default_user)
         if default_project:
-            self.create_project(default_project, owner=default_user, unless_named=True)
+            # The same id in every fresh database: a plan saved against a database that did not
+            # exist yet (reading commands see an empty one in memory) applies to the one apply
+            # then creates.
+            self.create_project(default_project, owner=default_user, unless_named=True,
+                                project_id=str(uuid.uuid5(_DEFAULT_PROJECT_NAMESPACE, default_project)))
 
     # --- public API -------------------------------------------------------------------------
 
