@@ -302,6 +302,16 @@ CASES: list[Case] = [
         ["7:50: invalid cron expression 'hourly': expected 5 or 6 space-separated fields"],
     ),
     Case(
+        "cron minute out of range",
+        _with("dataset: raw}", "dataset: raw, trigger: {cron: '99 * * * *'}}"),
+        ["7:50: invalid cron expression '99 * * * *': the minute field '99' is outside 0-59"],
+    ),
+    Case(
+        "cron month out of range, six fields",
+        _with("dataset: raw}", "dataset: raw, trigger: {cron: '0 0 6 1 13 *'}}"),
+        ["7:50: invalid cron expression '0 0 6 1 13 *': the month field '13' is outside 1-12 or JAN-DEC"],
+    ),
+    Case(
         "folder without slash",
         _with("dataset: raw}", "dataset: raw, folder: incoming}"),
         ["7:40: folder must start with '/' (got 'incoming')"],
