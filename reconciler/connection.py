@@ -209,24 +209,3 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """NAME plus the backend flags: the shape of every imperative command."""
     parser.add_argument("name", metavar="NAME", help="pipeline name (in --project)")
     add_backend_arguments(parser)
-
-
-def pipeline_from_args(args: argparse.Namespace, term: Terminal, *,
-                       writes: bool = True) -> tuple[RestBackend, Project, Pipeline]:
-    """Connect (`writes` as for `backend_from_args`), then find the pipeline `args.name` in the
-    selected project.
-
-    The caller owns (and must close) the backend. Raises NotFound with the project in the message.
-    """
-    backend, project_name = backend_from_args(args, term, writes=writes)
-    try:
-        if not project_name:
-            raise ConfigError("which project? Use --project, LOOPFORM_PROJECT or `project:` in loopform.yaml")
-        project = backend.project(project_name)
-        pipeline = backend.find_pipeline(project.id, args.name)
-        if pipeline is None:
-            raise NotFound(f"no pipeline named {args.name!r} in project {project.name!r}", status=404)
-    except BaseException:
-        backend.close()
-        raise
-    return backend, project, pipeline

@@ -27,6 +27,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
+from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -34,6 +35,8 @@ import requests
 from requests.adapters import BaseAdapter, HTTPAdapter
 from urllib3.exceptions import (InvalidHeader, MaxRetryError, NameResolutionError, NewConnectionError,
                                 ReadTimeoutError)
+from urllib3.connectionpool import ConnectionPool
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from reconciler.config import shown_url
@@ -98,13 +101,14 @@ class _Retry(Retry):
     instead of failing the request with InvalidHeader, which would end the retries early, and that
     a refused connection or an unknown host is not retried (see the module docstring)."""
 
-    def increment(self, method: str | None = None, url: str | None = None, *args: Any,
-                  error: Exception | None = None, **kwargs: Any) -> Retry:
+    def increment(self, method: str | None = None, url: str | None = None,
+                  response: BaseHTTPResponse | None = None, error: Exception | None = None,
+                  _pool: ConnectionPool | None = None, _stacktrace: TracebackType | None = None) -> _Retry:
         # NewConnectionError covers refused, unreachable and (NameResolutionError) unknown host;
         # a plain ConnectTimeoutError (its base) is a slow network and stays retried.
         if isinstance(error, NewConnectionError):
-            raise MaxRetryError(kwargs.get("_pool"), url or "", reason=error) from error
-        return super().increment(method, url, *args, error=error, **kwargs)
+            raise MaxRetryError(_pool, url or "", reason=error) from error  # type: ignore[arg-type]
+        return super().increment(method, url, response, error, _pool, _stacktrace)
 
     def parse_retry_after(self, retry_after: str) -> float:
         try:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import threading
 from pathlib import Path
 
@@ -23,12 +22,13 @@ from pydantic import ValidationError
 
 from reconciler.apply import DEFAULT_PARALLELISM, ApplyResult, Outcome, PipelineResult, ResultEvent, StartEvent, StepEvent, apply_plan
 from reconciler.backend import Backend
+from reconciler.commands._confirm import confirm
 from reconciler.commands._signals import stop_on_signals
 from reconciler.commands._specs import DEFAULT_PATH, load_specs, spec_set_of
 from reconciler.connection import add_backend_arguments, backend_from_args, context_from_args
 from reconciler.interpolate import Context
 from reconciler.redact import restore_saved_plan
-from reconciler.errors import ApplyError, ConfigError, PlanError, UserAbort
+from reconciler.errors import ApplyError, ConfigError, PlanError
 from reconciler.plan import Plan, steps_text
 from reconciler.planner import make_plan, stale_reasons
 from reconciler.render.text import render_plan
@@ -74,7 +74,8 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
             view.no_changes(plan)
             return 0
         if saved is None and not args.auto_approve:
-            _confirm(term)  # a saved plan was reviewed when it was made (as `terraform apply PLANFILE`)
+            # A saved plan was reviewed when it was made (as `terraform apply PLANFILE`).
+            confirm(term, "Apply these changes?", verb="apply")
         backend.session.reserve(args.parallelism)
         stop = threading.Event()
         # A first Ctrl-C or SIGTERM (a cancelled CI job): pipelines in progress finish, no other starts.
@@ -126,17 +127,6 @@ def _refuse_if_stale(plan: Plan, backend: Backend, context: Context) -> None:
     moved = stale_reasons(plan, backend, context=context)
     if moved:
         raise PlanError("the saved plan is stale: " + "; ".join(moved) + ". Make a new plan.")
-
-
-def _confirm(term: Terminal) -> None:
-    if not term.interactive:
-        raise UserAbort("no terminal to ask for confirmation on; re-run with --auto-approve to apply "
-                        "without asking (as CI does)")
-    term.out.write("\nApply these changes? Only 'yes' is accepted: ")
-    term.out.flush()
-    answer = sys.stdin.readline().strip()
-    if answer != "yes":
-        raise UserAbort("Apply cancelled; nothing was changed.")
 
 
 # -- views -------------------------------------------------------------------------------------
