@@ -89,6 +89,8 @@ def test_a_signal_stops_starting_pipelines_and_lets_the_one_in_progress_finish(
             hold.release.set()
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 1, err
+        # Only a Ctrl-C user has a Ctrl-C to press again; a supervisor's SIGTERM is told no such thing.
+        assert ("Ctrl-C again" in seen) == (signum == signal.SIGINT), seen
         assert "done           local/model-review (create, then install)" in out  # finished, installed too
         assert "not attempted  local/nightly-quality" in out and "not attempted  local/video-frames" in out
         assert "Apply incomplete: 1 done, 0 failed, 2 not attempted" in out
