@@ -111,8 +111,9 @@ def console_page(environ: dict[str, Any]) -> Response | None:
         "<h1>Loopform local control plane</h1>"
         f"<p>This link names {what}<code>{html.escape(project)}</code>. The local control plane has "
         "no web console: it serves Dataloop's API under <code>/api/v1</code>.</p>"
-        "<p>See the pipeline with <code>loopform show NAME</code> or <code>loopform status</code>, "
-        "or with dtlpy: <code>project.pipelines.get(pipeline_id=...)</code>.</p>"
+        "<p>See the pipelines with <code>loopform status --all</code>, a pipeline's runs with "
+        "<code>loopform executions NAME</code> and <code>loopform stats NAME</code>, "
+        "or use dtlpy: <code>project.pipelines.get(pipeline_id=...)</code>.</p>"
     )
     return Response(200, html=page)
 

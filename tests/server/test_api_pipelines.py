@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+import pytest
+import requests
+from harness import cli, isolate
 
 if TYPE_CHECKING:
     from conftest import Api
@@ -170,3 +176,21 @@ def test_malformed_ids_and_names_in_a_patch_are_400_not_500(api: Api) -> None:
         variables = api.patch(f"/pipelines/{pid}/variables", {"variables": [{"name": bad, "value": 1}]})
         assert variables.status_code == 400, variables.text
     assert api.ok(api.get(f"/pipelines/{pid}"))["nodes"] == created["nodes"]
+
+
+def test_the_console_page_names_only_commands_that_exist(api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    page = requests.get(f"{api.server.root_url}/projects/{api.project_id}/pipelines/abc", timeout=30)
+    assert page.status_code == 200
+    named = re.findall(r"<code>loopform ([a-z-]+)((?: [A-Z]+| --[a-z-]+)*)</code>", page.text)
+    assert len(named) == 3, page.text
+    isolate(tmp_path, monkeypatch)
+    for command, args in named:
+        # Run as written (NAME standing for a pipeline that is not there): not a usage error (2).
+        argv = [command, *[("flow" if a == "NAME" else a) for a in args.split()]]
+        assert cli(*argv).code in (0, 1), argv
+        capsys.readouterr()
+        assert cli(command, "--help").code == 0
+        positionals = re.sub(r"\[[^\]]*\]", "", capsys.readouterr().out.split("\n\n")[0])  # options dropped
+        assert ("NAME" in positionals) == ("NAME" in args), (command, positionals)  # `show FILE` is no `show NAME`
+    assert cli("no-such-command").code == 2  # what a command that does not exist gives
