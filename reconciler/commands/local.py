@@ -8,7 +8,7 @@ from pathlib import Path
 from reconciler.config import PROJECT_FILE, STATE_DB, STATE_DIR, default_state_db
 from reconciler.errors import ConfigError
 from reconciler.server import ControlPlane
-from reconciler.server.seed import apply_seed, load_seed
+from reconciler.server.seed import SEED_FORMAT, apply_seed, load_seed
 from reconciler.server.store import StoreError
 from reconciler.terminal import Terminal
 
@@ -19,7 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"of {PROJECT_FILE}, else of .git, else this one; created if missing)")
     sub = parser.add_subparsers(dest="local_command", metavar="ACTION")
     sub.required = True
-    seed = sub.add_parser("seed", help="load projects, members, datasets, recipes, models, services")
+    seed = sub.add_parser("seed", help="load projects, members, datasets, recipes, models, services",
+                          description="Load projects, members, datasets, recipes, models and services into "
+                                      "the local database.",
+                          epilog=SEED_FORMAT, formatter_class=argparse.RawDescriptionHelpFormatter)
     seed.add_argument("file", type=Path, metavar="FILE", help="a YAML or JSON seed file")
     token = sub.add_parser("token", help="print a fresh access token for the local control plane")
     token.add_argument("--email", help="whose token (default: the default local user)")

@@ -9,28 +9,30 @@ import re
 import signal
 import subprocess
 import sys
+import textwrap
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import requests
 
 from reconciler.cli import main
 from reconciler.server import ControlPlane
+from reconciler.server.seed import SEED_FORMAT
 from reconciler.server.serving import HttpServer
 from reconciler.terminal import Terminal
 
-SEED = """\
-projects:
-  - name: demo
-    members: [{email: ann@example.com, role: annotator}, bob@example.com]
-    datasets:
-      - name: frames
-        recipes: [default]
-      - {name: raw-videos, id: 5f00000000000000000000aa}
-    models: [yolo]
-    services: [{name: cutter}]
-"""
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_seed() -> str:
+    """The seed file the README shows (its section's YAML block): the tests seed exactly it."""
+    section = README.read_text(encoding="utf-8").split("### Seeding the local control plane", 1)[1]
+    return section.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+SEED = _readme_seed()
 
 
 def _run(*argv: str) -> tuple[int, str, str]:
@@ -56,6 +58,13 @@ def test_local_seed_creates_then_keeps(tmp_path: Path) -> None:
         assert len(raw["metadata"]["system"]["recipes"]) == 1  # the default recipe
     finally:
         plane.close()
+
+
+def test_the_seed_format_is_in_the_readme_and_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert textwrap.indent(SEED, "  ") in SEED_FORMAT
+    assert "A member is an email or {email, role}" in README.read_text(encoding="utf-8")
+    code, _, _ = _run("local", "seed", "--help")
+    assert code == 0 and SEED_FORMAT in capsys.readouterr().out
 
 
 def test_local_seed_reports_bad_files(tmp_path: Path) -> None:
