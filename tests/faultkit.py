@@ -2,7 +2,8 @@
 
 `FaultInjector` is a WSGI middleware (give it to `serve_in_thread(wrap=...)`): it answers chosen
 requests with an error status, sleeps past the client's timeout, or lets the request commit and then
-replaces the answer. `DroppingProxy` is a tiny TCP proxy that resets connections: before the request
+replaces the answer, or runs a `then` action once the app answered (the world changes before the
+client's next request). `DroppingProxy` is a tiny TCP proxy that resets connections: before the request
 reaches the server, or after the server committed it (the answer is lost). Every rule counts how
 often it fired, so a test can check that the fault it is about did happen. `Concurrency` measures
 how many requests a client has in flight at once.
@@ -33,12 +34,13 @@ FAST = ClientOptions(connect_timeout=2.0, read_timeout=2.0, attempts=3, backoff_
 class Rule:
     method: str
     path: re.Pattern[str]
-    kind: str  # "status" | "status-after-commit" | "slow" | "slow-after-commit"
+    kind: str  # "status" | "status-after-commit" | "slow" | "slow-after-commit" | "then"
     times: int
     status: int = 500
     headers: list[tuple[str, str]] = field(default_factory=list)
     delay: float = 0.0
     fired: int = 0
+    then: Callable[[], None] | None = None  # "then": run after the app answered, before the client reads it
 
 
 class FaultInjector:
@@ -50,8 +52,9 @@ class FaultInjector:
         self.seen: list[tuple[str, str]] = []
 
     def add(self, method: str, path: str, kind: str, *, times: int = 1, status: int = 500,
-            headers: list[tuple[str, str]] | None = None, delay: float = 0.0) -> Rule:
-        rule = Rule(method.upper(), re.compile(path), kind, times, status, headers or [], delay)
+            headers: list[tuple[str, str]] | None = None, delay: float = 0.0,
+            then: Callable[[], None] | None = None) -> Rule:
+        rule = Rule(method.upper(), re.compile(path), kind, times, status, headers or [], delay, then=then)
         with self._lock:
             self._rules.append(rule)
         return rule
@@ -75,6 +78,11 @@ class FaultInjector:
             rule = self._take(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""))
             if rule is None:
                 return app(environ, start_response)
+            if rule.kind == "then":  # something happens between the answer and the client's next request
+                body = b"".join(app(environ, start_response))
+                assert rule.then is not None
+                rule.then()
+                return [body]
             if rule.kind in ("slow", "slow-after-commit"):
                 if rule.kind == "slow":
                     time.sleep(rule.delay)

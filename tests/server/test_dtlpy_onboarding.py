@@ -17,7 +17,10 @@ from typing import Any
 
 import pytest
 import requests
-from harness import DtlpySdk, items_of
+from faultkit import FaultInjector
+from harness import DtlpySdk, items_of, point_dtlpy
+
+from reconciler.server.testing import serve_in_thread
 
 
 @pytest.fixture(scope="module")
@@ -380,12 +383,28 @@ def test_a_large_pipeline_round_trips(sdk: DtlpySdk) -> None:
     assert got["connections"] == sent["connections"]
 
 
-def test_executions_of_a_deleted_pipeline_do_not_break_the_global_listing(sdk: DtlpySdk) -> None:
-    pipeline = installable(sdk, "gone-soon").install()
-    pipeline.execute(execution_input={"item": "item-1"})
-    pipeline.delete()
-    # The global repository GETs each execution's pipeline; a 404 there must be tolerated.
-    list(sdk.dl.pipeline_executions.list().all())
+def test_executions_of_a_deleted_pipeline_do_not_break_the_global_listing(sdk: DtlpySdk, tmp_path: Path) -> None:
+    # The global repository GETs each execution's pipeline after the page came back; the pipeline
+    # is deleted in between (a 404 there must be tolerated).
+    faults = FaultInjector()
+    with serve_in_thread(tmp_path / "state.db", wrap=faults) as server:
+        other = point_dtlpy(sdk.dl, server)
+        try:
+            kept = installable(other, "kept").install()
+            kept_run = kept.execute(execution_input={"item": "item-0"})
+            gone = installable(other, "gone-soon").install()
+            gone_run = gone.execute(execution_input={"item": "item-1"})
+            deleted = faults.add("POST", r"/pipelines/query$", "then",
+                                 then=lambda: server.control_plane.store.delete_pipeline(gone.id))
+            server.control_plane.request_log.clear()
+            listed = {e.id: e.pipeline_id for e in other.dl.pipeline_executions.list().all()}
+            assert deleted.fired == 1
+            # dtlpy logs the failed lookup and leaves that execution out of the listing (its
+            # `_build_entities_from_response` keeps only the entities it could build).
+            assert listed == {kept_run.id: kept.id}
+            assert ("GET", f"/api/v1/pipelines/{gone.id}", 404) in [tuple(e) for e in server.control_plane.request_log]
+        finally:
+            point_dtlpy(sdk.dl, sdk.server)  # this module's server again, for the tests after this one
 
 
 def test_list_filtered_by_status(sdk: DtlpySdk) -> None:
