@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -243,15 +242,16 @@ def test_reads_survive_connection_resets(via_proxy: ViaProxy) -> None:
 
 def test_slow_reads_time_out_and_are_retried(server: ServerHandle, faults: FaultInjector) -> None:
     b = _timing_out_after(0.3, server)
-    faults.add("GET", r"/projects/", "slow", times=1, delay=0.8)
+    rule = faults.add("GET", r"/projects/", "slow", times=1)  # held until the test ends
     assert b.project("local").name == "local"
+    assert rule.fired == 1
     b.close()
 
 
 def test_reads_slow_on_every_try_report_a_timeout_not_a_connection_failure(
         server: ServerHandle, faults: FaultInjector) -> None:
     b = _timing_out_after(0.2, server)
-    rule = faults.add("GET", r"/projects/", "slow", times=1 + FAST.attempts, delay=0.5)
+    rule = faults.add("GET", r"/projects/", "slow", times=1 + FAST.attempts)
     with pytest.raises(TransportError) as info:
         b.project("local")
     assert rule.fired == 1 + FAST.attempts
@@ -262,7 +262,9 @@ def test_reads_slow_on_every_try_report_a_timeout_not_a_connection_failure(
 def test_slow_create_times_out_then_is_found_not_duplicated(server: ServerHandle, faults: FaultInjector) -> None:
     b = _timing_out_after(0.3, server)
     project = b.project("local")
-    faults.add("POST", r"/pipelines$", "slow-after-commit", times=1, delay=0.8)
+    create = faults.add("POST", r"/pipelines$", "slow-after-commit", times=1)
+    # The lookup after the timeout reaches the server only once the create has committed.
+    faults.add("POST", r"/pipelines/query$", "wait", times=1, until=create.handled)
     created = b.create_pipeline(Pipeline(name="slow", projectId=project.id))
     assert created.name == "slow"
     assert _names(b, project.id) == ["slow"]
@@ -273,12 +275,11 @@ def test_create_that_commits_after_the_timeout_is_ambiguous_then_seen_once(
         server: ServerHandle, faults: FaultInjector) -> None:
     b = _timing_out_after(0.2, server)
     project = b.project("local")
-    faults.add("POST", r"/pipelines$", "slow", times=1, delay=0.6)  # commits only after we gave up
+    create = faults.add("POST", r"/pipelines$", "slow", times=1)  # commits only after we gave up
     with pytest.raises(AmbiguousWrite, match="run again"):
         b.create_pipeline(Pipeline(name="late", projectId=project.id))
-    for _ in range(100):  # wait (without timing anything) for the late commit to land
-        if _names(b, project.id):
-            break
-        threading.Event().wait(0.02)
+    assert _names(b, project.id) == []
+    faults.release()
+    assert create.handled.wait(60)  # the late commit landed
     assert _names(b, project.id) == ["late"]
     b.close()
