@@ -71,16 +71,18 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
     finally:
         backend.close()
     print_plan(plan, args, term)
+    # Notes beside the plan: on stderr when stdout is a document (JSON, Markdown) for a program.
+    note = term.eprint if args.json or args.markdown else term.print
     if args.graph:
         # A file, not the terminal: redacted here (a project or pipeline name may come from ${env.*}).
         from reconciler.render.graph import write_graph
 
         write_graph(plan, Path(args.graph), redact=lambda text: redact_like(term, text))
+        note(f"Wrote {args.graph}")
     if args.out:
         # secret variables and ${env.*} values by name; the rest the terminal hides (old values)
         write_plan(plan, args.out, context.secrets(), hidden=hidden_values(term))
-        note = f"Saved the plan to {args.out}; apply exactly it with `loopform apply {args.out}`."
-        (term.eprint if args.json or args.markdown else term.print)(note)
+        note(f"Saved the plan to {args.out}; apply exactly it with `loopform apply {args.out}`.")
     if args.detailed_exitcode and plan.has_changes:
         return EXIT_CHANGES
     return EXIT_OK
