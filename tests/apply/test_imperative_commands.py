@@ -153,6 +153,10 @@ def test_without_a_configured_project_the_one_project_of_the_specs_is_used(
             r = cli(*argv, "--url", server.base_url)
             assert r.code == 0, (argv, r.err)
             assert "note: project 'team': the one the specs in pipelines/ name" in r.err
+        (tmp_path / "loopform.yaml").write_text("environments:\n  team-env: {project: team}\n")
+        by_env = cli("status", "--all", "--env", "team-env", "--url", server.base_url)
+        assert by_env.code == 0 and "project: team; environment: team-env" in by_env.err
+        assert "note: project" not in by_env.err  # the environment decided, not the specs
         (tmp_path / "pipelines" / "b.yaml").write_text((tmp_path / "pipelines" / "b.yaml").read_text()
                                                       .replace("project: team", "project: other"))
         two = cli("status", "--url", server.base_url)
