@@ -40,7 +40,7 @@ from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from reconciler.config import shown_url
-from reconciler.errors import ApiError, ConfigError, RateLimited, TransportError, error_for_status
+from reconciler.errors import ApiError, ConfigError, RateLimited, TransportError, Unreachable, error_for_status
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ class ApiSession:
             unreachable = _unreachable(exc)
             if unreachable:
                 # About the address, not the request: the one line names the URL the user chose.
-                raise TransportError(f"cannot reach {shown_url(self.base_url)}: {unreachable}") from exc
+                raise Unreachable(f"cannot reach {shown_url(self.base_url)}: {unreachable}") from exc
             raise TransportError(_describe(exc), method=method, path=path) from exc
         return _decode(response, method, path)
 

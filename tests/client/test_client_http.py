@@ -21,6 +21,7 @@ from reconciler.errors import (
     ServerError,
     TransportError,
     Unauthorized,
+    Unreachable,
 )
 from reconciler.server.testing import ServerHandle, serve_in_thread
 
@@ -283,3 +284,13 @@ def test_create_that_commits_after_the_timeout_is_ambiguous_then_seen_once(
     assert create.handled.wait(60)  # the late commit landed
     assert _names(b, project.id) == ["late"]
     b.close()
+
+
+def test_a_create_nobody_received_is_not_ambiguous() -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/api/v1"
+    b = RestBackend(ApiSession(url, "t", options=FAST), label="x")
+    with pytest.raises(Unreachable) as info:
+        b.create_pipeline(Pipeline(name="never-sent", projectId="p"))
+    b.close()
+    assert not isinstance(info.value, AmbiguousWrite)
+    assert str(info.value) == f"cannot reach {url}: connection refused"
