@@ -21,16 +21,17 @@ from reconciler.terminal import Terminal
 
 
 @contextmanager
-def selected_project(args: argparse.Namespace, term: Terminal, *,
-                     writes: bool = True) -> Iterator[tuple[RestBackend, Project]]:
-    """The backend and the selected project, for the duration of the `with` block (`writes=False`:
-    a command that only reads, see `backend_from_args`).
+def selected_project(args: argparse.Namespace, term: Terminal) -> Iterator[tuple[RestBackend, Project]]:
+    """The backend and the selected project, for the duration of the `with` block.
 
     The project is the configured one (flag, selected environment, LOOPFORM_PROJECT, loopform.yaml),
     else the one project the specs in `pipelines/` name (a `--url` alone, as `plan` works with it).
     Raises ConfigError when neither decides, NotFound when the project does not exist.
+
+    A missing embedded database is not created (`backend_from_args(writes=False)`): these commands
+    act on pipelines that exist, and a database that does not exist holds none.
     """
-    backend, project_name = backend_from_args(args, term, writes=writes)
+    backend, project_name = backend_from_args(args, term, writes=False)
     try:
         yield backend, backend.project(project_name or _project_of_specs(args, term))
     finally:
@@ -38,11 +39,10 @@ def selected_project(args: argparse.Namespace, term: Terminal, *,
 
 
 @contextmanager
-def selected_pipeline(args: argparse.Namespace, term: Terminal, *,
-                      writes: bool = True) -> Iterator[tuple[RestBackend, Project, Pipeline]]:
+def selected_pipeline(args: argparse.Namespace, term: Terminal) -> Iterator[tuple[RestBackend, Project, Pipeline]]:
     """The backend, the selected project (as `selected_project` finds it) and its pipeline
     `args.name`, for the duration of the `with` block. Raises NotFound naming the project."""
-    with selected_project(args, term, writes=writes) as (backend, project):
+    with selected_project(args, term) as (backend, project):
         pipeline = backend.find_pipeline(project.id, args.name)
         if pipeline is None:
             raise NotFound(f"no pipeline named {args.name!r} in project {project.name!r}", status=404)

@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
-    with selected_pipeline(args, term, writes=False) as (backend, _, pipeline):
+    with selected_pipeline(args, term) as (backend, _, pipeline):
         found = backend.executions(pipeline.id or "", limit=max(1, args.limit))
     if args.json:
         term.print(json.dumps([e.model_dump(mode="json", exclude_none=True) for e in found], indent=2))

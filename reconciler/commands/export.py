@@ -48,7 +48,7 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
     # the spec is meant to be committed, and it then applies the same value back. (Values the
     # marker records as secret, ${env.*} ones included, are written as their reference too.)
     secrets = {value: f"${{var.{name}}}" for name, value in environment_from_args(args, term).secrets().items()}
-    with selected_project(args, term, writes=False) as (backend, project):
+    with selected_project(args, term) as (backend, project):
         live = {p.name: p for p in backend.list_pipelines(project.id)}
         missing = [n for n in args.names if n not in live]
         if missing:

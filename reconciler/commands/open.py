@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
-    with selected_pipeline(args, term, writes=False) as (backend, _, pipeline):
+    with selected_pipeline(args, term) as (backend, _, pipeline):
         url = backend.web_url(pipeline)
         embedded = backend.control_plane is not None
     if url is None:

@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
-    with selected_pipeline(args, term, writes=False) as (backend, _, pipeline):
+    with selected_pipeline(args, term) as (backend, _, pipeline):
         stats = backend.statistics(pipeline.id or "")
     if args.json:
         term.print(stats.model_dump_json(indent=2))

@@ -58,7 +58,7 @@ def _spec_statuses(args: argparse.Namespace, term: Terminal, project: str) -> di
 
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
-    with selected_project(args, term, writes=False) as (backend, project):
+    with selected_project(args, term) as (backend, project):
         specs = _spec_statuses(args, term, project.name)
         rows = []
         for pipeline in sorted(backend.list_pipelines(project.id), key=lambda p: p.name):

@@ -12,8 +12,9 @@ from reconciler.config import project_root
 
 SPEC = ("apiVersion: loopform/v1\nkind: Pipeline\nmetadata: {name: frames}\n"
         "spec:\n  nodes:\n    cut: {type: code, code: \"def run(item):\\n    return item\\n\"}\n")
-READ_ONLY = (("validate",), ("plan",), ("show", "saved.plan"), ("status",), ("export",), ("open", "frames"),
-             ("executions", "frames"), ("stats", "frames"))
+OTHER_COMMANDS = (("validate",), ("plan",), ("show", "saved.plan"), ("status",), ("export",), ("open", "frames"),
+             ("executions", "frames"), ("stats", "frames"), ("pause", "frames"), ("resume", "frames"),
+             ("reset", "frames"), ("execute", "frames"), ("delete", "frames", "--auto-approve"))
 
 
 def test_the_root_is_the_nearest_folder_with_the_project_file(tmp_path: Path) -> None:
@@ -37,8 +38,8 @@ def test_outside_any_project_the_root_is_the_working_directory(tmp_path: Path) -
     assert project_root(tmp_path) == tmp_path
 
 
-@pytest.mark.parametrize("argv", READ_ONLY, ids=lambda argv: argv[0])
-def test_reading_commands_never_create_the_database(argv: tuple[str, ...], tmp_path: Path,
+@pytest.mark.parametrize("argv", OTHER_COMMANDS, ids=lambda argv: argv[0])
+def test_commands_other_than_apply_never_create_the_database(argv: tuple[str, ...], tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     isolate(tmp_path, monkeypatch)
     (tmp_path / "pipelines").mkdir()
