@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import select
@@ -67,5 +68,5 @@ def test_delete_asks_on_a_terminal(tmp_path: Path, answer: bytes, code: int, lef
     rc, output = _run_on_pty(tmp_path, answer, "delete", "video-frames")
     assert rc == code, output
     assert "Delete pipeline 'video-frames' (" in output
-    _, status = _run_on_pty(tmp_path, b"", "status")
-    assert len([line for line in status.splitlines() if " yes " in line]) == left
+    _, status = _run_on_pty(tmp_path, b"", "status", "--json")
+    assert len([p for p in json.loads(status)["pipelines"] if p["id"]]) == left
