@@ -6,7 +6,8 @@ The local control plane runs no code, so an execution is a walk of the graph, re
   followed (all of them: there are no items to evaluate connection conditions on, so every branch
   is taken; each node is visited once);
 - a task node waits for people, so it is recorded `in-progress` and the walk stops there;
-- the cycle is `success` when every reached node succeeded, else `in-progress`.
+- the cycle is `success` when every reached node succeeded, else `in-progress`;
+- `executions` maps each reached node id to a list of execution objects (`{_id, id, status, ...}`).
 Statistics count the recorded executions created after the pipeline's last reset; nothing is canned.
 """
 
@@ -115,8 +116,18 @@ def _walk(pipeline: Doc, start_ids: list[str], *, now: str) -> Doc:
             }
             for node_id in visited
         ],
-        "executions": {node_id: [object_id()] for node_id in visited},
+        # The platform maps each node to its execution objects (dtlpy's tests read
+        # `cycle.executions[node_id][0]['_id']`), not to bare ids.
+        "executions": {node_id: [_node_execution(pipeline, node_id, statuses[node_id], now)]
+                       for node_id in visited},
     }
+
+
+def _node_execution(pipeline: Doc, node_id: str, status: str, now: str) -> Doc:
+    execution_id = object_id()
+    return {"_id": execution_id, "id": execution_id, "status": status, "nodeId": node_id,
+            "pipelineId": pipeline["id"], "projectId": pipeline.get("projectId"), "createdAt": now,
+            "updatedAt": now}
 
 
 def _after(created: str | None, since: str | None) -> bool:

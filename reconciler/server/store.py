@@ -370,6 +370,16 @@ class Store:
             db.execute("UPDATE resources SET doc = ? WHERE kind = ? AND id = ?",
                        (_dumps(change(json.loads(row[0]))), kind, resource_id))
 
+    def update_resource(self, kind: str, resource_id: str, change: Callable[[Doc], Doc]) -> None:
+        """Atomically replace an object's document with `change(doc)` (nothing if it is missing)."""
+        with self.write() as db:
+            self.change_resource_in(db, kind, resource_id, change)
+
+    def delete_resource(self, kind: str, resource_id: str) -> bool:
+        with self.write() as db:
+            return db.execute("DELETE FROM resources WHERE kind = ? AND id = ?",
+                              (kind, resource_id)).rowcount > 0
+
     def resource(self, kind: str, resource_id: str) -> Doc | None:
         with self.read() as db:
             row = db.execute(
