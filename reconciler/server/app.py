@@ -27,7 +27,8 @@ from reconciler.server.http import (
     read_request,
     start_response_with,
 )
-from reconciler.server.ids import new_uuid, now_iso
+from reconciler.server.ids import new_uuid, now_iso, object_id
+from reconciler.server.resources import BINARIES_DATASET, create_resource
 from reconciler.server.store import Store, StoreError
 
 log = logging.getLogger("loopform.server")
@@ -207,7 +208,11 @@ class ControlPlane:
             "createdAt": now, "updatedAt": now, "archived": False, "isBlocked": False,
             "contributors": [], "groups": [], "guests": [], "featureConstraints": {},
         }
-        self.store.insert_project(project, owner=owner, unless_named=unless_named)
+        if self.store.insert_project(project, owner=owner, unless_named=unless_named):
+            # Every platform project has a system dataset "Binaries" (code packages live there);
+            # dtlpy's create-project flow waits for it and `packages.push` uploads into it.
+            create_resource(self.store, "dataset", name=BINARIES_DATASET, project_id=project["id"],
+                            resource_id=object_id(), creator=owner)
         return project
 
     def visible_project(self, request: Request, project_id: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from reconciler.server.store import Store
 Doc = dict[str, Any]
 KINDS = ("dataset", "recipe", "model", "service")
 DEFAULT_RECIPE_TITLE = "Default Recipe"
+BINARIES_DATASET = "Binaries"  # the system dataset of every project
 
 
 def dataset_doc(*, dataset_id: str, name: str, project_id: str, creator: str) -> Doc:

@@ -9,8 +9,9 @@ Routes (copied from dtlpy 1.126.5's repositories, so the SDK and Loopform's clie
   (dtlpy `project.recipes.list()`, a page).
 - models: `POST /ml/models/query` (DQL; dtlpy `project.models.get(model_name=)` / `list()`),
   `GET /ml/models/{id}`.
-- services: `POST /query/faas` (DQL; dtlpy `project.services.get(service_name=)` / `list()`),
-  `GET /services/{id}`.
+- services, packages and executions: `POST /query/faas` (DQL; the body's `resource` says which:
+  `services`, `packages`, `executions`), `GET /services/{id}`, `GET /executions/{id}` (the node
+  executions of the pipeline cycles, `executions.node_executions`).
 - Loopform only: `POST /loopform/provision {kind, name, id, projectId, scope?}` creates the object
   with exactly that id (idempotent on the id); `scope` is the dataset id of a recipe. Refused (400)
   in strict mode, where the control plane answers like the real platform.
@@ -22,6 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from reconciler.server import dql
+from reconciler.server.executions import node_executions
 from reconciler.server.http import HttpError, Request, Router
 from reconciler.server.ids import object_id
 from reconciler.server.resources import DEFAULT_RECIPE_TITLE, create_resource, projects_of
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from reconciler.server.app import ControlPlane
 
 Doc = dict[str, Any]
+FAAS_KINDS = {"services": "service", "packages": "package"}  # `POST /query/faas` resource -> kind
 
 
 def register(router: Router, plane: ControlPlane) -> None:
@@ -47,14 +50,20 @@ def register(router: Router, plane: ControlPlane) -> None:
             raise HttpError(404, f"{kind.capitalize()} not found: {resource_id}")
         return doc
 
-    def paged_query(request: Request, kind: str, path: str) -> Doc:
-        body = request.json_object()
+    def projects_asked(request: Request, body: Doc) -> set[str]:
         mine = plane.visible_project_ids(request)
         context = body.get("context") or {}
         wanted = context.get("projects") if isinstance(context, dict) else None
         if isinstance(wanted, list):
             mine &= {p for p in wanted if isinstance(p, str)}
-        docs = [with_url(request, path, d) for d in store.resources(kind, project_ids=mine)]
+        return mine
+
+    def paged_query(request: Request, kind: str, path: str) -> Doc:
+        body = request.json_object()
+        docs = [with_url(request, path, d) for d in store.resources(kind, project_ids=projects_asked(request, body))]
+        return page_of(body, docs)
+
+    def page_of(body: Doc, docs: list[Doc]) -> Doc:
         try:
             page = body.get("page", 0)  # as sent: paginate refuses anything but integers
             page_size = body.get("pageSize", 1000)
@@ -121,8 +130,25 @@ def register(router: Router, plane: ControlPlane) -> None:
     def get_model(request: Request, model_id: str) -> Doc:
         return with_url(request, "ml/models", visible(request, "model", model_id))
 
-    def query_services(request: Request) -> Doc:
-        return paged_query(request, "service", "services")
+    def query_faas(request: Request) -> Doc:
+        # One route for three resources, told apart by the body's `resource` (dtlpy's packages,
+        # services and executions repositories all post here).
+        body = request.json_object()
+        resource = body.get("resource", "services")
+        if resource == "executions":
+            cycles = store.executions_in(projects_asked(request, body))
+            return page_of(body, [with_url(request, "executions", e) for e in node_executions(cycles)])
+        if resource not in FAAS_KINDS:
+            raise HttpError(400, f"Unknown resource {resource!r}: expected one of "
+                                 f"{', '.join(sorted([*FAAS_KINDS, 'executions']))}")
+        return paged_query(request, FAAS_KINDS[resource], resource)
+
+    def get_execution(request: Request, execution_id: str) -> Doc:
+        cycles = store.executions_in(plane.visible_project_ids(request))
+        found = next((e for e in node_executions(cycles) if e.get("id") == execution_id), None)
+        if found is None:
+            raise HttpError(404, f"Execution not found: {execution_id}")
+        return with_url(request, "executions", found)
 
     def get_service(request: Request, service_id: str) -> Doc:
         return with_url(request, "services", visible(request, "service", service_id))
@@ -155,7 +181,8 @@ def register(router: Router, plane: ControlPlane) -> None:
     router.add("GET", "/recipes/{recipe_id}", get_recipe)
     router.add("POST", "/ml/models/query", query_models)
     router.add("GET", "/ml/models/{model_id}", get_model)
-    router.add("POST", "/query/faas", query_services)
+    router.add("POST", "/query/faas", query_faas)
+    router.add("GET", "/executions/{execution_id}", get_execution)
     router.add("GET", "/services/{service_id}", get_service)
     router.add("POST", "/loopform/provision", provision)
 

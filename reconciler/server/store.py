@@ -189,6 +189,13 @@ class Store:
             )
             return True
 
+    def delete_project(self, project_id: str) -> bool:
+        """Delete a project with everything in it (members, pipelines, cycles, objects), at once."""
+        with self.write() as db:
+            for table in ("members", "pipelines", "executions", "resources"):
+                db.execute(f"DELETE FROM {table} WHERE project_id = ?", (project_id,))
+            return db.execute("DELETE FROM projects WHERE id = ?", (project_id,)).rowcount > 0
+
     def project(self, project_id: str) -> Doc | None:
         with self.read() as db:
             row = db.execute("SELECT doc FROM projects WHERE id = ?", (project_id,)).fetchone()
