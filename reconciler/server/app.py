@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from reconciler import __version__
-from reconciler.server import routes_pipelines, routes_projects, routes_resources
+from reconciler.server import routes_pipelines, routes_projects, routes_recipes, routes_resources
 from reconciler.server.auth import TokenAuthority
 from reconciler.server.http import (
     HttpError,
@@ -163,6 +163,7 @@ class ControlPlane:
         routes_projects.register(self._router, self)
         routes_pipelines.register(self._router, self)
         routes_resources.register(self._router, self)
+        routes_recipes.register(self._router, self)
         self.ensure_user(default_user)
         if default_project:
             self.create_project(default_project, owner=default_user, unless_named=True)

@@ -13,6 +13,8 @@ from typing import Any
 
 from reconciler.server.http import HttpError
 from reconciler.server.ids import now_iso, object_id
+from reconciler.server.ontologies import KIND as ONTOLOGY
+from reconciler.server.ontologies import ontology_doc
 from reconciler.server.store import Store
 
 Doc = dict[str, Any]
@@ -32,10 +34,11 @@ def dataset_doc(*, dataset_id: str, name: str, project_id: str, creator: str) ->
     }
 
 
-def recipe_doc(*, recipe_id: str, title: str, project_id: str, dataset_id: str | None, creator: str) -> Doc:
+def recipe_doc(*, recipe_id: str, title: str, project_id: str, dataset_id: str | None, creator: str,
+               ontology_id: str) -> Doc:
     now = now_iso()
     return {
-        "id": recipe_id, "title": title, "projectIds": [project_id], "ontologyIds": [object_id()],
+        "id": recipe_id, "title": title, "projectIds": [project_id], "ontologyIds": [ontology_id],
         "creator": creator, "createdAt": now, "updatedAt": now, "updatedBy": creator,
         "description": "", "examples": [], "customActions": [], "instructions": None,
         "uiSettings": {}, "metadata": {"system": {"datasets": [dataset_id] if dataset_id else []}},
@@ -85,8 +88,14 @@ def create_resource(store: Store, kind: str, *, name: str, project_id: str, reso
             dataset = store.resource("dataset", scope)
             if dataset is None or project_id not in dataset.get("projects", []):
                 raise HttpError(404, f"Dataset not found: {scope}")
+        existing = store.resource("recipe", resource_id)
+        ontology_id = existing["ontologyIds"][0] if existing and existing.get("ontologyIds") else object_id()
+        if existing is None:  # a recipe's labels live in its ontology, which must exist
+            store.put_resource(ONTOLOGY, ontology_doc(ontology_id=ontology_id, project_ids=[project_id],
+                                                      creator=user), name=ontology_id,
+                               project_id=project_id, scope=None)
         doc = recipe_doc(recipe_id=resource_id, title=name, project_id=project_id,
-                         dataset_id=scope, creator=user)
+                         dataset_id=scope, creator=user, ontology_id=ontology_id)
         if scope is not None:
             dataset_id = scope
 
@@ -110,7 +119,7 @@ def create_resource(store: Store, kind: str, *, name: str, project_id: str, reso
 def projects_of(kind: str, doc: Doc) -> set[str]:
     if kind == "dataset":
         return set(doc.get("projects", []))
-    if kind == "recipe":
+    if kind in ("recipe", ONTOLOGY):
         return set(doc.get("projectIds", []))
     return {doc["projectId"]} if doc.get("projectId") else set()
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.server import dql
 from reconciler.server.executions import node_executions
 from reconciler.server.http import HttpError, Request, Router
-from reconciler.server.ids import object_id
+from reconciler.server.ids import now_iso, object_id
 from reconciler.server.resources import DEFAULT_RECIPE_TITLE, create_resource, projects_of
 
 if TYPE_CHECKING:
@@ -100,6 +100,38 @@ def register(router: Router, plane: ControlPlane) -> None:
                             resource_id=object_id(), scope=doc["id"], creator=user)
             doc = store.resource("dataset", doc["id"]) or doc
         return with_url(request, "datasets", doc)
+
+    def update_dataset(request: Request, dataset_id: str) -> Doc:
+        # dtlpy `datasets.update(dataset, system_metadata=)` PATCHes the whole entity; the name,
+        # description and user metadata change, and with `?system=true` the system metadata too
+        # (that is how dtlpy links a dataset to another recipe: metadata.system.recipes).
+        doc = visible(request, "dataset", dataset_id)
+        body = request.json_object()
+        changed = dict(doc)
+        name = body.get("name", doc["name"])
+        if not isinstance(name, str) or not name.strip():
+            raise HttpError(400, "Dataset 'name' must be a non-empty string")
+        if name != doc["name"] and store.resources("dataset", project_ids=set(doc["projects"]), name=name):
+            raise HttpError(409, f"Dataset named {name!r} already exists in the project")
+        changed["name"] = name
+        if isinstance(body.get("description"), str):
+            changed["description"] = body["description"]
+        metadata = body.get("metadata")
+        if metadata is not None:
+            if not isinstance(metadata, dict):
+                raise HttpError(400, "'metadata' must be an object")
+            system = metadata.get("system") if "true" in request.query.get("system", []) else None
+            recipes = system.get("recipes") if isinstance(system, dict) else None
+            if recipes is not None:
+                if not isinstance(recipes, list) or not all(isinstance(r, str) for r in recipes):
+                    raise HttpError(400, "'metadata.system.recipes' must be a list of recipe ids")
+                for recipe_id in recipes:
+                    visible(request, "recipe", recipe_id)
+            kept_system = system if isinstance(system, dict) else doc.get("metadata", {}).get("system", {})
+            changed["metadata"] = {**metadata, "system": kept_system}
+        changed.update(updatedAt=now_iso(), updatedBy=request.user)
+        store.rename_resource("dataset", dataset_id, name=name, doc=changed)
+        return with_url(request, "datasets", changed)
 
     # --- recipes ----------------------------------------------------------------------------
 
@@ -177,6 +209,7 @@ def register(router: Router, plane: ControlPlane) -> None:
     router.add("POST", "/datasets/query", query_datasets)
     router.add("POST", "/datasets", create_dataset)
     router.add("GET", "/datasets/{dataset_id}", get_dataset)
+    router.add("PATCH", "/datasets/{dataset_id}", update_dataset)
     router.add("GET", "/recipes", list_recipes)
     router.add("GET", "/recipes/{recipe_id}", get_recipe)
     router.add("POST", "/ml/models/query", query_models)

@@ -382,6 +382,12 @@ class Store:
         with self.write() as db:
             self.change_resource_in(db, kind, resource_id, change)
 
+    def rename_resource(self, kind: str, resource_id: str, *, name: str, doc: Doc) -> None:
+        """Replace an object's document and the name it is looked up by."""
+        with self.write() as db:
+            db.execute("UPDATE resources SET name = ?, doc = ? WHERE kind = ? AND id = ?",
+                       (name, _dumps(doc), kind, resource_id))
+
     def delete_resource(self, kind: str, resource_id: str) -> bool:
         with self.write() as db:
             return db.execute("DELETE FROM resources WHERE kind = ? AND id = ?",
