@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from reconciler import __version__
-from reconciler.server import routes_pipelines, routes_projects, routes_recipes, routes_resources
+from reconciler.server import (
+    routes_items,
+    routes_pipelines,
+    routes_projects,
+    routes_recipes,
+    routes_resources,
+)
 from reconciler.server.auth import TokenAuthority
 from reconciler.server.http import (
     HttpError,
@@ -155,6 +161,8 @@ class ControlPlane:
         self.strict = strict
         self.default_user = default_user
         self.store = Store(self.db_path)
+        # Item bytes, beside the database (in `.loopform/` for the embedded default).
+        self.binaries_dir = self.db_path.with_name(self.db_path.stem + "-binaries")
         _keep_out_of_git(self.db_path.parent)
         self.tokens = TokenAuthority(self.store)
         self.request_log = RequestLog()
@@ -164,6 +172,7 @@ class ControlPlane:
         routes_pipelines.register(self._router, self)
         routes_resources.register(self._router, self)
         routes_recipes.register(self._router, self)
+        routes_items.register(self._router, self)
         self.ensure_user(default_user)
         if default_project:
             self.create_project(default_project, owner=default_user, unless_named=True)

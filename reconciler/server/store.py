@@ -56,6 +56,10 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX resources_by_name ON resources(kind, project_id, name);
     CREATE TABLE commands (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
     """,
+    # 2: objects looked up within a parent (items by dataset and path, tasks by dataset)
+    """
+    CREATE INDEX resources_by_scope ON resources(kind, scope, name);
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
