@@ -22,6 +22,7 @@ from reconciler.server import (
     routes_projects,
     routes_recipes,
     routes_resources,
+    routes_tasks,
 )
 from reconciler.server.auth import TokenAuthority
 from reconciler.server.http import (
@@ -173,6 +174,7 @@ class ControlPlane:
         routes_resources.register(self._router, self)
         routes_recipes.register(self._router, self)
         routes_items.register(self._router, self)
+        routes_tasks.register(self._router, self)
         self.ensure_user(default_user)
         if default_project:
             self.create_project(default_project, owner=default_user, unless_named=True)

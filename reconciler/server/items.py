@@ -9,7 +9,7 @@ skip|overwrite`, checks that the answer's `metadata.system.size` equals what it 
 `x-item-op` (`created`, `overwrite`, `skip`); it makes a folder with a form-encoded `type=dir,
 path=/folder`. Bytes live in files under the state directory (one per item id, written to a
 temporary name and renamed, so a reader never sees half a file); the request body limit bounds
-them. Pure functions except `write_binary` / `read_binary` / `delete_binary`.
+them. Pure functions except `save_item` and `write_binary` / `read_binary` / `delete_binary`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from urllib.parse import parse_qs
 
 from reconciler.server.http import HttpError, Request
 from reconciler.server.ids import now_iso
+from reconciler.server.store import Store
 
 Doc = dict[str, Any]
 KIND = "item"
@@ -66,6 +67,14 @@ def with_links(doc: Doc, base_url: str) -> Doc:
     own = f"{base_url}/items/{doc['id']}"
     return {**doc, "url": own, "stream": f"{own}/stream", "thumbnail": f"{own}/thumbnail",
             "annotations": f"{own}/annotations", "dataset": f"{base_url}/datasets/{doc['datasetId']}"}
+
+
+def save_item(store: Store, doc: Doc) -> None:
+    """Store a new item or replace one (its path, the name it is looked up by, may have changed)."""
+    if store.resource(KIND, doc["id"]) is None:
+        store.put_resource(KIND, doc, name=doc["filename"], project_id=doc["projectId"], scope=doc["datasetId"])
+    else:
+        store.rename_resource(KIND, doc["id"], name=doc["filename"], doc=doc)
 
 
 class Upload:

@@ -35,6 +35,7 @@ from typing import Any
 from reconciler.document import Node, Pipeline
 from reconciler.spec.graph import endless_loops
 from reconciler.spec.ports import accepts
+from reconciler.server.tasks import pulling_problem
 
 INVALID = "Invalid input specified"
 WAITING_NODE_TYPES = frozenset({"task"})
@@ -83,20 +84,7 @@ def install_refusal(doc: Pipeline) -> tuple[Node, str] | None:
                 return node, (f'{INVALID}, Failed to install pipeline: node "{node.name}" loads existing '
                               "data and cannot have an incoming connection")
         if node.type == "task":
-            problem = _pulling_task_problem(metadata)
+            problem = pulling_problem(metadata)
             if problem is not None:
                 return node, f'Failed to create a task for node "{node.name}": {problem}'
-    return None
-
-
-def _pulling_task_problem(metadata: dict[str, Any]) -> str | None:
-    size, most = metadata.get("batchSize"), metadata.get("maxBatchWorkload")
-    if size is None:
-        return None
-    if not isinstance(size, int) or isinstance(size, bool) or not 3 <= size <= 100:
-        return f"batchSize must be an integer from 3 to 100, got {size!r}"
-    if most is None:
-        return None
-    if not isinstance(most, int) or isinstance(most, bool) or not size + 2 <= most <= 2 * size:
-        return f"maxBatchWorkload must be from batchSize + 2 to 2 x batchSize ({size + 2} to {2 * size}), got {most!r}"
     return None

@@ -31,6 +31,7 @@ from reconciler.server.items import (
     normalise_path,
     read_binary,
     read_upload,
+    save_item,
     with_links,
     write_binary,
 )
@@ -79,10 +80,7 @@ def register(router: Router, plane: ControlPlane) -> None:
         return found[0] if found else None
 
     def save(doc: Doc) -> None:
-        if store.resource(KIND, doc["id"]) is None:
-            store.put_resource(KIND, doc, name=doc["filename"], project_id=doc["projectId"], scope=doc["datasetId"])
-        else:
-            store.rename_resource(KIND, doc["id"], name=doc["filename"], doc=doc)
+        save_item(store, doc)
 
     def upload(request: Request, dataset_id: str) -> Response:
         dataset = dataset_of(request, dataset_id)

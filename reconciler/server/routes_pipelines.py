@@ -33,6 +33,7 @@ from reconciler.server.pipelines import (
     stamped,
 )
 from reconciler.server.refusals import install_refusal, save_refusal
+from reconciler.server.routes_tasks import create_node_tasks
 from reconciler.server.store import DuplicateName
 
 if TYPE_CHECKING:
@@ -181,6 +182,13 @@ def register(router: Router, plane: ControlPlane) -> None:
             return stamped(dict(cur), cur, user=user, status=STATUS_INSTALLED, compositionId=composition_id)
 
         doc = update(request, pipeline_id, change)
+        if not failures:
+            try:  # deploying: the task of each task node (outside the pipeline's write transaction)
+                create_node_tasks(store, doc, creator=user)
+            except HttpError as exc:
+                failures[:] = [{"message": exc.message, "type": "task"}]
+                doc = update(request, pipeline_id,
+                             lambda cur: stamped(dict(cur), cur, user=user, status=STATUS_FAILURE))
         compositions.record(store, doc, error=failures[0] if failures else None)
         if failures:
             raise HttpError(400, failures[0]["message"])
