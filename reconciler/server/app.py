@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from reconciler import __version__
 from reconciler.server import (
     routes_items,
+    routes_packages,
     routes_pipelines,
     routes_projects,
     routes_recipes,
@@ -175,6 +176,7 @@ class ControlPlane:
         routes_recipes.register(self._router, self)
         routes_items.register(self._router, self)
         routes_tasks.register(self._router, self)
+        routes_packages.register(self._router, self)
         self.ensure_user(default_user)
         if default_project:
             self.create_project(default_project, owner=default_user, unless_named=True)

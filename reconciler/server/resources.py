@@ -7,6 +7,8 @@ Used by the HTTP routes (`routes_resources`) and by `loopform local seed`.
 
 from __future__ import annotations
 
+import copy
+import re
 import sqlite3
 from collections.abc import Callable
 from typing import Any
@@ -71,6 +73,28 @@ def service_doc(*, service_id: str, name: str, project_id: str, creator: str) ->
     }
 
 
+DEFAULT_MODULE = {
+    "name": "default_module", "entryPoint": "main.py", "className": "ServiceRunner", "initInputs": [],
+    # a function's ports are `input` / `output` (singular) on the platform, as dtlpy reads them
+    "functions": [{"name": "run", "input": [{"name": "item", "type": "Item"}],
+                   "output": [{"name": "item", "type": "Item"}], "displayName": "run"}],
+}
+
+
+def default_package(*, service_name: str, project_id: str, creator: str) -> Doc:
+    """The package behind a provisioned or seeded service: one module, `run(item) -> item`."""
+    package_id = object_id()
+    slug = re.sub(r"[^a-z0-9]+", "-", service_name.lower()).strip("-")[:35].strip("-")
+    name = slug if slug[:1].isalpha() else f"package-{package_id[-8:]}"
+    now = now_iso()
+    return {
+        "id": package_id, "name": name, "projectId": project_id, "creator": creator, "createdAt": now,
+        "updatedAt": now, "updatedBy": creator, "version": "1.0.0", "revisions": [], "slots": [],
+        "requirements": [], "metadata": {}, "isGlobal": False, "type": "faas", "scope": "project",
+        "codebase": None, "modules": [copy.deepcopy(DEFAULT_MODULE)],
+    }
+
+
 def create_resource(store: Store, kind: str, *, name: str, project_id: str, resource_id: str,
                     creator: str, scope: str | None = None) -> Doc:
     """Create an object with exactly this id, or return the existing one with this id.
@@ -107,6 +131,11 @@ def create_resource(store: Store, kind: str, *, name: str, project_id: str, reso
         doc = model_doc(model_id=resource_id, name=name, project_id=project_id, creator=user)
     elif kind == "service":
         doc = service_doc(service_id=resource_id, name=name, project_id=project_id, creator=user)
+        existing = store.resource("service", resource_id)
+        if existing is None:  # dtlpy reads a service's package (FunctionNode builds its ports from it)
+            package = default_package(service_name=name, project_id=project_id, creator=user)
+            store.put_resource("package", package, name=package["name"], project_id=project_id, scope=None)
+            doc.update(packageId=package["id"], packageName=package["name"])
     else:
         raise HttpError(400, f"Unknown kind {kind!r}; one of: {', '.join(KINDS)}")
     store.put_resource(kind, doc, name=name, project_id=project_id, scope=scope, on_created=on_created)
