@@ -17,6 +17,8 @@ from typing import Any, NamedTuple
 
 from reconciler import __version__
 from reconciler.server import (
+    routes_bots,
+    routes_integrations,
     routes_items,
     routes_packages,
     routes_pipelines,
@@ -177,6 +179,8 @@ class ControlPlane:
         routes_items.register(self._router, self)
         routes_tasks.register(self._router, self)
         routes_packages.register(self._router, self)
+        routes_bots.register(self._router, self)
+        routes_integrations.register(self._router, self)
         self.ensure_user(default_user)
         if default_project:
             self.create_project(default_project, owner=default_user, unless_named=True)
