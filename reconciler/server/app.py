@@ -220,7 +220,7 @@ class ControlPlane:
         """Create a project owned by `owner` (with `unless_named`, only if no project has the name)."""
         now = now_iso()
         org_id = self.store.meta_setdefault("org_id", new_uuid())
-        project = {
+        project: dict[str, Any] = {
             "id": project_id or new_uuid(), "name": name, "creator": owner,
             "org": {"id": org_id, "name": "local"}, "orgId": org_id, "account": org_id,
             "createdAt": now, "updatedAt": now, "archived": False, "isBlocked": False,
@@ -229,7 +229,7 @@ class ControlPlane:
         if self.store.insert_project(project, owner=owner, unless_named=unless_named):
             # Every platform project has a system dataset "Binaries" (code packages live there);
             # dtlpy's create-project flow waits for it and `packages.push` uploads into it.
-            create_resource(self.store, "dataset", name=BINARIES_DATASET, project_id=project["id"],
+            create_resource(self.store, "dataset", name=BINARIES_DATASET, project_id=str(project["id"]),
                             resource_id=object_id(), creator=owner)
         return project
 

@@ -24,18 +24,16 @@ document; the first refusal wins, because the platform answers with one message.
   - a dataset node that loads existing data (`triggerToPipeline.active`) with an incoming
     connection: it would be fed and also feed itself from the dataset;
   - a pulling task (`batchSize`) whose `maxBatchWorkload` is outside batchSize + 2 .. 2 x
-    batchSize: "Failed to create a task" (dtlpy's pulling-task test reads it from the composition's
-    `errorText.message`).
+    batchSize (`tasks.pulling_problem`): "Failed to create a task" (dtlpy's pulling-task test reads
+    it from the composition's `errorText.message`).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from reconciler.document import Node, Pipeline
+from reconciler.server.tasks import pulling_problem
 from reconciler.spec.graph import endless_loops
 from reconciler.spec.ports import accepts
-from reconciler.server.tasks import pulling_problem
 
 INVALID = "Invalid input specified"
 WAITING_NODE_TYPES = frozenset({"task"})

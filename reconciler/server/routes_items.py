@@ -20,7 +20,7 @@ import copy
 import posixpath
 from typing import TYPE_CHECKING, Any
 
-from reconciler.server import dql
+from reconciler.server import dql, objects
 from reconciler.server.http import HttpError, Request, Response, Router
 from reconciler.server.ids import now_iso, object_id
 from reconciler.server.items import (
@@ -35,7 +35,7 @@ from reconciler.server.items import (
     with_links,
     write_binary,
 )
-from reconciler.server.resources import projects_of
+from reconciler.server.objects import finished_command
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -61,16 +61,10 @@ def register(router: Router, plane: ControlPlane) -> None:
     binaries: Path = plane.binaries_dir
 
     def dataset_of(request: Request, dataset_id: str) -> Doc:
-        doc = store.resource("dataset", dataset_id)
-        if doc is None or not (projects_of("dataset", doc) & plane.visible_project_ids(request)):
-            raise HttpError(404, f"Dataset not found: {dataset_id}")
-        return doc
+        return objects.visible(plane, request, "dataset", dataset_id)
 
     def visible(request: Request, item_id: str) -> Doc:
-        doc = store.resource(KIND, item_id)
-        if doc is None or doc.get("projectId") not in plane.visible_project_ids(request):
-            raise HttpError(404, f"Item not found: {item_id}")
-        return doc
+        return objects.visible(plane, request, KIND, item_id)
 
     def shown(request: Request, doc: Doc) -> Doc:
         return with_links(doc, request.base_url)
@@ -200,15 +194,8 @@ def register(router: Router, plane: ControlPlane) -> None:
         if doc["type"] == "file":
             write_binary(binaries, copied["id"], read_binary(binaries, doc["id"]))
         save(copied)
-        return finished_command(request, "item_clone", {"returnedModelId": [copied["id"]], "itemId": doc["id"]})
-
-    def finished_command(request: Request, kind: str, spec: Doc) -> Doc:
-        now, command_id = now_iso(), object_id()
-        command = {"id": command_id, "url": f"{request.base_url}/commands/{command_id}", "status": "success",
-                   "type": kind, "progress": 100, "createdAt": now, "updatedAt": now, "creator": request.user,
-                   "spec": spec, "error": None}
-        store.put_command(command)
-        return command
+        return finished_command(store, request, "item_clone",
+                                {"returnedModelId": [copied["id"]], "itemId": doc["id"]})
 
     def move_into(request: Request, dataset_id: str, folder_id: str) -> Response:
         dataset_of(request, dataset_id)

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from reconciler.server import objects
 from reconciler.server.http import HttpError, Request, Response, Router
+from reconciler.server.objects import with_url
 from reconciler.server.ids import now_iso
 from reconciler.server.packages import KIND, deployed_service, name_problem, package_doc, updated_package
 
@@ -26,14 +28,8 @@ Doc = dict[str, Any]
 def register(router: Router, plane: ControlPlane) -> None:
     store = plane.store
 
-    def with_url(request: Request, path: str, doc: Doc) -> Doc:
-        return {**doc, "url": f"{request.base_url}/{path}/{doc['id']}"}
-
     def visible(request: Request, kind: str, resource_id: str) -> Doc:
-        doc = store.resource(kind, resource_id)
-        if doc is None or doc.get("projectId") not in plane.visible_project_ids(request):
-            raise HttpError(404, f"{kind.capitalize()} not found: {resource_id}")
-        return doc
+        return objects.visible(plane, request, kind, resource_id)
 
     def unique(kind: str, project_id: str, name: str) -> None:
         if store.resources(kind, project_ids={project_id}, name=name):

@@ -32,6 +32,8 @@ from reconciler.server.pipelines import (
     patched_document,
     stamped,
 )
+from reconciler.server.items import KIND as ITEM
+from reconciler.server.objects import finished_command
 from reconciler.server.refusals import install_refusal, save_refusal
 from reconciler.server.routes_tasks import create_node_tasks
 from reconciler.server.store import DuplicateName
@@ -241,22 +243,30 @@ def register(router: Router, plane: ControlPlane) -> None:
         spec = body["batch"]
         if not isinstance(spec, dict) or not isinstance(spec.get("query", {}), dict):
             raise HttpError(400, "'batch' must be an object with a 'query' object")
+        query = spec.get("query", {})
         try:
-            dql.compile_filter(spec.get("query", {}).get("filter"))
+            matches = dql.compile_filter(query.get("filter"))
         except dql.DqlError as exc:
             raise HttpError(400, str(exc)) from None
-        now = now_iso()
-        command_id = object_id()
-        # The local control plane holds no items, so the batch query matches none: the command
-        # completes at once having started zero executions.
-        command = {
-            "id": command_id, "url": f"{_base(request)}/commands/{command_id}", "status": "success",
-            "type": "pipeline_execution", "progress": 100, "createdAt": now, "updatedAt": now,
-            "creator": request.user, "spec": {**spec, "pipelineId": doc["id"], "nodeId": body.get("nodeId")},
-            "result": {"executionsCount": 0}, "error": None,
-        }
-        store.put_command(command)
-        return command
+        # One cycle per item of the query's datasets (dtlpy puts them in `context.datasets`) that
+        # the filter matches, each with the item as its input; the command is finished at once.
+        context = query.get("context")
+        datasets = context.get("datasets") if isinstance(context, dict) else None
+        mine = plane.visible_project_ids(request)
+        started = 0
+        for dataset_id in datasets if isinstance(datasets, list) else []:
+            dataset = store.resource("dataset", str(dataset_id))
+            if dataset is None or not set(dataset.get("projects", [])) & mine:
+                raise HttpError(404, f"Dataset not found: {dataset_id}")
+            for item in store.resources(ITEM, scope=dataset["id"]):
+                if matches(item):
+                    run = {"input": {"item": item["id"]}, "nodeId": body.get("nodeId")}
+                    store.put_execution(run_execution(doc, {k: v for k, v in run.items() if v is not None},
+                                                      user=request.user or ""))
+                    started += 1
+        return finished_command(store, request, "pipeline_execution",
+                                {**spec, "pipelineId": doc["id"], "nodeId": body.get("nodeId")},
+                                result={"executionsCount": started})
 
     def rerun(request: Request, pipeline_id: str) -> Doc:
         doc = visible(request, pipeline_id)
@@ -281,19 +291,11 @@ def register(router: Router, plane: ControlPlane) -> None:
         chosen = [e for e in store.executions_of(pipeline_id) if matches(e)]
         for execution in chosen:
             store.put_execution(rerun_execution(doc, execution, method=method, start_node_ids=start_ids))
-        now = now_iso()
-        command_id = object_id()
         # dtlpy's rerun(wait=True) requires spec.cycleOptions in the finished command.
-        command = {
-            "id": command_id, "url": f"{_base(request)}/commands/{command_id}", "status": "success",
-            "type": "pipeline_rerun_cycles", "progress": 100, "createdAt": now, "updatedAt": now,
-            "creator": request.user,
-            "spec": {"pipelineId": pipeline_id, "query": query_spec,
-                     "cycleOptions": {"method": method, "startNodeIds": start_ids}},
-            "result": {"cyclesCount": len(chosen)}, "error": None,
-        }
-        store.put_command(command)
-        return command
+        return finished_command(store, request, "pipeline_rerun_cycles",
+                                {"pipelineId": pipeline_id, "query": query_spec,
+                                 "cycleOptions": {"method": method, "startNodeIds": start_ids}},
+                                result={"cyclesCount": len(chosen)})
 
     def execution_json(request: Request, execution: Doc) -> Doc:
         return {**execution, "url": f"{_base(request)}/pipelines/{execution['pipelineId']}"

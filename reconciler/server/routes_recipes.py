@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from reconciler.server import dql
+from reconciler.server import objects
 from reconciler.server.http import HttpError, Request, Response, Router
 from reconciler.server.ids import now_iso, object_id
+from reconciler.server.objects import param_page, param_projects, param_values, with_url
 from reconciler.server.ontologies import KIND as ONTOLOGY
 from reconciler.server.ontologies import label_root, merge_labels, ontology_doc
-from reconciler.server.resources import projects_of
 
 if TYPE_CHECKING:
     from reconciler.server.app import ControlPlane
@@ -37,14 +37,8 @@ _RECIPE_FIELDS = ("title", "ontologyIds", "description", "instructions", "uiSett
 def register(router: Router, plane: ControlPlane) -> None:
     store = plane.store
 
-    def with_url(request: Request, path: str, doc: Doc) -> Doc:
-        return {**doc, "url": f"{request.base_url}/{path}/{doc['id']}"}
-
     def visible(request: Request, kind: str, resource_id: str) -> Doc:
-        doc = store.resource(kind, resource_id)
-        if doc is None or not (projects_of(kind, doc) & plane.visible_project_ids(request)):
-            raise HttpError(404, f"{kind.capitalize()} not found: {resource_id}")
-        return doc
+        return objects.visible(plane, request, kind, resource_id)
 
     def project_ids(request: Request, body: Doc) -> list[str]:
         ids = body.get("projectIds")
@@ -76,18 +70,10 @@ def register(router: Router, plane: ControlPlane) -> None:
         return with_url(request, "ontologies", visible(request, ONTOLOGY, ontology_id))
 
     def list_ontologies(request: Request) -> Doc:
-        mine = plane.visible_project_ids(request)
-        wanted = {p for v in request.query.get("projects", []) for p in v.split(",") if p}
-        if wanted:
-            mine &= wanted
-        ids = {i for v in request.query.get("ids", []) for i in v.split(",") if i}
-        docs = [d for d in store.resources(ONTOLOGY, project_ids=mine) if not ids or d["id"] in ids]
-        try:
-            page = int((request.query.get("pageOffset") or ["0"])[0])
-            size = int((request.query.get("pageSize") or ["1000"])[0])
-            return dql.paginate([with_url(request, "ontologies", d) for d in docs], page, size)
-        except ValueError as exc:
-            raise HttpError(400, str(exc)) from None
+        ids = param_values(request, "ids")
+        docs = [d for d in store.resources(ONTOLOGY, project_ids=param_projects(plane, request))
+                if not ids or d["id"] in ids]
+        return param_page(request, [with_url(request, "ontologies", d) for d in docs])
 
     def put_ontology(request: Request, ontology_id: str) -> Doc:
         doc = visible(request, ONTOLOGY, ontology_id)
@@ -134,7 +120,7 @@ def register(router: Router, plane: ControlPlane) -> None:
         if not isinstance(title, str) or not title.strip():
             raise HttpError(400, "Recipe 'title' is required")
         now, user = now_iso(), request.user or ""
-        doc = {
+        doc: Doc = {
             "id": object_id(), "title": title, "projectIds": ids,
             "ontologyIds": ontology_ids(request, body.get("ontologyIds") or []), "creator": user,
             "createdAt": now, "updatedAt": now, "updatedBy": user, "description": "", "examples": [],

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from reconciler.server import dql
+from reconciler.server import objects
 from reconciler.server.executions import node_executions
 from reconciler.server.http import HttpError, Request, Router
 from reconciler.server.ids import now_iso, object_id
-from reconciler.server.resources import DEFAULT_RECIPE_TITLE, create_resource, projects_of
+from reconciler.server.objects import dql_page, param_page, param_projects, with_url
+from reconciler.server.resources import DEFAULT_RECIPE_TITLE, create_resource
 
 if TYPE_CHECKING:
     from reconciler.server.app import ControlPlane
@@ -38,17 +39,8 @@ FAAS_KINDS = {"services": "service", "packages": "package"}  # `POST /query/faas
 def register(router: Router, plane: ControlPlane) -> None:
     store = plane.store
 
-    def base(request: Request) -> str:
-        return request.base_url
-
-    def with_url(request: Request, path: str, doc: Doc) -> Doc:
-        return {**doc, "url": f"{base(request)}/{path}/{doc['id']}"}
-
     def visible(request: Request, kind: str, resource_id: str) -> Doc:
-        doc = store.resource(kind, resource_id)
-        if doc is None or not (projects_of(kind, doc) & plane.visible_project_ids(request)):
-            raise HttpError(404, f"{kind.capitalize()} not found: {resource_id}")
-        return doc
+        return objects.visible(plane, request, kind, resource_id)
 
     def projects_asked(request: Request, body: Doc) -> set[str]:
         mine = plane.visible_project_ids(request)
@@ -61,17 +53,7 @@ def register(router: Router, plane: ControlPlane) -> None:
     def paged_query(request: Request, kind: str, path: str) -> Doc:
         body = request.json_object()
         docs = [with_url(request, path, d) for d in store.resources(kind, project_ids=projects_asked(request, body))]
-        return page_of(body, docs)
-
-    def page_of(body: Doc, docs: list[Doc]) -> Doc:
-        try:
-            page = body.get("page", 0)  # as sent: paginate refuses anything but integers
-            page_size = body.get("pageSize", 1000)
-            matches = dql.compile_filter(body.get("filter"))
-            found = dql.sort_documents([d for d in docs if matches(d)], body.get("sort"))
-            return dql.paginate(found, page, page_size)
-        except (TypeError, ValueError) as exc:  # DqlError is a ValueError
-            raise HttpError(400, str(exc)) from None
+        return dql_page(body, docs)
 
     # --- datasets ---------------------------------------------------------------------------
 
@@ -139,20 +121,11 @@ def register(router: Router, plane: ControlPlane) -> None:
         return with_url(request, "recipes", visible(request, "recipe", recipe_id))
 
     def list_recipes(request: Request) -> Doc:
-        mine = plane.visible_project_ids(request)
-        wanted = {p for v in request.query.get("projects", []) for p in v.split(",") if p}
-        if wanted:
-            mine &= wanted
-        docs = store.resources("recipe", project_ids=mine)
+        docs = store.resources("recipe", project_ids=param_projects(plane, request))
         titles = request.query.get("title")
         if titles:
             docs = [d for d in docs if d.get("title") == titles[0]]
-        try:
-            page = int((request.query.get("pageOffset") or ["0"])[0])
-            page_size = int((request.query.get("pageSize") or ["1000"])[0])
-            return dql.paginate([with_url(request, "recipes", d) for d in docs], page, page_size)
-        except ValueError as exc:
-            raise HttpError(400, str(exc)) from None
+        return param_page(request, [with_url(request, "recipes", d) for d in docs])
 
     # --- models and services ----------------------------------------------------------------
 
@@ -169,7 +142,7 @@ def register(router: Router, plane: ControlPlane) -> None:
         resource = body.get("resource", "services")
         if resource == "executions":
             cycles = store.executions_in(projects_asked(request, body))
-            return page_of(body, [with_url(request, "executions", e) for e in node_executions(cycles)])
+            return dql_page(body, [with_url(request, "executions", e) for e in node_executions(cycles)])
         if resource not in FAAS_KINDS:
             raise HttpError(400, f"Unknown resource {resource!r}: expected one of "
                                  f"{', '.join(sorted([*FAAS_KINDS, 'executions']))}")

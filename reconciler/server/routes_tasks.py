@@ -19,11 +19,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from reconciler.server import dql
+from reconciler.server import dql, objects
 from reconciler.server.http import HttpError, Request, Response, Router
-from reconciler.server.ids import now_iso, object_id
+from reconciler.server.ids import now_iso
 from reconciler.server.items import KIND as ITEM
 from reconciler.server.items import save_item
+from reconciler.server.objects import dql_page, finished_command, param_page, param_projects, with_url
 from reconciler.server.resources import projects_of
 from reconciler.server.store import Store
 from reconciler.server.tasks import ASSIGNMENT, KIND, assignment_docs, deal, queue_item, set_status, task_doc
@@ -49,6 +50,13 @@ def _item_query(query: Any) -> Any:
     return query.get("filter")
 
 
+def _count_items(added: int) -> Any:
+    def change(doc: Doc) -> Doc:
+        return {**doc, "totalItems": doc.get("totalItems", 0) + added}
+
+    return change
+
+
 def add_items(store: Store, task: Doc, query: Any, *, limit: Any = None) -> int:
     """Queue the task's dataset items that `query` matches (and are not queued yet); how many."""
     try:
@@ -65,10 +73,8 @@ def add_items(store: Store, task: Doc, query: Any, *, limit: Any = None) -> int:
         save_item(store, queue_item(item, task, assignment))
         counts[assignment["id"]] = counts.get(assignment["id"], 0) + 1
     for assignment in assignments:
-        added = counts.get(assignment["id"], 0)
-        store.update_resource(ASSIGNMENT, assignment["id"],
-                              lambda a, n=added: {**a, "totalItems": a.get("totalItems", 0) + n})
-    store.update_resource(KIND, task["id"], lambda t: {**t, "totalItems": t.get("totalItems", 0) + len(fresh)})
+        store.update_resource(ASSIGNMENT, assignment["id"], _count_items(counts.get(assignment["id"], 0)))
+    store.update_resource(KIND, task["id"], _count_items(len(fresh)))
     return len(fresh)
 
 
@@ -113,22 +119,8 @@ def create_node_tasks(store: Store, pipeline: Doc, *, creator: str) -> None:
 def register(router: Router, plane: ControlPlane) -> None:
     store = plane.store
 
-    def with_url(request: Request, path: str, doc: Doc) -> Doc:
-        return {**doc, "url": f"{request.base_url}/{path}/{doc['id']}"}
-
     def visible(request: Request, kind: str, resource_id: str) -> Doc:
-        doc = store.resource(kind, resource_id)
-        if doc is None or doc.get("projectId") not in plane.visible_project_ids(request):
-            raise HttpError(404, f"{kind.capitalize()} not found: {resource_id}")
-        return doc
-
-    def finished_command(request: Request, kind: str, spec: Doc) -> Doc:
-        now, command_id = now_iso(), object_id()
-        command = {"id": command_id, "url": f"{request.base_url}/commands/{command_id}", "status": "success",
-                   "type": kind, "progress": 100, "createdAt": now, "updatedAt": now, "creator": request.user,
-                   "spec": spec, "error": None}
-        store.put_command(command)
-        return command
+        return objects.visible(plane, request, kind, resource_id)
 
     def create(request: Request) -> Doc:
         body = request.json_object()
@@ -143,7 +135,7 @@ def register(router: Router, plane: ControlPlane) -> None:
         if recipe is None or not projects_of("recipe", recipe) & plane.visible_project_ids(request):
             raise HttpError(404, f"Recipe not found: {body.get('recipeId')}")
         task = create_task(store, body, project_id=project_id, creator=request.user or "")
-        return finished_command(request, "annotation_task_create",
+        return finished_command(store, request, "annotation_task_create",
                                 {"createTaskPayload": body, "createdTaskId": task["id"]})
 
     def get(request: Request, task_id: str) -> Doc:
@@ -156,13 +148,7 @@ def register(router: Router, plane: ControlPlane) -> None:
         wanted = context.get("projectIds") if isinstance(context, dict) else None
         if isinstance(wanted, list):
             mine &= {p for p in wanted if isinstance(p, str)}
-        docs = [with_url(request, "annotationtasks", d) for d in store.resources(KIND, project_ids=mine)]
-        try:
-            matches = dql.compile_filter(body.get("filter"))
-            found = dql.sort_documents([d for d in docs if matches(d)], body.get("sort"))
-            return dql.paginate(found, body.get("page", 0), body.get("pageSize", dql.MAX_PAGE_SIZE))
-        except dql.DqlError as exc:
-            raise HttpError(400, str(exc)) from None
+        return dql_page(body, [with_url(request, "annotationtasks", d) for d in store.resources(KIND, project_ids=mine)])
 
     def patch(request: Request, task_id: str) -> Doc:
         doc = visible(request, KIND, task_id)
@@ -191,29 +177,20 @@ def register(router: Router, plane: ControlPlane) -> None:
         task = visible(request, KIND, task_id)
         body = request.json_object()
         added = add_items(store, task, body.get("query"), limit=body.get("limit"))
-        return finished_command(request, "BulkAddToTask", {"taskId": task_id, "itemsCount": added})
+        return finished_command(store, request, "BulkAddToTask", {"taskId": task_id, "itemsCount": added})
 
     def get_assignment(request: Request, assignment_id: str) -> Doc:
         return with_url(request, "assignments", visible(request, ASSIGNMENT, assignment_id))
 
     def list_assignments(request: Request) -> Doc:
-        mine = plane.visible_project_ids(request)
-        wanted = {p for v in request.query.get("projects", []) for p in v.split(",") if p}
-        if wanted:
-            mine &= wanted
-        docs = store.resources(ASSIGNMENT, project_ids=mine)
+        docs = store.resources(ASSIGNMENT, project_ids=param_projects(plane, request))
         checks = {"taskId": lambda a, v: a["metadata"]["system"].get("taskId") == v,
                   "annotator": lambda a, v: a.get("annotator") == v,
                   "status": lambda a, v: a.get("status") == v, "name": lambda a, v: a.get("name") == v}
         for key, check in checks.items():
             for value in request.query.get(key, []):
                 docs = [a for a in docs if check(a, value)]
-        try:
-            page = int((request.query.get("pageOffset") or ["0"])[0])
-            size = int((request.query.get("pageSize") or ["500"])[0])
-            return dql.paginate([with_url(request, "assignments", d) for d in docs], page, size)
-        except ValueError as exc:
-            raise HttpError(400, str(exc)) from None
+        return param_page(request, [with_url(request, "assignments", d) for d in docs], default_size=500)
 
     def status_in_task(request: Request, task_id: str) -> Doc:
         task = visible(request, KIND, task_id)
