@@ -35,7 +35,7 @@ from reconciler.server.pipelines import (
 from reconciler.server.items import KIND as ITEM
 from reconciler.server.objects import finished_command
 from reconciler.server.refusals import install_refusal, save_refusal
-from reconciler.server.routes_tasks import create_node_tasks
+from reconciler.server.routes_tasks import create_node_tasks, queue_cycle_item
 from reconciler.server.store import DuplicateName
 
 if TYPE_CHECKING:
@@ -237,6 +237,7 @@ def register(router: Router, plane: ControlPlane) -> None:
             raise HttpError(400, "'pipeline.input' must be an object")
         execution = run_execution(doc, spec, user=request.user or "")
         store.put_execution(execution)
+        queue_cycle_item(store, doc, execution)
         return execution_json(request, execution)
 
     def batch(request: Request, doc: Doc, body: Doc) -> Doc:
@@ -261,8 +262,9 @@ def register(router: Router, plane: ControlPlane) -> None:
             for item in store.resources(ITEM, scope=dataset["id"]):
                 if matches(item):
                     run = {"input": {"item": item["id"]}, "nodeId": body.get("nodeId")}
-                    store.put_execution(run_execution(doc, {k: v for k, v in run.items() if v is not None},
-                                                      user=request.user or ""))
+                    cycle = run_execution(doc, {k: v for k, v in run.items() if v is not None}, user=request.user or "")
+                    store.put_execution(cycle)
+                    queue_cycle_item(store, doc, cycle)
                     started += 1
         return finished_command(store, request, "pipeline_execution",
                                 {**spec, "pipelineId": doc["id"], "nodeId": body.get("nodeId")},

@@ -26,6 +26,7 @@ from reconciler.server import objects
 from reconciler.server.executions import node_executions
 from reconciler.server.http import HttpError, Request, Router
 from reconciler.server.ids import now_iso, object_id
+from reconciler.server.items import KIND as ITEM
 from reconciler.server.objects import dql_page, param_page, param_projects, with_url
 from reconciler.server.resources import DEFAULT_RECIPE_TITLE, create_resource
 
@@ -50,9 +51,14 @@ def register(router: Router, plane: ControlPlane) -> None:
             mine &= {p for p in wanted if isinstance(p, str)}
         return mine
 
+    def shown(request: Request, kind: str, path: str, doc: Doc) -> Doc:
+        if kind == "dataset":  # counted when read: items come and go through their own routes
+            doc = {**doc, "itemsCount": store.count_resources(ITEM, scope=doc["id"])}
+        return with_url(request, path, doc)
+
     def paged_query(request: Request, kind: str, path: str) -> Doc:
         body = request.json_object()
-        docs = [with_url(request, path, d) for d in store.resources(kind, project_ids=projects_asked(request, body))]
+        docs = [shown(request, kind, path, d) for d in store.resources(kind, project_ids=projects_asked(request, body))]
         return dql_page(body, docs)
 
     # --- datasets ---------------------------------------------------------------------------
@@ -61,7 +67,7 @@ def register(router: Router, plane: ControlPlane) -> None:
         return paged_query(request, "dataset", "datasets")
 
     def get_dataset(request: Request, dataset_id: str) -> Doc:
-        return with_url(request, "datasets", visible(request, "dataset", dataset_id))
+        return shown(request, "dataset", "datasets", visible(request, "dataset", dataset_id))
 
     def create_dataset(request: Request) -> Doc:
         body = request.json_object()
@@ -81,7 +87,7 @@ def register(router: Router, plane: ControlPlane) -> None:
             create_resource(store, "recipe", name=DEFAULT_RECIPE_TITLE, project_id=project["id"],
                             resource_id=object_id(), scope=doc["id"], creator=user)
             doc = store.resource("dataset", doc["id"]) or doc
-        return with_url(request, "datasets", doc)
+        return shown(request, "dataset", "datasets", doc)
 
     def update_dataset(request: Request, dataset_id: str) -> Doc:
         # dtlpy `datasets.update(dataset, system_metadata=)` PATCHes the whole entity; the name,
@@ -113,7 +119,7 @@ def register(router: Router, plane: ControlPlane) -> None:
             changed["metadata"] = {**metadata, "system": kept_system}
         changed.update(updatedAt=now_iso(), updatedBy=request.user)
         store.rename_resource("dataset", dataset_id, name=name, doc=changed)
-        return with_url(request, "datasets", changed)
+        return shown(request, "dataset", "datasets", changed)
 
     # --- recipes ----------------------------------------------------------------------------
 

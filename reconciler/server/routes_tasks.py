@@ -11,7 +11,8 @@
   `{itemId: {...}}` for each item updated) and `POST /assignments/{id}/items/{itemId}/status
   {operation, status}` (with `assignment_id=`).
 - `create_node_tasks`: install creates the task of each task node that names a dataset of the
-  project (named as the node, found again on a later install through `metadata.system.nodeId`).
+  project (named as the node, found again on a later install through `metadata.system.nodeId`);
+  `queue_cycle_item`: a cycle that reaches a task node queues its input item in the node's task.
 """
 
 from __future__ import annotations
@@ -114,6 +115,20 @@ def create_node_tasks(store: Store, pipeline: Doc, *, creator: str) -> None:
         }
         create_task(store, payload, project_id=pipeline["projectId"], creator=creator,
                     query={"filter": {"id": {"$in": []}}})
+
+
+def queue_cycle_item(store: Store, pipeline: Doc, cycle: Doc) -> None:
+    """A cycle that reached a task node queues its input item in that node's task (when the item
+    is in the task's dataset): the task is where the item now waits for people."""
+    item = store.resource(ITEM, str((cycle.get("input") or {}).get("item")))
+    if item is None:
+        return
+    waiting = {n["id"] for n in cycle.get("nodes", []) if n.get("type") == "task" and n.get("status") == "in-progress"}
+    for task in store.resources(KIND, project_ids={pipeline["projectId"]}, scope=item["datasetId"]):
+        system = task["metadata"].get("system", {})
+        if system.get("pipelineId") == pipeline["id"] and system.get("nodeId") in waiting:
+            add_items(store, task, {"filter": {"id": item["id"]}})
+            item = store.resource(ITEM, item["id"]) or item
 
 
 def register(router: Router, plane: ControlPlane) -> None:

@@ -397,6 +397,11 @@ class Store:
             return db.execute("DELETE FROM resources WHERE kind = ? AND id = ?",
                               (kind, resource_id)).rowcount > 0
 
+    def count_resources(self, kind: str, *, scope: str) -> int:
+        with self.read() as db:
+            return int(db.execute("SELECT COUNT(*) FROM resources WHERE kind = ? AND scope = ?",
+                                  (kind, scope)).fetchone()[0])
+
     def resource(self, kind: str, resource_id: str) -> Doc | None:
         with self.read() as db:
             row = db.execute(

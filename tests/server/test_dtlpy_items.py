@@ -49,6 +49,14 @@ def test_upload_bytes_and_a_json_item(sdk: DtlpySdk, dataset) -> None:
     assert folder.type == "dir" and folder.filename == "/made"
 
 
+def test_a_dataset_counts_its_items(sdk: DtlpySdk) -> None:
+    counted = sdk.project.datasets.create(dataset_name="counted")
+    assert counted.items_count == 0
+    for name in ("a.txt", "b.txt"):
+        counted.items.upload(local_path=io.BytesIO(b"1"), remote_name=name)
+    assert sdk.project.datasets.get(dataset_id=counted.id).items_count == 2
+
+
 def test_list_and_query_with_dql(sdk: DtlpySdk, dataset) -> None:
     dl = sdk.dl
     for index in range(5):

@@ -87,3 +87,22 @@ def test_a_task_with_impossible_batch_settings_is_refused(sdk: DtlpySdk) -> None
     with pytest.raises(sdk.dl.exceptions.BadRequest) as caught:
         dataset.tasks.create(task_name="too-big", assignee_ids=[OWNER], batch_size=10, max_batch_workload=7)
     assert "Failed to create a task" in str(caught.value)
+
+
+def test_a_cycle_that_reaches_a_task_node_queues_its_item_in_the_task(sdk: DtlpySdk) -> None:
+    dl, project = sdk.dl, sdk.project
+    dataset = dataset_with_items(sdk, "executed", 1)
+    (item,) = list(dataset.items.list().all())
+    recipe = dataset.recipes.list()[0]
+    pipeline = project.pipelines.create(name="into-a-task")
+    source = dl.DatasetNode(name="source", project_id=project.id, dataset_id=dataset.id, position=(1, 1))
+    review = dl.TaskNode(name="executed-review", project_id=project.id, dataset_id=dataset.id, recipe_id=recipe.id,
+                         recipe_title=recipe.title, task_owner=OWNER, position=(2, 1),
+                         workload=[dl.WorkloadUnit(assignee_id=OWNER, load=100)])
+    pipeline.nodes.add(source).connect(review)
+    pipeline = pipeline.update().install()
+    task = project.tasks.get(task_name="executed-review")
+    assert list(task.get_items().all()) == []
+    pipeline.execute(execution_input={"item": item.id})
+    assert [i.id for i in task.get_items().all()] == [item.id]
+    assert dataset.items.get(item_id=item.id).status(task_id=task.id) is None  # waiting for people
