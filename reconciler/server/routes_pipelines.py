@@ -6,7 +6,8 @@ Create and every update refuse what the platform refuses when it saves a graph, 
 Install runs the graph checks, then the platform's per-node install checks
 (`refusals.install_refusal`): on a failure the pipeline is stored with status `Failure`, its
 composition (named at create, `compositions`) records `errorText`, and the call answers 400 with
-the message (dtlpy raises BadRequest with it). A PATCH (whole document or variables) of an Installed pipeline runs the same checks and is
+the message (dtlpy raises BadRequest with it); a successful install deploys the start nodes'
+triggers (`triggers`; pausing deactivates them unless `keepTriggersActive`) and the task nodes' tasks. A PATCH (whole document or variables) of an Installed pipeline runs the same checks and is
 refused with 400, storing nothing, when the new graph would not deploy: the platform re-syncs a
 running pipeline on update (reference 5.4; its exact answer is unverified), and refusing keeps
 `Installed` meaning "a sound graph is deployed". Other states accept any well-formed document
@@ -20,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from reconciler.document import STATUS_FAILURE, STATUS_INSTALLED, STATUS_UNINSTALLED
-from reconciler.server import compositions, dql
+from reconciler.server import compositions, dql, triggers
 from reconciler.server.executions import RERUN_METHODS, rerun_execution, run_execution, statistics
 from reconciler.server.graph import GraphProblem, check_graph
 from reconciler.server.http import HttpError, Request, Response, Router
@@ -75,6 +76,21 @@ def register(router: Router, plane: ControlPlane) -> None:
         if new is None:  # deleted between the check and the write
             raise HttpError(404, f"Pipeline not found: {pipeline_id}")
         return new
+
+    def deploy_triggers(pipeline: Doc, *, creator: str) -> None:
+        """The installed pipeline's triggers replace the ones its last install deployed."""
+        existing = store.resources(triggers.KIND, scope=pipeline["id"])
+        deployed = triggers.pipeline_triggers(pipeline, creator=creator, existing=existing)
+        kept = {t["id"] for t in deployed}
+        for old in existing:
+            if old["id"] not in kept:
+                store.delete_resource(triggers.KIND, old["id"])
+        for trigger in deployed:
+            if store.resource(triggers.KIND, trigger["id"]) is None:
+                store.put_resource(triggers.KIND, trigger, name=trigger["name"], project_id=pipeline["projectId"],
+                                   scope=pipeline["id"])
+            else:
+                store.rename_resource(triggers.KIND, trigger["id"], name=trigger["name"], doc=trigger)
 
     def create(request: Request) -> Doc:
         body = request.json_object()
@@ -134,6 +150,8 @@ def register(router: Router, plane: ControlPlane) -> None:
         store.delete_pipeline(pipeline_id)
         if doc.get("compositionId"):
             store.delete_resource(compositions.KIND, doc["compositionId"])
+        for trigger in store.resources(triggers.KIND, scope=pipeline_id):
+            store.delete_resource(triggers.KIND, trigger["id"])
         return Response(200, None)
 
     def query(request: Request) -> Doc:
@@ -185,6 +203,7 @@ def register(router: Router, plane: ControlPlane) -> None:
 
         doc = update(request, pipeline_id, change)
         if not failures:
+            deploy_triggers(doc, creator=user)
             try:  # deploying: the task of each task node (outside the pipeline's write transaction)
                 create_node_tasks(store, doc, creator=user)
             except HttpError as exc:
@@ -214,6 +233,8 @@ def register(router: Router, plane: ControlPlane) -> None:
         doc = update(request, pipeline_id, change)
         if doc.get("compositionId"):
             compositions.record(store, doc)
+        for trigger in store.resources(triggers.KIND, scope=pipeline_id):  # paused: no cycles start
+            store.update_resource(triggers.KIND, trigger["id"], lambda t: {**t, "active": keep is True})
         return respond(request, doc)
 
     def reset(request: Request, pipeline_id: str) -> Doc:

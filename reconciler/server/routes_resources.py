@@ -9,9 +9,10 @@ Routes (copied from dtlpy 1.126.5's repositories, so the SDK and Loopform's clie
   (dtlpy `project.recipes.list()`, a page).
 - models: `POST /ml/models/query` (DQL; dtlpy `project.models.get(model_name=)` / `list()`),
   `GET /ml/models/{id}`.
-- services, packages and executions: `POST /query/faas` (DQL; the body's `resource` says which:
-  `services`, `packages`, `executions`), `GET /services/{id}`, `GET /executions/{id}` (the node
-  executions of the pipeline cycles, `executions.node_executions`).
+- services, packages, triggers and executions: `POST /query/faas` (DQL; the body's `resource` says
+  which: `services`, `packages`, `triggers`, `executions`), `GET /services/{id}`, `GET
+  /triggers/{id}`, `GET /executions/{id}` (the node executions of the pipeline cycles,
+  `executions.node_executions`).
 - Loopform only: `POST /loopform/provision {kind, name, id, projectId, scope?}` creates the object
   with exactly that id (idempotent on the id); `scope` is the dataset id of a recipe. Refused (400)
   in strict mode, where the control plane answers like the real platform.
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
     from reconciler.server.app import ControlPlane
 
 Doc = dict[str, Any]
-FAAS_KINDS = {"services": "service", "packages": "package"}  # `POST /query/faas` resource -> kind
+# `POST /query/faas` resource -> kind
+FAAS_KINDS = {"services": "service", "packages": "package", "triggers": "trigger"}
 
 
 def register(router: Router, plane: ControlPlane) -> None:
@@ -164,6 +166,9 @@ def register(router: Router, plane: ControlPlane) -> None:
     def get_service(request: Request, service_id: str) -> Doc:
         return with_url(request, "services", visible(request, "service", service_id))
 
+    def get_trigger(request: Request, trigger_id: str) -> Doc:
+        return with_url(request, "triggers", visible(request, "trigger", trigger_id))
+
     # --- provisioning -----------------------------------------------------------------------
 
     def provision(request: Request) -> Doc:
@@ -196,6 +201,7 @@ def register(router: Router, plane: ControlPlane) -> None:
     router.add("POST", "/query/faas", query_faas)
     router.add("GET", "/executions/{execution_id}", get_execution)
     router.add("GET", "/services/{service_id}", get_service)
+    router.add("GET", "/triggers/{trigger_id}", get_trigger)
     router.add("POST", "/loopform/provision", provision)
 
 

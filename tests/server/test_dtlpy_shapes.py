@@ -98,3 +98,29 @@ def test_compositions_are_queryable_and_follow_the_pipeline(sdk: DtlpySdk) -> No
     pipeline.delete()
     with pytest.raises(dl.exceptions.NotFound):
         dl.compositions.get(composition_id=pipeline.composition_id)
+
+
+def test_install_deploys_the_start_nodes_triggers_and_pause_deactivates_them(sdk: DtlpySdk) -> None:
+    dl = sdk.dl
+    pipeline = sdk.project.pipelines.create(name="triggered")
+    first = dl.DatasetNode(name="dataset-1", project_id=sdk.project.id, dataset_id="65a0000000000000000000d1",
+                           dataset_folder="/pipeline", position=(1, 1))
+    second = dl.DatasetNode(name="dataset-2", project_id=sdk.project.id, dataset_id="65a0000000000000000000d1",
+                            dataset_folder="/", position=(2, 2))
+    pipeline.nodes.add(first).connect(node=second)
+    filters = dl.Filters()
+    filters.add(field="dir", values="/pipeline")
+    first.add_trigger(filters=filters)
+    second.add_trigger(trigger_type=dl.TriggerType.CRON, cron="0 */6 * * *")
+    pipeline = pipeline.update()
+    pipeline.install()
+    # dtlpy's pipeline_triggers test reads the deployed trigger's filter keys this way
+    (page,) = list(pipeline.triggers.list())
+    event = next(t for t in page if t.type == "Event")
+    assert {key for condition in event.filters["$and"] for key in condition} >= {"dir"}
+    assert event.pipeline_id == pipeline.id and event.active is True
+    assert {t.type for t in page} == {"Event", "Cron"}
+    pipeline.install()  # again: the same triggers, not new ones
+    assert sorted(t.id for t in pipeline.triggers.list().all()) == sorted(t.id for t in page)
+    pipeline.pause()
+    assert [t.active for t in pipeline.triggers.list().all()] == [False, False]
