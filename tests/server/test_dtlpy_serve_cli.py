@@ -10,6 +10,9 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 SDK_SCRIPT = textwrap.dedent(
@@ -101,57 +104,60 @@ def wait_for(path: Path, proc: subprocess.Popen[str], deadline_s: float = 30) ->
         time.sleep(0.05)
 
 
-def test_serve_writes_a_dtlpy_login_that_works_and_stops_on_sigterm(tmp_path: Path) -> None:
+@dataclass
+class Served:
+    """A `loopform serve` subprocess with its dtlpy login directory; `output` once it has stopped."""
+
+    process: subprocess.Popen[str]
+    login: Path
+    env: dict[str, str]
+    output: str = ""
+
+    def run_sdk(self, script: str, cwd: Path) -> dict[str, object]:
+        """`python -c script` with dtlpy pointed at the server by its login alone; its last JSON line."""
+        client = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=cwd,
+                                env={**self.env, "DATALOOP_PATH": str(self.login)}, timeout=120)
+        assert client.returncode == 0, client.stderr[-3000:]
+        result: dict[str, object] = json.loads(client.stdout.strip().splitlines()[-1])
+        return result
+
+
+@contextmanager
+def served(tmp_path: Path) -> Iterator[Served]:
+    """`loopform serve --port 0` for project demo with a dtlpy login and a token file; SIGTERM at the end."""
     login, db = tmp_path / "dataloop", tmp_path / "state.db"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("DATALOOP_PATH", None)
-    server = subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-m", "reconciler", "serve", "--port", "0", "--db", str(db), "--project", "demo",
          "--dtlpy-login", str(login), "--token-file", str(tmp_path / "token")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path,
     )
+    handle = Served(process, login, env)
     try:
-        wait_for(login / "cookie.json", server)
-        wait_for(tmp_path / "token", server)
-        token = (tmp_path / "token").read_text().strip()
-        assert (login / "cookie.json").stat().st_mode & 0o077 == 0  # the token inside is private
-        client = subprocess.run(
-            [sys.executable, "-c", SDK_SCRIPT],
-            capture_output=True, text=True, env={**env, "DATALOOP_PATH": str(login)}, cwd=tmp_path, timeout=120,
-        )
-        assert client.returncode == 0, client.stderr[-3000:]
-        result = json.loads(client.stdout.strip().splitlines()[-1])
-        assert result["listed"] == [result["pipeline"]]
+        wait_for(login / "cookie.json", process)
+        wait_for(tmp_path / "token", process)
+        yield handle
     finally:
-        server.send_signal(signal.SIGTERM)
-        output, _ = server.communicate(timeout=30)
-    assert server.returncode == 0, output
-    assert "Stopped." in output
-    assert token not in output  # --token-file keeps it off the terminal
-    assert db.exists()
+        process.send_signal(signal.SIGTERM)
+        handle.output, _ = process.communicate(timeout=30)
+
+
+def test_serve_writes_a_dtlpy_login_that_works_and_stops_on_sigterm(tmp_path: Path) -> None:
+    with served(tmp_path) as server:
+        token = (tmp_path / "token").read_text().strip()
+        assert (server.login / "cookie.json").stat().st_mode & 0o077 == 0  # the token inside is private
+        result = server.run_sdk(SDK_SCRIPT, tmp_path)
+        assert result["listed"] == [result["pipeline"]]
+    assert server.process.returncode == 0, server.output
+    assert "Stopped." in server.output
+    assert token not in server.output  # --token-file keeps it off the terminal
+    assert (tmp_path / "state.db").exists()
 
 
 def test_dataloops_data_plane_flows_run_against_loopform_serve(tmp_path: Path) -> None:
-    login, db = tmp_path / "dataloop", tmp_path / "state.db"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("DATALOOP_PATH", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "serve", "--port", "0", "--db", str(db), "--project", "demo",
-         "--dtlpy-login", str(login), "--token-file", str(tmp_path / "token")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path,
-    )
-    try:
-        wait_for(login / "cookie.json", server)
-        wait_for(tmp_path / "token", server)
-        client = subprocess.run(
-            [sys.executable, "-c", DATA_PLANE_SCRIPT],
-            capture_output=True, text=True, env={**env, "DATALOOP_PATH": str(login)}, cwd=tmp_path, timeout=120,
-        )
-        assert client.returncode == 0, client.stderr[-3000:]
-        seen = json.loads(client.stdout.strip().splitlines()[-1])
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.communicate(timeout=30)
+    with served(tmp_path) as server:
+        seen = server.run_sdk(DATA_PLANE_SCRIPT, tmp_path)
     assert seen["labels"] == ["cat", "dog"] and seen["status"] == "completed"
     assert seen["installed"] == "Installed"
     assert seen["tasks"] == ["label", "review"]  # the task node made its task at install
