@@ -6,6 +6,8 @@
   /packages/{id}`, `GET /packages/{id}/revisions`. Listing is `POST /query/faas` (routes_resources).
 - `POST /services` (dtlpy `services.deploy`), `PATCH|DELETE /services/{id}`, `GET
   /services/{id}/status`. A package with services cannot be deleted (409).
+- `POST /executions/{serviceId}` (dtlpy `service.execute`): 400, the local control plane runs no
+  code yet.
 Names are unique per project and kind (409). Visible to members of the project only (404).
 """
 
@@ -97,7 +99,14 @@ def register(router: Router, plane: ControlPlane) -> None:
         doc = visible(request, "service", service_id)
         return {"status": "running" if doc.get("active") else "stopped", "runtimeStatus": []}
 
+    def execute(request: Request, service_id: str) -> Doc:
+        # dtlpy `service.execute(...)`: running user code is the execution engine's job, which the
+        # local control plane does not have yet; say so instead of a bare 404/405.
+        visible(request, "service", service_id)
+        raise HttpError(400, "The local control plane runs no code yet: service executions are not supported")
+
     router.add("GET", "/piper-misc/naming/packages/{name}", validate_name)
+    router.add("POST", "/executions/{service_id}", execute)
     router.add("POST", "/packages", create_package)
     router.add("GET", "/packages/{package_id}", get_package)
     router.add("PATCH", "/packages/{package_id}", patch_package)

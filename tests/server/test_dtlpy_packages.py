@@ -82,3 +82,10 @@ def test_a_seeded_service_has_its_package(sdk: DtlpySdk) -> None:
     assert service.package.name == "seeded-service"
     node = sdk.dl.FunctionNode(name="seeded", service=service, function_name="run", project_id=sdk.project.id)
     assert [p.input_type for p in node.outputs] == ["Item"]
+
+
+def test_executing_a_service_says_that_no_code_runs_here(sdk: DtlpySdk, tmp_path: Path) -> None:
+    service = pushed(sdk, "runner", tmp_path).services.deploy(service_name="runner", module_name="default_module")
+    with pytest.raises(sdk.dl.exceptions.BadRequest) as caught:
+        service.execute(function_name="run", execution_input={"item": "x"}, project_id=sdk.project.id)
+    assert "runs no code yet" in caught.value.message
