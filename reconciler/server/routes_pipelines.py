@@ -338,7 +338,18 @@ def register(router: Router, plane: ControlPlane) -> None:
     def validate(request: Request) -> Doc:
         body = request.json_object()
         body.setdefault("name", "unnamed")
-        problems = check_graph(parse(body))
+        model = parse(body)
+        problems = check_graph(model)
+        # What saving and installing it would refuse, in the platform's words, too (a save refusal
+        # only when the graph checks found nothing: it would restate their type or action finding).
+        refused = save_refusal(model, step="update") if not problems else None
+        if refused is not None:
+            problems.append(GraphProblem(refused, ""))
+        node_refusal = install_refusal(model)
+        if node_refusal is not None:
+            node, message = node_refusal
+            index = next(i for i, n in enumerate(model.nodes) if n is node)
+            problems.append(GraphProblem(message, f"/nodes/{index}"))
         return {"valid": not problems, "errors": [p.as_json() for p in problems]}
 
     def get_composition(request: Request, composition_id: str) -> Doc:

@@ -174,3 +174,14 @@ def test_a_task_the_platform_cannot_create_fails_the_install_with_the_compositio
     assert page["totalItemsCount"] == 1
     assert "Failed to create a task" in page["items"][0]["errorText"]["message"]
     assert page["items"][0]["status"] == "Failure"
+
+
+def test_validate_reports_what_save_and_install_would_refuse(sdk: DtlpySdk) -> None:
+    pipeline = sdk.project.pipelines.create(name="validated")
+    pipeline.nodes.add(dataset_node(sdk, "looped", dataset_id=None))
+    pipeline.nodes[0].connect(pipeline.nodes[0])
+    result = pipeline.validate()
+    assert result["valid"] is False
+    messages = {e["pointer"]: e["message"] for e in result["errors"]}
+    assert 'Infinite Loop detected for node "looped"' in messages[""]
+    assert "must have a datasetId" in messages["/nodes/0"]
