@@ -95,7 +95,7 @@ class Upload:
             return {}
         try:
             value = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # as Request.json: too deep is malformed, not a 500
             raise HttpError(400, "Item 'metadata' must be a JSON object") from None
         if not isinstance(value, dict):
             raise HttpError(400, "Item 'metadata' must be a JSON object")

@@ -25,6 +25,9 @@ def test_upload_refuses_bad_input(api: Api) -> None:
     assert api.call("POST", f"/datasets/{dataset}/items", data={"type": "link", "path": "/x"}).status_code == 400
     assert api.call("POST", f"/datasets/{dataset}/items", files=files,
                     data={"path": "/a.txt", "metadata": "[1]"}).status_code == 400
+    deep = "[" * 100_000 + "]" * 100_000
+    assert api.call("POST", f"/datasets/{dataset}/items", files=files,
+                    data={"path": "/a.txt", "metadata": deep}).status_code == 400
     assert api.post(f"/datasets/{dataset}/items", {"type": "dir", "path": "/"}).status_code == 400
     assert api.call("POST", "/datasets/000000000000000000000000/items", files=files).status_code == 404
     oversize = api.call("POST", f"/datasets/{dataset}/items", files={"file": ("big", b"x" * (MAX_BODY_BYTES + 1))})
