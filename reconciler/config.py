@@ -9,6 +9,10 @@ The safety rule: a remote API is used only when Loopform's own configuration sel
 login lying on the machine, or a stray `LOOPFORM_TOKEN`, never sends the specs anywhere by itself;
 without a selection the embedded local control plane in `.loopform/` is used.
 
+Where: the project file and the embedded default's `.loopform/` live at the project root
+(`project_root`), found from any subdirectory as git finds `.git`, so that `cd pipelines && loopform
+plan .` plans against the same state and settings as the root.
+
 Environments: `loopform.yaml` may name environments (`--env NAME` or LOOPFORM_ENV selects one), each
 with its own backend/url/project and variables. An environment chosen on the command line counts
 as a flag: its settings beat the LOOPFORM_* variables and the file's top level. Variables (for
@@ -146,6 +150,23 @@ class Settings:
     variables: dict[str, Variable] = field(default_factory=dict, repr=False)  # may hold secrets
 
 
+def project_root(cwd: Path) -> Path:
+    """The project `cwd` lies in: the nearest directory (cwd or above) holding `loopform.yaml`;
+    else the git top level (the nearest holding `.git`, where the search stops: a file above the
+    repository belongs to something else); else `cwd` itself."""
+    for folder in (cwd, *cwd.parents):
+        if (folder / PROJECT_FILE).is_file():
+            return folder
+        if (folder / ".git").exists():
+            return folder
+    return cwd
+
+
+def default_state_db(cwd: Path) -> Path:
+    """The embedded default's database for a command run in `cwd`."""
+    return project_root(cwd) / STATE_DIR / STATE_DB
+
+
 def load_project_file(path: Path) -> ProjectFile:
     """Parse `loopform.yaml`; any problem is a ConfigError naming the file (and line, where known)."""
     # Imported here: the reader lives in reconciler.spec, whose loader looks up PROJECT_FILE here.
@@ -245,7 +266,7 @@ class Environment:
 def resolve_environment(flags: Flags, *, env: Mapping[str, str], cwd: Path) -> Environment:
     """Only the environment and its variables (no backend decision, so no token is needed):
     what loading specs needs, e.g. for `show --offline`."""
-    file_path = cwd / PROJECT_FILE
+    file_path = project_root(cwd) / PROJECT_FILE
     project_file = load_project_file(file_path) if file_path.is_file() else ProjectFile()
     name, environment = select_environment(flags, env, project_file)
     return Environment(name, resolve_variables(project_file, environment, env), projects=environment_projects(environment))
@@ -260,7 +281,8 @@ def environment_projects(environment: EnvironmentDecl) -> frozenset[str]:
 def resolve_settings(flags: Flags, *, env: Mapping[str, str], cwd: Path, home: Path) -> Settings:
     """Apply the precedence rules. Raises ConfigError when a remote is selected without a token,
     or an unknown environment is named."""
-    file_path = cwd / PROJECT_FILE
+    root = project_root(cwd)
+    file_path = root / PROJECT_FILE
     project_file = load_project_file(file_path) if file_path.is_file() else ProjectFile()
     notes: list[str] = []
     env_name, environment = select_environment(flags, env, project_file)
@@ -276,7 +298,7 @@ def resolve_settings(flags: Flags, *, env: Mapping[str, str], cwd: Path, home: P
             notes.append(f"{ENV_TOKEN} is set but no API URL is selected (--url, {ENV_URL} or "
                          f"{PROJECT_FILE}); using the embedded local control plane.")
         return Settings(kind=kind, project=project or DEFAULT_LOCAL_PROJECT, selected_by=selected_by,
-                        strict=flags.strict, state_db=cwd / STATE_DIR / STATE_DB, notes=tuple(notes),
+                        strict=flags.strict, state_db=root / STATE_DIR / STATE_DB, notes=tuple(notes),
                         environment=env_name, variables=variables)
 
     if flags.strict:

@@ -15,8 +15,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.config import (ENV_ENVIRONMENT, BackendKind, Environment, Flags, Settings, resolve_environment,
-                               resolve_settings, shown_url, url_credentials)
+from reconciler.config import (ENV_ENVIRONMENT, BackendKind, Environment, Flags, Settings, default_state_db,
+                               resolve_environment, resolve_settings, shown_url, url_credentials)
 from reconciler.errors import ConfigError, NotFound
 from reconciler.interpolate import Context
 from reconciler.redact import Redactor, install
@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the client (and requests) is loaded when a command connects
 
 EMBEDDED_URL = "http://loopform.local/api/v1"  # never resolved: the WSGI transport answers it
 LOCAL_CONSOLE = "http://127.0.0.1:8765"  # where `loopform serve` listens by default
+IN_MEMORY = ":memory:"  # SQLite's name for a database that lives only in this process
 
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +45,8 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
                        help=f"an environment from loopform.yaml: its backend, project and variables "
                             f"(env {ENV_ENVIRONMENT})")
     group.add_argument("--backend", choices=[k.value for k in BackendKind], default=None,
-                       help="local: the embedded control plane in .loopform/ (default); "
+                       help="local: the embedded control plane in .loopform/ at the project root "
+                            "(the folder of loopform.yaml, else of .git; the default); "
                             "dataloop: a REST API (--url, default the Dataloop gate)")
     group.add_argument("--url", default=None, metavar="URL",
                        help="API base URL, e.g. https://gate.dataloop.ai/api/v1 (env LOOPFORM_API_URL)")
@@ -113,28 +115,34 @@ def context_from_args(args: argparse.Namespace, term: Terminal) -> Context:
         term, Redactor([value])))
 
 
-def backend_from_args(args: argparse.Namespace, term: Terminal) -> tuple[RestBackend, str | None]:
+def backend_from_args(args: argparse.Namespace, term: Terminal, *,
+                      writes: bool = True) -> tuple[RestBackend, str | None]:
     """The backend the flags/environment/project file select, and the default project name.
 
-    Prints one line on stderr naming the backend and project. The caller should `close()` the
-    backend when done (it holds connections, and for the embedded default an SQLite database).
+    `writes=False` (a command that only reads): a missing embedded database is not created, the
+    command sees an empty control plane. Prints one line on stderr naming the backend (for the
+    embedded default, its database's path) and project. The caller should `close()` the backend
+    when done (it holds connections, and for the embedded default an SQLite database).
     """
     from reconciler.client import options_from_env
 
     settings = settings_from_args(args, term)
-    backend = connect(settings, options=options_from_env(os.environ))
+    backend = connect(settings, options=options_from_env(os.environ), create=writes)
     backend.on_pipeline = lambda doc: hide_recorded_secrets(term, doc)
     for note in settings.notes:
         term.eprint(f"note: {note}")
     project = settings.project or "(each spec's own)"
     environment = f"; environment: {settings.environment}" if settings.environment else ""
     selected = f" (selected by {settings.selected_by})" if settings.kind is BackendKind.DATALOOP else ""
-    term.eprint(f"Backend: {backend.description}{selected}; project: {project}{environment}")
+    # The description stays the file's (a saved plan made before the first apply names it).
+    fresh = ", not created yet (empty)" if _in_memory(backend) else ""
+    term.eprint(f"Backend: {backend.description}{fresh}{selected}; project: {project}{environment}")
     return backend, settings.project
 
 
-def connect(settings: Settings, *, options: ClientOptions | None = None) -> RestBackend:
-    """A RestBackend for resolved settings (the embedded control plane is opened here)."""
+def connect(settings: Settings, *, options: ClientOptions | None = None, create: bool = True) -> RestBackend:
+    """A RestBackend for resolved settings (the embedded control plane is opened here; see
+    `open_embedded` for `create`)."""
     from reconciler.client import ApiSession, RestBackend
 
     if settings.kind is BackendKind.DATALOOP:
@@ -151,22 +159,28 @@ def connect(settings: Settings, *, options: ClientOptions | None = None) -> Rest
                 # The console links point at the server itself.
                 backend.console_url = shown_url(settings.url).removesuffix("/api/v1")
         return backend
-    return open_embedded(settings.state_db or Path(".loopform/state.db"), strict=settings.strict,
-                         project=settings.project, options=options)
+    return open_embedded(settings.state_db or default_state_db(Path.cwd()), strict=settings.strict,
+                         project=settings.project, options=options, create=create)
 
 
 def open_embedded(db_path: Path, *, strict: bool = False, project: str | None = None,
-                  options: ClientOptions | None = None) -> RestBackend:
-    """The embedded local control plane at `db_path`, reached in-process through WsgiTransport."""
+                  options: ClientOptions | None = None, create: bool = True) -> RestBackend:
+    """The embedded local control plane at `db_path`, reached in-process through WsgiTransport.
+
+    `create=False` leaves a missing database missing: the control plane is then an empty one in
+    memory (what a fresh database would hold), so reading commands never leave files behind.
+    """
     from reconciler.client import ApiSession, RestBackend, WsgiTransport
     from reconciler.server import ControlPlane  # the server is only loaded when it is used
 
-    try:
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create {db_path.parent} for the local state ({exc.strerror})") from exc
+    exists = db_path.exists()
+    if create:
+        try:
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create {db_path.parent} for the local state ({exc.strerror})") from exc
     kwargs = {"default_project": project} if project else {}
-    control_plane = ControlPlane(db_path, strict=strict, **kwargs)
+    control_plane = ControlPlane(db_path if create or exists else Path(IN_MEMORY), strict=strict, **kwargs)
     session = ApiSession(EMBEDDED_URL, control_plane.mint_token(), options=options,
                          transport=WsgiTransport(control_plane.wsgi_app))
     mode = "strict" if strict else "sandbox"
@@ -177,33 +191,21 @@ def open_embedded(db_path: Path, *, strict: bool = False, project: str | None = 
     return backend
 
 
+def _in_memory(backend: RestBackend) -> bool:
+    plane = backend.control_plane
+    return plane is not None and plane.db_path == Path(IN_MEMORY)
+
+
 def _display(path: Path) -> str:
+    # Relative when below the working directory, else absolute (run from a subdirectory, the
+    # database at the project root is above it).
     try:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
-        return str(path)
+        return str(path.absolute())
 
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """NAME plus the backend flags: the shape of every imperative command."""
     parser.add_argument("name", metavar="NAME", help="pipeline name (in --project)")
     add_backend_arguments(parser)
-
-
-def pipeline_from_args(args: argparse.Namespace, term: Terminal) -> tuple[RestBackend, Project, Pipeline]:
-    """Connect, then find the pipeline `args.name` in the selected project.
-
-    The caller owns (and must close) the backend. Raises NotFound with the project in the message.
-    """
-    backend, project_name = backend_from_args(args, term)
-    try:
-        if not project_name:
-            raise ConfigError("which project? Use --project, LOOPFORM_PROJECT or `project:` in loopform.yaml")
-        project = backend.project(project_name)
-        pipeline = backend.find_pipeline(project.id, args.name)
-        if pipeline is None:
-            raise NotFound(f"no pipeline named {args.name!r} in project {project.name!r}", status=404)
-    except BaseException:
-        backend.close()
-        raise
-    return backend, project, pipeline

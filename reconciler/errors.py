@@ -15,6 +15,7 @@
         │   └── RateLimited          429 (retry_after seconds, when the server said)
         ├── ServerError              5xx
         └── TransportError           no answer: connection refused / reset, timeout
+            ├── Unreachable          nobody at the address (refused, unknown host): nothing was sent
             └── AmbiguousWrite       a non-idempotent write whose outcome is unknown
 
 The CLI maps these to exit codes in one place (`exit_code_for`); nothing else calls sys.exit.
@@ -149,6 +150,11 @@ class ServerError(ApiError):
 
 class TransportError(ApiError):
     """No usable answer: connection refused or reset, timeout, malformed response."""
+
+
+class Unreachable(TransportError):
+    """Nobody answers at the API's address (connection refused, unknown host): the request was
+    never sent, so even a create certainly did not happen."""
 
 
 class AmbiguousWrite(TransportError):

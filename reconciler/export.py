@@ -35,7 +35,7 @@ from reconciler.secret_paths import recorded_secrets
 from reconciler.spec.graph import find_root
 from reconciler.spec.models import TRIGGER_RESOURCES, PipelineSpec
 
-SCHEMA_COMMENT = "# yaml-language-server: $schema=https://loopform.dev/schemas/pipeline.schema.json"
+SCHEMA_COMMENT = "# yaml-language-server: $schema="  # + where the schema is, relative to the spec file
 # Essence fields a typed spec node or compile already owns; everything else goes to `raw`.
 _NODE_OWN = frozenset({"id", "name", "type", "namespace", "metadata", "config", "inputs", "outputs",
                        "position", "description"})
@@ -322,7 +322,7 @@ def _escape_references(value: Any) -> Any:
 
 def export_pipeline(live: Pipeline, *, project: str | None = None, project_id: str | None = None,
                     code_dir: str | None = "snippets", resolver: Resolver | None = None,
-                    secrets: Mapping[str, str] | None = None) -> ExportedSpec:
+                    secrets: Mapping[str, str] | None = None, schema: str | None = None) -> ExportedSpec:
     """The spec (and code files under `code_dir`, or inline code when None) for `live`.
 
     With `resolver` (the live project's), datasets, recipes and models are written by name
@@ -333,7 +333,10 @@ def export_pipeline(live: Pipeline, *, project: str | None = None, project_id: s
     A secret is never written: each value of `secrets` (value -> the reference to write, e.g. the
     selected environment's secret variables as `${var.NAME}`) and each value the marker records as
     a secret (`secret_paths`: a `${env.*}` value, a rotated secret's old value) is written as its
-    reference, and no file name or node key is made from a name that holds one."""
+    reference, and no file name or node key is made from a name that holds one.
+
+    `schema` is the published schema's path relative to where the spec will be written, for the
+    editor's `$schema` line (as the repository's own specs have it); None writes no such line."""
     references = {h.value: h.reference for h in recorded_secrets(live)}
     references.update(secrets or {})
     names = _Names(resolver)
@@ -411,7 +414,8 @@ def export_pipeline(live: Pipeline, *, project: str | None = None, project_id: s
                        f"{json.dumps(drop_nulls(item.after), default=str)[:80]}")
 
     source = _referenced(f"{project + '/' if project else ''}{live.name}", references).replace("\n", " ")
-    header = f"{SCHEMA_COMMENT}\n# Exported by loopform from {source}\n"
+    header = f"{SCHEMA_COMMENT}{schema}\n" if schema else ""
+    header += f"# Exported by loopform from {source}\n"
     return ExportedSpec(name=live.name, filename=f"{stem}.yaml", text=header + _dump(data, references),
                         files={path: _referenced(text, references) for path, text in code_files.items()},
                         residue=residue)

@@ -27,7 +27,10 @@ def faults() -> FaultInjector:
 def server(tmp_path: Path, faults: FaultInjector) -> Iterator[ServerHandle]:
     """A local control plane on a free loopback port, behind `faults` (which injects none until told)."""
     with serve_in_thread(tmp_path / "state.db", wrap=faults) as handle:
-        yield handle
+        try:
+            yield handle
+        finally:
+            faults.release()  # held requests are answered (too late) before the server stops
 
 
 @pytest.fixture

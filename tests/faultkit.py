@@ -1,8 +1,9 @@
 """Fault injection over real HTTP, in front of the local control plane.
 
 `FaultInjector` is a WSGI middleware (give it to `serve_in_thread(wrap=...)`): it answers chosen
-requests with an error status, sleeps past the client's timeout, or lets the request commit and then
-replaces the answer. `DroppingProxy` is a tiny TCP proxy that resets connections: before the request
+requests with an error status, holds them past the client's timeout (until `release()`: never a sleep
+racing the client's timer), or lets the request commit and then replaces the answer, or runs a `then` action once the app answered (the world changes before the
+client's next request). `DroppingProxy` is a tiny TCP proxy that resets connections: before the request
 reaches the server, or after the server committed it (the answer is lost). Every rule counts how
 often it fired, so a test can check that the fault it is about did happen. `Concurrency` measures
 how many requests a client has in flight at once.
@@ -15,7 +16,6 @@ import re
 import socket
 import struct
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,12 +33,19 @@ FAST = ClientOptions(connect_timeout=2.0, read_timeout=2.0, attempts=3, backoff_
 class Rule:
     method: str
     path: re.Pattern[str]
-    kind: str  # "status" | "status-after-commit" | "slow" | "slow-after-commit"
+    kind: str  # "status" | "status-after-commit" | "slow" | "slow-after-commit" | "then" | "wait"
     times: int
     status: int = 500
     headers: list[tuple[str, str]] = field(default_factory=list)
-    delay: float = 0.0
     fired: int = 0
+    then: Callable[[], None] | None = None  # "then": run after the app answered, before the client reads it
+    until: threading.Event | None = None  # "wait": the request reaches the app only once this is set
+    # Set each time the app has handled a request this rule held ("slow": it committed only then).
+    handled: threading.Event = field(default_factory=threading.Event)
+
+
+# A held request is answered when the test calls `release()`; this only bounds a forgotten one.
+HOLD_LIMIT = 60.0
 
 
 class FaultInjector:
@@ -47,11 +54,16 @@ class FaultInjector:
     def __init__(self) -> None:
         self._rules: list[Rule] = []
         self._lock = threading.Lock()
+        self._released = threading.Event()
         self.seen: list[tuple[str, str]] = []
 
     def add(self, method: str, path: str, kind: str, *, times: int = 1, status: int = 500,
-            headers: list[tuple[str, str]] | None = None, delay: float = 0.0) -> Rule:
-        rule = Rule(method.upper(), re.compile(path), kind, times, status, headers or [], delay)
+            headers: list[tuple[str, str]] | None = None, then: Callable[[], None] | None = None,
+            until: threading.Event | None = None) -> Rule:
+        """"slow" holds a request (before the app sees it) until `release()`, "slow-after-commit"
+        lets the app handle it and holds the answer; the client's own timeout is what ends its wait.
+        "wait" holds a request until `until` is set (an order between requests, without timing)."""
+        rule = Rule(method.upper(), re.compile(path), kind, times, status, headers or [], then=then, until=until)
         with self._lock:
             self._rules.append(rule)
         return rule
@@ -60,6 +72,10 @@ class FaultInjector:
         """Stop injecting (the fault went away)."""
         with self._lock:
             self._rules.clear()
+
+    def release(self) -> None:
+        """Let every held request (and every later one) go on."""
+        self._released.set()
 
     def _take(self, method: str, path: str) -> Rule | None:
         with self._lock:
@@ -75,12 +91,24 @@ class FaultInjector:
             rule = self._take(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""))
             if rule is None:
                 return app(environ, start_response)
-            if rule.kind in ("slow", "slow-after-commit"):
-                if rule.kind == "slow":
-                    time.sleep(rule.delay)
-                    return app(environ, start_response)
+            if rule.kind == "then":  # something happens between the answer and the client's next request
+                body = b"".join(app(environ, start_response))
+                assert rule.then is not None
+                rule.then()
+                return [body]
+            if rule.kind == "wait":
+                assert rule.until is not None
+                rule.until.wait(HOLD_LIMIT)
+                return app(environ, start_response)
+            if rule.kind == "slow":
+                self._released.wait(HOLD_LIMIT)
+                body = b"".join(app(environ, start_response))
+                rule.handled.set()
+                return [body]
+            if rule.kind == "slow-after-commit":
                 body = b"".join(app(environ, _ignore))
-                time.sleep(rule.delay)
+                rule.handled.set()
+                self._released.wait(HOLD_LIMIT)
                 return [body]  # too late: the client gave up; waitress drops it
             if rule.kind == "status-after-commit":
                 b"".join(app(environ, _ignore))

@@ -4,6 +4,8 @@
 - `isolate(path, monkeypatch)`: a working directory with no Loopform/Dataloop settings inherited.
 - `serve_for_cli(db, monkeypatch)`: a served control plane that the CLI selects through the environment.
 - dtlpy: `import_dtlpy`, `point_dtlpy` (-> `DtlpySdk`) and `items_of` for its paged listings.
+- `Drain(stream)`: a subprocess's output read in a thread, awaited with a deadline (`wait_for`), so a
+  child that hangs without printing fails the test instead of hanging it.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import io
 import itertools
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -109,3 +112,58 @@ def items_of(paged: Any, *, max_pages: int) -> list[Any]:
     pages = list(itertools.islice(iter(paged), max_pages + 1))
     assert len(pages) <= max_pages, f"dtlpy fetched over {max_pages} pages: the server does not honour paging"
     return [entity for page in pages for entity in page]
+
+
+# --- subprocess output, with deadlines ------------------------------------------------------------
+
+OUTPUT_DEADLINE = 60.0  # seconds a child may take to print what a test waits for
+
+
+class Drain:
+    """Reads a subprocess's text stream to its end in a background thread, keeping every line."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._lines: list[str] = []
+        self._ended = False
+        self._changed = threading.Condition()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: IO[str]) -> None:
+        try:
+            for line in iter(stream.readline, ""):
+                with self._changed:
+                    self._lines.append(line)
+                    self._changed.notify_all()
+        finally:
+            with self._changed:
+                self._ended = True
+                self._changed.notify_all()
+
+    @property
+    def text(self) -> str:
+        with self._changed:
+            return "".join(self._lines)
+
+    def seen(self, needle: str, *, deadline: float = OUTPUT_DEADLINE) -> bool:
+        """Whether `needle` appears before the stream ends and within `deadline` seconds (waits)."""
+        with self._changed:
+            self._changed.wait_for(lambda: needle in "".join(self._lines) or self._ended, timeout=deadline)
+            return needle in "".join(self._lines)
+
+    def wait_for(self, needle: str, *, deadline: float = OUTPUT_DEADLINE) -> str:
+        """The output so far, once it contains `needle`; fails the test if the stream ends or
+        `deadline` seconds pass first."""
+        self.seen(needle, deadline=deadline)
+        with self._changed:
+            text, ended = "".join(self._lines), self._ended
+        if needle not in text:
+            why = "the output ended" if ended else f"nothing more within {deadline:g}s"
+            pytest.fail(f"waiting for {needle!r}: {why}; the output so far: {text!r}")
+        return text
+
+    def rest(self, *, deadline: float = OUTPUT_DEADLINE) -> str:
+        """All the output, once the stream has ended (fails the test after `deadline` seconds)."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._ended, timeout=deadline):
+                pytest.fail(f"the output did not end within {deadline:g}s; so far: {''.join(self._lines)!r}")
+            return "".join(self._lines)

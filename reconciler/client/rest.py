@@ -18,7 +18,8 @@ from reconciler.client.models import PipelineExecution, PipelineStats, ServerInf
 from reconciler.client.resolver import ApiResolver
 from reconciler.client.transport import ApiSession, quote_segment
 from reconciler.document import Pipeline
-from reconciler.errors import AmbiguousWrite, ApiError, ClientError, NotFound, ServerError, TransportError
+from reconciler.errors import (AmbiguousWrite, ApiError, ClientError, NotFound, ServerError, TransportError,
+                               Unreachable)
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,8 @@ class RestBackend:
         body = {k: v for k, v in doc.wire().items() if k not in _SERVER_OWNED}
         try:
             return self._pipeline(self.session.call("POST", "/pipelines", body=body, retry=False))
+        except Unreachable:
+            raise  # nothing was sent: not ambiguous
         except (TransportError, ServerError) as exc:
             log.info("create of %r failed ambiguously (%s); looking it up by name", doc.name, exc)
             try:

@@ -3,12 +3,16 @@
 Two retry policies, because urllib3's `Retry` decides by method and a POST may be either harmless
 (`/pipelines/query`, install) or not (`POST /pipelines` creates):
 
-- `retry=True` (idempotent in effect): connection failures, read timeouts, 429 and 500/502/503/504
-  are retried with exponential backoff, jitter, and the server's `Retry-After` (capped).
-- `retry=False` (create, execute): only what certainly was not processed is retried — a failed
-  connect (nothing was sent) and 429 (the server refused the request). Anything after the request
+- `retry=True` (idempotent in effect): connect timeouts, resets of established connections, read
+  timeouts, 429 and 500/502/503/504 are retried with exponential backoff, jitter, and the server's
+  `Retry-After` (capped).
+- `retry=False` (create, execute): only what certainly was not processed is retried — a connect
+  timeout (nothing was sent) and 429 (the server refused the request). Anything after the request
   was sent surfaces as `TransportError` / `ServerError`, and the caller decides (create looks the
   pipeline up by name before trying again).
+
+Neither retries a refused connection or an unknown host: nobody is listening at that address, and
+16 s of backoff only delays the one line that says so (`cannot reach URL: connection refused`).
 
 `requests` exceptions never leave this module: they become `reconciler.errors` classes carrying the
 server's `message`. The bearer token lives only in the session headers; no message, log line or
@@ -23,15 +27,20 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
+from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
 from requests.adapters import BaseAdapter, HTTPAdapter
-from urllib3.exceptions import InvalidHeader, NameResolutionError, NewConnectionError, ReadTimeoutError
+from urllib3.exceptions import (InvalidHeader, MaxRetryError, NameResolutionError, NewConnectionError,
+                                ReadTimeoutError)
+from urllib3.connectionpool import ConnectionPool
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
-from reconciler.errors import ApiError, ConfigError, RateLimited, TransportError, error_for_status
+from reconciler.config import shown_url
+from reconciler.errors import ApiError, ConfigError, RateLimited, TransportError, Unreachable, error_for_status
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +98,17 @@ def options_from_env(env: Mapping[str, str], base: ClientOptions | None = None) 
 
 class _Retry(Retry):
     """urllib3's Retry, except that a malformed Retry-After header is ignored (the backoff applies)
-    instead of failing the request with InvalidHeader, which would end the retries early."""
+    instead of failing the request with InvalidHeader, which would end the retries early, and that
+    a refused connection or an unknown host is not retried (see the module docstring)."""
+
+    def increment(self, method: str | None = None, url: str | None = None,
+                  response: BaseHTTPResponse | None = None, error: Exception | None = None,
+                  _pool: ConnectionPool | None = None, _stacktrace: TracebackType | None = None) -> _Retry:
+        # NewConnectionError covers refused, unreachable and (NameResolutionError) unknown host;
+        # a plain ConnectTimeoutError (its base) is a slow network and stays retried.
+        if isinstance(error, NewConnectionError):
+            raise MaxRetryError(_pool, url or "", reason=error) from error  # type: ignore[arg-type]
+        return super().increment(method, url, response, error, _pool, _stacktrace)
 
     def parse_retry_after(self, retry_after: str) -> float:
         try:
@@ -205,6 +224,10 @@ class ApiSession:
                 each = f" on each of {tries} tries" if tries > 1 else ""
                 raise TransportError(f"no answer within {self.options.read_timeout:g}s{each} "
                                      f"(set {ENV_TIMEOUT} to wait longer)", method=method, path=path) from exc
+            unreachable = _unreachable(exc)
+            if unreachable:
+                # About the address, not the request: the one line names the URL the user chose.
+                raise Unreachable(f"cannot reach {shown_url(self.base_url)}: {unreachable}") from exc
             raise TransportError(_describe(exc), method=method, path=path) from exc
         return _decode(response, method, path)
 
@@ -234,19 +257,22 @@ def _timed_out_on_every_try(exc: requests.exceptions.RequestException) -> bool:
     return isinstance(exc, requests.exceptions.ConnectionError) and isinstance(reason, ReadTimeoutError)
 
 
+def _unreachable(exc: requests.exceptions.RequestException) -> str | None:
+    """Why nobody answers at the address ("connection refused", "unknown host 'x'"), or None when
+    the failure was something else."""
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    if not isinstance(exc, requests.exceptions.ConnectionError) or not isinstance(reason, NewConnectionError):
+        return None
+    if isinstance(reason, NameResolutionError):
+        host = urlsplit(exc.request.url or "").hostname if exc.request is not None else None
+        return f"unknown host {host!r}" if host else "unknown host"
+    cause = reason.__cause__ or reason.__context__
+    why = getattr(cause, "strerror", None)
+    return why.lower() if isinstance(why, str) and why else "connection refused or unreachable"
+
+
 def _describe(exc: requests.exceptions.RequestException) -> str:
     if isinstance(exc, requests.exceptions.ConnectionError):
-        reason = getattr(exc.args[0] if exc.args else None, "reason", None)
-        # Host and port only: the URL's `user:password@`, if any, is never shown.
-        parts = urlsplit(exc.request.url or "") if exc.request is not None else urlsplit("")
-        name = parts.hostname or ""
-        host = f"{name}:{parts.port}" if parts.port else name
-        if isinstance(reason, NameResolutionError):
-            return f"connection failed: cannot resolve the host name {name!r}"
-        if isinstance(reason, NewConnectionError):
-            cause = reason.__cause__ or reason.__context__
-            why = getattr(cause, "strerror", None) or "refused or unreachable"
-            return f"connection to {host} failed ({why})"
         return "connection failed or was reset"
     if isinstance(exc, requests.exceptions.RetryError):
         return "gave up after retries"

@@ -12,9 +12,10 @@ from contextlib import contextmanager
 
 from reconciler.backend import Project
 from reconciler.client import RestBackend
-from reconciler.connection import backend_from_args, pipeline_from_args
+from reconciler.commands._specs import DEFAULT_PATH, load_specs
+from reconciler.connection import backend_from_args, context_from_args
 from reconciler.document import Pipeline
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, NotFound, SpecErrors
 from reconciler.marker import read_marker
 from reconciler.terminal import Terminal
 
@@ -23,26 +24,43 @@ from reconciler.terminal import Terminal
 def selected_project(args: argparse.Namespace, term: Terminal) -> Iterator[tuple[RestBackend, Project]]:
     """The backend and the selected project, for the duration of the `with` block.
 
-    Raises ConfigError when no project is selected, NotFound when the project does not exist.
+    The project is the configured one (flag, selected environment, LOOPFORM_PROJECT, loopform.yaml),
+    else the one project the specs in `pipelines/` name (a `--url` alone, as `plan` works with it).
+    Raises ConfigError when neither decides, NotFound when the project does not exist.
+
+    A missing embedded database is not created (`backend_from_args(writes=False)`): these commands
+    act on pipelines that exist, and a database that does not exist holds none.
     """
-    backend, project_name = backend_from_args(args, term)
+    backend, project_name = backend_from_args(args, term, writes=False)
     try:
-        if not project_name:
-            raise ConfigError("which project? Use --project, LOOPFORM_PROJECT or `project:` in loopform.yaml")
-        yield backend, backend.project(project_name)
+        yield backend, backend.project(project_name or _project_of_specs(args, term))
     finally:
         backend.close()
 
 
 @contextmanager
 def selected_pipeline(args: argparse.Namespace, term: Terminal) -> Iterator[tuple[RestBackend, Project, Pipeline]]:
-    """The backend, the selected project and its pipeline `args.name`, for the duration of the `with`
-    block. Raises as `pipeline_from_args` does (NotFound names the project)."""
-    backend, project, pipeline = pipeline_from_args(args, term)
-    try:
+    """The backend, the selected project (as `selected_project` finds it) and its pipeline
+    `args.name`, for the duration of the `with` block. Raises NotFound naming the project."""
+    with selected_project(args, term) as (backend, project):
+        pipeline = backend.find_pipeline(project.id, args.name)
+        if pipeline is None:
+            raise NotFound(f"no pipeline named {args.name!r} in project {project.name!r}", status=404)
         yield backend, project, pipeline
-    finally:
-        backend.close()
+
+
+def _project_of_specs(args: argparse.Namespace, term: Terminal) -> str:
+    try:
+        specs = load_specs([], context=context_from_args(args, term))
+    except SpecErrors:  # no specs here, or broken ones: they decide nothing
+        specs = []
+    names = sorted({s.spec.metadata.project for s in specs if s.spec.metadata.project})
+    if len(names) == 1:
+        term.eprint(f"note: project {names[0]!r}: the one the specs in {DEFAULT_PATH}/ name")
+        return names[0]
+    named = f" (the specs in {DEFAULT_PATH}/ name {', '.join(map(repr, names))})" if names else ""
+    raise ConfigError(f"which project?{named} Use --project, LOOPFORM_PROJECT, or `project:` in loopform.yaml "
+                      "or in the environment")
 
 
 def warn_if_managed(term: Terminal, pipeline: Pipeline, consequence: str) -> None:

@@ -17,9 +17,10 @@ from reconciler.terminal import Terminal
 
 @contextmanager
 def stop_on_signals(stop: threading.Event, term: Terminal, *, message: str) -> Iterator[None]:
-    """While the block runs, a first SIGINT or SIGTERM sets `stop` and prints `message` on stderr;
-    a second SIGINT raises KeyboardInterrupt (a second SIGTERM changes nothing). Signal handlers
-    can only be installed from the main thread; elsewhere nothing changes."""
+    """While the block runs, a first SIGINT or SIGTERM sets `stop` and prints `message` on stderr
+    (after Ctrl-C followed by how to abort at once; a SIGTERM came from a supervisor, which has
+    no Ctrl-C to press); a second SIGINT raises KeyboardInterrupt (a second SIGTERM changes
+    nothing). Signal handlers can only be installed from the main thread; elsewhere nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -30,7 +31,7 @@ def stop_on_signals(stop: threading.Event, term: Terminal, *, message: str) -> I
                 raise KeyboardInterrupt
             return
         stop.set()
-        term.eprint(message)
+        term.eprint(f"{message} (Ctrl-C again to abort now)." if signum == signal.SIGINT else f"{message}.")
 
     previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import threading
 from pathlib import Path
 
@@ -23,12 +22,13 @@ from pydantic import ValidationError
 
 from reconciler.apply import DEFAULT_PARALLELISM, ApplyResult, Outcome, PipelineResult, ResultEvent, StartEvent, StepEvent, apply_plan
 from reconciler.backend import Backend
+from reconciler.commands._confirm import confirm
 from reconciler.commands._signals import stop_on_signals
 from reconciler.commands._specs import DEFAULT_PATH, load_specs, spec_set_of
 from reconciler.connection import add_backend_arguments, backend_from_args, context_from_args
 from reconciler.interpolate import Context
 from reconciler.redact import restore_saved_plan
-from reconciler.errors import ApplyError, ConfigError, PlanError, UserAbort
+from reconciler.errors import ApplyError, ConfigError, PlanError
 from reconciler.plan import Plan, steps_text
 from reconciler.planner import make_plan, stale_reasons
 from reconciler.render.text import render_plan
@@ -74,12 +74,12 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
             view.no_changes(plan)
             return 0
         if saved is None and not args.auto_approve:
-            _confirm(term)  # a saved plan was reviewed when it was made (as `terraform apply PLANFILE`)
+            # A saved plan was reviewed when it was made (as `terraform apply PLANFILE`).
+            confirm(term, "Apply these changes?", verb="apply")
         backend.session.reserve(args.parallelism)
         stop = threading.Event()
         # A first Ctrl-C or SIGTERM (a cancelled CI job): pipelines in progress finish, no other starts.
-        with stop_on_signals(stop, term, message="Stopping: pipelines in progress finish, no other starts "
-                                                   "(Ctrl-C again to abort now)."):
+        with stop_on_signals(stop, term, message="Stopping: pipelines in progress finish, no other starts"):
             result = apply_plan(plan, backend, parallelism=args.parallelism, on_event=view.event, stop=stop)
         view.summary(result)
     finally:
@@ -128,17 +128,6 @@ def _refuse_if_stale(plan: Plan, backend: Backend, context: Context) -> None:
         raise PlanError("the saved plan is stale: " + "; ".join(moved) + ". Make a new plan.")
 
 
-def _confirm(term: Terminal) -> None:
-    if not term.interactive:
-        raise UserAbort("no terminal to ask for confirmation on; re-run with --auto-approve to apply "
-                        "without asking (as CI does)")
-    term.out.write("\nApply these changes? Only 'yes' is accepted: ")
-    term.out.flush()
-    answer = sys.stdin.readline().strip()
-    if answer != "yes":
-        raise UserAbort("Apply cancelled; nothing was changed.")
-
-
 # -- views -------------------------------------------------------------------------------------
 
 _VERB = {"create": "created", "update": "updated", "resume": "resumed", "install": "installed", "pause": "paused",
@@ -154,6 +143,7 @@ class _TextView:
         self.live = term.interactive
         self.started = False
         self.created: set[tuple[str, str]] = set()  # installing what was just created says "installed"
+        self.not_attempted: list[PipelineResult] = []  # shown together before the total
 
     def plan(self, plan: Plan) -> None:
         self.term.print(render_plan(plan, self.term))
@@ -172,15 +162,22 @@ class _TextView:
             elif step == "resume" and who in self.created:
                 step = "install"  # the plan's word (plan.step_words)
             shown = self.term.style(f"  {event.project}/{event.name}: {_VERB[step]}{detail}", "dim")
+        elif isinstance(event, ResultEvent) and event.result.outcome is Outcome.NOT_ATTEMPTED:
+            self.not_attempted.append(event.result)
         elif isinstance(event, ResultEvent) and event.result.outcome is not Outcome.UNCHANGED:
             shown = _result_line(event.result, self.term)
         if shown is not None:
-            if not self.started:
-                self.term.print("")
-                self.started = True
-            self.term.print(shown)
+            self._show(shown)
+
+    def _show(self, line: str) -> None:
+        if not self.started:
+            self.term.print("")
+            self.started = True
+        self.term.print(line)
 
     def summary(self, result: ApplyResult) -> None:
+        for line in _not_attempted_lines(self.not_attempted, self.term):
+            self._show(line)
         counts = {o: result.count(o) for o in Outcome}
         line = (f"Apply {'complete' if result.ok else 'incomplete'}: {counts[Outcome.DONE]} done, "
                 f"{counts[Outcome.FAILED]} failed, {counts[Outcome.NOT_ATTEMPTED]} not attempted, "
@@ -201,6 +198,19 @@ def _result_line(r: PipelineResult, term: Terminal) -> str:
         extra += f"; not attempted: {pending}" if pending else ""
         return f"{term.style('failed', 'red')}         {who}: {r.error}{extra}"
     return f"{term.style('not attempted', 'yellow')}  {who}"
+
+
+_LISTED_NOT_ATTEMPTED = 10  # beyond this, one line: after a stop, a long list would bury the failures
+_NAMED_WHEN_FOLDED = 3
+
+
+def _not_attempted_lines(results: list[PipelineResult], term: Terminal) -> list[str]:
+    if len(results) <= _LISTED_NOT_ATTEMPTED:
+        return [_result_line(r, term) for r in results]
+    names = sorted(f"{r.project}/{r.name}" for r in results)
+    shown = ", ".join(names[:_NAMED_WHEN_FOLDED])
+    return [f"{term.style('not attempted', 'yellow')}  {len(names)} pipelines: {shown} "
+            f"and {len(names) - _NAMED_WHEN_FOLDED} more"]
 
 
 class _JsonView:

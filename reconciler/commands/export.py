@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from reconciler.commands._selected import selected_project
+from reconciler.config import project_root
 from reconciler.connection import add_backend_arguments, environment_from_args
 from reconciler.errors import EXIT_OK, ConfigError, NotFound
 from reconciler.export import export_pipeline
@@ -31,6 +33,15 @@ def _write(path: Path, text: str, *, force: bool) -> None:
         raise ConfigError(f"cannot write {path}: {exc.strerror}") from exc
 
 
+def schema_reference(out_dir: Path) -> str | None:
+    """`schemas/pipeline.schema.json` of the project `out_dir` lies in, relative to `out_dir`
+    (editors resolve `$schema` from the file); None when the project has no such file: printed
+    YAML, or a repository without the schema, gets no reference rather than one that leads nowhere."""
+    where = out_dir.resolve()
+    target = project_root(where) / "schemas" / "pipeline.schema.json"
+    return Path(os.path.relpath(target, where)).as_posix() if target.is_file() else None
+
+
 def run(args: argparse.Namespace, term: Terminal) -> int:
     out_dir = Path(args.output) if args.output else None
     # A secret of the selected environment found in a live value is written as its ${var.NAME}:
@@ -46,8 +57,10 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
         chosen = [live[n] for n in (args.names or sorted(live))]
         # One resolver for all: each dataset, recipe and model id is looked up once.
         resolver = backend.resolver(project.id)
+        schema = schema_reference(out_dir) if out_dir else None
         exported = [export_pipeline(p, project=project.name, project_id=project.id,
-                                    code_dir="snippets" if out_dir else None, resolver=resolver, secrets=secrets)
+                                    code_dir="snippets" if out_dir else None, resolver=resolver, secrets=secrets,
+                                    schema=schema)
                     for p in chosen]
     if out_dir is not None:
         names = [e.filename for e in exported]

@@ -5,21 +5,24 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reconciler.config import PROJECT_FILE, STATE_DB, STATE_DIR, default_state_db
 from reconciler.errors import ConfigError
 from reconciler.server import ControlPlane
-from reconciler.server.seed import apply_seed, load_seed
+from reconciler.server.seed import SEED_FORMAT, apply_seed, load_seed
 from reconciler.server.store import StoreError
 from reconciler.terminal import Terminal
 
-DEFAULT_DB = Path(".loopform") / "state.db"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, default=DEFAULT_DB,
-                        help=f"state database (default {DEFAULT_DB}; created if missing)")
+    parser.add_argument("--db", type=Path, default=None,
+                        help=f"state database (default {STATE_DIR}/{STATE_DB} at the project root, the folder "
+                             f"of {PROJECT_FILE}, else of .git, else this one; created if missing)")
     sub = parser.add_subparsers(dest="local_command", metavar="ACTION")
     sub.required = True
-    seed = sub.add_parser("seed", help="load projects, members, datasets, recipes, models, services")
+    seed = sub.add_parser("seed", help="load projects, members, datasets, recipes, models, services",
+                          description="Load projects, members, datasets, recipes, models and services into "
+                                      "the local database.",
+                          epilog=SEED_FORMAT, formatter_class=argparse.RawDescriptionHelpFormatter)
     seed.add_argument("file", type=Path, metavar="FILE", help="a YAML or JSON seed file")
     token = sub.add_parser("token", help="print a fresh access token for the local control plane")
     token.add_argument("--email", help="whose token (default: the default local user)")
@@ -34,6 +37,7 @@ def _open(db: Path) -> ControlPlane:
 
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
+    args.db = args.db or default_state_db(Path.cwd())
     if args.local_command == "seed":
         seed = load_seed(args.file)  # validate before creating a database
         plane = _open(args.db)

@@ -64,23 +64,25 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
         check_graph_path(Path(args.graph))
     context = context_from_args(args, term)
     specs = load_specs(args.paths, context=context, warn=lambda w: term.eprint(str(w)))
-    backend, default_project = backend_from_args(args, term)
+    backend, default_project = backend_from_args(args, term, writes=False)
     try:
         plan = make_plan(specs, backend, default_project=default_project, prune=args.prune,
                          spec_set=spec_set_of(args.paths), context=context)
     finally:
         backend.close()
     print_plan(plan, args, term)
+    # Notes beside the plan: on stderr when stdout is a document (JSON, Markdown) for a program.
+    note = term.eprint if args.json or args.markdown else term.print
     if args.graph:
         # A file, not the terminal: redacted here (a project or pipeline name may come from ${env.*}).
         from reconciler.render.graph import write_graph
 
         write_graph(plan, Path(args.graph), redact=lambda text: redact_like(term, text))
+        note(f"Wrote {args.graph}")
     if args.out:
         # secret variables and ${env.*} values by name; the rest the terminal hides (old values)
         write_plan(plan, args.out, context.secrets(), hidden=hidden_values(term))
-        note = f"Saved the plan to {args.out}; apply exactly it with `loopform apply {args.out}`."
-        (term.eprint if args.json or args.markdown else term.print)(note)
+        note(f"Saved the plan to {args.out}; apply exactly it with `loopform apply {args.out}`.")
     if args.detailed_exitcode and plan.has_changes:
         return EXIT_CHANGES
     return EXIT_OK

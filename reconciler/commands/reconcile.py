@@ -84,7 +84,7 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
     stop = threading.Event()
     try:
         with stop_on_signals(stop, term, message="Stopping: pipelines being applied finish, then the loop "
-                                                   "ends (Ctrl-C again to abort now)."):
+                                                   "ends"):
             reports = Reconciler(make_plan=plan, connect=connect, options=options, log=log, stop=stop).run()
     finally:
         for backend, _ in connected:

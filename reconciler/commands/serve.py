@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from reconciler.config import ENV_TOKEN
+from reconciler.config import ENV_TOKEN, PROJECT_FILE, STATE_DB, STATE_DIR, default_state_db
 from reconciler.errors import ConfigError
 from reconciler.server import ControlPlane
 from reconciler.server.app import API_PREFIX
@@ -22,15 +22,14 @@ from reconciler.server.serving import HttpServer
 from reconciler.server.store import StoreError
 from reconciler.terminal import Terminal
 
-DEFAULT_DB = Path(".loopform") / "state.db"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1; anything else exposes the API)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
-    parser.add_argument("--db", type=Path, default=DEFAULT_DB,
-                        help=f"state database (default {DEFAULT_DB}; created if missing)")
+    parser.add_argument("--db", type=Path, default=None,
+                        help=f"state database (default {STATE_DIR}/{STATE_DB} at the project root, the folder "
+                             f"of {PROJECT_FILE}, else of .git, else this one; created if missing)")
     parser.add_argument("--project", default="local",
                         help="project a fresh database starts with (default: local)")
     parser.add_argument("--strict", action="store_true",
@@ -63,6 +62,7 @@ def dtlpy_cookie(base_url: str, token: str) -> dict[str, object]:
 def run(args: argparse.Namespace, term: Terminal) -> int:
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port must be between 0 and 65535, not {args.port}")
+    args.db = args.db or default_state_db(Path.cwd())
     # SIGINT/SIGTERM handlers go in before anything is opened or announced: a supervisor (or a
     # test) may stop the server as soon as it prints its URL, and must get a clean stop then too.
     with _stop_signals() as stop_requested:

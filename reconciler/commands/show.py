@@ -42,7 +42,7 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
     context = context_from_args(args, term)  # the specs are re-read as the plan read them
     backend = None
     if not args.offline:
-        backend, _ = backend_from_args(args, term)
+        backend, _ = backend_from_args(args, term, writes=False)
     try:
         reasons = stale_reasons(plan, backend, context=context)
     finally:

@@ -86,6 +86,15 @@ class NodeChecks:
 
 
 @dataclass(frozen=True)
+class GraphFacts:
+    """What a node type's install checks may know of the pipeline: whether the spec is to be
+    installed (not paused) and which nodes have incoming connections."""
+
+    installed: bool
+    targeted: frozenset[str]
+
+
+@dataclass(frozen=True)
 class CodeRef:
     """A node's code: inline text or a `source:` path relative to its spec file (the loader reads it)."""
 
@@ -110,8 +119,9 @@ class NodeType:
     server_metadata: ClassVar[frozenset[str]] = frozenset()
     # The field naming a pipeline variable the node reads its resource from, and the variable's type.
     variable_field: ClassVar[tuple[str, str] | None] = None
-    # Whether a trigger may start a pipeline at this node.
-    takes_trigger: ClassVar[bool] = True
+    # Whether items wait here for people (a task): a loop through such a node ends, any other loop
+    # is endless and the platform refuses it.
+    waits: ClassVar[bool] = False
     # The schema's cross-field rules: exactly one of two string fields, or not both of them.
     schema_exactly_one: ClassVar[tuple[str, str] | None] = None
     schema_not_both: ClassVar[tuple[str, str] | None] = None
@@ -129,6 +139,10 @@ class NodeType:
             name = getattr(node, field)
             if name is not None:
                 checks.needs_variable(f"{base}/{field}", name, wanted)
+        return []
+
+    def install_findings(self, key: str, node: AnyNode, base: str, graph: GraphFacts) -> list[Finding]:
+        """What the platform refuses when it installs this node in its graph."""
         return []
 
     def names(self, node: AnyNode) -> list[tuple[ResourceKind, str]]:

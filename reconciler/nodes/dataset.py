@@ -11,8 +11,16 @@ from typing import Any
 
 from reconciler.backend import ResourceKind
 from reconciler.document import Node, compact_json, parse_json_text
-from reconciler.nodes.base import PIPELINE_UTILS, CompileContext, ExportContext, NodeType, PlatformParts
+from reconciler.nodes.base import (
+    PIPELINE_UTILS,
+    CompileContext,
+    ExportContext,
+    GraphFacts,
+    NodeType,
+    PlatformParts,
+)
 from reconciler.nodes.view import NameLookup, SpecView, nonempty_str
+from reconciler.spec.finding import Finding
 from reconciler.spec.models import AnyNode, DatasetNode
 
 
@@ -43,6 +51,29 @@ class Dataset(NodeType):
     def names(self, node: AnyNode) -> list[tuple[ResourceKind, str]]:
         assert isinstance(node, DatasetNode)
         return [(ResourceKind.DATASET, node.dataset)] if node.dataset is not None else []
+
+    def install_findings(self, key: str, node: AnyNode, base: str, graph: GraphFacts) -> list[Finding]:
+        assert isinstance(node, DatasetNode)
+        findings = []
+        # Only when apply would install it: a paused spec may be a template whose datasets are
+        # chosen later (real exported templates carry no dataset ids), and the platform refuses
+        # the node at install, not when it is saved.
+        raw = node.metadata or {}
+        named = node.dataset is not None or node.datasetVariable is not None or bool(
+            raw.get("datasetId") or raw.get("variableDataset"))  # export keeps ids it cannot name
+        if not named and graph.installed:
+            findings.append(Finding(
+                base,
+                f"dataset node '{key}' names no dataset: set `dataset` (or `datasetVariable`); the "
+                "platform refuses to install a dataset node without a datasetId",
+            ))
+        if node.loadExisting and key in graph.targeted:
+            findings.append(Finding(
+                f"{base}/loadExisting",
+                f"dataset node '{key}' loads existing data, so it must be where items enter: the "
+                "platform refuses to install it with an incoming connection",
+            ))
+        return findings
 
     def to_platform(self, key: str, node: AnyNode, ctx: CompileContext) -> PlatformParts:
         assert isinstance(node, DatasetNode)

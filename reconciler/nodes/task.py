@@ -1,8 +1,8 @@
 """The task node: an annotation or QA task that items wait in until a person acts on them.
 
 Run by pipeline-utils' `move_to_task`. Its output port carries the task's actions (`complete`,
-`discard` / `approve`, `discard`, or `task.actions`) and displays the first one. Items reach a
-task through connections only: a task takes no trigger.
+`discard` / `approve`, `discard`, or `task.actions`) and displays the first one. Items wait in it
+for people, so a loop through a task (rejected items back to annotation) is not endless.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class Task(NodeType):
     spec_type = "task"
     platform_type = "task"
     model = TaskNode
-    takes_trigger = False
+    waits = True
 
     def default_outputs(self, node: AnyNode) -> list[PortSpec]:
         assert isinstance(node, TaskNode)

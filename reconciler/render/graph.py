@@ -21,6 +21,7 @@ an optional dependency (`loopform[graph]`) imported only when a PNG is asked for
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from enum import Enum
@@ -31,7 +32,7 @@ from xml.sax.saxutils import escape
 from pydantic import BaseModel, ConfigDict
 
 from reconciler.errors import ConfigError
-from reconciler.layout import layered_positions
+from reconciler.layout import Slot, layered_drawing
 from reconciler.marker import read_marker
 from reconciler.normalize import connection_refs
 from reconciler.plan import Action, ChangeKind, FieldChange, PipelineChange, Plan
@@ -192,8 +193,12 @@ def render_mermaid_markdown(plan: Plan) -> str:
 
 # -- Layout: where everything goes, shared by the SVG and PNG pictures ---------------------------
 
-BOX_W, BOX_H, _COL, _ROW, _PAD, _TITLE = 150, 44, 210, 70, 20, 28
+BOX_W, BOX_H, _ROW, _PAD, _TITLE = 150, 44, 70, 20, 32
+MIN_GAP = 70  # between two columns of boxes, where the edges run and their labels sit
 ARROW = 10.5  # arrow head length (the SVG marker: 7 units of a 1.5 stroke)
+FONT_SIZE, TITLE_SIZE = 12, 15
+CHAR_W = 0.62  # a sans-serif character's mean advance, in font sizes (to size labels before drawing)
+LABEL_H = 14.0
 PALETTE = {Mark.SAME: ("#f6f8fa", "#57606a"), Mark.ADDED: ("#dafbe1", "#1a7f37"),
            Mark.REMOVED: ("#ffebe9", "#cf222e"), Mark.CHANGED: ("#fff8c5", "#9a6700")}  # (fill, stroke)
 MUTED = "#57606a"  # a node's type under its name
@@ -210,6 +215,14 @@ class Label(BaseModel):
     middle: bool = False  # centred on x (else starting at x)
     bold: bool = False
     colour: str | None = None  # None: the default ink
+    size: float = FONT_SIZE
+    halo: bool = False  # drawn on a white outline: an edge label stays legible over other edges
+
+    def extent(self) -> tuple[float, float, float, float]:
+        """(left, top, right, bottom) the text covers, estimated from its length."""
+        width = len(self.text) * self.size * CHAR_W
+        left = self.x - width / 2 if self.middle else self.x
+        return left, self.y - self.size, left + width, self.y + self.size * 0.25
 
 
 class Box(BaseModel):
@@ -227,14 +240,13 @@ class Box(BaseModel):
 
 
 class Route(BaseModel):
-    """An edge: the quadratic curve start -> end bent towards `control`, an arrow head at `end`."""
+    """An edge: straight segments through `points` (from the source box's side to the target
+    box's side), an arrow head at the last point."""
 
     model_config = ConfigDict(frozen=True)
 
     mark: Mark
-    start: Point
-    control: Point
-    end: Point
+    points: list[Point]
     label: Label | None = None
 
 
@@ -254,41 +266,103 @@ NO_CHANGES = GraphLayout(width=200, height=40, title=Label(text="No changes.", x
 
 
 def layout_graph(graph: PipelineGraph) -> GraphLayout:
-    """Nodes in depth columns (left to right), edges as curves between them (pure)."""
+    """Nodes in depth columns (left to right), edges as polylines between them (pure).
+
+    No edge crosses a box: between two columns an edge runs through the gap, and through a column
+    it skips it runs through a slot of its own (`layered_drawing`'s dummy nodes). The gap is wide
+    enough for the longest edge label, which sits on its edge's first stretch through a gap."""
     keys = [n.key for n in graph.nodes]
+    texts = [f"{_SIGN[e.mark]}{e.label}".strip() for e in graph.edges]
     # Removed edges count too: a removed node then sits where it was, next to its old neighbours.
-    placed = layered_positions(keys, [(e.source, e.target) for e in graph.edges])
-    # layered_positions speaks canvas pixels; turn them back into (column, row) for a compact picture.
-    cols = sorted({x for x, _ in placed.values()})
-    rows = sorted({y for _, y in placed.values()})
-    cell = {k: (cols.index(x), rows.index(y)) for k, (x, y) in placed.items()}
-    pos = {k: (_PAD + c * _COL, _PAD + _TITLE + r * _ROW) for k, (c, r) in cell.items()}
-    width = _PAD * 2 + max((c for c, _ in cell.values()), default=0) * _COL + BOX_W
-    height = _PAD * 2 + _TITLE + max((r for _, r in cell.values()), default=0) * _ROW + BOX_H
-    routes = []
-    for edge in graph.edges:
+    drawing = layered_drawing(keys, [(e.source, e.target) for e in graph.edges])
+    gap = math.ceil(max([MIN_GAP, *(Label(text=t, x=0, y=0).extent()[2] + 24 for t in texts)]))
+    column = BOX_W + gap
+
+    def x_of(layer: int) -> float:
+        return _PAD + layer * column
+
+    def y_of(row: float) -> float:
+        return _PAD + _TITLE + row * _ROW
+
+    pos = {k: (x_of(layer), y_of(row)) for k, (layer, row) in drawing.cells.items()}
+    slots = [*drawing.cells.values(), *(s for path in drawing.paths for s in path)]
+    width = _PAD * 2 + max((layer for layer, _ in slots), default=0) * column + BOX_W
+    height = _PAD * 2 + _TITLE + max((row for _, row in slots), default=0) * _ROW + BOX_H
+    routes: list[Route] = []
+    placed = [(x, y, x + BOX_W, y + BOX_H) for x, y in pos.values()]  # what a label must not cover
+    for edge, text, path in zip(graph.edges, texts, drawing.paths):
         if edge.source not in pos or edge.target not in pos:
             continue
-        (x1, y1), (x2, y2) = pos[edge.source], pos[edge.target]
-        sx, sy, tx, ty = float(x1 + BOX_W), y1 + BOX_H / 2, float(x2), y2 + BOX_H / 2
-        if x2 <= x1:  # same column or backwards: leave from the bottom, enter at the top
-            sx, sy, tx, ty = x1 + BOX_W / 2, y1 + BOX_H, x2 + BOX_W / 2, y2
-        # The curve's middle (what the label sits on): straight, or below the boxes for an edge that
-        # skips a column, which a straight line would draw under the boxes in between.
-        mx, my, label_y = (sx + tx) / 2, (sy + ty) / 2, (sy + ty) / 2 - 4
-        if x2 - x1 > _COL:
-            my = max(y1, y2) + BOX_H + 14.0
-            label_y = my + 14
-            height = max(height, int(label_y) + _PAD)
-        text = f"{_SIGN[edge.mark]}{edge.label}".strip()
-        label = Label(text=text, x=mx, y=label_y, middle=True, colour=PALETTE[edge.mark][1]) if text else None
-        routes.append(Route(mark=edge.mark, start=(sx, sy), end=(tx, ty), label=label,
-                            control=(2 * mx - (sx + tx) / 2, 2 * my - (sy + ty) / 2)))  # through (mx, my)
+        points = _route(drawing.cells[edge.source], drawing.cells[edge.target], path, x_of, y_of)
+        label = None
+        if text:
+            label = _place_label(text, points, PALETTE[edge.mark][1], placed)
+            placed.append(label.extent())
+        routes.append(Route(mark=edge.mark, points=points, label=label))
     boxes = [Box(mark=node.mark, x=x, y=y, name=Label(text=_SIGN[node.mark] + node.key, x=x + 8, y=y + 18, bold=True),
                  kind=Label(text=node.type, x=x + 8, y=y + 34, colour=MUTED))
              for node in graph.nodes for x, y in [pos[node.key]]]
-    title = Label(text=f"{graph.project}/{graph.name} ({graph.action.value})", x=_PAD, y=_PAD + 12, bold=True)
-    return GraphLayout(width=width, height=height, title=title, boxes=boxes, routes=routes)
+    title = Label(text=f"{graph.project}/{graph.name} ({graph.action.value})", x=_PAD, y=_PAD + TITLE_SIZE,
+                  bold=True, size=TITLE_SIZE)
+    # Everything drawn lies inside: a loop's bend or a label may stick out right of the last column.
+    right = max([width - _PAD, title.extent()[2], *(x for r in routes for x, _ in r.points),
+                 *(r.label.extent()[2] for r in routes if r.label is not None)])
+    bottom = max([height - _PAD, *(r.label.extent()[3] for r in routes if r.label is not None)])
+    return GraphLayout(width=math.ceil(right) + _PAD, height=math.ceil(bottom) + _PAD, title=title, boxes=boxes,
+                       routes=routes)
+
+
+LOOP = 14  # how far right of its column an edge within one column bends
+
+
+def _route(source: Slot, target: Slot, path: list[Slot], x_of: Callable[[int], float],
+           y_of: Callable[[float], float]) -> list[Point]:
+    """The polyline of one edge: out of the source's side facing the target, through each slot of
+    `path` (straight across the column there), into the target's facing side."""
+    (s_layer, s_row), (t_layer, t_row) = source, target
+    mid = BOX_H / 2
+    if s_layer == t_layer:
+        # Same column (a cycle, or a node feeding itself): out of the right side and back in,
+        # through the gap on the right, which holds no box.
+        bend = x_of(s_layer) + BOX_W + LOOP
+        ys, yt = y_of(s_row) + mid, y_of(t_row) + mid
+        if s_row == t_row:
+            ys, yt = ys - BOX_H / 4, yt + BOX_H / 4
+        return [(x_of(s_layer) + BOX_W, ys), (bend, ys), (bend, yt), (x_of(t_layer) + BOX_W, yt)]
+    forward = t_layer > s_layer
+    near, far = (BOX_W, 0.0) if forward else (0.0, BOX_W)  # the sides facing the way the edge goes
+    points = [(x_of(s_layer) + near, y_of(s_row) + mid)]
+    for layer, row in path:
+        points += [(x_of(layer) + far, y_of(row) + mid), (x_of(layer) + near, y_of(row) + mid)]
+    return points + [(x_of(t_layer) + far, y_of(t_row) + mid)]
+
+
+def _place_label(text: str, points: list[Point], colour: str,
+                 placed: list[tuple[float, float, float, float]]) -> Label:
+    """The label by the edge's first stretch through a gap, inside that gap: above the line (or
+    below it) at the first of a few spots along it where it covers nothing placed before (boxes,
+    labels). An edge within one column is labelled right of its bend."""
+    (x0, y0), (x1, y1) = points[0], points[1]
+    width = Label(text=text, x=0, y=0).extent()[2]
+    if x0 == x1 or y0 == y1 and len(points) == 4 and points[0][0] == points[-1][0]:
+        # A loop within a column: beside its vertical stretch, in the gap.
+        (bx, by0), (_, by1) = points[1], points[2]
+        spots = [(bx + 4 + width / 2, by0 + (by1 - by0) * t + LABEL_H / 2) for t in (0.5, 0.25, 0.75, 0, 1)]
+        spots += [(bx + 4 + width / 2, max(by0, by1) + LABEL_H * k) for k in range(1, 5)]  # further down
+    else:
+        lo, hi = sorted((x0, x1))
+        spots = []
+        for t in (0.5, 0.3, 0.7, 0.15, 0.85):
+            x = min(max(x0 + (x1 - x0) * t, lo + width / 2 + 4), hi - width / 2 - 4)
+            y = y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+            spots += [(x, y - 4), (x, y + LABEL_H + 2)]  # above the line, else below it
+        spots += [(spots[0][0], spots[0][1] + d * LABEL_H * k) for k in (1, 2) for d in (-1, 1)]  # off it
+    labels = [Label(text=text, x=x, y=y, middle=True, colour=colour, halo=True) for x, y in spots]
+    return next((lab for lab in labels if not any(_overlap(lab.extent(), other) for other in placed)), labels[0])
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 # -- SVG ----------------------------------------------------------------------------------------
@@ -301,7 +375,9 @@ def _n(value: float) -> str:
 def _svg_text(label: Label) -> str:
     attrs = f'x="{_n(label.x)}" y="{_n(label.y)}"'
     attrs += ' text-anchor="middle"' * label.middle + ' font-weight="bold"' * label.bold
+    attrs += f' font-size="{_n(label.size)}"' if label.size != FONT_SIZE else ""
     attrs += f' fill="{label.colour}"' if label.colour else ""
+    attrs += ' stroke="white" stroke-width="4" paint-order="stroke"' if label.halo else ""
     return f"<text {attrs}>{escape(label.text)}</text>"
 
 
@@ -317,13 +393,13 @@ def _svg_of(layout: GraphLayout) -> str:
                f'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{PALETTE[m][1]}"/></marker>'
                for m in Mark) + "</defs>", _svg_text(layout.title)]
     for route in layout.routes:
-        (sx, sy), (cx, cy), (tx, ty) = route.start, route.control, route.end
         dash = ' stroke-dasharray="5 3"' if route.mark is Mark.REMOVED else ""
-        out.append(f'<path d="M{_n(sx)},{_n(sy)} Q{_n(cx)},{_n(cy)} {_n(tx)},{_n(ty)}" fill="none" '
-                   f'stroke="{PALETTE[route.mark][1]}" stroke-width="1.5"{dash} '
-                   f'marker-end="url(#arrow-{route.mark.value})" class="edge {route.mark.value}"/>')
-        if route.label is not None:
-            out.append(_svg_text(route.label))
+        d = "M" + " L".join(f"{_n(x)},{_n(y)}" for x, y in route.points)
+        out.append(f'<path d="{d}" fill="none" stroke="{PALETTE[route.mark][1]}" stroke-width="1.5"{dash} '
+                   f'stroke-linejoin="round" marker-end="url(#arrow-{route.mark.value})" '
+                   f'class="edge {route.mark.value}"/>')
+    # Labels after every edge, on a white outline: no other edge is drawn over one.
+    out.extend(_svg_text(route.label) for route in layout.routes if route.label is not None)
     for box in layout.boxes:
         fill, stroke = PALETTE[box.mark]
         dash = ' stroke-dasharray="5 3"' if box.mark is Mark.REMOVED else ""

@@ -2,12 +2,13 @@
 the SVG too, so the two files show the same boxes, curves and labels in the same places.
 
 Pillow is an optional dependency (`pip install 'loopform[graph]'`); `render.graph` imports this
-module only when a PNG is asked for. Pillow draws no curves, dashes or arrow heads, so the curve
-is sampled into a polyline, dashed by length, and ends in a triangle along its last tangent.
+module only when a PNG is asked for. Pillow draws no dashes or arrow heads, so an edge's polyline
+is dashed by length and ends in a triangle along its last segment.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 from collections.abc import Callable, Sequence
@@ -17,10 +18,8 @@ from PIL import Image, ImageDraw, ImageFont
 from reconciler.render.graph import ARROW, PALETTE, GraphLayout, Label, Mark, Point
 
 SCALE = 2  # pixels per layout unit: 12-unit text is hard to read at one pixel per unit
-FONT_SIZE = 12
 INK = "#24292f"
 DASH = (5.0, 3.0)  # on, off: the SVG's stroke-dasharray
-CURVE_STEPS = 32
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
@@ -32,36 +31,45 @@ def render_png(layouts: Sequence[GraphLayout], *, redact: Callable[[str], str] |
     height = sum(layout.height for layout in layouts)
     image = Image.new("RGB", (_px(width), _px(height)), "white")
     draw = ImageDraw.Draw(image)
-    # Pillow >= 10.1 bundles a scalable font, so no system font is needed.
-    font = ImageFont.load_default(size=FONT_SIZE * SCALE)
     top = 0.0
     for layout in layouts:
-        _paint(draw, layout, top, font, redact or (lambda text: text))
+        _paint(draw, layout, top, redact or (lambda text: text))
         top += layout.height
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
 
 
+@functools.cache
+def _font(size: float) -> Font:
+    # Pillow >= 10.1 bundles a scalable font, so no system font is needed.
+    return ImageFont.load_default(size=round(size * SCALE))
+
+
 def draw_text(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, *, font: Font, fill: str,
-              anchor: str, bold: bool) -> None:
+              anchor: str, bold: bool, halo: bool = False) -> None:
     """The one place a PNG's text is drawn; `text` arrives redacted (tests watch this call)."""
-    # The bundled font has no bold face: a stroke of the text's own colour thickens it.
-    draw.text(xy, text, font=font, fill=fill, anchor=anchor, stroke_width=1 if bold else 0, stroke_fill=fill)
+    if halo:  # a white outline: the edges under an edge label do not show through it
+        draw.text(xy, text, font=font, fill=fill, anchor=anchor, stroke_width=2 * SCALE, stroke_fill="white")
+    draw.text(xy, text, font=font, fill=fill, anchor=anchor)
+    if bold:
+        # The bundled font has no bold face: the text again one pixel to the right thickens its
+        # strokes and keeps the letters apart (a stroke of the text's colour smudges small type).
+        draw.text((xy[0] + 1, xy[1]), text, font=font, fill=fill, anchor=anchor)
 
 
-def _paint(draw: ImageDraw.ImageDraw, layout: GraphLayout, top: float, font: Font,
-           redact: Callable[[str], str]) -> None:
+def _paint(draw: ImageDraw.ImageDraw, layout: GraphLayout, top: float, redact: Callable[[str], str]) -> None:
     def label(lab: Label) -> None:
-        draw_text(draw, (_px(lab.x), _px(top + lab.y)), redact(lab.text), font=font, fill=lab.colour or INK,
-                  anchor="ms" if lab.middle else "ls", bold=lab.bold)
+        draw_text(draw, (_px(lab.x), _px(top + lab.y)), redact(lab.text), font=_font(lab.size),
+                  fill=lab.colour or INK, anchor="ms" if lab.middle else "ls", bold=lab.bold, halo=lab.halo)
 
     label(layout.title)
     for route in layout.routes:
         stroke = PALETTE[route.mark][1]
-        points = [(x, y + top) for x, y in _curve(route.start, route.control, route.end)]
+        points = [(x, y + top) for x, y in route.points]
         _stroke(draw, points, stroke, 1.5, dashed=route.mark is Mark.REMOVED)
-        _arrow_head(draw, route.control, route.end, top, stroke)
+        _arrow_head(draw, route.points[-2], route.points[-1], top, stroke)
+    for route in layout.routes:  # after every edge, as in the SVG
         if route.label is not None:
             label(route.label)
     for box in layout.boxes:
@@ -77,16 +85,6 @@ def _paint(draw: ImageDraw.ImageDraw, layout: GraphLayout, top: float, font: Fon
 
 def _px(value: float) -> int:
     return round(value * SCALE)
-
-
-def _curve(start: Point, control: Point, end: Point) -> list[Point]:
-    """The quadratic Bézier curve as a polyline."""
-    out = []
-    for i in range(CURVE_STEPS + 1):
-        t = i / CURVE_STEPS
-        a, b, c = (1 - t) ** 2, 2 * (1 - t) * t, t * t
-        out.append((a * start[0] + b * control[0] + c * end[0], a * start[1] + b * control[1] + c * end[1]))
-    return out
 
 
 def _rounded_outline(x: float, y: float, w: float, h: float, r: float) -> list[Point]:
@@ -126,9 +124,9 @@ def _dashes(points: list[Point]) -> list[list[Point]]:
     return runs
 
 
-def _arrow_head(draw: ImageDraw.ImageDraw, control: Point, end: Point, top: float, colour: str) -> None:
-    """A filled triangle with its tip at `end`, pointing along the curve's last tangent."""
-    dx, dy = end[0] - control[0], end[1] - control[1]
+def _arrow_head(draw: ImageDraw.ImageDraw, before: Point, end: Point, top: float, colour: str) -> None:
+    """A filled triangle with its tip at `end`, pointing along the segment from `before`."""
+    dx, dy = end[0] - before[0], end[1] - before[1]
     length = math.hypot(dx, dy) or 1.0
     ux, uy = dx / length, dy / length
     bx, by = end[0] - ux * ARROW, end[1] - uy * ARROW

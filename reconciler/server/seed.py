@@ -1,16 +1,6 @@
 """`loopform local seed FILE`: load projects, members, datasets, recipes, models and services.
 
-The file (YAML or JSON) looks like:
-
-    projects:
-      - name: demo
-        members: [{email: ann@example.com, role: annotator}, bob@example.com]
-        datasets:
-          - name: frames
-            recipes: [default]            # titles; a dataset without `recipes` gets "Default Recipe"
-          - {name: raw-videos, id: 5f00000000000000000000aa}
-        models: [yolo]                    # a name, or {name, id}
-        services: [{name: cutter}]
+The file format is `SEED_FORMAT` (shown by `loopform local seed --help` and in the README).
 
 Seeding is idempotent: a project, member or object that already exists (same name in the same
 project, or the same id) is left as it is and counted as kept. The default user owns every project
@@ -33,6 +23,23 @@ from reconciler.server.routes_projects import MEMBER_ROLES
 from reconciler.settings_file import load_settings_file
 
 MAX_SEED_BYTES = 4 * 1024 * 1024
+
+SEED_FORMAT = """\
+A seed file (YAML or JSON) lists projects and what they hold; every key but `name` is optional:
+
+  projects:
+    - name: demo
+      id: 0f5e1a2b-0000-4000-8000-000000000001  # optional: keep the platform's id
+      members: [{email: ann@example.com, role: annotator}, bob@example.com]
+      datasets:
+        - name: frames
+          recipes: [default]          # titles; a dataset without `recipes` gets "Default Recipe"
+        - {name: raw-videos, id: 5f00000000000000000000aa}
+      models: [yolo]                  # a name, or {name, id}
+      services: [{name: cutter}]
+
+A member is an email or {email, role}; roles: annotationManager, annotator, engineer (the default),
+owner. Seeding again keeps what exists (same name in the project, or same id) and adds the rest."""
 
 
 class _Strict(BaseModel):

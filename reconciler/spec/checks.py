@@ -10,8 +10,14 @@ Rules (each message says what to do):
 - the root is `spec.root` or the only node without incoming connections;
 - nodes that neither the root nor a trigger node reach are warned about (they would never run);
 - an event trigger needs an input port for its resource (Item and ItemStatus events feed an
-  `Item` port, Dataset events a `Dataset` port, ...); task nodes take no triggers (items reach a
-  task through connections); an event action the platform does not know is warned about;
+  `Item` port, Dataset events a `Dataset` port, ...); a task node may carry one (dtlpy's
+  pulling-task flow installs a task root with an Item event trigger); an event action the platform
+  does not know is warned about;
+- what the platform refuses when it saves or installs a graph: a loop that passes no task node
+  (a node connected to itself included: "Infinite Loop detected for node ..."), a dataset node
+  without a dataset ("must have a datasetId"; only in a spec to be installed: a paused
+  one may be a template whose datasets are chosen later), a dataset node that loads existing data and also
+  has an incoming connection;
 - variables are unique, their values fit their scalar types (`Float` takes a number, not "0.5"),
   and variables named by nodes and ports exist (with the right type for `datasetVariable` /
   `modelVariable`);
@@ -29,11 +35,11 @@ from collections.abc import Callable
 from typing import Any
 
 from reconciler.errors import SpecError
-from reconciler.spec.graph import Finding, find_root, resolve_edges
+from reconciler.spec.graph import Edge, Finding, endless_loops, find_root, resolve_edges
 from reconciler.spec.loader import SpecFile, is_reference
 from reconciler.nodes import for_spec as node_type
 from reconciler.nodes import node_ports
-from reconciler.nodes.base import NodeChecks
+from reconciler.nodes.base import GraphFacts, NodeChecks
 from reconciler.spec.models import AnyNode, PipelineSpec, PortSpec
 from reconciler.spec.salvage import Salvage
 from reconciler.spec.source import describe, pointer_escape
@@ -166,12 +172,6 @@ def _node_findings(spec: PipelineSpec) -> list[Finding]:
 
 def _trigger_findings(key: str, node: AnyNode, inputs: list[PortSpec], hints: Hints) -> list[Finding]:
     pointer = f"{_node(key)}/trigger"
-    kind = node_type(node)
-    if not kind.takes_trigger:
-        return [
-            Finding(pointer, f"{kind.spec_type} node '{key}' cannot have a trigger: items reach a "
-                    f"{kind.spec_type} through connections")
-        ]
     trigger = node.trigger
     if trigger is None or trigger.event is None:
         return []
@@ -198,6 +198,34 @@ def _trigger_findings(key: str, node: AnyNode, inputs: list[PortSpec], hints: Hi
     return findings
 
 
+def _loop_findings(spec: PipelineSpec, edges: list[Edge]) -> list[Finding]:
+    """One error per endless loop, at the first connection inside it (spec order)."""
+    successors: dict[str, list[str]] = {}
+    for edge in edges:
+        successors.setdefault(edge.src, []).append(edge.tgt)
+    waiting = {key for key, node in spec.spec.nodes.items() if node_type(node).waits}
+    findings = []
+    for group in endless_loops(list(spec.spec.nodes), successors, waiting):
+        members = set(group)
+        edge = next(e for e in edges if e.src in members and e.tgt in members)
+        through = "itself" if len(group) == 1 else ", ".join(f"'{key}'" for key in group)
+        findings.append(Finding(
+            f"/spec/connections/{edge.index}/to/{edge.target_index}",
+            f"endless loop: node '{group[0]}' feeds {through} with no task node in between, so items "
+            "would circle forever; the platform refuses it (Infinite Loop detected)",
+        ))
+    return findings
+
+
+def _install_findings(spec: PipelineSpec, edges: list[Edge]) -> list[Finding]:
+    """What the platform's install refuses on a node, as its type module says."""
+    graph = GraphFacts(installed=spec.spec.status == "installed", targeted=frozenset(edge.tgt for edge in edges))
+    findings = []
+    for key, node in spec.spec.nodes.items():
+        findings.extend(node_type(node).install_findings(key, node, _node(key), graph))
+    return findings
+
+
 def spec_findings(spec: PipelineSpec) -> list[Finding]:
     """Every finding of one spec, without file locations (pointers only)."""
     edges, findings = resolve_edges(spec)
@@ -216,6 +244,8 @@ def spec_findings(spec: PipelineSpec) -> list[Finding]:
         for target in conn.to:
             adjacency.setdefault(src, set()).add(target.partition(".")[0])
     findings.extend(_reachability(spec, root, adjacency))
+    findings.extend(_loop_findings(spec, edges))
+    findings.extend(_install_findings(spec, edges))
     findings.extend(_node_findings(spec))
     return findings
 

@@ -36,6 +36,7 @@ from pydantic import (
 from pydantic.json_schema import WithJsonSchema
 
 from reconciler.document import ALL_PORT_TYPES
+from reconciler.spec.cron import cron_problem
 
 API_VERSION = "loopform/v1"
 KIND = "Pipeline"
@@ -153,6 +154,14 @@ class TriggerSpec(_SpecModel):
         description="Start on a cron schedule (5 or 6 fields).",
         examples=["0 */6 * * *"],
     )
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_fields(cls, value: str | None) -> str | None:
+        problem = cron_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(f"invalid cron expression {value!r}: {problem}")
+        return value
 
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> TriggerSpec:

@@ -3,7 +3,7 @@
 The models are the source; this module adds what pydantic cannot infer from types alone: the
 cross-field rules the models enforce in validators (exactly one of `code`/`source`, of trigger
 `event`/`cron`; not both `assignees` and `workload`, nor `model` and `modelVariable`), the due-date
-pattern, and `additionalProperties: false` beside `patternProperties` for node keys.
+and the cron patterns (the models check cron field by field, for a message naming the field), and `additionalProperties: false` beside `patternProperties` for node keys.
 `schemas/pipeline.schema.json` is the published copy; a test keeps it equal to `schema()` and
 proves on a corpus that the schema and the models accept the same documents.
 """
@@ -16,6 +16,7 @@ import json
 from typing import Any
 
 from reconciler import nodes
+from reconciler.spec.cron import CRON_PATTERN
 from reconciler.spec.models import DUE_DATE_PATTERN, PipelineSpec
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -59,6 +60,8 @@ def _build() -> str:
     due = defs["TaskSpec"]["properties"]["dueDate"]
     due.pop("anyOf", None)
     due["anyOf"] = [{"type": "string", "pattern": DUE_DATE_PATTERN}, {"type": "null"}]
+    cron = defs["TriggerSpec"]["properties"]["cron"]
+    cron["anyOf"] = [{"type": "string", "pattern": CRON_PATTERN}, {"type": "null"}]
     _close_pattern_properties(generated)
     schema = {
         "$schema": SCHEMA_DIALECT,

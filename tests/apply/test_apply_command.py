@@ -245,6 +245,27 @@ def test_partial_failure_exits_1_with_the_api_message_and_a_rerun_finishes(
         assert "No changes." in cli("apply", "--auto-approve").out
 
 
+def test_many_pipelines_not_attempted_are_one_line(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.rmtree(clean_env / "pipelines")
+    (clean_env / "pipelines").mkdir()
+    for i in range(13):
+        (clean_env / "pipelines" / f"p{i:02d}.yaml").write_text(
+            f"apiVersion: loopform/v1\nkind: Pipeline\nmetadata: {{name: p{i:02d}}}\n"
+            "spec:\n  nodes:\n    cut: {type: code, code: \"def run(item):\\n    return item\\n\"}\n")
+    faults = FaultInjector()
+    with serve_in_thread(clean_env / "served.db", wrap=faults) as server:
+        monkeypatch.setenv("LOOPFORM_API_URL", server.base_url)
+        monkeypatch.setenv("LOOPFORM_TOKEN", server.token)
+        monkeypatch.setenv("LOOPFORM_PROJECT", "local")
+        faults.add("POST", r"/pipelines$", "status", times=1, status=401)  # refused: the rest are not tried
+        run = cli("apply", "--auto-approve", "--parallelism", "1")
+    assert run.code == 1
+    lines = run.out.splitlines()
+    assert [line for line in lines if line.startswith("not attempted")] == [
+        "not attempted  12 pipelines: local/p01, local/p02, local/p03 and 9 more"]
+    assert "Apply incomplete: 0 done, 1 failed, 12 not attempted, 0 unchanged." in lines
+
+
 def test_parallelism_beyond_the_connection_pool_keeps_every_worker_busy_and_quiet(
         clean_env: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     many = clean_env / "many"

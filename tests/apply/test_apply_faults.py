@@ -112,7 +112,7 @@ ID = r"/pipelines/[0-9a-f]+"
 def test_transient_faults_are_absorbed_or_resolved(world: World, faults: FaultInjector, rules: list[Rule]) -> None:
     backend = _backend(world.server.base_url, world.server)
     plan = world.plan(backend)
-    added = [faults.add(method, path, kind, times=times, status=status, headers=[("Retry-After", "2")], delay=1.0)
+    added = [faults.add(method, path, kind, times=times, status=status, headers=[("Retry-After", "2")])
              for method, path, kind, status, times in rules]
     result = apply_plan(plan, backend)
     assert result.ok, [r.error for r in result.results]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from faultkit import Concurrency
-from harness import cli
+from harness import Drain, cli
 from specs import copy_examples, plan_for, spec_names
 
 from reconciler.client import ApiSession, RestBackend
@@ -76,19 +76,19 @@ def test_a_signal_stops_starting_pipelines_and_lets_the_one_in_progress_finish(
         env.update(LOOPFORM_API_URL=server.base_url, LOOPFORM_TOKEN=server.token, HOME=str(tmp_path))
         proc = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "--auto-approve", "--parallelism", "1"],
                                 cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert proc.stderr is not None
+        assert proc.stdout is not None and proc.stderr is not None
+        stdout, stderr = Drain(proc.stdout), Drain(proc.stderr)
         try:
-            assert hold.arrived.wait(timeout=60), proc.stderr.read()
+            assert hold.arrived.wait(timeout=60), stderr.text
             proc.send_signal(signum)  # while model-review's create is on the wire
-            seen = ""
-            while "Stopping" not in seen:
-                line = proc.stderr.readline()
-                assert line, seen  # the process would have ended without saying it stops
-                seen += line
+            seen = stderr.wait_for("Stopping")
         finally:
             hold.release.set()
-        out, err = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        out, err = stdout.rest(), stderr.rest()
         assert proc.returncode == 1, err
+        # Only a Ctrl-C user has a Ctrl-C to press again; a supervisor's SIGTERM is told no such thing.
+        assert ("Ctrl-C again" in seen) == (signum == signal.SIGINT), seen
         assert "done           local/model-review (create, then install)" in out  # finished, installed too
         assert "not attempted  local/nightly-quality" in out and "not attempted  local/video-frames" in out
         assert "Apply incomplete: 1 done, 0 failed, 2 not attempted" in out

@@ -117,13 +117,53 @@ def _executions_counted(name: str) -> int:
 
 
 def test_delete_refuses_unmanaged_unless_forced(workdir: Path) -> None:
-    refused = cli("delete", "theirs")
+    refused = cli("delete", "theirs", "--auto-approve")
     assert refused.code == 1 and "not managed by loopform" in refused.err
     assert "theirs" in cli("status", "--all").out
-    assert cli("delete", "theirs", "--force").code == 0
-    deleted = cli("delete", "flow")
+    assert cli("delete", "theirs", "--force", "--auto-approve").code == 0
+    deleted = cli("delete", "flow", "--auto-approve")
     assert deleted.code == 0 and "next apply creates it" in deleted.err
     assert cli("status", "--all").out.startswith("No pipelines")
+
+
+def test_delete_without_a_terminal_to_ask_on_deletes_nothing(workdir: Path) -> None:
+    refused = cli("delete", "flow")
+    assert refused.code == 1
+    assert refused.err.splitlines()[-1] == ("Error: no terminal to ask for confirmation on; re-run with "
+                                            "--auto-approve to delete without asking (as CI does)")
+    assert "flow" in cli("status").out
+
+
+def test_without_a_configured_project_the_one_project_of_the_specs_is_used(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate(tmp_path, monkeypatch)
+    (tmp_path / "pipelines").mkdir()
+    with serve_in_thread(tmp_path / "served.db", project="team") as server:
+        b = RestBackend(ApiSession(server.base_url, server.token), label="x")
+        pid = b.project("team").id
+        apply_plan(plan(change(pid, "flow", [Action.CREATE, Action.RESUME], desired=document("flow", pid))), b)
+        b.close()
+        monkeypatch.setenv("LOOPFORM_TOKEN", server.token)
+        for name in ("a", "b"):
+            (tmp_path / "pipelines" / f"{name}.yaml").write_text(
+                f"apiVersion: loopform/v1\nkind: Pipeline\nmetadata: {{name: {name}, project: team}}\n"
+                "spec:\n  nodes:\n    cut: {type: code, code: \"def run(item):\\n    return item\\n\"}\n")
+        for argv in (("status",), ("open", "flow"), ("executions", "flow"), ("stats", "flow"), ("pause", "flow"),
+                     ("resume", "flow"), ("reset", "flow"), ("execute", "flow"), ("delete", "flow", "--auto-approve")):
+            r = cli(*argv, "--url", server.base_url)
+            assert r.code == 0, (argv, r.err)
+            assert "note: project 'team': the one the specs in pipelines/ name" in r.err
+        (tmp_path / "loopform.yaml").write_text("environments:\n  team-env: {project: team}\n")
+        by_env = cli("status", "--all", "--env", "team-env", "--url", server.base_url)
+        assert by_env.code == 0 and "project: team; environment: team-env" in by_env.err
+        assert "note: project" not in by_env.err  # the environment decided, not the specs
+        (tmp_path / "pipelines" / "b.yaml").write_text((tmp_path / "pipelines" / "b.yaml").read_text()
+                                                      .replace("project: team", "project: other"))
+        two = cli("status", "--url", server.base_url)
+        assert two.code == 1
+        assert two.err.splitlines()[-1] == ("Error: which project? (the specs in pipelines/ name 'other', 'team') "
+                                            "Use --project, LOOPFORM_PROJECT, or `project:` in loopform.yaml "
+                                            "or in the environment")
 
 
 def test_open_prints_the_web_url(workdir: Path) -> None:
@@ -165,7 +205,7 @@ def test_every_command_works_against_a_served_control_plane(tmp_path: Path, monk
         assert len(b.executions(b.find_pipeline(pid, "flow").id or "")) == 1  # type: ignore[union-attr]
         opened = cli("open", "flow", *args)
         assert opened.out.startswith(f"{server.root_url}/projects/{pid}/pipelines/")
-        deleted = cli("delete", "flow", *args)
+        deleted = cli("delete", "flow", "--auto-approve", *args)
         assert deleted.code == 0 and b.find_pipeline(pid, "flow") is None
         for r in (*outputs, opened, deleted):
             assert server.token not in r.out + r.err

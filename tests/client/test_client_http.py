@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from faultkit import FAST, DroppingProxy, FaultInjector
+from harness import cli, isolate
 
 from reconciler.client import ApiSession, RestBackend
 from reconciler.document import Pipeline
@@ -21,6 +21,7 @@ from reconciler.errors import (
     ServerError,
     TransportError,
     Unauthorized,
+    Unreachable,
 )
 from reconciler.server.testing import ServerHandle, serve_in_thread
 
@@ -187,14 +188,50 @@ def test_ambiguous_create_with_failing_lookup_is_ambiguous_write(via_proxy: ViaP
     assert _names(b, project.id) == ["maybe"]  # it did commit; the next plan sees it
 
 
-def test_nothing_listening_is_a_transport_error_naming_the_address() -> None:
+def _closed_port() -> int:
     with socket.create_server(("127.0.0.1", 0)) as probe:
-        port = probe.getsockname()[1]  # closed again below: nothing listens there
-    b = RestBackend(ApiSession(f"http://127.0.0.1:{port}/api/v1", "t", options=FAST), label="x")
+        return int(probe.getsockname()[1])  # closed again on return: nothing listens there
+
+
+@pytest.mark.parametrize("retry", [True, False])
+def test_nothing_listening_is_one_transport_error_naming_the_url_without_retries(
+        retry: bool, caplog: pytest.LogCaptureFixture) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/api/v1"
+    session = ApiSession(url, "t", options=FAST)
+    with caplog.at_level(logging.DEBUG, logger="urllib3"), pytest.raises(TransportError) as info:
+        session.call("GET", "/projects/local", retry=retry)
+    session.close()
+    assert str(info.value) == f"cannot reach {url}: connection refused"
+    # Not retried: urllib3 logs each retry of a failed connection, and none happened.
+    assert not [r for r in caplog.records if "Retrying" in r.getMessage()]
+
+
+def test_an_unreachable_url_is_named_without_its_password() -> None:
+    port = _closed_port()
+    session = ApiSession(f"http://me:hunter2-secret@127.0.0.1:{port}/api/v1", "t", options=FAST)
     with pytest.raises(TransportError) as info:
-        b.project("local")
-    assert f"connection to 127.0.0.1:{port} failed (Connection refused)" in str(info.value)
-    b.close()
+        session.call("GET", "/projects/local")
+    session.close()
+    assert str(info.value) == f"cannot reach http://***@127.0.0.1:{port}/api/v1: connection refused"
+
+
+def test_an_unknown_host_is_one_transport_error_without_retries(caplog: pytest.LogCaptureFixture) -> None:
+    url = "http://no-such-host.invalid/api/v1"  # .invalid never resolves (RFC 2606)
+    session = ApiSession(url, "t", options=FAST)
+    with caplog.at_level(logging.DEBUG, logger="urllib3"), pytest.raises(TransportError) as info:
+        session.call("GET", "/projects/local")
+    session.close()
+    assert str(info.value) == f"cannot reach {url}: unknown host 'no-such-host.invalid'"
+    assert not [r for r in caplog.records if "Retrying" in r.getMessage()]
+
+
+def test_the_cli_says_once_that_nothing_listens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate(tmp_path, monkeypatch)
+    monkeypatch.setenv("LOOPFORM_TOKEN", "a-token-of-some-length")
+    url = f"http://127.0.0.1:{_closed_port()}/api/v1"
+    run = cli("status", "--url", url, "--project", "p")
+    assert run.code == 1
+    assert run.err == f"Error: cannot reach {url}: connection refused\n"
 
 
 def test_reads_survive_connection_resets(via_proxy: ViaProxy) -> None:
@@ -206,15 +243,16 @@ def test_reads_survive_connection_resets(via_proxy: ViaProxy) -> None:
 
 def test_slow_reads_time_out_and_are_retried(server: ServerHandle, faults: FaultInjector) -> None:
     b = _timing_out_after(0.3, server)
-    faults.add("GET", r"/projects/", "slow", times=1, delay=0.8)
+    rule = faults.add("GET", r"/projects/", "slow", times=1)  # held until the test ends
     assert b.project("local").name == "local"
+    assert rule.fired == 1
     b.close()
 
 
 def test_reads_slow_on_every_try_report_a_timeout_not_a_connection_failure(
         server: ServerHandle, faults: FaultInjector) -> None:
     b = _timing_out_after(0.2, server)
-    rule = faults.add("GET", r"/projects/", "slow", times=1 + FAST.attempts, delay=0.5)
+    rule = faults.add("GET", r"/projects/", "slow", times=1 + FAST.attempts)
     with pytest.raises(TransportError) as info:
         b.project("local")
     assert rule.fired == 1 + FAST.attempts
@@ -225,7 +263,9 @@ def test_reads_slow_on_every_try_report_a_timeout_not_a_connection_failure(
 def test_slow_create_times_out_then_is_found_not_duplicated(server: ServerHandle, faults: FaultInjector) -> None:
     b = _timing_out_after(0.3, server)
     project = b.project("local")
-    faults.add("POST", r"/pipelines$", "slow-after-commit", times=1, delay=0.8)
+    create = faults.add("POST", r"/pipelines$", "slow-after-commit", times=1)
+    # The lookup after the timeout reaches the server only once the create has committed.
+    faults.add("POST", r"/pipelines/query$", "wait", times=1, until=create.handled)
     created = b.create_pipeline(Pipeline(name="slow", projectId=project.id))
     assert created.name == "slow"
     assert _names(b, project.id) == ["slow"]
@@ -236,12 +276,21 @@ def test_create_that_commits_after_the_timeout_is_ambiguous_then_seen_once(
         server: ServerHandle, faults: FaultInjector) -> None:
     b = _timing_out_after(0.2, server)
     project = b.project("local")
-    faults.add("POST", r"/pipelines$", "slow", times=1, delay=0.6)  # commits only after we gave up
+    create = faults.add("POST", r"/pipelines$", "slow", times=1)  # commits only after we gave up
     with pytest.raises(AmbiguousWrite, match="run again"):
         b.create_pipeline(Pipeline(name="late", projectId=project.id))
-    for _ in range(100):  # wait (without timing anything) for the late commit to land
-        if _names(b, project.id):
-            break
-        threading.Event().wait(0.02)
+    assert _names(b, project.id) == []
+    faults.release()
+    assert create.handled.wait(60)  # the late commit landed
     assert _names(b, project.id) == ["late"]
     b.close()
+
+
+def test_a_create_nobody_received_is_not_ambiguous() -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/api/v1"
+    b = RestBackend(ApiSession(url, "t", options=FAST), label="x")
+    with pytest.raises(Unreachable) as info:
+        b.create_pipeline(Pipeline(name="never-sent", projectId="p"))
+    b.close()
+    assert not isinstance(info.value, AmbiguousWrite)
+    assert str(info.value) == f"cannot reach {url}: connection refused"

@@ -44,7 +44,10 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, faults: FaultInjecto
         monkeypatch.setenv("LOOPFORM_API_URL", server.base_url)
         monkeypatch.setenv("LOOPFORM_TOKEN", server.token)
         monkeypatch.setenv("LOOPFORM_PROJECT", "local")
-        yield server
+        try:
+            yield server
+        finally:
+            faults.release()
 
 
 def test_max_retries_from_the_environment(served: ServerHandle, faults: FaultInjector,
@@ -65,7 +68,7 @@ def test_timeout_from_the_environment(served: ServerHandle, faults: FaultInjecto
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOOPFORM_TIMEOUT", "0.2")
     monkeypatch.setenv("LOOPFORM_MAX_RETRIES", "0")
-    rule = faults.add("GET", r"/projects/local/name$", "slow", times=1, delay=1.0)
+    rule = faults.add("GET", r"/projects/local/name$", "slow", times=1)
     r = cli("status")
     assert r.code != 0
     assert "no answer within 0.2s (set LOOPFORM_TIMEOUT to wait longer)" in r.err

@@ -66,8 +66,9 @@ def test_every_spec_node_model_has_one_type_module() -> None:
 @pytest.mark.parametrize("spec_type", list(NODES))
 def test_compile_of_export_is_the_pipeline_for_each_type(spec_type: str, tmp_path: Path) -> None:
     written = NODES[spec_type]
-    spec = pipeline_spec({"source": {"type": "dataset", "dataset": "frames"}, "node": written},
-                         [{"from": "source", "to": "node"}])
+    # The node under test is the root (a dataset node loading existing data must be one).
+    spec = pipeline_spec({"node": written, "sink": {"type": "dataset", "dataset": "frames"}},
+                         [{"from": "node.item", "to": "sink"}], root="node")
     resolver = Names()
     live = applied(build(spec, resolver=resolver))
 

@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+from goldenfile import check_golden
+
 from reconciler.backend import Resolved, ResourceKind
 from reconciler.plan import Action, ChangeOp, FieldChange, PipelineChange, Plan
 from reconciler.render.jsonfmt import render_json
@@ -18,10 +20,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
 def _golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert text == path.read_text()
+    check_golden(GOLDEN / name, text)
 
 
 def _term(*, colour: bool = False, unicode: bool = True) -> Terminal:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -173,3 +174,100 @@ def test_a_node_renamed_with_its_id_kept_is_drawn_changed_not_added(tmp_path: Pa
         .replace("from: label,", "from: label-bee,")
     graph = pipeline_graph(plan_of(tmp_path, backend, renamed).pipelines[0])
     assert {n.key: n.mark for n in graph.nodes}["label-bee"] is Mark.CHANGED
+
+
+# -- geometry: no edge through a box, no label covered --------------------------------------------
+
+Rect = tuple[float, float, float, float]
+
+
+def _crosses(p: tuple[float, float], q: tuple[float, float], r: Rect) -> bool:
+    """Whether the segment p-q enters the open rectangle r (Liang-Barsky clipping)."""
+    (x0, y0), (x1, y1) = p, q
+    t0, t1 = 0.0, 1.0
+    for d, lo, hi, v in ((x1 - x0, r[0], r[2], x0), (y1 - y0, r[1], r[3], y0)):
+        if d == 0:
+            if not lo < v < hi:
+                return False
+            continue
+        a, b = (lo - v) / d, (hi - v) / d
+        t0, t1 = max(t0, min(a, b)), min(t1, max(a, b))
+    return t0 < t1
+
+
+def _check_geometry(graph: PipelineGraph) -> None:
+    layout = layout_graph(graph)
+    boxes = {b.name.text.split(" ")[-1]: (b.x, b.y, b.x + b.width, b.y + b.height) for b in layout.boxes}
+    inner = {k: (x0 + 0.5, y0 + 0.5, x1 - 0.5, y1 - 0.5) for k, (x0, y0, x1, y1) in boxes.items()}
+    labels = [r.label.extent() for r in layout.routes if r.label is not None]
+    for route in layout.routes:
+        for p, q in zip(route.points, route.points[1:]):
+            for key, rect in inner.items():
+                assert not _crosses(p, q, rect), (graph.name, key, route.points)
+        assert all(0 <= x <= layout.width and 0 <= y <= layout.height for x, y in route.points)
+    for i, label in enumerate(labels):
+        assert not any(_overlaps(label, box) for box in boxes.values()), (graph.name, label)
+        assert not any(_overlaps(label, other) for other in labels[i + 1:]), (graph.name, label)
+        assert 0 <= label[0] and label[2] <= layout.width and 0 <= label[1] and label[3] <= layout.height
+    svg = render_svg(graph)  # labels are drawn after every edge: no line is painted over one
+    if labels:
+        assert svg.rindex('class="edge ') < svg.index('paint-order="stroke"')
+
+
+def _overlaps(a: Rect, b: Rect) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _graph(name: str, keys: list[str], edges: list[tuple[str, str, str]]) -> PipelineGraph:
+    return PipelineGraph(project="p", name=name, action=Action.UPDATE,
+                         nodes=[GraphNode(key=k, type="code") for k in keys],
+                         edges=[GraphEdge(source=a, target=b, label=label) for a, b, label in edges])
+
+
+def _big() -> PipelineGraph:
+    edges = [("src", "split", "")]
+    keys = ["src", "split", "merge", "report"]
+    for b in range(3):
+        chain = [f"label{b}", f"check{b}", f"review{b}", f"fix{b}", f"recheck{b}", f"done{b}"]
+        keys += chain + [f"trash{b}", f"audit{b}"]
+        edges += [("split", chain[0], "")] + [(x, y, "complete") for x, y in zip(chain, chain[1:])] + [
+            (f"review{b}", f"trash{b}", "discard"), (f"trash{b}", f"audit{b}", ""), (chain[-1], "merge", "")]
+    edges += [("merge", "report", ""), ("src", "report", "shortcut"), ("label0", "audit2", "escalate-to-audit")]
+    return _graph("big", keys, edges)
+
+
+def _random(seed: int) -> PipelineGraph:
+    rnd = random.Random(seed)
+    keys = [f"n{i}" for i in range(rnd.randint(2, 14))]
+    words = ["", "", "complete", "discard", "approve", "a-much-longer-action-name"]
+    edges = {(rnd.choice(keys), rnd.choice(keys)) for _ in range(rnd.randint(1, 2 * len(keys)))}
+    return _graph(f"random-{seed}", keys, [(a, b, rnd.choice(words)) for a, b in sorted(edges)])
+
+
+GEOMETRY_CASES = [
+    _graph("video-frames", ["videos", "cut", "label-a", "label-b", "review", "discarded"],
+           [("videos", "cut", ""), ("cut", "label-a", ""), ("cut", "label-b", ""),
+            ("label-a", "review", "complete"), ("label-b", "review", "complete"),
+            ("label-a", "discarded", "discard"), ("label-b", "discarded", "discard"),
+            ("review", "discarded", "discard")]),
+    _graph("cycle", ["a", "b", "c", "d"], [("a", "b", "x"), ("b", "c", "y"), ("c", "d", ""), ("d", "a", "back"),
+                                           ("c", "a", "again"), ("b", "b", "self")]),
+    _big(),
+    *(_random(seed) for seed in range(40)),
+]
+
+
+@pytest.mark.parametrize("graph", GEOMETRY_CASES, ids=lambda g: g.name)
+def test_no_edge_passes_through_a_box_and_no_label_is_covered(graph: PipelineGraph) -> None:
+    _check_geometry(graph)
+
+
+@pytest.mark.parametrize(("fmt", "stream"), [((), "out"), (("--json",), "err"), (("--markdown",), "err")])
+def test_plan_graph_says_where_it_wrote(workdir: Path, fmt: tuple[str, ...], stream: str) -> None:
+    (workdir / "pipelines").mkdir()
+    (workdir / "pipelines" / "frames.yaml").write_text(SPEC)
+    run = cli("plan", "--graph", "g.png", *fmt)
+    assert run.code == 0, run.err
+    assert "Wrote g.png\n" in getattr(run, stream)  # beside a JSON or Markdown document, on stderr
+    assert (workdir / "g.png").read_bytes().startswith(b"\x89PNG")
+

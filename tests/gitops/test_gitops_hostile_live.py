@@ -100,7 +100,7 @@ def test_a_password_in_the_api_url_is_never_printed(workdir: Path, monkeypatch: 
     (workdir / "pipelines" / "frames.yaml").write_text(SPEC)
     runs = [cli("-vv", "plan", "--url", f"http://alice:pw-s3cret-9@127.0.0.1:{port}/api/v1"),
             cli("plan", "--url", "ftp://alice:pw-s3cret-9@example.com/api/v1")]
-    assert f"connection to 127.0.0.1:{port} failed" in runs[0].err
+    assert f"Error: cannot reach http://***@127.0.0.1:{port}/api/v1: connection refused" in runs[0].err
     assert "API URL 'ftp://***@example.com/api/v1' is not an http(s) URL" in runs[1].err
     for run in runs:
         assert run.code == 1

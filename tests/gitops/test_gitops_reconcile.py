@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 from gitops_kit import SPEC
-from harness import cli, point_dtlpy
+from harness import OUTPUT_DEADLINE, Drain, cli, point_dtlpy
 
 from reconciler.client import ApiSession, ClientOptions, RestBackend
 from reconciler.config import BackendKind, Settings
@@ -253,12 +252,14 @@ def test_sigterm_ends_the_loop_cleanly(workdir: Path, applied: ServerHandle) -> 
     env = {**os.environ, "NO_COLOR": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "reconciler", "reconcile", "--interval", "0.2s"],
                             cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    stdout, stderr = Drain(proc.stdout), Drain(proc.stderr)
     try:
-        assert proc.stdout is not None
-        first = json.loads(proc.stdout.readline())  # the first cycle has run: the loop is waiting
+        first = json.loads(stdout.wait_for("\n").splitlines()[0])  # the first cycle has run: the loop waits
         assert first["result"] == "in-sync"
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+        out, err = stdout.rest(), stderr.rest()
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -267,19 +268,27 @@ def test_sigterm_ends_the_loop_cleanly(workdir: Path, applied: ServerHandle) -> 
 
 
 class SignalOnWrite:
-    """WSGI middleware: on the first PATCH of a pipeline, SIGTERMs `pid` and holds the request a
-    moment before letting it through (a signal arriving in the middle of an apply)."""
+    """WSGI middleware: on the first PATCH of a pipeline, SIGTERMs the armed process before letting
+    the request through (a signal arriving while a write of the apply is in flight)."""
 
     def __init__(self) -> None:
         self.pid: int | None = None
+        self.expecting = threading.Event()  # set just before the process is started
+        self.armed = threading.Event()  # set once its pid is known
         self.sent = threading.Event()
+
+    def arm(self, pid: int) -> None:
+        self.pid = pid
+        self.armed.set()
 
     def __call__(self, app: Any) -> Any:
         def wrapped(environ: dict[str, Any], start_response: Any) -> Any:
-            if environ["REQUEST_METHOD"] == "PATCH" and self.pid is not None and not self.sent.is_set():
+            # A PATCH of the process that came before the test knew its pid waits for arm().
+            if environ["REQUEST_METHOD"] == "PATCH" and self.expecting.is_set() \
+                    and self.armed.wait(OUTPUT_DEADLINE) and not self.sent.is_set():
+                assert self.pid is not None
                 os.kill(self.pid, signal.SIGTERM)
                 self.sent.set()
-                time.sleep(0.3)
             return app(environ, start_response)
         return wrapped
 
@@ -294,12 +303,16 @@ def test_sigterm_during_an_apply_lets_it_finish_then_ends_the_loop(
         monkeypatch.setenv("LOOPFORM_TOKEN", server.token)
         assert cli("apply", "--auto-approve").code == 0
         raise_priority(dtlpy_module, server)
+        trap.expecting.set()
         proc = subprocess.Popen([sys.executable, "-m", "reconciler", "reconcile", "--interval", "1h"],
                                 cwd=workdir, env={**os.environ, "NO_COLOR": "1"},
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        trap.pid = proc.pid
+        assert proc.stdout is not None and proc.stderr is not None
+        stdout, stderr = Drain(proc.stdout), Drain(proc.stderr)
+        trap.arm(proc.pid)
         try:
-            out, err = proc.communicate(timeout=60)
+            proc.wait(timeout=60)
+            out, err = stdout.rest(), stderr.rest()
         finally:
             if proc.poll() is None:
                 proc.kill()

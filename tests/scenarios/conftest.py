@@ -9,7 +9,6 @@ server makes up are masked so golden output is deterministic.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from goldenfile import check_golden
 from harness import Run, cli, isolate, serve_for_cli  # cli: the scenario modules import it from here
 
 from reconciler.apply import apply_plan
@@ -76,14 +76,6 @@ def golden_json(out: str) -> str:
     return mask(json.dumps(data, indent=2, sort_keys=False)) + "\n"
 
 
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert path.exists(), f"no golden file {path}; run with UPDATE_GOLDEN=1"
-    assert text == path.read_text(), f"{name} differs from its golden file (UPDATE_GOLDEN=1 to accept)"
-
-
 class World:
     """The working directory of one scenario: specs under pipelines/, a served control plane."""
 
@@ -118,8 +110,8 @@ class World:
         as_json = cli("plan", "pipelines", "--json", *extra)
         assert text.code in (0, 2), text.err
         assert as_json.code == 0, as_json.err
-        check_golden(f"{name}.txt", mask(text.out))
-        check_golden(f"{name}.json", golden_json(as_json.out))
+        check_golden(GOLDEN / f"{name}.txt", mask(text.out))
+        check_golden(GOLDEN / f"{name}.json", golden_json(as_json.out))
         return text, as_json
 
 

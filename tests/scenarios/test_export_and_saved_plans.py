@@ -4,6 +4,7 @@ plan against them (no changes); `plan -out` then `show` (stale warnings)."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from types import ModuleType
 
@@ -13,6 +14,8 @@ from harness import point_dtlpy
 from reconciler.backend import ResourceKind
 from reconciler.document import Pipeline
 from reconciler.spec import load
+
+REPO = Path(__file__).resolve().parents[2]
 
 FIXTURES = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "dataloop-pipelines").glob("*.json"))
 
@@ -43,13 +46,26 @@ def test_export_of_the_16_fixtures_then_plan_shows_no_changes(world: World) -> N
 def test_export_refuses_to_overwrite_and_prints_yaml_without_a_directory(world: World) -> None:
     printed = cli("export", "--project", "local", "frames")
     assert printed.code == 0
-    assert printed.out.startswith("# yaml-language-server")
+    assert printed.out.startswith("# Exported by loopform from local/frames\n")  # no $schema: no place to be relative to
     assert "code: |" in printed.out  # inline code when printing
     assert cli("export", "--project", "local", "-o", "out").code == 0
     again = cli("export", "--project", "local", "-o", "out")
     assert again.code == 1 and "exists; use --force" in again.err
     missing = cli("export", "--project", "local", "nope")
     assert missing.code == 1 and "no pipeline named 'nope'" in missing.err
+
+
+def test_export_refers_to_the_schema_as_the_repository_s_specs_do(world: World) -> None:
+    assert cli("export", "--project", "local", "-o", "elsewhere").code == 0
+    assert "$schema" not in Path("elsewhere/frames.yaml").read_text()  # no schemas/ here: no dead link
+    Path(".git").mkdir()
+    Path("schemas").mkdir()
+    shutil.copy(REPO / "schemas" / "pipeline.schema.json", "schemas/")
+    assert cli("export", "--project", "local", "-o", "pipelines/adopted").code == 0
+    first = Path("pipelines/adopted/frames.yaml").read_text().splitlines()[0]
+    assert first == "# yaml-language-server: $schema=../../schemas/pipeline.schema.json"
+    assert (REPO / "pipelines" / "video-frames.yaml").read_text().startswith(
+        "# yaml-language-server: $schema=../schemas/pipeline.schema.json\n")  # the same style
 
 
 def test_saved_plan_round_trips_and_show_warns_when_stale(world: World) -> None:

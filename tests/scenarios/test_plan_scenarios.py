@@ -15,7 +15,11 @@ from reconciler.document import Pipeline
 
 
 def _spec(**edits: Any) -> dict[str, Any]:
-    return copy.deepcopy(BASE_SPEC)
+    """A fresh copy of the scenario's spec, with `edits` set in its `spec:` section
+    (`_spec(status="paused")`)."""
+    spec = copy.deepcopy(BASE_SPEC)
+    spec["spec"].update(copy.deepcopy(edits))
+    return spec
 
 
 def test_no_changes_after_apply(world: World) -> None:
@@ -80,16 +84,12 @@ def test_change_variables(world: World) -> None:
 
 
 def test_change_status(world: World) -> None:
-    spec = _spec()
-    spec["spec"]["status"] = "paused"
-    world.write(spec)
+    world.write(_spec(status="paused"))
     world.plan("change_status")
 
 
 def test_bump_reset_token(world: World) -> None:
-    spec = _spec()
-    spec["spec"]["resetToken"] = "r2"
-    world.write(spec)
+    world.write(_spec(resetToken="r2"))
     world.plan("bump_reset_token")
 
 

@@ -9,28 +9,31 @@ import re
 import signal
 import subprocess
 import sys
+import textwrap
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import requests
+from harness import Drain
 
 from reconciler.cli import main
 from reconciler.server import ControlPlane
+from reconciler.server.seed import SEED_FORMAT
 from reconciler.server.serving import HttpServer
 from reconciler.terminal import Terminal
 
-SEED = """\
-projects:
-  - name: demo
-    members: [{email: ann@example.com, role: annotator}, bob@example.com]
-    datasets:
-      - name: frames
-        recipes: [default]
-      - {name: raw-videos, id: 5f00000000000000000000aa}
-    models: [yolo]
-    services: [{name: cutter}]
-"""
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_seed() -> str:
+    """The seed file the README shows (its section's YAML block): the tests seed exactly it."""
+    section = README.read_text(encoding="utf-8").split("### Seeding the local control plane", 1)[1]
+    return section.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+SEED = _readme_seed()
 
 
 def _run(*argv: str) -> tuple[int, str, str]:
@@ -56,6 +59,13 @@ def test_local_seed_creates_then_keeps(tmp_path: Path) -> None:
         assert len(raw["metadata"]["system"]["recipes"]) == 1  # the default recipe
     finally:
         plane.close()
+
+
+def test_the_seed_format_is_in_the_readme_and_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert textwrap.indent(SEED, "  ") in SEED_FORMAT
+    assert "A member is an email or {email, role}" in README.read_text(encoding="utf-8")
+    code, _, _ = _run("local", "seed", "--help")
+    assert code == 0 and SEED_FORMAT in capsys.readouterr().out
 
 
 def test_local_seed_reports_bad_files(tmp_path: Path) -> None:
@@ -92,15 +102,14 @@ def test_serve_prints_url_writes_logins_and_stops_on_sigterm(tmp_path: Path) -> 
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
         env={**os.environ, "NO_COLOR": "1"},
     )
+    assert proc.stdout is not None and proc.stderr is not None
+    stdout, stderr = Drain(proc.stdout), Drain(proc.stderr)
     try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
+        announced_text = stdout.wait_for("Press Ctrl-C")
+        first = announced_text.splitlines()[0]
         match = re.search(r"at (http://127\.0\.0\.1:\d+/api/v1)$", first.strip())
         assert match, first
         base_url = match.group(1)
-        announced = [first]
-        while "Press Ctrl-C" not in announced[-1]:
-            announced.append(proc.stdout.readline())
         token = token_file.read_text().strip()
         assert token_file.stat().st_mode & 0o777 == 0o600
         assert token not in first
@@ -112,11 +121,11 @@ def test_serve_prints_url_writes_logins_and_stops_on_sigterm(tmp_path: Path) -> 
         assert cookie["login_parameters"][base_url]["token"] == token
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
+        proc.wait(timeout=20)
+    out, err = stdout.rest(), stderr.rest()
     assert proc.returncode == 0, err
     assert "Stopped." in out
     assert token not in out + err  # with --token-file the token is only in the file
-    announced_text = "".join(announced)
     assert f"DATALOOP_PATH={login_dir.resolve()} loopform plan --url {base_url}" in announced_text
     assert token not in announced_text
 
@@ -127,21 +136,21 @@ def test_serve_without_a_token_file_prints_the_token_once(tmp_path: Path) -> Non
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
         env={**os.environ, "NO_COLOR": "1"},
     )
+    assert proc.stdout is not None and proc.stderr is not None
+    stdout, stderr = Drain(proc.stdout), Drain(proc.stderr)
     try:
-        assert proc.stdout is not None
-        lines = []
-        while not lines or "Press Ctrl-C" not in lines[-1]:
-            lines.append(proc.stdout.readline())
+        announced = stdout.wait_for("Press Ctrl-C")
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
-    token = next(line.rsplit(" ", 1)[1].strip() for line in lines if line.startswith("Access token"))
+        proc.wait(timeout=20)
+    out, err = stdout.rest(), stderr.rest()
+    token = next(line.rsplit(" ", 1)[1].strip() for line in announced.splitlines() if line.startswith("Access token"))
     plane = ControlPlane(tmp_path / "s.db")
     try:
         assert plane.tokens.email_from_header(f"Bearer {token}") == plane.default_user
     finally:
         plane.close()
-    assert ("".join(lines) + out + err).count(token) == 1 and proc.returncode == 0
+    assert (out + err).count(token) == 1 and proc.returncode == 0  # `out` holds the announcement too
 
 
 def test_serve_refuses_a_busy_port(tmp_path: Path) -> None:

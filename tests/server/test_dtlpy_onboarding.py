@@ -9,6 +9,7 @@ separate processes, each imports it afresh).
 
 from __future__ import annotations
 
+import io
 import json
 import stat
 from collections import Counter
@@ -17,7 +18,10 @@ from typing import Any
 
 import pytest
 import requests
-from harness import DtlpySdk, items_of
+from faultkit import FaultInjector
+from harness import DtlpySdk, items_of, point_dtlpy
+
+from reconciler.server.testing import serve_in_thread
 
 
 @pytest.fixture(scope="module")
@@ -284,16 +288,28 @@ def test_an_installed_pipeline_refuses_a_breaking_update_and_keeps_running(sdk: 
     assert live.status == "Installed" and len(live.connections) == 1 and len(live.nodes) == 2
 
 
-def test_execute_batch_returns_a_command(sdk: DtlpySdk) -> None:
+def test_execute_batch_starts_a_cycle_per_matching_item_and_returns_a_command(sdk: DtlpySdk) -> None:
     dl = sdk.dl
     pipeline = installable(sdk, "batch").install()
-    filters = dl.Filters(field="dir", values="/test", context={"datasets": ["65a000000000000000000001"]})
+    dataset = sdk.project.datasets.create(dataset_name="batch-items")
+    for name, folder in (("a.jpg", "/test"), ("b.jpg", "/test"), ("c.jpg", "/other")):
+        dataset.items.upload(local_path=io.BytesIO(b"x"), remote_name=name, remote_path=folder)
+    filters = dl.Filters(field="dir", values="/test", context={"datasets": [dataset.id]})
     command = pipeline.execute_batch(
         filters=filters, execution_inputs=dl.FunctionIO(type=dl.PackageInputType.STRING, value="x", name="s"), wait=False
     )
     assert command.id
     fetched = dl.commands.get(command_id=command.id)
     assert fetched.id == command.id and fetched.status == command.status
+    cycles = items_of(pipeline.pipeline_executions.list(), max_pages=1)
+    inputs = [requests.get(f"{sdk.server.base_url}/pipelines/{pipeline.id}/executions/{c.id}", timeout=30,
+                           headers={"authorization": f"Bearer {sdk.server.token}"}).json()["input"] for c in cycles]
+    names = {dataset.items.get(item_id=given["item"]).name for given in inputs}
+    assert names == {"a.jpg", "b.jpg"}
+    unknown = dl.Filters(field="dir", values="/test", context={"datasets": ["65a000000000000000000001"]})
+    with pytest.raises(dl.exceptions.NotFound):
+        pipeline.execute_batch(filters=unknown, execution_inputs=dl.FunctionIO(type="String", value="x", name="s"),
+                               wait=False)
 
 
 def test_another_user_sees_nothing_of_this_project(sdk: DtlpySdk) -> None:
@@ -380,12 +396,28 @@ def test_a_large_pipeline_round_trips(sdk: DtlpySdk) -> None:
     assert got["connections"] == sent["connections"]
 
 
-def test_executions_of_a_deleted_pipeline_do_not_break_the_global_listing(sdk: DtlpySdk) -> None:
-    pipeline = installable(sdk, "gone-soon").install()
-    pipeline.execute(execution_input={"item": "item-1"})
-    pipeline.delete()
-    # The global repository GETs each execution's pipeline; a 404 there must be tolerated.
-    list(sdk.dl.pipeline_executions.list().all())
+def test_executions_of_a_deleted_pipeline_do_not_break_the_global_listing(sdk: DtlpySdk, tmp_path: Path) -> None:
+    # The global repository GETs each execution's pipeline after the page came back; the pipeline
+    # is deleted in between (a 404 there must be tolerated).
+    faults = FaultInjector()
+    with serve_in_thread(tmp_path / "state.db", wrap=faults) as server:
+        other = point_dtlpy(sdk.dl, server)
+        try:
+            kept = installable(other, "kept").install()
+            kept_run = kept.execute(execution_input={"item": "item-0"})
+            gone = installable(other, "gone-soon").install()
+            gone_run = gone.execute(execution_input={"item": "item-1"})
+            deleted = faults.add("POST", r"/pipelines/query$", "then",
+                                 then=lambda: server.control_plane.store.delete_pipeline(gone.id))
+            server.control_plane.request_log.clear()
+            listed = {e.id: e.pipeline_id for e in other.dl.pipeline_executions.list().all()}
+            assert deleted.fired == 1
+            # dtlpy logs the failed lookup and leaves that execution out of the listing (its
+            # `_build_entities_from_response` keeps only the entities it could build).
+            assert listed == {kept_run.id: kept.id}
+            assert ("GET", f"/api/v1/pipelines/{gone.id}", 404) in [tuple(e) for e in server.control_plane.request_log]
+        finally:
+            point_dtlpy(sdk.dl, sdk.server)  # this module's server again, for the tests after this one
 
 
 def test_list_filtered_by_status(sdk: DtlpySdk) -> None:
