@@ -37,9 +37,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from reconciler.errors import ConfigError
 from reconciler.interpolate import Context, Scalar, Variable
-from reconciler.redact import MIN_SECRET
+from reconciler.secret_paths import MIN_SECRET
+from reconciler.settings_file import PROJECT_FILE, load_settings_file
 
-PROJECT_FILE = "loopform.yaml"
 STATE_DIR = ".loopform"
 STATE_DB = "state.db"
 DEFAULT_API_URL = "https://gate.dataloop.ai/api/v1"
@@ -169,9 +169,6 @@ def default_state_db(cwd: Path) -> Path:
 
 def load_project_file(path: Path) -> ProjectFile:
     """Parse `loopform.yaml`; any problem is a ConfigError naming the file (and line, where known)."""
-    # Imported here: the reader lives in reconciler.spec, whose loader looks up PROJECT_FILE here.
-    from reconciler.settings_file import load_settings_file
-
     return load_settings_file(path, ProjectFile, what="project file", max_bytes=_MAX_PROJECT_FILE)
 
 

@@ -16,7 +16,7 @@ Every `${env.NAME}` value is sensitive: a spec is written by whoever opens a pul
 CI that plans it has secrets in its environment, so a value read from there is never shown (the
 CLI redacts it, saved plans store `(sensitive:env.NAME)`). `Context.read_env` is the one way such a
 value is read: it records it and tells `on_sensitive`, so redaction is in place before anything
-that could quote the value is printed. A value shorter than `redact.MIN_SECRET` cannot be redacted
+that could quote the value is printed. A value shorter than `secret_paths.MIN_SECRET` cannot be redacted
 without blanking unrelated text, so it is refused (located). Values that are not secret belong in
 loopform.yaml `variables:` (`{env: NAME, secret: false}`).
 """
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.errors import Location, SpecError
-from reconciler.redact import MIN_SECRET
+from reconciler.secret_paths import ENV_PREFIX, MIN_SECRET
 
 Scalar = str | int | float | bool
 _REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
@@ -49,7 +49,6 @@ class Variable:
     missing: str | None = None
 
 
-ENV_PREFIX = "env."  # `${env.NAME}` values are named `env.NAME` among the secrets (saved plans)
 
 
 @dataclass(frozen=True)

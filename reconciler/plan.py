@@ -25,7 +25,6 @@ The JSON form (`Plan.to_json()`, `loopform plan --json`, `-out FILE`) is version
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Literal
 
@@ -270,7 +269,7 @@ class Plan(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     format_version: Literal[1] = 1
-    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    created_at: str = ""  # ISO-8601, stamped by the planner (the core reads no clock)
     backend: str = ""
     spec_digests: dict[str, str] = Field(default_factory=dict)
     pipelines: list[PipelineChange] = Field(default_factory=list)

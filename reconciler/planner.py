@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from reconciler.backend import Backend, BatchResolver, Project, ResourceKind, Resolver
@@ -198,6 +199,8 @@ def _make_plan(
         # In file order, as validate reports them, however compile happened to meet them.
         raise SpecErrors(sorted(errors, key=lambda e: (e.location.path, e.location.line, e.location.col,
                                                        e.message)))
+    if created_at is None:
+        created_at = datetime.now(UTC).isoformat(timespec="seconds")
     return Plan.build(changes, backend=backend.description,
                       spec_digests={str(sf.path): sf.digest for sf in spec_files}, created_at=created_at,
                       spec_set=spec_set.identity, prunable=prunable, outside_scope=outside_scope)

@@ -35,10 +35,10 @@ from urllib.parse import quote, quote_plus
 from xml.sax.saxutils import escape as xml_escape
 
 from reconciler.errors import PlanError
+from reconciler.secret_paths import MIN_SECRET
 from reconciler.terminal import Terminal
 
 SENSITIVE = "(sensitive)"
-MIN_SECRET = 4
 # In saved plans a secret becomes `(sensitive:NAME)`, so that apply can put the value back.
 _SAVED = re.compile(r"\(sensitive:([A-Za-z_][A-Za-z0-9_.-]*)\)")
 

@@ -16,7 +16,10 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from reconciler.errors import ConfigError
-from reconciler.spec.source import MAX_BYTES, SourceDocument, parse_text, pointer_escape, read_bytes
+from reconciler.spec.source import MAX_BYTES, SourceDocument, parse_text, read_bytes
+from reconciler.spec.values import pointer_escape
+
+PROJECT_FILE = "loopform.yaml"  # the project's settings (backend, environments, variables)
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
-from reconciler.config import PROJECT_FILE, load_project_file
+from reconciler.config import load_project_file
+from reconciler.settings_file import PROJECT_FILE
 
 _GIT_TIMEOUT_S = 5
 

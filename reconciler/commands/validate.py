@@ -12,7 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
-from reconciler.config import ENV_ENVIRONMENT, PROJECT_FILE
+from reconciler.config import ENV_ENVIRONMENT
+from reconciler.settings_file import PROJECT_FILE
 from reconciler.connection import context_from_args
 from reconciler.errors import EXIT_ERROR, EXIT_OK, Location, SpecError
 from reconciler.interpolate import Context

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
-from reconciler.render.graph import ARROW, PALETTE, GraphLayout, Label, Mark, Point
+from reconciler.render.picture import ARROW, PALETTE, GraphLayout, Label, Mark, Point
 
 SCALE = 2  # pixels per layout unit: 12-unit text is hard to read at one pixel per unit
 INK = "#24292f"

@@ -1,7 +1,7 @@
 """Spec files: loading with line marks, the pydantic models, the graph and its checks.
 
 Public entry points: `load(paths) -> LoadResult` with `SpecFile`s, the models in
-`reconciler.spec.models`, `reconciler.spec.graph.edges/root_key`, `reconciler.spec.checks.check`
+`reconciler.spec.models`, `reconciler.spec.graph.edges/root_key`, `reconciler.spec.loader.check`
 and `reconciler.spec.schema.schema`; a node's ports are `reconciler.nodes.node_ports`.
 
 The pure part (models, graph, finding, ports, suggest) is importable without the loading part

@@ -1,7 +1,8 @@
-"""Checks beyond the schema: the graph, references between parts of a spec, and across files.
+"""Checks beyond the schema: the graph and references between parts of a spec (pure).
 
-`check(spec_files)` works on SpecFiles, with or without real files behind them (the local control
-plane validates request bodies via `SpecFile.from_data`); it never raises and never reads files.
+`spec_findings(spec)` gives the findings of one spec as JSON pointers; the loader locates them in
+their file and adds the checks across files (`reconciler.spec.loader.check`). Per node type checks
+are the node type modules' (`reconciler.nodes`).
 
 Rules (each message says what to do):
 - connections must name existing nodes and ports; a bare node key needs a node with exactly one
@@ -25,7 +26,6 @@ Rules (each message says what to do):
 - task workloads add up to 100; a pulling task's maxBatchWorkload is from batchSize + 2 to
   2 x batchSize (the platform's rule, dtlpy `tasks.create`);
 - a generic node type the platform does not know is warned about (it may be a typo);
-- the same pipeline (project, name) is defined by one file only.
 """
 
 from __future__ import annotations
@@ -34,15 +34,12 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from reconciler.errors import SpecError
 from reconciler.spec.graph import Edge, Finding, endless_loops, find_root, resolve_edges
-from reconciler.spec.loader import SpecFile, is_reference
 from reconciler.nodes import for_spec as node_type
 from reconciler.nodes import node_ports
 from reconciler.nodes.base import GraphFacts, NodeChecks
 from reconciler.spec.models import AnyNode, PipelineSpec, PortSpec
-from reconciler.spec.salvage import Salvage
-from reconciler.spec.source import describe, pointer_escape
+from reconciler.spec.values import describe, is_reference, pointer_escape
 from reconciler.spec.suggest import Hints
 
 # Which input port (element) type an event on a resource is delivered to.
@@ -248,42 +245,3 @@ def spec_findings(spec: PipelineSpec) -> list[Finding]:
     findings.extend(_install_findings(spec, edges))
     findings.extend(_node_findings(spec))
     return findings
-
-
-def file_errors(spec_file: SpecFile, salvaged: Salvage | None = None) -> list[SpecError]:
-    """The checks of one file; for a salvaged spec, only findings that cannot be artefacts."""
-    errors: list[SpecError] = []
-    for finding in spec_findings(spec_file.spec):
-        kept = salvaged.keep(finding) if salvaged is not None else finding
-        if kept is not None:
-            errors.append(SpecError(kept.message, spec_file.locate(kept.pointer), severity=kept.severity))
-    return errors
-
-
-def duplicate_pipelines(spec_files: list[SpecFile]) -> list[SpecError]:
-    """An error for each file that defines a pipeline (project, name) an earlier file defines."""
-    errors: list[SpecError] = []
-    owners: dict[tuple[str | None, str], SpecFile] = {}
-    for spec_file in spec_files:
-        meta = spec_file.spec.metadata
-        identity = (meta.project, meta.name)
-        first = owners.get(identity)
-        if first is not None:
-            project = f"project '{meta.project}'" if meta.project else "the default project"
-            errors.append(
-                SpecError(
-                    f"pipeline '{meta.name}' in {project} is already defined in {first.locate('').path}",
-                    spec_file.locate("/metadata/name"),
-                )
-            )
-        else:
-            owners[identity] = spec_file
-    return errors
-
-
-def check(spec_files: list[SpecFile]) -> list[SpecError]:
-    """The graph and cross-reference checks of every file, and cross-file duplicates."""
-    errors: list[SpecError] = []
-    for spec_file in spec_files:
-        errors.extend(file_errors(spec_file))
-    return errors + duplicate_pipelines(spec_files)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import re
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,16 +18,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from reconciler.config import PROJECT_FILE
 from reconciler.errors import Location, SpecError
 from reconciler.interpolate import Context, interpolate
 from reconciler.interpolate import Result as Interpolated
+from reconciler.spec.checks import spec_findings
 from reconciler.spec.messages import translate
 from reconciler.nodes import for_spec as node_type
 from reconciler.nodes.base import CodeRef
+from reconciler.settings_file import PROJECT_FILE
 from reconciler.spec.models import PipelineSpec
 from reconciler.spec.salvage import Salvage, salvage
-from reconciler.spec.source import SourceDocument, pointer_escape, read_bytes, read_source
+from reconciler.spec.source import SourceDocument, read_bytes, read_source
+from reconciler.spec.values import is_reference, pointer_escape
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -170,14 +171,6 @@ def _identity(path: Path) -> str:
         return os.path.realpath(path, strict=True)
     except (OSError, RuntimeError):  # missing, or a link loop: each spelling stays its own problem
         return os.path.abspath(path)
-
-
-_WHOLE_REFERENCE = re.compile(r"\$\{\s*(?:var|env)\.[A-Za-z_][A-Za-z0-9_.-]*\s*\}")
-
-
-def is_reference(value: Any) -> bool:
-    """Whether `value` is exactly one `${var.X}`/`${env.X}` reference (left unresolved offline)."""
-    return isinstance(value, str) and _WHOLE_REFERENCE.fullmatch(value) is not None
 
 
 def unresolved_references(data: Any, pointer: str = "") -> set[str]:
@@ -386,9 +379,6 @@ def load(paths: Sequence[Path], *, context: Context | None = None) -> LoadResult
     `specs` holds only files without schema errors; a file with schema errors is still checked
     as far as possible (see `reconciler.spec.salvage`), so that one run reports everything.
     """
-    # checks imports SpecFile from here
-    from reconciler.spec.checks import duplicate_pipelines, file_errors
-
     files, errors = discover([Path(p) for p in paths])
     result = LoadResult(errors=errors, files=len(files))
     named: list[SpecFile] = []  # files whose pipeline identity is known, salvaged ones too
@@ -409,3 +399,42 @@ def load(paths: Sequence[Path], *, context: Context | None = None) -> LoadResult
         key=lambda e: (e.location.path, e.location.line, e.location.col, e.severity, e.message)
     )
     return result
+
+
+def file_errors(spec_file: SpecFile, salvaged: Salvage | None = None) -> list[SpecError]:
+    """The checks of one file; for a salvaged spec, only findings that cannot be artefacts."""
+    errors: list[SpecError] = []
+    for finding in spec_findings(spec_file.spec):
+        kept = salvaged.keep(finding) if salvaged is not None else finding
+        if kept is not None:
+            errors.append(SpecError(kept.message, spec_file.locate(kept.pointer), severity=kept.severity))
+    return errors
+
+
+def duplicate_pipelines(spec_files: list[SpecFile]) -> list[SpecError]:
+    """An error for each file that defines a pipeline (project, name) an earlier file defines."""
+    errors: list[SpecError] = []
+    owners: dict[tuple[str | None, str], SpecFile] = {}
+    for spec_file in spec_files:
+        meta = spec_file.spec.metadata
+        identity = (meta.project, meta.name)
+        first = owners.get(identity)
+        if first is not None:
+            project = f"project '{meta.project}'" if meta.project else "the default project"
+            errors.append(
+                SpecError(
+                    f"pipeline '{meta.name}' in {project} is already defined in {first.locate('').path}",
+                    spec_file.locate("/metadata/name"),
+                )
+            )
+        else:
+            owners[identity] = spec_file
+    return errors
+
+
+def check(spec_files: list[SpecFile]) -> list[SpecError]:
+    """The graph and cross-reference checks of every file, and cross-file duplicates."""
+    errors: list[SpecError] = []
+    for spec_file in spec_files:
+        errors.extend(file_errors(spec_file))
+    return errors + duplicate_pipelines(spec_files)

@@ -18,7 +18,8 @@ from pydantic_core import ErrorDetails
 from reconciler.errors import SpecError
 from reconciler.nodes import spec_type_of
 from reconciler.spec import models
-from reconciler.spec.source import SourceDocument, describe, pointer_escape
+from reconciler.spec.source import SourceDocument
+from reconciler.spec.values import describe, pointer_escape
 from reconciler.spec.suggest import Hints
 
 _TYPE_WORDS = {

@@ -45,6 +45,7 @@ from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
 from reconciler.errors import Location, SpecError
+from reconciler.spec.values import describe, pointer_escape
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64
@@ -63,10 +64,6 @@ class Mark:
 
     line: int
     col: int
-
-
-def pointer_escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
 
 
 @dataclass
@@ -151,22 +148,6 @@ class _EditorPositions:
     @classmethod
     def needed(cls, text: str) -> _EditorPositions | None:
         return cls(text) if any(b in text for b in cls.BREAKS) else None
-
-
-def describe(value: Any) -> str:
-    """A value for a message, named by its JSON type (long strings shortened)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean " + ("true" if value else "false")
-    if isinstance(value, (int, float)):
-        return f"number {value}"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    text = str(value)
-    return f"'{text[:60]}...'" if len(text) > 60 else f"'{text}'"
 
 
 @dataclass

@@ -7,7 +7,7 @@ from spec_corpus import VALID
 
 from reconciler.errors import SpecErrors
 from reconciler.spec import SpecFile
-from reconciler.spec.checks import check
+from reconciler.spec.loader import check
 from reconciler.spec.graph import Edge, edges, parse_endpoint, root_key
 from reconciler.spec.models import GenericNode, PipelineSpec, TaskNode
 from reconciler.nodes import node_ports
