@@ -31,7 +31,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from enum import Enum
 from functools import partial
-from typing import Annotated, Literal
+from typing import Annotated, Literal, assert_never
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -258,23 +258,28 @@ class _PipelineRun:
                            f"{resolved.kind.value} {resolved.name!r}")
         writes_marker = Action.CREATE in change.actions or Action.UPDATE in change.actions
         for action in change.actions:
-            if action is Action.CREATE:
-                self._step(Step.CREATE, self._create)
-                self.marker_pending = False  # the created document carries the marker
-            elif action is Action.UPDATE:
-                self._step(Step.UPDATE, self._update)
-                self.marker_pending = False
-            elif action is Action.RESUME:
-                self._step(Step.RESUME, lambda: self._install())
-                self.marker_pending = not writes_marker
-            elif action is Action.PAUSE:
-                self._step(Step.PAUSE, lambda: self.backend.uninstall(self._id()))
-                self.marker_pending = not writes_marker
-            elif action is Action.RESET:
-                self._step(Step.RESET, lambda: self.backend.reset(self._id()))
-                self.marker_pending = True
-            elif action is Action.DELETE:
-                self._step(Step.DELETE, self._delete)
+            match action:
+                case Action.CREATE:
+                    self._step(Step.CREATE, self._create)
+                    self.marker_pending = False  # the created document carries the marker
+                case Action.UPDATE:
+                    self._step(Step.UPDATE, self._update)
+                    self.marker_pending = False
+                case Action.RESUME:
+                    self._step(Step.RESUME, lambda: self._install())
+                    self.marker_pending = not writes_marker
+                case Action.PAUSE:
+                    self._step(Step.PAUSE, lambda: self.backend.uninstall(self._id()))
+                    self.marker_pending = not writes_marker
+                case Action.RESET:
+                    self._step(Step.RESET, lambda: self.backend.reset(self._id()))
+                    self.marker_pending = True
+                case Action.DELETE:
+                    self._step(Step.DELETE, self._delete)
+                case Action.NO_OP:
+                    pass
+                case _:  # a new Action must be handled here: mypy checks this is unreachable
+                    assert_never(action)
         if self.marker_pending:
             self._write_marker()
 

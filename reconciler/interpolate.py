@@ -71,7 +71,7 @@ class Context:
     def read_env(self, name: str) -> str | None:
         """The environment variable `name` (None when unset), from now on among `secrets()`."""
         value = self.env.get(name)
-        # A shorter value is refused by its user (interpolate, restore_saved_plan), never shown.
+        # A shorter value is refused by its user (interpolate, planfile.restore), never shown.
         if value is not None and len(value) >= MIN_SECRET and name not in self._read:
             self._read[name] = value
             if self.on_sensitive is not None:

@@ -49,6 +49,23 @@ class Action(str, Enum):
 
 
 STATUS_ACTIONS = frozenset({Action.PAUSE, Action.RESUME, Action.RESET})
+# The action sequences a plan may hold (see the module docstring for why this order):
+#   create[,resume] | [pause][,reset][,update][,resume] | delete | no-op
+_WHOLE_SEQUENCES = ((Action.CREATE,), (Action.CREATE, Action.RESUME), (Action.DELETE,), (Action.NO_OP,))
+_EDIT_ORDER = (Action.PAUSE, Action.RESET, Action.UPDATE, Action.RESUME)
+
+
+def invalid_actions(actions: Iterable[Action]) -> str | None:
+    """None when `actions` is a sequence of the plan grammar
+    `create[,resume] | [pause][,reset][,update][,resume] | delete | no-op`; else the sequence, as
+    text for a message. Checked when a saved plan is read: apply executes actions as they come."""
+    seq = tuple(actions)
+    if seq in _WHOLE_SEQUENCES:
+        return None
+    positions = [_EDIT_ORDER.index(a) if a in _EDIT_ORDER else -1 for a in seq]
+    if -1 not in positions and all(a < b for a, b in zip(positions, positions[1:])):
+        return None
+    return ",".join(a.value for a in seq)
 # Change paths that are not edits of the pipeline itself: an update carrying only these (recording
 # a new resetToken in the marker, refreshing the marker) is counted as a status change, not as an
 # update, so the summary line says what the user changed.

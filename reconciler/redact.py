@@ -2,8 +2,8 @@
 
 Redaction works on text, after rendering, so no renderer, error message or log line has to know
 which values are secret: the CLI edge wraps the terminal's streams (`install`) and the logging
-handlers, and saved plans are redacted when written (`redact_saved_plan`) and restored from the
-current environment's variables when read back (`restore_saved_plan`).
+handlers; saved plans are redacted when written and restored from the current environment's
+variables when read back (`reconciler.planfile`).
 
 Each secret is matched in the forms in which it can appear in output: as is, JSON-escaped (inside
 a JSON or saved plan) up to three times (a DQL filter is a JSON string inside the JSON plan),
@@ -29,21 +29,17 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any, TextIO
 from urllib.parse import quote, quote_plus
 from xml.sax.saxutils import escape as xml_escape
 
-from reconciler.errors import PlanError
 from reconciler.secret_paths import MIN_SECRET
 from reconciler.terminal import Terminal
 
 SENSITIVE = "(sensitive)"
 # In saved plans a secret becomes `(sensitive:NAME)`, so that apply can put the value back.
-_SAVED = re.compile(r"\(sensitive:([A-Za-z_][A-Za-z0-9_.-]*)\)")
-
-
-def _forms(secret: str) -> list[str]:
+def forms(secret: str) -> list[str]:
     # The renderers' escapings, loaded once there is a secret: validate needs no renderer.
     from reconciler.render.graph import mermaid_text
     from reconciler.render.markdown import markdown_cell
@@ -77,7 +73,7 @@ class Redactor:
         # line by line, e.g. as the context lines of a code diff: each of its lines is secret too.
         lines = [line.strip() for s in secrets if "\n" in s for line in s.splitlines()]
         self.secrets = tuple(dict.fromkeys(s for s in secrets + lines if len(s) >= MIN_SECRET))
-        self._forms = sorted({f for s in self.secrets for f in _forms(s)}, key=len, reverse=True)
+        self._forms = sorted({f for s in self.secrets for f in forms(s)}, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(f) for f in self._forms)) if self._forms else None
 
     def __bool__(self) -> bool:
@@ -208,44 +204,3 @@ def hidden_values(term: Terminal) -> tuple[str, ...]:
     """Every value `term`'s output is redacted of (empty when nothing is secret)."""
     redactor = _redactor_of(term)
     return redactor.secrets if redactor is not None else ()
-
-
-def redact_saved_plan(text: str, secrets: Mapping[str, str], *, hidden: Iterable[str] = ()) -> str:
-    """A saved plan's text with each secret value (name -> value) as `(sensitive:NAME)`, then
-    each of `hidden` that is left as `(sensitive)` (apply cannot put those back: they are what
-    live held, such as a rotated secret's old value, never what a spec sends).
-
-    Whole values only: a saved plan is never cut short, and `Redactor`'s rule for cut values
-    would change text that apply sends."""
-    for name, value in sorted(secrets.items(), key=lambda kv: len(kv[1]), reverse=True):
-        if value:
-            for form in _forms(value):
-                text = text.replace(form, f"(sensitive:{name})")
-    for value in sorted({v for v in hidden if len(v) >= MIN_SECRET}, key=len, reverse=True):
-        for form in _forms(value):
-            text = text.replace(form, SENSITIVE)
-    return text
-
-
-def restore_saved_plan(text: str, secret: Callable[[str], str | None]) -> str:
-    """The inverse of `redact_saved_plan`: `secret(NAME)` gives the current value of each
-    `(sensitive:NAME)` (`interpolate.Context.secret`; `env.X` is the environment variable X).
-
-    Raises PlanError when the plan needs a secret the current environment does not have.
-    """
-    def put_back(match: re.Match[str]) -> str:
-        name = match.group(1)
-        value = secret(name)
-        env_name = name[4:] if name.startswith("env.") else None
-        if value is None and env_name is not None:
-            raise PlanError(f"the saved plan needs the environment variable {env_name} (the specs use "
-                            f"${{env.{env_name}}}), which is not set; apply with the same environment as the plan")
-        if value is None:
-            raise PlanError(f"the saved plan needs the secret variable {name!r}, which the selected "
-                            "environment does not define (apply with the same --env as the plan)")
-        if len(value) < MIN_SECRET:  # it would be printed in clear: refuse, as loading a spec does
-            raise PlanError(f"the saved plan needs {name!r}, whose value is now shorter than {MIN_SECRET} "
-                            "characters and cannot be kept out of the output")
-        return json.dumps(value, ensure_ascii=False)[1:-1]  # the plan is JSON text
-
-    return _SAVED.sub(put_back, text)

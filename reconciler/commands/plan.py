@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
-from collections.abc import Sequence
 from pathlib import Path
 
+from reconciler import planfile
 from reconciler.commands._plan_output import add_format_arguments, print_plan
 from reconciler.commands._specs import DEFAULT_PATH, load_specs, spec_set_of
 from reconciler.connection import add_backend_arguments, backend_from_args, context_from_args
-from reconciler.errors import EXIT_CHANGES, EXIT_OK, ConfigError, PlanError
-from reconciler.plan import Plan
+from reconciler.errors import EXIT_CHANGES, EXIT_OK
 from reconciler.planner import make_plan
-from reconciler.redact import hidden_values, redact_like, redact_saved_plan
+from reconciler.redact import hidden_values, redact_like
 from reconciler.terminal import Terminal
 
 
@@ -31,30 +29,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also draw each changed pipeline: FILE.mmd (Mermaid), FILE.md (Markdown "
                              "with Mermaid), FILE.svg or FILE.png (needs Pillow: loopform[graph])")
     add_backend_arguments(parser)
-
-
-def write_plan(plan: Plan, path: str, secrets: dict[str, str] | None = None,
-               hidden: Sequence[str] = ()) -> None:
-    """Save `plan`; secret values become `(sensitive:NAME)` (apply puts them back, see redact),
-    and each of `hidden` (values no name gives: a rotated secret's old value) `(sensitive)`.
-
-    Raises PlanError when a document apply would send holds one of `hidden`: apply cannot put it
-    back, so the saved plan would either show it or send `(sensitive)` in its place. (Live decides
-    what is hidden: a project member who writes a common word where a secret sat must not be able
-    to make a saved plan rewrite that word in every pipeline it applies.)"""
-    secrets = secrets or {}
-    for p in plan.pipelines:
-        if p.desired is not None:
-            sent = redact_saved_plan(json.dumps(p.desired.wire(), ensure_ascii=False), secrets)
-            if redact_saved_plan(sent, {}, hidden=hidden) != sent:
-                raise PlanError(f"cannot save the plan: what apply would send to {p.project}/{p.name} holds a "
-                                "value that live holds where a secret sat (or the API token); apply without a "
-                                "saved plan, or change that value")
-    try:
-        Path(path).write_text(redact_saved_plan(plan.to_json(), secrets or {}, hidden=hidden) + "\n",
-                              encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot write the plan to {path}: {exc.strerror}") from exc
 
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
@@ -81,7 +55,7 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
         note(f"Wrote {args.graph}")
     if args.out:
         # secret variables and ${env.*} values by name; the rest the terminal hides (old values)
-        write_plan(plan, args.out, context.secrets(), hidden=hidden_values(term))
+        planfile.write(plan, args.out, secrets=context.secrets(), hidden=hidden_values(term))
         note(f"Saved the plan to {args.out}; apply exactly it with `loopform apply {args.out}`.")
     if args.detailed_exitcode and plan.has_changes:
         return EXIT_CHANGES

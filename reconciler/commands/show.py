@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from pydantic import ValidationError
-
+from reconciler import planfile
 from reconciler.commands._plan_output import add_format_arguments, print_plan
 from reconciler.connection import add_backend_arguments, backend_from_args, context_from_args
-from reconciler.errors import EXIT_OK, ConfigError, PlanError
-from reconciler.plan import Plan
-from reconciler.planner import stale_reasons
+from reconciler.errors import EXIT_OK
 from reconciler.terminal import Terminal
 
 
@@ -23,28 +19,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_backend_arguments(parser)
 
 
-def read_plan(path: str) -> Plan:
-    """A saved plan from `path`. Raises ConfigError (unreadable) or PlanError (not a plan)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the plan {path}: {getattr(exc, 'strerror', None) or exc}") from exc
-    try:
-        return Plan.from_json(text)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "(top level)"
-        raise PlanError(f"{path} is not a Loopform plan (format_version 1): {where}: {first['msg']}") from None
-
-
 def run(args: argparse.Namespace, term: Terminal) -> int:
-    plan = read_plan(args.file)
+    plan = planfile.read(args.file)  # secrets stay `(sensitive:NAME)`: only apply needs them
     context = context_from_args(args, term)  # the specs are re-read as the plan read them
     backend = None
     if not args.offline:
         backend, _ = backend_from_args(args, term, writes=False)
     try:
-        reasons = stale_reasons(plan, backend, context=context)
+        reasons = planfile.stale_reasons(plan, backend, context=context)
     finally:
         if backend is not None:
             backend.close()

@@ -11,7 +11,9 @@ from gitops_kit import SPEC as KIT_SPEC
 from reconciler.config import Flags, resolve_settings
 from reconciler.errors import ConfigError, Location, PlanError
 from reconciler.interpolate import Context, Variable, interpolate
-from reconciler.redact import Redactor, redact_saved_plan, restore_saved_plan
+from reconciler.planfile import redact as redact_saved_plan
+from reconciler.planfile import restore as restore_saved_plan
+from reconciler.redact import Redactor
 from reconciler.spec import load
 
 
