@@ -63,7 +63,7 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
             plan = planfile.read(saved, secret=context.secret)
             _refuse_if_stale(plan, backend, context)
         else:
-            plan = _make_plan(args.paths or [DEFAULT_PATH], backend, default_project, prune=args.prune,
+            plan = _make_plan(args.paths, backend, default_project, prune=args.prune,
                               context=context)
         view: ApplyView = JsonView(term) if args.json else TextView(term)
         view.plan(plan)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reconciler.config import PROJECT_FILE, STATE_DB, STATE_DIR, default_state_db
+from reconciler.config import STATE_DB, STATE_DIR, default_state_db
+from reconciler.settings_file import PROJECT_FILE
 from reconciler.errors import ConfigError
 from reconciler.server import ControlPlane
 from reconciler.server.seed import SEED_FORMAT, apply_seed, load_seed
