@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -126,8 +127,8 @@ def backend_from_args(args: argparse.Namespace, term: Terminal, *,
     from reconciler.client import options_from_env
 
     settings = settings_from_args(args, term)
-    backend = connect(settings, options=options_from_env(os.environ), create=writes)
-    backend.on_pipeline = lambda doc: hide_recorded_secrets(term, doc)
+    backend = connect(settings, options=options_from_env(os.environ), create=writes,
+                      on_pipeline=lambda doc: hide_recorded_secrets(term, doc))
     for note in settings.notes:
         term.eprint(f"note: {note}")
     project = settings.project or "(each spec's own)"
@@ -139,31 +140,32 @@ def backend_from_args(args: argparse.Namespace, term: Terminal, *,
     return backend, settings.project
 
 
-def connect(settings: Settings, *, options: ClientOptions | None = None, create: bool = True) -> RestBackend:
+def connect(settings: Settings, *, options: ClientOptions | None = None, create: bool = True,
+            on_pipeline: Callable[[Pipeline], None] | None = None) -> RestBackend:
     """A RestBackend for resolved settings (the embedded control plane is opened here; see
-    `open_embedded` for `create`)."""
+    `open_embedded` for `create`). `on_pipeline` sees every pipeline document read."""
     from reconciler.client import ApiSession, RestBackend
+    from reconciler.client.rest import fetch_server_info
 
     if settings.kind is BackendKind.DATALOOP:
         assert settings.url is not None
         session = ApiSession(settings.url, settings.token, options=options)
-        backend = RestBackend(session, label=f"Dataloop API {shown_url(settings.url)}",
-                              console_url=settings.console_url)
-        info = backend.server_info()
+        info = fetch_server_info(session)
+        label, console_url = f"Dataloop API {shown_url(settings.url)}", settings.console_url
         if info is not None:
             # `loopform serve` (it answers /loopform/info): say so, not "Dataloop API".
-            backend.label = (f"local control plane at {shown_url(settings.url)} "
-                             f"({'strict' if info.strict else 'sandbox'})")
-            if backend.console_url is None:
-                # The console links point at the server itself.
-                backend.console_url = shown_url(settings.url).removesuffix("/api/v1")
-        return backend
+            label = f"local control plane at {shown_url(settings.url)} ({'strict' if info.strict else 'sandbox'})"
+            # The console links point at the server itself, unless settings name a console.
+            console_url = console_url or shown_url(settings.url).removesuffix("/api/v1")
+        return RestBackend(session, label=label, console_url=console_url, on_pipeline=on_pipeline,
+                           server_info=info)
     return open_embedded(settings.state_db or default_state_db(Path.cwd()), strict=settings.strict,
-                         project=settings.project, options=options, create=create)
+                         project=settings.project, options=options, create=create, on_pipeline=on_pipeline)
 
 
 def open_embedded(db_path: Path, *, strict: bool = False, project: str | None = None,
-                  options: ClientOptions | None = None, create: bool = True) -> RestBackend:
+                  options: ClientOptions | None = None, create: bool = True,
+                  on_pipeline: Callable[[Pipeline], None] | None = None) -> RestBackend:
     """The embedded local control plane at `db_path`, reached in-process through WsgiTransport.
 
     `create=False` leaves a missing database missing: the control plane is then an empty one in
@@ -184,10 +186,8 @@ def open_embedded(db_path: Path, *, strict: bool = False, project: str | None = 
                          transport=WsgiTransport(control_plane.wsgi_app))
     mode = "strict" if strict else "sandbox"
     label = f"local control plane {_display(db_path)} ({mode})"
-    backend = RestBackend(session, label=label, console_url=LOCAL_CONSOLE,
-                          on_close=control_plane.close)
-    backend.control_plane = control_plane
-    return backend
+    return RestBackend(session, label=label, console_url=LOCAL_CONSOLE, on_close=control_plane.close,
+                       control_plane=control_plane, on_pipeline=on_pipeline)
 
 
 def _in_memory(backend: RestBackend) -> bool:

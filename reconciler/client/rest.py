@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from enum import Enum
 from typing import Any
 
 from pydantic import ValidationError
@@ -28,6 +29,24 @@ _SERVER_OWNED = ("id", "status", "creator", "orgId", "url", "createdAt", "update
                  "compositionId", "revisions")
 
 
+class _Unasked(Enum):
+    UNASKED = "unasked"  # the server's info was not asked for yet
+
+
+def fetch_server_info(session: ApiSession) -> ServerInfo | None:
+    """The local control plane's info, or None on a real Dataloop (which has no such route)."""
+    try:
+        data = session.call("GET", "/loopform/info")
+        return ServerInfo.model_validate(data) if isinstance(data, dict) else None
+    except ValidationError:
+        return None  # some other server's answer: not a Loopform control plane
+    except ClientError:
+        # A control plane answers this route to anyone (no token needed); any refusal (404, or a
+        # gate's 401/403 before routing) means a real Dataloop, and the user's first real request
+        # reports a bad token in its own words.
+        return None
+
+
 class RestBackend:
     """A live Dataloop (or local control plane) reached through an `ApiSession`.
 
@@ -37,18 +56,20 @@ class RestBackend:
     """
 
     def __init__(self, session: ApiSession, *, label: str, console_url: str | None = None,
-                 on_close: Callable[[], None] | None = None) -> None:
+                 on_close: Callable[[], None] | None = None, control_plane: Any = None,
+                 on_pipeline: Callable[[Pipeline], None] | None = None,
+                 server_info: ServerInfo | None | _Unasked = _Unasked.UNASKED) -> None:
         self.session = session
         self.label = label
         self.console_url = (console_url or "").rstrip("/") or None
-        self.control_plane: Any = None  # the embedded ControlPlane, when this backend is in-process
+        self.control_plane = control_plane  # the embedded ControlPlane, when this backend is in-process
         self._on_close = on_close
-        self._info: ServerInfo | None = None
-        self._info_known = False
+        self._info: ServerInfo | None = None if isinstance(server_info, _Unasked) else server_info
+        self._info_known = not isinstance(server_info, _Unasked)  # `connect` asks before it names the backend
         self._lock = threading.Lock()
         # Called with every pipeline document read from the API (the CLI hides the secrets the
         # document's marker says it holds, before anything can print them).
-        self.on_pipeline: Callable[[Pipeline], None] | None = None
+        self.on_pipeline = on_pipeline
 
     @property
     def description(self) -> str:
@@ -60,22 +81,19 @@ class RestBackend:
             self._on_close()
             self._on_close = None
 
+    def __enter__(self) -> RestBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- the server itself -------------------------------------------------------------------
 
     def server_info(self) -> ServerInfo | None:
         """The local control plane's info, or None on a real Dataloop (which has no such route)."""
         with self._lock:
             if not self._info_known:
-                try:
-                    data = self.session.call("GET", "/loopform/info")
-                    self._info = ServerInfo.model_validate(data) if isinstance(data, dict) else None
-                except ValidationError:
-                    self._info = None  # some other server's answer: not a Loopform control plane
-                except ClientError:
-                    # A control plane answers this route to anyone (no token needed); any refusal
-                    # (404, or a gate's 401/403 before routing) means a real Dataloop, and the
-                    # user's first real request reports a bad token in its own words.
-                    self._info = None
+                self._info = fetch_server_info(self.session)
                 self._info_known = True
             return self._info
 

@@ -17,17 +17,16 @@ import argparse
 import threading
 from pathlib import Path
 
-from reconciler import planfile
+from reconciler import library, planfile
 from reconciler.apply import DEFAULT_PARALLELISM, Outcome, apply_plan
 from reconciler.backend import Backend
 from reconciler.commands._confirm import confirm
 from reconciler.commands._signals import stop_on_signals
-from reconciler.commands._specs import DEFAULT_PATH, load_specs, spec_set_of
+from reconciler.commands._specs import DEFAULT_PATH
 from reconciler.connection import add_backend_arguments, backend_from_args, context_from_args
 from reconciler.errors import ApplyError, ConfigError, PlanError
 from reconciler.interpolate import Context
 from reconciler.plan import Plan
-from reconciler.planner import make_plan
 from reconciler.render.apply import ApplyView, JsonView, TextView
 from reconciler.terminal import Terminal
 
@@ -63,8 +62,8 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
             plan = planfile.read(saved, secret=context.secret)
             _refuse_if_stale(plan, backend, context)
         else:
-            plan = _make_plan(args.paths, backend, default_project, prune=args.prune,
-                              context=context)
+            plan = library.plan(args.paths, backend, default_project=default_project, prune=args.prune,
+                                context=context)
         view: ApplyView = JsonView(term) if args.json else TextView(term)
         view.plan(plan)
         if not plan.has_changes:
@@ -100,12 +99,6 @@ def _saved_plan_path(paths: list[str]) -> Path | None:
     if path.is_file() and path.suffix not in _SPEC_SUFFIXES:
         return path
     return None
-
-
-def _make_plan(paths: list[str], backend: Backend, default_project: str | None, *, prune: bool,
-               context: Context) -> Plan:
-    return make_plan(load_specs(paths, context=context), backend, default_project=default_project, prune=prune,
-                     spec_set=spec_set_of(paths), context=context)
 
 
 def _refuse_if_stale(plan: Plan, backend: Backend, context: Context) -> None:

@@ -16,12 +16,12 @@ import threading
 
 from reconciler.client import RestBackend
 from reconciler.commands._signals import stop_on_signals
-from reconciler.commands._specs import DEFAULT_PATH, load_specs, spec_set_of
+from reconciler import library
+from reconciler.commands._specs import DEFAULT_PATH
 from reconciler.connection import (add_backend_arguments, backend_from_args, context_from_args,
                                    settings_from_args)
 from reconciler.errors import EXIT_ERROR, EXIT_OK, ConfigError
 from reconciler.plan import Plan
-from reconciler.planner import make_plan
 from reconciler.reconcile import CycleReport, Reconciler, ReconcileOptions, parse_duration
 from reconciler.terminal import Terminal
 
@@ -73,10 +73,9 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
     def plan() -> Plan:
         # Afresh each cycle, loopform.yaml's variables too: a `git pull` between cycles is picked up.
         context = context_from_args(args, term)
-        specs = load_specs(args.paths, context=context)
         backend, default_project = connected[0]
-        return make_plan(specs, backend, default_project=default_project, prune=options.prune,
-                         spec_set=spec_set_of(args.paths), context=context)
+        return library.plan(args.paths, backend, default_project=default_project, prune=options.prune,
+                            context=context)
 
     def log(report: CycleReport) -> None:
         term.print(report.model_dump_json(exclude_defaults=False))

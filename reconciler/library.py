@@ -1,0 +1,87 @@
+"""Loopform as a library: plan and apply from Python, without the CLI.
+
+    from pathlib import Path
+    from reconciler.connection import open_embedded
+    from reconciler.library import apply, plan
+
+    with open_embedded(Path(".loopform/state.db")) as backend:   # or any RestBackend
+        planned = plan(["pipelines/"], backend)
+        result = apply(planned, backend)
+        assert result.ok
+
+The same functions the CLI's `plan` and `apply` use, minus the terminal: nothing is printed, errors
+are the exceptions of `reconciler.errors` (SpecErrors for the specs, ApiError for the backend),
+and apply's progress is `on_event`'s to show.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from reconciler.apply import DEFAULT_PARALLELISM, ApplyResult, ResultEvent, StartEvent, StepEvent, apply_plan
+from reconciler.backend import Backend
+from reconciler.config import default_spec_dir
+from reconciler.errors import Location, SpecError, SpecErrors
+from reconciler.interpolate import Context
+from reconciler.plan import Plan
+from reconciler.planner import make_plan
+from reconciler.spec.loader import SpecFile, load
+from reconciler.spec_set import SpecSet, find_spec_set
+
+Result = ApplyResult
+
+
+def default_paths() -> list[Path]:
+    """The spec paths of a command given none: the project root's `pipelines/`."""
+    return [default_spec_dir(Path.cwd())]
+
+
+def spec_set_of(paths: Sequence[str | Path]) -> SpecSet:
+    """The spec set the current directory belongs to, scoped to the spec paths given (default
+    `pipelines/`): what `prune` may delete (reconciler.spec_set)."""
+    return find_spec_set(Path.cwd(), list(paths) or default_paths())
+
+
+def load_specs(paths: Sequence[str | Path], *, context: Context | None = None,
+               warn: Callable[[SpecError], None] | None = None) -> list[SpecFile]:
+    """The specs under `paths` (none: the project root's `pipelines/`), `${...}` filled from `context`.
+
+    Warnings go to `warn` (dropped without it). Raises SpecErrors with every error, each located;
+    finding no spec file at all is one of them (a mistyped path must not plan an empty world).
+    """
+    shown = [Path(p) for p in paths] or default_paths()
+    loaded = load(shown, context=context)
+    if warn is not None:
+        for warning in (e for e in loaded.errors if e.severity == "warning"):
+            warn(warning)
+    errors = [e for e in loaded.errors if e.severity == "error"]
+    if loaded.files == 0 and not errors:
+        where = ", ".join(map(str, shown))
+        errors.append(SpecError(f"no spec files (*.yaml, *.yml) found in {where}", Location(where)))
+    if errors:
+        raise SpecErrors(errors)
+    return loaded.specs
+
+
+def plan(paths: Sequence[str | Path], backend: Backend, *, default_project: str | None = None,
+         prune: bool = False, context: Context | None = None,
+         warn: Callable[[SpecError], None] | None = None) -> Plan:
+    """The plan that makes `backend`'s pipelines equal the specs under `paths`.
+
+    `default_project` is the project of specs that name none; `prune` plans deleting the pipelines
+    this spec set (the repository or directory holding the specs) applied and no spec names any
+    more. Spec warnings go to `warn`. Raises SpecErrors (every problem of the specs) or ApiError
+    (the backend failed)."""
+    specs = load_specs(paths, context=context, warn=warn)
+    return make_plan(specs, backend, default_project=default_project, prune=prune, spec_set=spec_set_of(paths),
+                     context=context)
+
+
+def apply(plan: Plan, backend: Backend, *, parallelism: int = DEFAULT_PARALLELISM,
+          on_event: Callable[[StartEvent | StepEvent | ResultEvent], None] | None = None,
+          stop: threading.Event | None = None) -> Result:
+    """Execute `plan` on `backend` (`reconciler.apply.apply_plan`): what was done, what failed and
+    what was not attempted, per pipeline. A pipeline's failure is in the result, never raised."""
+    return apply_plan(plan, backend, parallelism=parallelism, on_event=on_event, stop=stop)
