@@ -19,6 +19,9 @@ TYPES: tuple[NodeType, ...] = (dataset.TYPE, code.TYPE, function.TYPE, task.TYPE
 GENERIC: NodeType = generic.TYPE
 ALL: tuple[NodeType, ...] = (*TYPES, GENERIC)
 
+# Every type's port settings (see NodeType.port_settings), for readers of data not yet typed.
+PORT_SETTINGS: dict[str, tuple[str, ...]] = {name: fields for t in ALL for name, fields in t.port_settings.items()}
+
 _BY_MODEL: dict[type, NodeType] = {t.model: t for t in ALL}
 _BY_PLATFORM: dict[str, NodeType] = {t.platform_type: t for t in TYPES}
 _BY_SPEC: dict[str, NodeType] = {t.spec_type: t for t in TYPES}
@@ -57,4 +60,4 @@ def node_ports(node: AnyNode) -> tuple[list[PortSpec], list[PortSpec]]:
     return inputs, outputs
 
 
-__all__ = ["ALL", "GENERIC", "TYPES", "NodeType", "for_platform", "for_spec", "for_spec_type", "node_ports", "spec_type_of"]
+__all__ = ["ALL", "GENERIC", "PORT_SETTINGS", "TYPES", "NodeType", "for_platform", "for_spec", "for_spec_type", "node_ports", "spec_type_of"]

@@ -117,6 +117,10 @@ class NodeType:
     # Namespace / metadata keys the platform generates at install and that are never compared.
     server_namespace: ClassVar[frozenset[str]] = frozenset()
     server_metadata: ClassVar[frozenset[str]] = frozenset()
+    # Settings objects whose fields decide the node's ports (a task's `task.type` and `task.actions`
+    # make its output's actions): name -> those fields. A schema error there makes the salvaged
+    # node a placeholder; elsewhere in the object only the bad field is dropped.
+    port_settings: ClassVar[dict[str, tuple[str, ...]]] = {}
     # The field naming a pipeline variable the node reads its resource from, and the variable's type.
     variable_field: ClassVar[tuple[str, str] | None] = None
     # Whether items wait here for people (a task): a loop through such a node ends, any other loop

@@ -59,6 +59,7 @@ class Task(NodeType):
     platform_type = "task"
     model = TaskNode
     waits = True
+    port_settings = {"task": ("type", "actions")}
 
     def default_outputs(self, node: AnyNode) -> list[PortSpec]:
         assert isinstance(node, TaskNode)

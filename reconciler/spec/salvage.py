@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from reconciler.nodes import PORT_SETTINGS
 from reconciler.spec.graph import Finding, parse_endpoint
 from reconciler.spec.models import API_VERSION, KIND, NODE_KEY_PATTERN, PipelineSpec
 
@@ -90,10 +91,11 @@ def _node_repair(parts: list[str]) -> tuple[str, ...] | None:
     broken, or the node as a whole is)."""
     if not parts or parts[0] in ("type", "inputs", "outputs"):
         return None
-    if parts[0] == "task":
-        if len(parts) == 1 or parts[1] in ("type", "actions"):
+    deciding = PORT_SETTINGS.get(parts[0])
+    if deciding is not None:
+        if len(parts) == 1 or parts[1] in deciding:
             return None
-        return ("task", parts[1])
+        return (parts[0], parts[1])
     return (parts[0],)
 
 
