@@ -9,9 +9,14 @@ module here, listed in `TYPES`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from reconciler.nodes import code, custom, dataset, function, generic, ml, task, update_variable
 from reconciler.nodes.base import NodeType
-from reconciler.spec.models import AnyNode, PortSpec
+from reconciler.spec.fields import PortSpec
+
+if TYPE_CHECKING:
+    from reconciler.spec.models import AnyNode
 
 # The typed node types, in the order the spec's node union lists them; `generic` takes the rest.
 TYPES: tuple[NodeType, ...] = (dataset.TYPE, code.TYPE, function.TYPE, task.TYPE, ml.TYPE, custom.TYPE,

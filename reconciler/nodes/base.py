@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from reconciler.backend import Resolved, ResourceKind
 from reconciler.document import Node
+from reconciler.spec.fields import PortSpec
 from reconciler.spec.finding import Finding
-from reconciler.spec.models import AnyNode, PortSpec
 from reconciler.spec.suggest import Hints
 
 if TYPE_CHECKING:
     from reconciler.nodes.view import NameLookup, SpecView
+    from reconciler.spec.models import AnyNode
 
 # The namespace of nodes run by the platform's own pipeline-utils service (dataset, task and
 # updateVariable nodes): compile writes it, the plan's spec view leaves it out where it is exactly this.

@@ -9,12 +9,50 @@ carries the live values on update unless the spec sets them (`keep_live`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import Field, model_validator, StringConstraints
 
 from reconciler.document import Node
 from reconciler.nodes.base import CodeRef, CompileContext, ExportContext, NodeType, PlatformParts
 from reconciler.nodes.view import NameLookup, SpecView, nonempty_str
-from reconciler.spec.models import AnyNode, CodeNode
+from reconciler.spec.fields import NodeSpecBase, NonEmpty
+
+if TYPE_CHECKING:
+    from reconciler.spec.models import AnyNode
+
+
+# -- the spec model -------------------------------------------------------------------------------
+
+class CodeNode(NodeSpecBase):
+    """Python code run by the platform: inline `code` or a `source` file (exactly one)."""
+
+    type: Literal["code"] = Field(description="Node type.", examples=["code"])
+    function: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = Field(
+        default="run", description="Entry-point function name.", examples=["run"]
+    )
+    code: NonEmpty | None = Field(
+        default=None,
+        description="Inline Python source.",
+        examples=["import dtlpy as dl\n\nclass ServiceRunner(dl.BaseServiceRunner):\n    ..."],
+    )
+    source: NonEmpty | None = Field(
+        default=None,
+        description="Path of a Python file, relative to the spec file.",
+        examples=["snippets/cut_frames.py"],
+    )
+    packageName: NonEmpty | None = Field(
+        default=None, description="Package name the code is deployed as.", examples=["cut-frames"]
+    )
+
+    @model_validator(mode="after")
+    def _code_xor_source(self) -> CodeNode:
+        if (self.code is None) == (self.source is None):
+            raise ValueError("a code node needs exactly one of `code` (inline) or `source` (a file)")
+        return self
+
+
+# -- the type -------------------------------------------------------------------------------------
 
 
 # In the order an update writes them back.

@@ -2,12 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
 
 from reconciler.document import Node
 from reconciler.nodes.base import CompileContext, ExportContext, NodeType, PlatformParts
 from reconciler.nodes.view import NameLookup, SpecView
-from reconciler.spec.models import AnyNode, CustomNode
+from reconciler.spec.fields import NodeSpecBase, NonEmpty
+
+if TYPE_CHECKING:
+    from reconciler.spec.models import AnyNode
+
+
+# -- the spec model -------------------------------------------------------------------------------
+
+class CustomNode(NodeSpecBase):
+    """A node provided by an installed app (DPK)."""
+
+    type: Literal["custom"] = Field(description="Node type.", examples=["custom"])
+    app: NonEmpty = Field(description="App name.", examples=["scoring-and-metrics"])
+    dpk: NonEmpty | None = Field(
+        default=None, description="DPK name (default: the app name).", examples=["scoring-and-metrics"]
+    )
+    function: NonEmpty | None = Field(
+        default=None, description="Function the node runs.", examples=["consensus_agreement"]
+    )
+    service: NonEmpty | None = Field(
+        default=None, description="Service name.", examples=["scoring-and-metrics"]
+    )
+    module: NonEmpty | None = Field(default=None, description="Module name.", examples=["dlm_module"])
+    package: NonEmpty | None = Field(
+        default=None, description="Package name.", examples=["scoring-and-metrics"]
+    )
+    nodeConfig: dict[str, Any] | None = Field(
+        default=None,
+        description="The app's node configuration form (metadata.customNodeConfig).",
+        examples=[{"agreement_threshold": 0.75}],
+    )
+
+
+# -- the type -------------------------------------------------------------------------------------
 
 # Spec field -> namespace field.
 _NAMESPACE = (("function", "functionName"), ("service", "serviceName"), ("module", "moduleName"),

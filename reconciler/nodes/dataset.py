@@ -7,7 +7,9 @@ copies them into the dataset (exported clone nodes name the module and package e
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
 
 from reconciler.backend import ResourceKind
 from reconciler.document import Node, compact_json, parse_json_text
@@ -20,8 +22,55 @@ from reconciler.nodes.base import (
     PlatformParts,
 )
 from reconciler.nodes.view import NameLookup, SpecView, nonempty_str
+from reconciler.spec.fields import DqlFilter, NodeSpecBase, NonEmpty, SpecModel
 from reconciler.spec.finding import Finding
-from reconciler.spec.models import AnyNode, DatasetNode
+
+if TYPE_CHECKING:
+    from reconciler.spec.models import AnyNode
+
+
+# -- the spec model -------------------------------------------------------------------------------
+
+class LoadExistingSpec(SpecModel):
+    """Load items already in the dataset when the pipeline is installed, optionally filtered."""
+
+    filter: DqlFilter | None = Field(
+        default=None,
+        description="DQL filter choosing which existing items are loaded.",
+        examples=[{"dir": "/incoming"}],
+    )
+
+
+class DatasetNode(NodeSpecBase):
+    """A dataset (platform `storage`) node: items enter or are stored here."""
+
+    type: Literal["dataset"] = Field(description="Node type.", examples=["dataset"])
+    dataset: NonEmpty | None = Field(
+        default=None,
+        description="Dataset name in the project (optional for templates using `datasetVariable`).",
+        examples=["raw-videos"],
+    )
+    folder: Annotated[str, StringConstraints(pattern=r"^/")] | None = Field(
+        default=None, description="Folder in the dataset (starts with `/`).", examples=["/incoming"]
+    )
+    loadExisting: bool | LoadExistingSpec | None = Field(
+        default=None,
+        description="Run the pipeline on items already in the dataset at install: true, or a filter.",
+        examples=[True, {"filter": {"dir": "/incoming"}}],
+    )
+    operation: Literal["handle", "clone"] = Field(
+        default="handle",
+        description="handle: pass items on (dataset_handler); clone: copy items here (clone_item).",
+        examples=["clone"],
+    )
+    datasetVariable: NonEmpty | None = Field(
+        default=None,
+        description="Pipeline variable (type Dataset) naming the dataset.",
+        examples=["source-dataset"],
+    )
+
+
+# -- the type -------------------------------------------------------------------------------------
 
 
 def _load_existing(value: Any) -> Any:

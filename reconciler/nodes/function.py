@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
 
 from reconciler.backend import ResourceKind
 from reconciler.document import Node
 from reconciler.nodes.base import CompileContext, ExportContext, NodeType, PlatformParts
 from reconciler.nodes.view import NameLookup, SpecView
-from reconciler.spec.models import AnyNode, FunctionNode
+from reconciler.spec.fields import NodeSpecBase, NonEmpty
+
+if TYPE_CHECKING:
+    from reconciler.spec.models import AnyNode
+
+
+# -- the spec model -------------------------------------------------------------------------------
+
+class FunctionNode(NodeSpecBase):
+    """A function of a deployed FaaS service."""
+
+    type: Literal["function"] = Field(description="Node type.", examples=["function"])
+    service: NonEmpty = Field(description="Service name.", examples=["frame-extractor"])
+    function: NonEmpty = Field(description="Function name.", examples=["extract"])
+    module: NonEmpty | None = Field(
+        default=None, description="Module name.", examples=["default_module"]
+    )
+    package: NonEmpty | None = Field(
+        default=None, description="Package name.", examples=["frame-extractor"]
+    )
+    project: NonEmpty | None = Field(
+        default=None, description="Project that owns the service.", examples=["demo"]
+    )
+
+
+# -- the type -------------------------------------------------------------------------------------
 
 # Spec field -> namespace field, in the order export writes them.
 _NAMESPACE = (("service", "serviceName"), ("function", "functionName"), ("module", "moduleName"),

@@ -6,10 +6,37 @@ the `repeatable` flag the typed nodes get), so what the spec says is what the pl
 
 from __future__ import annotations
 
+import re
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import Field, StringConstraints
+
 from reconciler.document import NODE_TYPES
 from reconciler.nodes.base import CompileContext, NodeChecks, NodeType, PlatformParts
+from reconciler.spec.fields import RESERVED_GENERIC_TYPES, NodeSpecBase
 from reconciler.spec.finding import Finding
-from reconciler.spec.models import AnyNode, GenericNode
+
+if TYPE_CHECKING:
+    from reconciler.spec.models import AnyNode
+
+
+# -- the spec model -------------------------------------------------------------------------------
+
+_GENERIC_TYPE_PATTERN = (
+    r"^(?!(?:" + "|".join(map(re.escape, RESERVED_GENERIC_TYPES)) + r")$)[A-Za-z][A-Za-z0-9_-]*$"
+)
+
+
+class GenericNode(NodeSpecBase):
+    """Any other platform node type (merge, split, api, and types added later), kept verbatim."""
+
+    type: Annotated[str, StringConstraints(pattern=_GENERIC_TYPE_PATTERN)] = Field(
+        description="Platform node type (not one of the typed spec types, and `storage` is `dataset`).",
+        examples=["merge"],
+    )
+
+
+# -- the type -------------------------------------------------------------------------------------
 
 
 class Generic(NodeType):

@@ -6,13 +6,53 @@ a spec names only the function; outputs are `item: Item` and `annotations: Annot
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, model_validator
 
 from reconciler.backend import ResourceKind
 from reconciler.document import Node
 from reconciler.nodes.base import ITEM_PORT, CompileContext, ExportContext, NodeType, PlatformParts
 from reconciler.nodes.view import NameLookup, SpecView, nonempty_str
-from reconciler.spec.models import ML_FUNCTIONS, AnyNode, MlNode, PortSpec
+from reconciler.spec.fields import NodeSpecBase, NonEmpty, PortSpec
+
+if TYPE_CHECKING:
+    from reconciler.spec.models import AnyNode
+
+
+# -- the spec model -------------------------------------------------------------------------------
+
+ML_FUNCTIONS = ("predict", "train", "evaluate", "embed")
+
+
+class MlNode(NodeSpecBase):
+    """A model function (predict, train, evaluate, embed)."""
+
+    type: Literal["ml"] = Field(description="Node type.", examples=["ml"])
+    model: NonEmpty | None = Field(
+        default=None, description="Model name in the project.", examples=["yolov8"]
+    )
+    modelVariable: NonEmpty | None = Field(
+        default=None, description="Pipeline variable (type Model) naming the model.", examples=["model"]
+    )
+    function: Literal[ML_FUNCTIONS] = Field(  # type: ignore[valid-type]
+        default="predict", description="Model function to run.", examples=["predict"]
+    )
+    mlType: NonEmpty | None = Field(
+        default=None, description="Model kind, e.g. genAi or embeddings.", examples=["genAi"]
+    )
+    modelConfig: dict[str, Any] | None = Field(
+        default=None, description="Model configuration overrides.", examples=[{"conf_thresh": 0.4}]
+    )
+
+    @model_validator(mode="after")
+    def _model_xor_variable(self) -> MlNode:
+        if self.model is not None and self.modelVariable is not None:
+            raise ValueError("give either `model` or `modelVariable`, not both")
+        return self
+
+
+# -- the type -------------------------------------------------------------------------------------
 
 ML_PACKAGE = "model-mgmt-app"
 

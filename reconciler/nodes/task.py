@@ -7,16 +7,165 @@ for people, so a loop through a task (rejected items back to annotation) is not 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
 
 from reconciler.backend import ResourceKind
 from reconciler.document import Node
-from reconciler.nodes.base import PIPELINE_UTILS, CompileContext, ExportContext, NodeChecks, NodeType, PlatformParts
+from reconciler.nodes.base import (
+    PIPELINE_UTILS,
+    CompileContext,
+    ExportContext,
+    NodeChecks,
+    NodeType,
+    PlatformParts,
+)
 from reconciler.nodes.view import NameLookup, SpecView, nonempty_str
+from reconciler.spec.fields import NodeSpecBase, NonEmpty, PortSpec, SpecModel
 from reconciler.spec.finding import Finding
-from reconciler.spec.models import TASK_DEFAULT_ACTIONS, AnyNode, PortSpec, TaskNode
+
+if TYPE_CHECKING:
+    from reconciler.spec.models import AnyNode
+
+
+# -- the spec model -------------------------------------------------------------------------------
+
+TASK_DEFAULT_ACTIONS = {"annotation": ["complete", "discard"], "qa": ["approve", "discard"]}
+
+
+class WorkloadEntry(SpecModel):
+    """One assignee's share of a task's items."""
+
+    assignee: NonEmpty = Field(description="Assignee email.", examples=["ann@example.com"])
+    load: float = Field(ge=0, le=100, description="Share of items, percent.", examples=[50])
+
+
+class ConsensusSpec(SpecModel):
+    """Items labeled by several assignees, to measure their agreement."""
+
+    type: NonEmpty = Field(
+        default="consensus", description="Consensus task type.", examples=["consensus"]
+    )
+    percentage: float | None = Field(
+        default=None, ge=0, le=100, description="Share of items labeled by several people.", examples=[100]
+    )
+    assignees: int | None = Field(
+        default=None, ge=2, description="How many people label each consensus item.", examples=[2]
+    )
+
+
+DUE_DATE_PATTERN = (
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$"
+)
+
+
+def _iso_date_or_datetime(value: str) -> str:
+    if not re.match(DUE_DATE_PATTERN, value):
+        raise ValueError("dueDate must be an ISO date (2026-12-31) or date-time")
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("dueDate must be an ISO date (2026-12-31) or date-time") from None
+    return value
+
+
+class TaskSpec(SpecModel):
+    """An annotation or QA task items are sent to."""
+
+    type: Literal["annotation", "qa"] = Field(
+        default="annotation", description="Task type.", examples=["qa"]
+    )
+    dataset: NonEmpty | None = Field(
+        default=None, description="Dataset the task lives in.", examples=["frames"]
+    )
+    recipe: NonEmpty | None = Field(
+        default=None, description="Recipe title within the dataset.", examples=["default"]
+    )
+    assignees: list[NonEmpty] | None = Field(
+        default=None,
+        description="Assignee emails, sharing the load equally.",
+        examples=[["ann@example.com", "bob@example.com"]],
+    )
+    workload: list[WorkloadEntry] | None = Field(
+        default=None,
+        description="Explicit load per assignee (instead of `assignees`).",
+        examples=[[{"assignee": "ann@example.com", "load": 50}]],
+    )
+    owner: NonEmpty | None = Field(
+        default=None, description="Task owner email.", examples=["lead@example.com"]
+    )
+    priority: Literal["low", "medium", "high"] | None = Field(
+        default=None, description="Task priority.", examples=["medium"]
+    )
+    dueDate: str | None = Field(
+        default=None,
+        description="Due date, ISO date or date-time.",
+        examples=["2026-12-31", "2026-12-31T18:00:00Z"],
+    )
+    batchSize: int | None = Field(
+        default=None,
+        ge=3,
+        le=100,
+        description="Pulling task: items an assignee pulls at a time (3 to 100).",
+        examples=[10],
+    )
+    maxBatchWorkload: int | None = Field(
+        default=None,
+        ge=5,
+        le=200,
+        description="Pulling task: most items in one assignee's assignment, from batchSize + 2 "
+        "to 2 x batchSize.",
+        examples=[15],
+    )
+    consensus: ConsensusSpec | None = Field(
+        default=None,
+        description="Consensus settings.",
+        examples=[{"type": "consensus", "percentage": 100, "assignees": 2}],
+    )
+    groups: list[NonEmpty] | None = Field(
+        default=None, description="Assignee groups.", examples=[["labelers"]]
+    )
+    actions: list[NonEmpty] | None = Field(
+        default=None,
+        min_length=1,
+        description="Overrides the output port's actions (default complete/discard or approve/discard).",
+        examples=[["complete", "discard", "escalate"]],
+    )
+
+    @field_validator("dueDate")
+    @classmethod
+    def _due_is_iso(cls, value: str | None) -> str | None:
+        return None if value is None else _iso_date_or_datetime(value)
+
+    @model_validator(mode="after")
+    def _assignees_xor_workload(self) -> TaskSpec:
+        if self.assignees is not None and self.workload is not None:
+            raise ValueError("give either `assignees` or `workload`, not both")
+        return self
+
+    def default_actions(self) -> list[str]:
+        return list(self.actions) if self.actions else list(TASK_DEFAULT_ACTIONS[self.type])
+
+
+class TaskNode(NodeSpecBase):
+    """An annotation or QA task."""
+
+    type: Literal["task"] = Field(description="Node type.", examples=["task"])
+    task: TaskSpec = Field(
+        default_factory=TaskSpec,
+        description="The task's settings.",
+        examples=[{"type": "annotation", "dataset": "frames", "recipe": "default"}],
+    )
+
+
+# -- the type -------------------------------------------------------------------------------------
 
 # The spec's priority words and the numbers TaskNode.priority holds.
 PRIORITY = {"low": 1, "medium": 2, "high": 3}

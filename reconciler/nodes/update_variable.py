@@ -3,9 +3,27 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
+
 from reconciler.nodes.base import PIPELINE_UTILS, CompileContext, NodeType, PlatformParts
 from reconciler.nodes.view import NameLookup, SpecView
-from reconciler.spec.models import AnyNode, UpdateVariableNode
+from reconciler.spec.fields import NodeSpecBase
+
+if TYPE_CHECKING:
+    from reconciler.spec.models import AnyNode
+
+
+# -- the spec model -------------------------------------------------------------------------------
+
+class UpdateVariableNode(NodeSpecBase):
+    """Sets pipeline variables while a cycle runs (configure it through raw `metadata`)."""
+
+    type: Literal["updateVariable"] = Field(description="Node type.", examples=["updateVariable"])
+
+
+# -- the type -------------------------------------------------------------------------------------
 
 _NAMESPACE = {"functionName": "update_variable", **PIPELINE_UTILS}
 
