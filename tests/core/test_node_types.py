@@ -22,7 +22,7 @@ from reconciler.export import export_pipeline
 from reconciler.normalize import essence
 from reconciler.plan import Action
 from reconciler.spec import load
-from reconciler.spec.models import NODE_MODELS
+from reconciler.spec.models import NODE_MODELS, TYPED_NODE_TYPES
 
 # One spec node per type, with as many typed fields set as read back exactly.
 NODES: dict[str, dict[str, Any]] = {
@@ -59,6 +59,7 @@ class Names:
 
 def test_every_spec_node_model_has_one_type_module() -> None:
     assert [t.spec_type for t in nodes.TYPES] + ["generic"] == list(NODE_MODELS)
+    assert tuple(t.spec_type for t in nodes.TYPES) == TYPED_NODE_TYPES  # the spec union's tags
     assert {t.model for t in nodes.ALL} == set(NODE_MODELS.values())
     assert set(NODES) == {t.spec_type for t in nodes.ALL}
 
