@@ -2,7 +2,8 @@
 
 Pure apart from the injected name lookup. Works on essences (see `normalize`): the unchanged path
 is a handful of native `==` on plain dicts; only sections that differ are walked field by field,
-and those differences are then put in spec terms (`spec_terms`: `nodes.<key>.task.recipe`,
+each difference made at its address (`leafdiff.DiffItem`: section, key, field, kind), and those
+differences are then put in spec terms (`spec_terms`: `nodes.<key>.task.recipe`,
 `nodes.<key>.trigger.event.filter`, `connections.a.item -> b.item.filter`, ...).
 Iteration is over sorted key sets (only desired -> add, only live -> remove, both -> compare), so
 output order is deterministic.
