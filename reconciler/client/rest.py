@@ -60,16 +60,34 @@ class RestBackend:
                  on_pipeline: Callable[[Pipeline], None] | None = None,
                  server_info: ServerInfo | None | _Unasked = _Unasked.UNASKED) -> None:
         self.session = session
-        self.label = label
-        self.console_url = (console_url or "").rstrip("/") or None
-        self.control_plane = control_plane  # the embedded ControlPlane, when this backend is in-process
+        self._label = label
+        self._console_url = (console_url or "").rstrip("/") or None
+        self._control_plane = control_plane
         self._on_close = on_close
         self._info: ServerInfo | None = None if isinstance(server_info, _Unasked) else server_info
         self._info_known = not isinstance(server_info, _Unasked)  # `connect` asks before it names the backend
         self._lock = threading.Lock()
         # Called with every pipeline document read from the API (the CLI hides the secrets the
         # document's marker says it holds, before anything can print them).
-        self.on_pipeline = on_pipeline
+        self._on_pipeline = on_pipeline
+
+    # What the backend is, fixed at construction (read-only: `connect` decides all of it first).
+    @property
+    def label(self) -> str:
+        return self._label
+
+    @property
+    def console_url(self) -> str | None:
+        return self._console_url
+
+    @property
+    def control_plane(self) -> Any:
+        """The embedded ControlPlane, when this backend is in-process (else None)."""
+        return self._control_plane
+
+    @property
+    def on_pipeline(self) -> Callable[[Pipeline], None] | None:
+        return self._on_pipeline
 
     @property
     def description(self) -> str:

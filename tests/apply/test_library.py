@@ -42,6 +42,8 @@ def test_the_backend_is_a_context_manager_that_closes(tmp_path: Path) -> None:
     with open_embedded(tmp_path / "state.db") as backend:
         store = backend.control_plane.store
         assert store.meta("no such key") is None
+        with pytest.raises(AttributeError):  # what it is was decided when it was made
+            backend.label = "another backend"  # type: ignore[misc]
     with pytest.raises(StoreError):  # closed with the block: the database is released
         store.meta("no such key")
 
