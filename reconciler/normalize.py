@@ -206,14 +206,15 @@ class ConnectionRef:
     action: str | None
 
 
-def connection_refs(wire: Mapping[str, Any], keys: Mapping[str, str]) -> list[ConnectionRef]:
-    """The connections of a pipeline document (wire form) by their ends, in document order."""
-    port_name: dict[tuple[str, str], str] = {}  # (node id, port id) -> port name
-    for node in wire.get("nodes", []):
-        for io in ("inputs", "outputs"):
-            ports = node.get(io) or []
-            for name, p in zip(_port_names(ports), ports):
-                port_name[(node["id"], p.get("portId", ""))] = name
+def connection_refs(wire: Mapping[str, Any], keys: Mapping[str, str],
+                    port_name: Mapping[tuple[str, str], str] | None = None) -> list[ConnectionRef]:
+    """The connections of a pipeline document (wire form) by their ends, in document order.
+    `port_name` ((node id, port id) -> port name, as `essence` works it out) saves reading the
+    ports again."""
+    if port_name is None:
+        port_name = {(node["id"], p.get("portId", "")): name for node in wire.get("nodes", [])
+                     for io in ("inputs", "outputs")
+                     for name, p in zip(_port_names(node.get(io) or []), node.get(io) or [])}
 
     def end(ref: dict[str, Any]) -> tuple[str, str]:
         node_id, port_id = ref.get("nodeId", ""), ref.get("portId", "")
@@ -239,9 +240,18 @@ def essence(doc: Pipeline, *, keys: Mapping[str, str], owned: frozenset[str] = f
     wire = doc.wire()
     fields = {f: wire.get(f) or "" for f in _PIPELINE_COMPARED}  # description: "" is the default
 
-    nodes = {keys[node["id"]]: _node_essence(node, keys[node["id"]], owned) for node in wire.get("nodes", [])}
+    nodes: dict[str, dict[str, Any]] = {}
+    port_name: dict[tuple[str, str], str] = {}  # (node id, port id) -> port name
+    for node in wire.get("nodes", []):
+        key = keys[node["id"]]
+        nodes[key] = _node_essence(node, key, owned)
+        for io in ("inputs", "outputs"):
+            ports = node.get(io) or []
+            for name, p in zip(_port_names(ports), ports):
+                port_name[(node["id"], p.get("portId", ""))] = name
+
     connections: dict[str, dict[str, Any]] = {}
-    for ref, conn in zip(connection_refs(wire, keys), wire.get("connections", [])):
+    for ref, conn in zip(connection_refs(wire, keys, port_name), wire.get("connections", [])):
         # "{}" and a missing condition both mean "no filter" (the SDK omits it).
         condition = parse_json_text(conn.get("condition") or "{}")
         extra = {k: v for k, v in conn.items()
