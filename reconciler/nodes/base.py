@@ -103,6 +103,51 @@ class CodeRef:
     source: str | None
 
 
+# -- running a node locally (the execution engine calls `NodeType.run`) ------------------------
+
+
+@dataclass(frozen=True)
+class CodeResult:
+    """What a node's code did in its own process: its outputs by port name, its captured log, and
+    the error (a traceback, or why it was stopped) when it failed."""
+
+    outputs: dict[str, Any]
+    log: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """One node execution's end: `success` (values flow on from `outputs`, by output port name;
+    a port whose value is None emits nothing; `action` picks the connections of that action),
+    `failed` (`message` says why), `in-progress` (the item waits, in a task) or `pending`
+    (nothing here can run the node; `message` says so)."""
+
+    status: str
+    outputs: dict[str, Any] = field(default_factory=dict)
+    message: str | None = None
+    log: str = ""
+    action: str | None = None
+
+
+class RunContext(Protocol):
+    """What a node type's `run` may do in the local control plane; the engine implements it."""
+
+    def place_item(self, item_id: str, *, dataset_id: str, folder: str | None, clone: bool) -> str:
+        """The item moved (or cloned) into `dataset_id` and `folder`; the id of the item now there."""
+        ...
+
+    def enter_task(self, node_id: str, item_id: str) -> bool:
+        """Queue the item in the task of task node `node_id`; False when the node has no task."""
+        ...
+
+    def run_code(self, code: str, function: str, inputs: list[dict[str, Any]],
+                 outputs: list[dict[str, Any]]) -> CodeResult:
+        """Run `function` of `code` in a separate process with these input ports (each with its
+        `value`); its result split over these output ports."""
+        ...
+
+
 class NodeType:
     """One node type. Subclasses set the class attributes and override what their type does
     differently; the defaults are those of a node the platform runs without typed fields.
@@ -177,3 +222,12 @@ class NodeType:
     def summary(self, view: dict[str, Any]) -> list[tuple[str, Any]]:
         """(field, value) pairs that say what a node (its spec view) is about."""
         return [(f, view[f]) for f in self.summary_fields if f in view]
+
+    def run(self, node: dict[str, Any], inputs: dict[str, Any], ctx: RunContext) -> RunOutcome:
+        """Run the platform node `node` locally on `inputs` (input port name -> value). A type
+        without a local runner stops the item here, saying so: never a pretended success."""
+        return RunOutcome(status="pending", message=no_runner(node))
+
+
+def no_runner(node: dict[str, Any]) -> str:
+    return f"pending: no local runner for {node.get('type')} node {node.get('name')!r}"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import Field, model_validator, StringConstraints
 
 from reconciler.document import Node
-from reconciler.nodes.base import CodeRef, CompileContext, ExportContext, NodeType, PlatformParts
+from reconciler.nodes.base import CodeRef, CompileContext, ExportContext, NodeType, PlatformParts, RunContext, RunOutcome
 from reconciler.nodes.view import NameLookup, SpecView, nonempty_str
 from reconciler.spec.fields import NodeSpecBase, NonEmpty
 
@@ -119,6 +119,18 @@ class Code(NodeType):
     def code(self, node: AnyNode) -> CodeRef | None:
         assert isinstance(node, CodeNode)
         return CodeRef(inline=node.code, source=node.source)
+
+    def run(self, node: dict[str, Any], inputs: dict[str, Any], ctx: RunContext) -> RunOutcome:
+        # The spec's Python, in its own process (the engine's runner): an exception fails this
+        # execution with its traceback; the function's result flows on through the output ports.
+        package = (node.get("config") or {}).get("package") or {}
+        code = package.get("code") if isinstance(package, dict) else None
+        function = (node.get("namespace") or {}).get("functionName") or "run"
+        ports = [{**port, "value": inputs.get(port.get("name"))} for port in node.get("inputs") or []]
+        result = ctx.run_code(code if isinstance(code, str) else "", function, ports, list(node.get("outputs") or []))
+        if result.error is not None:
+            return RunOutcome(status="failed", message=result.error, log=result.log)
+        return RunOutcome(status="success", outputs=result.outputs, log=result.log)
 
 
 TYPE = Code()

@@ -20,6 +20,8 @@ from reconciler.nodes.base import (
     GraphFacts,
     NodeType,
     PlatformParts,
+    RunContext,
+    RunOutcome,
 )
 from reconciler.nodes.view import NameLookup, SpecView, nonempty_str
 from reconciler.spec.fields import DqlFilter, NodeSpecBase, NonEmpty, SpecModel
@@ -182,6 +184,17 @@ class Dataset(NodeType):
         elif fn == "dataset_handler" and view.usable("namespace.functionName") \
                 and "moduleName" not in ns and "packageName" not in ns:
             view.put("operation", "handle", "namespace.functionName")
+
+    def run(self, node: dict[str, Any], inputs: dict[str, Any], ctx: RunContext) -> RunOutcome:
+        # The item goes into the node's dataset and folder: cloned by a clone node, else moved
+        # (an item already there stays where it is).
+        meta = node.get("metadata") or {}
+        item, dataset_id = inputs.get("item"), meta.get("datasetId")
+        if isinstance(item, str) and isinstance(dataset_id, str):
+            clone = (node.get("namespace") or {}).get("functionName") == "clone_item"
+            folder = meta.get("dir") if isinstance(meta.get("dir"), str) else None
+            item = ctx.place_item(item, dataset_id=dataset_id, folder=folder, clone=clone)
+        return RunOutcome(status="success", outputs={p.get("name"): item for p in node.get("outputs") or []})
 
 
 TYPE = Dataset()

@@ -23,6 +23,8 @@ from reconciler.nodes.base import (
     NodeChecks,
     NodeType,
     PlatformParts,
+    RunContext,
+    RunOutcome,
 )
 from reconciler.nodes.view import NameLookup, SpecView, nonempty_str
 from reconciler.spec.fields import NodeSpecBase, NonEmpty, PortSpec, SpecModel
@@ -370,6 +372,17 @@ class Task(NodeType):
         if not isinstance(task, dict):
             return []
         return [(f, task[f]) for f in ("type", "dataset", "recipe") if f in task]
+
+    def run(self, node: dict[str, Any], inputs: dict[str, Any], ctx: RunContext) -> RunOutcome:
+        # The item enters the node's task and waits there: an item status with an action
+        # (completed, discard, ...) ends this execution and picks the connections of that action.
+        item = inputs.get("item")
+        if not isinstance(item, str):
+            return RunOutcome(status="failed", message=f"task node {node.get('name')!r} received no item")
+        if not ctx.enter_task(str(node.get("id")), item):
+            return RunOutcome(status="failed", message=f"task node {node.get('name')!r} has no task "
+                                                       "(install creates it when its dataset is in the project)")
+        return RunOutcome(status="in-progress")
 
 
 TYPE = Task()

@@ -29,6 +29,7 @@ from reconciler.server import (
     routes_tasks,
 )
 from reconciler.server.auth import TokenAuthority
+from reconciler.server.engine import Engine
 from reconciler.server.http import (
     HttpError,
     Request,
@@ -184,6 +185,7 @@ class ControlPlane:
         routes_packages.register(self._router, self)
         routes_bots.register(self._router, self)
         routes_integrations.register(self._router, self)
+        self.engine = Engine(self, api_prefix=API_PREFIX)
         self.ensure_user(default_user)
         if default_project:
             # The same id in every fresh database: a plan saved against a database that did not
@@ -199,6 +201,7 @@ class ControlPlane:
         return self.tokens.mint(email or self.default_user, ttl_seconds=ttl_seconds)
 
     def close(self) -> None:
+        self.engine.close()
         self.store.close()
 
     def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

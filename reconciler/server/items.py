@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from reconciler.server.http import HttpError, Request
-from reconciler.server.ids import now_iso
+from reconciler.server.ids import now_iso, object_id
 from reconciler.server.store import Store
 
 Doc = dict[str, Any]
@@ -75,6 +75,19 @@ def save_item(store: Store, doc: Doc) -> None:
         store.put_resource(KIND, doc, name=doc["filename"], project_id=doc["projectId"], scope=doc["datasetId"])
     else:
         store.rename_resource(KIND, doc["id"], name=doc["filename"], doc=doc)
+
+
+def clone_item(store: Store, binaries: Path, doc: Doc, target: Doc, *, filename: str, creator: str,
+               metadata: Doc) -> Doc:
+    """A copy of item `doc` (its bytes too) saved at `filename` of dataset `target`, with `metadata`."""
+    copied = item_doc(item_id=object_id(), dataset=target, filename=filename, item_type=doc["type"],
+                      creator=creator, size=doc["metadata"]["system"].get("size", 0),
+                      metadata=metadata, description=doc.get("description"))
+    copied["srcItem"] = doc["id"]
+    if doc["type"] == "file":
+        write_binary(binaries, copied["id"], read_binary(binaries, doc["id"]))
+    save_item(store, copied)
+    return copied
 
 
 class Upload:

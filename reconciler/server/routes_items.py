@@ -26,6 +26,7 @@ from reconciler.server.ids import now_iso, object_id
 from reconciler.server.items import (
     KIND,
     UPLOAD_MODES,
+    clone_item,
     delete_binary,
     item_doc,
     normalise_path,
@@ -101,6 +102,7 @@ def register(router: Router, plane: ControlPlane) -> None:
         if sent.data is not None:
             write_binary(binaries, doc["id"], sent.data)
         save(doc)
+        plane.engine.item_event(doc, "Updated" if existing else "Created")
         return Response(200, shown(request, doc), headers=[("x-item-op", "overwrite" if existing else "created")])
 
     def get(request: Request, item_id: str) -> Doc:
@@ -146,6 +148,7 @@ def register(router: Router, plane: ControlPlane) -> None:
         doc = visible(request, item_id)
         new = changed(request, doc, request.json_object(), system="true" in request.query.get("system", []))
         save(new)
+        plane.engine.item_event(new, "Updated")
         return shown(request, new)
 
     def query(request: Request, dataset_id: str) -> Doc:
@@ -170,6 +173,7 @@ def register(router: Router, plane: ControlPlane) -> None:
                 found = [changed(request, d, update, system=system) for d in found]
                 for doc in found:
                     save(doc)
+                    plane.engine.item_event(doc, "Updated")
             page = dql.paginate(found, body.get("page", 0), body.get("pageSize", dql.MAX_PAGE_SIZE))
         except dql.DqlError as exc:
             raise HttpError(400, str(exc)) from None
@@ -187,13 +191,9 @@ def register(router: Router, plane: ControlPlane) -> None:
             if params.get("withMetadata", True) else {}
         if isinstance(body.get("metadata"), dict):
             _merge(metadata, body["metadata"])
-        copied = item_doc(item_id=object_id(), dataset=target, filename=filename, item_type=doc["type"],
-                          creator=request.user or "", size=doc["metadata"]["system"].get("size", 0),
-                          metadata=metadata, description=doc.get("description"))
-        copied["srcItem"] = doc["id"]
-        if doc["type"] == "file":
-            write_binary(binaries, copied["id"], read_binary(binaries, doc["id"]))
-        save(copied)
+        copied = clone_item(store, binaries, doc, target, filename=filename, creator=request.user or "",
+                            metadata=metadata)
+        plane.engine.item_event(copied, "Created")
         return finished_command(store, request, "item_clone",
                                 {"returnedModelId": [copied["id"]], "itemId": doc["id"]})
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.document import STATUS_FAILURE, STATUS_INSTALLED, STATUS_UNINSTALLED
 from reconciler.server import compositions, dql, triggers
-from reconciler.server.executions import RERUN_METHODS, rerun_execution, run_execution, statistics
+from reconciler.server.executions import RERUN_METHODS, statistics
 from reconciler.server.graph import GraphProblem, check_graph
 from reconciler.server.http import HttpError, Request, Response, Router
 from reconciler.server.ids import now_iso, object_id
@@ -36,7 +36,7 @@ from reconciler.server.pipelines import (
 from reconciler.server.items import KIND as ITEM
 from reconciler.server.objects import finished_command
 from reconciler.server.refusals import install_refusal, save_refusal
-from reconciler.server.routes_tasks import create_node_tasks, queue_cycle_item
+from reconciler.server.routes_tasks import create_node_tasks
 from reconciler.server.store import DuplicateName
 
 if TYPE_CHECKING:
@@ -256,10 +256,7 @@ def register(router: Router, plane: ControlPlane) -> None:
             raise HttpError(400, "'pipeline' must be an object")
         if spec.get("input") is not None and not isinstance(spec["input"], dict):
             raise HttpError(400, "'pipeline.input' must be an object")
-        execution = run_execution(doc, spec, user=request.user or "")
-        store.put_execution(execution)
-        queue_cycle_item(store, doc, execution)
-        return execution_json(request, execution)
+        return execution_json(request, plane.engine.start(doc, spec, user=request.user or ""))
 
     def batch(request: Request, doc: Doc, body: Doc) -> Doc:
         spec = body["batch"]
@@ -283,9 +280,7 @@ def register(router: Router, plane: ControlPlane) -> None:
             for item in store.resources(ITEM, scope=dataset["id"]):
                 if matches(item):
                     run = {"input": {"item": item["id"]}, "nodeId": body.get("nodeId")}
-                    cycle = run_execution(doc, {k: v for k, v in run.items() if v is not None}, user=request.user or "")
-                    store.put_execution(cycle)
-                    queue_cycle_item(store, doc, cycle)
+                    plane.engine.start(doc, {k: v for k, v in run.items() if v is not None}, user=request.user or "")
                     started += 1
         return finished_command(store, request, "pipeline_execution",
                                 {**spec, "pipelineId": doc["id"], "nodeId": body.get("nodeId")},
@@ -313,7 +308,7 @@ def register(router: Router, plane: ControlPlane) -> None:
             raise HttpError(400, f"Invalid 'batch.query': {exc}") from None
         chosen = [e for e in store.executions_of(pipeline_id) if matches(e)]
         for execution in chosen:
-            store.put_execution(rerun_execution(doc, execution, method=method, start_node_ids=start_ids))
+            plane.engine.rerun(doc, execution, method=method, start_node_ids=start_ids)
         # dtlpy's rerun(wait=True) requires spec.cycleOptions in the finished command.
         return finished_command(store, request, "pipeline_rerun_cycles",
                                 {"pipelineId": pipeline_id, "query": query_spec,

@@ -12,7 +12,8 @@
   {operation, status}` (with `assignment_id=`).
 - `create_node_tasks`: install creates the task of each task node that names a dataset of the
   project (named as the node, found again on a later install through `metadata.system.nodeId`);
-  `queue_cycle_item`: a cycle that reaches a task node queues its input item in the node's task.
+  an item status set here is handed to the execution engine (a cycle waiting for the item in a task
+  node's task goes on along that action's connections).
 """
 
 from __future__ import annotations
@@ -117,20 +118,6 @@ def create_node_tasks(store: Store, pipeline: Doc, *, creator: str) -> None:
                     query={"filter": {"id": {"$in": []}}})
 
 
-def queue_cycle_item(store: Store, pipeline: Doc, cycle: Doc) -> None:
-    """A cycle that reached a task node queues its input item in that node's task (when the item
-    is in the task's dataset): the task is where the item now waits for people."""
-    item = store.resource(ITEM, str((cycle.get("input") or {}).get("item")))
-    if item is None:
-        return
-    waiting = {n["id"] for n in cycle.get("nodes", []) if n.get("type") == "task" and n.get("status") == "in-progress"}
-    for task in store.resources(KIND, project_ids={pipeline["projectId"]}, scope=item["datasetId"]):
-        system = task["metadata"].get("system", {})
-        if system.get("pipelineId") == pipeline["id"] and system.get("nodeId") in waiting:
-            add_items(store, task, {"filter": {"id": item["id"]}})
-            item = store.resource(ITEM, item["id"]) or item
-
-
 def register(router: Router, plane: ControlPlane) -> None:
     store = plane.store
 
@@ -224,6 +211,8 @@ def register(router: Router, plane: ControlPlane) -> None:
             if changed is not None:
                 save_item(store, changed)
                 updated[item_id] = {"status": status.get("status"), "operation": status.get("operation")}
+                if status.get("operation") != "delete":
+                    plane.engine.item_status(task, item_id, str(status.get("status")))
         return updated
 
     def status_in_assignment(request: Request, assignment_id: str, item_id: str) -> Doc:
@@ -236,6 +225,9 @@ def register(router: Router, plane: ControlPlane) -> None:
         if changed is None:
             raise HttpError(404, f"Item {item_id} is not in assignment {assignment_id}")
         save_item(store, changed)
+        task = store.resource(KIND, str(task_id))
+        if task is not None and body.get("operation") != "delete":
+            plane.engine.item_status(task, item_id, str(body.get("status")))
         return {"itemId": item_id, "status": body.get("status")}
 
     router.add("POST", "/annotationtasks", create)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,19 @@ class Api:
     def sample(self, name: str) -> dict[str, Any]:
         """A valid three-node pipeline document for the default project (see sample_document)."""
         return sample_document(name, self.project_id)
+
+    def dataset(self, name: str) -> dict[str, Any]:
+        return self.ok(self.post("/datasets", {"name": name, "projects": [self.project_id]}))
+
+    def upload(self, dataset_id: str, path: str, *, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A file item (a byte) uploaded at `path` of the dataset, with user `metadata`."""
+        fields = {"type": "file", "path": path, **({"metadata": json.dumps({"user": metadata})} if metadata else {})}
+        return self.ok(self.call("POST", f"/datasets/{dataset_id}/items", files={"file": (path, b"x")}, data=fields))
+
+    def cycle(self, pipeline_id: str, cycle_id: str) -> dict[str, Any]:
+        """The cycle once the execution engine has nothing left to run."""
+        self.server.control_plane.engine.drain()
+        return self.ok(self.get(f"/pipelines/{pipeline_id}/executions/{cycle_id}"))
 
     def create_pipeline(self, name: str, **fields: Any) -> dict[str, Any]:
         body = {"name": name, "projectId": self.project_id, "nodes": [], "connections": [],

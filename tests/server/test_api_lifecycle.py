@@ -145,23 +145,39 @@ def test_execute_requires_installed(api: Api) -> None:
     assert response.status_code == 400 and "not installed" in response.json()["message"]
 
 
-def test_execution_walks_the_graph_and_statistics_count_it(api: Api) -> None:
-    pipeline = _created(api, "runs")
+RUN_CODE = "def run(item):\n    print('cutting', item.name)\n    return item\n"
+
+
+def _runnable(api: Api, name: str) -> tuple[dict[str, Any], list[str]]:
+    """The sample pipeline over a real dataset (its task node's too) with code that runs, created,
+    and two image items in the dataset."""
+    dataset = api.dataset(f"{name}-data")
+    doc = api.sample(name)
+    videos, cut, label = doc["nodes"]
+    videos["metadata"]["datasetId"] = label["metadata"]["datasetId"] = dataset["id"]
+    cut["config"]["package"]["code"] = RUN_CODE
+    items = [api.upload(dataset["id"], f"/{n}.jpg")["id"] for n in ("one", "two")]
+    return api.ok(api.post("/pipelines", doc)), items
+
+
+def test_execution_carries_the_item_through_the_graph_and_statistics_count_it(api: Api) -> None:
+    pipeline, (first, second_item) = _runnable(api, "runs")
     pid = pipeline["id"]
     api.ok(api.post(f"/pipelines/{pid}/install", {}))
-    execution = api.ok(api.post(f"/pipelines/{pid}/execute",
-                                {"pipeline": {"testMode": False, "input": {"item": "item-1"}}}))
-    assert execution["pipelineId"] == pid and execution["input"] == {"item": "item-1"}
+    started = api.ok(api.post(f"/pipelines/{pid}/execute",
+                              {"pipeline": {"testMode": False, "input": {"item": first}}}))
+    assert started["pipelineId"] == pid and started["input"] == {"item": first}
+    execution = api.cycle(pid, started["id"])
     # dataset and code nodes complete; the task node waits for annotators
     assert [(n["name"], n["status"]) for n in execution["nodes"]] == [
         ("videos", "success"), ("cut", "success"), ("label", "in-progress")]
     assert execution["status"] == "in-progress"
-    fetched = api.ok(api.get(f"/pipelines/{pid}/executions/{execution['id']}"))
-    assert fetched == execution
+    assert "cutting one.jpg" in execution["executions"][api.node_ids["cut"]][0]["log"]
     # a second run from an explicit start node, in test mode
     second = api.ok(api.post(f"/pipelines/{pid}/execute", {"pipeline": {
-        "input": {"item": "item-2"}, "nodeId": api.node_ids["videos"], "testMode": True}}))
+        "input": {"item": second_item}, "nodeId": api.node_ids["videos"], "testMode": True}}))
     assert second["testMode"] is True and second["startNodeId"] == api.node_ids["videos"]
+    api.cycle(pid, second["id"])
     stats = api.ok(api.get(f"/pipelines/{pid}/statistics"))
     assert stats["pipelineExecutionCounters"] == [{"status": "in-progress", "count": 2}]
     counters = {c["nodeId"]: c["statusCount"] for c in stats["nodeExecutionsCounters"]}
@@ -175,16 +191,26 @@ def test_execution_walks_the_graph_and_statistics_count_it(api: Api) -> None:
 
 
 def test_execution_without_a_task_succeeds(api: Api) -> None:
-    doc = api.sample("no-task")
-    doc["nodes"] = doc["nodes"][:2]
-    doc["connections"] = doc["connections"][:1]
-    pipeline = api.ok(api.post("/pipelines", doc))
+    pipeline, (item, _) = _runnable(api, "no-task")
+    doc = {**pipeline, "nodes": pipeline["nodes"][:2], "connections": pipeline["connections"][:1]}
+    api.ok(api.patch(f"/pipelines/{pipeline['id']}", doc))
     api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
-    execution = api.ok(api.post(f"/pipelines/{pipeline['id']}/execute", {}))
+    started = api.ok(api.post(f"/pipelines/{pipeline['id']}/execute", {"pipeline": {"input": {"item": item}}}))
+    execution = api.cycle(pipeline["id"], started["id"])
     assert execution["status"] == "success"
     assert [n["status"] for n in execution["nodes"]] == ["success", "success"]
     stats = api.ok(api.get(f"/pipelines/{pipeline['id']}/statistics"))
     assert stats["pipelineExecutionCounters"] == [{"status": "success", "count": 1}]
+
+
+def test_a_missing_item_fails_the_execution_not_the_server(api: Api) -> None:
+    pipeline, _ = _runnable(api, "no-item")
+    api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
+    started = api.ok(api.post(f"/pipelines/{pipeline['id']}/execute", {"pipeline": {"input": {"item": "nope"}}}))
+    execution = api.cycle(pipeline["id"], started["id"])
+    assert execution["status"] == "failed"
+    (failed,) = execution["executions"][api.node_ids["videos"]]
+    assert failed["latestStatus"]["message"] == "item 'nope' does not exist"
 
 
 def test_batch_execute_returns_a_command(api: Api) -> None:
@@ -200,18 +226,21 @@ def test_batch_execute_returns_a_command(api: Api) -> None:
 
 
 def test_rerun_from_nodes_updates_the_cycles_and_returns_a_command(api: Api) -> None:
-    pipeline = _created(api, "rerun")
+    pipeline, (item, _) = _runnable(api, "rerun")
     pid = pipeline["id"]
     api.ok(api.post(f"/pipelines/{pid}/install", {}))
-    first = api.ok(api.post(f"/pipelines/{pid}/execute", {"pipeline": {"input": {"item": "a"}}}))
+    first = api.cycle(pid, api.ok(api.post(f"/pipelines/{pid}/execute", {"pipeline": {"input": {"item": item}}}))["id"])
     command = api.ok(api.post(f"/pipelines/{pid}/executions/rerun", {
         "pipeline": {"method": "startFromNodes", "startNodeIds": [api.node_ids["cut"]]},
         "batch": {"query": {"filter": {"$and": [{"pipelineId": pid}]}, "resource": "pipelineState"}}}))
     assert command["spec"]["cycleOptions"] == {"method": "startFromNodes",
                                                "startNodeIds": [api.node_ids["cut"]]}
     assert command["result"] == {"cyclesCount": 1}
-    rerun = api.ok(api.get(f"/pipelines/{pid}/executions/{first['id']}"))
-    assert [(n["name"], n["attempts"]) for n in rerun["nodes"]] == [("cut", 2), ("label", 2)]
+    rerun = api.cycle(pid, first["id"])
+    # the node re-run is its second attempt; what follows it runs anew
+    assert [(n["name"], n["attempts"]) for n in rerun["nodes"]] == [("videos", 1), ("cut", 2), ("label", 1)]
     assert rerun["createdAt"] == first["createdAt"]
+    cut = rerun["executions"][api.node_ids["cut"]]
+    assert len(cut) == 1 and cut[0]["input"] == {"item": item} and cut[0]["status"] == "success"
     bad = api.post(f"/pipelines/{pid}/executions/rerun", {"pipeline": {"method": "sideways"}})
     assert bad.status_code == 400

@@ -30,6 +30,7 @@ def test_everything_survives_a_restart(tmp_path: Path, dtlpy_module: ModuleType)
         pipeline.variables.append(dl.Variable(name="limit", value=3, variable_type=dl.PackageInputType.INT))
         pipeline = pipeline.update().install()
         execution = pipeline.execute(execution_input={"item": "item-1"})
+        first.control_plane.engine.drain()  # the statistics compared are those of a finished cycle
         before = pipeline.to_json()
         stats_before = [(c.status, c.count) for c in pipeline.stats().pipeline_counters]
 

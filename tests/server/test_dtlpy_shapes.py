@@ -3,6 +3,7 @@ cycle's node executions, compositions, and `POST /query/faas` telling its resour
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
@@ -59,7 +60,10 @@ def test_a_pipeline_carries_the_platforms_keys_only(sdk: DtlpySdk) -> None:
 
 def test_a_cycle_maps_node_ids_to_execution_objects(sdk: DtlpySdk) -> None:
     pipeline = installed(sdk, "cycle-shape")
-    cycle = pipeline.execute(execution_input={"item": "item-1"})
+    item = sdk.project.datasets.create(dataset_name="cycle-shape").items.upload(
+        local_path=io.BytesIO(b"x"), remote_name="a.jpg")
+    cycle = pipeline.execute(execution_input={"item": item.id})
+    sdk.server.control_plane.engine.drain()
     (listed,) = items_of(pipeline.pipeline_executions.list(), max_pages=1)
     assert set(listed.executions) == {node.node_id for node in pipeline.nodes}
     for node_id, executions in listed.executions.items():

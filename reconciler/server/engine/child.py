@@ -1,0 +1,98 @@
+"""Run one code node's function: the program the engine starts in a fresh interpreter per execution.
+
+Reads its request (JSON) on stdin: the code, the function's name, the input ports with their
+values, the output ports, and where this control plane answers with a token scoped to the
+pipeline's project. dtlpy is pointed at that control plane before the user's code runs, so the code
+meets the same SDK it meets on Dataloop. Writes `{"outputs": {...}}` or `{"error": traceback}` to
+the result file named in the request; everything the code prints is the execution's log.
+
+Standalone on purpose: it imports nothing of Loopform, so nothing of the server comes along.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import traceback
+from typing import Any
+
+
+def _configure_dtlpy(request: dict[str, Any]) -> Any:
+    import dtlpy as dl  # type: ignore[import-untyped]
+
+    # dtlpy's own warnings about this setup (plain http on loopback) are not the user's log
+    logging.getLogger("dtlpy").setLevel(logging.ERROR)
+    api_url = request["api_url"]
+    root = api_url.rsplit("/api/v1", 1)[0]
+    dl.add_environment(environment=api_url, alias="loopform-local", gate_url=root, url=root + "/",
+                       verify_ssl=False)
+    dl.setenv("loopform-local")
+    dl.login_token(request["token"])
+    return dl
+
+
+def _argument(dl: Any, port: dict[str, Any]) -> Any:
+    value, kind = port.get("value"), port.get("type")
+    if value is None:
+        return None
+    if kind == "Item":
+        return dl.items.get(item_id=value)
+    if kind == "Item[]":
+        return [dl.items.get(item_id=v) for v in value]
+    if kind == "Dataset":
+        return dl.datasets.get(dataset_id=value)
+    return value
+
+
+def _plain(dl: Any, value: Any) -> Any:
+    """A returned value as it flows on: entities by id, lists element by element."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(dl, v) for v in value]
+    if isinstance(value, (dl.entities.Item, dl.entities.Dataset)):
+        return value.id
+    json.dumps(value)  # anything else must be JSON (raises TypeError otherwise)
+    return value
+
+
+def _function(namespace: dict[str, Any], name: str) -> Any:
+    runner = namespace.get("ServiceRunner")
+    if isinstance(runner, type) and callable(getattr(runner, name, None)):
+        return getattr(runner(), name)
+    found = namespace.get(name)
+    if not callable(found):
+        raise NameError(f"the code defines no function {name!r} (nor a ServiceRunner method of that name)")
+    return found
+
+
+def main() -> int:
+    request = json.loads(sys.stdin.read())
+    result: dict[str, Any]
+    try:
+        dl = _configure_dtlpy(request)
+        namespace: dict[str, Any] = {"__name__": "__main__.node"}
+        exec(compile(request["code"], "<node code>", "exec"), namespace)
+        function = _function(namespace, request["function"])
+        kwargs = {p["name"]: _argument(dl, p) for p in request["inputs"]}
+        returned = function(**kwargs)
+        outputs = [p["name"] for p in request["outputs"]]
+        if len(outputs) > 1:
+            values = list(returned) if isinstance(returned, (list, tuple)) else [returned]
+            if len(values) != len(outputs):
+                raise ValueError(f"the function returned {len(values)} values for {len(outputs)} output ports")
+        else:
+            values = [returned]
+        result = {"outputs": {name: _plain(dl, value) for name, value in zip(outputs, values, strict=False)}}
+    except BaseException:  # noqa: BLE001 - whatever the user's code raises fails this execution
+        result = {"error": traceback.format_exc()}
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with open(request["result_path"], "w", encoding="utf-8") as out:
+        json.dump(result, out)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.pop("PYTHONSTARTUP", None)
+    sys.exit(main())

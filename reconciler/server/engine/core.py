@@ -1,0 +1,373 @@
+"""`Engine`: carries items through installed pipelines, off the request path.
+
+Routes hand the engine work and answer at once: `start` (execute, a batch, a trigger) records a
+cycle and queues its first node execution; `rerun`, `item_status` (an item's status with an action
+in a task node's task) and `item_event` (item created/updated: the event triggers) queue more. A
+bounded pool of worker threads runs node executions: each asks the node's type module to `run`
+(reconciler.nodes), records the outcome in the cycle, and queues the next node executions along
+the connections whose source port got a value (and whose action and DQL condition fit). Code runs
+in separate processes (`runner`), which reach this control plane over HTTP on a loopback port the
+engine opens on first need, with a token of a user that belongs to the pipeline's project only.
+
+Cycle documents change under one lock (read-modify-write), so parallel node executions of one
+cycle never lose each other's results. `drain()` waits until no work is queued or running.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import threading
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from reconciler import nodes
+from reconciler.nodes.base import CodeResult, RunOutcome
+from reconciler.server import dql
+from reconciler.server.engine import cycles
+from reconciler.server.engine.runner import Limits, run_code
+from reconciler.server.http import HttpError
+from reconciler.server.items import KIND as ITEM
+from reconciler.server.items import clone_item, save_item
+from reconciler.server.routes_tasks import add_items
+from reconciler.server.serving import HttpServer
+
+if TYPE_CHECKING:
+    from reconciler.server.app import ControlPlane
+
+Doc = dict[str, Any]
+INSTALLED = "Installed"
+TASK = "task"
+TRIGGER = "trigger"
+
+
+class NodeRunError(Exception):
+    """A node cannot do its work with what it was given; its execution fails with this message."""
+
+
+def _port_named(ports: Any, port_id: Any) -> Doc | None:
+    return next((p for p in ports or [] if p.get("portId") == port_id), None)
+
+
+def _action_candidates(status: str) -> list[str]:
+    """The task actions an item status stands for: `completed` is the `complete` action."""
+    found = [status]
+    if status.endswith("ed"):
+        found += [status[:-1], status[:-2]]
+    return found
+
+
+def _filter_of(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise NodeRunError(f"the filter {value!r} is not JSON") from None
+    if isinstance(value, dict) and isinstance(value.get("filter"), dict):
+        return value["filter"]
+    return value or None
+
+
+class Engine:
+    def __init__(self, plane: ControlPlane, *, api_prefix: str, workers: int = 2, limits: Limits | None = None) -> None:
+        self._plane = plane
+        self._api_prefix = api_prefix
+        self._store = plane.store
+        self.limits = limits or Limits()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loopform-engine")
+        self._lock = threading.RLock()
+        self._idle = threading.Condition()
+        self._busy = 0
+        self._closed = False
+        self._loopback: HttpServer | None = None
+        self._api_url: str | None = None
+
+    # --- what routes call ------------------------------------------------------------------------
+
+    def start(self, pipeline: Doc, request: Doc, *, user: str) -> Doc:
+        """A new cycle of installed `pipeline` from an execute body's `pipeline` part `{input?,
+        nodeId?, testMode?}`; its first node execution is queued. 400 for an unknown start."""
+        start_id = request.get("nodeId")
+        if start_id is None:
+            root = next((s for s in pipeline.get("startNodes", []) if s.get("type") == "root"), None)
+            if root is None:
+                raise HttpError(400, "Pipeline has no root node to start an execution from")
+            start_id = root["nodeId"]
+        node = self._node(pipeline, start_id)
+        if node is None:
+            raise HttpError(400, f"Node {start_id!r} is not in the pipeline")
+        cycle = cycles.new_cycle(pipeline, request, start_id=start_id, user=user)
+        with self._lock:
+            self._store.put_execution(cycle)
+            return self._enqueue(cycle["id"], pipeline, node, dict(cycle["input"]))
+
+    def rerun(self, pipeline: Doc, cycle: Doc, *, method: str, start_node_ids: list[str]) -> None:
+        """Run (part of) `cycle` again: from its start, from `start_node_ids` (with the inputs they
+        had), or its failed executions; the executions replaced are those of the nodes re-run and
+        of every node after them."""
+        with self._lock:
+            cycle = self._store.execution(cycle["id"]) or cycle
+            recorded = cycle.get("executions", {})
+            attempts = {nid: max((e.get("attempts", 1) for e in listed), default=0) for nid, listed in recorded.items()}
+            runs: list[tuple[str, Doc]]
+            if method == "startFromBeginning":
+                runs = [(str(cycle.get("startNodeId")), dict(cycle.get("input") or {}))]
+            elif method == "startFromNodes":
+                runs = [(nid, e["input"]) for nid in start_node_ids for e in recorded.get(nid, [])[-1:]]
+                runs += [(nid, dict(cycle.get("input") or {})) for nid in start_node_ids if nid not in recorded]
+            else:
+                runs = [(nid, e["input"]) for nid, listed in recorded.items() for e in listed
+                        if e["status"] == cycles.FAILED]
+            runs = [(nid, given) for nid, given in runs if self._node(pipeline, nid) is not None]
+            if not runs:
+                return
+            gone = cycles.downstream(pipeline, [nid for nid, _ in runs])
+            kept = {nid: listed for nid, listed in recorded.items() if nid not in gone}
+            cycle = cycles.summarised({**cycle, "executions": kept,
+                                       "nodes": [n for n in cycle.get("nodes", []) if n["id"] not in gone],
+                                       "pipelineVersion": pipeline.get("revision", 1)}, {})
+            self._store.put_execution(cycle)
+            for nid, given in runs:
+                node = self._node(pipeline, nid)
+                assert node is not None
+                self._enqueue(cycle["id"], pipeline, node, dict(given), attempts=attempts.get(nid, 0) + 1)
+
+    def item_status(self, task: Doc, item_id: str, status: str) -> None:
+        """An item's status in a task node's task was set: the cycles waiting there for the item
+        go on along the connections of that action (recorded now, run by the workers)."""
+        system = (task.get("metadata") or {}).get("system") or {}
+        pipeline = self._store.pipeline(str(system.get("pipelineId")))
+        node = self._node(pipeline, system.get("nodeId")) if pipeline else None
+        if pipeline is None or node is None:
+            return
+        ports = node.get("outputs") or []
+        offered = [a for p in ports for a in p.get("actions") or []]
+        action = next((a for a in _action_candidates(status) if a in offered), status)
+        with self._lock:
+            for cycle in self._store.executions_of(pipeline["id"]):
+                for execution in cycle.get("executions", {}).get(node["id"], []):
+                    if execution["status"] == cycles.IN_PROGRESS and (execution.get("input") or {}).get("item") == item_id:
+                        outcome = RunOutcome(status="success", outputs={p.get("name"): item_id for p in ports},
+                                             action=action)
+                        self._finish(cycle["id"], pipeline, node, execution["id"], outcome)
+
+    def item_event(self, item: Doc, action: str) -> None:
+        """Item `action` (Created, Updated) happened: each active item trigger of an installed
+        pipeline of the item's project whose filter matches starts a cycle with the item."""
+        for pipeline in self._store.pipelines_in({item["projectId"]}):
+            if pipeline.get("status") != INSTALLED:
+                continue
+            for trigger in self._store.resources(TRIGGER, scope=pipeline["id"]):
+                spec = trigger.get("spec") or {}
+                if not trigger.get("active") or trigger.get("type") == "Cron" or spec.get("resource", "Item") != "Item":
+                    continue
+                if action not in (spec.get("actions") or ["Created"]):
+                    continue
+                start_id = (spec.get("operation") or {}).get("nodeId")
+                start = self._node(pipeline, start_id)
+                if start is None or not self._triggered_by(start, spec, item):
+                    continue
+                if action != "Created" and spec.get("executionMode", "Once") == "Once" and any(
+                        (c.get("input") or {}).get("item") == item["id"] for c in self._store.executions_of(pipeline["id"])):
+                    continue
+                self.start(pipeline, {"input": {"item": item["id"]}, "nodeId": start_id}, user=trigger.get("creator") or "")
+
+    def drain(self) -> None:
+        """Wait until no node execution is queued or running."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._busy == 0)
+
+    def close(self) -> None:
+        self._closed = True
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._loopback is not None:
+            self._loopback.stop()
+
+    # --- running ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _node(pipeline: Doc | None, node_id: Any) -> Doc | None:
+        return next((n for n in (pipeline or {}).get("nodes", []) if n.get("id") == node_id), None)
+
+    def _triggered_by(self, start: Doc, spec: Doc, item: Doc) -> bool:
+        dataset_id = (start.get("metadata") or {}).get("datasetId")
+        if start.get("type") == "storage" and isinstance(dataset_id, str) and item["datasetId"] != dataset_id:
+            return False
+        try:
+            return dql.compile_filter(_filter_of(spec.get("filter")))(item)
+        except (dql.DqlError, NodeRunError):
+            return False
+
+    def _submit(self, fn: Callable[..., None], *args: Any) -> None:
+        if self._closed:
+            return
+        with self._idle:
+            self._busy += 1
+
+        def job() -> None:
+            try:
+                fn(*args)
+            finally:
+                with self._idle:
+                    self._busy -= 1
+                    self._idle.notify_all()
+
+        self._pool.submit(job)
+
+    def _enqueue(self, cycle_id: str, pipeline: Doc, node: Doc, inputs: Doc, *, attempts: int = 1) -> Doc:
+        """Record a `created` execution of `node` on `inputs` (ports not given take their
+        variable's value or default) in the cycle and queue it; the cycle as recorded."""
+        variables = {v.get("name"): v.get("value") for v in pipeline.get("variables") or []}
+        for port in node.get("inputs") or []:
+            name = port.get("name")
+            if inputs.get(name) is None:
+                if port.get("variableName") in variables:
+                    inputs[name] = variables[port["variableName"]]
+                elif port.get("defaultValue") is not None:
+                    inputs[name] = port["defaultValue"]
+        with self._lock:
+            cycle = self._store.execution(cycle_id)
+            assert cycle is not None
+            execution = cycles.node_execution(cycle, node, inputs, attempts=attempts)
+            cycle = cycles.add_execution(cycle, node, execution)
+            self._store.put_execution(cycle)
+        self._submit(self._run, cycle_id, pipeline, node, execution["id"])
+        return cycle
+
+    def _change(self, cycle_id: str, execution_id: str, change: Callable[[Doc], Doc]) -> None:
+        with self._lock:
+            cycle = self._store.execution(cycle_id)
+            execution = cycles.find_execution(cycle, execution_id) if cycle else None
+            if cycle is None or execution is None:  # the cycle was deleted or re-run meanwhile
+                return
+            self._store.put_execution(cycles.replace_execution(cycle, change(execution)))
+
+    def _run(self, cycle_id: str, pipeline: Doc, node: Doc, execution_id: str) -> None:
+        cycle = self._store.execution(cycle_id)
+        execution = cycles.find_execution(cycle, execution_id) if cycle else None
+        if cycle is None or execution is None:
+            return
+        self._change(cycle_id, execution_id, lambda e: cycles.with_status(e, cycles.IN_PROGRESS))
+        try:
+            outcome = nodes.for_platform(node.get("type")).run(node, dict(execution.get("input") or {}),
+                                                               _Context(self, pipeline))
+        except NodeRunError as exc:
+            outcome = RunOutcome(status="failed", message=str(exc))
+        except Exception:  # noqa: BLE001 - a fault here fails this execution, never the worker
+            outcome = RunOutcome(status="failed", message=traceback.format_exc())
+        self._finish(cycle_id, pipeline, node, execution_id, outcome)
+
+    def _finish(self, cycle_id: str, pipeline: Doc, node: Doc, execution_id: str, outcome: RunOutcome) -> None:
+        def change(execution: Doc) -> Doc:
+            done = cycles.with_status(execution, outcome.status, message=outcome.message)
+            done["output"] = outcome.outputs or None
+            if outcome.log:
+                done["log"] = outcome.log
+            if outcome.action is not None:
+                done["action"] = outcome.action
+            return done
+
+        with self._lock:
+            self._change(cycle_id, execution_id, change)
+            if outcome.status == cycles.SUCCESS:
+                self._route(cycle_id, pipeline, node, outcome)
+
+    def _route(self, cycle_id: str, pipeline: Doc, node: Doc, outcome: RunOutcome) -> None:
+        for conn in pipeline.get("connections", []):
+            if conn["src"]["nodeId"] != node["id"]:
+                continue
+            port = _port_named(node.get("outputs"), conn["src"].get("portId"))
+            value = outcome.outputs.get(str(port.get("name"))) if port else None
+            if value is None or (outcome.action is not None and conn.get("action") not in (None, outcome.action)):
+                continue
+            target = self._node(pipeline, conn["tgt"]["nodeId"])
+            target_port = _port_named(target.get("inputs"), conn["tgt"].get("portId")) if target else None
+            if target is None or target_port is None:
+                continue
+            many = str(target_port.get("type", "")).endswith("[]")
+            for one in value if isinstance(value, list) and not many else [value]:
+                if self._passes(conn.get("condition"), one):
+                    self._enqueue(cycle_id, pipeline, target, {target_port["name"]: one})
+
+    def _passes(self, condition: Any, value: Any) -> bool:
+        flt = _filter_of(condition) if condition not in (None, "", "{}") else None
+        if not flt:
+            return True
+        item = self._store.resource(ITEM, value) if isinstance(value, str) else None
+        if item is None:
+            return False
+        try:
+            return dql.compile_filter(flt)(item)
+        except dql.DqlError:
+            return False
+
+    # --- what code in a node's process is given -----------------------------------------------------
+
+    def api_url(self) -> str:
+        """Where code run by the engine reaches this control plane: a loopback port of its own."""
+        with self._lock:
+            if self._api_url is None:
+                server = HttpServer(self._plane.wsgi_app, host="127.0.0.1", port=0, threads=4)
+                threading.Thread(target=server.run, name="loopform-engine-api", daemon=True).start()
+                self._loopback = server
+                self._api_url = f"http://127.0.0.1:{server.port}{self._api_prefix}"
+            return self._api_url
+
+    def project_token(self, project_id: str) -> str:
+        """A token of the project's pipeline user, a member of that project only, valid long enough
+        for one execution (dtlpy refuses tokens that expire within 60 s)."""
+        email = f"pipelines@{project_id}.loopform.local"
+        self._plane.ensure_user(email)
+        if not self._store.is_member(project_id, email):
+            self._store.add_member(project_id, email, "developer")
+        return self._plane.mint_token(email, ttl_seconds=int(self.limits.timeout_seconds) + 300)
+
+
+class _Context:
+    """`RunContext` for one node execution of `pipeline`."""
+
+    def __init__(self, engine: Engine, pipeline: Doc) -> None:
+        self._engine = engine
+        self._store = engine._store
+        self._pipeline = pipeline
+
+    def _item(self, item_id: str) -> Doc:
+        item = self._store.resource(ITEM, item_id)
+        if item is None:
+            raise NodeRunError(f"item {item_id!r} does not exist")
+        return item
+
+    def place_item(self, item_id: str, *, dataset_id: str, folder: str | None, clone: bool) -> str:
+        item = self._item(item_id)
+        dataset = self._store.resource("dataset", dataset_id)
+        if dataset is None or self._pipeline["projectId"] not in dataset.get("projects", []):
+            raise NodeRunError(f"dataset {dataset_id!r} is not in the pipeline's project")
+        where = posixpath.join(folder or item["dir"], item["name"]) if folder else item["filename"]
+        if clone or item["datasetId"] != dataset_id:
+            copied = clone_item(self._store, self._engine._plane.binaries_dir, item, dataset, filename=where,
+                                creator=self._pipeline.get("creator") or "",
+                                metadata={k: v for k, v in item["metadata"].items() if k != "system"})
+            return str(copied["id"])
+        if where != item["filename"]:
+            moved = {**item, "filename": where, "dir": posixpath.dirname(where)}
+            save_item(self._store, moved)
+        return item_id
+
+    def enter_task(self, node_id: str, item_id: str) -> bool:
+        item = self._item(item_id)
+        for task in self._store.resources(TASK, project_ids={self._pipeline["projectId"]}):
+            system = (task.get("metadata") or {}).get("system") or {}
+            if system.get("pipelineId") == self._pipeline["id"] and system.get("nodeId") == node_id:
+                if task["datasetId"] != item["datasetId"]:
+                    raise NodeRunError(f"item {item_id!r} is not in the dataset of task {task['name']!r}")
+                add_items(self._store, task, {"filter": {"id": item_id}})
+                return True
+        return False
+
+    def run_code(self, code: str, function: str, inputs: list[dict[str, Any]],
+                 outputs: list[dict[str, Any]]) -> CodeResult:
+        engine = self._engine
+        return run_code(code, function, inputs, outputs, api_url=engine.api_url(),
+                        token=engine.project_token(self._pipeline["projectId"]), limits=engine.limits)

@@ -1,0 +1,108 @@
+"""Cycles (pipeline executions) and their node executions as documents, in the platform's shapes.
+
+A cycle: `{id, pipelineId, projectId, creator, input, startNodeId, status, nodes, executions, ...}`.
+`executions` maps each node id to its execution objects (`{_id, id, status, latestStatus, input,
+output, pipeline: {id, nodeId, executionId}, ...}`; dtlpy reads `executions[node_id][0]['_id']`), one
+per item that reached the node. `nodes` and the cycle's `status` are summaries of them: a node or
+cycle is `failed` when an execution failed, `in-progress` while one is created, running, waiting
+in a task or pending, else `success`. Pure functions over documents.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.server.ids import now_iso, object_id
+
+Doc = dict[str, Any]
+
+SUCCESS, FAILED, IN_PROGRESS, CREATED, PENDING = "success", "failed", "in-progress", "created", "pending"
+_OPEN = frozenset({IN_PROGRESS, CREATED, PENDING})
+
+
+def new_cycle(pipeline: Doc, request: Doc, *, start_id: str, user: str) -> Doc:
+    now = now_iso()
+    return {
+        "id": object_id(), "pipelineId": pipeline["id"], "pipelineVersion": pipeline.get("revision", 1),
+        "projectId": pipeline["projectId"], "creator": user, "createdAt": now, "updatedAt": now,
+        "maxAttempts": 3, "testMode": bool(request.get("testMode", False)),
+        "input": request.get("input") or {}, "startNodeId": start_id, "status": CREATED,
+        "nodes": [], "executions": {},
+    }
+
+
+def node_execution(cycle: Doc, node: Doc, inputs: Doc, *, attempts: int = 1) -> Doc:
+    execution_id = object_id()
+    namespace = node.get("namespace") or {}
+    now = now_iso()
+    return {
+        "_id": execution_id, "id": execution_id, "status": CREATED, "latestStatus": {"status": CREATED},
+        "statusLog": [{"status": CREATED, "timestamp": now}],
+        "projectId": cycle.get("projectId"), "creator": cycle.get("creator"), "createdAt": now,
+        "updatedAt": now, "attempts": attempts, "maxAttempts": cycle.get("maxAttempts", 3),
+        "functionName": namespace.get("functionName"), "serviceName": namespace.get("serviceName"),
+        "input": inputs, "output": None,
+        "pipeline": {"id": cycle.get("pipelineId"), "nodeId": node["id"], "executionId": cycle.get("id")},
+    }
+
+
+def with_status(execution: Doc, status: str, *, message: str | None = None) -> Doc:
+    now = now_iso()
+    latest = {"status": status, "timestamp": now, **({"message": message} if message is not None else {})}
+    return {**execution, "status": status, "latestStatus": latest, "updatedAt": now,
+            "statusLog": [*execution.get("statusLog", []), latest]}
+
+
+def add_execution(cycle: Doc, node: Doc, execution: Doc) -> Doc:
+    executions = {**cycle.get("executions", {})}
+    executions[node["id"]] = [*executions.get(node["id"], []), execution]
+    return summarised({**cycle, "executions": executions}, {node["id"]: node})
+
+
+def replace_execution(cycle: Doc, execution: Doc) -> Doc:
+    node_id = execution["pipeline"]["nodeId"]
+    listed = [execution if e["id"] == execution["id"] else e for e in cycle["executions"].get(node_id, [])]
+    return summarised({**cycle, "executions": {**cycle["executions"], node_id: listed}}, {})
+
+
+def find_execution(cycle: Doc, execution_id: str) -> Doc | None:
+    return next((e for listed in cycle.get("executions", {}).values() for e in listed if e["id"] == execution_id), None)
+
+
+def summary_status(statuses: list[str]) -> str:
+    if any(s in _OPEN for s in statuses):
+        return IN_PROGRESS
+    if any(s == FAILED for s in statuses):
+        return FAILED
+    return SUCCESS
+
+
+def summarised(cycle: Doc, known: dict[str, Doc]) -> Doc:
+    """The cycle with `nodes` and `status` worked out from its executions (`known`: node documents
+    not yet listed in `nodes`, for their name, type and namespace)."""
+    before = {n["id"]: n for n in cycle.get("nodes", [])}
+    nodes = []
+    for node_id, listed in cycle.get("executions", {}).items():
+        if not listed:
+            continue
+        base = before.get(node_id) or {
+            "id": node_id, "name": known[node_id].get("name"), "type": known[node_id].get("type"),
+            "namespace": known[node_id].get("namespace", {}), "createdAt": listed[0]["createdAt"]}
+        nodes.append({**base, "status": summary_status([e["status"] for e in listed]),
+                      "attempts": max(e.get("attempts", 1) for e in listed), "updatedAt": listed[-1]["updatedAt"]})
+    status = summary_status([n["status"] for n in nodes]) if nodes else cycle.get("status", CREATED)
+    return {**cycle, "nodes": nodes, "status": status, "updatedAt": now_iso()}
+
+
+def downstream(pipeline: Doc, starts: list[str]) -> set[str]:
+    """The nodes reachable from `starts` (themselves included)."""
+    successors: dict[str, list[str]] = {}
+    for conn in pipeline.get("connections", []):
+        successors.setdefault(conn["src"]["nodeId"], []).append(conn["tgt"]["nodeId"])
+    seen, todo = set(starts), list(starts)
+    while todo:
+        for nxt in successors.get(todo.pop(), []):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen

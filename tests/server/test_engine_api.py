@@ -1,0 +1,108 @@
+"""The execution engine over raw HTTP: inputs take their pipeline variable or default, an ml node
+stops the item with a clear pending message, and item events fire the triggers of installed
+pipelines (with the trigger's filter), never those of a paused one."""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from conftest import Api
+
+FPS_CODE = ("def run(item, fps, step):\n"
+            "    item.metadata.setdefault('user', {})['fps'] = fps\n"
+            "    item.metadata['user']['step'] = step\n"
+            "    item.update()\n"
+            "    return item\n")
+
+
+def _port(port_id: str, **extra: Any) -> dict[str, Any]:
+    return {"portId": port_id, "type": "Item", "name": "item", "displayName": "item", **extra}
+
+
+def _code_then(api: Api, name: str, dataset_id: str, *, second: dict[str, Any]) -> dict[str, Any]:
+    """dataset -> code (FPS_CODE, its `fps` input from the variable, `step` from its default) -> `second`."""
+    doc = api.sample(name)
+    videos, cut, _ = doc["nodes"]
+    videos["metadata"]["datasetId"] = dataset_id
+    cut["config"]["package"]["code"] = FPS_CODE
+    cut["inputs"] += [{"portId": "p-fps", "type": "Integer", "name": "fps", "displayName": "fps", "variableName": "fps"},
+                      {"portId": "p-step", "type": "Integer", "name": "step", "displayName": "step", "defaultValue": 5}]
+    doc["nodes"][2] = second
+    doc["connections"][1] = {"src": {"nodeId": cut["id"], "portId": "p-cut-out"},
+                             "tgt": {"nodeId": second["id"], "portId": second["inputs"][0]["portId"]}}
+    doc["variables"] = [{"name": "fps", "type": "Integer", "value": 3}]
+    return api.ok(api.post("/pipelines", doc))
+
+
+def _ml_node(api: Api) -> dict[str, Any]:
+    return {"id": api.node_ids["label"], "name": "detect", "type": "ml",
+            "namespace": {"functionName": "predict", "serviceName": "model-mgmt-app-predict",
+                          "moduleName": "model-mgmt-app-predict", "packageName": "model-mgmt-app"},
+            "inputs": [_port("p-ml-in")], "outputs": [_port("p-ml-out")], "metadata": {},
+            "config": {}}
+
+
+def _cycles(api: Api, pipeline_id: str) -> list[dict[str, Any]]:
+    api.server.control_plane.engine.drain()
+    return api.ok(api.post("/pipelines/query", {"filter": {"pipelineId": pipeline_id},
+                                                "resource": "pipelineState"}))["items"]
+
+
+def test_inputs_take_their_variable_or_default_and_an_ml_node_is_pending_not_pretended(api: Api) -> None:
+    dataset = api.dataset("engine-ml")
+    pipeline = _code_then(api, "engine-ml", dataset["id"], second=_ml_node(api))
+    api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
+    item = api.upload(dataset["id"], "/a.jpg")
+    started = api.ok(api.post(f"/pipelines/{pipeline['id']}/execute", {"pipeline": {"input": {"item": item["id"]}}}))
+    cycle = api.cycle(pipeline["id"], started["id"])
+    assert api.ok(api.get(f"/items/{item['id']}"))["metadata"]["user"] == {"fps": 3, "step": 5}
+    (pending,) = cycle["executions"][api.node_ids["label"]]
+    assert pending["status"] == "pending"
+    assert pending["latestStatus"]["message"] == "pending: no local runner for ml node 'detect'"
+    assert cycle["status"] == "in-progress"  # never a pretended success
+
+
+def test_item_events_fire_the_triggers_of_installed_pipelines_with_their_filter(api: Api) -> None:
+    dataset = api.dataset("engine-trigger")
+    doc = api.sample("engine-trigger")
+    videos, cut, _ = doc["nodes"]
+    videos["metadata"]["datasetId"] = dataset["id"]
+    cut["config"]["package"]["code"] = "def run(item):\n    return item\n"
+    doc["nodes"], doc["connections"] = doc["nodes"][:2], doc["connections"][:1]
+    doc["startNodes"] = [{"nodeId": videos["id"], "type": "root", "trigger": {
+        "type": "Event", "spec": {"resource": "Item", "actions": ["Created"], "executionMode": "Once",
+                                  "filter": {"metadata.user.kind": "video"}}}}]
+    pipeline = api.ok(api.post("/pipelines", doc))
+    pid = pipeline["id"]
+    api.upload(dataset["id"], "/before-install.mp4", metadata={"kind": "video"})
+    api.ok(api.post(f"/pipelines/{pid}/install", {}))
+    video = api.upload(dataset["id"], "/v.mp4", metadata={"kind": "video"})
+    api.upload(dataset["id"], "/not-a-video.jpg", metadata={"kind": "image"})
+    elsewhere = api.dataset("engine-trigger-elsewhere")
+    api.upload(elsewhere["id"], "/other.mp4", metadata={"kind": "video"})  # not the start node's dataset
+    (cycle,) = _cycles(api, pid)
+    assert cycle["input"] == {"item": video["id"]} and cycle["status"] == "success"
+    assert [n["name"] for n in cycle["nodes"]] == ["videos", "cut"]
+    api.ok(api.post(f"/pipelines/{pid}/uninstall", {}))
+    api.upload(dataset["id"], "/while-paused.mp4", metadata={"kind": "video"})
+    assert len(_cycles(api, pid)) == 1  # a paused pipeline starts no cycles
+
+
+def test_an_updated_trigger_fires_once_per_item(api: Api) -> None:
+    dataset = api.dataset("engine-updated")
+    doc = api.sample("engine-updated")
+    videos = doc["nodes"][0]
+    videos["metadata"]["datasetId"] = dataset["id"]
+    doc["nodes"], doc["connections"] = doc["nodes"][:1], []
+    doc["startNodes"] = [{"nodeId": videos["id"], "type": "root", "trigger": {
+        "type": "Event", "spec": {"resource": "Item", "actions": ["Updated"], "executionMode": "Once"}}}]
+    pipeline = api.ok(api.post("/pipelines", copy.deepcopy(doc)))
+    api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
+    item = api.upload(dataset["id"], "/a.jpg")
+    assert _cycles(api, pipeline["id"]) == []  # created, not updated
+    for value in (1, 2):
+        api.ok(api.patch(f"/items/{item['id']}", {"metadata": {"user": {"n": value}}}))
+    (cycle,) = _cycles(api, pipeline["id"])
+    assert cycle["input"] == {"item": item["id"]}
