@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.server import objects
 from reconciler.server.executions import node_executions
-from reconciler.server.http import HttpError, Request, Router
+from reconciler.server.http import HttpError, Request, Router, typed_field
 from reconciler.server.ids import now_iso, object_id
 from reconciler.server.items import KIND as ITEM
 from reconciler.server.objects import dql_page, param_page, param_projects, with_url
@@ -85,7 +85,7 @@ def register(router: Router, plane: ControlPlane) -> None:
         user = request.user or ""
         doc = create_resource(store, "dataset", name=name, project_id=project["id"],
                               resource_id=object_id(), creator=user)
-        if body.get("createDefaultRecipe", True):
+        if typed_field(body, "createDefaultRecipe", bool, default=True):
             create_resource(store, "recipe", name=DEFAULT_RECIPE_TITLE, project_id=project["id"],
                             resource_id=object_id(), scope=doc["id"], creator=user)
             doc = store.resource("dataset", doc["id"]) or doc
