@@ -16,7 +16,8 @@ Routes (copied from dtlpy 1.126.5's repositories, so the SDK and Loopform's clie
 - Loopform only: `POST /loopform/provision {kind, name, id, projectId, scope?}` creates the object
   with exactly that id (idempotent on the id); `scope` is the dataset id of a recipe. Refused (400)
   in strict mode, where the control plane answers like the real platform.
-Objects are visible only to members of their project; others get 404 (or an empty page).
+Objects are visible only to members of their project; others get 404 (or an empty page), provision
+included: an id taken in a project the caller cannot see is a 404, never that object.
 """
 
 from __future__ import annotations
@@ -188,7 +189,8 @@ def register(router: Router, plane: ControlPlane) -> None:
             scope = None  # only recipes are scoped (to a dataset)
         project = plane.visible_project(request, fields["projectId"])
         return create_resource(store, fields["kind"], name=fields["name"], project_id=project["id"],
-                               resource_id=fields["id"], scope=scope, creator=request.user or "")
+                               resource_id=fields["id"], scope=scope, creator=request.user or "",
+                               visible=plane.visible_project_ids(request))
 
     router.add("POST", "/datasets/query", query_datasets)
     router.add("POST", "/datasets", create_dataset)
