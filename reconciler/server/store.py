@@ -1,7 +1,9 @@
 """The control plane's state: one SQLite file, WAL, versioned schema, every write in a transaction.
 
 Contract:
-- `Store(path)` opens (creating if needed) the database and migrates it to the newest schema.
+- `Store(path)` opens (creating if needed) the database and migrates it to the newest schema. The
+  database holds the secret that signs tokens: it is created 0600 (its folder, when created, 0700)
+  and an existing one readable by others is made private on open (`_make_private`).
   Migrations are an ordered list applied by `PRAGMA user_version`; never edit a released one, append.
 - Documents (projects, pipelines, executions, platform objects) are stored as JSON text, with the
   columns the server looks things up by (project_id, name, kind) indexed beside them.
@@ -17,7 +19,9 @@ Contract:
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -78,6 +82,31 @@ class DuplicateName(StoreError):
     """A pipeline with this name exists in the project already."""
 
 
+IN_MEMORY = ":memory:"  # SQLite's name for a database that lives only in this process: no file
+_SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def _make_private(path: Path) -> None:
+    """Create the database file 0600, in a folder created 0700, before SQLite opens it.
+
+    SQLite creates the -wal and -shm files with the database file's own permissions, so they are
+    private too. Files already there and readable by others (made by an older version, under a
+    lax umask) are narrowed to their owner; a file we do not own is left to its owner.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    for file in (path, *(path.with_name(path.name + suffix) for suffix in _SQLITE_COMPANIONS)):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+            if mode & 0o077:
+                os.chmod(file, mode & 0o700)
+        except (FileNotFoundError, PermissionError):
+            pass
+
+
 def _dumps(doc: Doc) -> str:
     return json.dumps(doc, separators=(",", ":"))
 
@@ -87,7 +116,8 @@ class Store:
         self.path = Path(path)
         self._lock = threading.RLock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if str(self.path) != IN_MEMORY:
+                _make_private(self.path)
             # isolation_level=None: we issue BEGIN/COMMIT ourselves (sqlite3's implicit
             # transactions would start a deferred one and could fail with SQLITE_BUSY mid-way).
             self._db = sqlite3.connect(
