@@ -1,7 +1,9 @@
 """Graph checks on a raw pipeline document, as the platform runs them on validate and install.
 
 Contract: `check_graph(doc) -> list[GraphProblem]`, empty when the graph is sound. Pure; never raises
-for a bad graph. Checks (each catches a document the platform could not deploy):
+for a bad graph. Time linear in the document: install runs the checks inside the database's write
+lock, so a quadratic check on a crafted 2 MB document (one node with 16,000 ports, one connection
+to each) held every other request up for a minute. Checks (each catches a document the platform could not deploy):
 - node ids unique; port ids unique within a node;
 - every connection's source is an output port and its target an input port of existing nodes;
 - connected ports carry compatible types: `reconciler.spec.ports.accepts`, the rule `loopform
@@ -21,7 +23,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 
-from reconciler.document import Node, Pipeline, Trigger
+from reconciler.document import Node, Pipeline, Port, Trigger
 from reconciler.spec.ports import accepts
 
 
@@ -56,6 +58,9 @@ def check_graph(doc: Pipeline) -> list[GraphProblem]:
                         f"/nodes/{index}/{key}/{p_index}/portId",
                     ))
     nodes = {node.id: node for node in doc.nodes}
+    outputs = {node_id: _first_by_id(node.outputs) for node_id, node in nodes.items()}
+    inputs = {node_id: _first_by_id(node.inputs) for node_id, node in nodes.items()}
+    offered_actions: dict[tuple[str, str], frozenset[str]] = {}
 
     for index, conn in enumerate(doc.connections):
         where = f"/connections/{index}"
@@ -66,8 +71,8 @@ def check_graph(doc: Pipeline) -> list[GraphProblem]:
         if tgt_node is None:
             problems.append(GraphProblem(
                 f"connection target references unknown node {conn.tgt.nodeId!r}", f"{where}/tgt/nodeId"))
-        src_port = next((p for p in src_node.outputs if p.portId == conn.src.portId), None) if src_node else None
-        tgt_port = next((p for p in tgt_node.inputs if p.portId == conn.tgt.portId), None) if tgt_node else None
+        src_port = outputs[conn.src.nodeId].get(conn.src.portId) if src_node else None
+        tgt_port = inputs[conn.tgt.nodeId].get(conn.tgt.portId) if tgt_node else None
         if src_node is not None and src_port is None:
             problems.append(GraphProblem(
                 f"connection source port {conn.src.portId!r} is not an output of node {src_node.name!r}",
@@ -84,7 +89,10 @@ def check_graph(doc: Pipeline) -> list[GraphProblem]:
                 f" but {tgt_node.name!r} expects {tgt_port.type}",  # type: ignore[union-attr]
                 where,
             ))
-        if conn.action and src_port is not None and conn.action not in (src_port.actions or []):
+        source = (conn.src.nodeId, conn.src.portId)
+        if src_port is not None and source not in offered_actions:
+            offered_actions[source] = frozenset(src_port.actions or [])
+        if conn.action and src_port is not None and conn.action not in offered_actions[source]:
             offered = ", ".join(src_port.actions or []) or "none"
             problems.append(GraphProblem(
                 f"action {conn.action!r} is not offered by the source port (offered: {offered})",
@@ -96,6 +104,7 @@ def check_graph(doc: Pipeline) -> list[GraphProblem]:
             problems.append(GraphProblem("condition is not a valid JSON string", f"{where}/condition"))
 
     roots = 0
+    input_types: dict[str, set[str]] = {}  # per started node, computed once however many starts
     for index, start in enumerate(doc.startNodes):
         if start.nodeId not in nodes:
             problems.append(GraphProblem(
@@ -106,7 +115,10 @@ def check_graph(doc: Pipeline) -> list[GraphProblem]:
                 problems.append(GraphProblem("more than one root start node", f"/startNodes/{index}"))
         started = nodes.get(start.nodeId)
         if started is not None and start.trigger is not None:
-            problems.extend(_trigger_problems(started, start.trigger, f"/startNodes/{index}/trigger"))
+            if started.id not in input_types:
+                input_types[started.id] = {p.type.removesuffix("[]") for p in started.inputs}
+            problems.extend(_trigger_problems(started, start.trigger, f"/startNodes/{index}/trigger",
+                                              input_types[started.id]))
     if not doc.nodes:
         problems.append(GraphProblem("the pipeline has no nodes", "/nodes"))
     elif roots == 0:
@@ -114,11 +126,24 @@ def check_graph(doc: Pipeline) -> list[GraphProblem]:
     return problems
 
 
-def _trigger_problems(node: Node, trigger: Trigger, where: str) -> list[GraphProblem]:
+_SHOWN_PORTS = 10  # a message names at most this many ports: one per start node, of any size
+
+
+def _first_by_id(ports: list[Port]) -> dict[str, Port]:
+    """Ports by id; of ports sharing an id (reported above), the first, as a scan would find it."""
+    found: dict[str, Port] = {}
+    for port in ports:
+        found.setdefault(port.portId, port)
+    return found
+
+
+def _trigger_problems(node: Node, trigger: Trigger, where: str, input_types: set[str]) -> list[GraphProblem]:
     resource = trigger.spec.get("resource") if trigger.type == "Event" else None
     wanted = TRIGGER_INPUT.get(resource) if isinstance(resource, str) else None
-    if wanted is not None and not any(p.type.removesuffix("[]") in (wanted, "Json") for p in node.inputs):
-        offered = ", ".join(f"{p.name} ({p.type})" for p in node.inputs) or "none"
+    if wanted is not None and not input_types & {wanted, "Json"}:
+        shown = ", ".join(f"{p.name} ({p.type})" for p in node.inputs[:_SHOWN_PORTS])
+        more = len(node.inputs) - _SHOWN_PORTS
+        offered = (shown + (f" and {more} more" if more > 0 else "")) or "none"
         return [GraphProblem(
             f"a {resource} event trigger needs an input port of type {wanted}; node {node.name!r} has: {offered}",
             f"{where}/spec/resource",

@@ -120,8 +120,9 @@ def register(router: Router, plane: ControlPlane) -> None:
                 raise HttpError(400, refusal)
             # An installed pipeline is deployed: its new graph must deploy too, as on install. The
             # edit is refused whole (400, nothing stored), so the running pipeline and its stored
-            # document never disagree and `Installed` always means a sound graph. Checked inside
-            # the write transaction, so no concurrent install or edit can slip in between.
+            # document never disagree and `Installed` always means a sound graph. Checked on the
+            # very document the edit replaces (update_pipeline writes only if nobody wrote since),
+            # so no concurrent install or edit can slip in between.
             if cur.get("status") == STATUS_INSTALLED:
                 model = parse(new)
                 problems = check_graph(model)
@@ -185,6 +186,7 @@ def register(router: Router, plane: ControlPlane) -> None:
         failures: list[Doc] = []  # the errorText of a failed install
 
         def change(cur: Doc) -> Doc:
+            failures.clear()  # run again if another write came first: only the last run counts
             model = parse(cur)
             composition_id = cur.get("compositionId") or object_id()
             found = check_graph(model)

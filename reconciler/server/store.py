@@ -84,6 +84,7 @@ class DuplicateName(StoreError):
 
 IN_MEMORY = ":memory:"  # SQLite's name for a database that lives only in this process: no file
 _SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+_OPTIMISTIC_ATTEMPTS = 3
 
 
 def _make_private(path: Path) -> None:
@@ -312,22 +313,39 @@ class Store:
     def update_pipeline(self, pipeline_id: str, change: Callable[[Doc], Doc]) -> Doc | None:
         """Atomically replace the pipeline with `change(current)`; None if there is no such pipeline.
 
-        `change` runs inside the write transaction, so it sees the latest committed document and
-        nobody writes in between. It may raise to abort (nothing is written).
+        `change` sees the latest committed document, and its result is written only if nobody wrote
+        in between; otherwise it runs again on the newer document. So concurrent updates serialise
+        as under one lock, but `change` (validating a large document takes seconds) runs outside
+        the lock, holding up no other request. After a few lost races it runs inside the write
+        transaction, so it always ends. It may raise to abort (nothing is written).
         """
         try:
+            for _ in range(_OPTIMISTIC_ATTEMPTS):
+                with self.read() as db:
+                    row = db.execute("SELECT doc FROM pipelines WHERE id = ?", (pipeline_id,)).fetchone()
+                if row is None:
+                    return None
+                new = change(json.loads(row[0]))
+                with self.write() as db:
+                    if self._replace_pipeline(db, pipeline_id, new, unless_changed_from=row[0]):
+                        return new
             with self.write() as db:
                 row = db.execute("SELECT doc FROM pipelines WHERE id = ?", (pipeline_id,)).fetchone()
                 if row is None:
                     return None
                 new = change(json.loads(row[0]))
-                db.execute(
-                    "UPDATE pipelines SET name = ?, revision = ?, doc = ? WHERE id = ?",
-                    (new["name"], new.get("revision", 1), _dumps(new), pipeline_id),
-                )
+                self._replace_pipeline(db, pipeline_id, new, unless_changed_from=row[0])
                 return new
         except sqlite3.IntegrityError as exc:
             raise DuplicateName(str(exc)) from exc
+
+    @staticmethod
+    def _replace_pipeline(db: sqlite3.Connection, pipeline_id: str, new: Doc, *, unless_changed_from: str) -> bool:
+        """Within `write()`: store `new` if the stored text is still `unless_changed_from`."""
+        return db.execute(
+            "UPDATE pipelines SET name = ?, revision = ?, doc = ? WHERE id = ? AND doc = ?",
+            (new["name"], new.get("revision", 1), _dumps(new), pipeline_id, unless_changed_from),
+        ).rowcount > 0
 
     def delete_pipeline(self, pipeline_id: str) -> bool:
         with self.write() as db:
