@@ -23,7 +23,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 
-from reconciler.document import Node, Pipeline, Port, Trigger
+from reconciler.document import Node, Pipeline, Port, PortRef, Trigger
 from reconciler.spec.ports import accepts
 
 
@@ -58,9 +58,7 @@ def check_graph(doc: Pipeline) -> list[GraphProblem]:
                         f"/nodes/{index}/{key}/{p_index}/portId",
                     ))
     nodes = {node.id: node for node in doc.nodes}
-    outputs = {node_id: _first_by_id(node.outputs) for node_id, node in nodes.items()}
-    inputs = {node_id: _first_by_id(node.inputs) for node_id, node in nodes.items()}
-    offered_actions: dict[tuple[str, str], frozenset[str]] = {}
+    port_index = PortIndex(doc)
 
     for index, conn in enumerate(doc.connections):
         where = f"/connections/{index}"
@@ -71,8 +69,7 @@ def check_graph(doc: Pipeline) -> list[GraphProblem]:
         if tgt_node is None:
             problems.append(GraphProblem(
                 f"connection target references unknown node {conn.tgt.nodeId!r}", f"{where}/tgt/nodeId"))
-        src_port = outputs[conn.src.nodeId].get(conn.src.portId) if src_node else None
-        tgt_port = inputs[conn.tgt.nodeId].get(conn.tgt.portId) if tgt_node else None
+        src_port, tgt_port = port_index.output(conn.src), port_index.input(conn.tgt)
         if src_node is not None and src_port is None:
             problems.append(GraphProblem(
                 f"connection source port {conn.src.portId!r} is not an output of node {src_node.name!r}",
@@ -89,13 +86,10 @@ def check_graph(doc: Pipeline) -> list[GraphProblem]:
                 f" but {tgt_node.name!r} expects {tgt_port.type}",  # type: ignore[union-attr]
                 where,
             ))
-        source = (conn.src.nodeId, conn.src.portId)
-        if src_port is not None and source not in offered_actions:
-            offered_actions[source] = frozenset(src_port.actions or [])
-        if conn.action and src_port is not None and conn.action not in offered_actions[source]:
-            offered = ", ".join(src_port.actions or []) or "none"
+        if conn.action and src_port is not None and not port_index.offers(conn.src, conn.action):
             problems.append(GraphProblem(
-                f"action {conn.action!r} is not offered by the source port (offered: {offered})",
+                f"action {conn.action!r} is not offered by the source port (offered: "
+                f"{listed(src_port.actions or [])})",
                 f"{where}/action",
             ))
         try:
@@ -126,24 +120,56 @@ def check_graph(doc: Pipeline) -> list[GraphProblem]:
     return problems
 
 
-_SHOWN_PORTS = 10  # a message names at most this many ports: one per start node, of any size
+class PortIndex:
+    """A document's ports by node id and port id, and the actions each output offers.
+
+    One lookup per connection: scanning a node's ports (or a port's actions) for every connection
+    made the checks quadratic in a crafted document. Of nodes sharing an id the last counts (as in
+    a dict of nodes by id); of ports sharing an id within a node, the first (as a scan finds it).
+    """
+
+    def __init__(self, doc: Pipeline) -> None:
+        self._outputs = {node.id: _first_by_id(node.outputs) for node in doc.nodes}
+        self._inputs = {node.id: _first_by_id(node.inputs) for node in doc.nodes}
+        self._actions: dict[tuple[str, str], frozenset[str]] = {}
+
+    def output(self, ref: PortRef) -> Port | None:
+        return self._outputs.get(ref.nodeId, {}).get(ref.portId)
+
+    def input(self, ref: PortRef) -> Port | None:
+        return self._inputs.get(ref.nodeId, {}).get(ref.portId)
+
+    def offers(self, ref: PortRef, action: str) -> bool:
+        """Whether the output port `ref` offers `action` (False for no such port)."""
+        key = (ref.nodeId, ref.portId)
+        if key not in self._actions:
+            port = self.output(ref)
+            self._actions[key] = frozenset(port.actions or []) if port is not None else frozenset()
+        return action in self._actions[key]
 
 
 def _first_by_id(ports: list[Port]) -> dict[str, Port]:
-    """Ports by id; of ports sharing an id (reported above), the first, as a scan would find it."""
     found: dict[str, Port] = {}
     for port in ports:
         found.setdefault(port.portId, port)
     return found
 
 
+_SHOWN = 10  # a message lists at most this many ports or actions: there is one per connection
+
+
+def listed(names: list[str], *, total: int | None = None) -> str:
+    """`names` comma-separated, the first _SHOWN of `total` (default: all of them), or "none"."""
+    count = len(names) if total is None else total
+    text = ", ".join(names[:_SHOWN])
+    return (text + (f" and {count - _SHOWN} more" if count > _SHOWN else "")) or "none"
+
+
 def _trigger_problems(node: Node, trigger: Trigger, where: str, input_types: set[str]) -> list[GraphProblem]:
     resource = trigger.spec.get("resource") if trigger.type == "Event" else None
     wanted = TRIGGER_INPUT.get(resource) if isinstance(resource, str) else None
     if wanted is not None and not input_types & {wanted, "Json"}:
-        shown = ", ".join(f"{p.name} ({p.type})" for p in node.inputs[:_SHOWN_PORTS])
-        more = len(node.inputs) - _SHOWN_PORTS
-        offered = (shown + (f" and {more} more" if more > 0 else "")) or "none"
+        offered = listed([f"{p.name} ({p.type})" for p in node.inputs[:_SHOWN + 1]], total=len(node.inputs))
         return [GraphProblem(
             f"a {resource} event trigger needs an input port of type {wanted}; node {node.name!r} has: {offered}",
             f"{where}/spec/resource",

@@ -13,6 +13,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from reconciler.document import Pipeline
+from reconciler.server.graph import check_graph
 from reconciler.server.store import Store
 
 DEADLINE_S = 60
@@ -111,3 +113,21 @@ def test_a_large_crafted_document_is_checked_in_linear_time(tmp_path: Path) -> N
     # Per connection a type mismatch and an action the port lacks; per start node a trigger
     # without a matching input; one "no root" problem; and every start node kept its id.
     assert run.stdout.split() == [str(3 * 30_000 + 1), "True"]
+
+
+def test_a_problem_lists_at_most_ten_ports_or_actions() -> None:
+    # One problem per connection or start node: each naming every port of a huge node would add
+    # up to gigabytes in one answer.
+    many = [{"portId": f"i{i}", "type": "Dataset", "name": f"in{i}"} for i in range(25)]
+    doc = Pipeline.model_validate({"name": "p", "nodes": [
+        {"id": "a", "name": "a", "type": "code", "inputs": [],
+         "outputs": [{"portId": "o", "type": "Item", "name": "out", "actions": [f"x{i}" for i in range(25)]}]},
+        {"id": "b", "name": "b", "type": "code", "inputs": many, "outputs": []},
+    ], "connections": [{"src": {"nodeId": "a", "portId": "o"}, "tgt": {"nodeId": "b", "portId": "i0"},
+                        "action": "stop"}],
+        "startNodes": [{"nodeId": "b", "type": "root",
+                        "trigger": {"type": "Event", "spec": {"resource": "Item"}}}]})
+    messages = [p.message for p in check_graph(doc) if "offered" in p.message or "has:" in p.message]
+    assert len(messages) == 2
+    assert all(m.endswith("and 15 more") or m.endswith("and 15 more)") for m in messages), messages
+    assert "x9" in messages[0] and "x10" not in messages[0]
