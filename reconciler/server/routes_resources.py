@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.server import objects
 from reconciler.server.executions import node_executions
-from reconciler.server.http import HttpError, Request, Router, typed_field
+from reconciler.server.http import HttpError, Request, Router, one_of, typed_field
 from reconciler.server.ids import now_iso, object_id
 from reconciler.server.items import KIND as ITEM
 from reconciler.server.objects import dql_page, param_page, param_projects, with_url
@@ -148,13 +148,10 @@ def register(router: Router, plane: ControlPlane) -> None:
         # One route for three resources, told apart by the body's `resource` (dtlpy's packages,
         # services and executions repositories all post here).
         body = request.json_object()
-        resource = body.get("resource", "services")
+        resource = one_of(body, "resource", {*FAAS_KINDS, "executions"}, default="services")
         if resource == "executions":
             cycles = store.executions_in(projects_asked(request, body))
             return dql_page(body, [with_url(request, "executions", e) for e in node_executions(cycles)])
-        if resource not in FAAS_KINDS:
-            raise HttpError(400, f"Unknown resource {resource!r}: expected one of "
-                                 f"{', '.join(sorted([*FAAS_KINDS, 'executions']))}")
         return paged_query(request, FAAS_KINDS[resource], resource)
 
     def get_execution(request: Request, execution_id: str) -> Doc:
