@@ -57,6 +57,11 @@ FIELDS = (
     "pipeline.input", "pipeline.startNodeIds", "batch", "batch.query", "batch.query.filter", "nodeId",
     "filter", "filter.name", "sort", "page", "pageSize", "context", "context.projects", "resource",
     "kind", "id", "scope", "role", "createDefaultRecipe", "title", "dataset", "datasetId", "query",
+    "allowMany", "attributes", "availableActions", "cloneDatasetParams", "delete", "dueDate", "input",
+    "integrationId", "itemIds", "labels", "labelsNode", "limit", "metadata", "ontologyIds", "operation",
+    "options", "packageId", "position", "priority", "projectIds", "recipeId", "remoteFileName", "roots",
+    "spec", "startNodeIds", "statusPayload", "system", "targetDatasetId", "taskOwner",
+    "triggerToPipeline", "type", "uiSettings", "update", "upsert", "variableDataset", "workload",
 )
 
 
@@ -133,9 +138,13 @@ def _world(api: Api) -> dict[str, str]:
     execution = api.ok(api.post(f"/pipelines/{pipeline['id']}/execute", {"pipeline": {"input": {}}}))
     command = api.ok(api.post(f"/pipelines/{pipeline['id']}/execute",
                               {"batch": {"query": {"filter": {}}}}))
+    recipe = api.ok(api.get(f"/recipes/{RECIPE}"))
+    project = api.ok(api.get(f"/projects/{pid}"))
     return {"project_id": pid, "pipeline_id": pipeline["id"], "execution_id": execution["id"],
             "command_id": command["id"], "dataset_id": DATASET, "recipe_id": RECIPE, "model_id": MODEL,
-            "service_id": SERVICE, "name": "local", "email": "bob@example.com"}
+            "service_id": SERVICE, "ontology_id": recipe["ontologyIds"][0], "org_id": project["org"]["id"],
+            "composition_id": api.ok(api.get(f"/pipelines/{pipeline['id']}"))["compositionId"],
+            "name": "local", "email": "bob@example.com"}
 
 
 def _routes(api: Api) -> list[tuple[str, str]]:
@@ -154,7 +163,8 @@ def test_no_route_answers_5xx_to_a_hostile_corpus(api: Api, corpus: Corpus) -> N
     world = _world(api)
     base = {**api.sample("base"), "projectId": world["project_id"], "role": "engineer",
             "filter": {"name": "x"}, "kind": "dataset", "id": DATASET, "projects": [world["project_id"]]}
-    private = {key: value for key, value in world.items() if key.endswith("_id")}
+    # The caller's own objects (the organisation is every local project's, so not private).
+    private = {key: value for key, value in world.items() if key.endswith("_id") and key != "org_id"}
     eve = api.server.control_plane.mint_token("eve@example.com")
     expired = api.server.control_plane.mint_token(ttl_seconds=-10)
     auth_variants = [None, "Bearer", "Bearer x", f"Basic {api.token}", f"Bearer {expired}",
