@@ -160,3 +160,10 @@ def test_a_readable_database_left_by_an_older_version_is_made_private(tmp_path: 
     elsewhere.mkdir(mode=0o755)
     ControlPlane(elsewhere / "state.db").close()
     assert (_mode(elsewhere), _mode(elsewhere / "state.db")) == (0o755, 0o600)  # a user's folder is theirs
+
+
+def test_an_in_memory_database_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # SQLite's ":memory:" is no path: making it private must not create a file of that name.
+    monkeypatch.chdir(tmp_path)
+    ControlPlane(Path(":memory:")).close()
+    assert list(tmp_path.iterdir()) == []
