@@ -19,11 +19,11 @@ to each) held every other request up for a minute. Checks (each catches a docume
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 
 from reconciler.document import Node, Pipeline, Port, PortRef, Trigger
+from reconciler.server.http import parse_json
 from reconciler.spec.ports import accepts
 
 
@@ -93,8 +93,8 @@ def check_graph(doc: Pipeline) -> list[GraphProblem]:
                 f"{where}/action",
             ))
         try:
-            json.loads(conn.condition)
-        except ValueError:
+            parse_json(conn.condition)
+        except ValueError:  # not JSON, or too deep to keep (UnsafeJson)
             problems.append(GraphProblem("condition is not a valid JSON string", f"{where}/condition"))
 
     roots = 0

@@ -42,9 +42,26 @@ class HttpError(Exception):
         self.message = message
 
 
+class UnsafeJson(ValueError):
+    """JSON that parses but is not kept: nested too deep, or holding a string that is not Unicode."""
+
+
+def parse_json(text: str | bytes) -> Any:
+    """`text` parsed as JSON that is safe to keep (see `check_json`); ValueError, with a message fit
+    for the client, when it is not JSON or not safe (UnsafeJson). For request bodies and for the
+    JSON that clients send inside strings (an item's metadata, a task's query, a trigger filter, a
+    connection's condition): a string passes the edge unexamined."""
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise UnsafeJson(f"nests deeper than {MAX_JSON_DEPTH} levels") from None
+    check_json(value)
+    return value
+
+
 def check_json(value: Any) -> None:
-    """400 unless `value` (parsed JSON) nests at most MAX_JSON_DEPTH levels and every string in it,
-    object keys included, is valid Unicode. Iterative, so no input can exhaust the stack here."""
+    """UnsafeJson unless `value` (parsed JSON) nests at most MAX_JSON_DEPTH levels and every string
+    in it, object keys included, is valid Unicode. Iterative: no input can exhaust the stack here."""
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
@@ -52,7 +69,7 @@ def check_json(value: Any) -> None:
             _check_text(item)
         elif isinstance(item, (dict, list)):
             if depth >= MAX_JSON_DEPTH:
-                raise HttpError(400, f"Request body nests deeper than {MAX_JSON_DEPTH} levels")
+                raise UnsafeJson(f"nests deeper than {MAX_JSON_DEPTH} levels")
             if isinstance(item, dict):
                 for key in item:
                     _check_text(key)
@@ -66,7 +83,7 @@ def _check_text(text: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError:
         # JSON's \ud800 escapes decode to lone surrogates, which are not Unicode text.
-        raise HttpError(400, "Request body holds a string that is not valid Unicode (a lone surrogate)") from None
+        raise UnsafeJson("holds a string that is not valid Unicode (a lone surrogate)") from None
 
 
 def typed_field(body: Mapping[str, Any], key: str, kind: type | tuple[type, ...], *, default: Any = None,
@@ -130,13 +147,11 @@ class Request:
                 self._json = default
             else:
                 try:
-                    parsed = json.loads(self.body, parse_constant=_reject_constant)
-                except RecursionError:
-                    raise HttpError(400, f"Request body nests deeper than {MAX_JSON_DEPTH} levels") from None
+                    self._json = parse_json(self.body)
+                except UnsafeJson as exc:
+                    raise HttpError(400, f"Request body {exc}") from None
                 except ValueError as exc:
                     raise HttpError(400, f"Request body is not valid JSON: {exc}") from None
-                check_json(parsed)
-                self._json = parsed
         return self._json
 
     def json_object(self) -> dict[str, Any]:

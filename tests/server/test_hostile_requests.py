@@ -48,6 +48,9 @@ HOSTILE_VALUES: dict[str, Any] = {
     "surrogate": "name\ud800",
     "nul": "a\x00b",
     "deep": nested(300),
+    # JSON inside a string (a filter, a query, item metadata): the edge sees only a string.
+    "json text deep": nested_text(900),
+    "json text surrogate": '{"name": "\\ud800", "\\udc00": ["\\ud800"]}',
 }
 
 # The fields the routes read, and some they might read; dotted keys are nested objects.
@@ -286,3 +289,27 @@ def test_fields_of_the_wrong_type_are_400_naming_the_field(api: Api, path: str, 
     response = api.call("POST", path, data=text, headers={"content-type": "application/json"})
     assert response.status_code == 400, response.text
     assert f"'{field}'" in response.json()["message"]
+
+
+@pytest.mark.parametrize("text", [nested_text(5000), nested_text(MAX_JSON_DEPTH + 1),
+                                  '{"name": "\\ud800"}'])
+def test_json_inside_a_string_is_held_to_the_same_limits(api: Api, text: str) -> None:
+    # A connection's condition, a trigger's filter, a task's query and an item's metadata are JSON
+    # sent as strings: the edge sees a string, so each is parsed under the body's own limits.
+    pid = api.project_id
+    doc = api.sample("json-in-strings")
+    doc["connections"][1]["condition"] = text
+    doc["startNodes"][0]["trigger"] = {"type": "Event", "spec": {"filter": text, "resource": "Item",
+                                                                 "executionMode": "Once", "actions": ["Created"]}}
+    checked = api.ok(api.post("/pipelines/validate", doc))
+    assert "/connections/1/condition" in [e["pointer"] for e in checked["errors"]]
+    created = api.ok(api.post("/pipelines", doc))
+    install = api.post(f"/pipelines/{created['id']}/install", {})
+    assert install.status_code == 400 and "condition" in install.json()["message"]
+    dataset = api.ok(api.post("/datasets", {"name": "frames", "projects": [pid]}))
+    recipe = dataset["metadata"]["system"]["recipes"][0]
+    task = api.post("/annotationtasks", {"name": "t", "projectId": pid, "datasetId": dataset["id"],
+                                         "recipeId": recipe, "query": text, "assignmentIds": []})
+    assert task.status_code == 400 and "'query'" in task.json()["message"]
+    item = api.post(f"/datasets/{dataset['id']}/items", {"metadata": text, "type": "dir", "path": "/x"})
+    assert item.status_code == 400 and "'metadata'" in item.json()["message"]
