@@ -53,6 +53,10 @@ HOSTILE_VALUES: dict[str, Any] = {
     "json text surrogate": '{"name": "\\ud800", "\\udc00": ["\\ud800"]}',
 }
 
+# Sent in each field of an otherwise sound body, one field at a time (every value is also sent in all
+# fields at once): the types a handler may take for granted.
+PER_FIELD = ("list", "object", "number", "bool", "empty", "surrogate", "json text deep")
+
 # The fields the routes read, and some they might read; dotted keys are nested objects.
 FIELDS = (
     "name", "projectId", "projects", "nodes", "connections", "startNodes", "variables", "settings",
@@ -143,7 +147,20 @@ def _world(api: Api) -> dict[str, str]:
                               {"batch": {"query": {"filter": {}}}}))
     recipe = api.ok(api.get(f"/recipes/{RECIPE}"))
     project = api.ok(api.get(f"/projects/{pid}"))
-    return {"project_id": pid, "pipeline_id": pipeline["id"], "execution_id": execution["id"],
+    dataset = api.ok(api.post("/datasets", {"name": "tasked", "projects": [pid]}))
+    made = {
+        "item_id": api.post(f"/datasets/{dataset['id']}/items", {"type": "dir", "path": "/folder"}),
+        "task_id": api.post("/annotationtasks", {"name": "t", "projectId": pid, "datasetId": dataset["id"],
+                                                 "recipeId": dataset["metadata"]["system"]["recipes"][0],
+                                                 "assignmentIds": []}),
+        "package_id": api.post("/packages", {"name": "cutter", "projectId": pid}),
+        "bot_id": api.post(f"/projects/{pid}/bots", {"name": "robot"}),
+        "integration_id": api.post(f"/orgs/{project['org']['id']}/integrations", {"name": "i", "type": "s3"}),
+    }
+    # The objects of the newer routes, where their creation takes a body this simple (else the
+    # routes meet an unknown id, as they do with every other parameter).
+    others = {key: response.json()["id"] for key, response in made.items() if response.status_code == 200}
+    return {**others, "project_id": pid, "pipeline_id": pipeline["id"], "execution_id": execution["id"],
             "command_id": command["id"], "dataset_id": DATASET, "recipe_id": RECIPE, "model_id": MODEL,
             "service_id": SERVICE, "ontology_id": recipe["ontologyIds"][0], "org_id": project["org"]["id"],
             "composition_id": api.ok(api.get(f"/pipelines/{pipeline['id']}"))["compositionId"],
@@ -201,6 +218,8 @@ def test_no_route_answers_5xx_to_a_hostile_corpus(api: Api, corpus: Corpus) -> N
         for label, value in HOSTILE_VALUES.items():
             corpus.send(method, path, value, note=f"body {label}")
             corpus.send(method, path, {field: value for field in FIELDS}, note=f"all fields {label}")
+            if label not in PER_FIELD:
+                continue
             for field in FIELDS:
                 corpus.send(method, path, with_field(base, field, value), note=f"{field}={label}")
     assert corpus.sent > 1000
