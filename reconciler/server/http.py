@@ -87,7 +87,7 @@ def _check_text(text: str) -> None:
 
 
 def typed_field(body: Mapping[str, Any], key: str, kind: type | tuple[type, ...], *, default: Any = None,
-          where: str = "") -> Any:
+                where: str = "") -> Any:
     """`body[key]` when it is of `kind`; `default` when absent or null; 400 naming the field otherwise.
 
     A boolean is not an int here (JSON keeps them apart). `where` prefixes nested keys ("pipeline.").
