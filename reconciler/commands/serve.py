@@ -93,6 +93,7 @@ def _run(args: argparse.Namespace, term: Terminal, stop_requested: threading.Eve
         shown = f"[{shown}]" if ":" in shown else shown
         base_url = f"http://{shown}:{server.port}{API_PREFIX}"
         token = plane.mint_token()
+        plane.engine.run_cron()  # cron triggers fire while the server runs
         mode = "strict" if args.strict else "sandbox"
         try:
             if args.token_file:

@@ -21,12 +21,13 @@ import threading
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from reconciler import nodes
 from reconciler.nodes.base import CodeResult, RunOutcome
 from reconciler.server import dql
-from reconciler.server.engine import cycles
+from reconciler.server.engine import cron, cycles
 from reconciler.server.engine.runner import Limits, run_code
 from reconciler.server.http import HttpError
 from reconciler.server.items import KIND as ITEM
@@ -59,6 +60,19 @@ def _action_candidates(status: str) -> list[str]:
     return found
 
 
+def _in_window(spec: Doc, at: datetime) -> bool:
+    for key, inside in (("startAt", lambda t: t <= at), ("endAt", lambda t: at <= t)):
+        text = spec.get(key)
+        if isinstance(text, str) and text:
+            try:
+                stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            if not inside(stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)):
+                return False
+    return True
+
+
 def _filter_of(value: Any) -> Any:
     if isinstance(value, str):
         try:
@@ -81,6 +95,7 @@ class Engine:
         self._idle = threading.Condition()
         self._busy = 0
         self._closed = False
+        self._stopping = threading.Event()
         self._loopback: HttpServer | None = None
         self._api_url: str | None = None
 
@@ -174,14 +189,49 @@ class Engine:
                     continue
                 self.start(pipeline, {"input": {"item": item["id"]}, "nodeId": start_id}, user=trigger.get("creator") or "")
 
+    def cron_tick(self, at: datetime) -> int:
+        """Fire the active cron triggers of installed pipelines whose expression names the minute
+        `at` (UTC) and whose startAt/endAt window holds it; how many cycles started."""
+        started = 0
+        minute = at.astimezone(UTC).replace(second=0, microsecond=0)
+        for trigger in self._store.resources(TRIGGER):
+            spec = trigger.get("spec") or {}
+            if not trigger.get("active") or trigger.get("type") != "Cron" or not _in_window(spec, minute):
+                continue
+            try:
+                due = cron.matches(str(spec.get("cron")), minute)
+            except ValueError:
+                continue
+            operation = spec.get("operation") or {}
+            pipeline = self._store.pipeline(str(operation.get("id"))) if due else None
+            if pipeline is None or pipeline.get("status") != INSTALLED:
+                continue
+            if self._node(pipeline, operation.get("nodeId")) is not None:
+                self.start(pipeline, {"input": dict(spec.get("input") or {}), "nodeId": operation.get("nodeId")},
+                           user=trigger.get("creator") or "")
+                started += 1
+        return started
+
+    def run_cron(self) -> None:
+        """Fire cron triggers at the start of every minute until `close()` (for `loopform serve`)."""
+        def loop() -> None:
+            while not self._stopping.wait(60 - datetime.now(UTC).second):
+                self.cron_tick(datetime.now(UTC))
+
+        threading.Thread(target=loop, name="loopform-engine-cron", daemon=True).start()
+
     def drain(self) -> None:
         """Wait until no node execution is queued or running."""
         with self._idle:
             self._idle.wait_for(lambda: self._busy == 0)
 
     def close(self) -> None:
+        """Stop after the work in hand: cycles started (by an embedded `loopform execute`, say)
+        are carried as far as they go, then the workers end."""
+        self._stopping.set()
+        self.drain()
         self._closed = True
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=True)
         if self._loopback is not None:
             self._loopback.stop()
 
