@@ -147,6 +147,12 @@ class RunContext(Protocol):
         `value`); its result split over these output ports."""
         ...
 
+    def run_service(self, namespace: dict[str, Any], inputs: list[dict[str, Any]],
+                    outputs: list[dict[str, Any]]) -> CodeResult:
+        """Run the function a node's namespace names (`serviceName`, `functionName`) from the code
+        package deployed as that service, the same way as `run_code`."""
+        ...
+
 
 class NodeType:
     """One node type. Subclasses set the class attributes and override what their type does

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from reconciler.backend import ResourceKind
 from reconciler.document import Node
-from reconciler.nodes.base import CompileContext, ExportContext, NodeType, PlatformParts
+from reconciler.nodes.base import CompileContext, ExportContext, NodeType, PlatformParts, RunContext, RunOutcome
 from reconciler.nodes.view import NameLookup, SpecView
 from reconciler.spec.fields import NodeSpecBase, NonEmpty
 
@@ -74,6 +74,14 @@ class Function(NodeType):
     def spec_view(self, view: SpecView, names: NameLookup) -> None:
         for spec_field, ns_field in _NAMESPACE:
             view.take(spec_field, f"namespace.{ns_field}")
+
+    def run(self, node: dict[str, Any], inputs: dict[str, Any], ctx: RunContext) -> RunOutcome:
+        # The pushed package's function, in its own process like a code node's.
+        ports = [{**port, "value": inputs.get(port.get("name"))} for port in node.get("inputs") or []]
+        result = ctx.run_service(dict(node.get("namespace") or {}), ports, list(node.get("outputs") or []))
+        if result.error is not None:
+            return RunOutcome(status="failed", message=result.error, log=result.log)
+        return RunOutcome(status="success", outputs=result.outputs, log=result.log)
 
 
 TYPE = Function()

@@ -8,8 +8,8 @@
   `{name, projectId, codebase: {type: "item", itemId}, modules, slots, requirements, ...}` to
   `POST /packages`; the package keeps what it was given and a `revisions` list.
 - `services.deploy` posts `{name, projectId, packageId, moduleName, runtime, initParams, ...}` to
-  `POST /services`. A service names its package; nothing runs here (the engine comes later), so a
-  deployed service is `active` with nothing behind it.
+  `POST /services`. A service names its package; the execution engine runs its functions for the
+  pipelines' function nodes (`service.execute` is not served).
 Pure functions over documents.
 """
 

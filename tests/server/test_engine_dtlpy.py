@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -216,3 +217,42 @@ def test_items_wait_in_the_task_until_a_status_sends_them_along_that_actions_con
     assert statuses(pipeline, finished(sdk, pipeline, second)) == {"label": ["success"], "dropped": ["success"]}
     assert dataset.items.get(item_id=keep.id).filename == "/kept/keep.jpg"
     assert dataset.items.get(item_id=drop.id).filename == "/dropped/drop.jpg"
+
+
+PACKAGE_CODE = """import dtlpy as dl
+
+
+class ServiceRunner(dl.BaseServiceRunner):
+    def __init__(self, label="none"):
+        self.label = label
+
+    def stamp(self, item):
+        item.metadata.setdefault("user", {})["stamped"] = self.label
+        item.update()
+        print("stamped", item.name)
+        return item
+"""
+
+
+def test_a_function_node_runs_the_pushed_packages_function(sdk: DtlpySdk, tmp_path: Path) -> None:
+    dl, project = sdk.dl, sdk.project
+    (tmp_path / "main.py").write_text(PACKAGE_CODE)
+    module = dl.PackageModule(name="default_module", entry_point="main.py", class_name="ServiceRunner",
+                              init_inputs=[dl.FunctionIO(type=dl.PackageInputType.STRING, name="label")],
+                              functions=[dl.PackageFunction(
+                                  name="stamp", inputs=[dl.FunctionIO(type=dl.PackageInputType.ITEM, name="item")],
+                                  outputs=[dl.FunctionIO(type=dl.PackageInputType.ITEM, name="item")])])
+    package = project.packages.push(package_name="stamper", src_path=str(tmp_path), modules=[module])
+    service = package.services.deploy(service_name="stamper", module_name="default_module",
+                                      init_input={"label": "ok"})
+    dataset = project.datasets.create(dataset_name="engine-function")
+    item = upload(dataset, "f.jpg")
+    pipeline = project.pipelines.create(name="engine-function")
+    pipeline.nodes.add(dl.FunctionNode(name="stamp", service=service, function_name="stamp", project_id=project.id,
+                                       project_name=project.name, position=(1, 1)))
+    installed(pipeline)
+    cycle = finished(sdk, pipeline, pipeline.execute(execution_input={"item": item.id}).id)
+    stamped = only_execution(cycle, pipeline, "stamp")
+    assert stamped["status"] == "success", stamped["latestStatus"]
+    assert "stamped f.jpg" in stamped["log"]
+    assert dataset.items.get(item_id=item.id).metadata["user"] == {"stamped": "ok"}

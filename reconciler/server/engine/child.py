@@ -66,14 +66,42 @@ def _function(namespace: dict[str, Any], name: str) -> Any:
     return found
 
 
+def _package_function(package: dict[str, Any], name: str) -> Any:
+    """`name` of the module's class (`className`, made with the service's `initParams`) in the
+    package's code, unpacked from its zip; `entryPoint` is a file of it."""
+    import importlib.util
+    import zipfile
+
+    root = os.path.join(os.path.dirname(package["zip_path"]), "package")
+    with zipfile.ZipFile(package["zip_path"]) as archive:
+        for member in archive.namelist():  # nothing may land outside the package folder
+            target = os.path.realpath(os.path.join(root, member))
+            if not target.startswith(os.path.realpath(root) + os.sep):
+                raise ValueError(f"the package's zip holds a path outside it: {member!r}")
+        archive.extractall(root)
+    sys.path.insert(0, root)
+    spec = importlib.util.spec_from_file_location("loopform_package_entry", os.path.join(root, package["entry_point"]))
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the entry point {package['entry_point']!r}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    runner = getattr(module, package.get("class_name") or "ServiceRunner", None)
+    if isinstance(runner, type):
+        return getattr(runner(**(package.get("init_params") or {})), name)
+    return getattr(module, name)
+
+
 def main() -> int:
     request = json.loads(sys.stdin.read())
     result: dict[str, Any]
     try:
         dl = _configure_dtlpy(request)
-        namespace: dict[str, Any] = {"__name__": "__main__.node"}
-        exec(compile(request["code"], "<node code>", "exec"), namespace)
-        function = _function(namespace, request["function"])
+        if "package" in request:
+            function = _package_function(request["package"], request["function"])
+        else:
+            namespace: dict[str, Any] = {"__name__": "__main__.node"}
+            exec(compile(request["code"], "<node code>", "exec"), namespace)
+            function = _function(namespace, request["function"])
         kwargs = {p["name"]: _argument(dl, p) for p in request["inputs"]}
         returned = function(**kwargs)
         outputs = [p["name"] for p in request["outputs"]]

@@ -28,10 +28,10 @@ from reconciler import nodes
 from reconciler.nodes.base import CodeResult, RunOutcome
 from reconciler.server import dql
 from reconciler.server.engine import cron, cycles
-from reconciler.server.engine.runner import Limits, run_code
+from reconciler.server.engine.runner import Limits, Package, run_code
 from reconciler.server.http import HttpError
 from reconciler.server.items import KIND as ITEM
-from reconciler.server.items import clone_item, save_item
+from reconciler.server.items import clone_item, read_binary, save_item
 from reconciler.server.routes_tasks import add_items
 from reconciler.server.serving import HttpServer
 
@@ -421,3 +421,28 @@ class _Context:
         engine = self._engine
         return run_code(code, function, inputs, outputs, api_url=engine.api_url(),
                         token=engine.project_token(self._pipeline["projectId"]), limits=engine.limits)
+
+    def run_service(self, namespace: dict[str, Any], inputs: list[dict[str, Any]],
+                    outputs: list[dict[str, Any]]) -> CodeResult:
+        name = namespace.get("serviceName")
+        project_id = self._pipeline["projectId"]
+        services = self._store.resources("service", project_ids={project_id}, name=str(name))
+        if not services:
+            raise NodeRunError(f"service {name!r} is not deployed in the pipeline's project")
+        service = services[0]
+        package = self._store.resource("package", str(service.get("packageId")))
+        codebase = (package or {}).get("codebase") or {}
+        if package is None or codebase.get("type") != "item" or not isinstance(codebase.get("itemId"), str):
+            raise NodeRunError(f"service {name!r} has no pushed code package to run")
+        module_name = namespace.get("moduleName") or service.get("moduleName") or "default_module"
+        module = next((m for m in package.get("modules") or [] if m.get("name") == module_name), None)
+        if module is None:
+            raise NodeRunError(f"package {package.get('name')!r} has no module {module_name!r}")
+        zipped = read_binary(self._engine._plane.binaries_dir, codebase["itemId"])
+        if not zipped:
+            raise NodeRunError(f"the code of package {package.get('name')!r} is gone")
+        code = Package(zipped=zipped, entry_point=str(module.get("entryPoint") or "main.py"),
+                       class_name=module.get("className"), init_params=dict(service.get("initParams") or {}))
+        engine = self._engine
+        return run_code(code, str(namespace.get("functionName") or "run"), inputs, outputs,
+                        api_url=engine.api_url(), token=engine.project_token(project_id), limits=engine.limits)

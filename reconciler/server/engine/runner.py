@@ -74,11 +74,29 @@ class _BoundedLog:
         return text
 
 
-def run_code(code: str, function: str, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]], *,
+@dataclass(frozen=True)
+class Package:
+    """A pushed code package to run a function of: its zip's bytes, the module's entry point file and
+    class, and the service's init parameters."""
+
+    zipped: bytes
+    entry_point: str
+    class_name: str | None
+    init_params: dict[str, Any]
+
+
+def run_code(code: str | Package, function: str, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]], *,
              api_url: str, token: str, limits: Limits) -> CodeResult:
     with tempfile.TemporaryDirectory(prefix="loopform-exec-") as home:
         result_path = Path(home) / "result.json"
-        request = {"code": code, "function": function, "inputs": inputs,
+        source: dict[str, Any] = {"code": code}
+        if isinstance(code, Package):
+            zip_path = Path(home) / "code" / "package.zip"
+            zip_path.parent.mkdir()
+            zip_path.write_bytes(code.zipped)
+            source = {"package": {"zip_path": str(zip_path), "entry_point": code.entry_point,
+                                  "class_name": code.class_name, "init_params": code.init_params}}
+        request = {**source, "function": function, "inputs": inputs,
                    "outputs": [{"name": p.get("name"), "type": p.get("type")} for p in outputs],
                    "api_url": api_url, "token": token, "result_path": str(result_path)}
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "TMPDIR": home,
