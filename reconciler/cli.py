@@ -54,6 +54,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("show", "render a plan saved with `loopform plan -out FILE` (warns when it has gone stale)"),
     Command("stats", "show a pipeline's execution statistics"),
     Command("status", "show managed pipelines: spec status, live status, in sync or drifted"),
+    Command("test", "run pipeline test files (pipelines/tests/*.yaml): a fresh sandbox per case, a diff on failure"),
     Command("validate", "check spec files offline (schema, graph, references); exit 1 on any error"),
 )
 _BY_NAME = {command.name: command for command in COMMANDS}

@@ -1,0 +1,51 @@
+"""`loopform test [PATH...]`: run the pipeline test files (default `pipelines/tests/`), a fresh
+embedded sandbox per case; a line per case like pytest, a diff on failure; exit 0 when all pass."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from reconciler.errors import ConfigError
+from reconciler.pipeline_tests import CaseResult, find_test_files, junit_xml, load_test_file, run_case
+from reconciler.terminal import Terminal
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="test files or directories holding them (default: pipelines/tests)")
+    parser.add_argument("--junit-xml", metavar="FILE", help="also write the results as JUnit XML")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep each case's sandbox (its folder is printed) for inspection")
+
+
+def run(args: argparse.Namespace, term: Terminal) -> int:
+    paths = [Path(p) for p in args.paths] or [Path("pipelines") / "tests"]
+    files = find_test_files(paths)
+    if not files:
+        raise ConfigError(f"no pipeline test files (kind: PipelineTest) in {', '.join(map(str, paths))}")
+    started = time.monotonic()
+    results: list[CaseResult] = []
+    for file in files:
+        test = load_test_file(file)
+        for index, case in enumerate(test.cases):
+            keep = None
+            if args.keep:
+                keep = Path(f".loopform/test-sandboxes/{file.stem}-{index + 1}").resolve()
+                keep.mkdir(parents=True, exist_ok=True)
+            result = run_case(file, test, case, keep=keep)
+            results.append(result)
+            term.print(f"{result.node_id} {'PASSED' if result.passed else 'ERROR' if result.error else 'FAILED'}"
+                       + (f"  (sandbox: {keep})" if keep else ""))
+            if result.error is not None:
+                term.print(f"    {result.error}")
+            elif not result.passed:
+                for line in result.diff.splitlines():
+                    term.print(f"    {line}")
+    if args.junit_xml:
+        Path(args.junit_xml).write_text(junit_xml(results) + "\n", encoding="utf-8")
+    failed = sum(1 for r in results if not r.passed)
+    summary = f"{len(results) - failed} passed" + (f", {failed} failed" if failed else "")
+    term.print(f"{summary} in {time.monotonic() - started:.1f}s")
+    return 1 if failed else 0

@@ -1,0 +1,314 @@
+"""`loopform test`: unit tests for pipelines, run in a fresh embedded sandbox per case.
+
+A test file (`kind: PipelineTest`, beside the specs, e.g. `pipelines/tests/*.yaml`) names one
+pipeline spec, the datasets a sandbox needs, and cases. Each case: the items it uploads (they fire
+the pipeline's item triggers) or executes the pipeline with (`start: execute`), the decisions people
+make in task nodes (an action per waiting item, in order), and what is expected per input item: the
+nodes its cycle visited, the cycle's status, where items ended (dataset, folder) with which
+metadata, and which node failed with what. The sandbox is an embedded control plane in a temporary
+directory: seeded with the datasets, the spec applied to it (plan + apply, as the CLI does), the
+items uploaded over HTTP, the engine drained between steps (never a sleep). The comparison covers
+only what a case expects; a failure shows expected and actual as a unified diff.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import posixpath
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import requests
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from reconciler.errors import SpecError, SpecErrors, Location
+
+Doc = dict[str, Any]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ItemInput(_Strict):
+    """An item uploaded in the case (a file of `content`, default one byte)."""
+
+    name: str = Field(min_length=1, description="File name.", examples=["cat.jpg"])
+    dataset: str = Field(min_length=1, description="Dataset it is uploaded to.", examples=["photos"])
+    folder: str = Field(default="/", description="Folder in the dataset.", examples=["/incoming"])
+    metadata: dict[str, Any] = Field(default_factory=dict, description="User metadata (`metadata.user`).")
+    content: str = Field(default="x", description="The file's text content.")
+
+
+class Decision(_Strict):
+    """What a person does in a task node: this action on the items waiting there (all, or `item`)."""
+
+    node: str = Field(min_length=1, description="Task node (its name in the pipeline).", examples=["label"])
+    action: str = Field(min_length=1, description="Item status set, e.g. completed, discard.", examples=["completed"])
+    item: str | None = Field(default=None, description="Only the item of this name.")
+
+
+class ItemExpectation(_Strict):
+    dataset: str | None = Field(default=None, description="Dataset the item is in.")
+    folder: str | None = Field(default=None, description="Folder the item is in.")
+    metadata: dict[str, Any] | None = Field(default=None, description="User metadata values (only these keys).")
+
+
+class CycleExpectation(_Strict):
+    visited: list[str] | None = Field(default=None, description="Node names with an execution, in first-visit order.")
+    status: Literal["success", "failed", "in-progress"] | None = Field(default=None, description="The cycle's status.")
+    failed: dict[str, str] | None = Field(
+        default=None, description="Node name -> text its failure message contains.")
+
+
+class Expect(_Strict):
+    cycles: dict[str, CycleExpectation] = Field(
+        default_factory=dict, description="Per input item name: the cycle it started.")
+    items: dict[str, ItemExpectation | list[ItemExpectation]] = Field(
+        default_factory=dict, description="Per item name: where it (or each copy, a list) ended.")
+
+
+class Case(_Strict):
+    name: str = Field(min_length=1)
+    start: Literal["trigger", "execute"] = Field(
+        default="trigger", description="Cycles start by the items' upload firing the pipeline's triggers, or "
+                                       "`execute`: besides, one cycle per item executed from the root.")
+    items: list[ItemInput] = Field(default_factory=list)
+    decisions: list[Decision] = Field(default_factory=list)
+    expect: Expect = Field(default_factory=Expect)
+
+
+class PipelineTestFile(_Strict):
+    """A file of tests for one pipeline spec."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="Loopform pipeline test")
+
+    apiVersion: Literal["loopform/v1"]
+    kind: Literal["PipelineTest"]
+    pipeline: str = Field(min_length=1, description="The spec file, relative to this file.",
+                          examples=["../video-frames.yaml"])
+    datasets: list[str] = Field(default_factory=list, description="Datasets made in every case's sandbox.")
+    cases: list[Case] = Field(min_length=1)
+
+
+def schema() -> Doc:
+    return PipelineTestFile.model_json_schema()
+
+
+# -- loading ----------------------------------------------------------------------------------------
+
+def find_test_files(paths: list[Path]) -> list[Path]:
+    """The test files under `paths` (files as given; directories: their `*.yaml`/`*.yml` holding
+    `kind: PipelineTest`, recursively)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            for candidate in sorted([*path.rglob("*.yaml"), *path.rglob("*.yml")]):
+                if "kind: PipelineTest" in candidate.read_text(encoding="utf-8", errors="replace"):
+                    found.append(candidate)
+        else:
+            found.append(path)
+    return found
+
+
+def load_test_file(path: Path) -> PipelineTestFile:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SpecErrors([SpecError(f"cannot read the test file: {exc}", Location(str(path)))]) from None
+    try:
+        return PipelineTestFile.model_validate(data)
+    except ValidationError as exc:
+        raise SpecErrors([SpecError(f"{'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}", Location(str(path)))
+                          for e in exc.errors()]) from None
+
+
+# -- running ----------------------------------------------------------------------------------------
+
+@dataclass
+class CaseResult:
+    file: Path
+    case: str
+    passed: bool
+    seconds: float
+    diff: str = ""
+    error: str | None = None
+    sandbox: Path | None = None
+
+    @property
+    def node_id(self) -> str:
+        return f"{self.file}::{self.case}"
+
+
+@dataclass
+class _Sandbox:
+    plane: Any
+    session: requests.Session
+    base: str
+    pipeline: Doc
+    items: dict[str, str] = field(default_factory=dict)  # input item name -> id
+
+    def call(self, method: str, path: str, **kw: Any) -> Any:
+        response = self.session.request(method, self.base + path, timeout=60, **kw)
+        if response.status_code != 200:
+            raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:300]}")
+        return response.json() if response.content else None
+
+    def settle(self) -> None:
+        self.plane.engine.drain()
+
+    def cycles(self) -> list[Doc]:
+        return list(self.plane.store.executions_of(self.pipeline["id"]))
+
+
+@contextmanager
+def _sandbox(test: PipelineTestFile, file: Path, keep: Path | None) -> Iterator[_Sandbox]:
+    from reconciler.connection import open_embedded
+    from reconciler.library import apply, plan
+    from reconciler.server.seed import ProjectSeed, SeedFile, apply_seed
+
+    folder = Path(tempfile.mkdtemp(prefix="loopform-test-")) if keep is None else keep
+    backend = open_embedded(folder / "state.db")
+    try:
+        plane = backend.control_plane
+        assert plane is not None
+        spec_path = (file.parent / test.pipeline).resolve()
+        spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+        project = ((spec or {}).get("metadata") or {}).get("project") or "local"
+        apply_seed(plane, SeedFile(projects=[ProjectSeed.model_validate({"name": project, "datasets": test.datasets})]))
+        result = apply(plan([spec_path], backend), backend)
+        if not result.ok:
+            raise RuntimeError(f"applying {test.pipeline} to the sandbox failed")
+        name = spec["metadata"]["name"]
+        (pipeline,) = [p for p in plane.store.pipelines_in({pid for pid in _project_ids(plane, project)})
+                       if p["name"] == name]
+        with requests.Session() as session:
+            session.headers["authorization"] = f"Bearer {plane.mint_token()}"
+            yield _Sandbox(plane=plane, session=session, base=plane.engine.api_url(), pipeline=pipeline)
+    finally:
+        backend.close()
+        if keep is None:
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _project_ids(plane: Any, name: str) -> set[str]:
+    return {p["id"] for p in plane.store.projects_named(name)}
+
+
+def _dataset_id(box: _Sandbox, name: str) -> str:
+    found = [d for d in box.plane.store.resources("dataset", project_ids={box.pipeline["projectId"]}) if d["name"] == name]
+    if not found:
+        raise RuntimeError(f"no dataset {name!r} in the sandbox (list it under `datasets:`)")
+    return str(found[0]["id"])
+
+
+def _play(box: _Sandbox, case: Case) -> None:
+    for item in case.items:
+        fields = {"type": "file", "path": posixpath.join(item.folder, item.name),
+                  "metadata": json.dumps({"user": item.metadata})}
+        made = box.call("POST", f"/datasets/{_dataset_id(box, item.dataset)}/items",
+                        files={"file": (item.name, item.content.encode())}, data=fields)
+        box.items[item.name] = made["id"]
+        if case.start == "execute":
+            box.call("POST", f"/pipelines/{box.pipeline['id']}/execute", json={"pipeline": {"input": {"item": made["id"]}}})
+    box.settle()
+    nodes = {n["name"]: n for n in box.pipeline["nodes"]}
+    for decision in case.decisions:
+        node = nodes.get(decision.node)
+        if node is None:
+            raise RuntimeError(f"the pipeline has no node named {decision.node!r}")
+        tasks = [t for t in box.plane.store.resources("task", project_ids={box.pipeline["projectId"]})
+                 if (t["metadata"].get("system") or {}).get("nodeId") == node["id"]]
+        if not tasks:
+            raise RuntimeError(f"node {decision.node!r} has no task")
+        wanted = {e["input"].get("item") for c in box.cycles() for e in c["executions"].get(node["id"], [])
+                  if e["status"] == "in-progress"}
+        if decision.item is not None:
+            wanted &= {i["id"] for i in box.plane.store.resources("item") if i["name"] == decision.item}
+        if wanted:
+            box.call("POST", f"/assignments/items/tasks/{tasks[0]['id']}/status",
+                     json={"itemIds": sorted(wanted), "statusPayload": {"operation": "create", "status": decision.action}})
+        box.settle()
+
+
+def _actual(box: _Sandbox, expect: Expect) -> tuple[Doc, Doc]:
+    names = {n["id"]: n["name"] for n in box.pipeline["nodes"]}
+    datasets = {d["id"]: d["name"] for d in box.plane.store.resources("dataset")}
+    expected: Doc = {"cycles": {}, "items": {}}
+    actual: Doc = {"cycles": {}, "items": {}}
+    for item_name, wanted in expect.cycles.items():
+        item_id = box.items.get(item_name)
+        cycle = next((c for c in box.cycles() if (c.get("input") or {}).get("item") == item_id), None)
+        shown: Doc = {}
+        if wanted.visited is not None:
+            shown["visited"] = [names.get(n["id"], n["id"]) for n in cycle["nodes"]] if cycle else []
+        if wanted.status is not None:
+            shown["status"] = cycle["status"] if cycle else "(no cycle)"
+        want = wanted.model_dump(exclude_none=True)
+        if wanted.failed is not None:
+            messages = {names.get(e["pipeline"]["nodeId"]): str(e["latestStatus"].get("message", ""))
+                        for listed in (cycle or {}).get("executions", {}).values() for e in listed
+                        if e["status"] == "failed"}
+            shown["failed"] = {node: (text if text in messages.get(node, "") else messages.get(node, "(did not fail)"))
+                               for node, text in wanted.failed.items()}
+        expected["cycles"][item_name] = want
+        actual["cycles"][item_name] = shown
+    for item_name, where in expect.items.items():
+        listed = where if isinstance(where, list) else [where]
+        found = sorted((i for i in box.plane.store.resources("item") if i["name"] == item_name and i["type"] == "file"),
+                       key=lambda i: (datasets.get(i["datasetId"], ""), i["dir"]))
+        want_docs = [w.model_dump(exclude_none=True) for w in listed]
+        got_docs = []
+        for index, item in enumerate(found):
+            keys = want_docs[min(index, len(want_docs) - 1)] if want_docs else {}
+            user = (item["metadata"].get("user") or {})
+            doc = {"dataset": datasets.get(item["datasetId"]), "folder": item["dir"],
+                   "metadata": {k: user.get(k) for k in keys.get("metadata", {})}}
+            got_docs.append({k: v for k, v in doc.items() if k in keys})
+        expected["items"][item_name] = want_docs if isinstance(where, list) else want_docs[0]
+        actual["items"][item_name] = got_docs if isinstance(where, list) else (got_docs[0] if len(got_docs) == 1 else got_docs)
+    return expected, actual
+
+
+def _diff(expected: Doc, actual: Doc) -> str:
+    dump = lambda d: yaml.safe_dump(d, sort_keys=True, default_flow_style=False).splitlines()  # noqa: E731
+    return "\n".join(difflib.unified_diff(dump(expected), dump(actual), "expected", "actual", lineterm=""))
+
+
+def run_case(file: Path, test: PipelineTestFile, case: Case, *, keep: Path | None = None) -> CaseResult:
+    started = time.monotonic()
+    try:
+        with _sandbox(test, file, keep) as box:
+            _play(box, case)
+            expected, actual = _actual(box, case.expect)
+    except Exception as exc:  # noqa: BLE001 - a case that cannot run is reported, the others still run
+        return CaseResult(file, case.name, passed=False, seconds=time.monotonic() - started,
+                          error=f"{type(exc).__name__}: {exc}", sandbox=keep)
+    passed = expected == actual
+    return CaseResult(file, case.name, passed=passed, seconds=time.monotonic() - started,
+                      diff="" if passed else _diff(expected, actual), sandbox=keep)
+
+
+def junit_xml(results: list[CaseResult]) -> str:
+    from xml.etree import ElementTree as ET
+
+    suite = ET.Element("testsuite", name="loopform", tests=str(len(results)),
+                       failures=str(sum(1 for r in results if not r.passed and r.error is None)),
+                       errors=str(sum(1 for r in results if r.error is not None)),
+                       time=f"{sum(r.seconds for r in results):.3f}")
+    for result in results:
+        case = ET.SubElement(suite, "testcase", classname=str(result.file), name=result.case, time=f"{result.seconds:.3f}")
+        if result.error is not None:
+            ET.SubElement(case, "error", message=result.error).text = result.error
+        elif not result.passed:
+            ET.SubElement(case, "failure", message="expectations not met").text = result.diff
+    return ET.tostring(suite, encoding="unicode")

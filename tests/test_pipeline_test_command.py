@@ -1,0 +1,73 @@
+"""`loopform test`: pipeline test files run case by case in fresh embedded sandboxes, with the real
+engine (code runs, tasks wait for decisions, triggers fire); pytest-like lines, a diff when a case
+expects the wrong route, JUnit XML, exit 0/1."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+from harness import cli, isolate
+
+from reconciler.pipeline_tests import schema
+
+FIXTURE = Path(__file__).parent / "fixtures" / "pipeline_tests"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copytree(FIXTURE, tmp_path / "pipelines")
+    return isolate(tmp_path, monkeypatch)
+
+
+def test_the_cases_pass_and_junit_xml_lists_them(project: Path) -> None:
+    r = cli("test", "--junit-xml", "report.xml")
+    assert r.code == 0, r.out + r.err
+    lines = r.out.splitlines()
+    assert lines[:2] == [
+        "pipelines/tests/tagging.yaml::a completed cat is kept, a dog never starts a cycle PASSED",
+        "pipelines/tests/tagging.yaml::an executed item discarded in the task is archived PASSED"]
+    assert lines[-1].startswith("2 passed in ")
+    suite = ET.parse(project / "report.xml").getroot()
+    assert suite.get("tests") == "2" and suite.get("failures") == "0"
+    assert [c.get("name") for c in suite.iter("testcase")][0].startswith("a completed cat")
+
+
+def test_a_case_expecting_the_wrong_route_fails_with_a_diff(project: Path) -> None:
+    file = project / "pipelines" / "tests" / "tagging.yaml"
+    file.write_text(file.read_text().replace("visited: [inbox, tag, label, kept]", "visited: [inbox, tag, label, dropped]"))
+    r = cli("test", "pipelines/tests/tagging.yaml", "--junit-xml", "report.xml")
+    assert r.code == 1
+    assert "tagging.yaml::a completed cat is kept, a dog never starts a cycle FAILED" in r.out
+    assert "    -    - dropped" in r.out and "    +    - kept" in r.out
+    assert r.out.splitlines()[-1].startswith("1 passed, 1 failed in ")
+    suite = ET.parse(project / "report.xml").getroot()
+    assert suite.get("failures") == "1" and "+    - kept" in (suite.find("testcase/failure").text or "")
+
+
+def test_keep_leaves_each_sandbox(project: Path) -> None:
+    r = cli("test", "--keep")
+    assert r.code == 0, r.out
+    assert (project / ".loopform" / "test-sandboxes" / "tagging-1" / "state.db").is_file()
+    assert "(sandbox: " in r.out
+
+
+def test_a_malformed_test_file_is_an_error_naming_the_file(project: Path) -> None:
+    (project / "pipelines" / "tests" / "broken.yaml").write_text(
+        "apiVersion: loopform/v1\nkind: PipelineTest\npipeline: ../tagging.yaml\ncases: []\n")
+    r = cli("test", "pipelines/tests/broken.yaml")
+    assert r.code == 1 and r.err.startswith("pipelines/tests/broken.yaml:") and r.out == ""
+
+
+def test_a_directory_without_test_files_is_an_error(project: Path) -> None:
+    (project / "empty").mkdir()
+    r = cli("test", "empty")
+    assert r.code != 0 and "no pipeline test files" in r.err
+
+
+def test_the_schema_file_is_the_models() -> None:
+    assert json.loads((ROOT / "schemas" / "pipeline-test.schema.json").read_text()) == schema()
