@@ -106,3 +106,30 @@ def test_an_updated_trigger_fires_once_per_item(api: Api) -> None:
         api.ok(api.patch(f"/items/{item['id']}", {"metadata": {"user": {"n": value}}}))
     (cycle,) = _cycles(api, pipeline["id"])
     assert cycle["input"] == {"item": item["id"]}
+
+
+def test_code_runs_with_a_token_of_the_pipelines_project_only(api: Api) -> None:
+    plane = api.server.control_plane
+    other = plane.create_project("elsewhere", owner=plane.default_user)
+    foreign_dataset = api.ok(api.post("/datasets", {"name": "foreign", "projects": [other["id"]]}))
+    foreign = api.upload(foreign_dataset["id"], "/secret.jpg")
+    assert api.get(f"/items/{foreign['id']}").status_code == 200  # the caller may see it; the code may not
+    dataset = api.dataset("engine-scope")
+    doc = api.sample("engine-scope")
+    videos, cut, _ = doc["nodes"]
+    videos["metadata"]["datasetId"] = dataset["id"]
+    cut["config"]["package"]["code"] = (f"import dtlpy as dl\n\ndef run(item):\n"
+                                        f"    dl.items.get(item_id={foreign['id']!r})\n    return item\n")
+    doc["nodes"], doc["connections"] = doc["nodes"][:2], doc["connections"][:1]
+    pipeline = api.ok(api.post("/pipelines", doc))
+    api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
+    item = api.upload(dataset["id"], "/mine.jpg")
+    started = api.ok(api.post(f"/pipelines/{pipeline['id']}/execute", {"pipeline": {"input": {"item": item['id']}}}))
+    cycle = api.cycle(pipeline["id"], started["id"])
+    (refused,) = cycle["executions"][api.node_ids["cut"]]
+    assert refused["status"] == "failed" and "NotFound" in refused["latestStatus"]["message"]
+    assert api.server.token not in refused["latestStatus"]["message"] + refused.get("log", "")
+    members = {m["email"]: m["role"] for m in api.ok(api.get(f"/projects/{api.project_id}/members"))}
+    assert members[f"pipelines@{api.project_id}.loopform.local"] == "engineer"
+    assert f"pipelines@{api.project_id}.loopform.local" not in {
+        m["email"] for m in api.ok(api.get(f"/projects/{other['id']}/members"))}

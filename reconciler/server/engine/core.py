@@ -371,7 +371,7 @@ class Engine:
         email = f"pipelines@{project_id}.loopform.local"
         self._plane.ensure_user(email)
         if not self._store.is_member(project_id, email):
-            self._store.add_member(project_id, email, "developer")
+            self._store.add_member(project_id, email, "engineer")
         return self._plane.mint_token(email, ttl_seconds=int(self.limits.timeout_seconds) + 300)
 
 
