@@ -86,9 +86,9 @@ def _filter_of(value: Any) -> Any:
 
 class Engine:
     def __init__(self, plane: ControlPlane, *, api_prefix: str, workers: int = 2, limits: Limits | None = None) -> None:
-        self._plane = plane
+        self.plane = plane
         self._api_prefix = api_prefix
-        self._store = plane.store
+        self.store = plane.store
         self.limits = limits or Limits()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loopform-engine")
         self._lock = threading.RLock()
@@ -115,7 +115,7 @@ class Engine:
             raise HttpError(400, f"Node {start_id!r} is not in the pipeline")
         cycle = cycles.new_cycle(pipeline, request, start_id=start_id, user=user)
         with self._lock:
-            self._store.put_execution(cycle)
+            self.store.put_execution(cycle)
             return self._enqueue(cycle["id"], pipeline, node, dict(cycle["input"]))
 
     def rerun(self, pipeline: Doc, cycle: Doc, *, method: str, start_node_ids: list[str]) -> None:
@@ -123,7 +123,7 @@ class Engine:
         had), or its failed executions; the executions replaced are those of the nodes re-run and
         of every node after them."""
         with self._lock:
-            cycle = self._store.execution(cycle["id"]) or cycle
+            cycle = self.store.execution(cycle["id"]) or cycle
             recorded = cycle.get("executions", {})
             attempts = {nid: max((e.get("attempts", 1) for e in listed), default=0) for nid, listed in recorded.items()}
             runs: list[tuple[str, Doc]]
@@ -143,7 +143,7 @@ class Engine:
             cycle = cycles.summarised({**cycle, "executions": kept,
                                        "nodes": [n for n in cycle.get("nodes", []) if n["id"] not in gone],
                                        "pipelineVersion": pipeline.get("revision", 1)}, {})
-            self._store.put_execution(cycle)
+            self.store.put_execution(cycle)
             for nid, given in runs:
                 node = self._node(pipeline, nid)
                 assert node is not None
@@ -153,7 +153,7 @@ class Engine:
         """An item's status in a task node's task was set: the cycles waiting there for the item
         go on along the connections of that action (recorded now, run by the workers)."""
         system = (task.get("metadata") or {}).get("system") or {}
-        pipeline = self._store.pipeline(str(system.get("pipelineId")))
+        pipeline = self.store.pipeline(str(system.get("pipelineId")))
         node = self._node(pipeline, system.get("nodeId")) if pipeline else None
         if pipeline is None or node is None:
             return
@@ -161,7 +161,7 @@ class Engine:
         offered = [a for p in ports for a in p.get("actions") or []]
         action = next((a for a in _action_candidates(status) if a in offered), status)
         with self._lock:
-            for cycle in self._store.executions_of(pipeline["id"]):
+            for cycle in self.store.executions_of(pipeline["id"]):
                 for execution in cycle.get("executions", {}).get(node["id"], []):
                     if execution["status"] == cycles.IN_PROGRESS and (execution.get("input") or {}).get("item") == item_id:
                         outcome = RunOutcome(status="success", outputs={p.get("name"): item_id for p in ports},
@@ -171,10 +171,10 @@ class Engine:
     def item_event(self, item: Doc, action: str) -> None:
         """Item `action` (Created, Updated) happened: each active item trigger of an installed
         pipeline of the item's project whose filter matches starts a cycle with the item."""
-        for pipeline in self._store.pipelines_in({item["projectId"]}):
+        for pipeline in self.store.pipelines_in({item["projectId"]}):
             if pipeline.get("status") != INSTALLED:
                 continue
-            for trigger in self._store.resources(TRIGGER, scope=pipeline["id"]):
+            for trigger in self.store.resources(TRIGGER, scope=pipeline["id"]):
                 spec = trigger.get("spec") or {}
                 if not trigger.get("active") or trigger.get("type") == "Cron" or spec.get("resource", "Item") != "Item":
                     continue
@@ -185,7 +185,7 @@ class Engine:
                 if start is None or not self._triggered_by(start, spec, item):
                     continue
                 if action != "Created" and spec.get("executionMode", "Once") == "Once" and any(
-                        (c.get("input") or {}).get("item") == item["id"] for c in self._store.executions_of(pipeline["id"])):
+                        (c.get("input") or {}).get("item") == item["id"] for c in self.store.executions_of(pipeline["id"])):
                     continue
                 self.start(pipeline, {"input": {"item": item["id"]}, "nodeId": start_id}, user=trigger.get("creator") or "")
 
@@ -194,7 +194,7 @@ class Engine:
         `at` (UTC) and whose startAt/endAt window holds it; how many cycles started."""
         started = 0
         minute = at.astimezone(UTC).replace(second=0, microsecond=0)
-        for trigger in self._store.resources(TRIGGER):
+        for trigger in self.store.resources(TRIGGER):
             spec = trigger.get("spec") or {}
             if not trigger.get("active") or trigger.get("type") != "Cron" or not _in_window(spec, minute):
                 continue
@@ -203,7 +203,7 @@ class Engine:
             except ValueError:
                 continue
             operation = spec.get("operation") or {}
-            pipeline = self._store.pipeline(str(operation.get("id"))) if due else None
+            pipeline = self.store.pipeline(str(operation.get("id"))) if due else None
             if pipeline is None or pipeline.get("status") != INSTALLED:
                 continue
             if self._node(pipeline, operation.get("nodeId")) is not None:
@@ -278,24 +278,24 @@ class Engine:
                 elif port.get("defaultValue") is not None:
                     inputs[name] = port["defaultValue"]
         with self._lock:
-            cycle = self._store.execution(cycle_id)
+            cycle = self.store.execution(cycle_id)
             assert cycle is not None
             execution = cycles.node_execution(cycle, node, inputs, attempts=attempts)
             cycle = cycles.add_execution(cycle, node, execution)
-            self._store.put_execution(cycle)
+            self.store.put_execution(cycle)
         self._submit(self._run, cycle_id, pipeline, node, execution["id"])
         return cycle
 
     def _change(self, cycle_id: str, execution_id: str, change: Callable[[Doc], Doc]) -> None:
         with self._lock:
-            cycle = self._store.execution(cycle_id)
+            cycle = self.store.execution(cycle_id)
             execution = cycles.find_execution(cycle, execution_id) if cycle else None
             if cycle is None or execution is None:  # the cycle was deleted or re-run meanwhile
                 return
-            self._store.put_execution(cycles.replace_execution(cycle, change(execution)))
+            self.store.put_execution(cycles.replace_execution(cycle, change(execution)))
 
     def _run(self, cycle_id: str, pipeline: Doc, node: Doc, execution_id: str) -> None:
-        cycle = self._store.execution(cycle_id)
+        cycle = self.store.execution(cycle_id)
         execution = cycles.find_execution(cycle, execution_id) if cycle else None
         if cycle is None or execution is None:
             return
@@ -345,7 +345,7 @@ class Engine:
         flt = _filter_of(condition) if condition not in (None, "", "{}") else None
         if not flt:
             return True
-        item = self._store.resource(ITEM, value) if isinstance(value, str) else None
+        item = self.store.resource(ITEM, value) if isinstance(value, str) else None
         if item is None:
             return False
         try:
@@ -359,7 +359,7 @@ class Engine:
         """Where code run by the engine reaches this control plane: a loopback port of its own."""
         with self._lock:
             if self._api_url is None:
-                server = HttpServer(self._plane.wsgi_app, host="127.0.0.1", port=0, threads=4)
+                server = HttpServer(self.plane.wsgi_app, host="127.0.0.1", port=0, threads=4)
                 threading.Thread(target=server.run, name="loopform-engine-api", daemon=True).start()
                 self._loopback = server
                 self._api_url = f"http://127.0.0.1:{server.port}{self._api_prefix}"
@@ -369,10 +369,10 @@ class Engine:
         """A token of the project's pipeline user, a member of that project only, valid long enough
         for one execution (dtlpy refuses tokens that expire within 60 s)."""
         email = f"pipelines@{project_id}.loopform.local"
-        self._plane.ensure_user(email)
-        if not self._store.is_member(project_id, email):
-            self._store.add_member(project_id, email, "engineer")
-        return self._plane.mint_token(email, ttl_seconds=int(self.limits.timeout_seconds) + 300)
+        self.plane.ensure_user(email)
+        if not self.store.is_member(project_id, email):
+            self.store.add_member(project_id, email, "engineer")
+        return self.plane.mint_token(email, ttl_seconds=int(self.limits.timeout_seconds) + 300)
 
 
 class _Context:
@@ -380,39 +380,39 @@ class _Context:
 
     def __init__(self, engine: Engine, pipeline: Doc) -> None:
         self._engine = engine
-        self._store = engine._store
+        self.store = engine.store
         self._pipeline = pipeline
 
     def _item(self, item_id: str) -> Doc:
-        item = self._store.resource(ITEM, item_id)
+        item = self.store.resource(ITEM, item_id)
         if item is None:
             raise NodeRunError(f"item {item_id!r} does not exist")
         return item
 
     def place_item(self, item_id: str, *, dataset_id: str, folder: str | None, clone: bool) -> str:
         item = self._item(item_id)
-        dataset = self._store.resource("dataset", dataset_id)
+        dataset = self.store.resource("dataset", dataset_id)
         if dataset is None or self._pipeline["projectId"] not in dataset.get("projects", []):
             raise NodeRunError(f"dataset {dataset_id!r} is not in the pipeline's project")
         where = posixpath.join(folder or item["dir"], item["name"]) if folder else item["filename"]
         if clone or item["datasetId"] != dataset_id:
-            copied = clone_item(self._store, self._engine._plane.binaries_dir, item, dataset, filename=where,
+            copied = clone_item(self.store, self._engine.plane.binaries_dir, item, dataset, filename=where,
                                 creator=self._pipeline.get("creator") or "",
                                 metadata={k: v for k, v in item["metadata"].items() if k != "system"})
             return str(copied["id"])
         if where != item["filename"]:
             moved = {**item, "filename": where, "dir": posixpath.dirname(where)}
-            save_item(self._store, moved)
+            save_item(self.store, moved)
         return item_id
 
     def enter_task(self, node_id: str, item_id: str) -> bool:
         item = self._item(item_id)
-        for task in self._store.resources(TASK, project_ids={self._pipeline["projectId"]}):
+        for task in self.store.resources(TASK, project_ids={self._pipeline["projectId"]}):
             system = (task.get("metadata") or {}).get("system") or {}
             if system.get("pipelineId") == self._pipeline["id"] and system.get("nodeId") == node_id:
                 if task["datasetId"] != item["datasetId"]:
                     raise NodeRunError(f"item {item_id!r} is not in the dataset of task {task['name']!r}")
-                add_items(self._store, task, {"filter": {"id": item_id}})
+                add_items(self.store, task, {"filter": {"id": item_id}})
                 return True
         return False
 
@@ -426,11 +426,11 @@ class _Context:
                     outputs: list[dict[str, Any]]) -> CodeResult:
         name = namespace.get("serviceName")
         project_id = self._pipeline["projectId"]
-        services = self._store.resources("service", project_ids={project_id}, name=str(name))
+        services = self.store.resources("service", project_ids={project_id}, name=str(name))
         if not services:
             raise NodeRunError(f"service {name!r} is not deployed in the pipeline's project")
         service = services[0]
-        package = self._store.resource("package", str(service.get("packageId")))
+        package = self.store.resource("package", str(service.get("packageId")))
         codebase = (package or {}).get("codebase") or {}
         if package is None or codebase.get("type") != "item" or not isinstance(codebase.get("itemId"), str):
             raise NodeRunError(f"service {name!r} has no pushed code package to run")
@@ -438,7 +438,7 @@ class _Context:
         module = next((m for m in package.get("modules") or [] if m.get("name") == module_name), None)
         if module is None:
             raise NodeRunError(f"package {package.get('name')!r} has no module {module_name!r}")
-        zipped = read_binary(self._engine._plane.binaries_dir, codebase["itemId"])
+        zipped = read_binary(self._engine.plane.binaries_dir, codebase["itemId"])
         if not zipped:
             raise NodeRunError(f"the code of package {package.get('name')!r} is gone")
         code = Package(zipped=zipped, entry_point=str(module.get("entryPoint") or "main.py"),
