@@ -212,6 +212,7 @@ def register(router: Router, plane: ControlPlane) -> None:
         compositions.record(store, doc, error=failures[0] if failures else None)
         if failures:
             raise HttpError(400, failures[0]["message"])
+        plane.engine.load_existing(doc, user=user)
         return respond(request, doc)
 
     def uninstall(request: Request, pipeline_id: str) -> Doc:

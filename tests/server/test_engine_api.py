@@ -133,3 +133,21 @@ def test_code_runs_with_a_token_of_the_pipelines_project_only(api: Api) -> None:
     assert members[f"pipelines@{api.project_id}.loopform.local"] == "engineer"
     assert f"pipelines@{api.project_id}.loopform.local" not in {
         m["email"] for m in api.ok(api.get(f"/projects/{other['id']}/members"))}
+
+
+def test_load_existing_data_starts_a_cycle_per_matching_item_at_install_once(api: Api) -> None:
+    dataset = api.dataset("engine-existing")
+    wanted = api.upload(dataset["id"], "/old.jpg", metadata={"keep": True})
+    api.upload(dataset["id"], "/other.jpg", metadata={"keep": False})
+    doc = api.sample("engine-existing")
+    videos = doc["nodes"][0]
+    videos["metadata"].update(datasetId=dataset["id"],
+                              triggerToPipeline={"active": True, "filter": '{"metadata.user.keep": true}'})
+    doc["nodes"], doc["connections"] = [videos], []
+    pipeline = api.ok(api.post("/pipelines", doc))
+    api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
+    (cycle,) = _cycles(api, pipeline["id"])
+    assert cycle["input"] == {"item": wanted["id"]} and cycle["status"] == "success"
+    api.ok(api.post(f"/pipelines/{pipeline['id']}/uninstall", {}))
+    api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
+    assert len(_cycles(api, pipeline["id"])) == 1  # loaded once per item

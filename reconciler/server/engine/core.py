@@ -189,6 +189,28 @@ class Engine:
                     continue
                 self.start(pipeline, {"input": {"item": item["id"]}, "nodeId": start_id}, user=trigger.get("creator") or "")
 
+    def load_existing(self, pipeline: Doc, *, user: str) -> int:
+        """At install: each dataset node with `loadExistingData` (`metadata.triggerToPipeline`
+        active) starts a cycle per item of its dataset that its filter matches, once per item (a
+        later install starts none for items that already had theirs); how many started."""
+        started = 0
+        for node in pipeline.get("nodes", []):
+            meta = node.get("metadata") or {}
+            load = meta.get("triggerToPipeline")
+            if node.get("type") != "storage" or not isinstance(load, dict) or not load.get("active"):
+                continue
+            try:
+                matches = dql.compile_filter(_filter_of(load.get("filter")))
+            except (dql.DqlError, NodeRunError):
+                continue
+            done = {(c.get("input") or {}).get("item") for c in self.store.executions_of(pipeline["id"])
+                    if c.get("startNodeId") == node["id"]}
+            for item in self.store.resources(ITEM, scope=str(meta.get("datasetId"))):
+                if item["type"] == "file" and item["id"] not in done and matches(item):
+                    self.start(pipeline, {"input": {"item": item["id"]}, "nodeId": node["id"]}, user=user)
+                    started += 1
+        return started
+
     def cron_tick(self, at: datetime) -> int:
         """Fire the active cron triggers of installed pipelines whose expression names the minute
         `at` (UTC) and whose startAt/endAt window holds it; how many cycles started."""
