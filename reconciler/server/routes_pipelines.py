@@ -181,7 +181,7 @@ def register(router: Router, plane: ControlPlane) -> None:
             raise HttpError(400, str(exc)) from None
 
     def install(request: Request, pipeline_id: str) -> Doc:
-        one_of(request.json_object(), "resumeOption", RESUME_OPTIONS)
+        option = one_of(request.json_object(), "resumeOption", RESUME_OPTIONS)
         user = request.user or ""
         failures: list[Doc] = []  # the errorText of a failed install
 
@@ -212,6 +212,8 @@ def register(router: Router, plane: ControlPlane) -> None:
         compositions.record(store, doc, error=failures[0] if failures else None)
         if failures:
             raise HttpError(400, failures[0]["message"])
+        plane.engine.resume(doc, str(option or (doc.get("settings") or {}).get("defaultResumeOption")
+                                     or "resumeExistingCycles"))
         plane.engine.load_existing(doc, user=user)
         return respond(request, doc)
 

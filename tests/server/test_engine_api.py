@@ -151,3 +151,55 @@ def test_load_existing_data_starts_a_cycle_per_matching_item_at_install_once(api
     api.ok(api.post(f"/pipelines/{pipeline['id']}/uninstall", {}))
     api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
     assert len(_cycles(api, pipeline["id"])) == 1  # loaded once per item
+
+
+def _task_then_kept(api: Api, name: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """videos -> cut (passes the item on) -> label (a task) -complete-> kept (folder /kept); the
+    pipeline installed, one item waiting in the task; (pipeline, task, cycle id)."""
+    dataset = api.dataset(f"{name}-data")
+    doc = api.sample(name)
+    videos, cut, label = doc["nodes"]
+    videos["metadata"]["datasetId"] = label["metadata"]["datasetId"] = dataset["id"]
+    cut["config"]["package"]["code"] = "def run(item):\n    return item\n"
+    kept = {**copy.deepcopy(videos), "id": "0b7f2a5e-1111-4c3d-9a4e-000000000004", "name": "kept",
+            "inputs": [_port("p-kept-in")], "outputs": [_port("p-kept-out")]}
+    kept["metadata"]["dir"] = "/kept"
+    doc["nodes"].append(kept)
+    doc["connections"].append({"src": {"nodeId": label["id"], "portId": "p-label-out"},
+                               "tgt": {"nodeId": kept["id"], "portId": "p-kept-in"}, "action": "complete"})
+    pipeline = api.ok(api.post("/pipelines", doc))
+    api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
+    item = api.upload(dataset["id"], "/a.jpg")
+    started = api.ok(api.post(f"/pipelines/{pipeline['id']}/execute", {"pipeline": {"input": {"item": item["id"]}}}))
+    assert api.cycle(pipeline["id"], started["id"])["status"] == "in-progress"
+    (task,) = api.ok(api.post("/annotationtasks/query", {"filter": {"name": "label"},
+                                                         "context": {"projectIds": [api.project_id]}}))["items"]
+    return pipeline, {**task, "item": item["id"]}, started["id"]
+
+
+def test_work_waits_while_paused_and_goes_on_when_resumed(api: Api) -> None:
+    pipeline, task, cycle_id = _task_then_kept(api, "engine-resume")
+    pid = pipeline["id"]
+    api.ok(api.post(f"/pipelines/{pid}/uninstall", {}))
+    api.ok(api.post(f"/assignments/items/tasks/{task['id']}/status",
+                    {"itemIds": [task["item"]], "statusPayload": {"operation": "create", "status": "completed"}}))
+    paused = api.cycle(pid, cycle_id)
+    assert [(n["name"], n["status"]) for n in paused["nodes"]][-1] == ("kept", "in-progress")
+    assert paused["executions"]["0b7f2a5e-1111-4c3d-9a4e-000000000004"][0]["status"] == "created"
+    api.ok(api.post(f"/pipelines/{pid}/install", {"resumeOption": "resumeExistingCycles"}))
+    resumed = api.cycle(pid, cycle_id)
+    assert resumed["status"] == "success"
+    assert api.ok(api.get(f"/items/{task['item']}"))["filename"] == "/kept/a.jpg"
+
+
+def test_resuming_with_terminate_ends_the_open_cycles(api: Api) -> None:
+    pipeline, _, cycle_id = _task_then_kept(api, "engine-terminate")
+    pid = pipeline["id"]
+    api.ok(api.post(f"/pipelines/{pid}/uninstall", {}))
+    api.ok(api.post(f"/pipelines/{pid}/install", {"resumeOption": "terminateExistingCycles"}))
+    ended = api.cycle(pid, cycle_id)
+    assert ended["status"] == "terminated"
+    assert [(n["name"], n["status"]) for n in ended["nodes"]] == [
+        ("videos", "success"), ("cut", "success"), ("label", "terminated")]
+    stats = api.ok(api.get(f"/pipelines/{pid}/statistics"))
+    assert stats["pipelineExecutionCounters"] == [{"status": "terminated", "count": 1}]

@@ -149,6 +149,23 @@ class Engine:
                 assert node is not None
                 self._enqueue(cycle["id"], pipeline, node, dict(given), attempts=attempts.get(nid, 0) + 1)
 
+    def resume(self, pipeline: Doc, option: str) -> None:
+        """At install: the cycles still open go on (`resumeExistingCycles`: the executions that
+        waited while the pipeline was paused run now) or end (`terminateExistingCycles`: every
+        open execution, a task's waiting items too, is `terminated`)."""
+        with self._lock:
+            for cycle in self.store.executions_of(pipeline["id"]):
+                if cycle.get("status") != cycles.IN_PROGRESS:
+                    continue
+                for node_id, listed in cycle.get("executions", {}).items():
+                    node = self._node(pipeline, node_id)
+                    for execution in listed:
+                        if option == "terminateExistingCycles" and execution["status"] in cycles.OPEN:
+                            self._change(cycle["id"], execution["id"],
+                                         lambda e: cycles.with_status(e, cycles.TERMINATED))
+                        elif execution["status"] == cycles.CREATED and node is not None:
+                            self._submit(self._run, cycle["id"], pipeline, node, execution["id"])
+
     def item_status(self, task: Doc, item_id: str, status: str) -> None:
         """An item's status in a task node's task was set: the cycles waiting there for the item
         go on along the connections of that action (recorded now, run by the workers)."""
@@ -317,11 +334,16 @@ class Engine:
             self.store.put_execution(cycles.replace_execution(cycle, change(execution)))
 
     def _run(self, cycle_id: str, pipeline: Doc, node: Doc, execution_id: str) -> None:
-        cycle = self.store.execution(cycle_id)
-        execution = cycles.find_execution(cycle, execution_id) if cycle else None
-        if cycle is None or execution is None:
-            return
-        self._change(cycle_id, execution_id, lambda e: cycles.with_status(e, cycles.IN_PROGRESS))
+        with self._lock:
+            # Only a `created` execution of an installed pipeline starts (once: a resume may queue
+            # it again); a paused pipeline's stay created until it is resumed.
+            current = self.store.pipeline(pipeline["id"])
+            cycle = self.store.execution(cycle_id)
+            execution = cycles.find_execution(cycle, execution_id) if cycle else None
+            if cycle is None or execution is None or execution["status"] != cycles.CREATED \
+                    or current is None or current.get("status") != INSTALLED:
+                return
+            self._change(cycle_id, execution_id, lambda e: cycles.with_status(e, cycles.IN_PROGRESS))
         try:
             outcome = nodes.for_platform(node.get("type")).run(node, dict(execution.get("input") or {}),
                                                                _Context(self, pipeline))

@@ -4,8 +4,9 @@ A cycle: `{id, pipelineId, projectId, creator, input, startNodeId, status, nodes
 `executions` maps each node id to its execution objects (`{_id, id, status, latestStatus, input,
 output, pipeline: {id, nodeId, executionId}, ...}`; dtlpy reads `executions[node_id][0]['_id']`), one
 per item that reached the node. `nodes` and the cycle's `status` are summaries of them: a node or
-cycle is `failed` when an execution failed, `in-progress` while one is created, running, waiting
-in a task or pending, else `success`. Pure functions over documents.
+cycle is `in-progress` while an execution is created, running, waiting in a task or pending, else
+`failed` when one failed, `terminated` when one was terminated (a resume that terminates existing
+cycles), else `success`. Pure functions over documents.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from reconciler.server.ids import now_iso, object_id
 Doc = dict[str, Any]
 
 SUCCESS, FAILED, IN_PROGRESS, CREATED, PENDING = "success", "failed", "in-progress", "created", "pending"
-_OPEN = frozenset({IN_PROGRESS, CREATED, PENDING})
+TERMINATED = "terminated"
+OPEN = frozenset({IN_PROGRESS, CREATED, PENDING})
 
 
 def new_cycle(pipeline: Doc, request: Doc, *, start_id: str, user: str) -> Doc:
@@ -70,10 +72,11 @@ def find_execution(cycle: Doc, execution_id: str) -> Doc | None:
 
 
 def summary_status(statuses: list[str]) -> str:
-    if any(s in _OPEN for s in statuses):
+    if any(s in OPEN for s in statuses):
         return IN_PROGRESS
-    if any(s == FAILED for s in statuses):
-        return FAILED
+    for status in (FAILED, TERMINATED):
+        if status in statuses:
+            return status
     return SUCCESS
 
 
