@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from reconciler import collector
 from reconciler.config import PROJECT_FILE
 from reconciler.errors import Location, SpecError
 from reconciler.interpolate import Context, interpolate
@@ -381,10 +382,15 @@ def load(paths: Sequence[Path], *, context: Context | None = None) -> LoadResult
     `specs` holds only files without schema errors; a file with schema errors is still checked
     as far as possible (see `reconciler.spec.salvage`), so that one run reports everything.
     """
+    with collector.paused():  # every spec stays loaded to the end (see reconciler.collector)
+        return _load_all([Path(p) for p in paths], context)
+
+
+def _load_all(paths: list[Path], context: Context | None) -> LoadResult:
     # checks imports SpecFile from here
     from reconciler.spec.checks import duplicate_pipelines, file_errors
 
-    files, errors = discover([Path(p) for p in paths])
+    files, errors = discover(paths)
     result = LoadResult(errors=errors, files=len(files))
     named: list[SpecFile] = []  # files whose pipeline identity is known, salvaged ones too
     for path in files:
