@@ -32,7 +32,6 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TextIO
 from urllib.parse import quote, quote_plus
-from xml.sax.saxutils import escape as xml_escape
 
 from reconciler.errors import PlanError
 
@@ -43,7 +42,10 @@ _SAVED = re.compile(r"\(sensitive:([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
 
 def _forms(secret: str) -> list[str]:
-    # The renderers' escapings, loaded once there is a secret: validate needs no renderer.
+    # The renderers' escapings, loaded once there is a secret: validate needs no renderer (nor
+    # saxutils, which imports urllib.request, http.client and ssl).
+    from xml.sax.saxutils import escape as xml_escape
+
     from reconciler.render.graph import mermaid_text
     from reconciler.render.markdown import markdown_cell
 
