@@ -81,6 +81,8 @@ def parse_json_text(value: Any) -> Any:
     SDK) or as objects (templates). Parse strings so key order and whitespace never show as a
     change; a malformed string stays a string and is compared as text."""
     if isinstance(value, str):
+        if value == "{}":  # no filter: nearly every connection and trigger, not worth a decode
+            return {}
         try:
             return json.loads(value)
         except ValueError:
@@ -147,7 +149,8 @@ def _port_essence(port: dict[str, Any], owned_cosmetics: Iterable[str]) -> dict[
     return out
 
 
-def _node_essence(node: dict[str, Any], key: str, owned: frozenset[str]) -> dict[str, Any]:
+def _node_essence(node: dict[str, Any], key: str, owned: frozenset[str],
+                  port_names: dict[str, list[str]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     is_code = node.get("type") == "code"
     for field, value in node.items():
@@ -188,7 +191,7 @@ def _node_essence(node: dict[str, Any], key: str, owned: frozenset[str]) -> dict
         out[field] = value
     for io in ("inputs", "outputs"):
         ports = node.get(io) or []
-        names = _port_names(ports)
+        names = port_names[io]
         out[io] = {
             name: _port_essence(p, [c for c in _PORT_COSMETIC
                                     if f"nodes.{key}.{io}.{name}.{c}" in owned] if owned else ())
@@ -225,10 +228,10 @@ def essence(doc: Pipeline, *, keys: Mapping[str, str], owned: frozenset[str] = f
     port_name: dict[tuple[str, str], str] = {}  # (node id, port id) -> port name
     for node in wire.get("nodes", []):
         key = keys[node["id"]]
-        nodes[key] = _node_essence(node, key, owned)
+        names = {io: _port_names(node.get(io) or []) for io in ("inputs", "outputs")}
+        nodes[key] = _node_essence(node, key, owned, names)
         for io in ("inputs", "outputs"):
-            ports = node.get(io) or []
-            for name, p in zip(_port_names(ports), ports):
+            for name, p in zip(names[io], node.get(io) or []):
                 port_name[(node["id"], p.get("portId", ""))] = name
 
     def endpoint(ref: dict[str, Any]) -> str:
