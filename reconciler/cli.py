@@ -37,7 +37,7 @@ class Command:
 # exist, and `--version` or `--help` import none of the modules (nor requests, the server...).
 COMMANDS: tuple[Command, ...] = (
     Command("apply", "apply the specs (or a saved plan) to the live pipelines"),
-    Command("delete", "delete a managed pipeline (--force for one loopform does not manage)"),
+    Command("delete", "delete a managed pipeline, after asking (--auto-approve; --force for one loopform does not manage)"),
     Command("execute", "execute a pipeline once (from its root node, or --node)"),
     Command("executions", "list a pipeline's executions, newest first"),
     Command("export", "write live pipelines as spec YAML (with code files), to adopt pipelines built in the UI"),

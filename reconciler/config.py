@@ -26,6 +26,7 @@ print one. Secret values are redacted from every output (as are `${env.NAME}` va
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -40,6 +41,7 @@ from reconciler.interpolate import Context, Scalar, Variable
 from reconciler.redact import MIN_SECRET
 
 PROJECT_FILE = "loopform.yaml"
+SPECS_DIR = "pipelines"  # where specs are read when a command names none
 STATE_DIR = ".loopform"
 STATE_DB = "state.db"
 DEFAULT_API_URL = "https://gate.dataloop.ai/api/v1"
@@ -160,6 +162,14 @@ def project_root(cwd: Path) -> Path:
         if (folder / ".git").exists():
             return folder
     return cwd
+
+
+def default_spec_dir(cwd: Path) -> Path:
+    """The specs a command reads when it names none: `pipelines/` of the project root, shown
+    relative to `cwd`. Run from a subdirectory, a command reads the same specs as at the root, as
+    it uses the same loopform.yaml and state (without it, `status` showed no spec status there
+    and the one-project commands found no project)."""
+    return Path(os.path.relpath(project_root(cwd) / SPECS_DIR, cwd))
 
 
 def default_state_db(cwd: Path) -> Path:

@@ -17,13 +17,12 @@ from typing import TYPE_CHECKING
 
 from reconciler.config import (ENV_ENVIRONMENT, BackendKind, Environment, Flags, Settings, default_state_db,
                                resolve_environment, resolve_settings, shown_url, url_credentials)
-from reconciler.errors import ConfigError, NotFound
+from reconciler.errors import ConfigError
 from reconciler.interpolate import Context
 from reconciler.redact import Redactor, install
 from reconciler.terminal import Terminal
 
 if TYPE_CHECKING:  # the client (and requests) is loaded when a command connects: `validate` never does
-    from reconciler.backend import Project
     from reconciler.client import ClientOptions, RestBackend
     from reconciler.document import Pipeline
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from reconciler.backend import Project
 from reconciler.client import RestBackend
-from reconciler.commands._specs import DEFAULT_PATH, load_specs
+from reconciler.commands._specs import default_paths, load_specs
 from reconciler.connection import backend_from_args, context_from_args
 from reconciler.document import Pipeline
 from reconciler.errors import ConfigError, NotFound, SpecErrors
@@ -55,10 +55,11 @@ def _project_of_specs(args: argparse.Namespace, term: Terminal) -> str:
     except SpecErrors:  # no specs here, or broken ones: they decide nothing
         specs = []
     names = sorted({s.spec.metadata.project for s in specs if s.spec.metadata.project})
+    where = default_paths()[0]
     if len(names) == 1:
-        term.eprint(f"note: project {names[0]!r}: the one the specs in {DEFAULT_PATH}/ name")
+        term.eprint(f"note: project {names[0]!r}: the one the specs in {where}/ name")
         return names[0]
-    named = f" (the specs in {DEFAULT_PATH}/ name {', '.join(map(repr, names))})" if names else ""
+    named = f" (the specs in {where}/ name {', '.join(map(repr, names))})" if names else ""
     raise ConfigError(f"which project?{named} Use --project, LOOPFORM_PROJECT, or `project:` in loopform.yaml "
                       "or in the environment")
 

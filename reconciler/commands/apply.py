@@ -66,7 +66,7 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
             plan = _read_plan(saved, context)
             _refuse_if_stale(plan, backend, context)
         else:
-            plan = _make_plan(args.paths or [DEFAULT_PATH], backend, default_project, prune=args.prune,
+            plan = _make_plan(args.paths, backend, default_project, prune=args.prune,
                               context=context)
         view = _JsonView(term) if args.json else _TextView(term)
         view.plan(plan)

@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from reconciler.commands._selected import selected_project
-from reconciler.commands._specs import DEFAULT_PATH
+from reconciler.commands._specs import DEFAULT_PATH, default_paths
 from reconciler.connection import add_backend_arguments, context_from_args
 from reconciler.diff import SyncState, sync_state
 from reconciler.spec import load
@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _spec_statuses(args: argparse.Namespace, term: Terminal, project: str) -> dict[str, str]:
     """name -> the status the specs give pipelines of `project`. A spec that does not load is left
     out (`validate` says why): status shows the live side whatever the specs' state."""
-    paths = [Path(p) for p in args.paths] or [p for p in (Path(DEFAULT_PATH),) if p.exists()]
+    paths = [Path(p) for p in args.paths] or [p for p in default_paths() if p.exists()]
     if not paths:
         return {}
     loaded = load(paths, context=context_from_args(args, term))

@@ -12,22 +12,19 @@ import argparse
 import json
 from pathlib import Path
 
-from reconciler.config import ENV_ENVIRONMENT, PROJECT_FILE
+from reconciler.config import ENV_ENVIRONMENT, PROJECT_FILE, SPECS_DIR, default_spec_dir
 from reconciler.connection import context_from_args
 from reconciler.errors import EXIT_ERROR, EXIT_OK, Location, SpecError
 from reconciler.interpolate import Context
 from reconciler.spec import load
 from reconciler.terminal import Terminal
 
-DEFAULT_PATH = "pipelines"
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "paths",
         nargs="*",
         metavar="PATH",
-        help=f"spec files or directories searched for *.yaml/*.yml (default: {DEFAULT_PATH}/)",
+        help=f"spec files or directories searched for *.yaml/*.yml (default: {SPECS_DIR}/ of the project root)",
     )
     parser.add_argument(
         "--format",
@@ -74,7 +71,7 @@ def _as_json(error: SpecError) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
-    paths = [Path(p) for p in (args.paths or [DEFAULT_PATH])]
+    paths = [Path(p) for p in args.paths] or [default_spec_dir(Path.cwd())]
     context: Context | None = None
     if args.environment:
         # Installs redaction of the environment's secrets and ${env.*} values on `term`.

@@ -17,7 +17,17 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from reconciler import __version__
-from reconciler.server import routes_pipelines, routes_projects, routes_resources
+from reconciler.server import (
+    routes_bots,
+    routes_integrations,
+    routes_items,
+    routes_packages,
+    routes_pipelines,
+    routes_projects,
+    routes_recipes,
+    routes_resources,
+    routes_tasks,
+)
 from reconciler.server.auth import TokenAuthority
 from reconciler.server.http import (
     HttpError,
@@ -28,7 +38,8 @@ from reconciler.server.http import (
     read_request,
     start_response_with,
 )
-from reconciler.server.ids import new_uuid, now_iso
+from reconciler.server.ids import new_uuid, now_iso, object_id
+from reconciler.server.resources import BINARIES_DATASET, create_resource
 from reconciler.server.store import Store, StoreError
 
 log = logging.getLogger("loopform.server")
@@ -157,6 +168,8 @@ class ControlPlane:
         self.strict = strict
         self.default_user = default_user
         self.store = Store(self.db_path)
+        # Item bytes, beside the database (in `.loopform/` for the embedded default).
+        self.binaries_dir = self.db_path.with_name(self.db_path.stem + "-binaries")
         _keep_out_of_git(self.db_path.parent)
         self.tokens = TokenAuthority(self.store)
         self.request_log = RequestLog()
@@ -165,6 +178,12 @@ class ControlPlane:
         routes_projects.register(self._router, self)
         routes_pipelines.register(self._router, self)
         routes_resources.register(self._router, self)
+        routes_recipes.register(self._router, self)
+        routes_items.register(self._router, self)
+        routes_tasks.register(self._router, self)
+        routes_packages.register(self._router, self)
+        routes_bots.register(self._router, self)
+        routes_integrations.register(self._router, self)
         self.ensure_user(default_user)
         if default_project:
             # The same id in every fresh database: a plan saved against a database that did not
@@ -208,13 +227,17 @@ class ControlPlane:
         """Create a project owned by `owner` (with `unless_named`, only if no project has the name)."""
         now = now_iso()
         org_id = self.store.meta_setdefault("org_id", new_uuid())
-        project = {
+        project: dict[str, Any] = {
             "id": project_id or new_uuid(), "name": name, "creator": owner,
             "org": {"id": org_id, "name": "local"}, "orgId": org_id, "account": org_id,
             "createdAt": now, "updatedAt": now, "archived": False, "isBlocked": False,
             "contributors": [], "groups": [], "guests": [], "featureConstraints": {},
         }
-        self.store.insert_project(project, owner=owner, unless_named=unless_named)
+        if self.store.insert_project(project, owner=owner, unless_named=unless_named):
+            # Every platform project has a system dataset "Binaries" (code packages live there);
+            # dtlpy's create-project flow waits for it and `packages.push` uploads into it.
+            create_resource(self.store, "dataset", name=BINARIES_DATASET, project_id=str(project["id"]),
+                            resource_id=object_id(), creator=owner)
         return project
 
     def visible_project(self, request: Request, project_id: str) -> dict[str, Any]:

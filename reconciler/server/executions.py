@@ -6,7 +6,8 @@ The local control plane runs no code, so an execution is a walk of the graph, re
   followed (all of them: there are no items to evaluate connection conditions on, so every branch
   is taken; each node is visited once);
 - a task node waits for people, so it is recorded `in-progress` and the walk stops there;
-- the cycle is `success` when every reached node succeeded, else `in-progress`.
+- the cycle is `success` when every reached node succeeded, else `in-progress`;
+- `executions` maps each reached node id to a list of execution objects (`{_id, id, status, ...}`).
 Statistics count the recorded executions created after the pipeline's last reset; nothing is canned.
 """
 
@@ -51,7 +52,7 @@ def run_execution(pipeline: Doc, request: Doc, *, user: str) -> Doc:
         "input": request.get("input") or {},
         "startNodeId": start_id,
     }
-    execution.update(_walk(pipeline, [start_id], now=now))
+    execution.update(_walk(pipeline, [start_id], now=now, cycle=execution))
     return execution
 
 
@@ -74,13 +75,13 @@ def rerun_execution(pipeline: Doc, execution: Doc, *, method: str, start_node_id
         return execution
     now = now_iso()
     attempts = {n["id"]: n.get("attempts", 1) for n in execution.get("nodes", [])}
-    walked = _walk(pipeline, starts, now=now)
+    walked = _walk(pipeline, starts, now=now, cycle=execution)
     for node in walked["nodes"]:
         node["attempts"] = attempts.get(node["id"], 0) + 1
     return {**execution, **walked, "updatedAt": now, "pipelineVersion": pipeline.get("revision", 1)}
 
 
-def _walk(pipeline: Doc, start_ids: list[str], *, now: str) -> Doc:
+def _walk(pipeline: Doc, start_ids: list[str], *, now: str, cycle: Doc) -> Doc:
     nodes = {node["id"]: node for node in pipeline.get("nodes", [])}
     successors: dict[str, list[str]] = {}
     for conn in pipeline.get("connections", []):
@@ -115,8 +116,32 @@ def _walk(pipeline: Doc, start_ids: list[str], *, now: str) -> Doc:
             }
             for node_id in visited
         ],
-        "executions": {node_id: [object_id()] for node_id in visited},
+        # The platform maps each node to its execution objects (dtlpy's tests read
+        # `cycle.executions[node_id][0]['_id']`), not to bare ids.
+        "executions": {node_id: [_node_execution(nodes[node_id], statuses[node_id], now, cycle)]
+                       for node_id in visited},
     }
+
+
+def _node_execution(node: Doc, status: str, now: str, cycle: Doc) -> Doc:
+    """One node's execution (the platform's FaaS execution of the node's function): the object a
+    cycle lists under the node's id and `GET /executions/{id}` returns."""
+    execution_id = object_id()
+    namespace = node.get("namespace") or {}
+    return {
+        "_id": execution_id, "id": execution_id, "status": status, "latestStatus": {"status": status},
+        "projectId": cycle.get("projectId"), "creator": cycle.get("creator"), "createdAt": now,
+        "updatedAt": now, "attempts": 1, "maxAttempts": cycle.get("maxAttempts", 3),
+        "functionName": namespace.get("functionName"), "serviceName": namespace.get("serviceName"),
+        "input": cycle.get("input") or {},
+        "pipeline": {"id": cycle.get("pipelineId"), "nodeId": node["id"], "executionId": cycle.get("id")},
+    }
+
+
+def node_executions(cycles: list[Doc]) -> list[Doc]:
+    """The node executions of these cycles, the newest attempt of each node (as the cycles hold them)."""
+    return [e for cycle in cycles for listed in (cycle.get("executions") or {}).values()
+            for e in listed if isinstance(e, dict)]
 
 
 def _after(created: str | None, since: str | None) -> bool:

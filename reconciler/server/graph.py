@@ -10,8 +10,8 @@ for a bad graph. Checks (each catches a document the platform could not deploy):
 - `condition` is a JSON string;
 - at least one node (an empty pipeline has nothing to deploy);
 - start nodes reference existing nodes; exactly one root (manual execute starts at the root);
-- triggers: none on a task node (items reach a task through connections), and an event trigger
-  needs an input port for its resource (an Item event feeds an Item or Json port) — as
+- triggers: an event trigger needs an input port for its resource (an Item event feeds an Item or
+  Json port; a task root with an Item event trigger is dtlpy's pulling-task flow) — as
   `loopform validate` checks specs, so validate and install agree with the offline validator.
 """
 
@@ -115,9 +115,6 @@ def check_graph(doc: Pipeline) -> list[GraphProblem]:
 
 
 def _trigger_problems(node: Node, trigger: Trigger, where: str) -> list[GraphProblem]:
-    if node.type == "task":
-        return [GraphProblem(
-            f"task node {node.name!r} cannot have a trigger: items reach a task through connections", where)]
     resource = trigger.spec.get("resource") if trigger.type == "Event" else None
     wanted = TRIGGER_INPUT.get(resource) if isinstance(resource, str) else None
     if wanted is not None and not any(p.type.removesuffix("[]") in (wanted, "Json") for p in node.inputs):

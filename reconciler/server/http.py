@@ -75,6 +75,8 @@ class Response:
     body: Any = None  # JSON-ready value; None means an empty body
     headers: list[tuple[str, str]] = field(default_factory=list)
     html: str | None = None  # a page for a browser instead of JSON (the console landing page)
+    content: bytes | None = None  # raw bytes instead of JSON (an item's file), with `content_type`
+    content_type: str = "application/octet-stream"
 
 
 Handler = Callable[..., Any]
@@ -169,7 +171,9 @@ def start_response_with(
     start_response: Callable[..., Any], response: Response
 ) -> Iterable[bytes]:
     """Serialise `response` as JSON and hand it to the WSGI server."""
-    if response.html is not None:
+    if response.content is not None:
+        payload = response.content
+    elif response.html is not None:
         payload = response.html.encode()
     else:
         payload = b"" if response.body is None else json.dumps(response.body).encode()
@@ -178,7 +182,9 @@ def start_response_with(
     except ValueError:
         reason = ""
     headers = [("Content-Length", str(len(payload)))]
-    if response.html is not None:
+    if response.content is not None:
+        headers.append(("Content-Type", response.content_type))
+    elif response.html is not None:
         headers.append(("Content-Type", "text/html; charset=utf-8"))
     elif response.body is not None:
         headers.append(("Content-Type", "application/json"))

@@ -12,6 +12,8 @@ Contract (pure functions over wire dicts; no I/O):
   `metadata.position` filled where missing (dtlpy indexes it: reference 3.2), server ids given to
   start nodes (UUIDs) and variables (ObjectIds) that lack one, unknown top-level keys dropped (the
   platform's APIPipeline has additionalProperties: false), `revision` bumped and `updatedAt` set.
+- `compositionId` is given at create, as the platform does. `revision` is the server's own count of
+  changes (stored, used as an execution's `pipelineVersion`); `for_response` leaves it out.
 Invalid input raises `HttpError(400)` with a message naming the offending field.
 """
 
@@ -108,6 +110,8 @@ def new_document(body: Doc, *, project: Doc, user: str) -> Doc:
         updatedAt=now,
         updatedBy=user,
         status=STATUS_CREATED,
+        # The platform names the composition at create (its create answer carries the id).
+        compositionId=object_id(),
         revision=1,
     )
     if doc["orgId"] is None:
@@ -193,6 +197,12 @@ def stamped(new: Doc, current: Doc, *, user: str, **changes: Any) -> Doc:
     return new
 
 
+# Kept with the stored document for the server's own use, never shown: the platform's pipeline has
+# no such key, and dtlpy's tests compare `pipeline.to_json()` with what the server returns.
+BOOKKEEPING_FIELDS = ("revision",)
+
+
 def for_response(doc: Doc, *, base_url: str) -> Doc:
-    """The document as returned to clients: with its `url`."""
-    return {**doc, "url": f"{base_url}/pipelines/{doc['id']}"}
+    """The document as returned to clients: the platform's keys only, with its `url`."""
+    shown = {k: v for k, v in doc.items() if k not in BOOKKEEPING_FIELDS}
+    return {**shown, "url": f"{base_url}/pipelines/{doc['id']}"}

@@ -7,17 +7,22 @@ Used by the HTTP routes (`routes_resources`) and by `loopform local seed`.
 
 from __future__ import annotations
 
+import copy
+import re
 import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 from reconciler.server.http import HttpError
 from reconciler.server.ids import now_iso, object_id
+from reconciler.server.ontologies import KIND as ONTOLOGY
+from reconciler.server.ontologies import ontology_doc
 from reconciler.server.store import Store
 
 Doc = dict[str, Any]
 KINDS = ("dataset", "recipe", "model", "service")
 DEFAULT_RECIPE_TITLE = "Default Recipe"
+BINARIES_DATASET = "Binaries"  # the system dataset of every project
 
 
 def dataset_doc(*, dataset_id: str, name: str, project_id: str, creator: str) -> Doc:
@@ -31,10 +36,11 @@ def dataset_doc(*, dataset_id: str, name: str, project_id: str, creator: str) ->
     }
 
 
-def recipe_doc(*, recipe_id: str, title: str, project_id: str, dataset_id: str | None, creator: str) -> Doc:
+def recipe_doc(*, recipe_id: str, title: str, project_id: str, dataset_id: str | None, creator: str,
+               ontology_id: str) -> Doc:
     now = now_iso()
     return {
-        "id": recipe_id, "title": title, "projectIds": [project_id], "ontologyIds": [object_id()],
+        "id": recipe_id, "title": title, "projectIds": [project_id], "ontologyIds": [ontology_id],
         "creator": creator, "createdAt": now, "updatedAt": now, "updatedBy": creator,
         "description": "", "examples": [], "customActions": [], "instructions": None,
         "uiSettings": {}, "metadata": {"system": {"datasets": [dataset_id] if dataset_id else []}},
@@ -67,6 +73,28 @@ def service_doc(*, service_id: str, name: str, project_id: str, creator: str) ->
     }
 
 
+DEFAULT_MODULE = {
+    "name": "default_module", "entryPoint": "main.py", "className": "ServiceRunner", "initInputs": [],
+    # a function's ports are `input` / `output` (singular) on the platform, as dtlpy reads them
+    "functions": [{"name": "run", "input": [{"name": "item", "type": "Item"}],
+                   "output": [{"name": "item", "type": "Item"}], "displayName": "run"}],
+}
+
+
+def default_package(*, service_name: str, project_id: str, creator: str) -> Doc:
+    """The package behind a provisioned or seeded service: one module, `run(item) -> item`."""
+    package_id = object_id()
+    slug = re.sub(r"[^a-z0-9]+", "-", service_name.lower()).strip("-")[:35].strip("-")
+    name = slug if slug[:1].isalpha() else f"package-{package_id[-8:]}"
+    now = now_iso()
+    return {
+        "id": package_id, "name": name, "projectId": project_id, "creator": creator, "createdAt": now,
+        "updatedAt": now, "updatedBy": creator, "version": "1.0.0", "revisions": [], "slots": [],
+        "requirements": [], "metadata": {}, "isGlobal": False, "type": "faas", "scope": "project",
+        "codebase": None, "modules": [copy.deepcopy(DEFAULT_MODULE)],
+    }
+
+
 def create_resource(store: Store, kind: str, *, name: str, project_id: str, resource_id: str,
                     creator: str, scope: str | None = None) -> Doc:
     """Create an object with exactly this id, or return the existing one with this id.
@@ -84,8 +112,14 @@ def create_resource(store: Store, kind: str, *, name: str, project_id: str, reso
             dataset = store.resource("dataset", scope)
             if dataset is None or project_id not in dataset.get("projects", []):
                 raise HttpError(404, f"Dataset not found: {scope}")
+        existing = store.resource("recipe", resource_id)
+        ontology_id = existing["ontologyIds"][0] if existing and existing.get("ontologyIds") else object_id()
+        if existing is None:  # a recipe's labels live in its ontology, which must exist
+            store.put_resource(ONTOLOGY, ontology_doc(ontology_id=ontology_id, project_ids=[project_id],
+                                                      creator=user), name=ontology_id,
+                               project_id=project_id, scope=None)
         doc = recipe_doc(recipe_id=resource_id, title=name, project_id=project_id,
-                         dataset_id=scope, creator=user)
+                         dataset_id=scope, creator=user, ontology_id=ontology_id)
         if scope is not None:
             dataset_id = scope
 
@@ -97,6 +131,11 @@ def create_resource(store: Store, kind: str, *, name: str, project_id: str, reso
         doc = model_doc(model_id=resource_id, name=name, project_id=project_id, creator=user)
     elif kind == "service":
         doc = service_doc(service_id=resource_id, name=name, project_id=project_id, creator=user)
+        existing = store.resource("service", resource_id)
+        if existing is None:  # dtlpy reads a service's package (FunctionNode builds its ports from it)
+            package = default_package(service_name=name, project_id=project_id, creator=user)
+            store.put_resource("package", package, name=package["name"], project_id=project_id, scope=None)
+            doc.update(packageId=package["id"], packageName=package["name"])
     else:
         raise HttpError(400, f"Unknown kind {kind!r}; one of: {', '.join(KINDS)}")
     store.put_resource(kind, doc, name=name, project_id=project_id, scope=scope, on_created=on_created)
@@ -109,7 +148,7 @@ def create_resource(store: Store, kind: str, *, name: str, project_id: str, reso
 def projects_of(kind: str, doc: Doc) -> set[str]:
     if kind == "dataset":
         return set(doc.get("projects", []))
-    if kind == "recipe":
+    if kind in ("recipe", ONTOLOGY):
         return set(doc.get("projectIds", []))
     return {doc["projectId"]} if doc.get("projectId") else set()
 

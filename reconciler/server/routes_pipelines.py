@@ -1,14 +1,19 @@
 """Pipeline routes (reference section 2): CRUD, query, lifecycle, executions, statistics, commands.
 
 Status lifecycle: Created -(install)-> Installed -(uninstall)-> Uninstalled -(install)-> Installed.
-Install runs the graph checks first: on an invalid graph the pipeline is stored with status
-`Failure` and the call answers 400 with the problems in the message (dtlpy raises BadRequest with
-it). A PATCH (whole document or variables) of an Installed pipeline runs the same checks and is
+Create and every update refuse what the platform refuses when it saves a graph, in its words
+(`refusals.save_refusal`: port types, actions, one root, endless loops), storing nothing.
+Install runs the graph checks, then the platform's per-node install checks
+(`refusals.install_refusal`): on a failure the pipeline is stored with status `Failure`, its
+composition (named at create, `compositions`) records `errorText`, and the call answers 400 with
+the message (dtlpy raises BadRequest with it); a successful install deploys the start nodes'
+triggers (`triggers`; pausing deactivates them unless `keepTriggersActive`) and the task nodes' tasks. A PATCH (whole document or variables) of an Installed pipeline runs the same checks and is
 refused with 400, storing nothing, when the new graph would not deploy: the platform re-syncs a
 running pipeline on update (reference 5.4; its exact answer is unverified), and refusing keeps
 `Installed` meaning "a sound graph is deployed". Other states accept any well-formed document
-(a draft is checked on install). Execute needs an Installed pipeline (400 otherwise). Every change bumps `revision` and
-`updatedAt`. Names are unique per project (409 on a duplicate: an assumption about the platform).
+(a draft is checked on install). Execute needs an Installed pipeline (400 otherwise). Every change bumps the
+stored `revision` (never shown) and `updatedAt`. `POST /pipelines/query` serves the resources `pipeline`,
+`pipelineState` (cycles) and `composition`. Names are unique per project (409 on a duplicate: an assumption about the platform).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from reconciler.document import STATUS_FAILURE, STATUS_INSTALLED, STATUS_UNINSTALLED
-from reconciler.server import dql
+from reconciler.server import compositions, dql, triggers
 from reconciler.server.executions import RERUN_METHODS, rerun_execution, run_execution, statistics
 from reconciler.server.graph import GraphProblem, check_graph
 from reconciler.server.http import HttpError, Request, Response, Router
@@ -28,6 +33,10 @@ from reconciler.server.pipelines import (
     patched_document,
     stamped,
 )
+from reconciler.server.items import KIND as ITEM
+from reconciler.server.objects import finished_command
+from reconciler.server.refusals import install_refusal, save_refusal
+from reconciler.server.routes_tasks import create_node_tasks, queue_cycle_item
 from reconciler.server.store import DuplicateName
 
 if TYPE_CHECKING:
@@ -68,6 +77,21 @@ def register(router: Router, plane: ControlPlane) -> None:
             raise HttpError(404, f"Pipeline not found: {pipeline_id}")
         return new
 
+    def deploy_triggers(pipeline: Doc, *, creator: str) -> None:
+        """The installed pipeline's triggers replace the ones its last install deployed."""
+        existing = store.resources(triggers.KIND, scope=pipeline["id"])
+        deployed = triggers.pipeline_triggers(pipeline, creator=creator, existing=existing)
+        kept = {t["id"] for t in deployed}
+        for old in existing:
+            if old["id"] not in kept:
+                store.delete_resource(triggers.KIND, old["id"])
+        for trigger in deployed:
+            if store.resource(triggers.KIND, trigger["id"]) is None:
+                store.put_resource(triggers.KIND, trigger, name=trigger["name"], project_id=pipeline["projectId"],
+                                   scope=pipeline["id"])
+            else:
+                store.rename_resource(triggers.KIND, trigger["id"], name=trigger["name"], doc=trigger)
+
     def create(request: Request) -> Doc:
         body = request.json_object()
         project_id = body.get("projectId")
@@ -75,10 +99,14 @@ def register(router: Router, plane: ControlPlane) -> None:
             raise HttpError(400, "Pipeline 'projectId' is required")
         project = plane.visible_project(request, project_id)
         doc = new_document(body, project=project, user=request.user or "")
+        refusal = save_refusal(parse(doc), step="create")
+        if refusal is not None:
+            raise HttpError(400, refusal)
         try:
             store.insert_pipeline(doc)
         except DuplicateName:
             raise HttpError(409, f"Pipeline named {doc['name']!r} already exists in the project") from None
+        compositions.create(store, doc)
         return respond(request, doc)
 
     def get(request: Request, pipeline_id: str) -> Doc:
@@ -87,15 +115,21 @@ def register(router: Router, plane: ControlPlane) -> None:
     def edit(body: Doc, user: str) -> Any:
         def change(cur: Doc) -> Doc:
             new = patched_document(cur, body, user=user)
+            refusal = save_refusal(parse(new), step="update")
+            if refusal is not None:
+                raise HttpError(400, refusal)
             # An installed pipeline is deployed: its new graph must deploy too, as on install. The
             # edit is refused whole (400, nothing stored), so the running pipeline and its stored
             # document never disagree and `Installed` always means a sound graph. Checked inside
             # the write transaction, so no concurrent install or edit can slip in between.
             if cur.get("status") == STATUS_INSTALLED:
-                problems = check_graph(parse(new))
-                if problems:
+                model = parse(new)
+                problems = check_graph(model)
+                refused = install_refusal(model) if not problems else None
+                if problems or refused is not None:
+                    why = _problem_text(problems) if problems else refused[1]  # type: ignore[index]
                     raise HttpError(400, "Pipeline is installed and the update would break it (pause it "
-                                         "to edit freely): " + _problem_text(problems))
+                                         "to edit freely): " + why)
             return new
 
         return change
@@ -112,8 +146,12 @@ def register(router: Router, plane: ControlPlane) -> None:
                                        edit({"variables": variables}, request.user or "")))
 
     def delete(request: Request, pipeline_id: str) -> Response:
-        visible(request, pipeline_id)
+        doc = visible(request, pipeline_id)
         store.delete_pipeline(pipeline_id)
+        if doc.get("compositionId"):
+            store.delete_resource(compositions.KIND, doc["compositionId"])
+        for trigger in store.resources(triggers.KIND, scope=pipeline_id):
+            store.delete_resource(triggers.KIND, trigger["id"])
         return Response(200, None)
 
     def query(request: Request) -> Doc:
@@ -128,8 +166,12 @@ def register(router: Router, plane: ControlPlane) -> None:
             docs = [respond(request, d) for d in store.pipelines_in(mine)]
         elif resource == "pipelineState":
             docs = [execution_json(request, e) for e in store.executions_in(mine)]
+        elif resource == compositions.KIND:
+            docs = [{**d, "url": f"{_base(request)}/compositions/{d['id']}"}
+                    for d in store.resources(compositions.KIND, project_ids=mine)]
         else:
-            raise HttpError(400, f"Unknown resource {resource!r}: expected 'pipeline' or 'pipelineState'")
+            raise HttpError(400, f"Unknown resource {resource!r}: expected 'pipeline', 'pipelineState' "
+                                 "or 'composition'")
         try:
             matches = dql.compile_filter(body.get("filter"))
             found = dql.sort_documents([d for d in docs if matches(d)], body.get("sort"))
@@ -143,19 +185,34 @@ def register(router: Router, plane: ControlPlane) -> None:
         if resume is not None and resume not in RESUME_OPTIONS:
             raise HttpError(400, f"Unknown resumeOption {resume!r}; one of: {', '.join(sorted(RESUME_OPTIONS))}")
         user = request.user or ""
-        problems: list[str] = []
+        failures: list[Doc] = []  # the errorText of a failed install
 
         def change(cur: Doc) -> Doc:
-            found = check_graph(parse(cur))
+            model = parse(cur)
+            composition_id = cur.get("compositionId") or object_id()
+            found = check_graph(model)
+            refused = install_refusal(model) if not found else None
             if found:
-                problems[:] = [_problem_text(found)]
-                return stamped(dict(cur), cur, user=user, status=STATUS_FAILURE)
-            return stamped(dict(cur), cur, user=user, status=STATUS_INSTALLED,
-                           compositionId=cur.get("compositionId") or object_id())
+                failures[:] = [{"message": "Pipeline installation failed: " + _problem_text(found)}]
+            elif refused is not None:
+                node, message = refused
+                failures[:] = [{"message": message, "type": node.type, "nodeId": node.id}]
+            if failures:
+                return stamped(dict(cur), cur, user=user, status=STATUS_FAILURE, compositionId=composition_id)
+            return stamped(dict(cur), cur, user=user, status=STATUS_INSTALLED, compositionId=composition_id)
 
         doc = update(request, pipeline_id, change)
-        if problems:
-            raise HttpError(400, "Pipeline installation failed: " + problems[0])
+        if not failures:
+            deploy_triggers(doc, creator=user)
+            try:  # deploying: the task of each task node (outside the pipeline's write transaction)
+                create_node_tasks(store, doc, creator=user)
+            except HttpError as exc:
+                failures[:] = [{"message": exc.message, "type": "task"}]
+                doc = update(request, pipeline_id,
+                             lambda cur: stamped(dict(cur), cur, user=user, status=STATUS_FAILURE))
+        compositions.record(store, doc, error=failures[0] if failures else None)
+        if failures:
+            raise HttpError(400, failures[0]["message"])
         return respond(request, doc)
 
     def uninstall(request: Request, pipeline_id: str) -> Doc:
@@ -173,7 +230,12 @@ def register(router: Router, plane: ControlPlane) -> None:
                 status = STATUS_UNINSTALLED
             return stamped(dict(cur), cur, user=user, status=status)
 
-        return respond(request, update(request, pipeline_id, change))
+        doc = update(request, pipeline_id, change)
+        if doc.get("compositionId"):
+            compositions.record(store, doc)
+        for trigger in store.resources(triggers.KIND, scope=pipeline_id):  # paused: no cycles start
+            store.update_resource(triggers.KIND, trigger["id"], lambda t: {**t, "active": keep is True})
+        return respond(request, doc)
 
     def reset(request: Request, pipeline_id: str) -> Doc:
         user = request.user or ""
@@ -196,28 +258,38 @@ def register(router: Router, plane: ControlPlane) -> None:
             raise HttpError(400, "'pipeline.input' must be an object")
         execution = run_execution(doc, spec, user=request.user or "")
         store.put_execution(execution)
+        queue_cycle_item(store, doc, execution)
         return execution_json(request, execution)
 
     def batch(request: Request, doc: Doc, body: Doc) -> Doc:
         spec = body["batch"]
         if not isinstance(spec, dict) or not isinstance(spec.get("query", {}), dict):
             raise HttpError(400, "'batch' must be an object with a 'query' object")
+        query = spec.get("query", {})
         try:
-            dql.compile_filter(spec.get("query", {}).get("filter"))
+            matches = dql.compile_filter(query.get("filter"))
         except dql.DqlError as exc:
             raise HttpError(400, str(exc)) from None
-        now = now_iso()
-        command_id = object_id()
-        # The local control plane holds no items, so the batch query matches none: the command
-        # completes at once having started zero executions.
-        command = {
-            "id": command_id, "url": f"{_base(request)}/commands/{command_id}", "status": "success",
-            "type": "pipeline_execution", "progress": 100, "createdAt": now, "updatedAt": now,
-            "creator": request.user, "spec": {**spec, "pipelineId": doc["id"], "nodeId": body.get("nodeId")},
-            "result": {"executionsCount": 0}, "error": None,
-        }
-        store.put_command(command)
-        return command
+        # One cycle per item of the query's datasets (dtlpy puts them in `context.datasets`) that
+        # the filter matches, each with the item as its input; the command is finished at once.
+        context = query.get("context")
+        datasets = context.get("datasets") if isinstance(context, dict) else None
+        mine = plane.visible_project_ids(request)
+        started = 0
+        for dataset_id in datasets if isinstance(datasets, list) else []:
+            dataset = store.resource("dataset", str(dataset_id))
+            if dataset is None or not set(dataset.get("projects", [])) & mine:
+                raise HttpError(404, f"Dataset not found: {dataset_id}")
+            for item in store.resources(ITEM, scope=dataset["id"]):
+                if matches(item):
+                    run = {"input": {"item": item["id"]}, "nodeId": body.get("nodeId")}
+                    cycle = run_execution(doc, {k: v for k, v in run.items() if v is not None}, user=request.user or "")
+                    store.put_execution(cycle)
+                    queue_cycle_item(store, doc, cycle)
+                    started += 1
+        return finished_command(store, request, "pipeline_execution",
+                                {**spec, "pipelineId": doc["id"], "nodeId": body.get("nodeId")},
+                                result={"executionsCount": started})
 
     def rerun(request: Request, pipeline_id: str) -> Doc:
         doc = visible(request, pipeline_id)
@@ -242,19 +314,11 @@ def register(router: Router, plane: ControlPlane) -> None:
         chosen = [e for e in store.executions_of(pipeline_id) if matches(e)]
         for execution in chosen:
             store.put_execution(rerun_execution(doc, execution, method=method, start_node_ids=start_ids))
-        now = now_iso()
-        command_id = object_id()
         # dtlpy's rerun(wait=True) requires spec.cycleOptions in the finished command.
-        command = {
-            "id": command_id, "url": f"{_base(request)}/commands/{command_id}", "status": "success",
-            "type": "pipeline_rerun_cycles", "progress": 100, "createdAt": now, "updatedAt": now,
-            "creator": request.user,
-            "spec": {"pipelineId": pipeline_id, "query": query_spec,
-                     "cycleOptions": {"method": method, "startNodeIds": start_ids}},
-            "result": {"cyclesCount": len(chosen)}, "error": None,
-        }
-        store.put_command(command)
-        return command
+        return finished_command(store, request, "pipeline_rerun_cycles",
+                                {"pipelineId": pipeline_id, "query": query_spec,
+                                 "cycleOptions": {"method": method, "startNodeIds": start_ids}},
+                                result={"cyclesCount": len(chosen)})
 
     def execution_json(request: Request, execution: Doc) -> Doc:
         return {**execution, "url": f"{_base(request)}/pipelines/{execution['pipelineId']}"
@@ -274,8 +338,25 @@ def register(router: Router, plane: ControlPlane) -> None:
     def validate(request: Request) -> Doc:
         body = request.json_object()
         body.setdefault("name", "unnamed")
-        problems = check_graph(parse(body))
+        model = parse(body)
+        problems = check_graph(model)
+        # What saving and installing it would refuse, in the platform's words, too (a save refusal
+        # only when the graph checks found nothing: it would restate their type or action finding).
+        refused = save_refusal(model, step="update") if not problems else None
+        if refused is not None:
+            problems.append(GraphProblem(refused, ""))
+        node_refusal = install_refusal(model)
+        if node_refusal is not None:
+            node, message = node_refusal
+            index = next(i for i, n in enumerate(model.nodes) if n is node)
+            problems.append(GraphProblem(message, f"/nodes/{index}"))
         return {"valid": not problems, "errors": [p.as_json() for p in problems]}
+
+    def get_composition(request: Request, composition_id: str) -> Doc:
+        doc = store.resource(compositions.KIND, composition_id)
+        if doc is None or doc.get("projectId") not in plane.visible_project_ids(request):
+            raise HttpError(404, f"Composition not found: {composition_id}")
+        return {**doc, "url": f"{_base(request)}/compositions/{doc['id']}"}
 
     def command(request: Request, command_id: str) -> Doc:
         doc = store.command(command_id)
@@ -298,3 +379,4 @@ def register(router: Router, plane: ControlPlane) -> None:
     router.add("POST", "/pipelines/{pipeline_id}/executions/rerun", rerun)
     router.add("GET", "/pipelines/{pipeline_id}/executions/{execution_id}", get_execution)
     router.add("GET", "/commands/{command_id}", command)
+    router.add("GET", "/compositions/{composition_id}", get_composition)

@@ -5,7 +5,9 @@
 - `GET /projects/{name}/name` -> an *array* of the caller's projects with that name; 404 if none.
 - `GET /projects/{id}` -> the project; 404 unless the caller is a member.
 - `POST /projects` -> create (dtlpy sends a *form-encoded* `name=...`, JSON is accepted too); the
-  caller becomes its owner. 409 when the caller already has a project of that name.
+  caller becomes its owner, and the project gets its system dataset `Binaries`. 409 when the caller
+  already has a project of that name.
+- `DELETE /projects/{id}` -> delete it with everything in it (owners only; dtlpy `projects.delete`).
 - `GET /projects/{id}/members` -> `[user json with role]` (dtlpy `project.list_members()`).
 - `POST|PATCH /projects/{id}/members/{email}` `{role}` -> add / change a member (owners only).
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from reconciler.server.http import HttpError, Request, Router
+from reconciler.server.http import HttpError, Request, Response, Router
 
 if TYPE_CHECKING:
     from reconciler.server.app import ControlPlane
@@ -57,6 +59,13 @@ def register(router: Router, plane: ControlPlane) -> None:
             raise HttpError(409, f"Project named {name!r} already exists")
         return plane.create_project(name, owner=request.user or "")
 
+    def delete(request: Request, project_id: str) -> Response:
+        plane.visible_project(request, project_id)
+        if (request.user or "", "owner") not in plane.store.members(project_id):
+            raise HttpError(403, "Only project owners can delete a project")
+        plane.store.delete_project(project_id)
+        return Response(200, None)
+
     def members(request: Request, project_id: str) -> list[dict[str, Any]]:
         plane.visible_project(request, project_id)
         result = []
@@ -79,6 +88,7 @@ def register(router: Router, plane: ControlPlane) -> None:
     router.add("POST", "/projects", create)
     router.add("GET", "/projects/{name}/name", by_name)
     router.add("GET", "/projects/{project_id}", by_id)
+    router.add("DELETE", "/projects/{project_id}", delete)
     router.add("GET", "/projects/{project_id}/members", members)
     router.add("POST", "/projects/{project_id}/members/{email}", put_member)
     router.add("PATCH", "/projects/{project_id}/members/{email}", put_member)

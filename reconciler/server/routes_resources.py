@@ -9,8 +9,10 @@ Routes (copied from dtlpy 1.126.5's repositories, so the SDK and Loopform's clie
   (dtlpy `project.recipes.list()`, a page).
 - models: `POST /ml/models/query` (DQL; dtlpy `project.models.get(model_name=)` / `list()`),
   `GET /ml/models/{id}`.
-- services: `POST /query/faas` (DQL; dtlpy `project.services.get(service_name=)` / `list()`),
-  `GET /services/{id}`.
+- services, packages, triggers and executions: `POST /query/faas` (DQL; the body's `resource` says
+  which: `services`, `packages`, `triggers`, `executions`), `GET /services/{id}`, `GET
+  /triggers/{id}`, `GET /executions/{id}` (the node executions of the pipeline cycles,
+  `executions.node_executions`).
 - Loopform only: `POST /loopform/provision {kind, name, id, projectId, scope?}` creates the object
   with exactly that id (idempotent on the id); `scope` is the dataset id of a recipe. Refused (400)
   in strict mode, where the control plane answers like the real platform.
@@ -21,48 +23,45 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from reconciler.server import dql
+from reconciler.server import objects
+from reconciler.server.executions import node_executions
 from reconciler.server.http import HttpError, Request, Router
-from reconciler.server.ids import object_id
-from reconciler.server.resources import DEFAULT_RECIPE_TITLE, create_resource, projects_of
+from reconciler.server.ids import now_iso, object_id
+from reconciler.server.items import KIND as ITEM
+from reconciler.server.objects import dql_page, param_page, param_projects, with_url
+from reconciler.server.resources import DEFAULT_RECIPE_TITLE, create_resource
 
 if TYPE_CHECKING:
     from reconciler.server.app import ControlPlane
 
 Doc = dict[str, Any]
+# `POST /query/faas` resource -> kind
+FAAS_KINDS = {"services": "service", "packages": "package", "triggers": "trigger"}
 
 
 def register(router: Router, plane: ControlPlane) -> None:
     store = plane.store
 
-    def base(request: Request) -> str:
-        return request.base_url
-
-    def with_url(request: Request, path: str, doc: Doc) -> Doc:
-        return {**doc, "url": f"{base(request)}/{path}/{doc['id']}"}
-
     def visible(request: Request, kind: str, resource_id: str) -> Doc:
-        doc = store.resource(kind, resource_id)
-        if doc is None or not (projects_of(kind, doc) & plane.visible_project_ids(request)):
-            raise HttpError(404, f"{kind.capitalize()} not found: {resource_id}")
-        return doc
+        return objects.visible(plane, request, kind, resource_id)
 
-    def paged_query(request: Request, kind: str, path: str) -> Doc:
-        body = request.json_object()
+    def projects_asked(request: Request, body: Doc) -> set[str]:
         mine = plane.visible_project_ids(request)
         context = body.get("context") or {}
         wanted = context.get("projects") if isinstance(context, dict) else None
         if isinstance(wanted, list):
             mine &= {p for p in wanted if isinstance(p, str)}
-        docs = [with_url(request, path, d) for d in store.resources(kind, project_ids=mine)]
-        try:
-            page = body.get("page", 0)  # as sent: paginate refuses anything but integers
-            page_size = body.get("pageSize", 1000)
-            matches = dql.compile_filter(body.get("filter"))
-            found = dql.sort_documents([d for d in docs if matches(d)], body.get("sort"))
-            return dql.paginate(found, page, page_size)
-        except (TypeError, ValueError) as exc:  # DqlError is a ValueError
-            raise HttpError(400, str(exc)) from None
+        return mine
+
+    def shown(request: Request, kind: str, path: str, doc: Doc) -> Doc:
+        if kind == "dataset":  # counted when read: items come and go through their own routes
+            doc = {**doc, "itemsCount": store.count_resources(ITEM, scope=doc["id"])}
+        return with_url(request, path, doc)
+
+    def paged_query(request: Request, kind: str, path: str) -> Doc:
+        body = request.json_object()
+        docs = [shown(request, kind, path, d) for d in store.resources(kind, project_ids=projects_asked(request, body))]
+        return dql_page(body, docs)
 
     # --- datasets ---------------------------------------------------------------------------
 
@@ -70,7 +69,7 @@ def register(router: Router, plane: ControlPlane) -> None:
         return paged_query(request, "dataset", "datasets")
 
     def get_dataset(request: Request, dataset_id: str) -> Doc:
-        return with_url(request, "datasets", visible(request, "dataset", dataset_id))
+        return shown(request, "dataset", "datasets", visible(request, "dataset", dataset_id))
 
     def create_dataset(request: Request) -> Doc:
         body = request.json_object()
@@ -90,7 +89,39 @@ def register(router: Router, plane: ControlPlane) -> None:
             create_resource(store, "recipe", name=DEFAULT_RECIPE_TITLE, project_id=project["id"],
                             resource_id=object_id(), scope=doc["id"], creator=user)
             doc = store.resource("dataset", doc["id"]) or doc
-        return with_url(request, "datasets", doc)
+        return shown(request, "dataset", "datasets", doc)
+
+    def update_dataset(request: Request, dataset_id: str) -> Doc:
+        # dtlpy `datasets.update(dataset, system_metadata=)` PATCHes the whole entity; the name,
+        # description and user metadata change, and with `?system=true` the system metadata too
+        # (that is how dtlpy links a dataset to another recipe: metadata.system.recipes).
+        doc = visible(request, "dataset", dataset_id)
+        body = request.json_object()
+        changed = dict(doc)
+        name = body.get("name", doc["name"])
+        if not isinstance(name, str) or not name.strip():
+            raise HttpError(400, "Dataset 'name' must be a non-empty string")
+        if name != doc["name"] and store.resources("dataset", project_ids=set(doc["projects"]), name=name):
+            raise HttpError(409, f"Dataset named {name!r} already exists in the project")
+        changed["name"] = name
+        if isinstance(body.get("description"), str):
+            changed["description"] = body["description"]
+        metadata = body.get("metadata")
+        if metadata is not None:
+            if not isinstance(metadata, dict):
+                raise HttpError(400, "'metadata' must be an object")
+            system = metadata.get("system") if "true" in request.query.get("system", []) else None
+            recipes = system.get("recipes") if isinstance(system, dict) else None
+            if recipes is not None:
+                if not isinstance(recipes, list) or not all(isinstance(r, str) for r in recipes):
+                    raise HttpError(400, "'metadata.system.recipes' must be a list of recipe ids")
+                for recipe_id in recipes:
+                    visible(request, "recipe", recipe_id)
+            kept_system = system if isinstance(system, dict) else doc.get("metadata", {}).get("system", {})
+            changed["metadata"] = {**metadata, "system": kept_system}
+        changed.update(updatedAt=now_iso(), updatedBy=request.user)
+        store.rename_resource("dataset", dataset_id, name=name, doc=changed)
+        return shown(request, "dataset", "datasets", changed)
 
     # --- recipes ----------------------------------------------------------------------------
 
@@ -98,20 +129,11 @@ def register(router: Router, plane: ControlPlane) -> None:
         return with_url(request, "recipes", visible(request, "recipe", recipe_id))
 
     def list_recipes(request: Request) -> Doc:
-        mine = plane.visible_project_ids(request)
-        wanted = {p for v in request.query.get("projects", []) for p in v.split(",") if p}
-        if wanted:
-            mine &= wanted
-        docs = store.resources("recipe", project_ids=mine)
+        docs = store.resources("recipe", project_ids=param_projects(plane, request))
         titles = request.query.get("title")
         if titles:
             docs = [d for d in docs if d.get("title") == titles[0]]
-        try:
-            page = int((request.query.get("pageOffset") or ["0"])[0])
-            page_size = int((request.query.get("pageSize") or ["1000"])[0])
-            return dql.paginate([with_url(request, "recipes", d) for d in docs], page, page_size)
-        except ValueError as exc:
-            raise HttpError(400, str(exc)) from None
+        return param_page(request, [with_url(request, "recipes", d) for d in docs])
 
     # --- models and services ----------------------------------------------------------------
 
@@ -121,11 +143,31 @@ def register(router: Router, plane: ControlPlane) -> None:
     def get_model(request: Request, model_id: str) -> Doc:
         return with_url(request, "ml/models", visible(request, "model", model_id))
 
-    def query_services(request: Request) -> Doc:
-        return paged_query(request, "service", "services")
+    def query_faas(request: Request) -> Doc:
+        # One route for three resources, told apart by the body's `resource` (dtlpy's packages,
+        # services and executions repositories all post here).
+        body = request.json_object()
+        resource = body.get("resource", "services")
+        if resource == "executions":
+            cycles = store.executions_in(projects_asked(request, body))
+            return dql_page(body, [with_url(request, "executions", e) for e in node_executions(cycles)])
+        if resource not in FAAS_KINDS:
+            raise HttpError(400, f"Unknown resource {resource!r}: expected one of "
+                                 f"{', '.join(sorted([*FAAS_KINDS, 'executions']))}")
+        return paged_query(request, FAAS_KINDS[resource], resource)
+
+    def get_execution(request: Request, execution_id: str) -> Doc:
+        cycles = store.executions_in(plane.visible_project_ids(request))
+        found = next((e for e in node_executions(cycles) if e.get("id") == execution_id), None)
+        if found is None:
+            raise HttpError(404, f"Execution not found: {execution_id}")
+        return with_url(request, "executions", found)
 
     def get_service(request: Request, service_id: str) -> Doc:
         return with_url(request, "services", visible(request, "service", service_id))
+
+    def get_trigger(request: Request, trigger_id: str) -> Doc:
+        return with_url(request, "triggers", visible(request, "trigger", trigger_id))
 
     # --- provisioning -----------------------------------------------------------------------
 
@@ -151,12 +193,15 @@ def register(router: Router, plane: ControlPlane) -> None:
     router.add("POST", "/datasets/query", query_datasets)
     router.add("POST", "/datasets", create_dataset)
     router.add("GET", "/datasets/{dataset_id}", get_dataset)
+    router.add("PATCH", "/datasets/{dataset_id}", update_dataset)
     router.add("GET", "/recipes", list_recipes)
     router.add("GET", "/recipes/{recipe_id}", get_recipe)
     router.add("POST", "/ml/models/query", query_models)
     router.add("GET", "/ml/models/{model_id}", get_model)
-    router.add("POST", "/query/faas", query_services)
+    router.add("POST", "/query/faas", query_faas)
+    router.add("GET", "/executions/{execution_id}", get_execution)
     router.add("GET", "/services/{service_id}", get_service)
+    router.add("GET", "/triggers/{trigger_id}", get_trigger)
     router.add("POST", "/loopform/provision", provision)
 
 

@@ -56,6 +56,10 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX resources_by_name ON resources(kind, project_id, name);
     CREATE TABLE commands (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
     """,
+    # 2: objects looked up within a parent (items by dataset and path, tasks by dataset)
+    """
+    CREATE INDEX resources_by_scope ON resources(kind, scope, name);
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -188,6 +192,13 @@ class Store:
                 (doc["id"], owner),
             )
             return True
+
+    def delete_project(self, project_id: str) -> bool:
+        """Delete a project with everything in it (members, pipelines, cycles, objects), at once."""
+        with self.write() as db:
+            for table in ("members", "pipelines", "executions", "resources"):
+                db.execute(f"DELETE FROM {table} WHERE project_id = ?", (project_id,))
+            return db.execute("DELETE FROM projects WHERE id = ?", (project_id,)).rowcount > 0
 
     def project(self, project_id: str) -> Doc | None:
         with self.read() as db:
@@ -369,6 +380,27 @@ class Store:
         if row is not None:
             db.execute("UPDATE resources SET doc = ? WHERE kind = ? AND id = ?",
                        (_dumps(change(json.loads(row[0]))), kind, resource_id))
+
+    def update_resource(self, kind: str, resource_id: str, change: Callable[[Doc], Doc]) -> None:
+        """Atomically replace an object's document with `change(doc)` (nothing if it is missing)."""
+        with self.write() as db:
+            self.change_resource_in(db, kind, resource_id, change)
+
+    def rename_resource(self, kind: str, resource_id: str, *, name: str, doc: Doc) -> None:
+        """Replace an object's document and the name it is looked up by."""
+        with self.write() as db:
+            db.execute("UPDATE resources SET name = ?, doc = ? WHERE kind = ? AND id = ?",
+                       (name, _dumps(doc), kind, resource_id))
+
+    def delete_resource(self, kind: str, resource_id: str) -> bool:
+        with self.write() as db:
+            return db.execute("DELETE FROM resources WHERE kind = ? AND id = ?",
+                              (kind, resource_id)).rowcount > 0
+
+    def count_resources(self, kind: str, *, scope: str) -> int:
+        with self.read() as db:
+            return int(db.execute("SELECT COUNT(*) FROM resources WHERE kind = ? AND scope = ?",
+                                  (kind, scope)).fetchone()[0])
 
     def resource(self, kind: str, resource_id: str) -> Doc | None:
         with self.read() as db:

@@ -10,8 +10,14 @@ Rules (each message says what to do):
 - the root is `spec.root` or the only node without incoming connections;
 - nodes that neither the root nor a trigger node reach are warned about (they would never run);
 - an event trigger needs an input port for its resource (Item and ItemStatus events feed an
-  `Item` port, Dataset events a `Dataset` port, ...); task nodes take no triggers (items reach a
-  task through connections); an event action the platform does not know is warned about;
+  `Item` port, Dataset events a `Dataset` port, ...); a task node may carry one (dtlpy's
+  pulling-task flow installs a task root with an Item event trigger); an event action the platform
+  does not know is warned about;
+- what the platform refuses when it saves or installs a graph: a loop that passes no task node
+  (a node connected to itself included: "Infinite Loop detected for node ..."), a dataset node
+  without a dataset ("must have a datasetId"; only in a spec to be installed: a paused
+  one may be a template whose datasets are chosen later), a dataset node that loads existing data and also
+  has an incoming connection;
 - variables are unique, their values fit their scalar types (`Float` takes a number, not "0.5"),
   and variables named by nodes and ports exist (with the right type for `datasetVariable` /
   `modelVariable`);
@@ -30,7 +36,7 @@ from typing import Any
 
 from reconciler.document import NODE_TYPES
 from reconciler.errors import SpecError
-from reconciler.spec.graph import Finding, find_root, resolve_edges
+from reconciler.spec.graph import Edge, Finding, endless_loops, find_root, resolve_edges
 from reconciler.spec.loader import SpecFile, is_reference
 from reconciler.spec.models import (
     AnyNode,
@@ -202,10 +208,6 @@ def _node_findings(spec: PipelineSpec) -> list[Finding]:
 
 def _trigger_findings(key: str, node: AnyNode, inputs: list[PortSpec], hints: Hints) -> list[Finding]:
     pointer = f"{_node(key)}/trigger"
-    if isinstance(node, TaskNode):
-        return [
-            Finding(pointer, f"task node '{key}' cannot have a trigger: items reach a task through connections")
-        ]
     trigger = node.trigger
     if trigger is None or trigger.event is None:
         return []
@@ -232,6 +234,53 @@ def _trigger_findings(key: str, node: AnyNode, inputs: list[PortSpec], hints: Hi
     return findings
 
 
+def _loop_findings(spec: PipelineSpec, edges: list[Edge]) -> list[Finding]:
+    """One error per endless loop, at the first connection inside it (spec order)."""
+    successors: dict[str, list[str]] = {}
+    for edge in edges:
+        successors.setdefault(edge.src, []).append(edge.tgt)
+    waiting = {key for key, node in spec.spec.nodes.items() if isinstance(node, TaskNode)}
+    findings = []
+    for group in endless_loops(list(spec.spec.nodes), successors, waiting):
+        members = set(group)
+        edge = next(e for e in edges if e.src in members and e.tgt in members)
+        through = "itself" if len(group) == 1 else ", ".join(f"'{key}'" for key in group)
+        findings.append(Finding(
+            f"/spec/connections/{edge.index}/to/{edge.target_index}",
+            f"endless loop: node '{group[0]}' feeds {through} with no task node in between, so items "
+            "would circle forever; the platform refuses it (Infinite Loop detected)",
+        ))
+    return findings
+
+
+def _dataset_findings(spec: PipelineSpec, edges: list[Edge]) -> list[Finding]:
+    """What the platform's install refuses on a dataset node."""
+    targeted = {edge.tgt for edge in edges}
+    findings = []
+    for key, node in spec.spec.nodes.items():
+        if not isinstance(node, DatasetNode):
+            continue
+        # Only when apply would install it: a paused spec may be a template whose datasets are
+        # chosen later (real exported templates carry no dataset ids), and the platform refuses
+        # the node at install, not when it is saved.
+        raw = node.metadata or {}
+        named = node.dataset is not None or node.datasetVariable is not None or bool(
+            raw.get("datasetId") or raw.get("variableDataset"))  # export keeps ids it cannot name
+        if not named and spec.spec.status == "installed":
+            findings.append(Finding(
+                _node(key),
+                f"dataset node '{key}' names no dataset: set `dataset` (or `datasetVariable`); the "
+                "platform refuses to install a dataset node without a datasetId",
+            ))
+        if node.loadExisting and key in targeted:
+            findings.append(Finding(
+                f"{_node(key)}/loadExisting",
+                f"dataset node '{key}' loads existing data, so it must be where items enter: the "
+                "platform refuses to install it with an incoming connection",
+            ))
+    return findings
+
+
 def spec_findings(spec: PipelineSpec) -> list[Finding]:
     """Every finding of one spec, without file locations (pointers only)."""
     edges, findings = resolve_edges(spec)
@@ -250,6 +299,8 @@ def spec_findings(spec: PipelineSpec) -> list[Finding]:
         for target in conn.to:
             adjacency.setdefault(src, set()).add(target.partition(".")[0])
     findings.extend(_reachability(spec, root, adjacency))
+    findings.extend(_loop_findings(spec, edges))
+    findings.extend(_dataset_findings(spec, edges))
     findings.extend(_node_findings(spec))
     return findings
 

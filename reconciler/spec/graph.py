@@ -8,6 +8,7 @@ document; the caller turns it into a file location (`SpecFile.locate`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -210,6 +211,60 @@ def find_root(spec: PipelineSpec) -> tuple[str | None, list[Finding]]:
             f"({_listed(candidates)}); set `spec.root` to one of them",
         )
     ]
+
+
+def endless_loops(order: list[str], successors: Mapping[str, Iterable[str]],
+                  waiting: set[str]) -> list[list[str]]:
+    """The groups of nodes that pass items round and round with nothing to stop them.
+
+    A cycle of the graph (a node connected to itself included) that contains no `waiting` node:
+    a task node waits for people, so a loop through one (rejected items back to annotation) ends;
+    the platform accepts those (dtlpy's `pipeline_tasks_loop` test) and refuses any other loop
+    ("Infinite Loop detected for node ..."). Each group is a strongly connected component, its
+    nodes in `order`; groups ordered by their first node. Iterative Tarjan: linear, no recursion,
+    so a hostile document of many nodes cannot exhaust the stack.
+    """
+    position = {key: i for i, key in enumerate(order)}
+    graph = {key: [n for n in successors.get(key, ()) if n in position and n not in waiting]
+             for key in order if key not in waiting}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            key, child = work.pop()
+            if child == 0:
+                index[key] = low[key] = len(index)
+                stack.append(key)
+                on_stack.add(key)
+            targets = graph[key]
+            if child < len(targets):
+                work.append((key, child + 1))
+                nxt = targets[child]
+                if nxt not in index:
+                    work.append((nxt, 0))
+                elif nxt in on_stack:
+                    low[key] = min(low[key], index[nxt])
+                continue
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[key])
+            if low[key] == index[key]:
+                group = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.append(member)
+                    if member == key:
+                        break
+                if len(group) > 1 or key in graph[key]:
+                    groups.append(sorted(group, key=position.__getitem__))
+    return sorted(groups, key=lambda g: position[g[0]])
 
 
 def _raise(findings: list[Finding]) -> None:

@@ -6,7 +6,8 @@ errors, the broken parts are set aside — a broken node becomes a typeless plac
 connection or variable is dropped, a broken optional field is removed — and the rest is validated
 again and checked. Findings that could be artefacts of what was set aside are suppressed: anything
 about a broken node or a connection touching one, root inference when connections or nodes were
-dropped, reachability when connections were dropped, variable references when variables were.
+dropped, reachability when connections were dropped, variable references when variables were,
+findings about a whole node that lost a broken field.
 If the spine of the document is broken (no `spec`, `nodes` not a mapping), nothing is salvaged.
 """
 
@@ -38,6 +39,7 @@ class Salvage:
 
     spec: PipelineSpec
     broken_nodes: set[str] = field(default_factory=set)
+    repaired_nodes: set[str] = field(default_factory=set)  # nodes that lost a broken field
     connection_index: list[int] = field(default_factory=list)  # new index -> original index
     dropped_connections: bool = False
     dropped_variables: bool = False
@@ -54,6 +56,10 @@ class Salvage:
         parts = pointer.split("/")
         if len(parts) >= 4 and parts[1:3] == ["spec", "nodes"]:
             if _unescape(parts[3]) in self.broken_nodes:
+                return None
+            # A finding about the node as a whole (a dataset node naming no dataset) may be
+            # about the field that was removed from it.
+            if len(parts) == 4 and _unescape(parts[3]) in self.repaired_nodes:
                 return None
         if pointer in ("/spec/nodes", "/spec/root") and (
             self.dropped_connections or self.broken_nodes
@@ -175,6 +181,7 @@ def salvage(data: Any, error_pointers: list[str]) -> Salvage | None:
     return Salvage(
         spec=spec,
         broken_nodes=broken,
+        repaired_nodes=set(repairs) - broken,
         connection_index=kept,
         dropped_connections=lost_connections or bool(bad_connections) or lost_trigger,
         dropped_variables=lost_variables or bool(bad_variables),

@@ -79,3 +79,20 @@ def test_a_plan_saved_before_the_database_exists_applies(tmp_path: Path, monkeyp
     run = cli("apply", "saved.plan")
     assert run.code == 0, run.out + run.err
     assert cli("plan", "--detailed-exitcode").code == 0
+
+
+def test_a_subdirectory_reads_the_specs_of_the_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no path given, a command reads the root's pipelines/, as it uses the root's state."""
+    root = isolate(tmp_path, monkeypatch)
+    (root / ".git").mkdir()
+    (root / "pipelines").mkdir()
+    (root / "pipelines" / "frames.yaml").write_text(SPEC)
+    assert cli("apply", "--auto-approve").code == 0
+    (root / "docs" / "deep").mkdir(parents=True)
+    monkeypatch.chdir(root / "docs" / "deep")
+    assert cli("plan", "--detailed-exitcode").code == 0
+    validated = cli("validate")
+    assert validated.code == 0 and "1 file" in validated.out + validated.err, validated.out + validated.err
+    status = cli("status")
+    assert status.code == 0 and status.out.splitlines()[1].split()[:4] == ["frames", "installed", "installed",
+                                                                           "in-sync"], status.out

@@ -230,6 +230,12 @@ def test_real_exported_pipelines_round_trip_and_install(sdk: DtlpySdk, path: Pat
     assert_contains(got["startNodes"], sent_starts, f"{path.stem} startNodes")  # null trigger name = absent
     assert all(s.get("id") for s in got["startNodes"])
     assert [v["name"] for v in got.get("variables") or []] == [v["name"] for v in template.get("variables") or []]
-    # A graph the real platform accepted installs here too (no false positives in the graph checks).
+    # A graph the real platform accepted installs here too (no false positives in the graph checks),
+    # once its dataset nodes name a dataset: templates carry none (the app installing a template
+    # fills them in), and the platform refuses a dataset node without a datasetId at install.
+    for node in created.nodes:
+        if node.node_type == "storage" and not node.metadata.get("variableDataset"):
+            node.metadata.setdefault("datasetId", DATASET_ID)
+    created = created.update()
     installed = created.install()
     assert installed.status == "Installed", path.stem

@@ -73,7 +73,20 @@ def test_dataset_names_are_scoped_to_their_project(sandbox: DtlpySdk) -> None:
     other = sandbox.dl.projects.create(project_name="elsewhere")
     with pytest.raises(sandbox.dl.exceptions.NotFound):
         other.datasets.get(dataset_name="only-here")
-    assert [d.name for d in other.datasets.list()] == []
+    assert [d.name for d in other.datasets.list()] == ["Binaries"]  # only its system dataset
+
+
+def test_a_new_project_has_its_binaries_dataset_and_can_be_deleted(sandbox: DtlpySdk) -> None:
+    sandbox.activate()
+    dl = sandbox.dl
+    project = dl.projects.create(project_name="teardown")
+    # dtlpy's own lookup of the system dataset (what packages.push and its test setup use)
+    assert project.datasets._get_binaries_dataset().name == "Binaries"
+    assert dl.projects.delete(project_id=project.id, sure=True, really=True) is True
+    with pytest.raises(dl.exceptions.NotFound):
+        dl.projects.get(project_id=project.id)
+    with pytest.raises(dl.exceptions.NotFound):
+        project.datasets.get(dataset_name="Binaries")
 
 
 def test_unknown_names_are_not_found(sandbox: DtlpySdk) -> None:

@@ -9,6 +9,7 @@ separate processes, each imports it afresh).
 
 from __future__ import annotations
 
+import io
 import json
 import stat
 from collections import Counter
@@ -287,16 +288,28 @@ def test_an_installed_pipeline_refuses_a_breaking_update_and_keeps_running(sdk: 
     assert live.status == "Installed" and len(live.connections) == 1 and len(live.nodes) == 2
 
 
-def test_execute_batch_returns_a_command(sdk: DtlpySdk) -> None:
+def test_execute_batch_starts_a_cycle_per_matching_item_and_returns_a_command(sdk: DtlpySdk) -> None:
     dl = sdk.dl
     pipeline = installable(sdk, "batch").install()
-    filters = dl.Filters(field="dir", values="/test", context={"datasets": ["65a000000000000000000001"]})
+    dataset = sdk.project.datasets.create(dataset_name="batch-items")
+    for name, folder in (("a.jpg", "/test"), ("b.jpg", "/test"), ("c.jpg", "/other")):
+        dataset.items.upload(local_path=io.BytesIO(b"x"), remote_name=name, remote_path=folder)
+    filters = dl.Filters(field="dir", values="/test", context={"datasets": [dataset.id]})
     command = pipeline.execute_batch(
         filters=filters, execution_inputs=dl.FunctionIO(type=dl.PackageInputType.STRING, value="x", name="s"), wait=False
     )
     assert command.id
     fetched = dl.commands.get(command_id=command.id)
     assert fetched.id == command.id and fetched.status == command.status
+    cycles = items_of(pipeline.pipeline_executions.list(), max_pages=1)
+    inputs = [requests.get(f"{sdk.server.base_url}/pipelines/{pipeline.id}/executions/{c.id}", timeout=30,
+                           headers={"authorization": f"Bearer {sdk.server.token}"}).json()["input"] for c in cycles]
+    names = {dataset.items.get(item_id=given["item"]).name for given in inputs}
+    assert names == {"a.jpg", "b.jpg"}
+    unknown = dl.Filters(field="dir", values="/test", context={"datasets": ["65a000000000000000000001"]})
+    with pytest.raises(dl.exceptions.NotFound):
+        pipeline.execute_batch(filters=unknown, execution_inputs=dl.FunctionIO(type="String", value="x", name="s"),
+                               wait=False)
 
 
 def test_another_user_sees_nothing_of_this_project(sdk: DtlpySdk) -> None:

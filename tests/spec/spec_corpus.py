@@ -381,20 +381,68 @@ CASES: list[Case] = [
     Case(
         "no root: a cycle",
         _with("- {from: src, to: work}", "- {from: src, to: work}\n    - {from: work, to: src}"),
-        ["6:3: cannot infer the root: every node has an incoming connection; set `spec.root`"],
+        [
+            "6:3: cannot infer the root: every node has an incoming connection; set `spec.root`",
+            "10:19: endless loop: node 'src' feeds 'src', 'work' with no task node in between, so items "
+            "would circle forever; the platform refuses it (Infinite Loop detected)",
+        ],
+    ),
+    Case(
+        "a node connected to itself",
+        _with("- {from: src, to: work}", "- {from: src, to: work}\n    - {from: work, to: work}"),
+        [
+            "11:20: endless loop: node 'work' feeds itself with no task node in between, so items "
+            "would circle forever; the platform refuses it (Infinite Loop detected)",
+        ],
+    ),
+    Case(
+        "a loop through a task node ends (accepted)",
+        _with("work: {type: code, code: 'print(1)'}", "work: {type: task}").replace(
+            "- {from: src, to: work}", "- {from: src, to: work}\n    - {from: work, action: discard, to: work}"
+        ),
+        [],
+    ),
+    Case(
+        "dataset node without a dataset",
+        _with("src: {type: dataset, dataset: raw}", "src: {type: dataset}"),
+        [
+            "7:5: dataset node 'src' names no dataset: set `dataset` (or `datasetVariable`); the platform "
+            "refuses to install a dataset node without a datasetId",
+        ],
+    ),
+    Case(
+        "dataset node with the raw datasetId export keeps (accepted)",
+        _with("src: {type: dataset, dataset: raw}", "src: {type: dataset, metadata: {datasetId: d1}}"),
+        [],
+    ),
+    Case(
+        "dataset node without a dataset in a paused spec (accepted: a template)",
+        _with("src: {type: dataset, dataset: raw}", "src: {type: dataset}").replace(
+            "spec:\n", "spec:\n  status: paused\n"),
+        [],
+    ),
+    Case(
+        "dataset node loading existing data behind a connection",
+        _with("    work: {type: code, code: 'print(1)'}\n",
+              "    work: {type: code, code: 'print(1)'}\n    done: {type: dataset, dataset: d, loadExisting: true}\n"
+              ).replace("- {from: src, to: work}", "- {from: src, to: work}\n    - {from: work, to: done}"),
+        [
+            "9:39: dataset node 'done' loads existing data, so it must be where items enter: the platform "
+            "refuses to install it with an incoming connection",
+        ],
     ),
     Case(
         "unreachable node (warning)",
         _with("  connections:\n", "  root: src\n  connections:\n").replace(
             "    work: {type: code, code: 'print(1)'}\n",
-            "    work: {type: code, code: 'print(1)'}\n    lost: {type: dataset}\n",
+            "    work: {type: code, code: 'print(1)'}\n    lost: {type: dataset, dataset: raw}\n",
         ),
         ["9:5: warning: node 'lost' is unreachable: no path from the root or a trigger leads to it"],
     ),
     Case(
-        "trigger on a task",
-        _with("work: {type: code, code: 'print(1)'}", "work: {type: task, trigger: {cron: '0 * * * *'}}"),
-        ["8:24: task node 'work' cannot have a trigger: items reach a task through connections"],
+        "an event trigger on a task root (accepted: dtlpy's pulling-task flow)",
+        _with("src: {type: dataset, dataset: raw}", "src: {type: task, trigger: {event: {resource: Item}}}"),
+        [],
     ),
     Case(
         "event trigger without a matching input",
