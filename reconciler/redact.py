@@ -46,8 +46,7 @@ def _forms(secret: str) -> list[str]:
     # saxutils, which imports urllib.request, http.client and ssl).
     from xml.sax.saxutils import escape as xml_escape
 
-    from reconciler.render.graph import mermaid_text
-    from reconciler.render.markdown import markdown_cell
+    from reconciler.render.escaping import markdown_cell, mermaid_text
 
     # JSON-escaped up to three times: a filter (a JSON string) in an API error's JSON message
     # quoted by an apply event's JSON line.

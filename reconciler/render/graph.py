@@ -35,6 +35,7 @@ from reconciler.layout import Slot, layered_drawing
 from reconciler.marker import read_marker
 from reconciler.normalize import essence
 from reconciler.plan import Action, ChangeOp, FieldChange, PipelineChange, Plan
+from reconciler.render.escaping import mermaid_text
 from reconciler.render.values import PLATFORM_TO_SPEC_TYPE
 
 
@@ -158,11 +159,6 @@ _MERMAID_CLASSES = (
 _EDGE_STYLE = {Mark.ADDED: "stroke:#1a7f37,stroke-width:2px",
                Mark.REMOVED: "stroke:#cf222e,stroke-width:2px,stroke-dasharray:4 3",
                Mark.CHANGED: "stroke:#9a6700,stroke-width:2px"}
-
-
-def mermaid_text(text: str) -> str:
-    # Inside a quoted Mermaid label only `"` and the entity introducer need escaping.
-    return text.replace("#", "#35;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
 
 
 def render_mermaid(graph: PipelineGraph) -> str:
