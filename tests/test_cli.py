@@ -85,6 +85,24 @@ def test_version_help_and_validate_load_only_what_they_run(tmp_path: Path) -> No
         assert verbs == (["reconciler.commands.validate"] if argv[:1] == ["validate"] else []), argv
 
 
+def test_validate_builds_no_api_document_model(tmp_path: Path) -> None:
+    # The API's document models (reconciler.document) are built on first use: validate imports
+    # them for their constants but never validates a live document.
+    spec = Path(__file__).parent.parent / "pipelines"
+    script = ("import sys, pydantic\n"
+              "from reconciler.cli import main\n"
+              "from reconciler import document\n"
+              "code = main(['validate', sys.argv[1]])\n"
+              "built = [n for n, v in vars(document).items() if isinstance(v, type)\n"
+              "         and issubclass(v, pydantic.BaseModel) and v.__pydantic_complete__]\n"
+              "print(built)\n"
+              "sys.exit(code)\n")
+    run = subprocess.run([sys.executable, "-c", script, str(spec)], capture_output=True, text=True, cwd=tmp_path,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == "[]"
+
+
 def test_a_plan_with_a_token_loads_no_graph_renderer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The token is redacted in every form a renderer could print it in; the escapings live
     # apart from the renderers, so a text plan does not load the graph renderer and its models.
