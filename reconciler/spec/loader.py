@@ -207,27 +207,37 @@ def project_root(spec_path: Path) -> Path:
     return start
 
 
-def _inside(target: Path, root: Path) -> bool:
-    """Whether `target`, all links followed, lies in `root`."""
-    return Path(os.path.realpath(target)).is_relative_to(os.path.realpath(root))
+class _Roots:
+    """Each spec directory's project root (`project_root`) and its real path, worked out once per
+    `load()`: the files of one directory all share them, and each costs a walk up the tree."""
+
+    def __init__(self) -> None:
+        self._known: dict[Path, tuple[Path, Path]] = {}
+
+    def of(self, spec_path: Path) -> tuple[Path, Path]:
+        directory = spec_path.parent
+        found = self._known.get(directory)
+        if found is None:
+            root = project_root(spec_path)
+            found = self._known[directory] = (root, Path(os.path.realpath(root)))
+        return found
 
 
-def _in_git_directory(source: str, target: Path, root: Path) -> bool:
-    """Whether `source` names, or its links lead to, a path with a `.git` component (any case:
-    file systems that ignore case open `.GIT/config` as `.git/config`)."""
-    real = Path(os.path.realpath(target))
-    real_root = Path(os.path.realpath(root))
+def _in_git_directory(source: str, real: Path, real_root: Path) -> bool:
+    """Whether `source` names, or its links lead to (`real`, all links followed), a path with a
+    `.git` component (any case: file systems that ignore case open `.GIT/config` as `.git/config`)."""
     inside = real.relative_to(real_root).parts if real.is_relative_to(real_root) else real.parts
     return any(part.casefold() == ".git" for part in (*Path(source).parts, *inside))
 
 
-def _tracked(target: Path, root: Path) -> bool:
-    """Whether git tracks `target`, when `root` is a git working tree (True when it is not, or git
-    cannot tell: the warning is about files a repository leaves out)."""
+def _tracked(real: Path, root: Path) -> bool:
+    """Whether git tracks the file at `real` (all links followed), when `root` is a git working
+    tree (True when it is not, or git cannot tell: the warning is about files a repository leaves
+    out)."""
     if not os.path.lexists(root / ".git"):
         return True
     tracked = _tracked_files(str(root), _index_stamp(root))
-    return tracked is None or os.path.realpath(target) in tracked
+    return tracked is None or str(real) in tracked
 
 
 def _index_stamp(root: Path) -> float:
@@ -249,7 +259,8 @@ def _tracked_files(root: str, stamp: float) -> frozenset[str] | None:
                      for name in listed.split(b"\0") if name)
 
 
-def _read_code(spec_path: Path, key: str, node: CodeNode, doc: SourceDocument) -> tuple[str | None, bytes]:
+def _read_code(spec_path: Path, key: str, node: CodeNode, doc: SourceDocument,
+               roots: _Roots) -> tuple[str | None, bytes]:
     if node.code is not None:
         return node.code, node.code.encode()
     assert node.source is not None
@@ -262,8 +273,9 @@ def _read_code(spec_path: Path, key: str, node: CodeNode, doc: SourceDocument) -
     # The code is uploaded to the platform and shown in plan diffs (PR comments): a spec in a pull
     # request must not be able to read, say, the CI runner's credentials through `../../..`, nor
     # the repository's own `.git/config` (where actions/checkout leaves the CI token).
-    root = project_root(spec_path)
-    if _in_git_directory(node.source, target, root):
+    root, real_root = roots.of(spec_path)
+    real = Path(os.path.realpath(target))
+    if _in_git_directory(node.source, real, real_root):
         doc.errors.append(
             SpecError(
                 f"code source file '{node.source}' is inside a .git directory (git's own files, "
@@ -272,7 +284,7 @@ def _read_code(spec_path: Path, key: str, node: CodeNode, doc: SourceDocument) -
             )
         )
         return None, b""
-    if not _inside(target, root):
+    if not real.is_relative_to(real_root):
         doc.errors.append(
             SpecError(
                 f"code source file '{node.source}' is outside the project ({root}); keep code "
@@ -289,7 +301,7 @@ def _read_code(spec_path: Path, key: str, node: CodeNode, doc: SourceDocument) -
             SpecError(f"code source file '{node.source}': {reason}", doc.locate(pointer))
         )
         return None, b""
-    if not _tracked(target, root):
+    if not _tracked(real, root):
         doc.errors.append(
             SpecError(
                 f"code source file '{node.source}' is not tracked by git: a fresh checkout (CI) does not "
@@ -319,7 +331,7 @@ def _foreign_project(spec: PipelineSpec, context: Context, doc: SourceDocument) 
 
 
 def load_file(
-    path: Path, *, context: Context | None = None
+    path: Path, *, context: Context | None = None, roots: _Roots | None = None
 ) -> tuple[SpecFile | None, Salvage | None, list[SpecError]]:
     """One spec file: parse, interpolate `${...}`, validate, read its code files. Graph checks are
     not run here.
@@ -363,7 +375,7 @@ def load_file(
     for key in sorted(spec.spec.nodes):
         node = spec.spec.nodes[key]
         if isinstance(node, CodeNode):
-            text, data = _read_code(path, key, node, doc)
+            text, data = _read_code(path, key, node, doc, roots or _Roots())
             if text is not None:
                 code[key] = text
             digest.update(f"\0{key}\0".encode() + data)
@@ -393,8 +405,9 @@ def _load_all(paths: list[Path], context: Context | None) -> LoadResult:
     files, errors = discover(paths)
     result = LoadResult(errors=errors, files=len(files))
     named: list[SpecFile] = []  # files whose pipeline identity is known, salvaged ones too
+    roots = _Roots()
     for path in files:
-        spec_file, salvaged, problems = load_file(path, context=context)
+        spec_file, salvaged, problems = load_file(path, context=context, roots=roots)
         result.errors.extend(problems)
         if spec_file is None:
             continue
