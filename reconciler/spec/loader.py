@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from reconciler import collector
 from reconciler.errors import Location, SpecError
 from reconciler.interpolate import Context, interpolate
 from reconciler.interpolate import Result as Interpolated
@@ -202,27 +203,37 @@ def project_root(spec_path: Path) -> Path:
     return start
 
 
-def _inside(target: Path, root: Path) -> bool:
-    """Whether `target`, all links followed, lies in `root`."""
-    return Path(os.path.realpath(target)).is_relative_to(os.path.realpath(root))
+class _Roots:
+    """Each spec directory's project root (`project_root`) and its real path, worked out once per
+    `load()`: the files of one directory all share them, and each costs a walk up the tree."""
+
+    def __init__(self) -> None:
+        self._known: dict[Path, tuple[Path, Path]] = {}
+
+    def of(self, spec_path: Path) -> tuple[Path, Path]:
+        directory = spec_path.parent
+        found = self._known.get(directory)
+        if found is None:
+            root = project_root(spec_path)
+            found = self._known[directory] = (root, Path(os.path.realpath(root)))
+        return found
 
 
-def _in_git_directory(source: str, target: Path, root: Path) -> bool:
-    """Whether `source` names, or its links lead to, a path with a `.git` component (any case:
-    file systems that ignore case open `.GIT/config` as `.git/config`)."""
-    real = Path(os.path.realpath(target))
-    real_root = Path(os.path.realpath(root))
+def _in_git_directory(source: str, real: Path, real_root: Path) -> bool:
+    """Whether `source` names, or its links lead to (`real`, all links followed), a path with a
+    `.git` component (any case: file systems that ignore case open `.GIT/config` as `.git/config`)."""
     inside = real.relative_to(real_root).parts if real.is_relative_to(real_root) else real.parts
     return any(part.casefold() == ".git" for part in (*Path(source).parts, *inside))
 
 
-def _tracked(target: Path, root: Path) -> bool:
-    """Whether git tracks `target`, when `root` is a git working tree (True when it is not, or git
-    cannot tell: the warning is about files a repository leaves out)."""
+def _tracked(real: Path, root: Path) -> bool:
+    """Whether git tracks the file at `real` (all links followed), when `root` is a git working
+    tree (True when it is not, or git cannot tell: the warning is about files a repository leaves
+    out)."""
     if not os.path.lexists(root / ".git"):
         return True
     tracked = _tracked_files(str(root), _index_stamp(root))
-    return tracked is None or os.path.realpath(target) in tracked
+    return tracked is None or str(real) in tracked
 
 
 def _index_stamp(root: Path) -> float:
@@ -244,7 +255,8 @@ def _tracked_files(root: str, stamp: float) -> frozenset[str] | None:
                      for name in listed.split(b"\0") if name)
 
 
-def _read_code(spec_path: Path, key: str, ref: CodeRef, doc: SourceDocument) -> tuple[str | None, bytes]:
+def _read_code(spec_path: Path, key: str, ref: CodeRef, doc: SourceDocument,
+               roots: _Roots) -> tuple[str | None, bytes]:
     if ref.inline is not None:
         return ref.inline, ref.inline.encode()
     assert ref.source is not None
@@ -258,8 +270,9 @@ def _read_code(spec_path: Path, key: str, ref: CodeRef, doc: SourceDocument) -> 
     # The code is uploaded to the platform and shown in plan diffs (PR comments): a spec in a pull
     # request must not be able to read, say, the CI runner's credentials through `../../..`, nor
     # the repository's own `.git/config` (where actions/checkout leaves the CI token).
-    root = project_root(spec_path)
-    if _in_git_directory(source, target, root):
+    root, real_root = roots.of(spec_path)
+    real = Path(os.path.realpath(target))
+    if _in_git_directory(source, real, real_root):
         doc.errors.append(
             SpecError(
                 f"code source file '{source}' is inside a .git directory (git's own files, "
@@ -268,7 +281,7 @@ def _read_code(spec_path: Path, key: str, ref: CodeRef, doc: SourceDocument) -> 
             )
         )
         return None, b""
-    if not _inside(target, root):
+    if not real.is_relative_to(real_root):
         doc.errors.append(
             SpecError(
                 f"code source file '{source}' is outside the project ({root}); keep code "
@@ -285,7 +298,7 @@ def _read_code(spec_path: Path, key: str, ref: CodeRef, doc: SourceDocument) -> 
             SpecError(f"code source file '{source}': {reason}", doc.locate(pointer))
         )
         return None, b""
-    if not _tracked(target, root):
+    if not _tracked(real, root):
         doc.errors.append(
             SpecError(
                 f"code source file '{source}' is not tracked by git: a fresh checkout (CI) does not "
@@ -315,7 +328,7 @@ def _foreign_project(spec: PipelineSpec, context: Context, doc: SourceDocument) 
 
 
 def load_file(
-    path: Path, *, context: Context | None = None
+    path: Path, *, context: Context | None = None, roots: _Roots | None = None
 ) -> tuple[SpecFile | None, Salvage | None, list[SpecError]]:
     """One spec file: parse, interpolate `${...}`, validate, read its code files. Graph checks are
     not run here.
@@ -360,7 +373,7 @@ def load_file(
         node = spec.spec.nodes[key]
         ref = node_type(node).code(node)
         if ref is not None:
-            text, data = _read_code(path, key, ref, doc)
+            text, data = _read_code(path, key, ref, doc, roots or _Roots())
             if text is not None:
                 code[key] = text
             digest.update(f"\0{key}\0".encode() + data)
@@ -379,11 +392,17 @@ def load(paths: Sequence[Path], *, context: Context | None = None) -> LoadResult
     `specs` holds only files without schema errors; a file with schema errors is still checked
     as far as possible (see `reconciler.spec.salvage`), so that one run reports everything.
     """
-    files, errors = discover([Path(p) for p in paths])
+    with collector.paused():  # every spec stays loaded to the end (see reconciler.collector)
+        return _load_all([Path(p) for p in paths], context)
+
+
+def _load_all(paths: list[Path], context: Context | None) -> LoadResult:
+    files, errors = discover(paths)
     result = LoadResult(errors=errors, files=len(files))
     named: list[SpecFile] = []  # files whose pipeline identity is known, salvaged ones too
+    roots = _Roots()
     for path in files:
-        spec_file, salvaged, problems = load_file(path, context=context)
+        spec_file, salvaged, problems = load_file(path, context=context, roots=roots)
         result.errors.extend(problems)
         if spec_file is None:
             continue
