@@ -49,6 +49,12 @@ def test_a_case_expecting_the_wrong_route_fails_with_a_diff(project: Path) -> No
     assert suite.get("failures") == "1" and "+    - kept" in (suite.find("testcase/failure").text or "")
 
 
+def test_validate_and_plan_leave_test_files_beside_the_specs_alone(project: Path) -> None:
+    assert cli("validate").code == 0
+    r = cli("plan")
+    assert r.code in (0, 2) and "tests/tagging.yaml" not in r.out + r.err
+
+
 def test_keep_leaves_each_sandbox(project: Path) -> None:
     r = cli("test", "--keep")
     assert r.code == 0, r.out

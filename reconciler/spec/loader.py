@@ -327,6 +327,10 @@ def _foreign_project(spec: PipelineSpec, context: Context, doc: SourceDocument) 
                       f"environment's `projects:` in loopform.yaml", doc.locate("/metadata/project"))]
 
 
+# The kind of `loopform test`'s files (reconciler.pipeline_tests), which live beside the specs.
+TEST_KIND = "PipelineTest"
+
+
 def load_file(
     path: Path, *, context: Context | None = None, roots: _Roots | None = None
 ) -> tuple[SpecFile | None, Salvage | None, list[SpecError]]:
@@ -341,6 +345,8 @@ def load_file(
     errors = list(doc.errors)
     if doc.fatal or raw is None:
         return None, None, errors
+    if isinstance(doc.data, dict) and doc.data.get("kind") == TEST_KIND:
+        return None, None, []  # a pipeline test file beside the specs: `loopform test` reads it
     # Interpolate before validation so the models see the values the spec will be applied with.
     # A file without `${` (nor a backslash escape that could spell one) has nothing to replace.
     may_refer = b"${" in raw or b"\\" in raw

@@ -24,11 +24,15 @@ def sdk(dtlpy_sdk: DtlpySdk) -> DtlpySdk:
 
 
 @pytest.fixture
-def short_limits(sdk: DtlpySdk) -> Iterator[None]:
+def limited(sdk: DtlpySdk) -> Iterator[Any]:
+    """Sets the engine's limits for one test (the defaults come back after it)."""
     engine = sdk.server.control_plane.engine
     before = engine.limits
-    engine.limits = Limits(timeout_seconds=5, log_bytes=2048)
-    yield
+
+    def use(limits: Limits) -> None:
+        engine.limits = limits
+
+    yield use
     engine.limits = before
 
 
@@ -142,7 +146,7 @@ def test_an_exception_fails_the_execution_with_its_traceback_and_rerun_runs_it_a
     assert again["status"] == "failed" and again["attempts"] == 2 and again["_id"] != failed["_id"]
 
 
-def test_an_endless_loop_or_a_flood_of_output_fails_that_execution_only(sdk: DtlpySdk, short_limits: None) -> None:
+def test_an_endless_loop_or_a_flood_of_output_fails_that_execution_only(sdk: DtlpySdk, limited: Any) -> None:
     project = sdk.project
     dataset = project.datasets.create(dataset_name="engine-limits")
     item = upload(dataset, "c.jpg")
@@ -152,10 +156,13 @@ def test_an_endless_loop_or_a_flood_of_output_fails_that_execution_only(sdk: Dtl
     noisy = project.pipelines.create(name="engine-chatter")
     noisy.nodes.add(code_node(sdk, chatter))
     installed(noisy)
+    # long enough for the child to start and print on a loaded machine; the loop never ends
+    limited(Limits(timeout_seconds=10, log_bytes=2048))
     spun = finished(sdk, looping, looping.execute(execution_input={"item": item.id}).id)
     stopped = only_execution(spun, looping, "spin")
     assert stopped["status"] == "failed" and "timed out" in stopped["latestStatus"]["message"]
     assert "spinning" in stopped["log"]
+    limited(Limits(log_bytes=2048))  # the default timeout: only the log is bounded here
     chatty = only_execution(finished(sdk, noisy, noisy.execute(execution_input={"item": item.id}).id), noisy, "chatter")
     assert chatty["status"] == "success"
     assert len(chatty["log"]) < 2048 + 100 and "[log truncated:" in chatty["log"]
