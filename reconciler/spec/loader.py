@@ -27,6 +27,7 @@ from reconciler.nodes import for_spec as node_type
 from reconciler.nodes.base import CodeRef
 from reconciler.settings_file import PROJECT_FILE
 from reconciler.spec.models import PipelineSpec
+from reconciler.spec.modules import expand, is_module_document, module_file_errors, uses_modules
 from reconciler.spec.salvage import Salvage, salvage
 from reconciler.spec.source import SourceDocument, read_bytes, read_source
 from reconciler.spec.values import is_reference, pointer_escape
@@ -47,6 +48,8 @@ class SpecFile:
     digest: str
     code: dict[str, str] = field(default_factory=dict)
     source: SourceDocument | None = field(default=None, repr=False, compare=False)
+    # The module files that built it (shown path -> sha256 of the file), see reconciler.spec.modules.
+    modules: dict[str, str] = field(default_factory=dict)
 
     def locate(self, pointer: str) -> Location:
         """File location of a JSON pointer into the spec (its nearest located ancestor)."""
@@ -328,12 +331,18 @@ def load_file(
     errors = list(doc.errors)
     if doc.fatal or raw is None:
         return None, None, errors
+    if is_module_document(doc.data):  # its values are checked where it is used, with that use's inputs
+        return None, None, errors + module_file_errors(doc)
     # Interpolate before validation so the models see the values the spec will be applied with.
     # A file without `${` (nor a backslash escape that could spell one) has nothing to replace.
     may_refer = b"${" in raw or b"\\" in raw
     interpolated = interpolate(doc.data, context, doc.locate) if may_refer else Interpolated(doc.data, [])
     doc.data = interpolated.data
     errors.extend(interpolated.errors)
+    expansion = None
+    if uses_modules(doc.data):
+        expansion = expand(doc, path, project_root(path), context, _shown)
+        errors.extend(expansion.errors)
     spec, problems = _validate(doc)
     # Offline, a value that is one whole reference (`batchSize: ${var.batch}`) has no known type
     # yet: its schema errors wait for an environment (`validate --env`, plan, apply). A reference
@@ -343,6 +352,9 @@ def load_file(
     if context is None and may_refer:
         unknown |= unresolved_references(doc.data)
     errors.extend(p for p in problems if p.location.pointer not in unknown)
+    if expansion is not None and expansion.errors:
+        # A module use that failed leaves a graph with a hole: checking it would only report the hole.
+        return None, None, [e for e in errors if e.location.pointer != "/spec/nodes"]
     if spec is not None and context is not None:
         errors.extend(_foreign_project(spec, context, doc))
     salvaged: Salvage | None = None
@@ -352,6 +364,9 @@ def load_file(
             return None, None, errors
         spec = salvaged.spec
     digest = hashlib.sha256(raw)
+    modules = expansion.modules if expansion is not None else {}
+    for name in sorted(modules):  # a changed module changes every spec built from it
+        digest.update(f"\0module\0{name}\0{modules[name]}".encode())
     if interpolated.digest:  # the same file with other variable values is another spec
         digest.update(f"\0${{}}\0{interpolated.digest}".encode())
     code: dict[str, str] = {}
@@ -365,7 +380,8 @@ def load_file(
                 code[key] = text
             digest.update(f"\0{key}\0".encode() + data)
     errors.extend(doc.errors)
-    spec_file = SpecFile(path=path, spec=spec, digest=digest.hexdigest(), code=code, source=doc)
+    spec_file = SpecFile(path=path, spec=spec, digest=digest.hexdigest(), code=code, source=doc,
+                         modules={k: v for k, v in modules.items() if "\0" not in k})
     return spec_file, salvaged, errors
 
 

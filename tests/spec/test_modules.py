@@ -1,0 +1,287 @@
+"""Modules (reconciler.spec.modules): a sub-graph written once, used as a node of pipelines.
+
+Expansion happens while loading, so the specs that come out hold plain nodes named
+`<instance>/<node>`; problems are located at their line, in the module when they are written there,
+naming the use that brought them in.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from spec_helpers import REPO
+
+from reconciler.connection import open_embedded
+from reconciler.library import apply, plan
+from reconciler.spec import load
+from reconciler.spec.schema import module_schema_text, schema
+from reconciler.spec.source import parse_text
+
+MODULE = """\
+apiVersion: loopform/v1
+kind: Module
+metadata: {name: label-review}
+spec:
+  inputs:
+    dataset: {type: string, description: Dataset the tasks work in}
+    recipe: {type: string, default: default}
+    batch: {type: integer, default: 10}
+  nodes:
+    label:
+      type: task
+      name: Label
+      task: {type: annotation, dataset: "${input.dataset}", recipe: "${input.recipe}", assignees: [a@example.com], batchSize: "${input.batch}"}
+    review:
+      type: task
+      name: Review ${input.dataset}
+      task: {type: qa, dataset: "${input.dataset}", recipe: "${input.recipe}", assignees: [b@example.com]}
+  connections:
+    - {from: label, to: review}
+  ports:
+    in: {to: label}
+    approved: {from: review, action: approve}
+"""
+
+PIPELINE = """\
+apiVersion: loopform/v1
+kind: Pipeline
+metadata: {name: p, project: local}
+spec:
+  nodes:
+    src: {type: dataset, dataset: raw}
+    stage:
+      type: module
+      source: modules/label-review.yaml
+      with: {dataset: raw, recipe: boxes}
+    done: {type: dataset, dataset: done}
+  connections:
+    - {from: src, to: stage.in}
+    - {from: stage.approved, to: done}
+"""
+
+
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    (root / ".git").mkdir(exist_ok=True)  # the project root: modules must stay inside it
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def _report(root: Path) -> list[str]:
+    result = load([root / "pipelines"])
+    return [f"{Path(e.location.path).relative_to(root / 'pipelines')}:{e.location.line}:{e.location.col}: "
+            f"{e.message}" for e in result.errors]
+
+
+def _files(module: str = MODULE, pipeline: str = PIPELINE, **more: str) -> dict[str, str]:
+    return {"pipelines/modules/label-review.yaml": module, "pipelines/p.yaml": pipeline,
+            **{f"pipelines/{k.replace('__', '/')}.yaml": v for k, v in more.items()}}
+
+
+def test_a_use_becomes_the_modules_nodes_under_the_instance_key(tmp_path: Path) -> None:
+    root = _tree(tmp_path, _files())
+    result = load([root / "pipelines"])
+    assert result.errors == []
+    (spec_file,) = result.specs  # the module file is not a pipeline
+    body = spec_file.spec.spec
+    assert sorted(body.nodes) == ["done", "src", "stage/label", "stage/review"]
+    label = body.nodes["stage/label"].model_dump(by_alias=True, exclude_none=True)
+    assert label["task"]["recipe"] == "boxes"
+    assert label["task"]["batchSize"] == 10  # a whole reference keeps the input's type (the default)
+    assert body.nodes["stage/review"].name == "Review raw"
+    wired = [(c.from_, c.to, c.action) for c in body.connections]
+    assert wired == [("src", ["stage/label"], None), ("stage/review", ["done"], "approve"),
+                     ("stage/label", ["stage/review"], None)]
+    assert list(spec_file.modules) == [str(root / "pipelines/modules/label-review.yaml")]
+
+
+def test_two_instances_and_nested_modules_get_distinct_stable_keys(tmp_path: Path) -> None:
+    outer = """\
+apiVersion: loopform/v1
+kind: Module
+metadata: {name: twice}
+spec:
+  inputs:
+    dataset: {type: string}
+  nodes:
+    first: {type: module, source: label-review.yaml, with: {dataset: "${input.dataset}"}}
+    second: {type: module, source: label-review.yaml, with: {dataset: "${input.dataset}", recipe: r2}}
+  connections:
+    - {from: first.approved, to: second.in}
+  ports:
+    in: {to: first.in}
+    approved: {from: second.approved}
+"""
+    pipeline = PIPELINE.replace("source: modules/label-review.yaml", "source: modules/twice.yaml").replace(
+        ", recipe: boxes", "")
+    root = _tree(tmp_path, _files(pipeline=pipeline, modules__twice=outer))
+    result = load([root / "pipelines"])
+    assert result.errors == []
+    body = result.specs[0].spec.spec
+    assert sorted(body.nodes) == ["done", "src", "stage/first/label", "stage/first/review",
+                                  "stage/second/label", "stage/second/review"]
+    assert sorted((c.from_, c.to[0], c.action) for c in body.connections) == [
+        ("src", "stage/first/label", None),
+        ("stage/first/label", "stage/first/review", None),
+        ("stage/first/review", "stage/second/label", "approve"),
+        ("stage/second/label", "stage/second/review", None),
+        ("stage/second/review", "done", "approve"),
+    ]
+
+
+def _broken(module: str = MODULE, pipeline: str = PIPELINE, **more: str) -> list[str]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        return _report(_tree(Path(scratch), _files(module, pipeline, **more)))
+
+
+USE = "module instance 'stage' at {root}/pipelines/p.yaml:7:5"
+
+# The bad-input corpus of modules: each case one mistake, with its located messages.
+MODULE_CASES = [
+    ("missing required input",
+     {"pipeline": PIPELINE.replace("dataset: raw, ", "")},
+     ["p.yaml:7:5: module 'label-review' needs input 'dataset' (declared at "
+      "{root}/pipelines/modules/label-review.yaml:6:5); give it under `with:`"]),
+    ("unknown input",
+     {"pipeline": PIPELINE.replace("recipe: boxes", "recipe: boxes, colour: red")},
+     ["p.yaml:10:43: module 'label-review' has no input 'colour' (its inputs: batch, dataset, recipe)"]),
+    ("wrong input type",
+     {"pipeline": PIPELINE.replace("recipe: boxes", "recipe: 7")},
+     ["p.yaml:10:28: input 'recipe' of module 'label-review' is a string, got number 7 (declared at "
+      "{root}/pipelines/modules/label-review.yaml:7:5)"]),
+    ("unknown exposed port",
+     {"pipeline": PIPELINE.replace("stage.approved", "stage.rejected")},
+     ["p.yaml:14:8: module instance 'stage' has no output port 'rejected' (its output ports: "
+      "'stage.approved')"]),
+    ("input port used as an output",
+     {"pipeline": PIPELINE.replace("from: stage.approved", "from: stage.in")},
+     ["p.yaml:14:8: module instance 'stage' has 'in' as an input port, not an output port (its output "
+      "ports: 'stage.approved')"]),
+    ("instance without a port",
+     {"pipeline": PIPELINE.replace("to: stage.in", "to: stage")},
+     ["p.yaml:13:19: 'stage' is a module instance: name one of its input ports ('stage.in')"]),
+    ("unknown field in a module node",
+     {"module": MODULE.replace("type: qa,", "type: qa, bogus: 1,")},
+     ["modules/label-review.yaml:17:24: unknown field 'bogus' (in the module used by " + USE + ")"]),
+    ("undeclared input used in the module",
+     {"module": MODULE.replace("Review ${input.dataset}", "Review ${input.nope}")},
+     ["modules/label-review.yaml:16:7: '${input.nope}' names no input of module 'label-review' (its "
+      "inputs: batch, dataset, recipe) (in the module used by " + USE + ")"]),
+    ("port leading nowhere",
+     {"module": MODULE.replace("{from: review, action", "{from: reviewer, action")},
+     ["modules/label-review.yaml:22:5: port 'approved' leads to node 'reviewer', which the module does "
+      "not have (in the module used by " + USE + ")"]),
+    ("default of the wrong type",
+     {"module": MODULE.replace("batch: {type: integer, default: 10}", "batch: {type: integer, default: ten}")},
+     ["modules/label-review.yaml:8:5: the default 'ten' is not an integer",
+      "modules/label-review.yaml:8:5: the default 'ten' is not an integer (in the module used by " + USE + ")"]),
+    ("port type mismatch across the boundary",
+     {"pipeline": PIPELINE.replace("src: {type: dataset, dataset: raw}",
+                                   "src: {type: code, code: 'print(1)', outputs: [{name: n, type: String}]}")
+      .replace("from: src,", "from: src.n,")},
+     ["p.yaml:13:21: port type mismatch: 'src.n' (String) cannot feed 'stage/label.item' (Item)"]),
+    ("a slash in a written node key",
+     {"pipeline": PIPELINE.replace("done: {type", "done/x: {type").replace("to: done", "to: done/x")},
+     ["p.yaml:11:5: invalid node key 'done/x': '/' is reserved for the nodes of module instances "
+      "('<instance>/<node>')"]),
+    ("not a module",
+     {"pipeline": PIPELINE.replace("source: modules/label-review.yaml", "source: other.yaml"),
+      "other": "apiVersion: loopform/v1\nkind: Pipeline\nmetadata: {name: other}\nspec:\n"
+               "  nodes: {a: {type: dataset, dataset: raw}}\n"},
+     ["p.yaml:9:7: 'other.yaml' is not a module (kind: Module)"]),
+    ("missing module file",
+     {"pipeline": PIPELINE.replace("modules/label-review.yaml", "modules/nope.yaml")},
+     ["p.yaml:9:7: module 'modules/nope.yaml': no such file or directory"]),
+    ("module outside the project",
+     {"pipeline": PIPELINE.replace("modules/label-review.yaml", "../../outside.yaml")},
+     ["p.yaml:9:7: module '../../outside.yaml' is outside the project ({root}); keep modules in the "
+      "repository, next to the specs"]),
+]
+
+
+@pytest.mark.parametrize("name,change,expected", MODULE_CASES, ids=[c[0] for c in MODULE_CASES])
+def test_bad_module_input(name: str, change: dict[str, str], expected: list[str], tmp_path: Path) -> None:
+    files = _files(change.get("module", MODULE), change.get("pipeline", PIPELINE),
+                   **{k: v for k, v in change.items() if k not in ("module", "pipeline")})
+    root = _tree(tmp_path, files)
+    assert _report(root) == [e.replace("{root}", str(root)) for e in expected], name
+
+
+def test_a_cycle_of_uses_is_an_error_at_the_use_that_closes_it(tmp_path: Path) -> None:
+    loop = """\
+apiVersion: loopform/v1
+kind: Module
+metadata: {name: NAME}
+spec:
+  nodes:
+    inner: {type: module, source: OTHER.yaml}
+  ports:
+    in: {to: inner.in}
+"""
+    pipeline = ("apiVersion: loopform/v1\nkind: Pipeline\nmetadata: {name: p}\nspec:\n  nodes:\n"
+                "    stage: {type: module, source: modules/a.yaml}\n")
+    root = _tree(tmp_path, {"pipelines/p.yaml": pipeline,
+                            "pipelines/modules/a.yaml": loop.replace("NAME", "a").replace("OTHER", "b"),
+                            "pipelines/modules/b.yaml": loop.replace("NAME", "b").replace("OTHER", "a")})
+    modules = root / "pipelines" / "modules"
+    assert _report(root) == [
+        f"modules/b.yaml:6:27: module 'a.yaml' uses itself: {modules}/a.yaml -> {modules}/b.yaml -> "
+        f"{modules}/a.yaml (in the module used by module instance 'inner' at {modules}/a.yaml:6:5, "
+        f"module instance 'stage' at {root}/pipelines/p.yaml:6:5)"
+    ]
+
+
+def test_a_code_file_is_named_relative_to_its_module(tmp_path: Path) -> None:
+    module = MODULE.replace("  connections:", "    run: {type: code, source: snippets/run.py}\n  connections:\n"
+                                               "    - {from: label, to: run}")
+    root = _tree(tmp_path, _files(module))
+    (root / "pipelines/modules/snippets").mkdir()
+    (root / "pipelines/modules/snippets/run.py").write_text("def run(item):\n    return item\n")
+    result = load([root / "pipelines"])
+    assert [str(e) for e in result.errors if e.severity == "error"] == []
+    assert result.specs[0].code["stage/run"].startswith("def run(item)")
+
+
+def test_the_spec_digest_covers_the_module_files(tmp_path: Path) -> None:
+    root = _tree(tmp_path, _files())
+    before = load([root / "pipelines"]).specs[0].digest
+    (root / "pipelines/modules/label-review.yaml").write_text(MODULE + "# a comment\n")
+    assert load([root / "pipelines"]).specs[0].digest != before
+
+
+def test_applied_instances_keep_their_ids_and_a_module_input_change_updates_only_its_nodes(
+        tmp_path: Path) -> None:
+    second = PIPELINE.replace("name: p,", "name: p2,").replace("recipe: boxes", "recipe: polygons")
+    root = _tree(tmp_path, _files(p2=second))
+    with open_embedded(tmp_path / "state.db") as backend:
+        first = plan([root / "pipelines"], backend, default_project="local")
+        assert apply(first, backend).ok
+        assert not plan([root / "pipelines"], backend, default_project="local").has_changes
+        module = root / "pipelines/modules/label-review.yaml"
+        module.write_text(MODULE.replace("assignees: [b@example.com]", "assignees: [c@example.com]"))
+        changed = plan([root / "pipelines"], backend, default_project="local")
+    updates = {(p.name, c.path) for p in changed.pipelines for c in p.changes}
+    assert {name for name, _ in updates} == {"p", "p2"}
+    assert all(path.startswith("nodes.stage/review.") for _, path in updates), updates
+
+
+def test_the_published_module_schema_is_the_generated_one() -> None:
+    published = REPO / "schemas" / "module.schema.json"
+    assert published.read_text() == module_schema_text(), \
+        "run: loopform schema --module > schemas/module.schema.json"
+
+
+def test_module_files_and_uses_match_the_schemas(tmp_path: Path) -> None:
+    module_schema = json.loads(module_schema_text())
+    jsonschema.Draft202012Validator.check_schema(module_schema)
+    # like `${var.X}` in a pipeline, a whole `${input.X}` in a number field is the schema's exception
+    jsonschema.validate(parse_text(MODULE.replace('"${input.batch}"', "10"), "m.yaml").data, module_schema)
+    jsonschema.validate(parse_text(PIPELINE, "p.yaml").data, schema())
+    with pytest.raises(jsonschema.ValidationError):  # a written key has no '/'
+        jsonschema.validate(parse_text(PIPELINE.replace("done:", "a/b:"), "p.yaml").data, schema())
