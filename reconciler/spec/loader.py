@@ -26,6 +26,7 @@ from reconciler.spec.messages import translate
 from reconciler.nodes import for_spec as node_type
 from reconciler.nodes.base import CodeRef
 from reconciler.settings_file import PROJECT_FILE
+from reconciler.spec import for_each
 from reconciler.spec.models import PipelineSpec
 from reconciler.spec.modules import expand, is_module_document, module_file_errors, uses_modules
 from reconciler.spec.salvage import Salvage, salvage
@@ -317,10 +318,11 @@ def _foreign_project(spec: PipelineSpec, context: Context, doc: SourceDocument) 
                       f"environment's `projects:` in loopform.yaml", doc.locate("/metadata/project"))]
 
 
-def load_file(
-    path: Path, *, context: Context | None = None
-) -> tuple[SpecFile | None, Salvage | None, list[SpecError]]:
-    """One spec file: parse, interpolate `${...}`, validate, read its code files. Graph checks are
+Loaded = tuple[SpecFile | None, Salvage | None, list[SpecError]]
+
+
+def load_file(path: Path, *, context: Context | None = None) -> list[Loaded]:
+    """One spec file (one entry per pipeline it defines, see reconciler.spec.for_each): parse, interpolate `${...}`, validate, read its code files. Graph checks are
     not run here.
 
     With schema errors, the SpecFile returned (if any) holds the salvaged rest of the spec, for
@@ -330,9 +332,18 @@ def load_file(
     doc, raw = read_source(path, shown=_shown(path))
     errors = list(doc.errors)
     if doc.fatal or raw is None:
-        return None, None, errors
+        return [(None, None, errors)]
     if is_module_document(doc.data):  # its values are checked where it is used, with that use's inputs
-        return None, None, errors + module_file_errors(doc)
+        return [(None, None, errors + module_file_errors(doc))]
+    entries, problems = for_each.expand(doc)
+    if entries is None:
+        return [_load_document(path, doc, raw, errors, context)]
+    loaded = [_load_document(path, entry.doc, raw, [], context, entry.digest) for entry in entries]
+    return [(None, None, errors + problems)] + loaded
+
+
+def _load_document(path: Path, doc: SourceDocument, raw: bytes, errors: list[SpecError],
+                   context: Context | None, each: str = "") -> Loaded:
     # Interpolate before validation so the models see the values the spec will be applied with.
     # A file without `${` (nor a backslash escape that could spell one) has nothing to replace.
     may_refer = b"${" in raw or b"\\" in raw
@@ -367,6 +378,8 @@ def load_file(
     modules = expansion.modules if expansion is not None else {}
     for name in sorted(modules):  # a changed module changes every spec built from it
         digest.update(f"\0module\0{name}\0{modules[name]}".encode())
+    if each:  # each for-each entry is its own spec
+        digest.update(f"\0each\0{each}".encode())
     if interpolated.digest:  # the same file with other variable values is another spec
         digest.update(f"\0${{}}\0{interpolated.digest}".encode())
     code: dict[str, str] = {}
@@ -399,18 +412,19 @@ def load(paths: Sequence[Path], *, context: Context | None = None) -> LoadResult
     result = LoadResult(errors=errors, files=len(files))
     named: list[SpecFile] = []  # files whose pipeline identity is known, salvaged ones too
     for path in files:
-        spec_file, salvaged, problems = load_file(path, context=context)
-        result.errors.extend(problems)
-        if spec_file is None:
-            continue
-        if salvaged is None:
-            result.specs.append(spec_file)
-            result.errors.extend(file_errors(spec_file))
-        else:
-            result.errors.extend(file_errors(spec_file, salvaged))
-        if salvaged is None or not salvaged.broken_metadata:
-            named.append(spec_file)
+        for spec_file, salvaged, problems in load_file(path, context=context):
+            result.errors.extend(problems)
+            if spec_file is None:
+                continue
+            if salvaged is None:
+                result.specs.append(spec_file)
+                result.errors.extend(file_errors(spec_file))
+            else:
+                result.errors.extend(file_errors(spec_file, salvaged))
+            if salvaged is None or not salvaged.broken_metadata:
+                named.append(spec_file)
     result.errors.extend(duplicate_pipelines(named))
+    result.errors = for_each.unique(result.errors)
     result.errors.sort(
         key=lambda e: (e.location.path, e.location.line, e.location.col, e.severity, e.message)
     )

@@ -21,7 +21,6 @@ the module file and names the use site.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import os
 import re
@@ -33,7 +32,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, ValidationError, model_validator
 
 from reconciler.errors import Location, SpecError
-from reconciler.interpolate import Context, interpolate
+from reconciler.interpolate import Context, interpolate, substitute
 from reconciler.spec.fields import API_VERSION, NODE_KEY_PATTERN, SpecModel
 from reconciler.spec.messages import translate
 from reconciler.spec.source import SourceDocument, read_source
@@ -42,7 +41,6 @@ from reconciler.spec.values import describe, pointer_escape
 MODULE_KIND = "Module"
 MODULE_TYPE = "module"  # the node type of a module use
 KEY_SEPARATOR = "/"  # between an instance key and its module's node key
-_INPUT = re.compile(r"\$\{\s*input\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}")
 _SEGMENT = re.compile(NODE_KEY_PATTERN)
 InputName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")]
 PortName = Annotated[str, StringConstraints(pattern=r"^[^.\s/][^./]*$")]
@@ -427,35 +425,17 @@ class _Expander:
     def substitute(self, module_doc: SourceDocument, module: ModuleSpec, values: dict[str, Any],
                    here: str) -> dict[str, Any] | None:
         """The module's body with `${input.*}` replaced, then `${var.*}`/`${env.*}` as in a spec."""
-        ok = True
-
-        def string(text: str, pointer: str) -> Any:
-            nonlocal ok
-            for match in _INPUT.finditer(text):
-                if match.group(1) not in values:
-                    known = ", ".join(sorted(values)) or "none"
-                    self.error(f"'{match.group(0)}' names no input of module '{module.metadata.name}' "
-                               f"(its inputs: {known})", module_doc.locate(pointer), here)
-                    ok = False
-                    return text
-            whole = _INPUT.fullmatch(text)
-            if whole:
-                return copy.deepcopy(values[whole.group(1)])
-            return _INPUT.sub(lambda m: _text(values[m.group(1)]), text)
-
-        def walk(node: Any, pointer: str) -> Any:
-            if isinstance(node, str):
-                return string(node, pointer) if "${" in node else node
-            if isinstance(node, dict):
-                return {k: walk(v, f"{pointer}/{pointer_escape(str(k))}") for k, v in node.items()}
-            if isinstance(node, list):
-                return [walk(v, f"{pointer}/{i}") for i, v in enumerate(node)]
-            return node
-
         body = module_doc.data["spec"]
-        data = {"nodes": walk(body["nodes"], "/spec/nodes"),
-                "connections": walk(body.get("connections", []), "/spec/connections")}
-        if not ok:
+        known = ", ".join(sorted(values)) or "none"
+        data, problems = substitute(
+            {"nodes": body["nodes"], "connections": body.get("connections", [])}, "input",
+            lambda name: values[name],
+            lambda reference, pointer: SpecError(
+                f"'{reference}' names no input of module '{module.metadata.name}' (its inputs: {known})",
+                module_doc.locate(f"/spec{pointer}")))
+        for problem in problems:
+            self.error(problem.message, problem.location, here)
+        if problems:
             return None
         interpolated = interpolate(data, self.context, lambda p: module_doc.locate(f"/spec{p}"))
         for problem in interpolated.errors:
@@ -495,12 +475,6 @@ def _touches(connection: Any, keys: set[str]) -> bool:
     targets = connection.get("to")
     ends = [connection.get("from"), *(targets if isinstance(targets, list) else [targets])]
     return any(isinstance(e, str) and e.partition(".")[0] in keys for e in ends)
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _prefixed_end(endpoint: str, key: str) -> str:

@@ -65,6 +65,7 @@ def _build() -> str:
     cron = defs["TriggerSpec"]["properties"]["cron"]
     cron["anyOf"] = [{"type": "string", "pattern": CRON_PATTERN}, {"type": "null"}]
     _add_module_uses(generated)
+    _add_for_each(generated)
     _close_pattern_properties(generated)
     schema = {
         "$schema": SCHEMA_DIALECT,
@@ -88,6 +89,18 @@ def _add_module_uses(generated: dict[str, Any]) -> None:
     ((_, alternatives),) = nodes["patternProperties"].items()
     alternatives["oneOf"].append({"$ref": "#/$defs/ModuleUse"})
     nodes["patternProperties"] = {USER_NODE_KEY_PATTERN: alternatives}
+
+
+def _add_for_each(generated: dict[str, Any]) -> None:
+    """`forEach:` is read by the loader (reconciler.spec.for_each) before the models see a copy per entry."""
+    generated["properties"] = {"forEach": {
+        "description": "One pipeline per entry: a mapping (key -> values) or a list of strings; "
+                       "${each.key} and ${each.value} / ${each.value.FIELD} are usable in every value.",
+        "examples": [{"cars": {"dataset": "cars-raw"}, "bikes": {"dataset": "bikes-raw"}}],
+        "oneOf": [{"type": "object", "minProperties": 1},
+                  {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1,
+                   "uniqueItems": True}],
+    }, **generated["properties"]}
 
 
 @functools.cache
