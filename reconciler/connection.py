@@ -177,7 +177,7 @@ def open_embedded(db_path: Path, *, strict: bool = False, project: str | None = 
     exists = db_path.exists()
     if create:
         try:
-            db_path.parent.mkdir(parents=True, exist_ok=True)
+            db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # it holds the token secret
         except OSError as exc:
             raise ConfigError(f"cannot create {db_path.parent} for the local state ({exc.strerror})") from exc
     kwargs = {"default_project": project} if project else {}

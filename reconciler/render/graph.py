@@ -297,8 +297,15 @@ def _place_label(text: str, points: list[Point], colour: str,
             y = y0 + (y1 - y0) * (x - x0) / (x1 - x0)
             spots += [(x, y - 4), (x, y + LABEL_H + 2)]  # above the line, else below it
         spots += [(spots[0][0], spots[0][1] + d * LABEL_H * k) for k in (1, 2) for d in (-1, 1)]  # off it
+    # Last, further down the same gap, step by step: below everything placed a spot is always free,
+    # so in a crowded gap the label moves away from its edge rather than covering another.
+    bottom = max((rect[3] for rect in placed), default=0.0)
+    x, y = spots[0]
+    while y - LABEL_H <= bottom + LABEL_H:
+        y += LABEL_H
+        spots.append((x, y))
     labels = [Label(text=text, x=x, y=y, middle=True, colour=colour, halo=True) for x, y in spots]
-    return next((lab for lab in labels if not any(_overlap(lab.extent(), other) for other in placed)), labels[0])
+    return next(lab for lab in labels if not any(_overlap(lab.extent(), other) for other in placed))
 
 
 def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:

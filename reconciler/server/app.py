@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+import stat
 import threading
 import uuid
 from collections import deque
@@ -131,15 +132,22 @@ def console_page(environ: dict[str, Any]) -> Response | None:
 
 
 
-def _keep_out_of_git(folder: Path) -> None:
-    """Give Loopform's own state folder a `.gitignore` of `*`, as pytest does for its cache.
+def _guard_state_folder(folder: Path) -> None:
+    """Make Loopform's own state folder private (0700) and give it a `.gitignore` of `*`, as pytest
+    does for its cache.
 
     The embedded default lives in `.loopform/` inside the user's repository; its database holds the
-    token secret and must not be committed by a careless `git add .`. Only a folder with that
-    name is touched (a `--db` elsewhere is the user's business), and an existing file is kept.
+    token secret and must be neither readable by other users of the machine (the Store creates the
+    file 0600) nor committed by a careless `git add .`. Only a folder with that name is touched (a
+    `--db` elsewhere is the user's business), and an existing `.gitignore` is kept.
     """
     if folder.name != STATE_DIR_NAME:
         return
+    try:
+        if stat.S_IMODE(folder.stat().st_mode) & 0o077:
+            folder.chmod(0o700)
+    except OSError:  # not ours to change: the database file itself is private anyway
+        pass
     ignore = folder / ".gitignore"
     try:
         with ignore.open("x") as fh:
@@ -170,7 +178,7 @@ class ControlPlane:
         self.store = Store(self.db_path)
         # Item bytes, beside the database (in `.loopform/` for the embedded default).
         self.binaries_dir = self.db_path.with_name(self.db_path.stem + "-binaries")
-        _keep_out_of_git(self.db_path.parent)
+        _guard_state_folder(self.db_path.parent)
         self.tokens = TokenAuthority(self.store)
         self.request_log = RequestLog()
         self._router = Router()

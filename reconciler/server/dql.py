@@ -20,7 +20,12 @@ Semantics (chosen to follow MongoDB, which DQL is modelled on, wherever dtlpy do
   equals the operand, so they also match documents where the field is missing.
 - String operands of implicit equality, `$in` and `$nin` may contain `*`, which matches any run of
   characters including `/` (`"image*"` matches `"image/png"`). No other character is special.
-  `$eq` and `$ne` compare literally, so a literal `*` can still be matched exactly.
+  `$eq` and `$ne` compare literally, so a literal `*` can still be matched exactly. A glob is matched
+  in time linear in the value (each piece between stars at its leftmost place, never backtracking),
+  so no pattern can make a query run for long.
+- A filter is bounded: at most MAX_TERMS conditions and operands in all, MAX_STRING_CHARS per string
+  operand, MAX_SORT_KEYS sort keys. One request's cost is thus at most proportional to the documents
+  it scans, and a larger filter is a 400, not a server busy for minutes.
 - Equality is type-strict between booleans and numbers (`true` does not equal `1`); ints and floats
   compare numerically. `{field: null}` matches a null or a missing field.
 - `$gt`/`$gte`/`$lt`/`$lte` compare numbers with numbers and strings with strings (ISO timestamps
@@ -35,7 +40,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
@@ -49,6 +53,14 @@ _MISSING: Final = object()
 MAX_DEPTH: Final = 32
 """Deepest `$and`/`$or`/`$match` nesting accepted; deeper input is refused before Python's recursion
 limit could turn it into a server error."""
+
+MAX_TERMS: Final = 1000
+"""Most conditions and operands (each `$in` element counts) in one filter."""
+
+MAX_STRING_CHARS: Final = 1000
+"""Longest string operand (a name, an id, a glob pattern) in a filter."""
+
+MAX_SORT_KEYS: Final = 16
 
 
 class DqlError(ValueError):
@@ -67,14 +79,31 @@ def compile_filter(flt: Mapping[str, Any] | None) -> Callable[[Mapping[str, Any]
     """
     if flt is None:
         return _always
-    return _compile_filter(flt, "filter", 0)
+    return _compile_filter(flt, "filter", 0, _Budget())
 
 
 def _always(_doc: Any) -> bool:
     return True
 
 
-def _compile_filter(flt: Any, where: str, depth: int) -> Predicate:
+class _Budget:
+    """Counts the terms of one filter as it compiles; DqlError past MAX_TERMS."""
+
+    def __init__(self) -> None:
+        self.terms = 0
+
+    def spend(self, where: str, count: int = 1) -> None:
+        self.terms += count
+        if self.terms > MAX_TERMS:
+            raise DqlError(f"{where}: the filter has more than {MAX_TERMS} conditions and operands")
+
+
+def _check_operand(value: Any, where: str) -> None:
+    if isinstance(value, str) and len(value) > MAX_STRING_CHARS:
+        raise DqlError(f"{where}: a string operand longer than {MAX_STRING_CHARS} characters")
+
+
+def _compile_filter(flt: Any, where: str, depth: int, budget: _Budget) -> Predicate:
     if depth > MAX_DEPTH:
         raise DqlError(f"{where}: filter nested deeper than {MAX_DEPTH} levels")
     if not isinstance(flt, Mapping):
@@ -83,19 +112,20 @@ def _compile_filter(flt: Any, where: str, depth: int) -> Predicate:
     for key, value in flt.items():
         if not isinstance(key, str) or key == "":
             raise DqlError(f"{where}: field names must be non-empty strings")
+        budget.spend(where)
         if key in ("$and", "$or"):
-            parts.append(_compile_logical(key, value, f"{where}.{key}", depth))
+            parts.append(_compile_logical(key, value, f"{where}.{key}", depth, budget))
         elif key.startswith("$"):
             raise DqlError(f"{where}: unsupported operator {key!r} at the top of a filter (use $and or $or)")
         else:
-            parts.append(_compile_condition(key, value, f"{where}.{key}", depth))
+            parts.append(_compile_condition(key, value, f"{where}.{key}", depth, budget))
     return _all_of(parts)
 
 
-def _compile_logical(op: str, value: Any, where: str, depth: int) -> Predicate:
+def _compile_logical(op: str, value: Any, where: str, depth: int, budget: _Budget) -> Predicate:
     if not isinstance(value, list):
         raise DqlError(f"{where}: {op} takes a list of filters, got {_type_name(value)}")
-    subs = [_compile_filter(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value)]
+    subs = [_compile_filter(item, f"{where}[{i}]", depth + 1, budget) for i, item in enumerate(value)]
     if op == "$and" or not subs:
         return _all_of(subs)
     return lambda doc: any(sub(doc) for sub in subs)
@@ -109,19 +139,24 @@ def _all_of(parts: list[Predicate]) -> Predicate:
     return lambda doc: all(part(doc) for part in parts)
 
 
-def _compile_condition(field: str, value: Any, where: str, depth: int) -> Predicate:
+def _compile_condition(field: str, value: Any, where: str, depth: int, budget: _Budget) -> Predicate:
     path = _split_path(field, where)
     if isinstance(value, Mapping) and any(isinstance(k, str) and k.startswith("$") for k in value):
         if not all(isinstance(k, str) and k.startswith("$") for k in value):
             raise DqlError(f"{where}: cannot mix operators and plain fields in one condition")
         if not value:
             raise DqlError(f"{where}: empty operator object")
-        tests = [_compile_operator(op, operand, path, f"{where}.{op}", depth) for op, operand in value.items()]
+        budget.spend(where, len(value))
+        tests = [_compile_operator(op, operand, path, f"{where}.{op}", depth, budget)
+                 for op, operand in value.items()]
         return _all_of(tests)
+    _check_operand(value, where)
     return _compile_equality(path, value, glob=True)
 
 
-def _compile_operator(op: str, operand: Any, path: tuple[str, ...], where: str, depth: int) -> Predicate:
+def _compile_operator(op: str, operand: Any, path: tuple[str, ...], where: str, depth: int,
+                      budget: _Budget) -> Predicate:
+    _check_operand(operand, where)
     if op == "$eq":
         return _compile_equality(path, operand, glob=False)
     if op == "$ne":
@@ -130,6 +165,9 @@ def _compile_operator(op: str, operand: Any, path: tuple[str, ...], where: str, 
     if op in ("$in", "$nin"):
         if not isinstance(operand, list):
             raise DqlError(f"{where}: {op} takes a list, got {_type_name(operand)}")
+        budget.spend(where, len(operand))
+        for index, item in enumerate(operand):
+            _check_operand(item, f"{where}[{index}]")
         matchers = [_value_matcher(item, glob=True) for item in operand]
 
         def is_in(doc: Any) -> bool:
@@ -164,7 +202,7 @@ def _compile_operator(op: str, operand: Any, path: tuple[str, ...], where: str, 
         want = bool(operand)
         return lambda doc: _present(doc, path) is want
     if op == "$match":
-        sub = _compile_filter(operand, where, depth + 1)
+        sub = _compile_filter(operand, where, depth + 1, budget)
 
         def elem_match(doc: Any) -> bool:
             for v in _resolve(doc, path):
@@ -196,9 +234,38 @@ def _compile_equality(path: tuple[str, ...], operand: Any, *, glob: bool) -> Pre
 
 def _value_matcher(operand: Any, *, glob: bool) -> Predicate:
     if glob and isinstance(operand, str) and "*" in operand:
-        pattern = re.compile(".*".join(re.escape(piece) for piece in operand.split("*")), re.DOTALL)
-        return lambda v: isinstance(v, str) and pattern.fullmatch(v) is not None
+        return _glob_matcher(operand)
     return lambda v: _equal(v, operand)
+
+
+def _glob_matcher(pattern: str) -> Predicate:
+    """A predicate: does a string match `pattern`, whose `*` matches any run of characters?
+
+    The text before the first star must start the value, the text after the last star end it,
+    and each piece in between is found at its leftmost place after the previous one. Taking the
+    leftmost place is never wrong (a later one leaves less room for the rest), so nothing is ever
+    tried twice: one pass over the value, whatever the pattern. A regex `a.*b.*c` backtracks
+    instead, its time a power of the value's length that grows with each star (minutes for
+    `*a*a*c` on 20,000 characters, holding the interpreter lock, so the whole server froze).
+    """
+    head, *middle, tail = pattern.split("*")
+    middle = [piece for piece in middle if piece]  # "**" is "*"
+    shortest = len(head) + len(tail) + sum(map(len, middle))
+
+    def matches(value: Any) -> bool:
+        if not isinstance(value, str) or len(value) < shortest:
+            return False
+        if not (value.startswith(head) and value.endswith(tail)):
+            return False
+        position, end = len(head), len(value) - len(tail)
+        for piece in middle:
+            found = value.find(piece, position, end)
+            if found < 0:
+                return False
+            position = found + len(piece)
+        return True
+
+    return matches
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -298,6 +365,8 @@ def sort_documents(docs: list[dict[str, Any]], sort: Mapping[str, Any] | None) -
         return list(docs)
     if not isinstance(sort, Mapping):
         raise DqlError(f"sort: must be an object of field -> direction, got {_type_name(sort)}")
+    if len(sort) > MAX_SORT_KEYS:
+        raise DqlError(f"sort: at most {MAX_SORT_KEYS} keys")
     keys: list[tuple[tuple[str, ...], bool]] = []
     for field, direction in sort.items():
         if not isinstance(field, str) or not field:

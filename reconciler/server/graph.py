@@ -1,7 +1,9 @@
 """Graph checks on a raw pipeline document, as the platform runs them on validate and install.
 
 Contract: `check_graph(doc) -> list[GraphProblem]`, empty when the graph is sound. Pure; never raises
-for a bad graph. Checks (each catches a document the platform could not deploy):
+for a bad graph. Time linear in the document: install runs the checks inside the database's write
+lock, so a quadratic check on a crafted 2 MB document (one node with 16,000 ports, one connection
+to each) held every other request up for a minute. Checks (each catches a document the platform could not deploy):
 - node ids unique; port ids unique within a node;
 - every connection's source is an output port and its target an input port of existing nodes;
 - connected ports carry compatible types: `reconciler.spec.ports.accepts`, the rule `loopform
@@ -17,11 +19,11 @@ for a bad graph. Checks (each catches a document the platform could not deploy):
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 
-from reconciler.document import Node, Pipeline, Trigger
+from reconciler.document import Node, Pipeline, Port, PortRef, Trigger
+from reconciler.server.http import parse_json
 from reconciler.spec.ports import accepts
 
 
@@ -56,6 +58,7 @@ def check_graph(doc: Pipeline) -> list[GraphProblem]:
                         f"/nodes/{index}/{key}/{p_index}/portId",
                     ))
     nodes = {node.id: node for node in doc.nodes}
+    port_index = PortIndex(doc)
 
     for index, conn in enumerate(doc.connections):
         where = f"/connections/{index}"
@@ -66,8 +69,7 @@ def check_graph(doc: Pipeline) -> list[GraphProblem]:
         if tgt_node is None:
             problems.append(GraphProblem(
                 f"connection target references unknown node {conn.tgt.nodeId!r}", f"{where}/tgt/nodeId"))
-        src_port = next((p for p in src_node.outputs if p.portId == conn.src.portId), None) if src_node else None
-        tgt_port = next((p for p in tgt_node.inputs if p.portId == conn.tgt.portId), None) if tgt_node else None
+        src_port, tgt_port = port_index.output(conn.src), port_index.input(conn.tgt)
         if src_node is not None and src_port is None:
             problems.append(GraphProblem(
                 f"connection source port {conn.src.portId!r} is not an output of node {src_node.name!r}",
@@ -84,18 +86,19 @@ def check_graph(doc: Pipeline) -> list[GraphProblem]:
                 f" but {tgt_node.name!r} expects {tgt_port.type}",  # type: ignore[union-attr]
                 where,
             ))
-        if conn.action and src_port is not None and conn.action not in (src_port.actions or []):
-            offered = ", ".join(src_port.actions or []) or "none"
+        if conn.action and src_port is not None and not port_index.offers(conn.src, conn.action):
             problems.append(GraphProblem(
-                f"action {conn.action!r} is not offered by the source port (offered: {offered})",
+                f"action {conn.action!r} is not offered by the source port (offered: "
+                f"{listed(src_port.actions or [])})",
                 f"{where}/action",
             ))
         try:
-            json.loads(conn.condition)
-        except ValueError:
+            parse_json(conn.condition)
+        except ValueError:  # not JSON, or too deep to keep (UnsafeJson)
             problems.append(GraphProblem("condition is not a valid JSON string", f"{where}/condition"))
 
     roots = 0
+    input_types: dict[str, set[str]] = {}  # per started node, computed once however many starts
     for index, start in enumerate(doc.startNodes):
         if start.nodeId not in nodes:
             problems.append(GraphProblem(
@@ -106,7 +109,10 @@ def check_graph(doc: Pipeline) -> list[GraphProblem]:
                 problems.append(GraphProblem("more than one root start node", f"/startNodes/{index}"))
         started = nodes.get(start.nodeId)
         if started is not None and start.trigger is not None:
-            problems.extend(_trigger_problems(started, start.trigger, f"/startNodes/{index}/trigger"))
+            if started.id not in input_types:
+                input_types[started.id] = {p.type.removesuffix("[]") for p in started.inputs}
+            problems.extend(_trigger_problems(started, start.trigger, f"/startNodes/{index}/trigger",
+                                              input_types[started.id]))
     if not doc.nodes:
         problems.append(GraphProblem("the pipeline has no nodes", "/nodes"))
     elif roots == 0:
@@ -114,11 +120,56 @@ def check_graph(doc: Pipeline) -> list[GraphProblem]:
     return problems
 
 
-def _trigger_problems(node: Node, trigger: Trigger, where: str) -> list[GraphProblem]:
+class PortIndex:
+    """A document's ports by node id and port id, and the actions each output offers.
+
+    One lookup per connection: scanning a node's ports (or a port's actions) for every connection
+    made the checks quadratic in a crafted document. Of nodes sharing an id the last counts (as in
+    a dict of nodes by id); of ports sharing an id within a node, the first (as a scan finds it).
+    """
+
+    def __init__(self, doc: Pipeline) -> None:
+        self._outputs = {node.id: _first_by_id(node.outputs) for node in doc.nodes}
+        self._inputs = {node.id: _first_by_id(node.inputs) for node in doc.nodes}
+        self._actions: dict[tuple[str, str], frozenset[str]] = {}
+
+    def output(self, ref: PortRef) -> Port | None:
+        return self._outputs.get(ref.nodeId, {}).get(ref.portId)
+
+    def input(self, ref: PortRef) -> Port | None:
+        return self._inputs.get(ref.nodeId, {}).get(ref.portId)
+
+    def offers(self, ref: PortRef, action: str) -> bool:
+        """Whether the output port `ref` offers `action` (False for no such port)."""
+        key = (ref.nodeId, ref.portId)
+        if key not in self._actions:
+            port = self.output(ref)
+            self._actions[key] = frozenset(port.actions or []) if port is not None else frozenset()
+        return action in self._actions[key]
+
+
+def _first_by_id(ports: list[Port]) -> dict[str, Port]:
+    found: dict[str, Port] = {}
+    for port in ports:
+        found.setdefault(port.portId, port)
+    return found
+
+
+_SHOWN = 10  # a message lists at most this many ports or actions: there is one per connection
+
+
+def listed(names: list[str], *, total: int | None = None) -> str:
+    """`names` comma-separated, the first _SHOWN of `total` (default: all of them), or "none"."""
+    count = len(names) if total is None else total
+    text = ", ".join(names[:_SHOWN])
+    return (text + (f" and {count - _SHOWN} more" if count > _SHOWN else "")) or "none"
+
+
+def _trigger_problems(node: Node, trigger: Trigger, where: str, input_types: set[str]) -> list[GraphProblem]:
     resource = trigger.spec.get("resource") if trigger.type == "Event" else None
     wanted = TRIGGER_INPUT.get(resource) if isinstance(resource, str) else None
-    if wanted is not None and not any(p.type.removesuffix("[]") in (wanted, "Json") for p in node.inputs):
-        offered = ", ".join(f"{p.name} ({p.type})" for p in node.inputs) or "none"
+    if wanted is not None and not input_types & {wanted, "Json"}:
+        offered = listed([f"{p.name} ({p.type})" for p in node.inputs[:_SHOWN + 1]], total=len(node.inputs))
         return [GraphProblem(
             f"a {resource} event trigger needs an input port of type {wanted}; node {node.name!r} has: {offered}",
             f"{where}/spec/resource",

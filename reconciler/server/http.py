@@ -1,7 +1,11 @@
 """A minimal WSGI request/response layer and router for the local control plane.
 
 Contract: handlers take a `Request` (plus path parameters as keyword arguments) and return a JSON-ready
-value (status 200), a `Response`, or raise `HttpError`. Every error leaves the app as
+value (status 200), a `Response`, or raise `HttpError`. Input is checked at this edge, for every route
+alike: the path must be UTF-8, and a JSON body (`Request.json`) is refused with 400 when it nests
+deeper than MAX_JSON_DEPTH or holds a string that is not valid Unicode (a lone surrogate, which no
+database or encoder downstream accepts). Handlers read single fields through `typed_field` / `one_of`,
+which refuse a value of the wrong type with a 400 naming the field. Every error leaves the app as
 `{"status": int, "message": str}` — the shape dtlpy reads (reference 1.6) — and nothing else; an
 unexpected exception becomes a 500 with a generic message (the traceback goes to the log only).
 No framework: the API is ~40 routes of JSON in, JSON out, and a framework would add a dependency
@@ -12,13 +16,21 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import Any, overload
 from urllib.parse import parse_qs
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
+MAX_JSON_DEPTH = 100
+"""Deepest nesting of objects and lists accepted in a request body, so in any stored document.
+
+Above what a spec can say (64 levels: reconciler.spec.source.MAX_DEPTH) plus the levels of the
+pipeline document around it, and far below the depth at which the server's own recursion fails
+(pydantic serialises at most 255 levels; Python recurses ~1000 deep): a stored document can always
+be validated, copied and serialised again, so deep input is a 400 here rather than a 500 anywhere.
+"""
 
 
 class HttpError(Exception):
@@ -28,6 +40,85 @@ class HttpError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class UnsafeJson(ValueError):
+    """JSON that parses but is not kept: nested too deep, or holding a string that is not Unicode."""
+
+
+def parse_json(text: str | bytes) -> Any:
+    """`text` parsed as JSON that is safe to keep (see `check_json`); ValueError, with a message fit
+    for the client, when it is not JSON or not safe (UnsafeJson). For request bodies and for the
+    JSON that clients send inside strings (an item's metadata, a task's query, a trigger filter, a
+    connection's condition): a string passes the edge unexamined."""
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise UnsafeJson(f"nests deeper than {MAX_JSON_DEPTH} levels") from None
+    check_json(value)
+    return value
+
+
+def check_json(value: Any) -> None:
+    """UnsafeJson unless `value` (parsed JSON) nests at most MAX_JSON_DEPTH levels and every string
+    in it, object keys included, is valid Unicode. Iterative: no input can exhaust the stack here."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            _check_text(item)
+        elif isinstance(item, (dict, list)):
+            if depth >= MAX_JSON_DEPTH:
+                raise UnsafeJson(f"nests deeper than {MAX_JSON_DEPTH} levels")
+            if isinstance(item, dict):
+                for key in item:
+                    _check_text(key)
+                stack.extend((child, depth + 1) for child in item.values())
+            else:
+                stack.extend((child, depth + 1) for child in item)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # JSON's \ud800 escapes decode to lone surrogates, which are not Unicode text.
+        raise UnsafeJson("holds a string that is not valid Unicode (a lone surrogate)") from None
+
+
+def typed_field(body: Mapping[str, Any], key: str, kind: type | tuple[type, ...], *, default: Any = None,
+                where: str = "") -> Any:
+    """`body[key]` when it is of `kind`; `default` when absent or null; 400 naming the field otherwise.
+
+    A boolean is not an int here (JSON keeps them apart). `where` prefixes nested keys ("pipeline.").
+    """
+    value = body.get(key)
+    if value is None:
+        return default
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        names = " or ".join(_JSON_NAMES.get(k, k.__name__) for k in kinds)
+        raise HttpError(400, f"'{where}{key}' must be {names}")
+    return value
+
+
+@overload
+def one_of(body: Mapping[str, Any], key: str, options: Collection[str], *, default: str,
+           where: str = "") -> str: ...
+@overload
+def one_of(body: Mapping[str, Any], key: str, options: Collection[str], *, default: None = None,
+           where: str = "") -> str | None: ...
+def one_of(body: Mapping[str, Any], key: str, options: Collection[str], *, default: str | None = None,
+           where: str = "") -> str | None:
+    """`body[key]` when it is one of the strings `options`; `default` when absent or null; else 400."""
+    value = typed_field(body, key, str, default=default, where=where)
+    if value is not None and value not in options:
+        raise HttpError(400, f"'{where}{key}' must be one of: {', '.join(sorted(options))} (got {value!r})")
+    return value
+
+
+_JSON_NAMES: dict[type, str] = {str: "a string", bool: "a boolean", int: "an integer", float: "a number",
+                                dict: "an object", list: "a list"}
 
 
 def _reject_constant(name: str) -> None:
@@ -56,8 +147,10 @@ class Request:
                 self._json = default
             else:
                 try:
-                    self._json = json.loads(self.body, parse_constant=_reject_constant)
-                except (ValueError, RecursionError) as exc:
+                    self._json = parse_json(self.body)
+                except UnsafeJson as exc:
+                    raise HttpError(400, f"Request body {exc}") from None
+                except ValueError as exc:
                     raise HttpError(400, f"Request body is not valid JSON: {exc}") from None
         return self._json
 
@@ -117,8 +210,11 @@ def read_request(environ: dict[str, Any], prefix: str) -> Request:
     # PEP 3333 hands PATH_INFO as latin-1-decoded bytes; re-decode as UTF-8 for non-ASCII names.
     try:
         raw_path = raw_path.encode("latin-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        pass
+    except UnicodeEncodeError:
+        pass  # not bytes-as-latin-1 but text already (a caller outside PEP 3333): taken as it is
+    except UnicodeDecodeError:
+        # No name is made of invalid UTF-8; looked up as latin-1 it would only ever be "not found".
+        raise HttpError(400, "Request path is not valid UTF-8") from None
     if raw_path != prefix and not raw_path.startswith(prefix + "/"):
         raise HttpError(404, f"Route not found: {raw_path}")
     path = raw_path[len(prefix):] or "/"

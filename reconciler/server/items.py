@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from reconciler.server.http import HttpError, Request
+from reconciler.server.http import HttpError, Request, parse_json
 from reconciler.server.ids import now_iso
 from reconciler.server.store import Store
 
@@ -94,9 +94,9 @@ class Upload:
         if not text:
             return {}
         try:
-            value = json.loads(text)
-        except (ValueError, RecursionError):  # as Request.json: too deep is malformed, not a 500
-            raise HttpError(400, "Item 'metadata' must be a JSON object") from None
+            value = parse_json(text)
+        except ValueError as exc:  # as Request.json: too deep is malformed, not a 500
+            raise HttpError(400, f"Item 'metadata' must be a JSON object ({exc})") from None
         if not isinstance(value, dict):
             raise HttpError(400, "Item 'metadata' must be a JSON object")
         return value

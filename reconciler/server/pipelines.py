@@ -20,6 +20,7 @@ Invalid input raises `HttpError(400)` with a message naming the offending field.
 from __future__ import annotations
 
 import copy
+from collections import deque
 from typing import Any
 
 from pydantic import ValidationError
@@ -157,17 +158,22 @@ def _keep_positions(nodes: list[Any], previous: list[Any]) -> None:
 def _keep_start_node_ids(starts: list[Any], previous: list[Any]) -> None:
     # Start-node ids are server-assigned; a client that does not round-trip them (it sends
     # {nodeId, type, trigger}) must not get fresh ids on every update, or the ids churn forever.
-    unused = [s for s in previous if isinstance(s, dict) and s.get("id")]
+    # Unused ids by (nodeId, type), oldest first: a lookup per start node, not a scan (which made
+    # an update with thousands of start nodes quadratic, inside the database's write lock).
     taken = {s["id"] for s in starts if isinstance(s, dict) and isinstance(s.get("id"), str)}
-    unused = [s for s in unused if s["id"] not in taken]
+    unused: dict[tuple[Any, Any], deque[str]] = {}
+    for old in previous:  # the stored, validated document: string ids, node ids and types
+        if isinstance(old, dict) and old.get("id") and old["id"] not in taken:
+            unused.setdefault((old.get("nodeId"), old.get("type", "root")), deque()).append(old["id"])
     for start in starts:
         if not isinstance(start, dict) or start.get("id"):
             continue
-        match = next((s for s in unused if s.get("nodeId") == start.get("nodeId")
-                      and s.get("type", "root") == start.get("type", "root")), None)
-        if match is not None:
-            start["id"] = match["id"]
-            unused.remove(match)
+        key = (start.get("nodeId"), start.get("type", "root"))
+        if not all(isinstance(part, (str, type(None))) for part in key):
+            continue  # malformed: it gets its 400 when the shapes are validated
+        ids = unused.get(key)
+        if ids:
+            start["id"] = ids.popleft()
 
 
 def _keep_variable_ids(variables: list[Any], previous: dict[Any, Doc]) -> list[Any]:

@@ -31,6 +31,7 @@ document; the first refusal wins, because the platform answers with one message.
 from __future__ import annotations
 
 from reconciler.document import Node, Pipeline
+from reconciler.server.graph import PortIndex
 from reconciler.server.tasks import pulling_problem
 from reconciler.spec.graph import endless_loops
 from reconciler.spec.ports import accepts
@@ -46,10 +47,9 @@ def save_refusal(doc: Pipeline, *, step: str) -> str | None:
         return f"{INVALID}, Pipeline may only include 1 root node"
     failed = f"{INVALID}, Failed to {step} pipeline"
     nodes = {node.id: node for node in doc.nodes}
+    ports = PortIndex(doc)  # a lookup per connection: a scan made a crafted document quadratic
     for conn in doc.connections:
-        src, tgt = nodes.get(conn.src.nodeId), nodes.get(conn.tgt.nodeId)
-        src_port = next((p for p in src.outputs if p.portId == conn.src.portId), None) if src else None
-        tgt_port = next((p for p in tgt.inputs if p.portId == conn.tgt.portId), None) if tgt else None
+        src_port, tgt_port = ports.output(conn.src), ports.input(conn.tgt)
         if src_port is None or tgt_port is None:
             continue  # a dangling connection is install's concern (graph.check_graph)
         if not accepts(src_port.type, tgt_port.type):
@@ -57,7 +57,7 @@ def save_refusal(doc: Pipeline, *, step: str) -> str | None:
         if conn.action:
             if src_port.actions is None:
                 return f"{INVALID}, Cannot read properties of undefined (reading 'includes')"
-            if conn.action not in src_port.actions:
+            if not ports.offers(conn.src, conn.action):
                 return f"{failed}: connection action do not includes in port actions"
     successors: dict[str, list[str]] = {}
     for conn in doc.connections:

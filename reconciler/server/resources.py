@@ -96,12 +96,16 @@ def default_package(*, service_name: str, project_id: str, creator: str) -> Doc:
 
 
 def create_resource(store: Store, kind: str, *, name: str, project_id: str, resource_id: str,
-                    creator: str, scope: str | None = None) -> Doc:
+                    creator: str, scope: str | None = None, visible: set[str] | None = None) -> Doc:
     """Create an object with exactly this id, or return the existing one with this id.
 
+    `visible` are the projects the caller may see (None: all, for the database's owner). Ids are
+    global, so the id may be taken in a project the caller cannot see: that answers 404, like any
+    object the caller cannot see, never the object nor a 409 confirming it exists.
     HttpError: 400 unknown kind, 404 a recipe's dataset (`scope`) not in the project, 409 the id is
-    taken by an object of another name. A recipe is linked into its dataset's
-    `metadata.system.recipes` in the same transaction (dtlpy's `dataset.recipes.list()` reads it).
+    taken in another (visible) project or by an object of another name. A recipe is linked into its
+    dataset's `metadata.system.recipes` in the same transaction (dtlpy's `dataset.recipes.list()`
+    reads it).
     """
     user = creator
     on_created: Callable[[sqlite3.Connection], None] | None = None
@@ -140,7 +144,12 @@ def create_resource(store: Store, kind: str, *, name: str, project_id: str, reso
         raise HttpError(400, f"Unknown kind {kind!r}; one of: {', '.join(KINDS)}")
     store.put_resource(kind, doc, name=name, project_id=project_id, scope=scope, on_created=on_created)
     stored = store.resource(kind, resource_id)
-    if stored is None or (stored.get("name", stored.get("title")) != name):
+    owners = projects_of(kind, stored) if stored is not None else set()
+    if stored is None or (visible is not None and not owners & visible):
+        raise HttpError(404, f"{kind.capitalize()} not found: {resource_id}")
+    if project_id not in owners:
+        raise HttpError(409, f"A {kind} with id {resource_id} exists in another project")
+    if stored.get("name", stored.get("title")) != name:
         raise HttpError(409, f"A {kind} with id {resource_id} exists with another name")
     return stored
 

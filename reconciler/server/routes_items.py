@@ -21,7 +21,7 @@ import posixpath
 from typing import TYPE_CHECKING, Any
 
 from reconciler.server import dql, objects
-from reconciler.server.http import HttpError, Request, Response, Router
+from reconciler.server.http import HttpError, Request, Response, Router, typed_field
 from reconciler.server.ids import now_iso, object_id
 from reconciler.server.items import (
     KIND,
@@ -123,6 +123,7 @@ def register(router: Router, plane: ControlPlane) -> None:
     def changed(request: Request, doc: Doc, change: Any, *, system: bool) -> Doc:
         if not isinstance(change, dict):
             raise HttpError(400, "Request body must be a JSON object")
+        typed_field(change, "metadata", dict)
         new = copy.deepcopy(doc)
         for key in ("filename", "description", "hidden", "metadata", "name"):
             if key in change:
@@ -178,11 +179,11 @@ def register(router: Router, plane: ControlPlane) -> None:
     def clone(request: Request, item_id: str) -> Doc:
         doc = visible(request, item_id)
         body = request.json_object()
-        target = dataset_of(request, body.get("targetDatasetId") or doc["datasetId"])
+        target = dataset_of(request, typed_field(body, "targetDatasetId", str) or doc["datasetId"])
         filename = normalise_path(body.get("remoteFileName") or doc["filename"])
         if at_path(target["id"], filename) is not None and body.get("allowMany") is not True:
             raise HttpError(409, f"An item already exists at {filename} in the target dataset")
-        params = body.get("cloneDatasetParams") or {}
+        params = typed_field(body, "cloneDatasetParams", dict) or {}
         metadata = copy.deepcopy({k: v for k, v in doc["metadata"].items() if k != "system"}) \
             if params.get("withMetadata", True) else {}
         if isinstance(body.get("metadata"), dict):

@@ -24,7 +24,7 @@ from reconciler.document import STATUS_FAILURE, STATUS_INSTALLED, STATUS_UNINSTA
 from reconciler.server import compositions, dql, triggers
 from reconciler.server.executions import RERUN_METHODS, rerun_execution, run_execution, statistics
 from reconciler.server.graph import GraphProblem, check_graph
-from reconciler.server.http import HttpError, Request, Response, Router
+from reconciler.server.http import HttpError, Request, Response, Router, one_of, typed_field
 from reconciler.server.ids import now_iso, object_id
 from reconciler.server.pipelines import (
     for_response,
@@ -120,8 +120,9 @@ def register(router: Router, plane: ControlPlane) -> None:
                 raise HttpError(400, refusal)
             # An installed pipeline is deployed: its new graph must deploy too, as on install. The
             # edit is refused whole (400, nothing stored), so the running pipeline and its stored
-            # document never disagree and `Installed` always means a sound graph. Checked inside
-            # the write transaction, so no concurrent install or edit can slip in between.
+            # document never disagree and `Installed` always means a sound graph. Checked on the
+            # very document the edit replaces (update_pipeline writes only if nobody wrote since),
+            # so no concurrent install or edit can slip in between.
             if cur.get("status") == STATUS_INSTALLED:
                 model = parse(new)
                 problems = check_graph(model)
@@ -180,14 +181,12 @@ def register(router: Router, plane: ControlPlane) -> None:
             raise HttpError(400, str(exc)) from None
 
     def install(request: Request, pipeline_id: str) -> Doc:
-        body = request.json_object()
-        resume = body.get("resumeOption")
-        if resume is not None and resume not in RESUME_OPTIONS:
-            raise HttpError(400, f"Unknown resumeOption {resume!r}; one of: {', '.join(sorted(RESUME_OPTIONS))}")
+        one_of(request.json_object(), "resumeOption", RESUME_OPTIONS)
         user = request.user or ""
         failures: list[Doc] = []  # the errorText of a failed install
 
         def change(cur: Doc) -> Doc:
+            failures.clear()  # run again if another write came first: only the last run counts
             model = parse(cur)
             composition_id = cur.get("compositionId") or object_id()
             found = check_graph(model)
@@ -216,10 +215,7 @@ def register(router: Router, plane: ControlPlane) -> None:
         return respond(request, doc)
 
     def uninstall(request: Request, pipeline_id: str) -> Doc:
-        body = request.json_object()
-        keep = body.get("keepTriggersActive")
-        if keep is not None and not isinstance(keep, bool):
-            raise HttpError(400, "'keepTriggersActive' must be a boolean")
+        keep = typed_field(request.json_object(), "keepTriggersActive", bool)
         user = request.user or ""
 
         def change(cur: Doc) -> Doc:
@@ -296,9 +292,9 @@ def register(router: Router, plane: ControlPlane) -> None:
         body = request.json_object()
         if doc.get("status") != STATUS_INSTALLED:
             raise HttpError(400, f"Pipeline is not installed (status {doc.get('status')}); install it first")
-        options = body.get("pipeline") or {}
-        method = options.get("method") if isinstance(options, dict) else None
-        if method not in RERUN_METHODS:
+        options = typed_field(body, "pipeline", dict, default={})
+        method = one_of(options, "method", RERUN_METHODS, where="pipeline.")
+        if method is None:
             raise HttpError(400, f"'pipeline.method' must be one of: {', '.join(sorted(RERUN_METHODS))}")
         start_ids = options.get("startNodeIds") or []
         if not isinstance(start_ids, list) or not all(isinstance(s, str) for s in start_ids):

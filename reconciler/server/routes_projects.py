@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from reconciler.server.http import HttpError, Request, Response, Router
+from reconciler.server.http import HttpError, Request, Response, Router, one_of
 
 if TYPE_CHECKING:
     from reconciler.server.app import ControlPlane
@@ -77,9 +77,7 @@ def register(router: Router, plane: ControlPlane) -> None:
         plane.visible_project(request, project_id)
         if ("" if request.user is None else request.user, "owner") not in plane.store.members(project_id):
             raise HttpError(403, "Only project owners can change members")
-        role = request.json_object().get("role", "engineer")
-        if role not in MEMBER_ROLES:
-            raise HttpError(400, f"Unknown role {role!r}; one of: {', '.join(sorted(MEMBER_ROLES))}")
+        role = one_of(request.json_object(), "role", MEMBER_ROLES, default="engineer")
         plane.store.add_member(project_id, email, role)
         return {**plane.ensure_user(email), "role": role}
 

@@ -16,7 +16,8 @@ Routes (copied from dtlpy 1.126.5's repositories, so the SDK and Loopform's clie
 - Loopform only: `POST /loopform/provision {kind, name, id, projectId, scope?}` creates the object
   with exactly that id (idempotent on the id); `scope` is the dataset id of a recipe. Refused (400)
   in strict mode, where the control plane answers like the real platform.
-Objects are visible only to members of their project; others get 404 (or an empty page).
+Objects are visible only to members of their project; others get 404 (or an empty page), provision
+included: an id taken in a project the caller cannot see is a 404, never that object.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.server import objects
 from reconciler.server.executions import node_executions
-from reconciler.server.http import HttpError, Request, Router
+from reconciler.server.http import HttpError, Request, Router, one_of, typed_field
 from reconciler.server.ids import now_iso, object_id
 from reconciler.server.items import KIND as ITEM
 from reconciler.server.objects import dql_page, param_page, param_projects, with_url
@@ -85,7 +86,7 @@ def register(router: Router, plane: ControlPlane) -> None:
         user = request.user or ""
         doc = create_resource(store, "dataset", name=name, project_id=project["id"],
                               resource_id=object_id(), creator=user)
-        if body.get("createDefaultRecipe", True):
+        if typed_field(body, "createDefaultRecipe", bool, default=True):
             create_resource(store, "recipe", name=DEFAULT_RECIPE_TITLE, project_id=project["id"],
                             resource_id=object_id(), scope=doc["id"], creator=user)
             doc = store.resource("dataset", doc["id"]) or doc
@@ -147,13 +148,10 @@ def register(router: Router, plane: ControlPlane) -> None:
         # One route for three resources, told apart by the body's `resource` (dtlpy's packages,
         # services and executions repositories all post here).
         body = request.json_object()
-        resource = body.get("resource", "services")
+        resource = one_of(body, "resource", {*FAAS_KINDS, "executions"}, default="services")
         if resource == "executions":
             cycles = store.executions_in(projects_asked(request, body))
             return dql_page(body, [with_url(request, "executions", e) for e in node_executions(cycles)])
-        if resource not in FAAS_KINDS:
-            raise HttpError(400, f"Unknown resource {resource!r}: expected one of "
-                                 f"{', '.join(sorted([*FAAS_KINDS, 'executions']))}")
         return paged_query(request, FAAS_KINDS[resource], resource)
 
     def get_execution(request: Request, execution_id: str) -> Doc:
@@ -188,7 +186,8 @@ def register(router: Router, plane: ControlPlane) -> None:
             scope = None  # only recipes are scoped (to a dataset)
         project = plane.visible_project(request, fields["projectId"])
         return create_resource(store, fields["kind"], name=fields["name"], project_id=project["id"],
-                               resource_id=fields["id"], scope=scope, creator=request.user or "")
+                               resource_id=fields["id"], scope=scope, creator=request.user or "",
+                               visible=plane.visible_project_ids(request))
 
     router.add("POST", "/datasets/query", query_datasets)
     router.add("POST", "/datasets", create_dataset)

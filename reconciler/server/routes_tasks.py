@@ -17,11 +17,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from reconciler.server import dql, objects
-from reconciler.server.http import HttpError, Request, Response, Router
+from reconciler.server.http import HttpError, Request, Response, Router, parse_json
 from reconciler.server.ids import now_iso
 from reconciler.server.items import KIND as ITEM
 from reconciler.server.items import save_item
@@ -43,9 +42,9 @@ def _item_query(query: Any) -> Any:
         return {"$and": [{"hidden": False}, {"type": "file"}]}
     if isinstance(query, str):
         try:
-            query = json.loads(query)
-        except ValueError:
-            raise HttpError(400, "Task 'query' must be a JSON DQL body") from None
+            query = parse_json(query)
+        except ValueError as exc:
+            raise HttpError(400, f"Task 'query' must be a JSON DQL body ({exc})") from None
     if not isinstance(query, dict):
         raise HttpError(400, "Task 'query' must be a JSON DQL body")
     return query.get("filter")

@@ -1,7 +1,9 @@
 """The control plane's state: one SQLite file, WAL, versioned schema, every write in a transaction.
 
 Contract:
-- `Store(path)` opens (creating if needed) the database and migrates it to the newest schema.
+- `Store(path)` opens (creating if needed) the database and migrates it to the newest schema. The
+  database holds the secret that signs tokens: it is created 0600 (its folder, when created, 0700)
+  and an existing one readable by others is made private on open (`_make_private`).
   Migrations are an ordered list applied by `PRAGMA user_version`; never edit a released one, append.
 - Documents (projects, pipelines, executions, platform objects) are stored as JSON text, with the
   columns the server looks things up by (project_id, name, kind) indexed beside them.
@@ -17,7 +19,9 @@ Contract:
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -78,6 +82,32 @@ class DuplicateName(StoreError):
     """A pipeline with this name exists in the project already."""
 
 
+IN_MEMORY = ":memory:"  # SQLite's name for a database that lives only in this process: no file
+_SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+_OPTIMISTIC_ATTEMPTS = 3
+
+
+def _make_private(path: Path) -> None:
+    """Create the database file 0600, in a folder created 0700, before SQLite opens it.
+
+    SQLite creates the -wal and -shm files with the database file's own permissions, so they are
+    private too. Files already there and readable by others (made by an older version, under a
+    lax umask) are narrowed to their owner; a file we do not own is left to its owner.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    for file in (path, *(path.with_name(path.name + suffix) for suffix in _SQLITE_COMPANIONS)):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+            if mode & 0o077:
+                os.chmod(file, mode & 0o700)
+        except (FileNotFoundError, PermissionError):
+            pass
+
+
 def _dumps(doc: Doc) -> str:
     return json.dumps(doc, separators=(",", ":"))
 
@@ -87,7 +117,8 @@ class Store:
         self.path = Path(path)
         self._lock = threading.RLock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if str(self.path) != IN_MEMORY:
+                _make_private(self.path)
             # isolation_level=None: we issue BEGIN/COMMIT ourselves (sqlite3's implicit
             # transactions would start a deferred one and could fail with SQLITE_BUSY mid-way).
             self._db = sqlite3.connect(
@@ -282,22 +313,39 @@ class Store:
     def update_pipeline(self, pipeline_id: str, change: Callable[[Doc], Doc]) -> Doc | None:
         """Atomically replace the pipeline with `change(current)`; None if there is no such pipeline.
 
-        `change` runs inside the write transaction, so it sees the latest committed document and
-        nobody writes in between. It may raise to abort (nothing is written).
+        `change` sees the latest committed document, and its result is written only if nobody wrote
+        in between; otherwise it runs again on the newer document. So concurrent updates serialise
+        as under one lock, but `change` (validating a large document takes seconds) runs outside
+        the lock, holding up no other request. After a few lost races it runs inside the write
+        transaction, so it always ends. It may raise to abort (nothing is written).
         """
         try:
+            for _ in range(_OPTIMISTIC_ATTEMPTS):
+                with self.read() as db:
+                    row = db.execute("SELECT doc FROM pipelines WHERE id = ?", (pipeline_id,)).fetchone()
+                if row is None:
+                    return None
+                new = change(json.loads(row[0]))
+                with self.write() as db:
+                    if self._replace_pipeline(db, pipeline_id, new, unless_changed_from=row[0]):
+                        return new
             with self.write() as db:
                 row = db.execute("SELECT doc FROM pipelines WHERE id = ?", (pipeline_id,)).fetchone()
                 if row is None:
                     return None
                 new = change(json.loads(row[0]))
-                db.execute(
-                    "UPDATE pipelines SET name = ?, revision = ?, doc = ? WHERE id = ?",
-                    (new["name"], new.get("revision", 1), _dumps(new), pipeline_id),
-                )
+                self._replace_pipeline(db, pipeline_id, new, unless_changed_from=row[0])
                 return new
         except sqlite3.IntegrityError as exc:
             raise DuplicateName(str(exc)) from exc
+
+    @staticmethod
+    def _replace_pipeline(db: sqlite3.Connection, pipeline_id: str, new: Doc, *, unless_changed_from: str) -> bool:
+        """Within `write()`: store `new` if the stored text is still `unless_changed_from`."""
+        return db.execute(
+            "UPDATE pipelines SET name = ?, revision = ?, doc = ? WHERE id = ? AND doc = ?",
+            (new["name"], new.get("revision", 1), _dumps(new), pipeline_id, unless_changed_from),
+        ).rowcount > 0
 
     def delete_pipeline(self, pipeline_id: str) -> bool:
         with self.write() as db:

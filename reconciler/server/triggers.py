@@ -12,9 +12,9 @@ pausing deactivates it unless the pause keeps triggers active. Pure functions.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from reconciler.server.http import parse_json
 from reconciler.server.ids import now_iso, object_id
 
 Doc = dict[str, Any]
@@ -24,8 +24,8 @@ KIND = "trigger"
 def _filter(value: Any) -> Any:
     if isinstance(value, str):
         try:
-            return json.loads(value)
-        except ValueError:
+            return parse_json(value)
+        except ValueError:  # not JSON, or too deep to keep (UnsafeJson)
             return {}
     return value if isinstance(value, dict) else {}
 

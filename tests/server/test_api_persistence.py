@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import stat
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,48 @@ def test_the_state_folder_keeps_itself_out_of_git(tmp_path: Path) -> None:
     assert ignore.read_text() == "mine\n"  # a user's own file is kept
     ControlPlane(tmp_path / "elsewhere" / "state.db").close()
     assert not (tmp_path / "elsewhere" / ".gitignore").exists()  # only Loopform's own folder
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_database_holding_the_token_secret_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Through the embedded default, as `loopform plan` opens it: the folder, the database and the
+    # WAL files SQLite adds beside it are the user's alone (the file holds the JWT signing key).
+    isolate(tmp_path, monkeypatch)
+    (tmp_path / "p.yaml").write_text(
+        "apiVersion: loopform/v1\nkind: Pipeline\nmetadata: {name: p, project: local}\n"
+        "spec:\n  nodes:\n    a: {type: code, function: run, code: 'def run(item): return item'}\n")
+    run = cli("apply", "--auto-approve", "p.yaml")
+    assert run.code == 0, run
+    plane = ControlPlane(tmp_path / ".loopform" / "state.db")  # holds the WAL files open
+    try:
+        plane.mint_token()
+        folder = tmp_path / ".loopform"
+        files = [folder / name for name in ("state.db", "state.db-wal", "state.db-shm")]
+        assert [p.exists() for p in files] == [True, True, True]
+        assert _mode(folder) == 0o700
+        assert [oct(_mode(p)) for p in files] == [oct(0o600)] * 3
+    finally:
+        plane.close()
+
+
+def test_a_readable_database_left_by_an_older_version_is_made_private(tmp_path: Path) -> None:
+    folder = tmp_path / ".loopform"
+    ControlPlane(folder / "state.db").close()
+    folder.chmod(0o755)
+    (folder / "state.db").chmod(0o644)
+    ControlPlane(folder / "state.db").close()
+    assert (_mode(folder), _mode(folder / "state.db")) == (0o700, 0o600)
+    elsewhere = tmp_path / "shared"
+    elsewhere.mkdir(mode=0o755)
+    ControlPlane(elsewhere / "state.db").close()
+    assert (_mode(elsewhere), _mode(elsewhere / "state.db")) == (0o755, 0o600)  # a user's folder is theirs
+
+
+def test_an_in_memory_database_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # SQLite's ":memory:" is no path: making it private must not create a file of that name.
+    monkeypatch.chdir(tmp_path)
+    ControlPlane(Path(":memory:")).close()
+    assert list(tmp_path.iterdir()) == []

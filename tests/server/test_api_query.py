@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from reconciler.server.dql import MAX_STRING_CHARS, MAX_TERMS
+
 if TYPE_CHECKING:
     from conftest import Api
 
@@ -74,6 +76,14 @@ def test_bad_filter_and_bad_paging_are_400(three: Api) -> None:
         assert three.post("/datasets/query", {"filter": {}, "page": page}).status_code == 400, page
     assert three.post("/pipelines/query", {"filter": {}, "pageSize": 10.0}).status_code == 400
     assert three.post("/pipelines/query", {"filter": {}, "resource": "items"}).status_code == 400
+
+
+@pytest.mark.parametrize("path", ["/pipelines/query", "/datasets/query", "/ml/models/query", "/query/faas"])
+def test_oversized_filters_are_400_with_a_message(api: Api, path: str) -> None:
+    for flt, words in [({"name": "*" + "a" * MAX_STRING_CHARS}, f"longer than {MAX_STRING_CHARS} characters"),
+                       ({"name": {"$in": ["a"] * (MAX_TERMS + 1)}}, f"more than {MAX_TERMS} conditions")]:
+        response = api.post(path, {"filter": flt})
+        assert response.status_code == 400 and words in response.json()["message"], response.text
 
 
 def test_paging_with_no_items(api: Api) -> None:

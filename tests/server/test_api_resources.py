@@ -147,3 +147,24 @@ def test_dtlpy_finds_provisioned_objects_by_name(dtlpy_sdk: Any) -> None:
     assert [m.email for m in project.list_members()] == ["local@loopform.dev"]
     with pytest.raises(sdk.dl.exceptions.NotFound):
         project.datasets.get(dataset_name="missing")
+
+
+def test_provision_never_shows_or_confirms_another_users_object(api: Api) -> None:
+    alice_project = api.project_id
+    secret = api.ok(api.post("/loopform/provision", {"kind": "dataset", "name": "secret-frames",
+                                                     "id": DATASET_ID, "projectId": alice_project}))
+    eve = api.server.control_plane.mint_token("eve@example.com")
+    eve_project = api.ok(api.post("/projects", {"name": "eve-only"}, token=eve))["id"]
+    unseen = api.get(f"/datasets/{DATASET_ID}", token=eve)
+    assert unseen.status_code == 404
+    for name in ("secret-frames", "a-guess"):  # the right name, or a wrong one: the same answer
+        response = api.post("/loopform/provision", {"kind": "dataset", "name": name, "id": DATASET_ID,
+                                                    "projectId": eve_project}, token=eve)
+        assert response.status_code == 404, response.text
+        assert response.json() == unseen.json()
+    # Alice, who sees the dataset, is told the id is taken in another project of hers.
+    alice_other = api.ok(api.post("/projects", {"name": "alice-second"}))["id"]
+    clash = api.post("/loopform/provision", {"kind": "dataset", "name": "secret-frames", "id": DATASET_ID,
+                                             "projectId": alice_other})
+    assert clash.status_code == 409 and "another project" in clash.json()["message"]
+    assert api.ok(api.get(f"/datasets/{DATASET_ID}"))["projects"] == secret["projects"] == [alice_project]

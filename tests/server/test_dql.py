@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 from typing import Any
 
 import pytest
 
-from reconciler.server.dql import MAX_PAGE_SIZE, DqlError, compile_filter, paginate, sort_documents
+from reconciler.server.dql import (
+    MAX_PAGE_SIZE,
+    MAX_SORT_KEYS,
+    MAX_STRING_CHARS,
+    MAX_TERMS,
+    DqlError,
+    compile_filter,
+    paginate,
+    sort_documents,
+)
 
 DOCS: list[dict[str, Any]] = [
     {
@@ -105,6 +116,56 @@ def test_glob_only_treats_star_specially() -> None:
 
 def test_glob_never_matches_non_strings() -> None:
     assert ids({"revision": "*"}) == []
+
+
+def _words(alphabet: str, longest: int) -> list[str]:
+    return ["".join(w) for n in range(longest + 1) for w in itertools.product(alphabet, repeat=n)]
+
+
+def test_globs_match_exactly_what_a_regex_of_them_matches() -> None:
+    # Every pattern over {a, b, *} up to 5 characters against every value over {a, b} up to 6: the
+    # linear matcher agrees with the (backtracking, so only safe on short values) regex reading.
+    values = _words("ab", 6)
+    for pattern in _words("ab*", 5):
+        if "*" not in pattern:
+            continue
+        regex = re.compile(".*".join(re.escape(piece) for piece in pattern.split("*")), re.DOTALL)
+        match = compile_filter({"name": pattern})
+        for value in values:
+            assert match({"name": value}) is (regex.fullmatch(value) is not None), (pattern, value)
+
+
+@pytest.mark.parametrize(("pattern", "matched"), [
+    ("*a*a*c", False), ("*a*a*a", True), ("a*a*a*", True), ("*a*b*a", False), ("a*" * 50, True),
+    ("**a**", True), ("*" + "a" * 999, True), ("*c", False),
+])
+def test_globs_with_many_stars_answer_correctly(pattern: str, matched: bool) -> None:
+    # The same against 20,000 characters, through `loopform serve` with a deadline, is in
+    # test_serve_limits: as a regex, `*a*a*c` there backtracks for minutes holding the interpreter lock.
+    assert compile_filter({"description": pattern})({"description": "a" * 1000}) is matched
+
+
+def test_a_glob_piece_never_overlaps_the_fixed_start_or_end() -> None:
+    match = compile_filter({"name": "ab*ba"})
+    assert [v for v in ("aba", "abba", "ab-ba", "abab") if match({"name": v})] == ["abba", "ab-ba"]
+    assert compile_filter({"name": "a*b*a"})({"name": "aba"}) is True
+    assert compile_filter({"name": "a*ab*b"})({"name": "ab"}) is False
+
+
+@pytest.mark.parametrize(("flt", "message"), [
+    ({"name": "*" + "a" * MAX_STRING_CHARS}, f"longer than {MAX_STRING_CHARS} characters"),
+    ({"name": {"$in": ["x" * (MAX_STRING_CHARS + 1)]}}, f"longer than {MAX_STRING_CHARS} characters"),
+    ({"name": {"$eq": "x" * (MAX_STRING_CHARS + 1)}}, f"longer than {MAX_STRING_CHARS} characters"),
+    ({"name": {"$in": ["x"] * MAX_TERMS}}, f"more than {MAX_TERMS} conditions"),
+    ({"$or": [{"name": str(n)} for n in range(MAX_TERMS)]}, f"more than {MAX_TERMS} conditions"),
+])
+def test_oversized_filters_are_refused(flt: dict[str, Any], message: str) -> None:
+    with pytest.raises(DqlError, match=message):
+        compile_filter(flt)
+
+
+def test_filters_within_the_bounds_are_accepted() -> None:
+    assert ids({"name": {"$in": ["image-pipe", *(["x" * MAX_STRING_CHARS] * (MAX_TERMS - 3))]}}) == ["a"]
 
 
 def test_eq_is_literal_so_a_star_can_be_matched_exactly() -> None:
@@ -355,6 +416,7 @@ def test_sort_on_dotted_path() -> None:
         ({"a": {"order": 1}}, "sort.a: direction must be"),
         (["a"], "sort: must be an object"),
         ({"a.": 1}, "sort.a.: malformed field path"),
+        ({f"k{n}": 1 for n in range(MAX_SORT_KEYS + 1)}, f"sort: at most {MAX_SORT_KEYS} keys"),
     ],
 )
 def test_malformed_sort_raises(sort: Any, message: str) -> None:

@@ -128,6 +128,10 @@ def served(tmp_path: Path) -> Iterator[Served]:
     login, db = tmp_path / "dataloop", tmp_path / "state.db"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("DATALOOP_PATH", None)
+    # A token file left readable by someone (no newline, so wait_for waits for the new token): the
+    # token written over it must not be readable.
+    (tmp_path / "token").write_text("an old token")
+    (tmp_path / "token").chmod(0o644)
     process = subprocess.Popen(
         [sys.executable, "-m", "reconciler", "serve", "--port", "0", "--db", str(db), "--project", "demo",
          "--dtlpy-login", str(login), "--token-file", str(tmp_path / "token")],
@@ -147,6 +151,7 @@ def test_serve_writes_a_dtlpy_login_that_works_and_stops_on_sigterm(tmp_path: Pa
     with served(tmp_path) as server:
         token = (tmp_path / "token").read_text().strip()
         assert (server.login / "cookie.json").stat().st_mode & 0o077 == 0  # the token inside is private
+        assert (tmp_path / "token").stat().st_mode & 0o077 == 0
         result = server.run_sdk(SDK_SCRIPT, tmp_path)
         assert result["listed"] == [result["pipeline"]]
     assert server.process.returncode == 0, server.output
