@@ -11,7 +11,7 @@ two specs for one pipeline) is collected and raised together as `SpecErrors`.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,6 +41,9 @@ class PlannedSpec(SpecSource, Protocol):
 
     @property
     def digest(self) -> str: ...
+
+    @property
+    def modules(self) -> Mapping[str, str]: ...
 
 
 @dataclass
@@ -157,7 +160,8 @@ def _make_plan(
             try:
                 compiled = compile_spec(sf, project_id=project.id, resolver=resolver, live=live,
                                         project_name=project.name, spec_set=spec_set.identity,
-                                        spec_path=spec_set.member_path(sf.path), secrets=secrets)
+                                        spec_path=spec_set.member_path(sf.path), secrets=secrets,
+                                        modules=sf.modules)
             except SpecErrors as exc:
                 errors.extend(exc.errors)
                 continue

@@ -24,9 +24,8 @@ from reconciler.spec.cron import cron_problem
 API_VERSION = "loopform/v1"
 KIND = "Pipeline"
 
-# `<instance>/<node>` keys are the nodes of module instances (reconciler.spec.modules); a spec
-# cannot write one itself (the loader refuses '/' before expanding modules).
-USER_NODE_KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$"
+# `<instance>/<node>` keys are the nodes of module instances (reconciler.spec.modules), written so
+# by export too.
 NODE_KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}(/[A-Za-z0-9_][A-Za-z0-9_-]{0,63})*$"
 # A port name is used in `node.port` endpoints, so it may not contain a dot either.
 PORT_NAME_PATTERN = r"^[^.\s][^.]*$"

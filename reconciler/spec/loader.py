@@ -7,6 +7,7 @@ name in `source:`, so that compile stays pure (no file access) and the spec dige
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import os
@@ -49,7 +50,8 @@ class SpecFile:
     digest: str
     code: dict[str, str] = field(default_factory=dict)
     source: SourceDocument | None = field(default=None, repr=False, compare=False)
-    # The module files that built it (shown path -> sha256 of the file), see reconciler.spec.modules.
+    # The module files that built it (path relative to the spec's directory -> sha256 of the file),
+    # see reconciler.spec.modules.
     modules: dict[str, str] = field(default_factory=dict)
 
     def locate(self, pointer: str) -> Location:
@@ -339,6 +341,11 @@ def load_file(path: Path, *, context: Context | None = None) -> list[Loaded]:
     if entries is None:
         return [_load_document(path, doc, raw, errors, context)]
     loaded = [_load_document(path, entry.doc, raw, [], context, entry.digest) for entry in entries]
+    # A saved plan records one digest per spec file (planfile): every entry carries the file's,
+    # made of all the entries' own, so that a change to any of them is a change to the file.
+    whole = hashlib.sha256("\0".join(sorted(sf.digest for sf, _, _ in loaded if sf is not None)).encode())
+    loaded = [(dataclasses.replace(sf, digest=whole.hexdigest()) if sf is not None else None, salvaged, found)
+              for sf, salvaged, found in loaded]
     return [(None, None, errors + problems)] + loaded
 
 

@@ -7,6 +7,9 @@ A pipeline (or a module) uses a module as a node::
       source: modules/label-review.yaml     # relative to the file that uses it
       with: {dataset: frames, recipe: boxes}
 
+A spec may also write such keys itself (export writes a pipeline built from modules that way, expanded);
+one that is also the key of an instance's node is an error.
+
 Expansion happens here, in the loading layer, on the parsed data before validation: each use is
 replaced by the module's nodes under keys `<instance>/<module node key>` (stable ids, since a node
 id derives from its key, and no two instances collide), the module's connections come along, and
@@ -33,15 +36,13 @@ from pydantic import Field, StringConstraints, ValidationError, model_validator
 
 from reconciler.errors import Location, SpecError
 from reconciler.interpolate import Context, interpolate, substitute
-from reconciler.spec.fields import API_VERSION, NODE_KEY_PATTERN, SpecModel
+from reconciler.spec.fields import API_VERSION, SpecModel
 from reconciler.spec.messages import translate
 from reconciler.spec.source import SourceDocument, read_source
 from reconciler.spec.values import describe, pointer_escape
 
 MODULE_KIND = "Module"
 MODULE_TYPE = "module"  # the node type of a module use
-KEY_SEPARATOR = "/"  # between an instance key and its module's node key
-_SEGMENT = re.compile(NODE_KEY_PATTERN)
 InputName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")]
 PortName = Annotated[str, StringConstraints(pattern=r"^[^.\s/][^./]*$")]
 Endpoint = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_/-]*(\.[^.\s][^.]*)?$")]
@@ -170,7 +171,8 @@ class Graft:
 @dataclass
 class Expansion:
     """What expanding a document's module uses changed: where its new parts come from, and the
-    module files read (their sha256 by path, for the spec digest and the marker)."""
+    module files read (their sha256 by path relative to the spec's directory, for the spec digest
+    and the marker)."""
 
     grafts: dict[str, Graft] = field(default_factory=dict)
     modules: dict[str, str] = field(default_factory=dict)
@@ -225,12 +227,10 @@ class _Expander:
         ports: dict[str, dict[str, _Port]] = {}
         broken: set[str] = set()
         raw_nodes = data.get("nodes")
-        for key, node in (raw_nodes.items() if isinstance(raw_nodes, dict) else ()):
+        if not isinstance(raw_nodes, dict):
+            raw_nodes = {}
+        for key, node in raw_nodes.items():
             pointer = f"{base}/nodes/{pointer_escape(str(key))}"
-            if isinstance(key, str) and KEY_SEPARATOR in key and _SEGMENT.fullmatch(key.split("/")[0]):
-                self.error(f"invalid node key '{key}': '/' is reserved for the nodes of module instances "
-                           "('<instance>/<node>')", doc.locate(pointer), via)
-                continue
             if isinstance(node, dict) and node.get("type") == MODULE_TYPE:
                 inner = self.instance(doc, node, pointer, path, via, stack)
                 if inner is None:  # reported; connections to it are left out, not reported again
@@ -239,6 +239,11 @@ class _Expander:
                 body, exposed = inner
                 ports[key] = exposed
                 for inner_key, inner_node in body.nodes.items():
+                    if f"{key}/{inner_key}" in raw_nodes:
+                        self.error(f"node key '{key}/{inner_key}' is also the key of a node of module instance "
+                                   f"'{key}'; rename one", doc.locate(f"{base}/nodes/{pointer_escape(f'{key}/{inner_key}')}"),
+                                   via)
+                        continue
                     nodes[f"{key}/{inner_key}"] = inner_node
                     node_origin[f"{key}/{inner_key}"] = body.node_origin[inner_key]
                 connections.extend(_prefixed(c, key) for c in body.connections)
@@ -348,7 +353,8 @@ class _Expander:
             reason = module_doc.errors[0].message if module_doc.errors else "cannot read it"
             self.error(f"module '{use.source}': {reason}", doc.locate(f"{pointer}/source"), via)
             return None
-        self.out.modules[self.shown(target)] = hashlib.sha256(raw).hexdigest()
+        # keyed as the spec's directory sees it: the same on every clone (the marker records it)
+        self.out.modules[Path(os.path.relpath(target, self.spec_dir)).as_posix()] = hashlib.sha256(raw).hexdigest()
         if not is_module_document(module_doc.data):
             self.error(f"'{use.source}' is not a module (kind: {MODULE_KIND})", doc.locate(f"{pointer}/source"), via)
             return None
@@ -508,8 +514,7 @@ def module_file_errors(doc: SourceDocument) -> list[SpecError]:
 def uses_modules(data: Any) -> bool:
     nodes = data.get("spec", {}).get("nodes") if isinstance(data, dict) and isinstance(data.get("spec"), dict) else None
     return isinstance(nodes, dict) and any(
-        isinstance(n, dict) and n.get("type") == MODULE_TYPE or (isinstance(k, str) and KEY_SEPARATOR in k)
-        for k, n in nodes.items())
+        isinstance(n, dict) and n.get("type") == MODULE_TYPE for n in nodes.values())
 
 
 def expand(doc: SourceDocument, path: Path, root: Path, context: Context | None,

@@ -17,7 +17,6 @@ from typing import Any
 
 from reconciler import nodes
 from reconciler.spec.cron import CRON_PATTERN
-from reconciler.spec.fields import USER_NODE_KEY_PATTERN
 from reconciler.spec.models import DUE_DATE_PATTERN, PipelineSpec
 from reconciler.spec.modules import ModuleSpec, ModuleUse
 
@@ -80,15 +79,13 @@ def _build() -> str:
 
 
 def _add_module_uses(generated: dict[str, Any]) -> None:
-    """A spec's nodes may be module uses (expanded by the loader before the models see them), and
-    its own keys have no '/' (the keys of module instances' nodes, which the models also take)."""
+    """A spec's nodes may be module uses (expanded by the loader before the models see them)."""
     defs = generated["$defs"]
     use = ModuleUse.model_json_schema(by_alias=True, mode="validation")
     defs["ModuleUse"] = {k: v for k, v in use.items() if k != "title"}
     nodes = defs["PipelineBody"]["properties"]["nodes"]
     ((_, alternatives),) = nodes["patternProperties"].items()
     alternatives["oneOf"].append({"$ref": "#/$defs/ModuleUse"})
-    nodes["patternProperties"] = {USER_NODE_KEY_PATTERN: alternatives}
 
 
 def _add_for_each(generated: dict[str, Any]) -> None:

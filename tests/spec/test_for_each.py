@@ -53,7 +53,10 @@ def test_each_entry_is_a_pipeline_with_its_values(tmp_path: Path) -> None:
     assert bikes["name"] == "Label bikes"
     assert bikes["task"]["dataset"] == "bikes-raw"
     assert bikes["task"]["batchSize"] == 6  # a whole reference keeps the value's type
-    assert len({s.digest for s in result.specs}) == 3
+    # one digest per file, as a saved plan records it; any entry's change changes it
+    assert len({s.digest for s in result.specs}) == 1
+    (tmp_path / "pipelines" / "labels.yaml").write_text(SPEC.replace("batch: 7", "batch: 8"))
+    assert load([tmp_path / "pipelines"]).specs[0].digest != result.specs[0].digest
 
 
 def test_a_list_of_strings_gives_key_and_value(tmp_path: Path) -> None:

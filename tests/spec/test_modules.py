@@ -7,15 +7,18 @@ naming the use that brought them in.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import jsonschema
 import pytest
-from spec_helpers import REPO
+from spec_helpers import REPO, run_cli
 
 from reconciler.connection import open_embedded
 from reconciler.library import apply, plan
+from reconciler.marker import read_marker
+from reconciler.planfile import stale_reasons
 from reconciler.spec import load
 from reconciler.spec.schema import module_schema_text, schema
 from reconciler.spec.source import parse_text
@@ -96,7 +99,7 @@ def test_a_use_becomes_the_modules_nodes_under_the_instance_key(tmp_path: Path) 
     wired = [(c.from_, c.to, c.action) for c in body.connections]
     assert wired == [("src", ["stage/label"], None), ("stage/review", ["done"], "approve"),
                      ("stage/label", ["stage/review"], None)]
-    assert list(spec_file.modules) == [str(root / "pipelines/modules/label-review.yaml")]
+    assert list(spec_file.modules) == ["modules/label-review.yaml"]
 
 
 def test_two_instances_and_nested_modules_get_distinct_stable_keys(tmp_path: Path) -> None:
@@ -186,10 +189,9 @@ MODULE_CASES = [
                                    "src: {type: code, code: 'print(1)', outputs: [{name: n, type: String}]}")
       .replace("from: src,", "from: src.n,")},
      ["p.yaml:13:21: port type mismatch: 'src.n' (String) cannot feed 'stage/label.item' (Item)"]),
-    ("a slash in a written node key",
-     {"pipeline": PIPELINE.replace("done: {type", "done/x: {type").replace("to: done", "to: done/x")},
-     ["p.yaml:11:5: invalid node key 'done/x': '/' is reserved for the nodes of module instances "
-      "('<instance>/<node>')"]),
+    ("a written key that an instance's node also has",
+     {"pipeline": PIPELINE.replace("done: {type", "stage/label: {type").replace("to: done", "to: stage/label")},
+     ["p.yaml:11:5: node key 'stage/label' is also the key of a node of module instance 'stage'; rename one"]),
     ("not a module",
      {"pipeline": PIPELINE.replace("source: modules/label-review.yaml", "source: other.yaml"),
       "other": "apiVersion: loopform/v1\nkind: Pipeline\nmetadata: {name: other}\nspec:\n"
@@ -283,5 +285,37 @@ def test_module_files_and_uses_match_the_schemas(tmp_path: Path) -> None:
     # like `${var.X}` in a pipeline, a whole `${input.X}` in a number field is the schema's exception
     jsonschema.validate(parse_text(MODULE.replace('"${input.batch}"', "10"), "m.yaml").data, module_schema)
     jsonschema.validate(parse_text(PIPELINE, "p.yaml").data, schema())
-    with pytest.raises(jsonschema.ValidationError):  # a written key has no '/'
-        jsonschema.validate(parse_text(PIPELINE.replace("done:", "a/b:"), "p.yaml").data, schema())
+    with pytest.raises(jsonschema.ValidationError):  # a use has no fields of other nodes
+        jsonschema.validate(parse_text(PIPELINE.replace("with:", "dataset: x\n      with:"), "p.yaml").data,
+                            schema())
+
+
+def test_the_marker_records_the_modules_and_a_saved_plan_goes_stale_when_one_changes(tmp_path: Path) -> None:
+    root = _tree(tmp_path, _files())
+    module = root / "pipelines/modules/label-review.yaml"
+    with open_embedded(tmp_path / "state.db") as backend:
+        planned = plan([root / "pipelines"], backend, default_project="local")
+        assert apply(planned, backend).ok
+        (created,) = planned.pipelines
+        live = backend.find_pipeline(created.project_id, "p")
+        assert live is not None
+        marker = read_marker(live)
+        assert marker is not None
+        assert marker.modules == {"modules/label-review.yaml": hashlib.sha256(module.read_bytes()).hexdigest()}
+        saved = plan([root / "pipelines"], backend, default_project="local")
+        assert stale_reasons(saved, backend) == []
+        module.write_text(MODULE + "# only a comment\n")
+        assert stale_reasons(saved, backend) == [f"spec {root / 'pipelines/p.yaml'} changed since the plan was made"]
+
+
+def test_export_of_a_pipeline_built_from_modules_is_plain_and_plans_no_change(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _tree(tmp_path, _files())
+    monkeypatch.chdir(root)
+    assert run_cli("apply", "--auto-approve", "pipelines").code == 0
+    assert run_cli("export", "-o", "exported", "p").code == 0
+    text = (root / "exported" / "p.yaml").read_text()
+    assert "type: module" not in text and "stage/label:" in text and "stage/review:" in text
+    (root / "pipelines" / "p.yaml").unlink()  # the exported file is now the pipeline's one spec
+    again = run_cli("plan", "exported")
+    assert again.code == 0 and "No changes" in again.out, again.out + again.err
