@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import jsonschema
@@ -319,3 +320,20 @@ def test_export_of_a_pipeline_built_from_modules_is_plain_and_plans_no_change(
     (root / "pipelines" / "p.yaml").unlink()  # the exported file is now the pipeline's one spec
     again = run_cli("plan", "exported")
     assert again.code == 0 and "No changes" in again.out, again.out + again.err
+
+
+def test_changing_an_input_default_of_the_example_module_updates_exactly_its_users(tmp_path: Path) -> None:
+    """The README's examples: label-review is used by two pipelines and by the three for-each ones;
+    street-labeling sets `priority` itself, so a new default reaches only the other four."""
+    shutil.copytree(REPO / "pipelines", tmp_path / "pipelines")
+    (tmp_path / ".git").mkdir()
+    with open_embedded(tmp_path / "state.db") as backend:
+        assert apply(plan([tmp_path / "pipelines"], backend), backend).ok
+        assert not plan([tmp_path / "pipelines"], backend).has_changes  # a second apply changes nothing
+        module = tmp_path / "pipelines" / "modules" / "label-review.yaml"
+        module.write_text(module.read_text().replace("default: medium,", "default: low,"))
+        changed = plan([tmp_path / "pipelines"], backend)
+    updates = {p.name: sorted(c.path for c in p.changes) for p in changed.pipelines if p.has_changes}
+    expected = ["nodes.stage/label.task.priority", "nodes.stage/review.task.priority"]
+    assert updates == {name: expected for name in
+                       ("customer-acme", "customer-globex", "customer-initech", "scan-labeling")}
