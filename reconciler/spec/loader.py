@@ -67,6 +67,10 @@ class SpecFile:
         Inline code only: a `source:` path cannot be read without a file, and is reported.
         """
         doc = SourceDocument(path=path, data=data)
+        if uses_modules(data) or (isinstance(data, dict) and for_each.FOR_EACH in data):
+            # both are read from files (a module relative to its spec); here there is none
+            return None, [SpecError("module uses and forEach need a spec file; send the expanded pipeline "
+                                    "(as `loopform export` writes it)", doc.locate(""))]
         spec, errors = _validate(doc)
         if spec is None:
             return None, errors

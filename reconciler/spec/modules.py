@@ -525,6 +525,15 @@ def expand(doc: SourceDocument, path: Path, root: Path, context: Context | None,
     spec = doc.data["spec"]
     body = expander.body(doc, spec, "/spec", path, "", (os.path.realpath(path),))
     spec = dict(spec)
+    start = spec.get("root")
+    if isinstance(start, str) and start in body.ports:  # the root is where items enter: the node behind `in`
+        entries = sorted({p.endpoint.partition(".")[0] for p in body.ports[start].values() if not p.output})
+        if len(entries) == 1:
+            spec["root"] = entries[0]
+        else:
+            expander.error(f"'{start}' is a module instance with {len(entries)} input nodes: set `root` to one "
+                           f"of its nodes ({', '.join(repr(e) for e in entries) or 'none'})",
+                           doc.locate("/spec/root"))
     spec["nodes"] = body.nodes
     if "connections" in spec or body.connections:
         spec["connections"] = body.connections

@@ -337,3 +337,25 @@ def test_changing_an_input_default_of_the_example_module_updates_exactly_its_use
     expected = ["nodes.stage/label.task.priority", "nodes.stage/review.task.priority"]
     assert updates == {name: expected for name in
                        ("customer-acme", "customer-globex", "customer-initech", "scan-labeling")}
+
+
+def test_a_spec_without_a_file_cannot_use_modules_or_for_each() -> None:
+    from reconciler.spec.loader import SpecFile
+
+    data = parse_text(PIPELINE, "p.yaml").data
+    plain = {**data, "spec": {"nodes": {"src": {"type": "dataset", "dataset": "raw"}}}}
+    assert SpecFile.from_data(plain)[1] == []
+    for body in (data, {**plain, "forEach": ["a"]}):
+        spec_file, errors = SpecFile.from_data(body)
+        assert spec_file is None
+        assert [e.message for e in errors] == ["module uses and forEach need a spec file; send the expanded "
+                                               "pipeline (as `loopform export` writes it)"]
+
+
+def test_a_root_naming_an_instance_is_the_node_behind_its_input_port(tmp_path: Path) -> None:
+    pipeline = PIPELINE.replace("spec:\n", "spec:\n  root: stage\n").replace(
+        "    - {from: src, to: stage.in}\n", "")
+    root = _tree(tmp_path, _files(pipeline=pipeline.replace("    src: {type: dataset, dataset: raw}\n", "")))
+    result = load([root / "pipelines"])
+    assert result.errors == []
+    assert result.specs[0].spec.spec.root == "stage/label"
