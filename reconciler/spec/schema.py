@@ -18,7 +18,7 @@ from typing import Any
 from reconciler import nodes
 from reconciler.spec.cron import CRON_PATTERN
 from reconciler.spec.models import DUE_DATE_PATTERN, PipelineSpec
-from reconciler.spec.modules import ModuleSpec, ModuleUse
+from reconciler.spec.module_models import ModuleSpec, ModuleUse
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
