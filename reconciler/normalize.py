@@ -130,7 +130,22 @@ def _port_essence(port: dict[str, Any], owned_cosmetics: Iterable[str]) -> dict[
     return out
 
 
-def _node_essence(node: dict[str, Any], key: str, owned: frozenset[str]) -> dict[str, Any]:
+def _owned_cosmetics(owned: frozenset[str]) -> dict[str, tuple[str, ...]]:
+    """`nodes.<key>.<io>.<port>` -> the cosmetic port fields the spec sets there, in
+    `_PORT_COSMETIC` order; read from `owned` once per essence, not tried for every port (most
+    specs set none)."""
+    found: dict[str, tuple[str, ...]] = {}
+    for c in _PORT_COSMETIC:
+        suffix = f".{c}"
+        for path in owned:
+            if path.endswith(suffix):
+                port = path[: -len(suffix)]
+                found[port] = (*found.get(port, ()), c)
+    return found
+
+
+def _node_essence(node: dict[str, Any], key: str, owned: frozenset[str],
+                  port_names: dict[str, list[str]], cosmetics: dict[str, tuple[str, ...]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     # Names the platform generates at install for some types (a code node's service): never compared.
     kind = for_platform(node.get("type"))
@@ -172,10 +187,9 @@ def _node_essence(node: dict[str, Any], key: str, owned: frozenset[str]) -> dict
         out[field] = value
     for io in ("inputs", "outputs"):
         ports = node.get(io) or []
-        names = _port_names(ports)
+        names = port_names[io]
         out[io] = {
-            name: _port_essence(p, [c for c in _PORT_COSMETIC
-                                    if f"nodes.{key}.{io}.{name}.{c}" in owned] if owned else ())
+            name: _port_essence(p, cosmetics.get(f"nodes.{key}.{io}.{name}", ()) if cosmetics else ())
             for name, p in zip(names, ports)
         }
     return out
@@ -242,12 +256,13 @@ def essence(doc: Pipeline, *, keys: Mapping[str, str], owned: frozenset[str] = f
 
     nodes: dict[str, dict[str, Any]] = {}
     port_name: dict[tuple[str, str], str] = {}  # (node id, port id) -> port name
+    cosmetics = _owned_cosmetics(owned)
     for node in wire.get("nodes", []):
         key = keys[node["id"]]
-        nodes[key] = _node_essence(node, key, owned)
+        names = {io: _port_names(node.get(io) or []) for io in ("inputs", "outputs")}
+        nodes[key] = _node_essence(node, key, owned, names, cosmetics)
         for io in ("inputs", "outputs"):
-            ports = node.get(io) or []
-            for name, p in zip(_port_names(ports), ports):
+            for name, p in zip(names[io], node.get(io) or []):
                 port_name[(node["id"], p.get("portId", ""))] = name
 
     connections: dict[str, dict[str, Any]] = {}

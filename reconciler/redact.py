@@ -32,7 +32,6 @@ import threading
 from collections.abc import Iterable
 from typing import Any, TextIO
 from urllib.parse import quote, quote_plus
-from xml.sax.saxutils import escape as xml_escape
 
 from reconciler.secret_paths import MIN_SECRET
 from reconciler.terminal import Terminal
@@ -40,9 +39,11 @@ from reconciler.terminal import Terminal
 SENSITIVE = "(sensitive)"
 # In saved plans a secret becomes `(sensitive:NAME)`, so that apply can put the value back.
 def forms(secret: str) -> list[str]:
-    # The renderers' escapings, loaded once there is a secret: validate needs no renderer.
-    from reconciler.render.graph import mermaid_text
-    from reconciler.render.markdown import markdown_cell
+    # The renderers' escapings, loaded once there is a secret: validate needs no renderer (nor
+    # saxutils, which imports urllib.request, http.client and ssl).
+    from xml.sax.saxutils import escape as xml_escape
+
+    from reconciler.render.escaping import markdown_cell, mermaid_text
 
     # JSON-escaped up to three times: a filter (a JSON string) in an API error's JSON message
     # quoted by an apply event's JSON line.

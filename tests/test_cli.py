@@ -73,7 +73,7 @@ def test_version_help_and_validate_load_only_what_they_run(tmp_path: Path) -> No
     (tmp_path / "pipelines").mkdir()
     spec = Path(__file__).parent.parent / "examples"
     heavy = ("requests", "urllib3", "reconciler.client", "reconciler.server", "reconciler.render",
-             "reconciler.apply", "reconciler.planner", "sqlite3")
+             "reconciler.apply", "reconciler.planner", "sqlite3", "urllib.request", "http.client", "ssl")
     for argv, expected in ((["--version"], 0), (["--help"], 0), ([], 0), (["validate", str(spec)], 0)):
         code, modules = _modules_after(argv, tmp_path)
         assert code == expected, argv
@@ -83,6 +83,38 @@ def test_version_help_and_validate_load_only_what_they_run(tmp_path: Path) -> No
         verbs = sorted(m for m in modules if m.startswith("reconciler.commands.") and
                        not m.rsplit(".", 1)[1].startswith("_"))
         assert verbs == (["reconciler.commands.validate"] if argv[:1] == ["validate"] else []), argv
+
+
+def test_validate_builds_no_api_document_model(tmp_path: Path) -> None:
+    # The API's document models (reconciler.document) are built on first use: validate imports
+    # them for their constants but never validates a live document.
+    spec = Path(__file__).parent.parent / "pipelines"
+    script = ("import sys, pydantic\n"
+              "from reconciler.cli import main\n"
+              "from reconciler import document\n"
+              "code = main(['validate', sys.argv[1]])\n"
+              "built = [n for n, v in vars(document).items() if isinstance(v, type)\n"
+              "         and issubclass(v, pydantic.BaseModel) and v.__pydantic_complete__]\n"
+              "print(built)\n"
+              "sys.exit(code)\n")
+    run = subprocess.run([sys.executable, "-c", script, str(spec)], capture_output=True, text=True, cwd=tmp_path,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == "[]"
+
+
+def test_a_plan_with_a_token_loads_no_graph_renderer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The token is redacted in every form a renderer could print it in; the escapings live
+    # apart from the renderers, so a text plan does not load the graph renderer and its models.
+    from harness import isolate, serve_for_cli
+
+    isolate(tmp_path, monkeypatch)
+    spec = Path(__file__).parent.parent / "pipelines" / "nightly-quality.yaml"
+    with serve_for_cli(tmp_path / "state.db", monkeypatch):
+        code, modules = _modules_after(["plan", str(spec)], tmp_path)
+    assert code == 0
+    assert {"reconciler.planner", "reconciler.redact"} <= modules
+    assert not {"reconciler.render.graph", "reconciler.render.markdown"} & modules
 
 
 def test_every_verb_in_the_table_builds_its_parser() -> None:

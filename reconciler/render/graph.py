@@ -52,6 +52,7 @@ from reconciler.render.picture import (
     Point,
     Route,
 )
+from reconciler.render.escaping import mermaid_text
 
 
 class GraphNode(BaseModel):
@@ -161,11 +162,6 @@ _MERMAID_CLASSES = (
 _EDGE_STYLE = {Mark.ADDED: "stroke:#1a7f37,stroke-width:2px",
                Mark.REMOVED: "stroke:#cf222e,stroke-width:2px,stroke-dasharray:4 3",
                Mark.CHANGED: "stroke:#9a6700,stroke-width:2px"}
-
-
-def mermaid_text(text: str) -> str:
-    # Inside a quoted Mermaid label only `"` and the entity introducer need escaping.
-    return text.replace("#", "#35;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
 
 
 def render_mermaid(graph: PipelineGraph) -> str:

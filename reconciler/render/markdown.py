@@ -8,16 +8,13 @@ from __future__ import annotations
 import re
 
 from reconciler.plan import PipelineChange, Plan, steps_text
+from reconciler.render.escaping import markdown_cell
 from reconciler.render.graph import pipeline_graph, render_mermaid
 from reconciler.render.text import NO_CHANGES, prune_notes, render_pipeline, summary_line
 from reconciler.terminal import Terminal
 
 MAX_CHARS = 60_000
 _PLAIN = Terminal(out=None, err=None, colour=False, unicode=True)  # type: ignore[arg-type]
-
-
-def markdown_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 _CHANGE_LINE = re.compile(r"^    ([+~-]) ")

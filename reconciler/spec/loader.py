@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from reconciler import collector
 from reconciler.errors import Location, SpecError
 from reconciler.interpolate import Context, interpolate
 from reconciler.interpolate import Result as Interpolated
@@ -212,27 +213,37 @@ def project_root(spec_path: Path) -> Path:
     return start
 
 
-def _inside(target: Path, root: Path) -> bool:
-    """Whether `target`, all links followed, lies in `root`."""
-    return Path(os.path.realpath(target)).is_relative_to(os.path.realpath(root))
+class _Roots:
+    """Each spec directory's project root (`project_root`) and its real path, worked out once per
+    `load()`: the files of one directory all share them, and each costs a walk up the tree."""
+
+    def __init__(self) -> None:
+        self._known: dict[Path, tuple[Path, Path]] = {}
+
+    def of(self, spec_path: Path) -> tuple[Path, Path]:
+        directory = spec_path.parent
+        found = self._known.get(directory)
+        if found is None:
+            root = project_root(spec_path)
+            found = self._known[directory] = (root, Path(os.path.realpath(root)))
+        return found
 
 
-def _in_git_directory(source: str, target: Path, root: Path) -> bool:
-    """Whether `source` names, or its links lead to, a path with a `.git` component (any case:
-    file systems that ignore case open `.GIT/config` as `.git/config`)."""
-    real = Path(os.path.realpath(target))
-    real_root = Path(os.path.realpath(root))
+def _in_git_directory(source: str, real: Path, real_root: Path) -> bool:
+    """Whether `source` names, or its links lead to (`real`, all links followed), a path with a
+    `.git` component (any case: file systems that ignore case open `.GIT/config` as `.git/config`)."""
     inside = real.relative_to(real_root).parts if real.is_relative_to(real_root) else real.parts
     return any(part.casefold() == ".git" for part in (*Path(source).parts, *inside))
 
 
-def _tracked(target: Path, root: Path) -> bool:
-    """Whether git tracks `target`, when `root` is a git working tree (True when it is not, or git
-    cannot tell: the warning is about files a repository leaves out)."""
+def _tracked(real: Path, root: Path) -> bool:
+    """Whether git tracks the file at `real` (all links followed), when `root` is a git working
+    tree (True when it is not, or git cannot tell: the warning is about files a repository leaves
+    out)."""
     if not os.path.lexists(root / ".git"):
         return True
     tracked = _tracked_files(str(root), _index_stamp(root))
-    return tracked is None or os.path.realpath(target) in tracked
+    return tracked is None or str(real) in tracked
 
 
 def _index_stamp(root: Path) -> float:
@@ -254,7 +265,8 @@ def _tracked_files(root: str, stamp: float) -> frozenset[str] | None:
                      for name in listed.split(b"\0") if name)
 
 
-def _read_code(spec_path: Path, key: str, ref: CodeRef, doc: SourceDocument) -> tuple[str | None, bytes]:
+def _read_code(spec_path: Path, key: str, ref: CodeRef, doc: SourceDocument,
+               roots: _Roots) -> tuple[str | None, bytes]:
     if ref.inline is not None:
         return ref.inline, ref.inline.encode()
     assert ref.source is not None
@@ -268,8 +280,9 @@ def _read_code(spec_path: Path, key: str, ref: CodeRef, doc: SourceDocument) -> 
     # The code is uploaded to the platform and shown in plan diffs (PR comments): a spec in a pull
     # request must not be able to read, say, the CI runner's credentials through `../../..`, nor
     # the repository's own `.git/config` (where actions/checkout leaves the CI token).
-    root = project_root(spec_path)
-    if _in_git_directory(source, target, root):
+    root, real_root = roots.of(spec_path)
+    real = Path(os.path.realpath(target))
+    if _in_git_directory(source, real, real_root):
         doc.errors.append(
             SpecError(
                 f"code source file '{source}' is inside a .git directory (git's own files, "
@@ -278,7 +291,7 @@ def _read_code(spec_path: Path, key: str, ref: CodeRef, doc: SourceDocument) -> 
             )
         )
         return None, b""
-    if not _inside(target, root):
+    if not real.is_relative_to(real_root):
         doc.errors.append(
             SpecError(
                 f"code source file '{source}' is outside the project ({root}); keep code "
@@ -295,7 +308,7 @@ def _read_code(spec_path: Path, key: str, ref: CodeRef, doc: SourceDocument) -> 
             SpecError(f"code source file '{source}': {reason}", doc.locate(pointer))
         )
         return None, b""
-    if not _tracked(target, root):
+    if not _tracked(real, root):
         doc.errors.append(
             SpecError(
                 f"code source file '{source}' is not tracked by git: a fresh checkout (CI) does not "
@@ -327,8 +340,9 @@ def _foreign_project(spec: PipelineSpec, context: Context, doc: SourceDocument) 
 Loaded = tuple[SpecFile | None, Salvage | None, list[SpecError]]
 
 
-def load_file(path: Path, *, context: Context | None = None) -> list[Loaded]:
-    """One spec file (one entry per pipeline it defines, see reconciler.spec.for_each): parse, interpolate `${...}`, validate, read its code files. Graph checks are
+def load_file(path: Path, *, context: Context | None = None, roots: _Roots | None = None) -> list[Loaded]:
+    """One spec file (one entry per pipeline it defines, see reconciler.spec.for_each): parse,
+    interpolate `${...}`, validate, read its code files. Graph checks are
     not run here.
 
     With schema errors, the SpecFile returned (if any) holds the salvaged rest of the spec, for
@@ -342,9 +356,10 @@ def load_file(path: Path, *, context: Context | None = None) -> list[Loaded]:
     if is_module_document(doc.data):  # its values are checked where it is used, with that use's inputs
         return [(None, None, errors + module_file_errors(doc))]
     entries, problems = for_each.expand(doc)
+    roots = roots or _Roots()
     if entries is None:
-        return [_load_document(path, doc, raw, errors, context)]
-    loaded = [_load_document(path, entry.doc, raw, [], context, entry.digest) for entry in entries]
+        return [_load_document(path, doc, raw, errors, context, roots)]
+    loaded = [_load_document(path, entry.doc, raw, [], context, roots, entry.digest) for entry in entries]
     # A saved plan records one digest per spec file (planfile): every entry carries the file's,
     # made of all the entries' own, so that a change to any of them is a change to the file.
     whole = hashlib.sha256("\0".join(sorted(sf.digest for sf, _, _ in loaded if sf is not None)).encode())
@@ -354,7 +369,7 @@ def load_file(path: Path, *, context: Context | None = None) -> list[Loaded]:
 
 
 def _load_document(path: Path, doc: SourceDocument, raw: bytes, errors: list[SpecError],
-                   context: Context | None, each: str = "") -> Loaded:
+                   context: Context | None, roots: _Roots, each: str = "") -> Loaded:
     # Interpolate before validation so the models see the values the spec will be applied with.
     # A file without `${` (nor a backslash escape that could spell one) has nothing to replace.
     may_refer = b"${" in raw or b"\\" in raw
@@ -363,7 +378,7 @@ def _load_document(path: Path, doc: SourceDocument, raw: bytes, errors: list[Spe
     errors.extend(interpolated.errors)
     expansion = None
     if uses_modules(doc.data):
-        expansion = expand(doc, path, project_root(path), context, _shown)
+        expansion = expand(doc, path, roots.of(path)[0], context, _shown)
         errors.extend(expansion.errors)
     spec, problems = _validate(doc)
     # Offline, a value that is one whole reference (`batchSize: ${var.batch}`) has no known type
@@ -399,7 +414,7 @@ def _load_document(path: Path, doc: SourceDocument, raw: bytes, errors: list[Spe
         node = spec.spec.nodes[key]
         ref = node_type(node).code(node)
         if ref is not None:
-            text, data = _read_code(path, key, ref, doc)
+            text, data = _read_code(path, key, ref, doc, roots)
             if text is not None:
                 code[key] = text
             digest.update(f"\0{key}\0".encode() + data)
@@ -419,11 +434,17 @@ def load(paths: Sequence[Path], *, context: Context | None = None) -> LoadResult
     `specs` holds only files without schema errors; a file with schema errors is still checked
     as far as possible (see `reconciler.spec.salvage`), so that one run reports everything.
     """
-    files, errors = discover([Path(p) for p in paths])
+    with collector.paused():  # every spec stays loaded to the end (see reconciler.collector)
+        return _load_all([Path(p) for p in paths], context)
+
+
+def _load_all(paths: list[Path], context: Context | None) -> LoadResult:
+    files, errors = discover(paths)
     result = LoadResult(errors=errors, files=len(files))
     named: list[SpecFile] = []  # files whose pipeline identity is known, salvaged ones too
+    roots = _Roots()
     for path in files:
-        for spec_file, salvaged, problems in load_file(path, context=context):
+        for spec_file, salvaged, problems in load_file(path, context=context, roots=roots):
             result.errors.extend(problems)
             if spec_file is None:
                 continue

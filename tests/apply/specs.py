@@ -24,6 +24,17 @@ def plan_for(specs: Path, backend: Backend, *, prune: bool = False) -> Plan:
                      spec_set=find_spec_set(specs.parent, [specs]))
 
 
+def many_pipelines(into: Path, copies: int) -> Path:
+    """The examples (datasets, recipes, models, services, members) `copies` times over."""
+    specs = copy_examples(into)
+    for original in sorted(specs.glob("*.yaml")):
+        text = original.read_text()
+        name = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("  name:"))
+        for i in range(1, copies):
+            (specs / f"{original.stem}-{i}.yaml").write_text(text.replace(f"  name: {name}\n", f"  name: {name}-{i}\n", 1))
+    return specs
+
+
 def spec_names(specs: Path) -> list[str]:
     return sorted(s.spec.metadata.name for s in load([specs]).specs)
 

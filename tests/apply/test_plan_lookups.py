@@ -7,26 +7,15 @@ from collections import Counter
 from pathlib import Path
 
 from faultkit import FaultInjector
-from specs import copy_examples, plan_for
+from specs import many_pipelines, plan_for
 
 from reconciler.apply import apply_plan
 from reconciler.client import RestBackend
 from reconciler.server.testing import ServerHandle
 
 
-def _many_pipelines(tmp_path: Path, copies: int) -> Path:
-    """The examples (datasets, recipes, models, services, members) `copies` times over."""
-    specs = copy_examples(tmp_path)
-    for original in sorted(specs.glob("*.yaml")):
-        text = original.read_text()
-        name = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("  name:"))
-        for i in range(1, copies):
-            (specs / f"{original.stem}-{i}.yaml").write_text(text.replace(f"  name: {name}\n", f"  name: {name}-{i}\n", 1))
-    return specs
-
-
 def test_a_no_change_plan_looks_each_kind_up_once(tmp_path: Path, server: ServerHandle, backend: RestBackend) -> None:
-    specs = _many_pipelines(tmp_path, copies=10)
+    specs = many_pipelines(tmp_path, copies=10)
     assert apply_plan(plan_for(specs, backend), backend).ok
     log = server.control_plane.request_log
     log.clear()
@@ -51,7 +40,7 @@ def test_a_no_change_plan_looks_each_kind_up_once(tmp_path: Path, server: Server
 def test_names_not_found_by_the_batch_are_not_asked_again(tmp_path: Path, server: ServerHandle,
                                                           backend: RestBackend) -> None:
     # A fresh sandbox: every name is unknown, and is planned as a provision after one query per kind.
-    specs = _many_pipelines(tmp_path, copies=3)
+    specs = many_pipelines(tmp_path, copies=3)
     backend.project("local")
     log = server.control_plane.request_log
     log.clear()
@@ -66,7 +55,7 @@ def test_names_not_found_by_the_batch_are_not_asked_again(tmp_path: Path, server
 
 def test_a_server_refusing_a_batch_query_is_asked_name_by_name(tmp_path: Path, server: ServerHandle,
                                                                backend: RestBackend, faults: FaultInjector) -> None:
-    specs = _many_pipelines(tmp_path, copies=2)
+    specs = many_pipelines(tmp_path, copies=2)
     assert apply_plan(plan_for(specs, backend), backend).ok
     faults.add("POST", r"/datasets/query$", "status", status=400)  # the batch, not the single lookups after it
 

@@ -43,6 +43,26 @@ def test_digest_covers_code_files(tmp_path: Path) -> None:
     assert load([tmp_path]).specs[0].digest != first
 
 
+def test_one_load_finds_each_directory_s_project_root_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every code file is checked against its spec's project root; the specs of one directory
+    # share it, and each lookup walks up the tree.
+    import reconciler.spec.loader as loader
+
+    spec_text = (REPO / "pipelines" / "video-frames.yaml").read_text()
+    (tmp_path / "snippets").mkdir()
+    (tmp_path / "snippets" / "cut_frames.py").write_text("def run(item):\n    return item\n")
+    for i in range(3):
+        (tmp_path / f"video-{i}.yaml").write_text(spec_text.replace("name: video-frames", f"name: video-{i}", 1))
+    looked_up: list[Path] = []
+    real_project_root = loader.project_root
+    monkeypatch.setattr(loader, "project_root", lambda path: looked_up.append(path) or real_project_root(path))
+
+    result = load([tmp_path])
+
+    assert result.errors == [] and sorted(s.code["cut-frames"] for s in result.specs) == ["def run(item):\n    return item\n"] * 3
+    assert len(looked_up) == 1
+
+
 def test_onboarding_example_shape() -> None:
     (spec_file,) = load([REPO / "pipelines" / "video-frames.yaml"]).specs
     spec = spec_file.spec
