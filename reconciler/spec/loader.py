@@ -54,6 +54,9 @@ class SpecFile:
     # The module files that built it (path relative to the spec's directory -> sha256 of the file),
     # see reconciler.spec.modules.
     modules: dict[str, str] = field(default_factory=dict)
+    # connection pointer -> how its ends were written, where they name module ports (see
+    # reconciler.spec.modules.Expansion.through): the graph checks name the expanded ends
+    through: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def locate(self, pointer: str) -> Location:
         """File location of a JSON pointer into the spec (its nearest located ancestor)."""
@@ -420,7 +423,8 @@ def _load_document(path: Path, doc: SourceDocument, raw: bytes, errors: list[Spe
             digest.update(f"\0{key}\0".encode() + data)
     errors.extend(doc.errors)
     spec_file = SpecFile(path=path, spec=spec, digest=digest.hexdigest(), code=code, source=doc,
-                         modules={k: v for k, v in modules.items() if "\0" not in k})
+                         modules={k: v for k, v in modules.items() if "\0" not in k},
+                         through=expansion.through if expansion is not None else {})
     return spec_file, salvaged, errors
 
 
@@ -469,7 +473,10 @@ def file_errors(spec_file: SpecFile, salvaged: Salvage | None = None) -> list[Sp
     for finding in spec_findings(spec_file.spec):
         kept = salvaged.keep(finding) if salvaged is not None else finding
         if kept is not None:
-            errors.append(SpecError(kept.message, spec_file.locate(kept.pointer), severity=kept.severity))
+            connection = "/".join(kept.pointer.split("/")[:4])  # /spec/connections/N
+            through = spec_file.through.get(connection)
+            message = f"{kept.message} ({through})" if through else kept.message
+            errors.append(SpecError(message, spec_file.locate(kept.pointer), severity=kept.severity))
     return errors
 
 

@@ -67,6 +67,9 @@ class Expansion:
 
     grafts: dict[str, Graft] = field(default_factory=dict)
     modules: dict[str, str] = field(default_factory=dict)
+    # expanded connection pointer -> how its ends were written (`'stage.in' is 'stage/label'`), for
+    # the graph checks' messages, which see only the expanded ends
+    through: dict[str, str] = field(default_factory=dict)
     errors: list[SpecError] = field(default_factory=list)
 
 
@@ -154,6 +157,10 @@ class _Expander:
                 continue
             rewired = self.rewire(doc, connection, pointer, ports, via)
             if rewired is not None:
+                if not via:  # the spec's own connection: say which written ports its ends stand for
+                    through = _through(connection, rewired)
+                    if through:
+                        self.out.through[f"/spec/connections/{len(own)}"] = through
                 own.append(rewired)
                 own_origin.append(Graft(doc, pointer, via))
         return _Body(nodes, own + connections, node_origin, own_origin + connection_origin, ports, broken)
@@ -364,6 +371,14 @@ def _unresolved(value: Any, context: Context | None) -> bool:
     from reconciler.spec.values import is_reference
 
     return context is None and is_reference(value)
+
+
+def _through(written: dict[str, Any], rewired: dict[str, Any]) -> str:
+    def ends(connection: dict[str, Any]) -> list[Any]:
+        targets = connection.get("to")
+        return [connection.get("from"), *(targets if isinstance(targets, list) else [targets])]
+
+    return "; ".join(f"'{a}' is '{b}'" for a, b in zip(ends(written), ends(rewired), strict=True) if a != b)
 
 
 def _touches(connection: Any, keys: set[str]) -> bool:

@@ -189,7 +189,8 @@ MODULE_CASES = [
      {"pipeline": PIPELINE.replace("src: {type: dataset, dataset: raw}",
                                    "src: {type: code, code: 'print(1)', outputs: [{name: n, type: String}]}")
       .replace("from: src,", "from: src.n,")},
-     ["p.yaml:13:21: port type mismatch: 'src.n' (String) cannot feed 'stage/label.item' (Item)"]),
+     ["p.yaml:13:21: port type mismatch: 'src.n' (String) cannot feed 'stage/label.item' (Item) "
+      "('stage.in' is 'stage/label')"]),
     ("a written key that an instance's node also has",
      {"pipeline": PIPELINE.replace("done: {type", "stage/label: {type").replace("to: done", "to: stage/label")},
      ["p.yaml:11:5: node key 'stage/label' is also the key of a node of module instance 'stage'; rename one"]),
