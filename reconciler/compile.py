@@ -200,8 +200,12 @@ def compile_spec(
     spec_set: str | None = None,
     spec_path: str | None = None,
     secrets: Mapping[str, str] | None = None,
+    modules: Mapping[str, str] | None = None,
 ) -> CompiledPipeline:
     """The desired document for `spec_file` in project `project_id`, matched against `live`.
+
+    `modules` (module file -> sha256, `SpecFile.modules`) go into the marker: which module versions
+    built the pipeline.
 
     `spec_set` / `spec_path` (the spec set's identity, the file's path in it) go into the marker:
     they say who may prune the pipeline (reconciler.spec_set). `secrets` (name -> value, as
@@ -340,7 +344,8 @@ def compile_spec(
     # terms of the apply that wrote them, so a later spec edit never reads as drift.
     marker = Marker(nodes=keys, resetToken=token, specDigest=essence_digest(owned_ess, sections), sections=sections,
                     owned=sorted(owned), status=body.status, specSet=spec_set, specPath=spec_path,
-                    pipelineId=live.id if live else None, secrets=secret_templates(owned_ess, secrets or {}))
+                    pipelineId=live.id if live else None, secrets=secret_templates(owned_ess, secrets or {}),
+                    modules=dict(modules) if modules else None)
     desired = with_marker(desired, marker, live=live)
     return CompiledPipeline(desired=desired, provisions=list(ctx.provisions.values()), owned=frozenset(owned),
                             keys=keys, status=body.status, reset_token=body.resetToken, essence=owned_ess,

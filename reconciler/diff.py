@@ -287,7 +287,9 @@ def diff_pipeline(
         # recorded by apply after the pause or resume. The spec file's path alone is not worth a
         # write (planning an exported copy of the spec must show no changes): it rides along with
         # the next update, and until then a subset prune errs on the side of leaving it alone.
-        skip = {"sections", "resetToken", "nodes", "specPath"} | ({"status"} if status_actions else set())
+        # So do the module digests: a module edit that changes nothing here (a comment) is no
+        # reason to write, and an exported copy (plain, no modules) plans no change.
+        skip = {"sections", "resetToken", "nodes", "specPath", "modules"} | ({"status"} if status_actions else set())
         before_m = live_marker.model_dump(exclude=skip)
         after_m = desired_marker.model_dump(exclude=skip)
         stale = sorted(k for k in after_m if before_m.get(k) != after_m[k])

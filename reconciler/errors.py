@@ -56,6 +56,9 @@ class Location:
     line: int = 1
     col: int = 1
     pointer: str = ""  # JSON pointer of the offending key, e.g. /spec/nodes/label-a/task/recipe
+    # For a line of a module file: the use that brought it into the spec being checked (named in
+    # the message, since the same module line may be reached from many pipelines).
+    via: str = ""
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}:{self.col}"
@@ -65,6 +68,8 @@ class SpecError(LoopformError):
     """A problem in a spec file, at a location."""
 
     def __init__(self, message: str, location: Location, *, severity: str = "error") -> None:
+        if location.via and location.via not in message:
+            message = f"{message} (in the module used by {location.via})"
         super().__init__(message)
         self.location = location
         self.severity = severity  # "error" | "warning"

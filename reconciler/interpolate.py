@@ -23,6 +23,7 @@ loopform.yaml `variables:` (`{env: NAME, secret: false}`).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 from collections.abc import Callable, Mapping
@@ -197,6 +198,50 @@ def interpolate(data: Any, context: Context | None, locate: Callable[[str], Loca
     return Result(data=out, errors=errors, digest=digest)
 
 
+def substitute(data: Any, namespace: str, lookup: Callable[[str], Any],
+               unknown: Callable[[str, str], SpecError]) -> tuple[Any, list[SpecError]]:
+    """Replace `${<namespace>.NAME}` in every string value of `data` (not mutated) by `lookup(NAME)`,
+    before `interpolate` (which knows only `var` and `env`) runs: a module's `${input.*}`, a
+    for-each's `${each.*}`. As in `interpolate`, a value that is one whole reference takes the value
+    with its type, and `$${` is left for `interpolate` to unescape. `lookup` raises KeyError for a
+    name it does not know; `unknown(reference, pointer)` makes that error."""
+    pattern = re.compile(r"\$\$\{|\$\{\s*" + re.escape(namespace) + r"\.([A-Za-z_][A-Za-z0-9_.-]*)\s*\}")
+    errors: list[SpecError] = []
+    missing = object()
+
+    def value(match: re.Match[str], pointer: str) -> Any:
+        try:
+            return lookup(match.group(1))
+        except KeyError:
+            errors.append(unknown(match.group(0), pointer))
+            return missing
+
+    def string(text: str, pointer: str) -> Any:
+        whole = pattern.fullmatch(text)
+        if whole and whole.group(1) is not None:
+            found = value(whole, pointer)
+            return text if found is missing else copy.deepcopy(found)
+
+        def replace(match: re.Match[str]) -> str:
+            if match.group(1) is None:
+                return match.group(0)
+            found = value(match, pointer)
+            return match.group(0) if found is missing else _text(found)
+
+        return pattern.sub(replace, text)
+
+    def walk(node: Any, pointer: str) -> Any:
+        if isinstance(node, str):
+            return string(node, pointer) if "${" in node else node
+        if isinstance(node, dict):
+            return {k: walk(v, f"{pointer}/{_escape(str(k))}") for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, f"{pointer}/{i}") for i, v in enumerate(node)]
+        return node
+
+    return walk(data, ""), errors
+
+
 class _Unresolved:
     pass
 
@@ -204,7 +249,7 @@ class _Unresolved:
 _UNRESOLVED: Any = _Unresolved()
 
 
-def _text(value: Scalar) -> str:
+def _text(value: Any) -> str:
     if isinstance(value, bool):  # YAML spelling, not Python's
         return "true" if value else "false"
     return str(value)

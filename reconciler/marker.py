@@ -12,7 +12,8 @@ A pipeline Loopform manages carries a variable named `MARKER_VARIABLE` ("loopfor
      "specSet": "<identity of the spec set>",          # who may prune it (see `spec_set`)
      "specPath": "<spec file, relative to the spec set's root>",
      "pipelineId": "<id of the pipeline it was written for>",   # a copy carries another's
-     "secrets": {"/nodes/<key>/metadata/...": "Bearer ${env.TOKEN}"}}   # where secrets sit
+     "secrets": {"/nodes/<key>/metadata/...": "Bearer ${env.TOKEN}"},   # where secrets sit
+     "modules": {"<module file, relative to the spec's directory>": "<sha256 of the file>"}}
 
 Stored on the pipeline itself so CI needs no state file; only marked pipelines are ever pruned,
 and only by the spec set that wrote the marker for that very pipeline (`owned_by`).
@@ -49,6 +50,8 @@ class Marker(BaseModel):
     pipelineId: str | None = None
     # essence JSON pointer -> the string there with each secret as its ${...} reference
     secrets: dict[str, str] = Field(default_factory=dict)
+    # the module files the spec was built from, as applied (None: none, or an older marker)
+    modules: dict[str, str] | None = None
 
     def node_key_by_id(self) -> dict[str, str]:
         return {node_id: key for key, node_id in self.nodes.items()}
@@ -78,7 +81,8 @@ def owned_by(live: Pipeline, marker: Marker | None, spec_set: str | None) -> boo
 
 
 def marker_value(marker: Marker) -> dict[str, Any]:
-    return marker.model_dump(mode="json")
+    # `modules` came later and is written only by specs built from modules: other markers stay as they were
+    return marker.model_dump(mode="json", exclude={"modules"} if marker.modules is None else None)
 
 
 def with_marker(doc: Pipeline, marker: Marker, *, live: Pipeline | None = None) -> Pipeline:

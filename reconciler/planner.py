@@ -10,7 +10,7 @@ two specs for one pipeline) is collected and raised together as `SpecErrors`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +40,9 @@ class PlannedSpec(SpecSource, Protocol):
 
     @property
     def digest(self) -> str: ...
+
+    @property
+    def modules(self) -> Mapping[str, str]: ...
 
 
 @dataclass
@@ -139,7 +142,8 @@ def _make_plan(
             try:
                 compiled = compile_spec(sf, project_id=project.id, resolver=resolver, live=live,
                                         project_name=project.name, spec_set=spec_set.identity,
-                                        spec_path=spec_set.member_path(sf.path), secrets=secrets)
+                                        spec_path=spec_set.member_path(sf.path), secrets=secrets,
+                                        modules=sf.modules)
             except SpecErrors as exc:
                 errors.extend(exc.errors)
                 continue

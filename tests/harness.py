@@ -4,6 +4,7 @@
 - `isolate(path, monkeypatch)`: a working directory with no Loopform/Dataloop settings inherited.
 - `serve_for_cli(db, monkeypatch)`: a served control plane that the CLI selects through the environment.
 - dtlpy: `import_dtlpy`, `point_dtlpy` (-> `DtlpySdk`) and `items_of` for its paged listings.
+- `copy_examples(into, reuse=False)`: the repository's example specs, as `into/pipelines`.
 - `Drain(stream)`: a subprocess's output read in a thread, awaited with a deadline (`wait_for`), so a
   child that hangs without printing fails the test instead of hanging it.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import io
 import itertools
 import os
+import shutil
 import sys
 import threading
 from collections.abc import Iterator
@@ -167,3 +169,22 @@ class Drain:
             if not self._changed.wait_for(lambda: self._ended, timeout=deadline):
                 pytest.fail(f"the output did not end within {deadline:g}s; so far: {''.join(self._lines)!r}")
             return "".join(self._lines)
+
+
+REPO_EXAMPLES = Path(__file__).resolve().parents[1] / "pipelines"
+# The examples of modules and for-each. The apply-mechanics suites (faults, processes, lookups,
+# the gitops recipes) count requests and pipelines on the three plain examples; the reuse examples
+# have their own tests (tests/spec/test_modules.py, test_for_each.py) and the README flow's.
+REUSE_EXAMPLES = ("modules", "street-labeling.yaml", "scan-labeling.yaml", "per-customer.yaml")
+
+
+def copy_examples(into: Path, *, reuse: bool = False) -> Path:
+    """`pipelines/` under `into`: the example specs, with the module and for-each ones if `reuse`."""
+    target = into / "pipelines"
+
+    def skipped(directory: str, names: list[str]) -> set[str]:
+        at_top = Path(directory) == REPO_EXAMPLES
+        return {n for n in names if at_top and n in REUSE_EXAMPLES}
+
+    shutil.copytree(REPO_EXAMPLES, target, ignore=None if reuse else skipped)
+    return target

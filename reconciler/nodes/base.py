@@ -103,6 +103,10 @@ class CodeRef:
     source: str | None
 
 
+# How the platform's 400 messages begin.
+INVALID_INPUT = "Invalid input specified"
+
+
 # -- running a node locally (the execution engine calls `NodeType.run`) ------------------------
 
 
@@ -200,6 +204,12 @@ class NodeType:
     def install_findings(self, key: str, node: AnyNode, base: str, graph: GraphFacts) -> list[Finding]:
         """What the platform refuses when it installs this node in its graph."""
         return []
+
+    def install_refusal(self, node: Node, *, targeted: bool) -> str | None:
+        """The platform's own message when it refuses to install this live node (`targeted`: a
+        connection comes in), or None: what the local control plane answers at install, the
+        platform-side twin of `install_findings`."""
+        return None
 
     def names(self, node: AnyNode) -> list[tuple[ResourceKind, str]]:
         """The names `to_platform` resolves (so a resolver can fetch them in one batch)."""

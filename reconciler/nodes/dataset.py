@@ -17,6 +17,7 @@ from reconciler.nodes.base import (
     PIPELINE_UTILS,
     CompileContext,
     ExportContext,
+    INVALID_INPUT,
     GraphFacts,
     NodeType,
     PlatformParts,
@@ -125,6 +126,16 @@ class Dataset(NodeType):
                 "platform refuses to install it with an incoming connection",
             ))
         return findings
+
+    def install_refusal(self, node: Node, *, targeted: bool) -> str | None:
+        metadata = node.metadata
+        if not metadata.get("datasetId") and not metadata.get("variableDataset"):
+            return f'{INVALID_INPUT}, Failed to install pipeline: node "{node.name}" must have a datasetId'
+        load = metadata.get("triggerToPipeline")
+        if isinstance(load, dict) and load.get("active") is True and targeted:
+            return (f'{INVALID_INPUT}, Failed to install pipeline: node "{node.name}" loads existing '
+                    "data and cannot have an incoming connection")
+        return None
 
     def to_platform(self, key: str, node: AnyNode, ctx: CompileContext) -> PlatformParts:
         assert isinstance(node, DatasetNode)

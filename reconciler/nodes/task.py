@@ -205,12 +205,32 @@ def _workload(value: Any) -> Any:
     return None
 
 
+def pulling_problem(system: dict[str, Any]) -> str | None:
+    """What is wrong with a pulling task's batch settings as the platform stores them
+    (`metadata.system`; dtlpy `tasks.create`: batchSize 3..100, maxBatchWorkload batchSize + 2 ..
+    2 x batchSize), or None."""
+    size, most = system.get("batchSize"), system.get("maxBatchWorkload")
+    if size is None:
+        return None
+    if not isinstance(size, int) or isinstance(size, bool) or not 3 <= size <= 100:
+        return f"batchSize must be an integer from 3 to 100, got {size!r}"
+    if most is None:
+        return None
+    if not isinstance(most, int) or isinstance(most, bool) or not size + 2 <= most <= 2 * size:
+        return f"maxBatchWorkload must be from batchSize + 2 to 2 x batchSize ({size + 2} to {2 * size}), got {most!r}"
+    return None
+
+
 class Task(NodeType):
     spec_type = "task"
     platform_type = "task"
     model = TaskNode
     waits = True
     port_settings = {"task": ("type", "actions")}
+
+    def install_refusal(self, node: Node, *, targeted: bool) -> str | None:
+        problem = pulling_problem(node.metadata)
+        return f'Failed to create a task for node "{node.name}": {problem}' if problem is not None else None
 
     def default_outputs(self, node: AnyNode) -> list[PortSpec]:
         assert isinstance(node, TaskNode)

@@ -169,12 +169,9 @@ def render_mermaid(graph: PipelineGraph) -> str:
     prefixed `+`/`-`/`~` (the sign keeps the meaning where colours are not shown)."""
     ids = {n.key: f"n{i}" for i, n in enumerate(graph.nodes)}
     lines = [f"%% {graph.project}/{graph.name} ({graph.action.value})", "flowchart LR"]
-    for node in graph.nodes:
-        label = mermaid_text(f"{_SIGN[node.mark]}{node.key}")
-        if node.type:
-            label += f"<br/><small>{mermaid_text(node.type)}</small>"
-        cls = f":::{node.mark.value}" if node.mark is not Mark.SAME else ""
-        lines.append(f'  {ids[node.key]}["{label}"]{cls}')
+    instances = sorted({prefix for n in graph.nodes for prefix in _instances_of(n.key)})
+    ids.update({f"{prefix}/": f"m{i}" for i, prefix in enumerate(instances)})  # no node key ends in '/'
+    lines += _mermaid_nodes(graph.nodes, ids, "", "  ")
     styles = []
     for i, edge in enumerate(e for e in graph.edges if e.source in ids and e.target in ids):
         text = f"{_SIGN[edge.mark]}{edge.label}".strip()
@@ -184,6 +181,39 @@ def render_mermaid(graph: PipelineGraph) -> str:
         if edge.mark is not Mark.SAME:
             styles.append(f"  linkStyle {i} {_EDGE_STYLE[edge.mark]}")
     return "\n".join(lines + styles) + "\n" + _MERMAID_CLASSES
+
+
+def _instance_of(key: str) -> str:
+    """The module instance a node belongs to (`stage/first` for `stage/first/label`), "" for none:
+    nodes of modules are keyed `<instance>/<node>` (reconciler.spec.modules)."""
+    return key.rpartition("/")[0]
+
+
+def _mermaid_nodes(nodes: list[GraphNode], ids: dict[str, str], instance: str, indent: str) -> list[str]:
+    """The node lines of `instance` ("" for the pipeline), each module instance in it as a
+    `subgraph` labelled with its key, nested as the instances are."""
+    lines = []
+    for node in nodes:
+        if _instance_of(node.key) != instance:
+            continue
+        label = mermaid_text(f"{_SIGN[node.mark]}{node.key}")
+        if node.type:
+            label += f"<br/><small>{mermaid_text(node.type)}</small>"
+        cls = f":::{node.mark.value}" if node.mark is not Mark.SAME else ""
+        lines.append(f'{indent}{ids[node.key]}["{label}"]{cls}')
+    inside = sorted({prefix for n in nodes
+                     for prefix in _instances_of(n.key) if _instance_of(prefix) == instance})
+    for child in inside:
+        lines.append(f'{indent}subgraph {ids[child + "/"]}["module {mermaid_text(child)}"]')
+        lines += _mermaid_nodes(nodes, ids, child, indent + "  ")
+        lines.append(f"{indent}end")
+    return lines
+
+
+def _instances_of(key: str) -> list[str]:
+    """Every instance a node is inside, outermost first: `a/b/n` -> [`a`, `a/b`]."""
+    parts = key.split("/")[:-1]
+    return ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
 def render_mermaid_markdown(plan: Plan) -> str:

@@ -18,26 +18,25 @@ document; the first refusal wins, because the platform answers with one message.
   - a loop that passes no task node, a node connected to itself included (a loop through a task
     ends: the task waits for people): "Invalid input specified, Failed to <step> pipeline: Infinite
     Loop detected for node "<name>"".
-- `install_refusal(doc)`: what install checks per node before deploying anything:
+- `install_refusal(doc)`: what install checks per node before deploying anything (each node type's
+  `install_refusal`, in `reconciler.nodes`):
   - a dataset (`storage`) node without `metadata.datasetId` (or a `variableDataset`): "... must
     have a datasetId" (the words dtlpy's test matches; the frame around them is ours);
   - a dataset node that loads existing data (`triggerToPipeline.active`) with an incoming
     connection: it would be fed and also feed itself from the dataset;
   - a pulling task (`batchSize`) whose `maxBatchWorkload` is outside batchSize + 2 .. 2 x
-    batchSize (`tasks.pulling_problem`): "Failed to create a task" (dtlpy's pulling-task test reads
+    batchSize (`nodes.task.pulling_problem`): "Failed to create a task" (dtlpy's pulling-task test reads
     it from the composition's `errorText.message`).
 """
 
 from __future__ import annotations
 
 from reconciler.document import Node, Pipeline
+from reconciler.nodes import for_platform
+from reconciler.nodes.base import INVALID_INPUT as INVALID
 from reconciler.server.graph import PortIndex
-from reconciler.server.tasks import pulling_problem
 from reconciler.spec.graph import endless_loops
 from reconciler.spec.ports import accepts
-
-INVALID = "Invalid input specified"
-WAITING_NODE_TYPES = frozenset({"task"})
 
 
 def save_refusal(doc: Pipeline, *, step: str) -> str | None:
@@ -62,7 +61,7 @@ def save_refusal(doc: Pipeline, *, step: str) -> str | None:
     successors: dict[str, list[str]] = {}
     for conn in doc.connections:
         successors.setdefault(conn.src.nodeId, []).append(conn.tgt.nodeId)
-    waiting = {node.id for node in doc.nodes if node.type in WAITING_NODE_TYPES}
+    waiting = {node.id for node in doc.nodes if for_platform(node.type).waits}
     loops = endless_loops([node.id for node in doc.nodes], successors, waiting)
     if loops:
         return f'{failed}: Infinite Loop detected for node "{nodes[loops[0][0]].name}"'
@@ -73,16 +72,7 @@ def install_refusal(doc: Pipeline) -> tuple[Node, str] | None:
     """(the node, the platform's message) for the first node install refuses, or None."""
     targeted = {conn.tgt.nodeId for conn in doc.connections}
     for node in doc.nodes:
-        metadata = node.metadata
-        if node.type == "storage":
-            if not metadata.get("datasetId") and not metadata.get("variableDataset"):
-                return node, f'{INVALID}, Failed to install pipeline: node "{node.name}" must have a datasetId'
-            load = metadata.get("triggerToPipeline")
-            if isinstance(load, dict) and load.get("active") is True and node.id in targeted:
-                return node, (f'{INVALID}, Failed to install pipeline: node "{node.name}" loads existing '
-                              "data and cannot have an incoming connection")
-        if node.type == "task":
-            problem = pulling_problem(metadata)
-            if problem is not None:
-                return node, f'Failed to create a task for node "{node.name}": {problem}'
+        problem = for_platform(node.type).install_refusal(node, targeted=node.id in targeted)
+        if problem is not None:
+            return node, problem
     return None

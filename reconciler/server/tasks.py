@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from reconciler.nodes.task import pulling_problem
 from reconciler.server.http import HttpError
 from reconciler.server.ids import now_iso, object_id
 
@@ -52,21 +53,6 @@ def task_doc(payload: Doc, *, project_id: str, creator: str) -> Doc:
         "description": payload.get("description"), "totalItems": 0, "progress": 0, "forReview": 0,
         "issues": 0, "annotationStatus": [], "itemStatus": {}, "createdAt": now, "updatedAt": now,
     }
-
-
-def pulling_problem(system: Doc) -> str | None:
-    """What is wrong with a pulling task's batch settings (dtlpy `tasks.create`: batchSize 3..100,
-    maxBatchWorkload batchSize + 2 .. 2 x batchSize), or None."""
-    size, most = system.get("batchSize"), system.get("maxBatchWorkload")
-    if size is None:
-        return None
-    if not isinstance(size, int) or isinstance(size, bool) or not 3 <= size <= 100:
-        return f"batchSize must be an integer from 3 to 100, got {size!r}"
-    if most is None:
-        return None
-    if not isinstance(most, int) or isinstance(most, bool) or not size + 2 <= most <= 2 * size:
-        return f"maxBatchWorkload must be from batchSize + 2 to 2 x batchSize ({size + 2} to {2 * size}), got {most!r}"
-    return None
 
 
 def assignment_docs(task: Doc, workload: Any) -> list[Doc]:

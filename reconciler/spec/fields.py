@@ -24,14 +24,17 @@ from reconciler.spec.cron import cron_problem
 API_VERSION = "loopform/v1"
 KIND = "Pipeline"
 
-NODE_KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$"
+# `<instance>/<node>` keys are the nodes of module instances (reconciler.spec.modules), written so
+# by export too.
+NODE_KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}(/[A-Za-z0-9_][A-Za-z0-9_-]{0,63})*$"
 # A port name is used in `node.port` endpoints, so it may not contain a dot either.
 PORT_NAME_PATTERN = r"^[^.\s][^.]*$"
 
 # Spec node types with a dedicated model; anything else is a GenericNode kept verbatim.
 TYPED_NODE_TYPES = ("dataset", "code", "function", "task", "ml", "custom", "updateVariable")
 # Platform names that have a spec spelling; used as a GenericNode type they would be ambiguous.
-RESERVED_GENERIC_TYPES = (*TYPED_NODE_TYPES, "storage")
+# `module` is a module use, expanded before the models see the spec (reconciler.spec.modules).
+RESERVED_GENERIC_TYPES = (*TYPED_NODE_TYPES, "storage", "module")
 
 TRIGGER_RESOURCES = ("Item", "Dataset", "Annotation", "ItemStatus", "Task", "Assignment")
 

@@ -7,6 +7,7 @@ name in `source:`, so that compile stays pure (no file access) and the spec dige
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import os
@@ -27,7 +28,9 @@ from reconciler.spec.messages import translate
 from reconciler.nodes import for_spec as node_type
 from reconciler.nodes.base import CodeRef
 from reconciler.settings_file import PROJECT_FILE
+from reconciler.spec import for_each
 from reconciler.spec.models import PipelineSpec
+from reconciler.spec.modules import expand, is_module_document, module_file_errors, uses_modules
 from reconciler.spec.salvage import Salvage, salvage
 from reconciler.spec.source import SourceDocument, read_bytes, read_source
 from reconciler.spec.values import is_reference, pointer_escape
@@ -48,6 +51,12 @@ class SpecFile:
     digest: str
     code: dict[str, str] = field(default_factory=dict)
     source: SourceDocument | None = field(default=None, repr=False, compare=False)
+    # The module files that built it (path relative to the spec's directory -> sha256 of the file),
+    # see reconciler.spec.modules.
+    modules: dict[str, str] = field(default_factory=dict)
+    # connection pointer -> how its ends were written, where they name module ports (see
+    # reconciler.spec.modules.Expansion.through): the graph checks name the expanded ends
+    through: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def locate(self, pointer: str) -> Location:
         """File location of a JSON pointer into the spec (its nearest located ancestor)."""
@@ -62,6 +71,10 @@ class SpecFile:
         Inline code only: a `source:` path cannot be read without a file, and is reported.
         """
         doc = SourceDocument(path=path, data=data)
+        if uses_modules(data) or (isinstance(data, dict) and for_each.FOR_EACH in data):
+            # both are read from files (a module relative to its spec); here there is none
+            return None, [SpecError("module uses and forEach need a spec file; send the expanded pipeline "
+                                    "(as `loopform export` writes it)", doc.locate(""))]
         spec, errors = _validate(doc)
         if spec is None:
             return None, errors
@@ -331,10 +344,12 @@ def _foreign_project(spec: PipelineSpec, context: Context, doc: SourceDocument) 
 TEST_KIND = "PipelineTest"
 
 
-def load_file(
-    path: Path, *, context: Context | None = None, roots: _Roots | None = None
-) -> tuple[SpecFile | None, Salvage | None, list[SpecError]]:
-    """One spec file: parse, interpolate `${...}`, validate, read its code files. Graph checks are
+Loaded = tuple[SpecFile | None, Salvage | None, list[SpecError]]
+
+
+def load_file(path: Path, *, context: Context | None = None, roots: _Roots | None = None) -> list[Loaded]:
+    """One spec file (one entry per pipeline it defines, see reconciler.spec.for_each): parse,
+    interpolate `${...}`, validate, read its code files. Graph checks are
     not run here.
 
     With schema errors, the SpecFile returned (if any) holds the salvaged rest of the spec, for
@@ -344,15 +359,36 @@ def load_file(
     doc, raw = read_source(path, shown=_shown(path))
     errors = list(doc.errors)
     if doc.fatal or raw is None:
-        return None, None, errors
+        return [(None, None, errors)]
     if isinstance(doc.data, dict) and doc.data.get("kind") == TEST_KIND:
-        return None, None, []  # a pipeline test file beside the specs: `loopform test` reads it
+        return [(None, None, [])]  # a pipeline test file beside the specs: `loopform test` reads it
+    if is_module_document(doc.data):  # its values are checked where it is used, with that use's inputs
+        return [(None, None, errors + module_file_errors(doc))]
+    entries, problems = for_each.expand(doc)
+    roots = roots or _Roots()
+    if entries is None:
+        return [_load_document(path, doc, raw, errors, context, roots)]
+    loaded = [_load_document(path, entry.doc, raw, [], context, roots, entry.digest) for entry in entries]
+    # A saved plan records one digest per spec file (planfile): every entry carries the file's,
+    # made of all the entries' own, so that a change to any of them is a change to the file.
+    whole = hashlib.sha256("\0".join(sorted(sf.digest for sf, _, _ in loaded if sf is not None)).encode())
+    loaded = [(dataclasses.replace(sf, digest=whole.hexdigest()) if sf is not None else None, salvaged, found)
+              for sf, salvaged, found in loaded]
+    return [(None, None, errors + problems)] + loaded
+
+
+def _load_document(path: Path, doc: SourceDocument, raw: bytes, errors: list[SpecError],
+                   context: Context | None, roots: _Roots, each: str = "") -> Loaded:
     # Interpolate before validation so the models see the values the spec will be applied with.
     # A file without `${` (nor a backslash escape that could spell one) has nothing to replace.
     may_refer = b"${" in raw or b"\\" in raw
     interpolated = interpolate(doc.data, context, doc.locate) if may_refer else Interpolated(doc.data, [])
     doc.data = interpolated.data
     errors.extend(interpolated.errors)
+    expansion = None
+    if uses_modules(doc.data):
+        expansion = expand(doc, path, roots.of(path)[0], context, _shown)
+        errors.extend(expansion.errors)
     spec, problems = _validate(doc)
     # Offline, a value that is one whole reference (`batchSize: ${var.batch}`) has no known type
     # yet: its schema errors wait for an environment (`validate --env`, plan, apply). A reference
@@ -362,6 +398,9 @@ def load_file(
     if context is None and may_refer:
         unknown |= unresolved_references(doc.data)
     errors.extend(p for p in problems if p.location.pointer not in unknown)
+    if expansion is not None and expansion.errors:
+        # A module use that failed leaves a graph with a hole: checking it would only report the hole.
+        return None, None, [e for e in errors if e.location.pointer != "/spec/nodes"]
     if spec is not None and context is not None:
         errors.extend(_foreign_project(spec, context, doc))
     salvaged: Salvage | None = None
@@ -371,6 +410,11 @@ def load_file(
             return None, None, errors
         spec = salvaged.spec
     digest = hashlib.sha256(raw)
+    modules = expansion.modules if expansion is not None else {}
+    for name in sorted(modules):  # a changed module changes every spec built from it
+        digest.update(f"\0module\0{name}\0{modules[name]}".encode())
+    if each:  # each for-each entry is its own spec
+        digest.update(f"\0each\0{each}".encode())
     if interpolated.digest:  # the same file with other variable values is another spec
         digest.update(f"\0${{}}\0{interpolated.digest}".encode())
     code: dict[str, str] = {}
@@ -379,12 +423,14 @@ def load_file(
         node = spec.spec.nodes[key]
         ref = node_type(node).code(node)
         if ref is not None:
-            text, data = _read_code(path, key, ref, doc, roots or _Roots())
+            text, data = _read_code(path, key, ref, doc, roots)
             if text is not None:
                 code[key] = text
             digest.update(f"\0{key}\0".encode() + data)
     errors.extend(doc.errors)
-    spec_file = SpecFile(path=path, spec=spec, digest=digest.hexdigest(), code=code, source=doc)
+    spec_file = SpecFile(path=path, spec=spec, digest=digest.hexdigest(), code=code, source=doc,
+                         modules={k: v for k, v in modules.items() if "\0" not in k},
+                         through=expansion.through if expansion is not None else {})
     return spec_file, salvaged, errors
 
 
@@ -408,18 +454,19 @@ def _load_all(paths: list[Path], context: Context | None) -> LoadResult:
     named: list[SpecFile] = []  # files whose pipeline identity is known, salvaged ones too
     roots = _Roots()
     for path in files:
-        spec_file, salvaged, problems = load_file(path, context=context, roots=roots)
-        result.errors.extend(problems)
-        if spec_file is None:
-            continue
-        if salvaged is None:
-            result.specs.append(spec_file)
-            result.errors.extend(file_errors(spec_file))
-        else:
-            result.errors.extend(file_errors(spec_file, salvaged))
-        if salvaged is None or not salvaged.broken_metadata:
-            named.append(spec_file)
+        for spec_file, salvaged, problems in load_file(path, context=context, roots=roots):
+            result.errors.extend(problems)
+            if spec_file is None:
+                continue
+            if salvaged is None:
+                result.specs.append(spec_file)
+                result.errors.extend(file_errors(spec_file))
+            else:
+                result.errors.extend(file_errors(spec_file, salvaged))
+            if salvaged is None or not salvaged.broken_metadata:
+                named.append(spec_file)
     result.errors.extend(duplicate_pipelines(named))
+    result.errors = for_each.unique(result.errors)
     result.errors.sort(
         key=lambda e: (e.location.path, e.location.line, e.location.col, e.severity, e.message)
     )
@@ -432,7 +479,10 @@ def file_errors(spec_file: SpecFile, salvaged: Salvage | None = None) -> list[Sp
     for finding in spec_findings(spec_file.spec):
         kept = salvaged.keep(finding) if salvaged is not None else finding
         if kept is not None:
-            errors.append(SpecError(kept.message, spec_file.locate(kept.pointer), severity=kept.severity))
+            connection = "/".join(kept.pointer.split("/")[:4])  # /spec/connections/N
+            through = spec_file.through.get(connection)
+            message = f"{kept.message} ({through})" if through else kept.message
+            errors.append(SpecError(message, spec_file.locate(kept.pointer), severity=kept.severity))
     return errors
 
 

@@ -89,7 +89,7 @@ NODE_TAGS = (*TYPED_NODE_TYPES, "generic")
 # --------------------------------------------------------------------------------------------------
 # Connections and the pipeline
 
-_ENDPOINT = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}(\.[^.\s][^.]*)?$"
+_ENDPOINT = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}(/[A-Za-z0-9_][A-Za-z0-9_-]{0,63})*(\.[^.\s][^.]*)?$"
 Endpoint = Annotated[str, StringConstraints(pattern=_ENDPOINT)]
 _ENDPOINT_SCHEMA = {"type": "string", "pattern": _ENDPOINT}
 

@@ -18,6 +18,7 @@ from typing import Any
 from reconciler import nodes
 from reconciler.spec.cron import CRON_PATTERN
 from reconciler.spec.models import DUE_DATE_PATTERN, PipelineSpec
+from reconciler.spec.module_models import ModuleSpec, ModuleUse
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -62,6 +63,8 @@ def _build() -> str:
     due["anyOf"] = [{"type": "string", "pattern": DUE_DATE_PATTERN}, {"type": "null"}]
     cron = defs["TriggerSpec"]["properties"]["cron"]
     cron["anyOf"] = [{"type": "string", "pattern": CRON_PATTERN}, {"type": "null"}]
+    _add_module_uses(generated)
+    _add_for_each(generated)
     _close_pattern_properties(generated)
     schema = {
         "$schema": SCHEMA_DIALECT,
@@ -73,6 +76,61 @@ def _build() -> str:
         **{k: v for k, v in generated.items() if k not in ("title", "description")},
     }
     return json.dumps(schema, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+def _add_module_uses(generated: dict[str, Any]) -> None:
+    """A spec's nodes may be module uses (expanded by the loader before the models see them)."""
+    defs = generated["$defs"]
+    use = ModuleUse.model_json_schema(by_alias=True, mode="validation")
+    defs["ModuleUse"] = {k: v for k, v in use.items() if k != "title"}
+    nodes = defs["PipelineBody"]["properties"]["nodes"]
+    ((_, alternatives),) = nodes["patternProperties"].items()
+    alternatives["oneOf"].append({"$ref": "#/$defs/ModuleUse"})
+
+
+def _add_for_each(generated: dict[str, Any]) -> None:
+    """`forEach:` is read by the loader (reconciler.spec.for_each) before the models see a copy per entry."""
+    generated["properties"] = {"forEach": {
+        "description": "One pipeline per entry: a mapping (key -> values) or a list of strings; "
+                       "${each.key} and ${each.value} / ${each.value.FIELD} are usable in every value.",
+        "examples": [{"cars": {"dataset": "cars-raw"}, "bikes": {"dataset": "bikes-raw"}}],
+        "oneOf": [{"type": "object", "minProperties": 1},
+                  {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1,
+                   "uniqueItems": True}],
+    }, **generated["properties"]}
+
+
+@functools.cache
+def _build_module() -> str:
+    pipeline = json.loads(_build())
+    generated = ModuleSpec.model_json_schema(by_alias=True, mode="validation")
+    defs = generated["$defs"]
+    for name, definition in pipeline["$defs"].items():
+        defs.setdefault(name, definition)
+    body = defs["ModuleBody"]["properties"]
+    body["nodes"]["patternProperties"] = pipeline["$defs"]["PipelineBody"]["properties"]["nodes"]["patternProperties"]
+    body["nodes"].pop("additionalProperties", None)
+    body["nodes"]["examples"] = [{"label": {"type": "task", "task": {"type": "annotation",
+                                                                      "dataset": "${input.dataset}",
+                                                                      "recipe": "default"}}}]
+    body["connections"]["items"] = {"$ref": "#/$defs/ConnectionSpec"}
+    body["connections"]["examples"] = [[{"from": "label", "to": "review"}]]
+    _close_pattern_properties(generated)
+    schema = {
+        "$schema": SCHEMA_DIALECT,
+        "title": "Loopform module (loopform/v1)",
+        "description": (
+            "A sub-graph used as a node of pipelines (`type: module`). Reference this schema from "
+            "YAML with `# yaml-language-server: $schema=../../schemas/module.schema.json`."
+        ),
+        **{k: v for k, v in generated.items() if k not in ("title", "description")},
+    }
+    return json.dumps(schema, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+def module_schema_text() -> str:
+    """The module file schema as published in `schemas/module.schema.json`."""
+    return _build_module()
 
 
 def schema() -> dict[str, Any]:

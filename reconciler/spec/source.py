@@ -83,6 +83,9 @@ class SourceDocument:
     # Original text of plain scalars that did not become strings (for "quote it" hints).
     _plain: dict[str, str] = field(default_factory=dict, repr=False)
     _unread: str | None = field(default=None, repr=False)  # text whose marks are still to be read
+    # Parts of `data` that module expansion brought in from other files: pointer -> its origin
+    # (a `reconciler.spec.modules.Graft`), so that their problems are located where they were written.
+    grafts: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def marks(self) -> dict[str, Mark]:
@@ -101,6 +104,14 @@ class SourceDocument:
 
     def locate(self, pointer: str) -> Location:
         """The location of `pointer`, or of its nearest ancestor that has one."""
+        if self.grafts:
+            probe = pointer
+            while probe:
+                graft = self.grafts.get(probe)
+                if graft is not None:
+                    found = graft.doc.locate(graft.pointer + pointer[len(probe):])
+                    return Location(found.path, found.line, found.col, pointer, via=graft.via)
+                probe = probe.rsplit("/", 1)[0]
         marks = self.marks
         probe = pointer
         while True:

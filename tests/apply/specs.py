@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from reconciler.backend import Backend
@@ -12,13 +11,9 @@ from reconciler.server import ControlPlane
 from reconciler.spec import load
 from reconciler.spec_set import find_spec_set
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "pipelines"
+from harness import copy_examples
 
-
-def copy_examples(into: Path) -> Path:
-    target = into / "pipelines"
-    shutil.copytree(EXAMPLES, target)
-    return target
+__all__ = ["copy_examples", "plan_for", "spec_names", "writes"]
 
 
 def plan_for(specs: Path, backend: Backend, *, prune: bool = False) -> Plan:

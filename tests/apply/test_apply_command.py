@@ -39,12 +39,16 @@ def served(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServerH
 
 
 def test_the_readme_flow_on_the_embedded_default(clean_env: Path) -> None:
+    shutil.rmtree(clean_env / "pipelines")
+    copy_examples(clean_env, reuse=True)  # all of them: modules and for-each too
     first = cli("apply", "--auto-approve")
     assert first.code == 0, first.err
     assert "Backend: local control plane .loopform/state.db" in first.err
-    for name in spec_names(clean_env / "pipelines"):
+    names = spec_names(clean_env / "pipelines")
+    assert len(names) == 8
+    for name in names:
         assert f"done           local/{name}" in first.out
-    assert "Apply complete: 3 done, 0 failed, 0 not attempted" in first.out
+    assert f"Apply complete: {len(names)} done, 0 failed, 0 not attempted" in first.out
     second = cli("apply", "--auto-approve")
     assert second.code == 0
     assert "No changes." in second.out

@@ -128,3 +128,26 @@ def test_markdown_cuts_one_huge_pipeline_instead_of_dropping_it() -> None:
     assert "more lines: run `loopform plan` for the full plan" in text
     assert text.count("<details>") == text.count("</details>") == 1
     assert text.count("```") % 2 == 0  # every fence closed
+
+
+def test_mermaid_draws_each_module_instance_as_a_labelled_group_nested_as_the_instances() -> None:
+    from reconciler.render.graph import GraphEdge, GraphNode, PipelineGraph, render_mermaid
+
+    graph = PipelineGraph(project="p", name="x", action=Action.UPDATE, nodes=[
+        GraphNode(key="src", type="dataset"), GraphNode(key="stage/label", type="task"),
+        GraphNode(key="stage/inner/check", type="task"), GraphNode(key="other/label", type="task"),
+    ], edges=[GraphEdge(source="src", target="stage/label"), GraphEdge(source="stage/label", target="stage/inner/check")])
+    lines = render_mermaid(graph).splitlines()
+    assert lines[2:13] == [
+        '  n0["src<br/><small>dataset</small>"]',
+        '  subgraph m0["module other"]',
+        '    n3["other/label<br/><small>task</small>"]',
+        "  end",
+        '  subgraph m1["module stage"]',
+        '    n1["stage/label<br/><small>task</small>"]',
+        '    subgraph m2["module stage/inner"]',
+        '      n2["stage/inner/check<br/><small>task</small>"]',
+        "    end",
+        "  end",
+        "  n0 --> n1",
+    ]

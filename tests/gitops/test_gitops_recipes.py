@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 from gitops_kit import REPO
-from harness import Run, cli
+from harness import Run, cli, copy_examples
 
 from reconciler.server.testing import ServerHandle
 
@@ -47,7 +47,7 @@ def run_line(line: str) -> Run:
 @pytest.fixture
 def repo(workdir: Path, served: ServerHandle) -> Path:
     """A user's repository: the example specs in pipelines/, the API selected as in the workflow."""
-    shutil.copytree(REPO / "pipelines", workdir / "pipelines")
+    copy_examples(workdir)
     return workdir
 
 

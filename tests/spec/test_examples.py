@@ -18,7 +18,8 @@ def test_examples_validate_without_warnings() -> None:
     result = load([REPO / "pipelines"])
     assert result.errors == []
     assert sorted(s.spec.metadata.name for s in result.specs) == [
-        "model-review", "nightly-quality", "video-frames",
+        "customer-acme", "customer-globex", "customer-initech", "model-review", "nightly-quality",
+        "scan-labeling", "street-labeling", "video-frames",
     ]
     assert {s.spec.metadata.project for s in result.specs} == {"local"}
 
