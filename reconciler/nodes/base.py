@@ -239,6 +239,11 @@ class NodeType:
         """(field, value) pairs that say what a node (its spec view) is about."""
         return [(f, view[f]) for f in self.summary_fields if f in view]
 
+    def items_dataset(self, node: dict[str, Any]) -> str | None:
+        """The dataset whose items the platform node `node` starts from (its item triggers fire for
+        that dataset's items, `loadExistingData` reads them); None for a type that holds none."""
+        return None
+
     def run(self, node: dict[str, Any], inputs: dict[str, Any], ctx: RunContext) -> RunOutcome:
         """Run the platform node `node` locally on `inputs` (input port name -> value). A type
         without a local runner stops the item here, saying so: never a pretended success."""

@@ -196,6 +196,10 @@ class Dataset(NodeType):
                 and "moduleName" not in ns and "packageName" not in ns:
             view.put("operation", "handle", "namespace.functionName")
 
+    def items_dataset(self, node: dict[str, Any]) -> str | None:
+        found = (node.get("metadata") or {}).get("datasetId")
+        return found if isinstance(found, str) else None
+
     def run(self, node: dict[str, Any], inputs: dict[str, Any], ctx: RunContext) -> RunOutcome:
         # The item goes into the node's dataset and folder: cloned by a clone node, else moved
         # (an item already there stays where it is).

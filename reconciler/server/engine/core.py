@@ -34,14 +34,14 @@ from reconciler.server.items import KIND as ITEM
 from reconciler.server.items import clone_item, read_binary, save_item
 from reconciler.server.routes_tasks import add_items
 from reconciler.server.serving import HttpServer
+from reconciler.server.tasks import KIND as TASK
+from reconciler.server.triggers import KIND as TRIGGER
 
 if TYPE_CHECKING:
     from reconciler.server.app import ControlPlane
 
 Doc = dict[str, Any]
 INSTALLED = "Installed"
-TASK = "task"
-TRIGGER = "trigger"
 
 
 class NodeRunError(Exception):
@@ -212,9 +212,9 @@ class Engine:
         later install starts none for items that already had theirs); how many started."""
         started = 0
         for node in pipeline.get("nodes", []):
-            meta = node.get("metadata") or {}
-            load = meta.get("triggerToPipeline")
-            if node.get("type") != "storage" or not isinstance(load, dict) or not load.get("active"):
+            load = (node.get("metadata") or {}).get("triggerToPipeline")
+            dataset_id = nodes.for_platform(node.get("type")).items_dataset(node)
+            if dataset_id is None or not isinstance(load, dict) or not load.get("active"):
                 continue
             try:
                 matches = dql.compile_filter(_filter_of(load.get("filter")))
@@ -222,7 +222,7 @@ class Engine:
                 continue
             done = {(c.get("input") or {}).get("item") for c in self.store.executions_of(pipeline["id"])
                     if c.get("startNodeId") == node["id"]}
-            for item in self.store.resources(ITEM, scope=str(meta.get("datasetId"))):
+            for item in self.store.resources(ITEM, scope=dataset_id):
                 if item["type"] == "file" and item["id"] not in done and matches(item):
                     self.start(pipeline, {"input": {"item": item["id"]}, "nodeId": node["id"]}, user=user)
                     started += 1
@@ -281,8 +281,8 @@ class Engine:
         return next((n for n in (pipeline or {}).get("nodes", []) if n.get("id") == node_id), None)
 
     def _triggered_by(self, start: Doc, spec: Doc, item: Doc) -> bool:
-        dataset_id = (start.get("metadata") or {}).get("datasetId")
-        if start.get("type") == "storage" and isinstance(dataset_id, str) and item["datasetId"] != dataset_id:
+        dataset_id = nodes.for_platform(start.get("type")).items_dataset(start)
+        if dataset_id is not None and item["datasetId"] != dataset_id:
             return False
         try:
             return dql.compile_filter(_filter_of(spec.get("filter")))(item)
