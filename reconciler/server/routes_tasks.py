@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from reconciler.nodes import for_platform
 from reconciler.server import dql, objects
 from reconciler.server.http import HttpError, Request, Response, Router, parse_json
 from reconciler.server.ids import now_iso
@@ -95,7 +96,8 @@ def create_node_tasks(store: Store, pipeline: Doc, *, creator: str) -> None:
     Items reach it through the pipeline, not a query: it starts empty."""
     for node in pipeline.get("nodes", []):
         meta = node.get("metadata") or {}
-        if node.get("type") != "task" or not isinstance(meta.get("datasetId"), str):
+        # A node where items wait for people (NodeType.waits) is one that holds a task.
+        if not for_platform(node.get("type")).waits or not isinstance(meta.get("datasetId"), str):
             continue
         dataset = store.resource("dataset", meta["datasetId"])
         if dataset is None or pipeline["projectId"] not in dataset.get("projects", []):
