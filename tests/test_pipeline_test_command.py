@@ -75,5 +75,21 @@ def test_a_directory_without_test_files_is_an_error(project: Path) -> None:
     assert r.code != 0 and "no pipeline test files" in r.err
 
 
+def test_a_missing_path_or_default_folder_is_one_clear_line(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    r = cli("test", "nowhere")
+    assert (r.code, r.err.strip()) == (1, "Error: nowhere: no such file or directory")
+    shutil.rmtree(project / "pipelines" / "tests")
+    r = cli("test")
+    assert r.code == 1 and "no pipeline test files (kind: PipelineTest) in pipelines/tests" in r.err, r.err
+
+
+def test_a_subdirectory_runs_the_tests_of_the_root(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (project / ".git").mkdir()
+    (project / "docs").mkdir()
+    monkeypatch.chdir(project / "docs")
+    r = cli("test")
+    assert r.code == 0 and "PASSED" in r.out, r.out + r.err
+
+
 def test_the_schema_file_is_the_models() -> None:
     assert json.loads((ROOT / "schemas" / "pipeline-test.schema.json").read_text()) == schema()

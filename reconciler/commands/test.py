@@ -7,6 +7,7 @@ import argparse
 import time
 from pathlib import Path
 
+from reconciler.config import default_spec_dir
 from reconciler.errors import ConfigError
 from reconciler.pipeline_tests import CaseResult, find_test_files, junit_xml, load_test_file, run_case
 from reconciler.terminal import Terminal
@@ -14,15 +15,18 @@ from reconciler.terminal import Terminal
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH",
-                        help="test files or directories holding them (default: pipelines/tests)")
+                        help="test files or directories holding them (default: pipelines/tests of the project root)")
     parser.add_argument("--junit-xml", metavar="FILE", help="also write the results as JUnit XML")
     parser.add_argument("--keep", action="store_true",
                         help="keep each case's sandbox (its folder is printed) for inspection")
 
 
 def run(args: argparse.Namespace, term: Terminal) -> int:
-    paths = [Path(p) for p in args.paths] or [Path("pipelines") / "tests"]
-    files = find_test_files(paths)
+    paths = [Path(p) for p in args.paths] or [default_spec_dir(Path.cwd()) / "tests"]
+    missing = [p for p in paths if not p.exists()]
+    if missing and args.paths:
+        raise ConfigError(f"{missing[0]}: no such file or directory")
+    files = find_test_files([p for p in paths if p.exists()])
     if not files:
         raise ConfigError(f"no pipeline test files (kind: PipelineTest) in {', '.join(map(str, paths))}")
     started = time.monotonic()
