@@ -13,7 +13,7 @@ import stat
 import threading
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -257,6 +257,14 @@ class ControlPlane:
         if project is None or not self.store.is_member(project_id, request.user or ""):
             raise HttpError(404, f"Project not found: {project_id}")
         return project
+
+    def body_project(self, request: Request, body: Mapping[str, Any], what: str) -> dict[str, Any]:
+        """The project a create body names in `projectId`, as `visible_project` finds it; 400 when
+        the body names none (`what`: the object created, for the message)."""
+        project_id = body.get("projectId")
+        if not isinstance(project_id, str):
+            raise HttpError(400, f"{what} 'projectId' is required")
+        return self.visible_project(request, project_id)
 
     def visible_project_ids(self, request: Request) -> set[str]:
         return self.store.project_ids_of(request.user or "")

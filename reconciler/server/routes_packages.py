@@ -45,10 +45,7 @@ def register(router: Router, plane: ControlPlane) -> None:
 
     def create_package(request: Request) -> Doc:
         body = request.json_object()
-        project_id = body.get("projectId")
-        if not isinstance(project_id, str):
-            raise HttpError(400, "Package 'projectId' is required")
-        plane.visible_project(request, project_id)
+        project_id = plane.body_project(request, body, "Package")["id"]
         doc = package_doc(body, project_id=project_id, creator=request.user or "")
         unique(KIND, project_id, doc["name"])
         store.put_resource(KIND, doc, name=doc["name"], project_id=project_id, scope=None)

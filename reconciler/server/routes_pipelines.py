@@ -94,10 +94,7 @@ def register(router: Router, plane: ControlPlane) -> None:
 
     def create(request: Request) -> Doc:
         body = request.json_object()
-        project_id = body.get("projectId")
-        if not isinstance(project_id, str):
-            raise HttpError(400, "Pipeline 'projectId' is required")
-        project = plane.visible_project(request, project_id)
+        project = plane.body_project(request, body, "Pipeline")
         doc = new_document(body, project=project, user=request.user or "")
         refusal = save_refusal(parse(doc), step="create")
         if refusal is not None:

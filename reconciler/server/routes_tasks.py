@@ -127,10 +127,7 @@ def register(router: Router, plane: ControlPlane) -> None:
 
     def create(request: Request) -> Doc:
         body = request.json_object()
-        project_id = body.get("projectId")
-        if not isinstance(project_id, str):
-            raise HttpError(400, "Task 'projectId' is required")
-        plane.visible_project(request, project_id)
+        project_id = plane.body_project(request, body, "Task")["id"]
         dataset = store.resource("dataset", str(body.get("datasetId")))
         if dataset is None or project_id not in projects_of("dataset", dataset):
             raise HttpError(404, f"Dataset not found: {body.get('datasetId')}")

@@ -66,14 +66,28 @@ def live(workdir: Path) -> Iterator[RestBackend]:
         yield backend
 
 
+def _write_project(workdir: Path) -> None:
+    """loopform.yaml (environment `ci`, secrets from the environment) and the `frames` spec."""
+    (workdir / "loopform.yaml").write_text(PROJECT_FILE)
+    (workdir / "pipelines").mkdir()
+    (workdir / "pipelines" / "frames.yaml").write_text(SPEC)
+
+
+def _apply_frames(workdir: Path, live: RestBackend) -> Pipeline:
+    """`frames` applied in environment `ci`, as live holds it now."""
+    _write_project(workdir)
+    assert cli("apply", "--env", "ci", "--auto-approve").code == 0
+    frames = live.find_pipeline(live.project("local").id, "frames")
+    assert frames is not None
+    return frames
+
+
 def test_old_values_of_rotated_secrets_appear_in_no_output(workdir: Path, live: RestBackend,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     old_env, old_var = canary("env"), canary("var")
     monkeypatch.setenv(ENV_VAR, old_env)
     monkeypatch.setenv("LF_HOOK", old_var)
-    (workdir / "loopform.yaml").write_text(PROJECT_FILE)
-    (workdir / "pipelines").mkdir()
-    (workdir / "pipelines" / "frames.yaml").write_text(SPEC)
+    _write_project(workdir)
     (workdir / "pipelines" / "named.yaml").write_text(NAMED)
     old_name = f"name{secrets.token_hex(8)}"
     monkeypatch.setenv("LF_NAME", old_name)
@@ -171,9 +185,7 @@ def test_an_api_error_quoting_the_old_value_is_redacted(workdir: Path, monkeypat
     old = canary("old")
     monkeypatch.setenv(ENV_VAR, old)
     monkeypatch.setenv("LF_HOOK", canary("hook"))
-    (workdir / "loopform.yaml").write_text(PROJECT_FILE)
-    (workdir / "pipelines").mkdir()
-    (workdir / "pipelines" / "frames.yaml").write_text(SPEC)
+    _write_project(workdir)
     echo = EchoingUpdates()
     with serve_in_thread(workdir / "served.db", wrap=echo) as server:
         monkeypatch.setenv("LOOPFORM_API_URL", server.base_url)
@@ -196,12 +208,7 @@ def test_a_marker_without_secret_paths_is_planned_with_the_specs_paths(workdir: 
     old = canary("old")
     monkeypatch.setenv(ENV_VAR, old)
     monkeypatch.setenv("LF_HOOK", canary("hook"))
-    (workdir / "loopform.yaml").write_text(PROJECT_FILE)
-    (workdir / "pipelines").mkdir()
-    (workdir / "pipelines" / "frames.yaml").write_text(SPEC)
-    assert cli("apply", "--env", "ci", "--auto-approve").code == 0
-    frames = live.find_pipeline(live.project("local").id, "frames")
-    assert frames is not None
+    frames = _apply_frames(workdir, live)
 
     def forget_secret_paths(doc: dict[str, Any]) -> dict[str, Any]:
         for var in doc["variables"]:
@@ -224,12 +231,7 @@ def test_a_saved_plan_never_sends_a_value_live_made_secret(workdir: Path, live: 
     would have to show it or send `(sensitive)` instead, so it is refused (the plan is shown)."""
     monkeypatch.setenv(ENV_VAR, canary("env"))
     monkeypatch.setenv("LF_HOOK", canary("hook"))
-    (workdir / "loopform.yaml").write_text(PROJECT_FILE)
-    (workdir / "pipelines").mkdir()
-    (workdir / "pipelines" / "frames.yaml").write_text(SPEC)
-    assert cli("apply", "--env", "ci", "--auto-approve").code == 0
-    frames = live.find_pipeline(live.project("local").id, "frames")
-    assert frames is not None
+    frames = _apply_frames(workdir, live)
     edited = [v.model_copy(update={"value": "webhook"}) if v.name == "token" else v for v in frames.variables]
     live.update_pipeline(frames.model_copy(update={"variables": edited}))
     assert cli("plan", "--env", "ci").code == 0
