@@ -30,7 +30,7 @@ from reconciler.nodes.base import CodeRef
 from reconciler.settings_file import PROJECT_FILE
 from reconciler.spec import for_each
 from reconciler.spec.models import PipelineSpec
-from reconciler.spec.modules import expand, is_module_document, module_file_errors, uses_modules
+from reconciler.spec.modules import ModuleFiles, expand, is_module_document, module_file_errors, uses_modules
 from reconciler.spec.salvage import Salvage, salvage
 from reconciler.spec.source import SourceDocument, read_bytes, read_source
 from reconciler.spec.values import is_reference, pointer_escape
@@ -216,12 +216,14 @@ def project_root(spec_path: Path) -> Path:
     return start
 
 
-class _Roots:
-    """Each spec directory's project root (`project_root`) and its real path, worked out once per
-    `load()`: the files of one directory all share them, and each costs a walk up the tree."""
+class _Once:
+    """What one `load()` works out once for all its files: each spec directory's project root
+    (`project_root`) and its real path (the files of one directory share them, and each costs a
+    walk up the tree), and the module files their specs use (`ModuleFiles`)."""
 
     def __init__(self) -> None:
         self._known: dict[Path, tuple[Path, Path]] = {}
+        self.modules = ModuleFiles()
 
     def of(self, spec_path: Path) -> tuple[Path, Path]:
         directory = spec_path.parent
@@ -269,7 +271,7 @@ def _tracked_files(root: str, stamp: float) -> frozenset[str] | None:
 
 
 def _read_code(spec_path: Path, key: str, ref: CodeRef, doc: SourceDocument,
-               roots: _Roots) -> tuple[str | None, bytes]:
+               once: _Once) -> tuple[str | None, bytes]:
     if ref.inline is not None:
         return ref.inline, ref.inline.encode()
     assert ref.source is not None
@@ -283,7 +285,7 @@ def _read_code(spec_path: Path, key: str, ref: CodeRef, doc: SourceDocument,
     # The code is uploaded to the platform and shown in plan diffs (PR comments): a spec in a pull
     # request must not be able to read, say, the CI runner's credentials through `../../..`, nor
     # the repository's own `.git/config` (where actions/checkout leaves the CI token).
-    root, real_root = roots.of(spec_path)
+    root, real_root = once.of(spec_path)
     real = Path(os.path.realpath(target))
     if _in_git_directory(source, real, real_root):
         doc.errors.append(
@@ -347,7 +349,7 @@ TEST_KIND = "PipelineTest"
 Loaded = tuple[SpecFile | None, Salvage | None, list[SpecError]]
 
 
-def load_file(path: Path, *, context: Context | None = None, roots: _Roots | None = None) -> list[Loaded]:
+def load_file(path: Path, *, context: Context | None = None, once: _Once | None = None) -> list[Loaded]:
     """One spec file (one entry per pipeline it defines, see reconciler.spec.for_each): parse,
     interpolate `${...}`, validate, read its code files. Graph checks are
     not run here.
@@ -365,10 +367,10 @@ def load_file(path: Path, *, context: Context | None = None, roots: _Roots | Non
     if is_module_document(doc.data):  # its values are checked where it is used, with that use's inputs
         return [(None, None, errors + module_file_errors(doc))]
     entries, problems = for_each.expand(doc)
-    roots = roots or _Roots()
+    once = once or _Once()
     if entries is None:
-        return [_load_document(path, doc, raw, errors, context, roots)]
-    loaded = [_load_document(path, entry.doc, raw, [], context, roots, entry.digest) for entry in entries]
+        return [_load_document(path, doc, raw, errors, context, once)]
+    loaded = [_load_document(path, entry.doc, raw, [], context, once, entry.digest) for entry in entries]
     # A saved plan records one digest per spec file (planfile): every entry carries the file's,
     # made of all the entries' own, so that a change to any of them is a change to the file.
     whole = hashlib.sha256("\0".join(sorted(sf.digest for sf, _, _ in loaded if sf is not None)).encode())
@@ -378,7 +380,7 @@ def load_file(path: Path, *, context: Context | None = None, roots: _Roots | Non
 
 
 def _load_document(path: Path, doc: SourceDocument, raw: bytes, errors: list[SpecError],
-                   context: Context | None, roots: _Roots, each: str = "") -> Loaded:
+                   context: Context | None, once: _Once, each: str = "") -> Loaded:
     # Interpolate before validation so the models see the values the spec will be applied with.
     # A file without `${` (nor a backslash escape that could spell one) has nothing to replace.
     may_refer = b"${" in raw or b"\\" in raw
@@ -387,7 +389,7 @@ def _load_document(path: Path, doc: SourceDocument, raw: bytes, errors: list[Spe
     errors.extend(interpolated.errors)
     expansion = None
     if uses_modules(doc.data):
-        expansion = expand(doc, path, roots.of(path)[0], context, _shown)
+        expansion = expand(doc, path, once.of(path)[0], context, _shown, once.modules)
         errors.extend(expansion.errors)
     spec, problems = _validate(doc)
     # Offline, a value that is one whole reference (`batchSize: ${var.batch}`) has no known type
@@ -423,7 +425,7 @@ def _load_document(path: Path, doc: SourceDocument, raw: bytes, errors: list[Spe
         node = spec.spec.nodes[key]
         ref = node_type(node).code(node)
         if ref is not None:
-            text, data = _read_code(path, key, ref, doc, roots)
+            text, data = _read_code(path, key, ref, doc, once)
             if text is not None:
                 code[key] = text
             digest.update(f"\0{key}\0".encode() + data)
@@ -452,9 +454,9 @@ def _load_all(paths: list[Path], context: Context | None) -> LoadResult:
     files, errors = discover(paths)
     result = LoadResult(errors=errors, files=len(files))
     named: list[SpecFile] = []  # files whose pipeline identity is known, salvaged ones too
-    roots = _Roots()
+    once = _Once()
     for path in files:
-        for spec_file, salvaged, problems in load_file(path, context=context, roots=roots):
+        for spec_file, salvaged, problems in load_file(path, context=context, once=once):
             result.errors.extend(problems)
             if spec_file is None:
                 continue

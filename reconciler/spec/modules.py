@@ -56,7 +56,27 @@ class Graft:
 
     doc: SourceDocument
     pointer: str
-    via: str
+    via: Via
+
+
+@dataclass(frozen=True)
+class UseSite:
+    """A module use as messages name it ("module instance 'stage' at file:line:col", then the use
+    that brought that file in). Written out only when a message needs it: locating reads a file's
+    line marks, which loading a file without problems never needs (see reconciler.spec.source)."""
+
+    doc: SourceDocument
+    pointer: str
+    key: str
+    outer: Via
+
+    def __str__(self) -> str:
+        site = f"module instance '{self.key}' at {self.doc.locate(self.pointer)}"
+        return f"{site}, {self.outer}" if self.outer else site
+
+
+# How an expanded part was reached: "" for the spec's own, else the use of the module it came from.
+Via = UseSite | str
 
 
 @dataclass
@@ -93,25 +113,51 @@ class _Body:
     broken: set[str] = field(default_factory=set)  # instances that failed (reported)
 
 
+class ModuleFiles:
+    """The module files of one load, each read and checked once however many pipelines use it.
+    Safe to share: expansion builds new containers from a module's data, never changes it."""
+
+    def __init__(self) -> None:
+        self._read: dict[str, tuple[SourceDocument, bytes | None, ModuleSpec | list[SpecError] | None]] = {}
+
+    def read(self, identity: str, target: Path, shown: str) -> tuple[SourceDocument, bytes | None,
+                                                                     ModuleSpec | list[SpecError] | None]:
+        """The file at `target` (`identity`: its real path), its bytes, and its module model or the
+        problems of its shape (None when it is no module document)."""
+        found = self._read.get(identity)
+        if found is None:
+            doc, raw = read_source(target, shown=shown)
+            model: ModuleSpec | list[SpecError] | None = None
+            if not doc.fatal and raw is not None and is_module_document(doc.data):
+                try:
+                    model = ModuleSpec.model_validate(doc.data)
+                except ValidationError as exc:
+                    model = translate(exc, doc)
+            found = self._read[identity] = (doc, raw, model)
+        return found
+
+
 def _module_ok_here(target: Path, root: Path) -> bool:
     return Path(os.path.realpath(target)).is_relative_to(os.path.realpath(root))
 
 
 class _Expander:
-    def __init__(self, root: Path, spec_dir: Path, context: Context | None, shown: Callable[[Path], str]) -> None:
+    def __init__(self, root: Path, spec_dir: Path, context: Context | None, shown: Callable[[Path], str],
+                 files: ModuleFiles) -> None:
         self.root = root
+        self.files = files
         self.spec_dir = spec_dir
         self.context = context
         self.shown = shown
         self.out = Expansion()
 
-    def error(self, message: str, location: Location, via: str = "") -> None:
+    def error(self, message: str, location: Location, via: Via = "") -> None:
         """Report a problem; `via` names the use that brought its file in (none for the spec itself)."""
         if via:
             message = f"{message} (in the module used by {via})"
         self.out.errors.append(SpecError(message, location))
 
-    def body(self, doc: SourceDocument, data: dict[str, Any], base: str, path: Path, via: str,
+    def body(self, doc: SourceDocument, data: dict[str, Any], base: str, path: Path, via: Via,
              stack: tuple[str, ...]) -> _Body:
         """Expand the `nodes` and `connections` of `data` (at pointer `base` in `doc`)."""
         nodes: dict[str, Any] = {}
@@ -166,7 +212,7 @@ class _Expander:
         return _Body(nodes, own + connections, node_origin, own_origin + connection_origin, ports, broken)
 
     def rewire(self, doc: SourceDocument, connection: Any, pointer: str,
-               ports: dict[str, dict[str, _Port]], via: str) -> Any:
+               ports: dict[str, dict[str, _Port]], via: Via) -> Any:
         """`connection` with its ends that name an instance's port replaced by the nodes behind it."""
         if not isinstance(connection, dict) or not ports:
             return connection
@@ -202,7 +248,7 @@ class _Expander:
         return out if ok else None
 
     def port(self, doc: SourceDocument, endpoint: str, pointer: str, ports: dict[str, dict[str, _Port]],
-             via: str, *, output: bool) -> _Port | None | Literal[False]:
+             via: Via, *, output: bool) -> _Port | None | Literal[False]:
         """The port an endpoint names, None when it names no instance, False (reported) when it names
         an instance wrongly."""
         key, dot, name = endpoint.partition(".")
@@ -225,7 +271,7 @@ class _Expander:
             return False
         return False if port.broken else port
 
-    def instance(self, doc: SourceDocument, node: dict[str, Any], pointer: str, path: Path, via: str,
+    def instance(self, doc: SourceDocument, node: dict[str, Any], pointer: str, path: Path, via: Via,
                  stack: tuple[str, ...]) -> tuple[_Body, dict[str, _Port]] | None:
         key = pointer.rsplit("/", 1)[1].replace("~1", "/").replace("~0", "~")
         try:
@@ -235,8 +281,7 @@ class _Expander:
                 self.error(problem.message, problem.location, via)
             return None
         target = path.parent / use.source
-        use_site = f"module instance '{key}' at {doc.locate(pointer)}"
-        here = f"{use_site}, {via}" if via else use_site
+        here = UseSite(doc, pointer, key, via)
         if not _module_ok_here(target, self.root):
             self.error(f"module '{use.source}' is outside the project ({self.root}); keep modules in the "
                        "repository, next to the specs", doc.locate(f"{pointer}/source"), via)
@@ -246,20 +291,18 @@ class _Expander:
             chain = " -> ".join(self.shown(Path(p)) for p in (*stack[stack.index(identity):], identity))
             self.error(f"module '{use.source}' uses itself: {chain}", doc.locate(f"{pointer}/source"), via)
             return None
-        module_doc, raw = read_source(target, shown=self.shown(target))
+        module_doc, raw, module = self.files.read(identity, target, self.shown(target))
         if module_doc.fatal or raw is None:
             reason = module_doc.errors[0].message if module_doc.errors else "cannot read it"
             self.error(f"module '{use.source}': {reason}", doc.locate(f"{pointer}/source"), via)
             return None
         # keyed as the spec's directory sees it: the same on every clone (the marker records it)
         self.out.modules[Path(os.path.relpath(target, self.spec_dir)).as_posix()] = hashlib.sha256(raw).hexdigest()
-        if not is_module_document(module_doc.data):
+        if module is None:
             self.error(f"'{use.source}' is not a module (kind: {MODULE_KIND})", doc.locate(f"{pointer}/source"), via)
             return None
-        try:
-            module = ModuleSpec.model_validate(module_doc.data)
-        except ValidationError as exc:
-            for problem in translate(exc, module_doc):
+        if isinstance(module, list):
+            for problem in module:
                 self.error(problem.message, problem.location, here)
             return None
         values = self.inputs(doc, pointer, module, module_doc, use, via)
@@ -275,46 +318,47 @@ class _Expander:
         return body, exposed
 
     def exposed(self, module_doc: SourceDocument, name: str, port: ModulePort, body: _Body, key: str,
-                here: str) -> _Port:
+                here: Via) -> _Port:
         """Port `name` of instance `key`: the node port behind it, through any instances inside."""
         end = port.from_ if port.from_ is not None else port.to
         assert end is not None
         output = port.from_ is not None
-        located = module_doc.locate(f"/spec/ports/{pointer_escape(name)}")
+        at = f"/spec/ports/{pointer_escape(name)}"
         broken = _Port(end, port.action, output, broken=True)
         if end.partition(".")[0] in body.broken:  # reported where it failed
             return broken
-        inner = self.port(module_doc, end, f"{located.pointer}/{'from' if output else 'to'}", body.ports, here,
+        inner = self.port(module_doc, end, f"{at}/{'from' if output else 'to'}", body.ports, here,
                           output=output)
         if inner is False:
             return broken
         if inner is None:  # a node of this module, not an instance in it
             if end.partition(".")[0] not in body.nodes:
                 self.error(f"port '{name}' leads to node '{end.partition('.')[0]}', which the module does not "
-                           "have", located, here)
+                           "have", module_doc.locate(at), here)
                 return broken
             inner = _Port(end, None, output)
         if port.action is not None and inner.action not in (None, port.action):
             self.error(f"'{end}' passes only items with action '{inner.action}'; port '{name}' asks for "
-                       f"'{port.action}'", module_doc.locate(f"{located.pointer}/action"), here)
+                       f"'{port.action}'", module_doc.locate(f"{at}/action"), here)
             return broken
         return _Port(_prefixed_end(inner.endpoint, key), inner.action or port.action, output)
 
     def inputs(self, doc: SourceDocument, pointer: str, module: ModuleSpec, module_doc: SourceDocument,
-               use: ModuleUse, via: str) -> dict[str, Any] | None:
+               use: ModuleUse, via: Via) -> dict[str, Any] | None:
         declared = module.spec.inputs
         ok = True
         name = module.metadata.name
         for given, value in use.with_.items():
-            where = doc.locate(f"{pointer}/with/{pointer_escape(given)}")
+            where = f"{pointer}/with/{pointer_escape(given)}"
             spec = declared.get(given)
             if spec is None:
                 known = ", ".join(sorted(declared)) or "none"
-                self.error(f"module '{name}' has no input '{given}' (its inputs: {known})", where, via)
+                self.error(f"module '{name}' has no input '{given}' (its inputs: {known})", doc.locate(where), via)
                 ok = False
             elif not has_type(value, spec.type) and not _unresolved(value, self.context):
                 self.error(f"input '{given}' of module '{name}' is {_an(spec.type)}, got {describe(value)} "
-                           f"(declared at {module_doc.locate(f'/spec/inputs/{pointer_escape(given)}')})", where, via)
+                           f"(declared at {module_doc.locate(f'/spec/inputs/{pointer_escape(given)}')})", doc.locate(where),
+                           via)
                 ok = False
         for wanted, spec in declared.items():
             if spec.required and wanted not in use.with_:
@@ -327,7 +371,7 @@ class _Expander:
         return {n: use.with_.get(n, s.default) for n, s in declared.items()}
 
     def substitute(self, module_doc: SourceDocument, module: ModuleSpec, values: dict[str, Any],
-                   here: str) -> dict[str, Any] | None:
+                   here: Via) -> dict[str, Any] | None:
         """The module's body with `${input.*}` replaced, then `${var.*}`/`${env.*}` as in a spec."""
         body = module_doc.data["spec"]
         known = ", ".join(sorted(values)) or "none"
@@ -424,10 +468,10 @@ def uses_modules(data: Any) -> bool:
 
 
 def expand(doc: SourceDocument, path: Path, root: Path, context: Context | None,
-           shown: Callable[[Path], str]) -> Expansion:
+           shown: Callable[[Path], str], files: ModuleFiles | None = None) -> Expansion:
     """Replace the module uses in `doc.data` (a pipeline) by their nodes; record where each came from
     in the returned grafts (also installed on `doc`, so that `doc.locate` finds module lines)."""
-    expander = _Expander(root, path.parent, context, shown)
+    expander = _Expander(root, path.parent, context, shown, files or ModuleFiles())
     spec = doc.data["spec"]
     body = expander.body(doc, spec, "/spec", path, "", (os.path.realpath(path),))
     spec = dict(spec)

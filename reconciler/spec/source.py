@@ -110,7 +110,7 @@ class SourceDocument:
                 graft = self.grafts.get(probe)
                 if graft is not None:
                     found = graft.doc.locate(graft.pointer + pointer[len(probe):])
-                    return Location(found.path, found.line, found.col, pointer, via=graft.via)
+                    return Location(found.path, found.line, found.col, pointer, via=str(graft.via))
                 probe = probe.rsplit("/", 1)[0]
         marks = self.marks
         probe = pointer
