@@ -51,11 +51,13 @@ def _lookup(key: str, value: Any, name: str) -> Any:
 
 
 def _entries(declared: Any, doc: SourceDocument) -> tuple[list[tuple[str, Any]], list[SpecError]]:
-    where = doc.locate(f"/{FOR_EACH}")
+    def where() -> Location:  # only for a message: locating reads the file's line marks
+        return doc.locate(f"/{FOR_EACH}")
+
     if isinstance(declared, dict) and declared:
         bad = [k for k in declared if not isinstance(k, str) or not k]
         if bad:
-            return [], [SpecError(f"forEach keys must be non-empty strings, got {describe(bad[0])}", where)]
+            return [], [SpecError(f"forEach keys must be non-empty strings, got {describe(bad[0])}", where())]
         return list(declared.items()), []
     if isinstance(declared, list) and declared:
         for index, item in enumerate(declared):
@@ -65,11 +67,11 @@ def _entries(declared: Any, doc: SourceDocument) -> tuple[list[tuple[str, Any]],
                                       doc.locate(f"/{FOR_EACH}/{index}"))]
         if len(set(declared)) != len(declared):
             twice = next(i for i in declared if declared.count(i) > 1)
-            return [], [SpecError(f"forEach lists '{twice}' twice", where)]
+            return [], [SpecError(f"forEach lists '{twice}' twice", where())]
         return [(item, item) for item in declared], []
     if declared in ({}, []):
-        return [], [SpecError("forEach is empty: give at least one entry", where)]
-    return [], [SpecError(f"forEach must be a mapping or a list of strings, got {describe(declared)}", where)]
+        return [], [SpecError("forEach is empty: give at least one entry", where())]
+    return [], [SpecError(f"forEach must be a mapping or a list of strings, got {describe(declared)}", where())]
 
 
 def expand(doc: SourceDocument) -> tuple[list[Entry] | None, list[SpecError]]:

@@ -119,6 +119,14 @@ class ModuleFiles:
 
     def __init__(self) -> None:
         self._read: dict[str, tuple[SourceDocument, bytes | None, ModuleSpec | list[SpecError] | None]] = {}
+        self._roots: dict[Path, str] = {}
+
+    def real_root(self, root: Path) -> str:
+        """The real path of a project root (modules must be inside it), resolved once per root."""
+        found = self._roots.get(root)
+        if found is None:
+            found = self._roots[root] = os.path.realpath(root)
+        return found
 
     def read(self, identity: str, target: Path, shown: str) -> tuple[SourceDocument, bytes | None,
                                                                      ModuleSpec | list[SpecError] | None]:
@@ -137,14 +145,11 @@ class ModuleFiles:
         return found
 
 
-def _module_ok_here(target: Path, root: Path) -> bool:
-    return Path(os.path.realpath(target)).is_relative_to(os.path.realpath(root))
-
-
 class _Expander:
     def __init__(self, root: Path, spec_dir: Path, context: Context | None, shown: Callable[[Path], str],
                  files: ModuleFiles) -> None:
         self.root = root
+        self.real_root = files.real_root(root)
         self.files = files
         self.spec_dir = spec_dir
         self.context = context
@@ -282,11 +287,11 @@ class _Expander:
             return None
         target = path.parent / use.source
         here = UseSite(doc, pointer, key, via)
-        if not _module_ok_here(target, self.root):
+        identity = os.path.realpath(target)
+        if not Path(identity).is_relative_to(self.real_root):
             self.error(f"module '{use.source}' is outside the project ({self.root}); keep modules in the "
                        "repository, next to the specs", doc.locate(f"{pointer}/source"), via)
             return None
-        identity = os.path.realpath(target)
         if identity in stack:
             chain = " -> ".join(self.shown(Path(p)) for p in (*stack[stack.index(identity):], identity))
             self.error(f"module '{use.source}' uses itself: {chain}", doc.locate(f"{pointer}/source"), via)

@@ -88,6 +88,12 @@ class SourceDocument:
     grafts: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
+    def marks_read(self) -> bool:
+        """Whether the line marks were read: a file without problems never needs them (the fast
+        path leaves them to the event reader, which costs as much as the parse again)."""
+        return self._unread is None
+
+    @property
     def marks(self) -> dict[str, Mark]:
         self._read_marks()
         return self._marks

@@ -24,6 +24,17 @@ def test_examples_validate_without_warnings() -> None:
     assert {s.spec.metadata.project for s in result.specs} == {"local"}
 
 
+def test_a_clean_load_never_reads_line_marks() -> None:
+    """Line marks are read only for a message: the fast path leaves them to the event reader, which
+    costs as much as the parse again (a plan of 300 module users once spent half its load there)."""
+    result = load([REPO / "pipelines"])
+    assert result.errors == []
+    docs = [s.source for s in result.specs]
+    docs += [graft.doc for doc in docs for graft in doc.grafts.values()]  # the modules' own files
+    assert any(doc.path.endswith("label-review.yaml") for doc in docs)
+    assert [doc.path for doc in docs if doc.marks_read] == []
+
+
 def test_example_code_sources_are_read_and_digested() -> None:
     result = load([REPO / "pipelines" / "video-frames.yaml"])
     (spec_file,) = result.specs
