@@ -182,3 +182,29 @@ def test_an_edited_manifest_stales_a_saved_plan_and_the_marker_records_it(tmp_pa
         assert stale_reasons(saved, backend) == []
         manifest.write_text(manifest.read_text() + "\n")
         assert stale_reasons(saved, backend) == [f"spec {root / 'pipelines/p.yaml'} changed since the plan was made"]
+
+
+def test_a_module_may_use_a_template_and_its_variables_reach_the_pipeline(tmp_path: Path) -> None:
+    module = """\
+apiVersion: loopform/v1
+kind: Module
+metadata: {name: wrap}
+spec:
+  inputs:
+    records: {type: string}
+  nodes:
+    pii: {type: module, source: vendor/pii/dataloop.json, with: {medical_dataset: "${input.records}"}}
+  ports:
+    in: {to: pii.in}
+    out: {from: pii.presidio-anonymizer}
+"""
+    pipeline = ("apiVersion: loopform/v1\nkind: Pipeline\nmetadata: {name: p}\nspec:\n  nodes:\n"
+                "    outer: {type: module, source: wrap.yaml, with: {records: scans}}\n"
+                "    done: {type: dataset, dataset: done}\n"
+                "  connections:\n    - {from: outer.out, to: done}\n")
+    root = _tree(tmp_path, pipeline, wrap=module)
+    result = load([root / "pipelines"])
+    assert result.errors == []
+    body = result.specs[0].spec.spec
+    assert "outer/pii/presidio-anonymizer" in body.nodes
+    assert [(v.name, v.value) for v in body.variables] == [("medical_dataset", "scans")]
