@@ -52,9 +52,12 @@ def is_manifest(data: Any) -> bool:
     return isinstance(data, dict) and isinstance(data.get("components"), dict) and TEMPLATES in data["components"]
 
 
-def template_names(manifest: dict[str, Any]) -> list[str]:
+def template_names(manifest: dict[str, Any]) -> list[str | None]:
+    """The name of each entry of the manifest's templates (None for an entry without one)."""
     found = manifest["components"][TEMPLATES]
-    return [str(t.get("name")) for t in found if isinstance(t, dict)] if isinstance(found, list) else []
+    if not isinstance(found, list):
+        return []
+    return [t["name"] if isinstance(t, dict) and isinstance(t.get("name"), str) else None for t in found]
 
 
 class TemplateError(ValueError):
@@ -67,7 +70,7 @@ class TemplateError(ValueError):
 
 def _select(manifest: dict[str, Any], wanted: str | None) -> int:
     names = template_names(manifest)
-    listed = ", ".join(repr(n) for n in names) or "none"
+    listed = ", ".join(repr(n) for n in names if n is not None) or "none"
     if wanted is None:
         if len(names) == 1:
             return 0
@@ -106,13 +109,18 @@ def template_module(manifest: dict[str, Any], wanted: str | None) -> TemplateMod
     index = _select(manifest, wanted)
     base = f"/components/{TEMPLATES}/{index}"
     raw = manifest["components"][TEMPLATES][index]
+    if not isinstance(raw, dict):
+        raise TemplateError("the pipeline template is not a JSON object", base)
     try:
         live = Pipeline.model_validate({**raw, "status": "Uninstalled"})
+    except ValidationError as exc:
+        where = "/".join(str(part) for part in exc.errors()[0]["loc"])
+        raise TemplateError(f"template {raw.get('name')!r} is not a pipeline document Loopform can read (see "
+                            f"its '{where}')", f"{base}/{where}") from exc
+    try:
         exported = export_data(live, references={}, code_dir=None)
-    except (ValidationError, ValueError) as exc:
-        first = str(exc).splitlines()[0]
-        raise TemplateError(f"template {raw.get('name')!r} is not a pipeline Loopform can read ({first})",
-                            base) from exc
+    except ValueError as exc:  # what export could read does not make a valid spec
+        raise TemplateError(f"template {raw.get('name')!r} cannot be read as spec nodes: {exc}", base) from exc
     if exported.residue:
         raise TemplateError(f"template {raw.get('name')!r} has parts a spec cannot express: "
                             f"{'; '.join(exported.residue)}", base)

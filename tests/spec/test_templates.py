@@ -15,6 +15,7 @@ import pytest
 from spec_helpers import REAL_PIPELINES
 
 from reconciler.connection import open_embedded
+from reconciler.interpolate import Context
 from reconciler.library import apply, plan
 from reconciler.marker import read_marker
 from reconciler.planfile import stale_reasons
@@ -208,3 +209,28 @@ spec:
     body = result.specs[0].spec.spec
     assert "outer/pii/presidio-anonymizer" in body.nodes
     assert [(v.name, v.value) for v in body.variables] == [("medical_dataset", "scans")]
+
+
+def test_a_template_s_text_is_never_read_as_a_reference(tmp_path: Path) -> None:
+    """A marketplace manifest is someone else's text: `${env.X}` in it stays literal, it does not
+    reach into the environment loopform runs in."""
+    manifest = copy.deepcopy(PII)
+    node = manifest["components"]["pipelineTemplates"][0]["nodes"][1]
+    node["name"] = "Chunks ${env.LOOPFORM_TEST_SECRET}"
+    root = _tree(tmp_path, manifest=manifest)
+    result = load([root / "pipelines"], context=Context(env={"LOOPFORM_TEST_SECRET": "hunter2"}))
+    assert result.errors == []
+    names = {n.name for n in result.specs[0].spec.spec.nodes.values()}
+    assert "Chunks ${env.LOOPFORM_TEST_SECRET}" in names and not any("hunter2" in (n or "") for n in names)
+
+
+def test_a_template_that_is_not_a_pipeline_is_a_located_error(tmp_path: Path) -> None:
+    manifest = copy.deepcopy(PII)
+    manifest["components"]["pipelineTemplates"][0]["nodes"] = "none"
+    root = _tree(tmp_path, manifest=manifest)
+    (problem,) = load([root / "pipelines"]).errors
+    assert problem.location.path.endswith("pipelines/p.yaml") and problem.location.line == 8  # the use's source
+    assert "template 'PII Anonymizer Pipeline' is not a pipeline document Loopform can read (see its 'nodes')" \
+        in problem.message
+    nodes = _at(root, '"nodes": "none"')
+    assert f"{root / MANIFEST}:{nodes}" in problem.message
