@@ -16,7 +16,8 @@ derive from the instance key as for any module), and
   value as its default unless it has none or holds a DPK install placeholder (`$var(...)`), which
   only the platform's app installer fills: then the input is required. The values become the
   pipeline's variables of those names (the template's nodes refer to them by name, as they do on
-  the platform when the template is installed);
+  the platform when the template is installed). A dataset node the template leaves for the installer
+  (no dataset) reads its dataset from a variable of its own, a required input named after the node;
 - ports: `in` is the input of the template's start node (its first input when it has several);
   each node no connection leaves exposes its output as a port named after the node key
   (`<key>-<port>` for each output of a node with several).
@@ -145,11 +146,40 @@ def template_module(manifest: dict[str, Any], wanted: str | None) -> TemplateMod
         inputs[name] = _input(variable)
         variables[name] = {"type": variable.get("type") or "String", "description": variable.get("description")}
         origins[f"/spec/inputs/{pointer_escape(name)}"] = f"{base}/variables/{i}"
+    _unfilled(live, exported.keys, nodes, inputs, variables, origins, base, index_of)
     data = {"apiVersion": "loopform/v1", "kind": MODULE_KIND,
             "metadata": {"name": str(raw.get("name") or "template")},
             "spec": {"inputs": inputs, "nodes": _escape_references(nodes),
                      "connections": _escape_references(connections), "ports": _ports(live, exported.keys)}}
     return TemplateModule(data=data, origins=origins, variables=variables)
+
+
+def _unfilled(live: Any, keys: dict[str, str], nodes: dict[str, Any], inputs: dict[str, Any],
+              variables: dict[str, dict[str, Any]], origins: dict[str, str], base: str,
+              index_of: dict[str, int]) -> None:
+    """Bind the nodes the template leaves for the platform's installer to fill (a dataset node
+    without a dataset: the platform would refuse to install it) to a variable of their own, a
+    required input named after the node key, where the node's type reads its resource from a
+    variable (`NodeType.variable_field`)."""
+    from reconciler.nodes import for_platform
+
+    for node in live.nodes:
+        kind = for_platform(node.type)
+        key = keys[node.id]
+        if kind.variable_field is None or kind.install_refusal(node, targeted=False) is None:
+            continue
+        field, wanted = kind.variable_field
+        if field in nodes[key]:
+            continue
+        name, n = key, 1
+        while name in inputs:
+            n += 1
+            name = f"{key}-{wanted.lower()}" + (f"-{n}" if n > 2 else "")
+        nodes[key] = {**nodes[key], field: name}
+        about = f"{wanted} of node '{node.name or key}' (the template leaves it to the installer)"
+        inputs[name] = {"type": "string", "description": about}
+        variables[name] = {"type": wanted, "description": about}
+        origins[f"/spec/inputs/{pointer_escape(name)}"] = f"{base}/nodes/{index_of[node.id]}"
 
 
 def _ports(live: Any, keys: dict[str, str]) -> dict[str, Any]:

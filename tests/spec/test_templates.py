@@ -20,6 +20,7 @@ from reconciler.library import apply, plan
 from reconciler.marker import read_marker
 from reconciler.planfile import stale_reasons
 from reconciler.spec import load
+from reconciler.spec.templates import template_module
 
 PII = json.loads((REAL_PIPELINES / "document_preprocessing_presidio_anonymizer.json").read_text())
 MANIFEST = "pipelines/vendor/pii/dataloop.json"
@@ -234,3 +235,35 @@ def test_a_template_that_is_not_a_pipeline_is_a_located_error(tmp_path: Path) ->
         in problem.message
     nodes = _at(root, '"nodes": "none"')
     assert f"{root / MANIFEST}:{nodes}" in problem.message
+
+
+def test_every_real_template_is_a_module_that_applies_and_then_plans_no_change(tmp_path: Path) -> None:
+    """All 16 fixtures, each given its required inputs (a dataset node the template leaves to the
+    installer is one: a variable of its own), as one pipeline each."""
+    (tmp_path / ".git").mkdir()
+    fixtures = sorted(REAL_PIPELINES.glob("*.json"))
+    assert len(fixtures) == 16
+    for path in fixtures:
+        manifest = json.loads(path.read_text())
+        inputs = template_module(manifest, None).data["spec"]["inputs"]
+        given = {name: f"id-of-{name}" for name, spec in inputs.items() if "default" not in spec}
+        (tmp_path / "pipelines" / "vendor").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "pipelines" / "vendor" / path.name).write_text(path.read_text())
+        (tmp_path / "pipelines" / f"{path.stem}.yaml").write_text(json.dumps({
+            "apiVersion": "loopform/v1", "kind": "Pipeline", "metadata": {"name": path.stem[:60]},
+            "spec": {"nodes": {"t": {"type": "module", "source": f"vendor/{path.name}", "with": given}}}}))
+    loaded = load([tmp_path / "pipelines"])
+    assert loaded.errors == []
+    with open_embedded(tmp_path / "state.db") as backend:
+        first = plan([tmp_path / "pipelines"], backend, default_project="local")
+        assert apply(first, backend).ok
+        assert not plan([tmp_path / "pipelines"], backend, default_project="local").has_changes
+
+
+def test_a_dataset_node_the_template_leaves_empty_is_a_required_input_of_its_own(tmp_path: Path) -> None:
+    manifest = json.loads((REAL_PIPELINES / "labeling_workflow_qa_sampling_workflow.json").read_text())
+    module = template_module(manifest, None).data["spec"]
+    assert {k: v["type"] for k, v in module["inputs"].items()} == {"dataset": "string", "dataset-2": "string"}
+    assert all("default" not in v for v in module["inputs"].values())
+    assert module["nodes"]["dataset"]["datasetVariable"] == "dataset"
+    assert module["nodes"]["dataset-2"]["datasetVariable"] == "dataset-2"
