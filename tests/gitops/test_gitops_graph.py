@@ -21,6 +21,7 @@ from reconciler.plan import Plan
 from reconciler.planner import make_plan
 from reconciler.plan import Action
 import reconciler.render
+from reconciler.render.picture import GROUP_FILL, GROUP_STROKE
 from reconciler.render import graph_png
 from reconciler.render.graph import (PALETTE, GraphEdge, GraphNode, Mark, PipelineGraph, layout_graph, pipeline_graph,
                                      plan_graphs, render_mermaid, render_mermaid_markdown, render_svg, write_graph)
@@ -331,6 +332,19 @@ def test_the_examples_draw_each_module_instance_as_a_labelled_group(tmp_path: Pa
     svg = render_svg(graphs["street-labeling"])
     assert svg.index('class="group"') < svg.index('class="edge ')  # behind the edges and boxes
     assert ">module stage</text>" in svg
+
+
+
+def test_png_paints_the_module_groups_redacted(tmp_path: Path, drawn_text: list[str]) -> None:
+    graph = next(g for g in GEOMETRY_CASES if g.name == "nested")
+    layout = layout_graph(graph)
+    data = graph_png.render_png([layout], redact=lambda text: text.replace("second", "(sensitive)"))
+    (tmp_path / "g.png").write_bytes(data)
+    with Image.open(tmp_path / "g.png") as image:
+        colours = {colour for _, colour in image.getcolors(maxcolors=image.width * image.height) or []}
+    assert {ImageColor.getrgb(GROUP_FILL), ImageColor.getrgb(GROUP_STROKE)} <= colours
+    assert [t for t in drawn_text if t.startswith("module ")] == [
+        "module outer", "module outer/first", "module outer/(sensitive)"]
 
 
 @pytest.mark.parametrize(("fmt", "stream"), [((), "out"), (("--json",), "err"), (("--markdown",), "err")])
