@@ -320,25 +320,24 @@ def _escape_references(value: Any) -> Any:
     return value
 
 
-def export_pipeline(live: Pipeline, *, project: str | None = None, project_id: str | None = None,
-                    code_dir: str | None = "snippets", resolver: Resolver | None = None,
-                    secrets: Mapping[str, str] | None = None, schema: str | None = None) -> ExportedSpec:
-    """The spec (and code files under `code_dir`, or inline code when None) for `live`.
+class ExportedData(BaseModel):
+    """An exported pipeline before it is written: the spec as data, code files by path, residue,
+    and the node key of each live node id."""
 
-    With `resolver` (the live project's), datasets, recipes and models are written by name
-    (`dataset: frames`, `task.recipe: default`, `model: yolo`) where a name reads back to the same
-    id; without one, or where it does not, ids stay in the node's raw `metadata`. Calls only the
-    resolver's lookups; otherwise pure.
+    model_config = ConfigDict(frozen=True)
 
-    A secret is never written: each value of `secrets` (value -> the reference to write, e.g. the
-    selected environment's secret variables as `${var.NAME}`) and each value the marker records as
-    a secret (`secret_paths`: a `${env.*}` value, a rotated secret's old value) is written as its
-    reference, and no file name or node key is made from a name that holds one.
+    data: dict[str, Any]
+    files: dict[str, str]
+    residue: list[str]
+    keys: dict[str, str]
+    stem: str
 
-    `schema` is the published schema's path relative to where the spec will be written, for the
-    editor's `$schema` line (as the repository's own specs have it); None writes no such line."""
-    references = {h.value: h.reference for h in recorded_secrets(live)}
-    references.update(secrets or {})
+
+def export_data(live: Pipeline, *, references: Mapping[str, str], project: str | None = None,
+                project_id: str | None = None, code_dir: str | None = "snippets",
+                resolver: Resolver | None = None) -> ExportedData:
+    """The spec of `live` as data (see `export_pipeline`, which writes it; pipeline templates used as
+    modules read it, reconciler.spec.templates); `references` as there (secret -> its reference)."""
     names = _Names(resolver)
     stem = slug(live.name) or "pipeline"
     if _bears_secret(live.name, references):
@@ -412,7 +411,32 @@ def export_pipeline(live: Pipeline, *, project: str | None = None, project_id: s
     for item in essence_changes(live_ess, final_ess):
         residue.append(f"{item.path}: {json.dumps(drop_nulls(item.before), default=str)[:80]} -> "
                        f"{json.dumps(drop_nulls(item.after), default=str)[:80]}")
+    return ExportedData(data=data, files=code_files, residue=residue, keys=keys, stem=stem)
 
+
+
+def export_pipeline(live: Pipeline, *, project: str | None = None, project_id: str | None = None,
+                    code_dir: str | None = "snippets", resolver: Resolver | None = None,
+                    secrets: Mapping[str, str] | None = None, schema: str | None = None) -> ExportedSpec:
+    """The spec (and code files under `code_dir`, or inline code when None) for `live`.
+
+    With `resolver` (the live project's), datasets, recipes and models are written by name
+    (`dataset: frames`, `task.recipe: default`, `model: yolo`) where a name reads back to the same
+    id; without one, or where it does not, ids stay in the node's raw `metadata`. Calls only the
+    resolver's lookups; otherwise pure.
+
+    A secret is never written: each value of `secrets` (value -> the reference to write, e.g. the
+    selected environment's secret variables as `${var.NAME}`) and each value the marker records as
+    a secret (`secret_paths`: a `${env.*}` value, a rotated secret's old value) is written as its
+    reference, and no file name or node key is made from a name that holds one.
+
+    `schema` is the published schema's path relative to where the spec will be written, for the
+    editor's `$schema` line (as the repository's own specs have it); None writes no such line."""
+    references = {h.value: h.reference for h in recorded_secrets(live)}
+    references.update(secrets or {})
+    exported = export_data(live, references=references, project=project, project_id=project_id,
+                           code_dir=code_dir, resolver=resolver)
+    data, code_files, residue, stem = exported.data, exported.files, exported.residue, exported.stem
     source = _referenced(f"{project + '/' if project else ''}{live.name}", references).replace("\n", " ")
     header = f"{SCHEMA_COMMENT}{schema}\n" if schema else ""
     header += f"# Exported by loopform from {source}\n"

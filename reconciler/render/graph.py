@@ -17,6 +17,9 @@ SVG is written here rather than through Graphviz: graphviz needs a system binary
 have to install, and the picture needs only boxes, arrows and text placed by the same layered
 layout that positions new nodes (`reconciler.layout`). The PNG paints the same layout with Pillow,
 an optional dependency (`loopform[graph]`) imported only when a PNG is asked for.
+
+Module instances (nodes keyed `<instance>/<node>`) are groups: Mermaid subgraphs, and in the
+pictures rectangles labelled `module <instance>` (`_banded` gives each instance rows of its own).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from xml.sax.saxutils import escape
 from pydantic import BaseModel, ConfigDict
 
 from reconciler.errors import ConfigError
-from reconciler.layout import Slot, layered_drawing
+from reconciler.layout import Drawing, Slot, layered_drawing
 from reconciler.marker import read_marker
 from reconciler.normalize import connection_refs
 from reconciler.plan import Action, ChangeKind, FieldChange, PipelineChange, Plan
@@ -39,7 +42,11 @@ from reconciler.nodes import spec_type_of
 from reconciler.render.picture import (
     BOX_H,
     BOX_W,
+    CHAR_W,
     FONT_SIZE,
+    GROUP_FILL,
+    GROUP_INK,
+    GROUP_STROKE,
     LABEL_H,
     MUTED,
     NO_CHANGES,
@@ -47,6 +54,7 @@ from reconciler.render.picture import (
     TITLE_SIZE,
     Box,
     GraphLayout,
+    Group,
     Label,
     Mark,
     Point,
@@ -241,28 +249,37 @@ def layout_graph(graph: PipelineGraph) -> GraphLayout:
     texts = [f"{_SIGN[e.mark]}{e.label}".strip() for e in graph.edges]
     # Removed edges count too: a removed node then sits where it was, next to its old neighbours.
     drawing = layered_drawing(keys, [(e.source, e.target) for e in graph.edges])
+    bands: dict[str, tuple[int, int, float, float]] = {}
+    if any("/" in k for k in keys):  # module instances: each one a band of rows of its own
+        drawing, bands = _banded(graph, drawing)
     gap = math.ceil(max([MIN_GAP, *(Label(text=t, x=0, y=0).extent()[2] + 24 for t in texts)]))
     column = BOX_W + gap
+    margins = _margins(bands, gap)
+    lead = max(margins.values(), default=0.0)  # room left of the first column for its rectangles
 
     def x_of(layer: int) -> float:
-        return _PAD + layer * column
+        return _PAD + lead + layer * column
 
     def y_of(row: float) -> float:
         return _PAD + _TITLE + row * _ROW
 
     pos = {k: (x_of(layer), y_of(row)) for k, (layer, row) in drawing.cells.items()}
     slots = [*drawing.cells.values(), *(s for path in drawing.paths for s in path)]
-    width = _PAD * 2 + max((layer for layer, _ in slots), default=0) * column + BOX_W
+    width = _PAD * 2 + lead + max((layer for layer, _ in slots), default=0) * column + BOX_W
     height = _PAD * 2 + _TITLE + max((row for _, row in slots), default=0) * _ROW + BOX_H
     routes: list[Route] = []
+    groups = _groups(bands, margins, x_of, y_of)
     placed = [(x, y, x + BOX_W, y + BOX_H) for x, y in pos.values()]  # what a label must not cover
+    placed += [g.label.extent() for g in groups]
     for edge, text, path in zip(graph.edges, texts, drawing.paths):
         if edge.source not in pos or edge.target not in pos:
             continue
         points = _route(drawing.cells[edge.source], drawing.cells[edge.target], path, x_of, y_of)
         label = None
         if text:
-            label = _place_label(text, points, PALETTE[edge.mark][1], placed)
+            # nor, for an edge that does not enter or leave an instance, the instance's rectangle
+            apart = [g.extent() for g in groups if not _inside(edge.source, g.key) and not _inside(edge.target, g.key)]
+            label = _place_label(text, points, PALETTE[edge.mark][1], placed + apart)
             placed.append(label.extent())
         routes.append(Route(mark=edge.mark, points=points, label=label))
     boxes = [Box(mark=node.mark, x=x, y=y, name=Label(text=_SIGN[node.mark] + node.key, x=x + 8, y=y + 18, bold=True),
@@ -272,10 +289,128 @@ def layout_graph(graph: PipelineGraph) -> GraphLayout:
                   bold=True, size=TITLE_SIZE)
     # Everything drawn lies inside: a loop's bend or a label may stick out right of the last column.
     right = max([width - _PAD, title.extent()[2], *(x for r in routes for x, _ in r.points),
-                 *(r.label.extent()[2] for r in routes if r.label is not None)])
-    bottom = max([height - _PAD, *(r.label.extent()[3] for r in routes if r.label is not None)])
+                 *(r.label.extent()[2] for r in routes if r.label is not None), *(g.extent()[2] for g in groups)])
+    bottom = max([height - _PAD, *(r.label.extent()[3] for r in routes if r.label is not None),
+                  *(g.extent()[3] for g in groups)])
     return GraphLayout(width=math.ceil(right) + _PAD, height=math.ceil(bottom) + _PAD, title=title, boxes=boxes,
-                       routes=routes)
+                       routes=routes, groups=groups)
+
+
+# A module instance's band: its label's strip on top, its members below, a margin under the last.
+GROUP_HEAD, GROUP_FOOT = 24.0, 8.0
+GROUP_MARGIN = 8.0  # how far a rectangle reaches into the gaps beside its columns, per level it holds
+
+
+def _inside(key: str, instance: str) -> bool:
+    return key.startswith(f"{instance}/")
+
+
+def _common(a: str, b: str) -> str:
+    """The innermost instance holding both instances `a` and `b` ("" for the pipeline)."""
+    out: list[str] = []
+    for x, y in zip(a.split("/") if a else [], b.split("/") if b else []):
+        if x != y:
+            break
+        out.append(x)
+    return "/".join(out)
+
+
+_Item = tuple[str, str, int]  # ("node", key, 0) | ("dummy", "", index into all dummies) | ("group", key, 0)
+
+
+def _banded(graph: PipelineGraph, drawing: Drawing) -> tuple[Drawing, dict[str, tuple[int, int, float, float]]]:
+    """`drawing` with its rows made again so that each module instance is a rectangle of its own: its
+    nodes, its nested instances and the slots of the edges within it are stacked together in its
+    columns, below a strip for its label, and nothing else lies in that rectangle (an edge between
+    outer nodes passes through slots outside it). The layers stay; within an instance the rows keep
+    the crossing-reduced order. Returns the drawing (rows in `_ROW` units) and, per instance, its
+    columns and its top and height in pixels."""
+    members: dict[str, list[_Item]] = {"": []}
+    cols: dict[_Item, tuple[int, int]] = {}
+    order: dict[_Item, float] = {}
+    instances = sorted({p for n in graph.nodes for p in _instances_of(n.key)}, key=lambda g: (-g.count("/"), g))
+    for g in instances:
+        members[g] = []
+    for node in graph.nodes:
+        item: _Item = ("node", node.key, 0)
+        members[_instance_of(node.key)].append(item)
+        layer, row = drawing.cells[node.key]
+        cols[item], order[item] = (layer, layer), row
+    dummies: list[tuple[int, int]] = []  # (edge, step along its path)
+    for i, (edge, path) in enumerate(zip(graph.edges, drawing.paths)):
+        owner = _common(_instance_of(edge.source), _instance_of(edge.target))
+        for j, (layer, row) in enumerate(path):
+            item = ("dummy", "", len(dummies))
+            dummies.append((i, j))
+            members[owner if owner in members else ""].append(item)
+            cols[item], order[item] = (layer, layer), row
+    for g in instances:  # innermost first: an instance's span and place in order come from its members
+        inside = members[g]
+        item = ("group", g, 0)
+        members[_instance_of(g)].append(item)
+        cols[item] = (min(cols[m][0] for m in inside), max(cols[m][1] for m in inside))
+        order[item] = sum(order[m] for m in inside) / len(inside)
+    tops: dict[_Item, float] = {}
+    heights: dict[_Item, float] = {}
+
+    def pack(instance: str) -> float:
+        """Stack the members in their columns (each as high as the lowest column it spans allows);
+        returns the height they take."""
+        sky: dict[int, float] = {}
+        bottom = 0.0
+        for item in sorted(members[instance], key=lambda m: (order[m], cols[m][0], m)):
+            height = GROUP_HEAD + pack(item[1]) + GROUP_FOOT if item[0] == "group" else float(BOX_H)
+            c0, c1 = cols[item]
+            top = max(sky.get(c, 0.0) for c in range(c0, c1 + 1))
+            tops[item], heights[item] = top, height
+            sky.update((c, top + height + _ROW - BOX_H) for c in range(c0, c1 + 1))
+            bottom = max(bottom, top + height)
+        return bottom
+
+    pack("")
+    absolute: dict[_Item, float] = {}
+
+    def place(instance: str, y: float) -> None:
+        for item in members[instance]:
+            absolute[item] = y + tops[item]
+            if item[0] == "group":
+                place(item[1], absolute[item] + GROUP_HEAD)
+
+    place("", 0.0)
+    cells = {n.key: (drawing.cells[n.key][0], absolute[("node", n.key, 0)] / _ROW) for n in graph.nodes}
+    paths: list[list[Slot]] = [[] for _ in drawing.paths]
+    for index, (i, j) in enumerate(dummies):
+        paths[i].append((drawing.paths[i][j][0], absolute[("dummy", "", index)] / _ROW))
+    bands = {g: (*cols[("group", g, 0)], absolute[("group", g, 0)], heights[("group", g, 0)]) for g in instances}
+    return Drawing(cells=cells, paths=paths), bands
+
+
+def _margins(bands: dict[str, tuple[int, int, float, float]], gap: float) -> dict[str, float]:
+    """How far each instance's rectangle reaches into the gaps beside its columns: a step per level
+    of instances it holds (so an outer one encloses the inner ones), all under half a gap so that
+    instances in neighbouring columns stay apart."""
+    levels = {g: 1 + max((h.count("/") - g.count("/") for h in bands if h == g or _inside(h, g)), default=0)
+              for g in bands}
+    step = min(GROUP_MARGIN, (gap / 2 - 2) / max(levels.values(), default=1))
+    return {g: step * level for g, level in levels.items()}
+
+
+def _groups(bands: dict[str, tuple[int, int, float, float]], margins: dict[str, float],
+            x_of: Callable[[int], float], y_of: Callable[[float], float]) -> list[Group]:
+    """The rectangles of `_banded`'s instances, outer ones first, each labelled `module <key>`."""
+    out = []
+    for g in sorted(bands, key=lambda g: (g.count("/"), g)):
+        c0, c1, top, height = bands[g]
+        margin = margins[g]
+        x, y = x_of(c0) - margin, y_of(top / _ROW)
+        width = x_of(c1) + BOX_W + margin - x
+        room = max(1, int((width - 12) / (FONT_SIZE * CHAR_W)))
+        text = f"module {g}"
+        if len(text) > room:  # the whole key is on each of its nodes
+            text = text[:room - 1] + "…"
+        out.append(Group(key=g, x=x, y=y, width=width, height=height,
+                         label=Label(text=text, x=x + 6, y=y + 16, colour=GROUP_INK, bold=True, halo=True)))
+    return out
 
 
 LOOP = 14  # how far right of its column an edge within one column bends
@@ -365,6 +500,10 @@ def _svg_of(layout: GraphLayout) -> str:
                f'<marker id="arrow-{m.value}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
                f'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{PALETTE[m][1]}"/></marker>'
                for m in Mark) + "</defs>", _svg_text(layout.title)]
+    for group in layout.groups:  # behind everything, outer ones first
+        out.append(f'<rect class="group" x="{_n(group.x)}" y="{_n(group.y)}" width="{_n(group.width)}" '
+                   f'height="{_n(group.height)}" rx="8" fill="{GROUP_FILL}" fill-opacity="0.6" '
+                   f'stroke="{GROUP_STROKE}" stroke-dasharray="6 3"/>')
     for route in layout.routes:
         dash = ' stroke-dasharray="5 3"' if route.mark is Mark.REMOVED else ""
         d = "M" + " L".join(f"{_n(x)},{_n(y)}" for x, y in route.points)
@@ -373,6 +512,7 @@ def _svg_of(layout: GraphLayout) -> str:
                    f'class="edge {route.mark.value}"/>')
     # Labels after every edge, on a white outline: no other edge is drawn over one.
     out.extend(_svg_text(route.label) for route in layout.routes if route.label is not None)
+    out.extend(_svg_text(group.label) for group in layout.groups)
     for box in layout.boxes:
         fill, stroke = PALETTE[box.mark]
         dash = ' stroke-dasharray="5 3"' if box.mark is Mark.REMOVED else ""

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
-from reconciler.render.picture import ARROW, PALETTE, GraphLayout, Label, Mark, Point
+from reconciler.render.picture import ARROW, GROUP_FILL, GROUP_STROKE, PALETTE, GraphLayout, Label, Mark, Point
 
 SCALE = 2  # pixels per layout unit: 12-unit text is hard to read at one pixel per unit
 INK = "#24292f"
@@ -64,6 +64,11 @@ def _paint(draw: ImageDraw.ImageDraw, layout: GraphLayout, top: float, redact: C
                   fill=lab.colour or INK, anchor="ms" if lab.middle else "ls", bold=lab.bold, halo=lab.halo)
 
     label(layout.title)
+    for group in layout.groups:  # behind everything, outer ones first
+        x, y = group.x, group.y + top
+        draw.rounded_rectangle((_px(x), _px(y), _px(x + group.width), _px(y + group.height)), radius=8 * SCALE,
+                               fill=GROUP_FILL)
+        _stroke(draw, _rounded_outline(x, y, group.width, group.height, 8), GROUP_STROKE, 1, dashed=True)
     for route in layout.routes:
         stroke = PALETTE[route.mark][1]
         points = [(x, y + top) for x, y in route.points]
@@ -72,6 +77,8 @@ def _paint(draw: ImageDraw.ImageDraw, layout: GraphLayout, top: float, redact: C
     for route in layout.routes:  # after every edge, as in the SVG
         if route.label is not None:
             label(route.label)
+    for group in layout.groups:
+        label(group.label)
     for box in layout.boxes:
         fill, stroke = PALETTE[box.mark]
         x, y = box.x, box.y + top

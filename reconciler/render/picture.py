@@ -71,6 +71,26 @@ class Route(BaseModel):
     label: Label | None = None
 
 
+class Group(BaseModel):
+    """A module instance: a rectangle around its nodes (and its nested instances' rectangles), its
+    label in a band along the top that nothing else is placed in."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str  # the instance key (`stage`, `stage/first`)
+    x: float
+    y: float
+    width: float
+    height: float
+    label: Label
+
+    def extent(self) -> tuple[float, float, float, float]:
+        return self.x, self.y, self.x + self.width, self.y + self.height
+
+
+GROUP_FILL, GROUP_STROKE, GROUP_INK = "#ddf4ff", "#54aeff", "#0969da"  # a module instance
+
+
 class GraphLayout(BaseModel):
     """One pipeline's picture in canvas units (origin top left); renderers only draw it."""
 
@@ -81,6 +101,7 @@ class GraphLayout(BaseModel):
     title: Label
     boxes: list[Box] = []
     routes: list[Route] = []
+    groups: list[Group] = []  # outer instances before the ones nested in them
 
 
 NO_CHANGES = GraphLayout(width=200, height=40, title=Label(text="No changes.", x=10, y=24))

@@ -111,7 +111,11 @@ class ModuleUse(SpecModel):
 
     type: Literal["module"] = Field(description="A module instance.", examples=[MODULE_TYPE])
     source: Annotated[str, StringConstraints(min_length=1)] = Field(
-        description="The module file, relative to this file.", examples=["modules/label-review.yaml"])
+        description="The module file (or a DPK `dataloop.json` manifest whose pipeline template is the "
+        "module), relative to this file.", examples=["modules/label-review.yaml"])
+    template: Annotated[str, StringConstraints(min_length=1)] | None = Field(
+        default=None, description="With a `dataloop.json` source: the name of the pipeline template to "
+        "use (needed when the manifest has several).", examples=["RAG Preprocessing Template"])
     with_: dict[str, Any] = Field(default_factory=dict, alias="with", description="Input values.",
                                   examples=[{"recipe": "boxes"}])
 

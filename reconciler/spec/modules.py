@@ -47,6 +47,7 @@ from reconciler.spec.module_models import (
 )
 from reconciler.spec.messages import translate
 from reconciler.spec.source import SourceDocument, read_source
+from reconciler.spec.templates import TemplateError, is_manifest, template_module
 from reconciler.spec.values import describe, pointer_escape
 
 
@@ -111,6 +112,8 @@ class _Body:
     connection_origin: list[Graft]
     ports: dict[str, dict[str, _Port]] = field(default_factory=dict)  # of the instances in it
     broken: set[str] = field(default_factory=set)  # instances that failed (reported)
+    # pipeline variables the pipeline template instances in it bring (reconciler.spec.templates)
+    variables: list[tuple[dict[str, Any], Graft]] = field(default_factory=list)
 
 
 class ModuleFiles:
@@ -135,14 +138,19 @@ class ModuleFiles:
         found = self._read.get(identity)
         if found is None:
             doc, raw = read_source(target, shown=shown)
-            model: ModuleSpec | list[SpecError] | None = None
-            if not doc.fatal and raw is not None and is_module_document(doc.data):
-                try:
-                    model = ModuleSpec.model_validate(doc.data)
-                except ValidationError as exc:
-                    model = translate(exc, doc)
+            model = None if doc.fatal or raw is None else _module_model(doc)
             found = self._read[identity] = (doc, raw, model)
         return found
+
+
+def _module_model(doc: SourceDocument) -> ModuleSpec | list[SpecError] | None:
+    """The module `doc` holds, the problems of its shape, or None when it is no module document."""
+    if not is_module_document(doc.data):
+        return None
+    try:
+        return ModuleSpec.model_validate(doc.data)
+    except ValidationError as exc:
+        return translate(exc, doc)
 
 
 class _Expander:
@@ -171,6 +179,7 @@ class _Expander:
         connection_origin: list[Graft] = []
         ports: dict[str, dict[str, _Port]] = {}
         broken: set[str] = set()
+        variables: list[tuple[dict[str, Any], Graft]] = []
         raw_nodes = data.get("nodes")
         if not isinstance(raw_nodes, dict):
             raw_nodes = {}
@@ -193,6 +202,7 @@ class _Expander:
                     node_origin[f"{key}/{inner_key}"] = body.node_origin[inner_key]
                 connections.extend(_prefixed(c, key) for c in body.connections)
                 connection_origin.extend(body.connection_origin)
+                variables.extend(body.variables)
                 continue
             if via and isinstance(node, dict) and isinstance(node.get("source"), str):
                 # a code file is named relative to the module; the loader reads it relative to the spec
@@ -214,7 +224,8 @@ class _Expander:
                         self.out.through[f"/spec/connections/{len(own)}"] = through
                 own.append(rewired)
                 own_origin.append(Graft(doc, pointer, via))
-        return _Body(nodes, own + connections, node_origin, own_origin + connection_origin, ports, broken)
+        return _Body(nodes, own + connections, node_origin, own_origin + connection_origin, ports, broken,
+                     variables)
 
     def rewire(self, doc: SourceDocument, connection: Any, pointer: str,
                ports: dict[str, dict[str, _Port]], via: Via) -> Any:
@@ -303,8 +314,25 @@ class _Expander:
             return None
         # keyed as the spec's directory sees it: the same on every clone (the marker records it)
         self.out.modules[Path(os.path.relpath(target, self.spec_dir)).as_posix()] = hashlib.sha256(raw).hexdigest()
+        template_variables: dict[str, dict[str, Any]] | None = None
+        if is_manifest(module_doc.data):
+            try:
+                template = template_module(module_doc.data, use.template)
+            except TemplateError as exc:
+                where = f"{pointer}/template" if use.template is not None else f"{pointer}/source"
+                self.error(f"module '{use.source}': {exc.message} (at {module_doc.locate(exc.pointer)})",
+                           doc.locate(where), via)
+                return None
+            module_doc = _grafted(module_doc, template.data, template.origins)
+            template_variables = template.variables
+            module = _module_model(module_doc)
+        elif use.template is not None:
+            self.error(f"`template` picks a pipeline template of a DPK manifest (dataloop.json); '{use.source}' "
+                       "is not one", doc.locate(f"{pointer}/template"), via)
+            return None
         if module is None:
-            self.error(f"'{use.source}' is not a module (kind: {MODULE_KIND})", doc.locate(f"{pointer}/source"), via)
+            self.error(f"'{use.source}' is not a module (kind: {MODULE_KIND}) nor a DPK manifest with pipeline "
+                       "templates", doc.locate(f"{pointer}/source"), via)
             return None
         if isinstance(module, list):
             for problem in module:
@@ -317,6 +345,13 @@ class _Expander:
         if data is None:
             return None
         body = self.body(module_doc, data, "/spec", target, here, (*stack, identity))
+        for name, variable in (template_variables or {}).items():
+            # the template's nodes name its variables: the pipeline holds them, with the inputs' values
+            entry = {"name": name, "type": variable["type"], "value": values[name]}
+            if variable["description"]:
+                entry["description"] = variable["description"]
+            body.variables.append((entry, Graft(doc, f"{pointer}/with/{pointer_escape(name)}"
+                                               if name in use.with_ else pointer, via)))
         exposed: dict[str, _Port] = {}
         for name, port in module.spec.ports.items():
             exposed[name] = self.exposed(module_doc, name, port, body, key, here)
@@ -397,6 +432,14 @@ class _Expander:
             self.out.modules[f"{module_doc.path}\0vars"] = interpolated.digest
         result: dict[str, Any] = interpolated.data
         return result
+
+
+def _grafted(manifest: SourceDocument, data: dict[str, Any], origins: dict[str, str]) -> SourceDocument:
+    """A document of `data` (a template as a module) whose pointers locate where `origins` says
+    they were written in `manifest`."""
+    doc = SourceDocument(path=manifest.path, data=data)
+    doc.grafts = {pointer: Graft(manifest, origin, "") for pointer, origin in origins.items()}
+    return doc
 
 
 @dataclass
@@ -490,6 +533,8 @@ def expand(doc: SourceDocument, path: Path, root: Path, context: Context | None,
                            f"of its nodes ({', '.join(repr(e) for e in entries) or 'none'})",
                            doc.locate("/spec/root"))
     spec["nodes"] = body.nodes
+    if body.variables:
+        _add_variables(expander, spec, body.variables)
     if "connections" in spec or body.connections:
         spec["connections"] = body.connections
     doc.data = {**doc.data, "spec": spec}
@@ -502,3 +547,22 @@ def expand(doc: SourceDocument, path: Path, root: Path, context: Context | None,
             grafts[f"/spec/connections/{index}"] = origin
     doc.grafts = grafts
     return expander.out
+
+
+def _add_variables(expander: _Expander, spec: dict[str, Any], brought: list[tuple[dict[str, Any], Graft]]) -> None:
+    """The variables template instances bring, after the spec's own: a pipeline holds one variable
+    per name, so a name given twice is an error unless both are the same variable."""
+    own = spec.get("variables")
+    variables = list(own) if isinstance(own, list) else []
+    by_name = {v.get("name"): v for v in variables if isinstance(v, dict)}
+    for entry, origin in brought:
+        same = by_name.get(entry["name"])
+        if same is None:
+            expander.out.grafts[f"/spec/variables/{len(variables)}"] = origin
+            variables.append(entry)
+            by_name[entry["name"]] = entry
+        elif (same.get("type"), same.get("value")) != (entry["type"], entry["value"]):
+            expander.error(f"the pipeline template's variable '{entry['name']}' is also a variable of this "
+                           "pipeline with another type or value (a pipeline holds one variable per name)",
+                           origin.doc.locate(origin.pointer), origin.via)
+    spec["variables"] = variables

@@ -21,6 +21,7 @@ from reconciler.plan import Plan
 from reconciler.planner import make_plan
 from reconciler.plan import Action
 import reconciler.render
+from reconciler.render.picture import GROUP_FILL, GROUP_STROKE
 from reconciler.render import graph_png
 from reconciler.render.graph import (PALETTE, GraphEdge, GraphNode, Mark, PipelineGraph, layout_graph, pipeline_graph,
                                      plan_graphs, render_mermaid, render_mermaid_markdown, render_svg, write_graph)
@@ -212,6 +213,38 @@ def _check_geometry(graph: PipelineGraph) -> None:
     svg = render_svg(graph)  # labels are drawn after every edge: no line is painted over one
     if labels:
         assert svg.rindex('class="edge ') < svg.index('paint-order="stroke"')
+    _check_groups(graph, layout, boxes, labels)
+
+
+def _check_groups(graph: PipelineGraph, layout, boxes: dict[str, Rect], labels: list[Rect]) -> None:
+    """Module instances: one rectangle each, around exactly its nodes; nested ones inside the outer
+    one, the others apart; its label inside it and over nothing; no label of an edge that neither
+    enters nor leaves it inside it."""
+    wanted = sorted({"/".join(n.key.split("/")[:i]) for n in graph.nodes for i in range(1, n.key.count("/") + 1)})
+    assert sorted(g.key for g in layout.groups) == wanted, graph.name
+    for group in layout.groups:
+        rect, tag = group.extent(), group.label.extent()
+        for key, box in boxes.items():
+            member = key.startswith(group.key + "/")
+            assert _contains(rect, box) if member else not _overlaps(rect, box), (graph.name, group.key, key)
+            assert not _overlaps(tag, box), (graph.name, group.key, key)
+        assert _contains(rect, tag) and not any(_overlaps(tag, label) for label in labels), (graph.name, group.key)
+        for other in layout.groups:
+            if other.key.startswith(group.key + "/"):
+                assert _contains(rect, other.extent()) and not _overlaps(tag, other.extent()), (group.key, other.key)
+            elif other.key != group.key and not group.key.startswith(other.key + "/"):
+                assert not _overlaps(rect, other.extent()), (graph.name, group.key, other.key)
+        assert len(layout.routes) == len(graph.edges)  # every edge's ends are drawn: routes in edge order
+        for edge, route in zip(graph.edges, layout.routes):
+            if route.label is None:
+                continue
+            if not any(k.startswith(group.key + "/") for k in (edge.source, edge.target)):
+                assert not _overlaps(route.label.extent(), rect), (graph.name, group.key, route.label.text)
+        assert 0 <= rect[0] and rect[2] <= layout.width and rect[3] <= layout.height
+
+
+def _contains(outer: Rect, inner: Rect) -> bool:
+    return outer[0] < inner[0] and inner[2] < outer[2] and outer[1] < inner[1] and inner[3] < outer[3]
 
 
 def _overlaps(a: Rect, b: Rect) -> bool:
@@ -244,6 +277,26 @@ def _random(seed: int) -> PipelineGraph:
     return _graph(f"random-{seed}", keys, [(a, b, rnd.choice(words)) for a, b in sorted(edges)])
 
 
+def _random_modules(seed: int) -> PipelineGraph:
+    """A random graph whose nodes sit in random (nested) module instances."""
+    rnd = random.Random(seed)
+    prefixes = ["", "", "a/", "b/", "a/x/", "a/y/", "b/x/"]
+    keys = [f"{rnd.choice(prefixes)}n{i}" for i in range(rnd.randint(2, 14))]
+    words = ["", "", "complete", "discard", "a-much-longer-action-name"]
+    edges = {(rnd.choice(keys), rnd.choice(keys)) for _ in range(rnd.randint(1, 2 * len(keys)))}
+    return _graph(f"modules-{seed}", keys, [(a, b, rnd.choice(words)) for a, b in sorted(edges)])
+
+
+def _examples(tmp_path: Path) -> list[PipelineGraph]:
+    """The example pipelines as a first apply draws them: three use modules/label-review.yaml."""
+    with open_embedded(tmp_path / "state.db") as backend:
+        loaded = load([REPO / "pipelines"])
+        assert loaded.ok, [str(e) for e in loaded.errors]
+        return plan_graphs(make_plan(loaded.specs, backend, default_project="local"))
+
+
+REPO = Path(__file__).resolve().parents[2]
+
 GEOMETRY_CASES = [
     _graph("video-frames", ["videos", "cut", "label-a", "label-b", "review", "discarded"],
            [("videos", "cut", ""), ("cut", "label-a", ""), ("cut", "label-b", ""),
@@ -255,12 +308,43 @@ GEOMETRY_CASES = [
     _big(),
     *(_random(seed) for seed in range(40)),
     *(_random(seed) for seed in (99, 207, 458, 594)),  # crowded gaps: every nearby spot was taken
+    _graph("nested", ["src", "outer/first/label", "outer/first/review", "outer/second/label", "outer/second/review",
+                      "outer/merge", "done", "side"],
+           [("src", "outer/first/label", ""), ("outer/first/label", "outer/first/review", "complete"),
+            ("outer/first/review", "outer/second/label", "approve"), ("outer/second/label", "outer/second/review", ""),
+            ("outer/second/review", "outer/merge", "approve"), ("outer/merge", "done", ""), ("src", "side", ""),
+            ("side", "done", "a-long-way-round"), ("outer/first/review", "done", "discard")]),
+    *(_random_modules(seed) for seed in range(40)),
 ]
 
 
 @pytest.mark.parametrize("graph", GEOMETRY_CASES, ids=lambda g: g.name)
 def test_no_edge_passes_through_a_box_and_no_label_is_covered(graph: PipelineGraph) -> None:
     _check_geometry(graph)
+
+
+def test_the_examples_draw_each_module_instance_as_a_labelled_group(tmp_path: Path) -> None:
+    graphs = {g.name: g for g in _examples(tmp_path)}
+    for graph in graphs.values():
+        _check_geometry(graph)
+    street = layout_graph(graphs["street-labeling"])
+    assert [(g.key, g.label.text) for g in street.groups] == [("stage", "module stage")]
+    svg = render_svg(graphs["street-labeling"])
+    assert svg.index('class="group"') < svg.index('class="edge ')  # behind the edges and boxes
+    assert ">module stage</text>" in svg
+
+
+
+def test_png_paints_the_module_groups_redacted(tmp_path: Path, drawn_text: list[str]) -> None:
+    graph = next(g for g in GEOMETRY_CASES if g.name == "nested")
+    layout = layout_graph(graph)
+    data = graph_png.render_png([layout], redact=lambda text: text.replace("second", "(sensitive)"))
+    (tmp_path / "g.png").write_bytes(data)
+    with Image.open(tmp_path / "g.png") as image:
+        colours = {colour for _, colour in image.getcolors(maxcolors=image.width * image.height) or []}
+    assert {ImageColor.getrgb(GROUP_FILL), ImageColor.getrgb(GROUP_STROKE)} <= colours
+    assert [t for t in drawn_text if t.startswith("module ")] == [
+        "module outer", "module outer/first", "module outer/(sensitive)"]
 
 
 @pytest.mark.parametrize(("fmt", "stream"), [((), "out"), (("--json",), "err"), (("--markdown",), "err")])

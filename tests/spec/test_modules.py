@@ -198,7 +198,7 @@ MODULE_CASES = [
      {"pipeline": PIPELINE.replace("source: modules/label-review.yaml", "source: other.yaml"),
       "other": "apiVersion: loopform/v1\nkind: Pipeline\nmetadata: {name: other}\nspec:\n"
                "  nodes: {a: {type: dataset, dataset: raw}}\n"},
-     ["p.yaml:9:7: 'other.yaml' is not a module (kind: Module)"]),
+     ["p.yaml:9:7: 'other.yaml' is not a module (kind: Module) nor a DPK manifest with pipeline templates"]),
     ("missing module file",
      {"pipeline": PIPELINE.replace("modules/label-review.yaml", "modules/nope.yaml")},
      ["p.yaml:9:7: module 'modules/nope.yaml': no such file or directory"]),
