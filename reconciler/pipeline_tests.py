@@ -45,6 +45,9 @@ class ItemInput(_Strict):
     folder: str = Field(default="/", description="Folder in the dataset.", examples=["/incoming"])
     metadata: dict[str, Any] = Field(default_factory=dict, description="User metadata (`metadata.user`).")
     content: str = Field(default="x", description="The file's text content.")
+    file: str | None = Field(default=None, description="A file uploaded as the item's content instead of `content` "
+                                                        "(a video, an image), relative to the test file.",
+                             examples=["files/clip.mp4"])
 
 
 class Decision(_Strict):
@@ -211,12 +214,13 @@ def _dataset_id(box: _Sandbox, name: str) -> str:
     return str(found[0]["id"])
 
 
-def _play(box: _Sandbox, case: Case) -> None:
+def _play(box: _Sandbox, case: Case, here: Path) -> None:
     for item in case.items:
+        content = (here / item.file).read_bytes() if item.file is not None else item.content.encode()
         fields = {"type": "file", "path": posixpath.join(item.folder, item.name),
                   "metadata": json.dumps({"user": item.metadata})}
         made = box.call("POST", f"/datasets/{_dataset_id(box, item.dataset)}/items",
-                        files={"file": (item.name, item.content.encode())}, data=fields)
+                        files={"file": (item.name, content)}, data=fields)
         box.items[item.name] = made["id"]
         if case.start == "execute":
             box.call("POST", f"/pipelines/{box.pipeline['id']}/execute", json={"pipeline": {"input": {"item": made["id"]}}})
@@ -288,7 +292,7 @@ def run_case(file: Path, test: PipelineTestFile, case: Case, *, keep: Path | Non
     started = time.monotonic()
     try:
         with _sandbox(test, file, keep) as box:
-            _play(box, case)
+            _play(box, case, file.parent)
             expected, actual = _actual(box, case.expect)
     except Exception as exc:  # noqa: BLE001 - a case that cannot run is reported, the others still run
         return CaseResult(file, case.name, passed=False, seconds=time.monotonic() - started,
