@@ -69,6 +69,9 @@ class CycleExpectation(_Strict):
     status: Literal["success", "failed", "in-progress"] | None = Field(default=None, description="The cycle's status.")
     failed: dict[str, str] | None = Field(
         default=None, description="Node name -> text its failure message contains.")
+    pending: dict[str, str] | None = Field(
+        default=None, description="Node name -> text its pending message contains (an ml node with no local "
+                                  "runner: the cycle waits there).")
 
 
 class Expect(_Strict):
@@ -97,6 +100,9 @@ class PipelineTestFile(_Strict):
     kind: Literal["PipelineTest"]
     pipeline: str = Field(min_length=1, description="The spec file, relative to this file.",
                           examples=["../video-frames.yaml"])
+    name: str | None = Field(default=None, description="Which pipeline of the spec file the cases run (a file with "
+                                                        "`forEach` makes one per entry); default: its `metadata.name`.",
+                             examples=["customer-acme"])
     datasets: list[str] = Field(default_factory=list, description="Datasets made in every case's sandbox.")
     cases: list[Case] = Field(min_length=1)
 
@@ -189,9 +195,13 @@ def _sandbox(test: PipelineTestFile, file: Path, keep: Path | None) -> Iterator[
         result = apply(plan([spec_path], backend), backend)
         if not result.ok:
             raise RuntimeError(f"applying {test.pipeline} to the sandbox failed")
-        name = spec["metadata"]["name"]
-        (pipeline,) = [p for p in plane.store.pipelines_in({pid for pid in _project_ids(plane, project)})
-                       if p["name"] == name]
+        name = test.name or spec["metadata"]["name"]
+        found = [p for p in plane.store.pipelines_in({pid for pid in _project_ids(plane, project)})
+                 if p["name"] == name]
+        if len(found) != 1:
+            raise RuntimeError(f"{test.pipeline} makes no pipeline named {name!r}" + (
+                "" if test.name else " (a file with forEach makes several: name one with `name:`)"))
+        (pipeline,) = found
         with requests.Session() as session:
             session.headers["authorization"] = f"Bearer {plane.mint_token()}"
             yield _Sandbox(plane=plane, session=session, base=plane.engine.api_url(), pipeline=pipeline)
@@ -258,12 +268,14 @@ def _actual(box: _Sandbox, expect: Expect) -> tuple[Doc, Doc]:
         if wanted.status is not None:
             shown["status"] = cycle["status"] if cycle else "(no cycle)"
         want = wanted.model_dump(exclude_none=True)
-        if wanted.failed is not None:
+        for status, wanted_messages in (("failed", wanted.failed), ("pending", wanted.pending)):
+            if wanted_messages is None:
+                continue
             messages = {names.get(e["pipeline"]["nodeId"]): str(e["latestStatus"].get("message", ""))
                         for listed in (cycle or {}).get("executions", {}).values() for e in listed
-                        if e["status"] == "failed"}
-            shown["failed"] = {node: (text if text in messages.get(node, "") else messages.get(node, "(did not fail)"))
-                               for node, text in wanted.failed.items()}
+                        if e["status"] == status}
+            shown[status] = {node: (text if text in messages.get(node, "") else messages.get(node, f"(not {status})"))
+                             for node, text in wanted_messages.items()}
         expected["cycles"][item_name] = want
         actual["cycles"][item_name] = shown
     for item_name, where in expect.items.items():
