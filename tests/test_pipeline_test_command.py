@@ -10,6 +10,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
+import yaml
 from harness import cli, copy_examples, isolate
 
 from reconciler.pipeline_tests import schema
@@ -135,3 +136,15 @@ def test_a_pending_ml_node_and_a_foreach_instance_are_what_the_cases_say(
     assert r.code == 1
     assert "+      Detect vehicles: 'pending: no local runner for ml node ''Detect vehicles'''" in r.out, r.out
     assert "makes no pipeline named 'customer-${each.key}' (a file with forEach makes several" in r.out
+
+
+def test_the_readmes_example_is_the_first_case_of_the_video_frames_tests() -> None:
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("### Testing pipelines: `loopform test`", 1)[1]
+    shown = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])
+    real = yaml.safe_load((ROOT / "pipelines" / "tests" / "video-frames.yaml").read_text(encoding="utf-8"))
+    first = real["cases"][0]
+    assert {k: v for k, v in shown.items() if k != "cases"} == {k: v for k, v in real.items() if k != "cases"}
+    (case,) = shown["cases"]
+    assert {**case, "expect": None} == {**first, "expect": None}
+    assert case["expect"]["cycles"] == first["expect"]["cycles"]
+    assert case["expect"]["items"].items() <= first["expect"]["items"].items()  # the README shows one frame

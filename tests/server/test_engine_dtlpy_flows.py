@@ -2,8 +2,9 @@
 scenarios of dtlpy's feature tests (tests/features/pipeline_entity in its history): an input's
 default when nothing arrives on it (pipeline_node_input_handling, DAT-54491), an item-created
 trigger with a filter made through `pipeline.triggers.create`, and rerunning cycles from the
-beginning, from a node and from its failed executions (pipeline_rerun_cycles, DAT-70140). Two output ports, connection filters
-and an exception's traceback in a failed execution are in test_engine_dtlpy.py."""
+beginning, from a node and from their failed executions (pipeline_rerun_cycles, DAT-70140). Two
+output ports, connection filters and an exception's traceback in a failed execution are in
+test_engine_dtlpy.py."""
 
 from __future__ import annotations
 
