@@ -224,9 +224,16 @@ def _dataset_id(box: _Sandbox, name: str) -> str:
     return str(found[0]["id"])
 
 
+def _file_content(here: Path, name: str) -> bytes:
+    try:
+        return (here / name).read_bytes()
+    except OSError:
+        raise RuntimeError(f"cannot read the item file {name!r} (a path relative to the test file)") from None
+
+
 def _play(box: _Sandbox, case: Case, here: Path) -> None:
     for item in case.items:
-        content = (here / item.file).read_bytes() if item.file is not None else item.content.encode()
+        content = _file_content(here, item.file) if item.file is not None else item.content.encode()
         fields = {"type": "file", "path": posixpath.join(item.folder, item.name),
                   "metadata": json.dumps({"user": item.metadata})}
         made = box.call("POST", f"/datasets/{_dataset_id(box, item.dataset)}/items",

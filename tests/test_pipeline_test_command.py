@@ -148,3 +148,11 @@ def test_the_readmes_example_is_the_first_case_of_the_video_frames_tests() -> No
     assert {**case, "expect": None} == {**first, "expect": None}
     assert case["expect"]["cycles"] == first["expect"]["cycles"]
     assert case["expect"]["items"].items() <= first["expect"]["items"].items()  # the README shows one frame
+
+
+def test_an_item_file_that_cannot_be_read_errors_that_case_with_its_name(project: Path) -> None:
+    file = project / "pipelines" / "tests" / "tagging.yaml"
+    file.write_text(file.read_text().replace("{name: cat.jpg, dataset: photos,",
+                                             "{name: cat.jpg, file: photos/cat.jpg, dataset: photos,", 1))
+    r = cli("test", "pipelines/tests/tagging.yaml")
+    assert r.code == 1 and "cannot read the item file 'photos/cat.jpg' (a path relative to the test file)" in r.out
