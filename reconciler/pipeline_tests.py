@@ -45,6 +45,9 @@ class ItemInput(_Strict):
     folder: str = Field(default="/", description="Folder in the dataset.", examples=["/incoming"])
     metadata: dict[str, Any] = Field(default_factory=dict, description="User metadata (`metadata.user`).")
     content: str = Field(default="x", description="The file's text content.")
+    file: str | None = Field(default=None, description="A file uploaded as the item's content instead of `content` "
+                                                        "(a video, an image), relative to the test file.",
+                             examples=["files/clip.mp4"])
 
 
 class Decision(_Strict):
@@ -66,6 +69,9 @@ class CycleExpectation(_Strict):
     status: Literal["success", "failed", "in-progress"] | None = Field(default=None, description="The cycle's status.")
     failed: dict[str, str] | None = Field(
         default=None, description="Node name -> text its failure message contains.")
+    pending: dict[str, str] | None = Field(
+        default=None, description="Node name -> text its pending message contains (an ml node with no local "
+                                  "runner: the cycle waits there).")
 
 
 class Expect(_Strict):
@@ -94,6 +100,9 @@ class PipelineTestFile(_Strict):
     kind: Literal["PipelineTest"]
     pipeline: str = Field(min_length=1, description="The spec file, relative to this file.",
                           examples=["../video-frames.yaml"])
+    name: str | None = Field(default=None, description="Which pipeline of the spec file the cases run (a file with "
+                                                        "`forEach` makes one per entry); default: its `metadata.name`.",
+                             examples=["customer-acme"])
     datasets: list[str] = Field(default_factory=list, description="Datasets made in every case's sandbox.")
     cases: list[Case] = Field(min_length=1)
 
@@ -186,9 +195,13 @@ def _sandbox(test: PipelineTestFile, file: Path, keep: Path | None) -> Iterator[
         result = apply(plan([spec_path], backend), backend)
         if not result.ok:
             raise RuntimeError(f"applying {test.pipeline} to the sandbox failed")
-        name = spec["metadata"]["name"]
-        (pipeline,) = [p for p in plane.store.pipelines_in({pid for pid in _project_ids(plane, project)})
-                       if p["name"] == name]
+        name = test.name or spec["metadata"]["name"]
+        found = [p for p in plane.store.pipelines_in({pid for pid in _project_ids(plane, project)})
+                 if p["name"] == name]
+        if len(found) != 1:
+            raise RuntimeError(f"{test.pipeline} makes no pipeline named {name!r}" + (
+                "" if test.name else " (a file with forEach makes several: name one with `name:`)"))
+        (pipeline,) = found
         with requests.Session() as session:
             session.headers["authorization"] = f"Bearer {plane.mint_token()}"
             yield _Sandbox(plane=plane, session=session, base=plane.engine.api_url(), pipeline=pipeline)
@@ -211,12 +224,20 @@ def _dataset_id(box: _Sandbox, name: str) -> str:
     return str(found[0]["id"])
 
 
-def _play(box: _Sandbox, case: Case) -> None:
+def _file_content(here: Path, name: str) -> bytes:
+    try:
+        return (here / name).read_bytes()
+    except OSError:
+        raise RuntimeError(f"cannot read the item file {name!r} (a path relative to the test file)") from None
+
+
+def _play(box: _Sandbox, case: Case, here: Path) -> None:
     for item in case.items:
+        content = _file_content(here, item.file) if item.file is not None else item.content.encode()
         fields = {"type": "file", "path": posixpath.join(item.folder, item.name),
                   "metadata": json.dumps({"user": item.metadata})}
         made = box.call("POST", f"/datasets/{_dataset_id(box, item.dataset)}/items",
-                        files={"file": (item.name, item.content.encode())}, data=fields)
+                        files={"file": (item.name, content)}, data=fields)
         box.items[item.name] = made["id"]
         if case.start == "execute":
             box.call("POST", f"/pipelines/{box.pipeline['id']}/execute", json={"pipeline": {"input": {"item": made["id"]}}})
@@ -254,12 +275,14 @@ def _actual(box: _Sandbox, expect: Expect) -> tuple[Doc, Doc]:
         if wanted.status is not None:
             shown["status"] = cycle["status"] if cycle else "(no cycle)"
         want = wanted.model_dump(exclude_none=True)
-        if wanted.failed is not None:
+        for status, wanted_messages in (("failed", wanted.failed), ("pending", wanted.pending)):
+            if wanted_messages is None:
+                continue
             messages = {names.get(e["pipeline"]["nodeId"]): str(e["latestStatus"].get("message", ""))
                         for listed in (cycle or {}).get("executions", {}).values() for e in listed
-                        if e["status"] == "failed"}
-            shown["failed"] = {node: (text if text in messages.get(node, "") else messages.get(node, "(did not fail)"))
-                               for node, text in wanted.failed.items()}
+                        if e["status"] == status}
+            shown[status] = {node: (text if text in messages.get(node, "") else messages.get(node, f"(not {status})"))
+                             for node, text in wanted_messages.items()}
         expected["cycles"][item_name] = want
         actual["cycles"][item_name] = shown
     for item_name, where in expect.items.items():
@@ -288,7 +311,7 @@ def run_case(file: Path, test: PipelineTestFile, case: Case, *, keep: Path | Non
     started = time.monotonic()
     try:
         with _sandbox(test, file, keep) as box:
-            _play(box, case)
+            _play(box, case, file.parent)
             expected, actual = _actual(box, case.expect)
     except Exception as exc:  # noqa: BLE001 - a case that cannot run is reported, the others still run
         return CaseResult(file, case.name, passed=False, seconds=time.monotonic() - started,

@@ -183,8 +183,9 @@ def copy_examples(into: Path, *, reuse: bool = False) -> Path:
     target = into / "pipelines"
 
     def skipped(directory: str, names: list[str]) -> set[str]:
-        at_top = Path(directory) == REPO_EXAMPLES
-        return {n for n in names if at_top and n in REUSE_EXAMPLES}
+        if Path(directory) == REPO_EXAMPLES / "tests":  # `loopform test`'s files of the examples left out
+            return {n for n in names if n in REUSE_EXAMPLES}
+        return {n for n in names if Path(directory) == REPO_EXAMPLES and n in REUSE_EXAMPLES}
 
     shutil.copytree(REPO_EXAMPLES, target, ignore=None if reuse else skipped)
     return target

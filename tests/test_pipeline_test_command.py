@@ -10,7 +10,8 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
-from harness import cli, isolate
+import yaml
+from harness import cli, copy_examples, isolate
 
 from reconciler.pipeline_tests import schema
 
@@ -93,3 +94,65 @@ def test_a_subdirectory_runs_the_tests_of_the_root(project: Path, monkeypatch: p
 
 def test_the_schema_file_is_the_models() -> None:
     assert json.loads((ROOT / "schemas" / "pipeline-test.schema.json").read_text()) == schema()
+
+
+def test_the_examples_tests_pass_from_the_project_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    copy_examples(isolate(tmp_path, monkeypatch), reuse=True)
+    files = sorted(p.name for p in (tmp_path / "pipelines" / "tests").glob("*.yaml"))
+    specs = sorted(p.name for p in (tmp_path / "pipelines").glob("*.yaml"))
+    assert files == specs  # every example pipeline has its tests
+    r = cli("test")
+    assert r.code == 0, r.out + r.err
+    assert "FAILED" not in r.out and "ERROR" not in r.out
+    assert {line.split("::")[0] for line in r.out.splitlines()[:-1]} == {f"pipelines/tests/{f}" for f in files}
+
+
+def test_an_example_test_expecting_the_wrong_route_fails_with_a_readable_diff(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    copy_examples(isolate(tmp_path, monkeypatch), reuse=True)
+    file = tmp_path / "pipelines" / "tests" / "street-labeling.yaml"
+    text = file.read_text()
+    wrong = text.replace("good.jpg: {visited: [New street images, Label, Review, Training set]",
+                         "good.jpg: {visited: [New street images, Label, Review, To label again]")
+    assert wrong != text
+    file.write_text(wrong)
+    r = cli("test", "pipelines/tests/street-labeling.yaml")
+    assert r.code == 1
+    assert ("pipelines/tests/street-labeling.yaml::an approved image is cloned into the training set, "
+            "a discarded one into to-label FAILED") in r.out
+    diff = r.out[r.out.index("--- expected"):]
+    assert "+++ actual" in diff and "-    - To label again" in diff and "+    - Training set" in diff
+
+
+def test_a_pending_ml_node_and_a_foreach_instance_are_what_the_cases_say(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    copy_examples(isolate(tmp_path, monkeypatch), reuse=True)
+    tests = tmp_path / "pipelines" / "tests"
+    model = tests / "model-review.yaml"
+    model.write_text(model.read_text().replace("no local runner for ml node", "a runner for ml node"))
+    customer = tests / "per-customer.yaml"
+    customer.write_text(customer.read_text().replace("name: customer-acme\n", ""))
+    r = cli("test", "pipelines/tests/model-review.yaml", "pipelines/tests/per-customer.yaml")
+    assert r.code == 1
+    assert "+      Detect vehicles: 'pending: no local runner for ml node ''Detect vehicles'''" in r.out, r.out
+    assert "makes no pipeline named 'customer-${each.key}' (a file with forEach makes several" in r.out
+
+
+def test_the_readmes_example_is_the_first_case_of_the_video_frames_tests() -> None:
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("### Testing pipelines: `loopform test`", 1)[1]
+    shown = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])
+    real = yaml.safe_load((ROOT / "pipelines" / "tests" / "video-frames.yaml").read_text(encoding="utf-8"))
+    first = real["cases"][0]
+    assert {k: v for k, v in shown.items() if k != "cases"} == {k: v for k, v in real.items() if k != "cases"}
+    (case,) = shown["cases"]
+    assert {**case, "expect": None} == {**first, "expect": None}
+    assert case["expect"]["cycles"] == first["expect"]["cycles"]
+    assert case["expect"]["items"].items() <= first["expect"]["items"].items()  # the README shows one frame
+
+
+def test_an_item_file_that_cannot_be_read_errors_that_case_with_its_name(project: Path) -> None:
+    file = project / "pipelines" / "tests" / "tagging.yaml"
+    file.write_text(file.read_text().replace("{name: cat.jpg, dataset: photos,",
+                                             "{name: cat.jpg, file: photos/cat.jpg, dataset: photos,", 1))
+    r = cli("test", "pipelines/tests/tagging.yaml")
+    assert r.code == 1 and "cannot read the item file 'photos/cat.jpg' (a path relative to the test file)" in r.out

@@ -59,7 +59,7 @@ def test_the_workflow_has_the_documented_shape() -> None:
     assert jobs["plan"]["if"] == "github.event_name == 'pull_request'"
     assert jobs["apply"]["if"] == "github.event_name == 'push'"
     assert jobs["apply-main"]["if"].startswith("github.event_name == 'workflow_dispatch'")
-    assert loopform_lines("plan")[0] == "loopform validate"
+    assert loopform_lines("plan")[:2] == ["loopform validate", "loopform test"]  # tests before the plan
     assert any("--markdown" in line and "-out loopform.plan" in line for line in loopform_lines("plan"))
     assert loopform_lines("apply") == ["loopform apply loopform.plan --auto-approve"]
     assert loopform_lines("apply-main") == ["loopform apply --auto-approve"]
@@ -81,8 +81,9 @@ def test_the_workflow_has_the_documented_shape() -> None:
 
 
 def test_pull_request_then_merge_applies_the_reviewed_plan(repo: Path) -> None:
-    validate, plan = (run_line(line) for line in loopform_lines("plan"))
+    validate, tests, plan = (run_line(line) for line in loopform_lines("plan"))
     assert validate.code == 0, validate.out
+    assert tests.code == 0 and "video-frames.yaml::" in tests.out and " passed in " in tests.out, tests.out
     assert plan.code == 2, plan.err  # changes: the step treats 0 and 2 as success
     comment = (repo / "plan.md").read_text()
     assert comment.startswith("### Loopform plan") and "```mermaid" in comment
@@ -93,12 +94,12 @@ def test_pull_request_then_merge_applies_the_reviewed_plan(repo: Path) -> None:
     assert "Apply complete: 3 done" in apply.out
 
     again = [run_line(line) for line in loopform_lines("plan")]
-    assert [r.code for r in again] == [0, 0]  # nothing left to change
+    assert [r.code for r in again] == [0, 0, 0]  # nothing left to change
     assert "No changes." in (repo / "plan.md").read_text()
 
 
 def test_a_plan_that_went_stale_before_the_merge_is_refused(repo: Path) -> None:
-    assert [run_line(line).code for line in loopform_lines("plan")] == [0, 2]
+    assert [run_line(line).code for line in loopform_lines("plan")] == [0, 0, 2]
     # meanwhile main moved: another merge changed a spec this plan read
     spec = repo / "pipelines" / "model-review.yaml"
     spec.write_text(spec.read_text().replace("batchSize: 20", "batchSize: 25"))
@@ -114,8 +115,8 @@ def test_a_plan_that_went_stale_before_the_merge_is_refused(repo: Path) -> None:
 
 def test_a_pull_request_that_changes_no_pipeline(repo: Path) -> None:
     assert cli("apply", "--auto-approve").code == 0  # live already equals the specs
-    validate, plan = (run_line(line) for line in loopform_lines("plan"))
-    assert (validate.code, plan.code) == (0, 0)  # the Plan step passes on 0 as on 2
+    validate, tests, plan = (run_line(line) for line in loopform_lines("plan"))
+    assert (validate.code, tests.code, plan.code) == (0, 0, 0)  # the Plan step passes on 0 as on 2
     assert "No changes." in (repo / "plan.md").read_text()
     (apply,) = (run_line(line) for line in loopform_lines("apply"))  # the merge applies an empty plan
     assert apply.code == 0 and "No changes." in apply.out
@@ -127,13 +128,27 @@ def test_an_invalid_spec_fails_the_pull_request(repo: Path) -> None:
     assert validate.code == 1 and "broken.yaml:" in validate.out
 
 
+def test_a_pipeline_test_that_fails_fails_the_pull_request_before_the_plan(repo: Path) -> None:
+    # the pull request sends discarded frames somewhere else, but its tests still expect them apart
+    spec = repo / "pipelines" / "video-frames.yaml"
+    spec.write_text(spec.read_text().replace("- {from: review, action: discard, to: discarded}\n", ""))
+    validate, tests = (run_line(line) for line in loopform_lines("plan")[:2])
+    assert validate.code == 0, validate.out
+    assert tests.code == 1
+    assert "video-frames.yaml::a frame discarded by a team or in review is cloned into discarded-frames FAILED" \
+        in tests.out
+    assert "--- expected" in tests.out and "+++ actual" in tests.out
+    assert not (repo / "plan.md").exists()  # the steps stop at the first failure: no plan was made
+
+
 def test_the_pre_commit_hook_entry(repo: Path) -> None:
     (hook,) = yaml.safe_load(HOOKS.read_text())
     assert hook["id"] == "loopform-validate" and hook["pass_filenames"] is False
     entry = shlex.split(hook["entry"]) + list(hook.get("args", []))
     assert entry[0] == "loopform"
     ok = cli(*entry[1:])
-    assert ok.code == 0 and "3 files valid" in ok.out
+    tests = len(list((repo / "pipelines" / "tests").glob("*.yaml")))  # `loopform test`'s files count too
+    assert ok.code == 0 and f"{3 + tests} files valid" in ok.out
     (repo / "pipelines" / "video-frames.yaml").write_text("kind: Pipeline\n")
     failed = cli(*entry[1:])
     assert failed.code == 1 and "pipelines/video-frames.yaml:" in failed.out
