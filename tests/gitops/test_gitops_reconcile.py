@@ -259,7 +259,7 @@ def test_sigterm_ends_the_loop_cleanly(workdir: Path, applied: ServerHandle) -> 
         assert first["result"] == "in-sync"
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
-        out, err = stdout.rest(), stderr.rest()
+        err = stderr.rest()
     finally:
         if proc.poll() is None:
             proc.kill()

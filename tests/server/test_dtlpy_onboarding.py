@@ -406,7 +406,7 @@ def test_executions_of_a_deleted_pipeline_do_not_break_the_global_listing(sdk: D
             kept = installable(other, "kept").install()
             kept_run = kept.execute(execution_input={"item": "item-0"})
             gone = installable(other, "gone-soon").install()
-            gone_run = gone.execute(execution_input={"item": "item-1"})
+            gone.execute(execution_input={"item": "item-1"})  # its execution is the one left out below
             deleted = faults.add("POST", r"/pipelines/query$", "then",
                                  then=lambda: server.control_plane.store.delete_pipeline(gone.id))
             server.control_plane.request_log.clear()
