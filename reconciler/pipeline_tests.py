@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import json
 import posixpath
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -28,7 +29,9 @@ import requests
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from reconciler.errors import SpecError, SpecErrors, Location
+from reconciler.errors import SpecError, SpecErrors
+from reconciler.spec.messages import translate, vocabulary
+from reconciler.spec.source import Expected, SourceDocument, read_source
 
 Doc = dict[str, Any]
 
@@ -127,16 +130,40 @@ def find_test_files(paths: list[Path]) -> list[Path]:
     return found
 
 
+_EXPECTED = Expected("a test file", "a PipelineTest file", "apiVersion, kind, pipeline, datasets, cases")
+
+
 def load_test_file(path: Path) -> PipelineTestFile:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise SpecErrors([SpecError(f"cannot read the test file: {exc}", Location(str(path)))]) from None
-    try:
-        return PipelineTestFile.model_validate(data)
-    except ValidationError as exc:
-        raise SpecErrors([SpecError(f"{'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}", Location(str(path)))
-                          for e in exc.errors()]) from None
+    """The test file at `path`, read like a spec (the same safe reader and limits); every problem
+    at once as `file:line:col: message` (SpecErrors)."""
+    doc, _ = read_source(path, shown=str(path), expected=_EXPECTED)
+    errors = list(doc.errors)
+    test: PipelineTestFile | None = None
+    if not doc.fatal and not errors:
+        try:
+            test = PipelineTestFile.model_validate(doc.data)
+        except ValidationError as exc:
+            errors += translate(exc, doc, words=vocabulary(sys.modules[__name__]))
+    if test is not None:
+        errors += _test_file_findings(path, test, doc)
+    if errors:
+        raise SpecErrors(errors)
+    assert test is not None
+    return test
+
+
+def _test_file_findings(path: Path, test: PipelineTestFile, doc: SourceDocument) -> list[SpecError]:
+    """What a valid test file gets wrong that a case would only find when it runs: a pipeline spec
+    that is not there, items uploaded to a dataset the sandbox does not make."""
+    found = []
+    if not (path.parent / test.pipeline).is_file():
+        found.append(SpecError(f"no pipeline spec {test.pipeline!r} beside this file", doc.locate("/pipeline")))
+    for c, case in enumerate(test.cases):
+        for i, item in enumerate(case.items):
+            if item.dataset not in test.datasets:
+                found.append(SpecError(f"dataset {item.dataset!r} is not one the sandbox makes: list it under "
+                                       "`datasets:`", doc.locate(f"/cases/{c}/items/{i}/dataset")))
+    return found
 
 
 # -- running ----------------------------------------------------------------------------------------

@@ -70,6 +70,52 @@ def test_a_malformed_test_file_is_an_error_naming_the_file(project: Path) -> Non
     assert r.code == 1 and r.err.startswith("pipelines/tests/broken.yaml:") and r.out == ""
 
 
+def test_every_problem_of_a_test_file_is_reported_at_once_with_its_line(project: Path) -> None:
+    (project / "pipelines" / "tests" / "broken.yaml").write_text(
+        "apiVersion: loopform/v1\n"
+        "kind: PipelineTest\n"
+        "pipeline: ../tagging.yaml\n"
+        "datasets: [photos]\n"
+        "cases:\n"
+        "  - name: one\n"
+        "    itms: []\n"
+        "    decisions:\n"
+        "      - {node: label, action: 3}\n"
+        "    expect:\n"
+        "      cycles: {cat.jpg: {status: done}}\n"
+        "      items: {cat.jpg: {dataset: 5}}\n")
+    r = cli("test", "pipelines/tests/broken.yaml")
+    assert (r.code, r.out) == (1, "")
+    assert r.err.splitlines() == [
+        "pipelines/tests/broken.yaml:7:5: unknown field 'itms' (did you mean 'items'?)",
+        "pipelines/tests/broken.yaml:9:23: expected a string, got number 3; quote it, \"3\"",
+        "pipelines/tests/broken.yaml:11:26: expected one of success, failed, in-progress; got 'done'",
+        "pipelines/tests/broken.yaml:12:25: expected a string, got number 5; quote it, \"5\""]
+
+
+def test_a_test_file_naming_a_missing_spec_or_an_unmade_dataset_is_located(project: Path) -> None:
+    (project / "pipelines" / "tests" / "broken.yaml").write_text(
+        "apiVersion: loopform/v1\nkind: PipelineTest\npipeline: ../nowhere.yaml\ndatasets: [photos]\n"
+        "cases:\n  - name: one\n    items:\n      - {name: a.jpg, dataset: photoz}\n")
+    r = cli("test", "pipelines/tests/broken.yaml")
+    assert r.code == 1
+    assert r.err.splitlines() == [
+        "pipelines/tests/broken.yaml:3:1: no pipeline spec '../nowhere.yaml' beside this file",
+        "pipelines/tests/broken.yaml:8:23: dataset 'photoz' is not one the sandbox makes: list it under `datasets:`"]
+
+
+@pytest.mark.parametrize("text, where", [
+    ("apiVersion: loopform/v1\ncases: [\n", "pipelines/tests/broken.yaml:3:"),  # YAML that does not parse
+    ("apiVersion: loopform/v1\napiVersion: loopform/v1\n", "pipelines/tests/broken.yaml:2:1: "),  # a duplicate key
+    ("# nothing yet\n", "pipelines/tests/broken.yaml:1:1: empty file: expected a PipelineTest file"),
+    ("- a list\n", "pipelines/tests/broken.yaml:1:1: a test file must be a mapping (apiVersion, kind, pipeline, datasets, cases)"),
+])
+def test_unreadable_test_files_are_located_like_specs(project: Path, text: str, where: str) -> None:
+    (project / "pipelines" / "tests" / "broken.yaml").write_text(text)
+    r = cli("test", "pipelines/tests/broken.yaml")
+    assert r.code == 1 and r.err.startswith(where), r.err
+
+
 def test_a_directory_without_test_files_is_an_error(project: Path) -> None:
     (project / "empty").mkdir()
     r = cli("test", "empty")

@@ -36,20 +36,16 @@ _TYPE_WORDS = {
 _NODE_TYPES_TEXT = ", ".join(models.TYPED_NODE_TYPES) + ", or a platform type such as merge"
 
 
-def _vocabulary() -> list[str]:
+def vocabulary(module: Any) -> list[str]:
+    """The field names of every model in `module`: what an unknown field may have meant."""
     names: set[str] = set()
-
-    def visit(model: type[BaseModel]) -> None:
-        for name, info in model.model_fields.items():
-            names.add(info.alias or name)
-
-    for obj in vars(models).values():
+    for obj in vars(module).values():
         if isinstance(obj, type) and issubclass(obj, BaseModel) and obj is not BaseModel:
-            visit(obj)
+            names.update(info.alias or name for name, info in obj.model_fields.items())
     return sorted(names)
 
 
-_VOCABULARY = _vocabulary()
+_VOCABULARY = vocabulary(models)
 
 
 def _quote_hint(pointer: str, value: Any, doc: SourceDocument) -> str:
@@ -86,7 +82,7 @@ def _pattern_message(pattern: str, value: Any) -> str:
 
 
 def _message(
-    error: ErrorDetails, pointer: str, field: str | None, doc: SourceDocument, hints: Hints
+    error: ErrorDetails, pointer: str, field: str | None, doc: SourceDocument, hints: Hints, words: list[str]
 ) -> str:
     kind = error["type"]
     value = error.get("input")
@@ -97,7 +93,7 @@ def _message(
         return f"missing required field '{field}'"
     if kind == "extra_forbidden":
         name = pointer.rsplit("/", 1)[-1]
-        return f"unknown field '{name}'{hints.hint(name, _VOCABULARY)}"
+        return f"unknown field '{name}'{hints.hint(name, words)}"
     if kind in _TYPE_WORDS:
         wanted = _TYPE_WORDS[kind]
         if kind == "list_type" and pointer.endswith("/to"):
@@ -165,19 +161,26 @@ def _is_node_type(pointer: str) -> bool:
     return len(parts) == 5 and parts[1:3] == ["spec", "nodes"] and parts[4] == "type"
 
 
-def translate(exc: ValidationError, doc: SourceDocument) -> list[SpecError]:
-    """Every validation error of `exc` as a SpecError located in `doc`."""
+def translate(exc: ValidationError, doc: SourceDocument, *, words: list[str] | None = None) -> list[SpecError]:
+    """Every validation error of `exc` as a SpecError located in `doc` (`words`: the field names an
+    unknown field is compared with; default those of the spec models)."""
     plain: list[tuple[str, str]] = []
     unions: dict[str, list[tuple[ErrorDetails, str]]] = {}
     hints = Hints()
     for error in exc.errors(include_url=False):
         pointer, field, union = _walk(tuple(error["loc"]), doc.data, error["type"])
-        message = _message(error, pointer, field, doc, hints)
+        message = _message(error, pointer, field, doc, hints, _VOCABULARY if words is None else words)
         if union:
             unions.setdefault(pointer, []).append((error, message))
         else:
             plain.append((pointer, message))
     for pointer, group in unions.items():
+        if any(other.startswith(pointer + "/") for other in unions):
+            # A union member took the value and failed inside it: that the value is not what another
+            # member wanted ("expected a list") only distracts from the problem inside.
+            group = [(e, m) for e, m in group if e["type"] not in _TYPE_WORDS]
+            if not group:
+                continue
         if len(group) == 1:
             plain.append((pointer, group[0][1]))
             continue

@@ -417,26 +417,43 @@ class _MergeKey:
 _MERGE = _MergeKey()
 
 
-def parse_text(text: str, path: str) -> SourceDocument:
+@dataclass(frozen=True)
+class Expected:
+    """What a file is meant to hold, for the messages about a file that holds something else."""
+
+    noun: str  # "a spec"
+    kind: str  # "a Pipeline spec"
+    fields: str  # its top-level fields
+
+    @property
+    def described(self) -> str:
+        return f"{self.kind} ({self.fields})"
+
+
+PIPELINE_SPEC = Expected("a spec", "a Pipeline spec", "apiVersion, kind, metadata, spec")
+
+
+def parse_text(text: str, path: str, *, expected: Expected = PIPELINE_SPEC) -> SourceDocument:
     """Parse spec text (already decoded) into a SourceDocument; never raises for bad input.
 
     Most spec files are plain: no anchors, tags, merge keys, duplicate or non-string keys, and well
     inside the limits. Those are read at libyaml's speed (`_parse_fast`), their marks only when
     asked for. Any other file, and every file with something to report, is read event by event
     (`_parse_events`), which enforces the limits as it goes and locates each problem; so a file's
-    data, errors and locations are the same whichever way it was read.
+    data, errors and locations are the same whichever way it was read. `expected` names what an
+    empty file should have held.
     """
     if not text.strip() or all(
         not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
     ):
         doc = SourceDocument(path=path)
-        doc.error("empty file: expected a Pipeline spec (apiVersion, kind, metadata, spec)")
+        doc.error(f"empty file: expected {expected.described}")
         doc.fatal = True
         return doc
-    return _parse_fast(text, path) or _parse_events(text, path)
+    return _parse_fast(text, path) or _parse_events(text, path, expected)
 
 
-def _parse_events(text: str, path: str) -> SourceDocument:
+def _parse_events(text: str, path: str, expected: Expected = PIPELINE_SPEC) -> SourceDocument:
     """The event-by-event reader: every check, every mark, for any input."""
     doc = SourceDocument(path=path)
     positions = _EditorPositions.needed(text)
@@ -489,11 +506,11 @@ def _parse_events(text: str, path: str) -> SourceDocument:
         doc.fatal = True
         return doc
     if not builder.root_set or doc.data is None:
-        doc.error("empty document: expected a Pipeline spec (apiVersion, kind, metadata, spec)")
+        doc.error(f"empty document: expected {expected.described}")
         doc.fatal = True
     elif not isinstance(doc.data, dict):
         doc.error(
-            f"a spec must be a mapping (apiVersion, kind, metadata, spec), got {describe(doc.data)}"
+            f"{expected.noun} must be a mapping ({expected.fields}), got {describe(doc.data)}"
         )
         doc.fatal = True
     return doc
@@ -735,8 +752,10 @@ def _os_problem(exc: OSError) -> str:
     return f"cannot read the file: {exc.strerror or exc}"
 
 
-def read_source(path: Path, *, shown: str | None = None) -> tuple[SourceDocument, bytes | None]:
-    """Read and parse one spec file. `shown` is the path as reported in messages."""
+def read_source(path: Path, *, shown: str | None = None,
+                expected: Expected = PIPELINE_SPEC) -> tuple[SourceDocument, bytes | None]:
+    """Read and parse one spec file. `shown` is the path as reported in messages; `expected` what
+    the file holds (for an empty file's message)."""
     doc = SourceDocument(path=shown if shown is not None else str(path))
     raw = read_bytes(path, doc)
     if raw is None:
@@ -746,5 +765,5 @@ def read_source(path: Path, *, shown: str | None = None) -> tuple[SourceDocument
     if text is None:
         doc.fatal = True
         return doc, raw
-    parsed = parse_text(text, doc.path)
+    parsed = parse_text(text, doc.path, expected=expected)
     return parsed, raw
