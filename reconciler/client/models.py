@@ -1,4 +1,5 @@
-"""API shapes the client returns besides pipelines: executions (cycles), statistics, server info.
+"""API shapes the client returns besides pipelines: executions (cycles), statistics, server info,
+tasks and items (for `loopform local task`).
 
 Unknown fields are kept (`extra="allow"`) for the same reason as in `reconciler.document`.
 """
@@ -50,3 +51,37 @@ class ServerInfo(_ApiModel):
     server: str
     version: str | None = None
     strict: bool = False
+
+
+class Task(_ApiModel):
+    """An annotation task (`/annotationtasks`); a task node's task names its pipeline and node in
+    `metadata.system`."""
+
+    id: str
+    name: str
+    datasetId: str | None = None
+    spec: dict[str, Any] = Field(default_factory=dict)
+    availableActions: list[Any] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def system(self) -> dict[str, Any]:
+        system = self.metadata.get("system")
+        return system if isinstance(system, dict) else {}
+
+    def own_actions(self) -> list[str]:
+        """The actions the task itself lists (`availableActions`: dtlpy's ItemAction objects or names)."""
+        found = [a.get("action") if isinstance(a, dict) else a for a in self.availableActions]
+        return [a for a in found if isinstance(a, str) and a]
+
+
+class Item(_ApiModel):
+    id: str
+    name: str | None = None
+    datasetId: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    def in_task(self, task_id: str) -> bool:
+        """Whether the item is queued in the task (it holds a ref to it, as dtlpy reads them)."""
+        refs = (self.metadata.get("system") or {}).get("refs") or []
+        return any(isinstance(r, dict) and r.get("id") == task_id for r in refs)

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from reconciler.backend import Project, Resolved
-from reconciler.client.models import PipelineExecution, PipelineStats, ServerInfo
+from reconciler.client.models import Item, PipelineExecution, PipelineStats, ServerInfo, Task
 from reconciler.client.resolver import ApiResolver
 from reconciler.client.transport import ApiSession, quote_segment
 from reconciler.document import Pipeline
@@ -268,6 +268,23 @@ class RestBackend:
     def statistics(self, pipeline_id: str) -> PipelineStats:
         data = self.session.call("GET", f"/pipelines/{quote_segment(pipeline_id)}/statistics")
         return PipelineStats.model_validate(data or {})
+
+    # -- tasks and items (dtlpy's `tasks.list(task_name=)`, `items.get`, `item.update_status`) ----
+
+    def tasks_named(self, project_id: str, name: str) -> list[Task]:
+        query = {"filter": {"$and": [{"name": name}]}, "context": {"projectIds": [project_id]}}
+        return [Task.model_validate(t) for t in self.session.pages("/annotationtasks/query", query, page_size=500)]
+
+    def item(self, item_id: str) -> Item:
+        return Item.model_validate(self.session.call("GET", f"/items/{quote_segment(item_id)}"))
+
+    def set_item_status(self, task_id: str, item_id: str, status: str) -> bool:
+        """The item's status in the task set (an action a person takes); False when the server
+        did not take it (the item is not in the task)."""
+        data = self.session.call("POST", f"/assignments/items/tasks/{quote_segment(task_id)}/status",
+                                 body={"itemIds": [item_id], "statusPayload": {"operation": "create", "status": status}},
+                                 retry=False)  # a second status is a second action in the task's history
+        return isinstance(data, dict) and item_id in data
 
     def web_url(self, pipeline: Pipeline) -> str | None:
         """The console page of a pipeline (what dtlpy's open_in_web opens), if a console is known."""

@@ -37,6 +37,25 @@ if TYPE_CHECKING:
 # -- the spec model -------------------------------------------------------------------------------
 
 TASK_DEFAULT_ACTIONS = {"annotation": ["complete", "discard"], "qa": ["approve", "discard"]}
+# The item status a person's action sets (dtlpy's ItemStatus: completed, approved, discard); any
+# other action (`task.actions`) sets a status of its own name.
+_ACTION_STATUS = {"complete": "completed", "approve": "approved"}
+
+
+def status_of(action: str) -> str:
+    """The item status that `action` sets in a task (`complete` -> `completed`)."""
+    return _ACTION_STATUS.get(action, action)
+
+
+def action_of(said: str, offered: list[str]) -> str | None:
+    """The action of `offered` that `said` (an action or the item status it sets: `complete`,
+    `completed`) stands for, or None."""
+    if said in offered:
+        return said
+    found = [a for a in offered if status_of(a) == said]
+    if not found and said.endswith("ed"):  # a status of an action of the task's own (escalated)
+        found = [a for a in offered if a in (said[:-1], said[:-2])]
+    return found[0] if found else None
 
 
 class WorkloadEntry(SpecModel):

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler import nodes
 from reconciler.nodes.base import CodeResult, RunOutcome
+from reconciler.nodes.task import action_of
 from reconciler.server import dql
 from reconciler.server.engine import cron, cycles
 from reconciler.server.engine.runner import Limits, Package, run_code
@@ -50,14 +51,6 @@ class NodeRunError(Exception):
 
 def _port_named(ports: Any, port_id: Any) -> Doc | None:
     return next((p for p in ports or [] if p.get("portId") == port_id), None)
-
-
-def _action_candidates(status: str) -> list[str]:
-    """The task actions an item status stands for: `completed` is the `complete` action."""
-    found = [status]
-    if status.endswith("ed"):
-        found += [status[:-1], status[:-2]]
-    return found
 
 
 def _in_window(spec: Doc, at: datetime) -> bool:
@@ -176,7 +169,7 @@ class Engine:
             return
         ports = node.get("outputs") or []
         offered = [a for p in ports for a in p.get("actions") or []]
-        action = next((a for a in _action_candidates(status) if a in offered), status)
+        action = action_of(status, offered) or status
         with self._lock:
             for cycle in self.store.executions_of(pipeline["id"]):
                 for execution in cycle.get("executions", {}).get(node["id"], []):
