@@ -82,6 +82,9 @@ class Expect(_Strict):
         default_factory=dict, description="Per input item name: the cycle it started.")
     items: dict[str, ItemExpectation | list[ItemExpectation]] = Field(
         default_factory=dict, description="Per item name: where it (or each copy, a list) ended.")
+    variables: dict[str, Any] = Field(
+        default_factory=dict, description="Pipeline variable values at the end (as `pipeline.variables` shows "
+                                          "them; an item's value is its name).")
 
 
 class Case(_Strict):
@@ -89,6 +92,8 @@ class Case(_Strict):
     start: Literal["trigger", "execute"] = Field(
         default="trigger", description="Cycles start by the items' upload firing the pipeline's triggers, or "
                                        "`execute`: besides, one cycle per item executed from the root.")
+    variables: dict[str, Any] = Field(
+        default_factory=dict, description="Pipeline variable values set before the items are uploaded.")
     items: list[ItemInput] = Field(default_factory=list)
     decisions: list[Decision] = Field(default_factory=list)
     expect: Expect = Field(default_factory=Expect)
@@ -259,6 +264,13 @@ def _file_content(here: Path, name: str) -> bytes:
 
 
 def _play(box: _Sandbox, case: Case, here: Path) -> None:
+    if case.variables:
+        listed = box.pipeline.get("variables") or []
+        unknown = sorted(set(case.variables) - {v.get("name") for v in listed})
+        if unknown:
+            raise RuntimeError(f"the pipeline has no variable {unknown[0]!r}")
+        box.call("PATCH", f"/pipelines/{box.pipeline['id']}/variables", json={"variables": [
+            {**v, "value": case.variables[v["name"]]} if v.get("name") in case.variables else v for v in listed]})
     for item in case.items:
         content = _file_content(here, item.file) if item.file is not None else item.content.encode()
         fields = {"type": "file", "path": posixpath.join(item.folder, item.name),
@@ -326,6 +338,14 @@ def _actual(box: _Sandbox, expect: Expect) -> tuple[Doc, Doc]:
             got_docs.append({k: v for k, v in doc.items() if k in keys})
         expected["items"][item_name] = want_docs if isinstance(where, list) else want_docs[0]
         actual["items"][item_name] = got_docs if isinstance(where, list) else (got_docs[0] if len(got_docs) == 1 else got_docs)
+    if expect.variables:
+        current = box.plane.store.pipeline(box.pipeline["id"]) or box.pipeline
+        values = {v.get("name"): v.get("value") for v in current.get("variables") or []}
+        names = {i["id"]: i["name"] for i in box.plane.store.resources("item")}
+        expected["variables"] = dict(expect.variables)
+        shown = lambda value: names.get(value, value) if isinstance(value, str) else value  # noqa: E731
+        actual["variables"] = {name: shown(values[name]) if name in values else "(no variable)"
+                               for name in expect.variables}
     return expected, actual
 
 

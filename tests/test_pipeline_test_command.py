@@ -138,6 +138,19 @@ def test_a_subdirectory_runs_the_tests_of_the_root(project: Path, monkeypatch: p
     assert r.code == 0 and "PASSED" in r.out, r.out + r.err
 
 
+def test_variables_set_before_a_case_and_by_an_update_variable_node_are_expected(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copytree(Path(__file__).parent / "fixtures" / "pipeline_variables", tmp_path / "pipelines")
+    isolate(tmp_path, monkeypatch)
+    r = cli("test")
+    assert r.code == 0, r.out + r.err
+    file = tmp_path / "pipelines" / "tests" / "remembering.yaml"
+    file.write_text(file.read_text().replace("variables: {last: a.jpg", "variables: {last: b.jpg"))
+    r = cli("test")
+    assert r.code == 1
+    assert "    -  last: b.jpg" in r.out and "    +  last: a.jpg" in r.out, r.out
+
+
 def test_the_schema_file_is_the_models() -> None:
     assert json.loads((ROOT / "schemas" / "pipeline-test.schema.json").read_text()) == schema()
 

@@ -157,6 +157,15 @@ class RunContext(Protocol):
         package deployed as that service, the same way as `run_code`."""
         ...
 
+    def variable_names(self) -> set[str]:
+        """The names of the pipeline's variables."""
+        ...
+
+    def set_variables(self, values: dict[str, Any]) -> None:
+        """Give these pipeline variables (by name) these values: the pipeline document shows them
+        (`pipeline.variables`), and the nodes that run after read them."""
+        ...
+
 
 class NodeType:
     """One node type. Subclasses set the class attributes and override what their type does

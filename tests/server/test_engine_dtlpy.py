@@ -263,3 +263,60 @@ def test_a_function_node_runs_the_pushed_packages_function(sdk: DtlpySdk, tmp_pa
     assert stamped["status"] == "success", stamped["latestStatus"]
     assert "stamped f.jpg" in stamped["log"]
     assert dataset.items.get(item_id=item.id).metadata["user"] == {"stamped": "ok"}
+
+
+def remember(item, earlier):
+    # `earlier` is read from the pipeline variable, which the updateVariable node before set to this item
+    item.metadata.setdefault("user", {})["earlier"] = earlier.id
+    item.update()
+    return item
+
+
+def _update_variable_node(sdk: DtlpySdk, name: str, *, port: str, position: tuple[int, int]) -> Any:
+    # As Dataloop's templates build it: ports named after the variable they set, nothing else configured
+    dl = sdk.dl
+    ios = [dl.PipelineNodeIO(input_type=dl.PackageInputType.ITEM, name=port, display_name=port) for _ in range(2)]
+    # (dl.PipelineNode is a DPK's node description; the pipeline node class is entities.node's)
+    return dl.entities.node.PipelineNode(name=name, node_id=f"{name}-node", node_type="updateVariable", inputs=ios[:1],
+                           outputs=ios[1:], project_id=sdk.project.id, position=position,
+                           namespace=dl.PipelineNameSpace(function_name="update_variable", project_name="DataloopTasks",
+                                                          service_name="pipeline-utils"))
+
+
+def test_an_update_variable_node_sets_the_pipeline_variable_for_later_nodes_and_passes_the_item_on(
+        sdk: DtlpySdk) -> None:
+    dl, project = sdk.dl, sdk.project
+    dataset = project.datasets.create(dataset_name="engine-variable")
+    item = upload(dataset, "v.jpg")
+    pipeline = project.pipelines.create(name="engine-variable")
+    pipeline.variables = [dl.Variable(name="last item", variable_type=dl.PackageInputType.ITEM)]
+    update = _update_variable_node(sdk, "keep-last", port="last item", position=(2, 1))
+    reader = code_node(sdk, remember, position=(3, 1), inputs=[
+        dl.PipelineNodeIO(input_type=dl.PackageInputType.ITEM, name="item", display_name="item"),
+        dl.PipelineNodeIO(input_type=dl.PackageInputType.ITEM, name="earlier", display_name="earlier",
+                          variable_name="last item")])
+    pipeline.nodes.add(code_node(sdk, tag)).connect(node=update)
+    update.connect(node=reader, target_port=reader.inputs[0])
+    installed(pipeline)
+    cycle = finished(sdk, pipeline, pipeline.execute(execution_input={"item": item.id}).id)
+    assert statuses(pipeline, cycle) == {"tag": ["success"], "keep-last": ["success"], "remember": ["success"]}, \
+        only_execution(cycle, pipeline, "remember")["latestStatus"]
+    variables = project.pipelines.get(pipeline_id=pipeline.id).variables
+    assert [(v.name, v.value) for v in variables] == [("last item", item.id)]
+    assert dataset.items.get(item_id=item.id).metadata["user"] == {"seen": True, "earlier": item.id}
+
+
+def test_an_update_variable_node_whose_port_names_no_variable_fails_saying_so(sdk: DtlpySdk) -> None:
+    dl, project = sdk.dl, sdk.project
+    dataset = project.datasets.create(dataset_name="engine-novariable")
+    item = upload(dataset, "n.jpg")
+    pipeline = project.pipelines.create(name="engine-novariable")
+    pipeline.variables = [dl.Variable(name="kept", variable_type=dl.PackageInputType.ITEM)]
+    pipeline.nodes.add(code_node(sdk, tag)).connect(node=_update_variable_node(sdk, "set", port="item", position=(2, 1)))
+    installed(pipeline)
+    cycle = finished(sdk, pipeline, pipeline.execute(execution_input={"item": item.id}).id)
+    failed = only_execution(cycle, pipeline, "set")
+    assert cycle.status == "failed" and failed["status"] == "failed"
+    assert failed["latestStatus"]["message"] == (
+        "updateVariable node 'set': its input 'item' names no pipeline variable (an input port is named after "
+        "the variable it sets; the pipeline's variables: 'kept')")

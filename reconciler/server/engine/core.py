@@ -301,7 +301,9 @@ class Engine:
     def _enqueue(self, cycle_id: str, pipeline: Doc, node: Doc, inputs: Doc, *, attempts: int = 1) -> Doc:
         """Record a `created` execution of `node` on `inputs` (ports not given take their
         variable's value or default) in the cycle and queue it; the cycle as recorded."""
-        variables = {v.get("name"): v.get("value") for v in pipeline.get("variables") or []}
+        # the variables as they are now: an updateVariable node earlier in this cycle may have set them
+        current = self.store.pipeline(pipeline["id"]) or pipeline
+        variables = {v.get("name"): v.get("value") for v in current.get("variables") or []}
         for port in node.get("inputs") or []:
             name = port.get("name")
             if inputs.get(name) is None:
@@ -458,6 +460,18 @@ class _Context:
         engine = self._engine
         return run_code(code, function, inputs, outputs, api_url=engine.api_url(),
                         token=engine.project_token(self._pipeline["projectId"]), limits=engine.limits)
+
+    def variable_names(self) -> set[str]:
+        current = self.store.pipeline(self._pipeline["id"]) or self._pipeline
+        return {str(v.get("name")) for v in current.get("variables") or [] if isinstance(v, dict)}
+
+    def set_variables(self, values: dict[str, Any]) -> None:
+        def change(doc: Doc) -> Doc:
+            listed = [{**v, "value": values[v["name"]]} if isinstance(v, dict) and v.get("name") in values else v
+                      for v in doc.get("variables") or []]
+            return {**doc, "variables": listed}
+
+        self.store.update_pipeline(self._pipeline["id"], change)
 
     def run_service(self, namespace: dict[str, Any], inputs: list[dict[str, Any]],
                     outputs: list[dict[str, Any]]) -> CodeResult:
