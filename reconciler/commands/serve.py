@@ -19,6 +19,7 @@ from reconciler.settings_file import PROJECT_FILE
 from reconciler.errors import ConfigError
 from reconciler.server import ControlPlane
 from reconciler.server.app import API_PREFIX
+from reconciler.server.engine.cron import Clock
 from reconciler.server.serving import HttpServer
 from reconciler.server.store import StoreError
 from reconciler.terminal import Terminal
@@ -71,7 +72,9 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
         return _run(args, term, stop_requested)
 
 
-def _run(args: argparse.Namespace, term: Terminal, stop_requested: threading.Event) -> int:
+def _run(args: argparse.Namespace, term: Terminal, stop_requested: threading.Event, *,
+         clock: Clock | None = None) -> int:
+    """Serve until `stop_requested` is set; cron triggers fire by `clock` (default the system's)."""
     try:
         plane = ControlPlane(args.db, strict=args.strict, default_project=args.project)
     except StoreError as exc:
@@ -93,7 +96,8 @@ def _run(args: argparse.Namespace, term: Terminal, stop_requested: threading.Eve
         shown = f"[{shown}]" if ":" in shown else shown
         base_url = f"http://{shown}:{server.port}{API_PREFIX}"
         token = plane.mint_token()
-        plane.engine.run_cron()  # cron triggers fire while the server runs
+        recovered = plane.engine.recover()  # the open cycles of the last run go on
+        plane.engine.run_cron(clock)  # cron triggers fire while the server runs
         mode = "strict" if args.strict else "sandbox"
         try:
             if args.token_file:
@@ -116,6 +120,9 @@ def _run(args: argparse.Namespace, term: Terminal, stop_requested: threading.Eve
         if not address.is_loopback:
             term.eprint(f"Warning: listening on {server.host}, not only this machine: anyone who can reach "
                         "it and holds a token can change this database.")
+        if recovered.queued or recovered.failed:
+            term.print(f"Open cycles carried on: {recovered.queued} execution(s) queued again, {recovered.failed} "
+                       "failed (they were running when the control plane stopped)")
         term.print("Press Ctrl-C to stop.")
         return _serve_until_signalled(server, term, stop_requested)
     finally:

@@ -386,6 +386,14 @@ class Store:
             ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
+    def open_cycles(self) -> list[Doc]:
+        """The cycles still `created` or `in-progress`, oldest first."""
+        with self.read() as db:
+            rows = db.execute(
+                "SELECT doc FROM executions WHERE json_extract(doc, '$.status') IN ('created', 'in-progress') "
+                "ORDER BY rowid").fetchall()
+        return [json.loads(r[0]) for r in rows]
+
     def executions_in(self, project_ids: set[str]) -> list[Doc]:
         if not project_ids:
             return []

@@ -16,12 +16,16 @@ cycle never lose each other's results. `drain()` waits until no work is queued o
 from __future__ import annotations
 
 import json
+import os
 import posixpath
+import socket
 import threading
 import traceback
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from reconciler import nodes
@@ -43,6 +47,40 @@ if TYPE_CHECKING:
 
 Doc = dict[str, Any]
 INSTALLED = "Installed"
+
+
+# The engines open in this process (their ids): an execution recorded as run by one of them is
+# in hand; one of a closed engine of this process, or of a process that is gone, is not.
+_OPEN_ENGINES: set[str] = set()
+
+
+def _held(runner: Any) -> bool:
+    """Whether the engine that recorded itself as `runner` of an execution may still run it."""
+    if not isinstance(runner, dict):
+        return False
+    if runner.get("id") in _OPEN_ENGINES:
+        return True
+    if runner.get("host") != socket.gethostname():
+        return True  # another machine's process: not ours to judge
+    pid = runner.get("pid")
+    if not isinstance(pid, int) or pid == os.getpid():
+        return False  # this process, and that engine is closed
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+@dataclass
+class Recovered:
+    """What `Engine.recover` did: executions queued again, and executions failed (their process
+    stopped while they ran)."""
+
+    queued: int = 0
+    failed: int = 0
 
 
 class NodeRunError(Exception):
@@ -91,6 +129,10 @@ class Engine:
         self._stopping = threading.Event()
         self._loopback: HttpServer | None = None
         self._api_url: str | None = None
+        # Recorded on the executions this engine queues and runs (`runner`): after a restart,
+        # `recover` tells those a dead process left behind from those another one still runs.
+        self.runner = {"id": uuid.uuid4().hex, "host": socket.gethostname(), "pid": os.getpid()}
+        _OPEN_ENGINES.add(self.runner["id"])
 
     # --- what routes call ------------------------------------------------------------------------
 
@@ -158,6 +200,47 @@ class Engine:
                                          lambda e: cycles.with_status(e, cycles.TERMINATED))
                         elif execution["status"] == cycles.CREATED and node is not None:
                             self._submit(self._run, cycle["id"], pipeline, node, execution["id"])
+
+    def recover(self) -> Recovered:
+        """After a restart (`loopform serve` calls it when it starts): the open cycles that no
+        living engine holds go on. Executions left `created` run now; one left `in-progress` at a
+        node that does not wait ran in a process that is gone, and ends as Dataloop ends the
+        executions of a service that resets: `failed`, or run again when the node's service says
+        `onReset: rerun` and attempts remain. Items waiting in tasks keep waiting: a status with an
+        action routes them as before. A paused pipeline's executions wait for its install."""
+        recovered = Recovered()
+        with self._lock:
+            for cycle in self.store.open_cycles():
+                pipeline = self.store.pipeline(str(cycle.get("pipelineId")))
+                for node_id, listed in cycle.get("executions", {}).items():
+                    node = self._node(pipeline, node_id)
+                    for execution in listed:
+                        if pipeline is None or node is None or pipeline.get("status") != INSTALLED \
+                                or execution["status"] not in (cycles.CREATED, cycles.IN_PROGRESS) \
+                                or _held(execution.get("runner")):
+                            continue
+                        if execution["status"] == cycles.IN_PROGRESS:
+                            if nodes.for_platform(node.get("type")).waits:
+                                continue
+                            if self._on_reset(pipeline, node) != "rerun" \
+                                    or execution.get("attempts", 1) >= execution.get("maxAttempts", 3):
+                                self._change(cycle["id"], execution["id"], lambda e: cycles.with_status(
+                                    e, cycles.FAILED, message="the control plane stopped while this execution ran"))
+                                recovered.failed += 1
+                                continue
+                        self._change(cycle["id"], execution["id"], lambda e: {
+                            **cycles.with_status(e, cycles.CREATED), "runner": self.runner,
+                            "attempts": e.get("attempts", 1) + (e["status"] == cycles.IN_PROGRESS)})
+                        self._submit(self._run, cycle["id"], pipeline, node, execution["id"])
+                        recovered.queued += 1
+        return recovered
+
+    def _on_reset(self, pipeline: Doc, node: Doc) -> str:
+        """What happens to the node's execution when its service resets (dtlpy's OnResetAction:
+        `failed`, the default, or `rerun`), from the service a function node names."""
+        name = (node.get("namespace") or {}).get("serviceName")
+        found = self.store.resources("service", project_ids={pipeline["projectId"]}, name=str(name)) if name else []
+        return str(found[0].get("onReset") or "failed") if found else "failed"
 
     def item_status(self, task: Doc, item_id: str, status: str) -> None:
         """An item's status in a task node's task was set: the cycles waiting there for the item
@@ -244,11 +327,21 @@ class Engine:
                 started += 1
         return started
 
-    def run_cron(self) -> None:
-        """Fire cron triggers at the start of every minute until `close()` (for `loopform serve`)."""
+    def run_cron(self, clock: cron.Clock | None = None) -> None:
+        """Fire cron triggers at the start of every minute until `close()` (for `loopform serve`),
+        by `clock` (default the system's)."""
+        clock = clock or cron.SystemClock()
+
         def loop() -> None:
-            while not self._stopping.wait(60 - datetime.now(UTC).second):
-                self.cron_tick(datetime.now(UTC))
+            minute = clock.now().replace(second=0, microsecond=0)
+            while True:
+                minute += timedelta(minutes=1)
+                if clock.wait_until(minute, self._stopping):
+                    return
+                # the minute reached, even when the wait ended late; minutes missed while the
+                # machine slept are skipped, as cron skips them
+                minute = max(minute, clock.now().replace(second=0, microsecond=0))
+                self.cron_tick(minute)
 
         threading.Thread(target=loop, name="loopform-engine-cron", daemon=True).start()
 
@@ -263,6 +356,7 @@ class Engine:
         self._stopping.set()
         self.drain()
         self._closed = True
+        _OPEN_ENGINES.discard(self.runner["id"])
         self._pool.shutdown(wait=True)
         if self._loopback is not None:
             self._loopback.stop()
@@ -314,7 +408,7 @@ class Engine:
         with self._lock:
             cycle = self.store.execution(cycle_id)
             assert cycle is not None
-            execution = cycles.node_execution(cycle, node, inputs, attempts=attempts)
+            execution = {**cycles.node_execution(cycle, node, inputs, attempts=attempts), "runner": self.runner}
             cycle = cycles.add_execution(cycle, node, execution)
             self.store.put_execution(cycle)
         self._submit(self._run, cycle_id, pipeline, node, execution["id"])
@@ -338,7 +432,8 @@ class Engine:
             if cycle is None or execution is None or execution["status"] != cycles.CREATED \
                     or current is None or current.get("status") != INSTALLED:
                 return
-            self._change(cycle_id, execution_id, lambda e: cycles.with_status(e, cycles.IN_PROGRESS))
+            self._change(cycle_id, execution_id,
+                         lambda e: {**cycles.with_status(e, cycles.IN_PROGRESS), "runner": self.runner})
         try:
             outcome = nodes.for_platform(node.get("type")).run(node, dict(execution.get("input") or {}),
                                                                _Context(self, pipeline))

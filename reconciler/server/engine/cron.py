@@ -1,10 +1,34 @@
 """Cron expressions of cron triggers: five fields (minute hour day-of-month month day-of-week), each
 `*`, a number, a range `a-b`, a step `*/n` or `a-b/n`, or a comma list of those; day-of-week 0-7
-with 0 and 7 Sunday. As in cron, when both day fields are restricted either may match. Pure."""
+with 0 and 7 Sunday. As in cron, when both day fields are restricted either may match. Pure, but
+for `Clock`, the time the cron loop of `loopform serve` keeps (a test gives it one it drives)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import threading
+from datetime import UTC, datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The time now, in UTC."""
+        ...
+
+    def wait_until(self, at: datetime, stop: threading.Event) -> bool:
+        """Block until `at`, or until `stop` is set; True when stopped."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def wait_until(self, at: datetime, stop: threading.Event) -> bool:
+        while (left := (at - self.now()).total_seconds()) > 0:
+            if stop.wait(left):
+                return True
+        return stop.is_set()
 
 _FIELDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
 

@@ -1,0 +1,150 @@
+"""Open cycles go on after the control plane restarts: a process running cycles is killed (SIGKILL,
+with the code it was running), and `loopform serve` over the same SQLite file carries on. What
+was queued runs; what was running ends `failed`, as Dataloop ends the executions of a service that
+resets (its default `onReset`); items waiting in a task still route when completed (see
+test_local_task_cli's embedded case, which completes an item in a new process)."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness import cli, isolate
+
+from reconciler.commands import serve
+from reconciler.connection import open_embedded
+from reconciler.server.engine.core import Recovered
+from reconciler.terminal import Terminal
+
+DEADLINE = 120.0  # seconds to wait for the killed process's code to start, on a loaded machine
+
+SPEC = """\
+apiVersion: loopform/v1
+kind: Pipeline
+metadata: {{name: held, project: local}}
+spec:
+  status: installed
+  nodes:
+    inbox: {{type: dataset, dataset: photos}}
+    hold:
+      type: code
+      code: |
+        import os, pathlib, time
+        def run(item):
+            pathlib.Path({marks!r}, item.name).write_text(str(os.getpid()))
+            while pathlib.Path({hold!r}).exists():
+                time.sleep(0.05)
+            return item
+    done: {{type: dataset, dataset: photos, folder: /done}}
+  connections:
+    - {{from: inbox, to: hold}}
+    - {{from: hold, to: done}}
+"""
+
+# The first control plane: three cycles of `held` on two workers, so two run `hold` (and wait on
+# the hold file) and the third stays queued; then it waits to be killed.
+FIRST = textwrap.dedent("""
+    import json, sys, threading
+    from pathlib import Path
+    import requests
+    from reconciler.connection import open_embedded
+
+    backend = open_embedded(Path(sys.argv[1]))
+    plane = backend.control_plane
+    (dataset,) = [d for d in plane.store.resources("dataset") if d["name"] == "photos"]
+    (pipeline,) = [p for p in plane.store.pipelines_in({dataset["projects"][0]}) if p["name"] == "held"]
+    session = requests.Session()
+    session.headers["authorization"] = "Bearer " + plane.mint_token()
+    api = plane.engine.api_url()
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        item = session.post(f"{api}/datasets/{dataset['id']}/items", files={"file": (name, b"x")},
+                            data={"type": "file", "path": "/" + name}).json()
+        session.post(f"{api}/pipelines/{pipeline['id']}/execute", json={"pipeline": {"input": {"item": item["id"]}}})
+    print(json.dumps({"pipeline": pipeline["id"]}), flush=True)
+    threading.Event().wait()
+""")
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    isolate(tmp_path, monkeypatch)
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "marks").mkdir()
+    (tmp_path / "hold").write_text("")
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "pipelines" / "held.yaml").write_text(
+        SPEC.format(marks=str(tmp_path / "marks"), hold=str(tmp_path / "hold")))
+    assert cli("apply", "--auto-approve", "--project", "local").code == 0
+    return tmp_path
+
+
+def _wait_for_marks(folder: Path, count: int) -> list[Path]:
+    """The code's marks, once `count` executions have started (each writes one as it starts)."""
+    deadline = time.monotonic() + DEADLINE
+    while len(list(folder.iterdir())) < count:
+        assert time.monotonic() < deadline, "the code never started"
+        time.sleep(0.05)
+    return sorted(folder.iterdir())
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)  # the code runs in its own session: its group is its pid
+    except ProcessLookupError:
+        pass
+
+
+def test_a_restarted_control_plane_fails_what_was_running_and_runs_what_was_queued(project: Path) -> None:
+    db = project / ".loopform" / "state.db"
+    first = subprocess.Popen([sys.executable, "-c", FIRST, str(db)], stdout=subprocess.PIPE, text=True,
+                             cwd=project, start_new_session=True)
+    try:
+        assert first.stdout is not None
+        pipeline_id = json.loads(first.stdout.readline())["pipeline"]
+        running = _wait_for_marks(project / "marks", 2)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    for mark in running:
+        _kill(int(mark.read_text()))
+    (project / "hold").unlink()  # what runs from now on goes straight through
+
+    # `loopform serve` is the restart: it carries on the open cycles as it starts (stopped at once,
+    # it still finishes the work in hand before it ends)
+    stop = threading.Event()
+    stop.set()
+    term = Terminal(out=io.StringIO(), err=io.StringIO(), colour=False, unicode=True)
+    args = argparse.Namespace(host="127.0.0.1", port=0, db=db, project="local", strict=False, token_file=None,
+                              dtlpy_login=None)
+    assert serve._run(args, term, stop) == 0
+    assert "Open cycles carried on: 1 execution(s) queued again, 2 failed" in term.out.getvalue()  # type: ignore[attr-defined]
+
+    backend = open_embedded(db)
+    try:
+        engine = backend.control_plane.engine
+        store = backend.control_plane.store
+        names = {i["id"]: i["name"] for i in store.resources("item")}
+        outcome: dict[str, Any] = {}
+        for cycle in store.executions_of(pipeline_id):
+            failures = [e["latestStatus"].get("message") for listed in cycle["executions"].values() for e in listed
+                        if e["status"] == "failed"]
+            outcome[names[cycle["input"]["item"]]] = (cycle["status"], [n["name"] for n in cycle["nodes"]], failures)
+        stopped = "the control plane stopped while this execution ran"
+        was_running = {mark.name for mark in running}
+        (queued,) = {"a.jpg", "b.jpg", "c.jpg"} - was_running
+        assert outcome == {**{name: ("failed", ["inbox", "hold"], [stopped]) for name in was_running},
+                           queued: ("success", ["inbox", "hold", "done"], [])}
+        assert engine.recover() == Recovered()  # nothing is left over to recover twice
+    finally:
+        backend.close()
