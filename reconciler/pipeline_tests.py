@@ -99,6 +99,16 @@ class Case(_Strict):
     expect: Expect = Field(default_factory=Expect)
 
 
+class ModelInput(_Strict):
+    """A model made in every case's sandbox, with a local adapter that runs its ml nodes."""
+
+    name: str = Field(min_length=1, description="Model name (what the spec's ml nodes name).", examples=["tagger"])
+    adapter: str | None = Field(
+        default=None, pattern=r"^[^:]+\.py:[A-Za-z_][A-Za-z0-9_]*$",
+        description="FILE:CLASS, FILE relative to this file: a dtlpy model adapter class (BaseModelAdapter's "
+                    "methods) that runs the model's functions locally.", examples=["adapters/tagger.py:Tagger"])
+
+
 class PipelineTestFile(_Strict):
     """A file of tests for one pipeline spec."""
 
@@ -112,6 +122,7 @@ class PipelineTestFile(_Strict):
                                                         "`forEach` makes one per entry); default: its `metadata.name`.",
                              examples=["customer-acme"])
     datasets: list[str] = Field(default_factory=list, description="Datasets made in every case's sandbox.")
+    models: list[ModelInput] = Field(default_factory=list, description="Models made in every case's sandbox.")
     cases: list[Case] = Field(min_length=1)
 
 
@@ -223,7 +234,9 @@ def _sandbox(test: PipelineTestFile, file: Path, keep: Path | None) -> Iterator[
         spec_path = (file.parent / test.pipeline).resolve()
         spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
         project = ((spec or {}).get("metadata") or {}).get("project") or "local"
-        apply_seed(plane, SeedFile(projects=[ProjectSeed.model_validate({"name": project, "datasets": test.datasets})]))
+        seeded = {"name": project, "datasets": test.datasets,
+                  "models": [m.model_dump(exclude_none=True) for m in test.models]}
+        apply_seed(plane, SeedFile(projects=[ProjectSeed.model_validate(seeded)]), base_dir=file.parent)
         result = apply(plan([spec_path], backend), backend)
         if not result.ok:
             raise RuntimeError(f"applying {test.pipeline} to the sandbox failed")

@@ -151,6 +151,20 @@ def test_variables_set_before_a_case_and_by_an_update_variable_node_are_expected
     assert "    -  last: b.jpg" in r.out and "    +  last: a.jpg" in r.out, r.out
 
 
+def test_an_ml_node_runs_the_models_local_adapter_in_its_own_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copytree(Path(__file__).parent / "fixtures" / "pipeline_models", tmp_path / "pipelines")
+    isolate(tmp_path, monkeypatch)
+    r = cli("test")
+    assert r.code == 0, r.out + r.err
+    # without the adapter the item stops at the ml node, saying so
+    file = tmp_path / "pipelines" / "tests" / "predicting.yaml"
+    file.write_text(file.read_text().replace("models: [{name: tagger, adapter: ../adapters/tagger.py:Tagger}]",
+                                             "models: [{name: tagger}]").replace("status: success", "status: in-progress"))
+    r = cli("test")
+    assert r.code == 1 and "+    - detect" not in r.out and "-    - done" in r.out, r.out
+
+
 def test_the_schema_file_is_the_models() -> None:
     assert json.loads((ROOT / "schemas" / "pipeline-test.schema.json").read_text()) == schema()
 

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
         seed = load_seed(args.file)  # validate before creating a database
         plane = _open(args.db)
         try:
-            result = apply_seed(plane, seed)
+            result = apply_seed(plane, seed, base_dir=args.file.parent)
         finally:
             plane.close()
         created = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in sorted(result.created.items()))

@@ -157,8 +157,14 @@ class RunContext(Protocol):
         package deployed as that service, the same way as `run_code`."""
         ...
 
-    def variable_names(self) -> set[str]:
-        """The names of the pipeline's variables."""
+    def variables(self) -> dict[str, Any]:
+        """The pipeline's variables now: name -> value."""
+        ...
+
+    def run_model(self, model_id: str, function: str, inputs: list[dict[str, Any]],
+                  outputs: list[dict[str, Any]]) -> CodeResult | None:
+        """Run the model function (`predict`, ...) with the model's local adapter, the same way as
+        `run_code`; None when no adapter is registered for the model."""
         ...
 
     def set_variables(self, values: dict[str, Any]) -> None:

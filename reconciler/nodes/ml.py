@@ -12,7 +12,8 @@ from pydantic import Field, model_validator
 
 from reconciler.backend import ResourceKind
 from reconciler.document import Node
-from reconciler.nodes.base import ITEM_PORT, CompileContext, ExportContext, NodeType, PlatformParts
+from reconciler.nodes.base import (ITEM_PORT, CompileContext, ExportContext, NodeType, PlatformParts, RunContext,
+                                   RunOutcome, no_runner)
 from reconciler.nodes.view import NameLookup, SpecView, nonempty_str
 from reconciler.spec.fields import NodeSpecBase, NonEmpty, PortSpec
 
@@ -124,6 +125,24 @@ class Ml(NodeType):
         view.take("modelVariable", "metadata.variableModel", nonempty_str)
         view.take("mlType", "metadata.mlType")
         view.take("modelConfig", "metadata.modelConfig")
+
+
+    def run(self, node: dict[str, Any], inputs: dict[str, Any], ctx: RunContext) -> RunOutcome:
+        # The model's locally registered adapter runs the function in its own process, as the
+        # platform's model-management service runs it; without one the item stops here.
+        meta = node.get("metadata") or {}
+        model_id = meta.get("modelId")
+        if isinstance(meta.get("variableModel"), str):
+            model_id = ctx.variables().get(meta["variableModel"]) or model_id
+        function = str((node.get("namespace") or {}).get("functionName") or "predict")
+        ports = [{**port, "value": inputs.get(port.get("name"))} for port in node.get("inputs") or []]
+        result = ctx.run_model(str(model_id), function, ports, list(node.get("outputs") or [])) \
+            if isinstance(model_id, str) else None
+        if result is None:
+            return RunOutcome(status="pending", message=no_runner(node))
+        if result.error is not None:
+            return RunOutcome(status="failed", message=result.error, log=result.log)
+        return RunOutcome(status="success", outputs=result.outputs, log=result.log)
 
 
 TYPE = Ml()

@@ -50,7 +50,7 @@ class UpdateVariable(NodeType):
         # through the output ports of the same name (one input: its value through every output).
         given = {str(p.get("name")): inputs.get(p.get("name")) for p in node.get("inputs") or []}
         given = {name: value for name, value in given.items() if value is not None}
-        known = ctx.variable_names()
+        known = set(ctx.variables())
         unknown = sorted(set(given) - known)
         if unknown or not given:
             what = (f"its input {', '.join(map(repr, unknown))} names no pipeline variable" if unknown

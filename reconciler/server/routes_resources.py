@@ -8,7 +8,8 @@ Routes (copied from dtlpy 1.126.5's repositories, so the SDK and Loopform's clie
   `metadata.system.recipes` and GETs each), `GET /recipes?projects=PID&title=T&pageOffset=&pageSize=`
   (dtlpy `project.recipes.list()`, a page).
 - models: `POST /ml/models/query` (DQL; dtlpy `project.models.get(model_name=)` / `list()`),
-  `GET /ml/models/{id}`.
+  `GET /ml/models/{id}`, `PATCH /ml/models/{id}` (dtlpy `model.update()`: configuration, description,
+  labels, tags, status, input and output types).
 - services, packages, triggers and executions: `POST /query/faas` (DQL; the body's `resource` says
   which: `services`, `packages`, `triggers`, `executions`), `GET /services/{id}`, `GET
   /triggers/{id}`, `GET /executions/{id}` (the node executions of the pipeline cycles,
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
 Doc = dict[str, Any]
 # `POST /query/faas` resource -> kind
 FAAS_KINDS = {"services": "service", "packages": "package", "triggers": "trigger"}
+
+
+_MODEL_FIELDS = ("configuration", "description", "labels", "tags", "status", "inputType", "outputType")
 
 
 def register(router: Router, plane: ControlPlane) -> None:
@@ -144,6 +148,15 @@ def register(router: Router, plane: ControlPlane) -> None:
     def get_model(request: Request, model_id: str) -> Doc:
         return with_url(request, "ml/models", visible(request, "model", model_id))
 
+    def patch_model(request: Request, model_id: str) -> Doc:
+        # dtlpy's `model.update()`, which a model adapter calls as it takes the model (it writes
+        # its default configuration back): the fields a user may change, nothing of the server's.
+        doc = visible(request, "model", model_id)
+        body = request.json_object()
+        changed = {**doc, **{k: body[k] for k in _MODEL_FIELDS if k in body}, "updatedAt": now_iso()}
+        store.update_resource("model", model_id, lambda _: changed)
+        return with_url(request, "ml/models", changed)
+
     def query_faas(request: Request) -> Doc:
         # One route for three resources, told apart by the body's `resource` (dtlpy's packages,
         # services and executions repositories all post here).
@@ -197,6 +210,7 @@ def register(router: Router, plane: ControlPlane) -> None:
     router.add("GET", "/recipes/{recipe_id}", get_recipe)
     router.add("POST", "/ml/models/query", query_models)
     router.add("GET", "/ml/models/{model_id}", get_model)
+    router.add("PATCH", "/ml/models/{model_id}", patch_model)
     router.add("POST", "/query/faas", query_faas)
     router.add("GET", "/executions/{execution_id}", get_execution)
     router.add("GET", "/services/{service_id}", get_service)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from reconciler.errors import ConfigError
 from reconciler.server.app import ControlPlane
+from reconciler.server.engine.runner import ADAPTER
 from reconciler.server.http import HttpError
 from reconciler.server.ids import object_id
 from reconciler.server.resources import DEFAULT_RECIPE_TITLE, create_resource
@@ -39,7 +40,9 @@ A seed file (YAML or JSON) lists projects and what they hold; every key but `nam
       services: [{name: cutter}]
 
 A member is an email or {email, role}; roles: annotationManager, annotator, engineer (the default),
-owner. Seeding again keeps what exists (same name in the project, or same id) and adds the rest."""
+owner. Seeding again keeps what exists (same name in the project, or same id) and adds the rest.
+A model may name a local adapter that runs its ml nodes here, `{name: tagger, adapter:
+adapters/tagger.py:Tagger}` (FILE:CLASS, FILE relative to the seed file; seeding again replaces it)."""
 
 
 class _Strict(BaseModel):
@@ -84,10 +87,14 @@ class MemberSeed(_Strict):
         return value
 
 
+class ModelSeed(Named):
+    adapter: str | None = Field(default=None, pattern=r"^[^:]+\.py:[A-Za-z_][A-Za-z0-9_]*$")
+
+
 class ProjectSeed(Named):
     members: list[MemberSeed] = []
     datasets: list[DatasetSeed] = []
-    models: list[Named] = []
+    models: list[ModelSeed] = []
     services: list[Named] = []
 
     @field_validator("members", mode="before")
@@ -119,7 +126,8 @@ def load_seed(path: Path) -> SeedFile:
     return load_settings_file(path, SeedFile, what="seed file", max_bytes=MAX_SEED_BYTES)
 
 
-def apply_seed(plane: ControlPlane, seed: SeedFile) -> SeedResult:
+def apply_seed(plane: ControlPlane, seed: SeedFile, *, base_dir: Path | None = None) -> SeedResult:
+    """Seed the plane; adapter files are read relative to `base_dir` (the seed file's folder)."""
     result = SeedResult()
     store = plane.store
     owner = plane.default_user
@@ -152,12 +160,29 @@ def apply_seed(plane: ControlPlane, seed: SeedFile) -> SeedResult:
                     _ensure(plane, result, "recipe", Named(name=recipe.title, id=recipe.id), pid,
                             scope=doc["id"])
             for model in project_seed.models:
-                _ensure(plane, result, "model", model, pid)
+                doc = _ensure(plane, result, "model", Named(name=model.name, id=model.id), pid)
+                if model.adapter is not None:
+                    file, _, class_name = model.adapter.rpartition(":")
+                    register_adapter(plane, doc, (base_dir or Path.cwd()) / file, class_name)
+                    result.count("model adapter", created=True)
             for service in project_seed.services:
                 _ensure(plane, result, "service", service, pid)
         except HttpError as exc:
             raise ConfigError(f"project {project_seed.name!r}: {exc.message}") from exc
     return result
+
+
+def register_adapter(plane: ControlPlane, model: dict[str, Any], path: Path, class_name: str) -> None:
+    """Run `model`'s ml nodes here with the model adapter class `class_name` of the Python file at
+    `path` (its text is kept in the database; registering again replaces it)."""
+    try:
+        code = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"model {model['name']!r}: cannot read the adapter {path}: {exc}") from None
+    doc = {"id": model["id"], "modelId": model["id"], "code": code, "className": class_name, "file": path.name}
+    store = plane.store
+    if not store.put_resource(ADAPTER, doc, name=model["name"], project_id=None, scope=model["id"]):
+        store.update_resource(ADAPTER, model["id"], lambda _: doc)
 
 
 def _ensure(plane: ControlPlane, result: SeedResult, kind: str, seed: Named, project_id: str,

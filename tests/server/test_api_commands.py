@@ -61,6 +61,28 @@ def test_local_seed_creates_then_keeps(tmp_path: Path) -> None:
         plane.close()
 
 
+def test_local_seed_registers_a_models_local_adapter_and_replaces_it_when_seeded_again(tmp_path: Path) -> None:
+    (tmp_path / "adapters").mkdir()
+    (tmp_path / "adapters" / "tagger.py").write_text("class Tagger:\n    pass\n")
+    seed, db = tmp_path / "seed.yaml", tmp_path / "state.db"
+    seed.write_text("projects:\n  - name: demo\n    models: [{name: tagger, adapter: adapters/tagger.py:Tagger}]\n")
+    code, out, _ = _run("local", "--db", str(db), "seed", str(seed))
+    assert code == 0 and "1 model adapter" in out
+    (tmp_path / "adapters" / "tagger.py").write_text("class Tagger:\n    version = 2\n")
+    assert _run("local", "--db", str(db), "seed", str(seed))[0] == 0
+    plane = ControlPlane(db)
+    try:
+        [project] = plane.store.projects_named("demo")
+        [model] = plane.store.resources("model", project_ids={project["id"]}, name="tagger")
+        adapter = plane.store.resource("model-adapter", model["id"])
+        assert adapter is not None and adapter["className"] == "Tagger" and "version = 2" in adapter["code"]
+    finally:
+        plane.close()
+    seed.write_text("projects:\n  - name: demo\n    models: [{name: other, adapter: adapters/gone.py:Gone}]\n")
+    code, _, err = _run("local", "--db", str(db), "seed", str(seed))
+    assert code == 1 and "model 'other': cannot read the adapter" in err
+
+
 def test_the_seed_format_is_in_the_readme_and_the_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert textwrap.indent(SEED, "  ") in SEED_FORMAT
     assert "A member is an email or {email, role}" in README.read_text(encoding="utf-8")

@@ -50,8 +50,10 @@ def _plain(dl: Any, value: Any) -> Any:
     """A returned value as it flows on: entities by id, lists element by element."""
     if isinstance(value, (list, tuple)):
         return [_plain(dl, v) for v in value]
-    if isinstance(value, (dl.entities.Item, dl.entities.Dataset)):
+    if isinstance(value, (dl.entities.Item, dl.entities.Dataset, dl.entities.Model)):
         return value.id
+    if isinstance(value, dl.entities.Annotation):  # not uploaded (no id): as the platform's JSON
+        return value.id or value.to_json()
     json.dumps(value)  # anything else must be JSON (raises TypeError otherwise)
     return value
 
@@ -91,6 +93,39 @@ def _package_function(package: dict[str, Any], name: str) -> Any:
     return getattr(module, name)
 
 
+# What the platform's model-management service calls on the adapter for an ml node's function
+# (dtlpy's BaseModelAdapter): items functions get the node's one item as a list.
+_ADAPTER_METHODS = {"predict": "predict_items", "embed": "embed_items", "train": "train_model",
+                    "evaluate": "evaluate_model"}
+
+
+def _adapter_function(dl: Any, adapter: dict[str, Any], name: str) -> Any:
+    """`name` of the model's adapter (its class made, the model set and loaded, as the platform's
+    service does before it calls the function), shaped like a node function: keyword inputs in,
+    one value per output port out."""
+    import tempfile
+
+    namespace: dict[str, Any] = {"__name__": "__main__.adapter"}
+    exec(compile(adapter["code"], "<model adapter>", "exec"), namespace)
+    cls = namespace.get(adapter["class_name"])
+    if not isinstance(cls, type):
+        raise NameError(f"the adapter file defines no class {adapter['class_name']!r}")
+    instance = cls()
+    if adapter.get("model_id"):
+        instance.model_entity = dl.models.get(model_id=adapter["model_id"])
+    instance.load(local_path=tempfile.mkdtemp(prefix="model-"))  # no artifacts are kept locally
+    method = getattr(instance, _ADAPTER_METHODS.get(name, name))
+
+    def call(**kwargs: Any) -> Any:
+        if name in ("predict", "embed"):
+            item = kwargs.get("item")
+            found, second = method(items=[item] if item is not None else [])
+            return (found[0] if found else None), second
+        return method(**kwargs)
+
+    return call
+
+
 def main() -> int:
     request = json.loads(sys.stdin.read())
     result: dict[str, Any]
@@ -98,6 +133,8 @@ def main() -> int:
         dl = _configure_dtlpy(request)
         if "package" in request:
             function = _package_function(request["package"], request["function"])
+        elif "adapter" in request:
+            function = _adapter_function(dl, request["adapter"], request["function"])
         else:
             namespace: dict[str, Any] = {"__name__": "__main__.node"}
             exec(compile(request["code"], "<node code>", "exec"), namespace)

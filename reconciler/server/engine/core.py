@@ -33,7 +33,7 @@ from reconciler.nodes.base import CodeResult, RunOutcome
 from reconciler.nodes.task import action_of
 from reconciler.server import dql
 from reconciler.server.engine import cron, cycles
-from reconciler.server.engine.runner import Limits, Package, run_code
+from reconciler.server.engine.runner import ADAPTER, Adapter, Limits, Package, run_code
 from reconciler.server.http import HttpError
 from reconciler.server.items import KIND as ITEM
 from reconciler.server.items import clone_item, read_binary, save_item
@@ -556,9 +556,20 @@ class _Context:
         return run_code(code, function, inputs, outputs, api_url=engine.api_url(),
                         token=engine.project_token(self._pipeline["projectId"]), limits=engine.limits)
 
-    def variable_names(self) -> set[str]:
+    def variables(self) -> dict[str, Any]:
         current = self.store.pipeline(self._pipeline["id"]) or self._pipeline
-        return {str(v.get("name")) for v in current.get("variables") or [] if isinstance(v, dict)}
+        return {str(v.get("name")): v.get("value") for v in current.get("variables") or [] if isinstance(v, dict)}
+
+    def run_model(self, model_id: str, function: str, inputs: list[dict[str, Any]],
+                  outputs: list[dict[str, Any]]) -> CodeResult | None:
+        registered = self.store.resource(ADAPTER, model_id)
+        if registered is None:
+            return None
+        engine = self._engine
+        adapter = Adapter(code=str(registered.get("code") or ""), class_name=str(registered.get("className")),
+                          model_id=model_id)
+        return run_code(adapter, function, inputs, outputs, api_url=engine.api_url(),
+                        token=engine.project_token(self._pipeline["projectId"]), limits=engine.limits)
 
     def set_variables(self, values: dict[str, Any]) -> None:
         def change(doc: Doc) -> Doc:

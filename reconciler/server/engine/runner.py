@@ -25,6 +25,9 @@ from typing import IO, Any
 from reconciler.nodes.base import CodeResult
 
 CHILD = Path(__file__).with_name("child.py")
+# The store's kind for a model's local adapter (`loopform local seed`, a test file's `models`),
+# by the model's id: Loopform's own, no platform object.
+ADAPTER = "model-adapter"
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,17 @@ class Package:
     init_params: dict[str, Any]
 
 
-def run_code(code: str | Package, function: str, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]], *,
+@dataclass(frozen=True)
+class Adapter:
+    """A model's local adapter to run a model function with (an ml node): the Python file's text,
+    the adapter class, and the model (its id in this control plane)."""
+
+    code: str
+    class_name: str
+    model_id: str | None
+
+
+def run_code(code: str | Package | Adapter, function: str, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]], *,
              api_url: str, token: str, limits: Limits) -> CodeResult:
     with tempfile.TemporaryDirectory(prefix="loopform-exec-") as home:
         result_path = Path(home) / "result.json"
@@ -96,6 +109,8 @@ def run_code(code: str | Package, function: str, inputs: list[dict[str, Any]], o
             zip_path.write_bytes(code.zipped)
             source = {"package": {"zip_path": str(zip_path), "entry_point": code.entry_point,
                                   "class_name": code.class_name, "init_params": code.init_params}}
+        elif isinstance(code, Adapter):
+            source = {"adapter": {"code": code.code, "class_name": code.class_name, "model_id": code.model_id}}
         request = {**source, "function": function, "inputs": inputs,
                    "outputs": [{"name": p.get("name"), "type": p.get("type")} for p in outputs],
                    "api_url": api_url, "token": token, "result_path": str(result_path)}
