@@ -1,7 +1,8 @@
 """Open cycles go on after the control plane restarts: a process running cycles is killed (SIGKILL,
 with the code it was running), and `loopform serve` over the same SQLite file carries on. What
 was queued runs; what was running ends `failed`, as Dataloop ends the executions of a service that
-resets (its default `onReset`); items waiting in a task still route when completed (see
+resets (its default `onReset`), or runs again when the service says `onReset: rerun` and attempts
+remain; items waiting in a task still route when completed (see
 test_local_task_cli's embedded case, which completes an item in a new process)."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -24,6 +26,7 @@ from harness import cli, isolate
 
 from reconciler.commands import serve
 from reconciler.connection import open_embedded
+from reconciler.server.engine import cycles
 from reconciler.server.engine.core import Recovered
 from reconciler.terminal import Terminal
 
@@ -146,5 +149,57 @@ def test_a_restarted_control_plane_fails_what_was_running_and_runs_what_was_queu
         assert outcome == {**{name: ("failed", ["inbox", "hold"], [stopped]) for name in was_running},
                            queued: ("success", ["inbox", "hold", "done"], [])}
         assert engine.recover() == Recovered()  # nothing is left over to recover twice
+    finally:
+        backend.close()
+
+
+FUNCTION_SPEC = """\
+apiVersion: loopform/v1
+kind: Pipeline
+metadata: {name: served, project: local}
+spec:
+  status: installed
+  nodes:
+    cut: {type: function, service: cutter, function: run}
+"""
+
+
+def _dead_pid() -> int:
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait()
+    return done.pid
+
+
+def test_a_function_nodes_service_with_on_reset_rerun_runs_it_again_while_attempts_remain(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate(tmp_path, monkeypatch)
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "pipelines" / "served.yaml").write_text(FUNCTION_SPEC)
+    assert cli("apply", "--auto-approve").code == 0
+    backend = open_embedded(tmp_path / ".loopform" / "state.db")
+    try:
+        plane = backend.control_plane
+        (service,) = plane.store.resources("service", name="cutter")
+        plane.store.update_resource("service", service["id"], lambda doc: {**doc, "onReset": "rerun"})
+        (pipeline,) = [p for p in plane.store.pipelines_in({service["projectId"]}) if p["name"] == "served"]
+        (node,) = pipeline["nodes"]
+        # two cycles whose `cut` was running in a process that is gone: on its first attempt, and on its last
+        gone = {"id": "gone", "host": socket.gethostname(), "pid": _dead_pid()}
+        ids = []
+        for attempts in (1, 3):
+            cycle = cycles.new_cycle(pipeline, {"input": {"item": "i"}}, start_id=node["id"], user="u")
+            running = {**cycles.with_status(cycles.node_execution(cycle, node, {"item": "i"}, attempts=attempts),
+                                            cycles.IN_PROGRESS), "runner": gone}
+            plane.store.put_execution(cycles.add_execution(cycle, node, running))
+            ids.append(cycle["id"])
+        assert plane.engine.recover() == Recovered(queued=1, failed=1)
+        plane.engine.drain()
+        again, last = ([e for listed in plane.store.execution(i)["executions"].values() for e in listed] for i in ids)
+        # run again as its second attempt (it fails now for a reason of its own: no code was pushed)
+        assert [(e["attempts"], e["status"]) for e in again] == [(2, "failed")]
+        assert "no pushed code package" in again[0]["latestStatus"]["message"]
+        assert [(e["attempts"], e["latestStatus"]["message"]) for e in last] == [
+            (3, "the control plane stopped while this execution ran")]
     finally:
         backend.close()
