@@ -32,6 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from reconciler.errors import SpecError, SpecErrors
 from reconciler.spec.messages import translate, vocabulary
 from reconciler.spec.source import Expected, SourceDocument, read_source
+from reconciler.spec.suggest import Hints
+from reconciler.spec.values import pointer_escape
 
 Doc = dict[str, Any]
 
@@ -172,14 +174,46 @@ def _test_file_findings(path: Path, test: PipelineTestFile, doc: SourceDocument)
     """What a valid test file gets wrong that a case would only find when it runs: a pipeline spec
     that is not there, items uploaded to a dataset the sandbox does not make."""
     found = []
-    if not (path.parent / test.pipeline).is_file():
+    spec_path = path.parent / test.pipeline
+    if not spec_path.is_file():
         found.append(SpecError(f"no pipeline spec {test.pipeline!r} beside this file", doc.locate("/pipeline")))
+    names = _node_names(spec_path) if spec_path.is_file() else None
+    if names is not None:
+        hints = Hints()
+        for pointer, name in _named_nodes(test):
+            if name not in names:
+                found.append(SpecError(f"the pipeline has no node named {name!r}{hints.hint(name, sorted(names))}",
+                                       doc.locate(pointer)))
     for c, case in enumerate(test.cases):
         for i, item in enumerate(case.items):
             if item.dataset not in test.datasets:
                 found.append(SpecError(f"dataset {item.dataset!r} is not one the sandbox makes: list it under "
                                        "`datasets:`", doc.locate(f"/cases/{c}/items/{i}/dataset")))
     return found
+
+
+def _node_names(spec_path: Path) -> set[str] | None:
+    """The node names of the pipeline the spec defines (as compile names them), or None when the
+    spec is not one pipeline that loads (its own problems show when a case applies it)."""
+    from reconciler.spec.loader import load_file
+
+    loaded = [spec for spec, salvaged, _ in load_file(spec_path) if spec is not None and salvaged is None]
+    if len(loaded) != 1:
+        return None
+    return {node.name or key for key, node in loaded[0].spec.spec.nodes.items()}
+
+
+def _named_nodes(test: PipelineTestFile) -> Iterator[tuple[str, str]]:
+    """(pointer, node name) of every node a test file names: decisions, visited and failed nodes."""
+    for c, case in enumerate(test.cases):
+        for d, decision in enumerate(case.decisions):
+            yield f"/cases/{c}/decisions/{d}/node", decision.node
+        for item, cycle in case.expect.cycles.items():
+            base = f"/cases/{c}/expect/cycles/{pointer_escape(item)}"
+            for v, name in enumerate(cycle.visited or []):
+                yield f"{base}/visited/{v}", name
+            for name in cycle.failed or {}:
+                yield f"{base}/failed/{pointer_escape(name)}", name
 
 
 # -- running ----------------------------------------------------------------------------------------

@@ -104,6 +104,17 @@ def test_a_test_file_naming_a_missing_spec_or_an_unmade_dataset_is_located(proje
         "pipelines/tests/broken.yaml:8:23: dataset 'photoz' is not one the sandbox makes: list it under `datasets:`"]
 
 
+def test_nodes_a_test_file_names_must_be_nodes_of_the_pipeline(project: Path) -> None:
+    file = project / "pipelines" / "tests" / "tagging.yaml"
+    file.write_text(file.read_text().replace("{node: label, action: completed}", "{node: labl, action: completed}")
+                    .replace("visited: [inbox, tag, label, dropped]", "visited: [inbox, tagger, label, dropped]"))
+    r = cli("test", "pipelines/tests/tagging.yaml")
+    assert (r.code, r.out) == (1, "")
+    assert r.err.splitlines() == [
+        "pipelines/tests/tagging.yaml:12:10: the pipeline has no node named 'labl' (did you mean 'label'?)",
+        "pipelines/tests/tagging.yaml:27:36: the pipeline has no node named 'tagger' (did you mean 'tag'?)"]
+
+
 @pytest.mark.parametrize("text, where", [
     ("apiVersion: loopform/v1\ncases: [\n", "pipelines/tests/broken.yaml:3:"),  # YAML that does not parse
     ("apiVersion: loopform/v1\napiVersion: loopform/v1\n", "pipelines/tests/broken.yaml:2:1: "),  # a duplicate key
