@@ -41,8 +41,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("execute", "execute a pipeline once (from its root node, or --node)"),
     Command("executions", "list a pipeline's executions, newest first"),
     Command("export", "write live pipelines as spec YAML (with code files), to adopt pipelines built in the UI"),
-    Command("local", "manage the local control plane's database (seed it with projects, datasets...; mint a "
-                     "token)"),
+    Command("local", "manage the local control plane (seed it with projects, datasets...; mint a token; take "
+                     "an action on an item in a task)"),
     Command("open", "print the web URL of a pipeline"),
     Command("pause", "pause (uninstall) a pipeline now; the next apply may undo it"),
     Command("plan", "show what apply would change in the live pipelines (nothing is changed)"),
