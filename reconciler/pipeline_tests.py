@@ -177,7 +177,7 @@ def _test_file_findings(path: Path, test: PipelineTestFile, doc: SourceDocument)
     spec_path = path.parent / test.pipeline
     if not spec_path.is_file():
         found.append(SpecError(f"no pipeline spec {test.pipeline!r} beside this file", doc.locate("/pipeline")))
-    names = _node_names(spec_path) if spec_path.is_file() else None
+    names = _node_names(spec_path, test.name) if spec_path.is_file() else None
     if names is not None:
         hints = Hints()
         for pointer, name in _named_nodes(test):
@@ -192,12 +192,14 @@ def _test_file_findings(path: Path, test: PipelineTestFile, doc: SourceDocument)
     return found
 
 
-def _node_names(spec_path: Path) -> set[str] | None:
-    """The node names of the pipeline the spec defines (as compile names them), or None when the
-    spec is not one pipeline that loads (its own problems show when a case applies it)."""
+def _node_names(spec_path: Path, name: str | None) -> set[str] | None:
+    """The node names of the pipeline the spec defines (the one `name`d, of a forEach file), as
+    compile names them; None when that is not one pipeline that loads (its own problems show when
+    a case applies it)."""
     from reconciler.spec.loader import load_file
 
-    loaded = [spec for spec, salvaged, _ in load_file(spec_path) if spec is not None and salvaged is None]
+    loaded = [spec for spec, salvaged, _ in load_file(spec_path) if spec is not None and salvaged is None
+              and (name is None or spec.spec.metadata.name == name)]
     if len(loaded) != 1:
         return None
     return {node.name or key for key, node in loaded[0].spec.spec.nodes.items()}
