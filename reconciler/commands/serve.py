@@ -126,7 +126,7 @@ def _run(args: argparse.Namespace, term: Terminal, stop_requested: threading.Eve
         term.print("Press Ctrl-C to stop.")
         return _serve_until_signalled(server, term, stop_requested)
     finally:
-        plane.close()
+        plane.close(finish_work=False)  # executions not started yet run at the next start (recover)
 
 
 @contextmanager

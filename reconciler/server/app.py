@@ -208,8 +208,9 @@ class ControlPlane:
         """A bearer token for `email` (default: the default user), valid for `ttl_seconds`."""
         return self.tokens.mint(email or self.default_user, ttl_seconds=ttl_seconds)
 
-    def close(self) -> None:
-        self.engine.close()
+    def close(self, *, finish_work: bool = True) -> None:
+        """Close the database; `finish_work`: see `Engine.close` (False for a served plane)."""
+        self.engine.close(finish=finish_work)
         self.store.close()
 
     def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

@@ -58,4 +58,4 @@ def serve_in_thread(
     finally:
         server.stop()
         thread.join(timeout=10)
-        plane.close()
+        plane.close(finish_work=False)  # as `loopform serve` stops

@@ -350,14 +350,18 @@ class Engine:
         with self._idle:
             self._idle.wait_for(lambda: self._busy == 0)
 
-    def close(self) -> None:
-        """Stop after the work in hand: cycles started (by an embedded `loopform execute`, say)
-        are carried as far as they go, then the workers end."""
+    def close(self, *, finish: bool = True) -> None:
+        """Stop. With `finish` (an embedded command such as `loopform execute`: nothing would run
+        its cycles later) the work in hand is carried as far as it goes first. Without (a served
+        control plane stopping) the executions running end, and the ones not started stay
+        `created` in the database for `recover()` at the next start: a stop is not held up by
+        every queued run of user code."""
         self._stopping.set()
-        self.drain()
-        self._closed = True
+        if finish:
+            self.drain()
+        self._closed = True  # from here, an execution recorded is queued for the next start
+        self._pool.shutdown(wait=True, cancel_futures=not finish)
         _OPEN_ENGINES.discard(self.runner["id"])
-        self._pool.shutdown(wait=True)
         if self._loopback is not None:
             self._loopback.stop()
 
