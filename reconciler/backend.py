@@ -104,4 +104,9 @@ class Backend(Protocol):
 
     def resolver(self, project_id: str) -> BatchResolver: ...
 
+    def read_ahead(self, project_name: str) -> None:
+        """Start fetching the project and its pipeline list in the background (while specs load),
+        for `project` and the next `list_pipelines`; a backend may ignore it. Never writes."""
+        ...
+
     def provision(self, project_id: str, resolved: Resolved) -> None: ...

@@ -45,14 +45,22 @@ def spec_set_of(paths: Sequence[str | Path]) -> SpecSet:
 
 
 def load_specs(paths: Sequence[str | Path], *, context: Context | None = None,
-               warn: Callable[[SpecError], None] | None = None) -> list[SpecFile]:
+               warn: Callable[[SpecError], None] | None = None,
+               read_ahead: Backend | None = None, default_project: str | None = None) -> list[SpecFile]:
     """The specs under `paths` (none: the project root's `pipelines/`), `${...}` filled from `context`.
 
     Warnings go to `warn` (dropped without it). Raises SpecErrors with every error, each located;
     finding no spec file at all is one of them (a mistyped path must not plan an empty world).
+    With `read_ahead`, the backend starts fetching each project the specs use (a spec naming none:
+    `default_project`) as soon as one names it, while the rest load.
     """
     shown = [Path(p) for p in paths] or default_paths()
-    loaded = load(shown, context=context)
+    def on_project(name: str | None) -> None:
+        wanted = name or default_project
+        if wanted and read_ahead is not None:
+            read_ahead.read_ahead(wanted)
+
+    loaded = load(shown, context=context, on_project=on_project if read_ahead is not None else None)
     if warn is not None:
         for warning in (e for e in loaded.errors if e.severity == "warning"):
             warn(warning)
@@ -74,7 +82,7 @@ def plan(paths: Sequence[str | Path], backend: Backend, *, default_project: str 
     this spec set (the repository or directory holding the specs) applied and no spec names any
     more. Spec warnings go to `warn`. Raises SpecErrors (every problem of the specs) or ApiError
     (the backend failed)."""
-    specs = load_specs(paths, context=context, warn=warn)
+    specs = load_specs(paths, context=context, warn=warn, read_ahead=backend, default_project=default_project)
     return make_plan(specs, backend, default_project=default_project, prune=prune, spec_set=spec_set_of(paths),
                      context=context)
 

@@ -392,8 +392,10 @@ def _actual(box: _Sandbox, expect: Expect) -> tuple[Doc, Doc]:
         values = {v.get("name"): v.get("value") for v in current.get("variables") or []}
         names = {i["id"]: i["name"] for i in box.plane.store.resources("item")}
         expected["variables"] = dict(expect.variables)
-        shown = lambda value: names.get(value, value) if isinstance(value, str) else value  # noqa: E731
-        actual["variables"] = {name: shown(values[name]) if name in values else "(no variable)"
+        def by_name(value: Any) -> Any:  # an item id as the item's name
+            return names.get(value, value) if isinstance(value, str) else value
+
+        actual["variables"] = {name: by_name(values[name]) if name in values else "(no variable)"
                                for name in expect.variables}
     return expected, actual
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from enum import Enum
 from typing import Any
 
@@ -67,6 +68,11 @@ class RestBackend:
         self._info: ServerInfo | None = None if isinstance(server_info, _Unasked) else server_info
         self._info_known = not isinstance(server_info, _Unasked)  # `connect` asks before it names the backend
         self._lock = threading.Lock()
+        # Read ahead while a command loads its specs (`read_ahead`): project name -> its lookup and
+        # listing; and project id -> a listing not handed out yet (each is handed out once).
+        self._ahead: dict[str, Future[tuple[Project, list[Pipeline]] | None]] = {}
+        self._listed_ahead: dict[str, list[Pipeline]] = {}
+        self._ahead_pool: ThreadPoolExecutor | None = None
         # Called with every pipeline document read from the API (the CLI hides the secrets the
         # document's marker says it holds, before anything can print them).
         self._on_pipeline = on_pipeline
@@ -94,6 +100,10 @@ class RestBackend:
         return self.label
 
     def close(self) -> None:
+        with self._lock:
+            pool, self._ahead_pool = self._ahead_pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         self.session.close()
         if self._on_close is not None:
             self._on_close()
@@ -126,25 +136,75 @@ class RestBackend:
     def project(self, name: str) -> Project:
         """The project by name. On a sandbox local control plane a missing one is created
         (dtlpy's `projects.create` route), so the examples apply on a fresh machine."""
+        ahead = self._read_ahead_result(name)
+        if ahead is not None:
+            return ahead
+        found = self._find_project(name)
+        if found is None and self.sandbox:
+            # Not retried: a lost answer plus a retry could make two projects of one name.
+            return Project.model_validate(self.session.call("POST", "/projects", body={"name": name}, retry=False))
+        if found is None:
+            raise NotFound(f"project {name!r} not found (or you are not a member)",
+                           status=404, method="GET", path=f"/projects/{name}/name")
+        return found
+
+    def _find_project(self, name: str) -> Project | None:
         try:
             data = self.session.call("GET", f"/projects/{quote_segment(name)}/name")
         except NotFound:
             data = []
         items = data if isinstance(data, list) else []
-        if not items and self.sandbox:
-            # Not retried: a lost answer plus a retry could make two projects of one name.
-            return Project.model_validate(self.session.call("POST", "/projects", body={"name": name}, retry=False))
-        if not items:
-            raise NotFound(f"project {name!r} not found (or you are not a member)",
-                           status=404, method="GET", path=f"/projects/{name}/name")
         if len(items) > 1:
             raise ClientError(f"more than one project is named {name!r}; use its id",
                               method="GET", path=f"/projects/{name}/name")
-        return Project.model_validate(items[0])
+        return Project.model_validate(items[0]) if items else None
+
+    # -- reading ahead -------------------------------------------------------------------------
+
+    def read_ahead(self, project_name: str) -> None:
+        """Start looking project `project_name` up and listing its pipelines in the background, so
+        that `project` and the next `list_pipelines` of it answer without waiting (plan and apply
+        call this while they load the specs: the round trips and the server's work overlap the
+        loading). Only against a remote API: in-process the work would just take turns with the
+        loading for the interpreter. Never writes (a missing project is left to `project`, which
+        may create it), and a failure is dropped: the call that needs the answer meets it again."""
+        if self._control_plane is not None:
+            return
+        with self._lock:
+            if project_name in self._ahead:
+                return
+            if self._ahead_pool is None:
+                self._ahead_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="loopform-ahead")
+            self._ahead[project_name] = self._ahead_pool.submit(self._look_ahead, project_name)
+
+    def _look_ahead(self, name: str) -> tuple[Project, list[Pipeline]] | None:
+        found = self._find_project(name)
+        return None if found is None else (found, self._list_pipelines(found.id))
+
+    def _read_ahead_result(self, name: str) -> Project | None:
+        with self._lock:
+            future = self._ahead.get(name)
+        try:
+            ahead = future.result() if future is not None else None
+        except Exception:  # noqa: BLE001 - asked again by the caller, which reports it
+            log.debug("reading project %r ahead failed; asking again", name, exc_info=True)
+            return None
+        if ahead is None:
+            return None
+        project, listed = ahead
+        with self._lock:
+            if self._ahead.pop(name, None) is not None:  # the listing is handed out once
+                self._listed_ahead[project.id] = listed
+        return project
 
     # -- pipelines -----------------------------------------------------------------------------
 
     def list_pipelines(self, project_id: str) -> list[Pipeline]:
+        with self._lock:
+            listed = self._listed_ahead.pop(project_id, None)
+        return listed if listed is not None else self._list_pipelines(project_id)
+
+    def _list_pipelines(self, project_id: str) -> list[Pipeline]:
         query = {"filter": {"$and": [{"projectId": project_id}]}, "resource": "pipeline"}
         return [self._pipeline(item) for item in self.session.pages("/pipelines/query", query)]
 

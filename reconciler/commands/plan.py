@@ -37,9 +37,11 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
 
         check_graph_path(Path(args.graph))
     context = context_from_args(args, term)
-    specs = load_specs(args.paths, context=context, warn=lambda w: term.eprint(str(w)))
+    # Connected first, as apply does: the live pipelines are fetched while the specs load.
     backend, default_project = backend_from_args(args, term, writes=False)
     try:
+        specs = load_specs(args.paths, context=context, warn=lambda w: term.eprint(str(w)),
+                           read_ahead=backend, default_project=default_project)
         plan = make_plan(specs, backend, default_project=default_project, prune=args.prune,
                          spec_set=spec_set_of(args.paths), context=context)
     finally:

@@ -12,7 +12,7 @@ import functools
 import hashlib
 import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,9 +221,10 @@ class _Once:
     (`project_root`) and its real path (the files of one directory share them, and each costs a
     walk up the tree), and the module files their specs use (`ModuleFiles`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_project: Callable[[str | None], None] | None = None) -> None:
         self._known: dict[Path, tuple[Path, Path]] = {}
         self.modules = ModuleFiles()
+        self.on_project = on_project
 
     def of(self, spec_path: Path) -> tuple[Path, Path]:
         directory = spec_path.parent
@@ -387,6 +388,10 @@ def _load_document(path: Path, doc: SourceDocument, raw: bytes, errors: list[Spe
     interpolated = interpolate(doc.data, context, doc.locate) if may_refer else Interpolated(doc.data, [])
     doc.data = interpolated.data
     errors.extend(interpolated.errors)
+    if once.on_project is not None:
+        metadata = doc.data.get("metadata") if isinstance(doc.data, dict) else None
+        project = metadata.get("project") if isinstance(metadata, dict) else None
+        once.on_project(project if isinstance(project, str) and project else None)
     expansion = None
     if uses_modules(doc.data):
         expansion = expand(doc, path, once.of(path)[0], context, _shown, once.modules)
@@ -436,7 +441,8 @@ def _load_document(path: Path, doc: SourceDocument, raw: bytes, errors: list[Spe
     return spec_file, salvaged, errors
 
 
-def load(paths: Sequence[Path], *, context: Context | None = None) -> LoadResult:
+def load(paths: Sequence[Path], *, context: Context | None = None,
+         on_project: Callable[[str | None], None] | None = None) -> LoadResult:
     """Load every spec under `paths`, run all checks, and collect every problem (never raises).
 
     `context` supplies `${var.NAME}`/`${env.NAME}` values. Without one (offline) references are
@@ -445,16 +451,20 @@ def load(paths: Sequence[Path], *, context: Context | None = None) -> LoadResult
 
     `specs` holds only files without schema errors; a file with schema errors is still checked
     as far as possible (see `reconciler.spec.salvage`), so that one run reports everything.
+
+    `on_project` hears, as each spec is read, the project it names (None: it names none), so that
+    a caller can start fetching that project's live state while the rest load.
     """
     with collector.paused():  # every spec stays loaded to the end (see reconciler.collector)
-        return _load_all([Path(p) for p in paths], context)
+        return _load_all([Path(p) for p in paths], context, on_project)
 
 
-def _load_all(paths: list[Path], context: Context | None) -> LoadResult:
+def _load_all(paths: list[Path], context: Context | None,
+              on_project: Callable[[str | None], None] | None) -> LoadResult:
     files, errors = discover(paths)
     result = LoadResult(errors=errors, files=len(files))
     named: list[SpecFile] = []  # files whose pipeline identity is known, salvaged ones too
-    once = _Once()
+    once = _Once(on_project)
     for path in files:
         for spec_file, salvaged, problems in load_file(path, context=context, once=once):
             result.errors.extend(problems)

@@ -294,3 +294,39 @@ def test_a_create_nobody_received_is_not_ambiguous() -> None:
     b.close()
     assert not isinstance(info.value, AmbiguousWrite)
     assert str(info.value) == f"cannot reach {url}: connection refused"
+
+
+def test_read_ahead_answers_the_project_and_one_listing_and_never_writes(
+        backend: RestBackend, server: ServerHandle) -> None:
+    project = backend.project("local")
+    backend.create_pipeline(Pipeline(name="before", projectId=project.id))
+    log = server.control_plane.request_log
+    log.clear()
+    backend.read_ahead("local")
+    backend.read_ahead("local")  # asked twice (two specs of one project): fetched once
+    backend.read_ahead("nobody-has-this")  # a sandbox creates a missing project, reading ahead never does
+    assert backend.project("local") == project
+    assert _names(backend, project.id) == ["before"]  # the listing read ahead
+    fetched = [(e.method, e.path) for e in log.entries()]
+    assert fetched.count(("POST", "/api/v1/pipelines/query")) == 1
+    assert fetched.count(("GET", "/api/v1/projects/local/name")) == 1
+    backend.create_pipeline(Pipeline(name="after", projectId=project.id))
+    assert _names(backend, project.id) == ["after", "before"]  # handed out once: then listed afresh
+    backend.close()  # waits for what is still in flight
+    assert not [e for e in log.entries() if e.method == "POST" and e.path == "/api/v1/projects"]
+
+
+def test_a_failed_read_ahead_is_asked_again_and_reported_by_the_call_that_needs_it(
+        backend: RestBackend, server: ServerHandle, faults: FaultInjector) -> None:
+    project = backend.project("local")
+    faults.add("GET", r"/projects/local/name$", "status", status=401, times=1)
+    backend.read_ahead("local")
+    assert backend.project("local") == project  # the lookup is made again, and succeeds
+    faults.add("GET", r"/projects/local/name$", "status", status=401, times=100)
+    fresh = RestBackend(ApiSession(server.base_url, server.token, options=FAST), label="x")
+    try:
+        fresh.read_ahead("local")
+        with pytest.raises(Unauthorized):
+            fresh.project("local")
+    finally:
+        fresh.close()

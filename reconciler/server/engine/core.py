@@ -131,8 +131,9 @@ class Engine:
         self._api_url: str | None = None
         # Recorded on the executions this engine queues and runs (`runner`): after a restart,
         # `recover` tells those a dead process left behind from those another one still runs.
-        self.runner = {"id": uuid.uuid4().hex, "host": socket.gethostname(), "pid": os.getpid()}
-        _OPEN_ENGINES.add(self.runner["id"])
+        runner_id = uuid.uuid4().hex
+        self.runner: dict[str, Any] = {"id": runner_id, "host": socket.gethostname(), "pid": os.getpid()}
+        _OPEN_ENGINES.add(runner_id)
 
     # --- what routes call ------------------------------------------------------------------------
 
