@@ -131,6 +131,9 @@ def apply_seed(plane: ControlPlane, seed: SeedFile, *, base_dir: Path | None = N
     result = SeedResult()
     store = plane.store
     owner = plane.default_user
+    # Every adapter file is read before anything is written: a missing one leaves the plane as it was.
+    adapters = {(p.name, m.name): _read_adapter(m.name, (base_dir or Path.cwd()) / m.adapter.rpartition(":")[0])
+                for p in seed.projects for m in p.models if m.adapter is not None}
     for project_seed in seed.projects:
         existing = [p for p in store.projects_named(project_seed.name)
                     if project_seed.id is None or p["id"] == project_seed.id]
@@ -163,7 +166,8 @@ def apply_seed(plane: ControlPlane, seed: SeedFile, *, base_dir: Path | None = N
                 doc = _ensure(plane, result, "model", Named(name=model.name, id=model.id), pid)
                 if model.adapter is not None:
                     file, _, class_name = model.adapter.rpartition(":")
-                    register_adapter(plane, doc, (base_dir or Path.cwd()) / file, class_name)
+                    register_adapter(plane, doc, Path(file).name, adapters[project_seed.name, model.name],
+                                     class_name)
                     result.count("model adapter", created=True)
             for service in project_seed.services:
                 _ensure(plane, result, "service", service, pid)
@@ -172,14 +176,17 @@ def apply_seed(plane: ControlPlane, seed: SeedFile, *, base_dir: Path | None = N
     return result
 
 
-def register_adapter(plane: ControlPlane, model: dict[str, Any], path: Path, class_name: str) -> None:
-    """Run `model`'s ml nodes here with the model adapter class `class_name` of the Python file at
-    `path` (its text is kept in the database; registering again replaces it)."""
+def _read_adapter(model_name: str, path: Path) -> str:
     try:
-        code = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"model {model['name']!r}: cannot read the adapter {path}: {exc}") from None
-    doc = {"id": model["id"], "modelId": model["id"], "code": code, "className": class_name, "file": path.name}
+        raise ConfigError(f"model {model_name!r}: cannot read the adapter {path}: {exc}") from None
+
+
+def register_adapter(plane: ControlPlane, model: dict[str, Any], file_name: str, code: str, class_name: str) -> None:
+    """Run `model`'s ml nodes here with the model adapter class `class_name` of `code` (the text of
+    the Python file `file_name`, kept in the database; registering again replaces it)."""
+    doc = {"id": model["id"], "modelId": model["id"], "code": code, "className": class_name, "file": file_name}
     store = plane.store
     if not store.put_resource(ADAPTER, doc, name=model["name"], project_id=None, scope=model["id"]):
         store.update_resource(ADAPTER, model["id"], lambda _: doc)

@@ -78,9 +78,15 @@ def test_local_seed_registers_a_models_local_adapter_and_replaces_it_when_seeded
         assert adapter is not None and adapter["className"] == "Tagger" and "version = 2" in adapter["code"]
     finally:
         plane.close()
-    seed.write_text("projects:\n  - name: demo\n    models: [{name: other, adapter: adapters/gone.py:Gone}]\n")
+    seed.write_text("projects:\n  - name: fresh\n    datasets: [{name: d}]\n"
+                    "    models: [{name: other, adapter: adapters/gone.py:Gone}]\n")
     code, _, err = _run("local", "--db", str(db), "seed", str(seed))
     assert code == 1 and "model 'other': cannot read the adapter" in err
+    plane = ControlPlane(db)
+    try:  # read before anything is written: the seed left no part of itself behind
+        assert plane.store.projects_named("fresh") == []
+    finally:
+        plane.close()
 
 
 def test_the_seed_format_is_in_the_readme_and_the_help(capsys: pytest.CaptureFixture[str]) -> None:
