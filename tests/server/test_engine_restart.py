@@ -101,6 +101,21 @@ def _wait_for_marks(folder: Path, count: int) -> list[Path]:
     return sorted(folder.iterdir())
 
 
+def _wait_until_no_open_cycle(db: Path) -> None:
+    from reconciler.server.store import Store
+
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        store = Store(db)
+        try:
+            if not store.open_cycles():
+                return
+        finally:
+            store.close()
+        assert time.monotonic() < deadline, "the cycles never finished"
+        time.sleep(0.05)
+
+
 def _kill(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)  # the code runs in its own session: its group is its pid
@@ -123,23 +138,26 @@ def test_a_restarted_control_plane_fails_what_was_running_and_runs_what_was_queu
         _kill(int(mark.read_text()))
     (project / "hold").unlink()  # what runs from now on goes straight through
 
-    # `loopform serve` is the restart: it carries on the open cycles as it starts. Stopped at once,
-    # it does not wait for the queued execution (it may or may not have begun it): that one is
-    # left `created` for the next start, which runs it
+    # `loopform serve` is the restart: it carries on the open cycles as it starts; it is stopped once
+    # the queued cycle has gone through (a stop would end its run)
     stop = threading.Event()
-    stop.set()
     term = Terminal(out=io.StringIO(), err=io.StringIO(), colour=False, unicode=True)
     args = argparse.Namespace(host="127.0.0.1", port=0, db=db, project="local", strict=False, token_file=None,
                               dtlpy_login=None)
-    assert serve._run(args, term, stop) == 0
+    served = threading.Thread(target=lambda: serve._run(args, term, stop))
+    served.start()
+    try:
+        _wait_for_marks(project / "marks", 3)  # the queued one has started...
+        _wait_until_no_open_cycle(db)  # ...and finished
+    finally:
+        stop.set()
+        served.join()
     assert "Open cycles carried on: 1 execution(s) queued again, 2 failed" in term.out.getvalue()  # type: ignore[attr-defined]
 
     backend = open_embedded(db)
     try:
         engine = backend.control_plane.engine
         store = backend.control_plane.store
-        assert engine.recover().failed == 0  # nothing was running when serve stopped
-        engine.drain()
         names = {i["id"]: i["name"] for i in store.resources("item")}
         outcome: dict[str, Any] = {}
         for cycle in store.executions_of(pipeline_id):
@@ -206,3 +224,44 @@ def test_a_function_nodes_service_with_on_reset_rerun_runs_it_again_while_attemp
             (3, "the control plane stopped while this execution ran")]
     finally:
         backend.close()
+
+
+def test_a_stop_without_finishing_ends_the_running_code_and_leaves_the_queued_for_the_next_start(
+        project: Path) -> None:
+    """`loopform serve` stopping: the code still running is ended (its executions fail, as a reset
+    service's do) instead of holding the stop until its timeout; what was queued waits for the next
+    start."""
+    import requests
+
+    from reconciler.server.app import ControlPlane
+
+    db = project / ".loopform" / "state.db"
+    plane = ControlPlane(db)
+    try:
+        (dataset,) = [d for d in plane.store.resources("dataset") if d["name"] == "photos"]
+        (pipeline,) = [p for p in plane.store.pipelines_in({dataset["projects"][0]}) if p["name"] == "held"]
+        session = requests.Session()
+        session.headers["authorization"] = "Bearer " + plane.mint_token()
+        api = plane.engine.api_url()
+        for name in ("a.jpg", "b.jpg", "c.jpg"):
+            item = session.post(f"{api}/datasets/{dataset['id']}/items", files={"file": (name, b"x")},
+                                data={"type": "file", "path": "/" + name}).json()
+            session.post(f"{api}/pipelines/{pipeline['id']}/execute",
+                         json={"pipeline": {"input": {"item": item["id"]}}}).raise_for_status()
+        session.close()
+        running = {mark.name for mark in _wait_for_marks(project / "marks", 2)}
+    finally:
+        plane.close(finish_work=False)  # the hold file stays: the code would run until its timeout
+    plane = ControlPlane(db)
+    try:
+        names = {i["id"]: i["name"] for i in plane.store.resources("item")}
+        node_names = {n["id"]: n["name"] for n in pipeline["nodes"]}
+        statuses = {names[c["input"]["item"]]: sorted((node_names[node], e["status"], e["latestStatus"].get("message"))
+                                                      for node, listed in c["executions"].items() for e in listed)
+                    for c in plane.store.executions_of(pipeline["id"])}
+    finally:
+        plane.close()
+    (queued,) = {"a.jpg", "b.jpg", "c.jpg"} - running
+    stopped = ("hold", "failed", "the control plane stopped while this execution ran")
+    assert statuses == {**{name: [stopped, ("inbox", "success", None)] for name in running},
+                        queued: [("inbox", "created", None)]}

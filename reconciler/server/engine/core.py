@@ -53,6 +53,9 @@ INSTALLED = "Installed"
 # in hand; one of a closed engine of this process, or of a process that is gone, is not.
 _OPEN_ENGINES: set[str] = set()
 
+# An execution whose process the control plane's stop ended (or a restart found ended).
+STOPPED_WHILE_RUNNING = "the control plane stopped while this execution ran"
+
 
 def _held(runner: Any) -> bool:
     """Whether the engine that recorded itself as `runner` of an execution may still run it."""
@@ -127,6 +130,7 @@ class Engine:
         self._busy = 0
         self._closed = False
         self._stopping = threading.Event()
+        self._abandoning = threading.Event()  # a stop without finishing: running user code is ended
         self._loopback: HttpServer | None = None
         self._api_url: str | None = None
         # Recorded on the executions this engine queues and runs (`runner`): after a restart,
@@ -226,7 +230,7 @@ class Engine:
                             if self._on_reset(pipeline, node) != "rerun" \
                                     or execution.get("attempts", 1) >= execution.get("maxAttempts", 3):
                                 self._change(cycle["id"], execution["id"], lambda e: cycles.with_status(
-                                    e, cycles.FAILED, message="the control plane stopped while this execution ran"))
+                                    e, cycles.FAILED, message=STOPPED_WHILE_RUNNING))
                                 recovered.failed += 1
                                 continue
                         self._change(cycle["id"], execution["id"], lambda e: {
@@ -346,6 +350,14 @@ class Engine:
 
         threading.Thread(target=loop, name="loopform-engine-cron", daemon=True).start()
 
+    def in_child(self, code: str | Package | Adapter, function: str, inputs: list[dict[str, Any]],
+                 outputs: list[dict[str, Any]], project_id: str) -> CodeResult:
+        """Run user code in its own process (runner.run_code) with a token of `project_id`; a stop
+        without finishing ends it (the execution fails, as on Dataloop when a service resets)."""
+        return run_code(code, function, inputs, outputs, api_url=self.api_url(),
+                        token=self.project_token(project_id), limits=self.limits, stop=self._abandoning,
+                        stopped=STOPPED_WHILE_RUNNING)
+
     def drain(self) -> None:
         """Wait until no node execution is queued or running."""
         with self._idle:
@@ -360,6 +372,8 @@ class Engine:
         self._stopping.set()
         if finish:
             self.drain()
+        else:
+            self._abandoning.set()
         self._closed = True  # from here, an execution recorded is queued for the next start
         self._pool.shutdown(wait=True, cancel_futures=not finish)
         _OPEN_ENGINES.discard(self.runner["id"])
@@ -557,9 +571,7 @@ class _Context:
 
     def run_code(self, code: str, function: str, inputs: list[dict[str, Any]],
                  outputs: list[dict[str, Any]]) -> CodeResult:
-        engine = self._engine
-        return run_code(code, function, inputs, outputs, api_url=engine.api_url(),
-                        token=engine.project_token(self._pipeline["projectId"]), limits=engine.limits)
+        return self._engine.in_child(code, function, inputs, outputs, self._pipeline["projectId"])
 
     def variables(self) -> dict[str, Any]:
         current = self.store.pipeline(self._pipeline["id"]) or self._pipeline
@@ -570,11 +582,9 @@ class _Context:
         registered = self.store.resource(ADAPTER, model_id)
         if registered is None:
             return None
-        engine = self._engine
         adapter = Adapter(code=str(registered.get("code") or ""), class_name=str(registered.get("className")),
                           model_id=model_id)
-        return run_code(adapter, function, inputs, outputs, api_url=engine.api_url(),
-                        token=engine.project_token(self._pipeline["projectId"]), limits=engine.limits)
+        return self._engine.in_child(adapter, function, inputs, outputs, self._pipeline["projectId"])
 
     def set_variables(self, values: dict[str, Any]) -> None:
         def change(doc: Doc) -> Doc:
@@ -605,6 +615,4 @@ class _Context:
             raise NodeRunError(f"the code of package {package.get('name')!r} is gone")
         code = Package(zipped=zipped, entry_point=str(module.get("entryPoint") or "main.py"),
                        class_name=module.get("className"), init_params=dict(service.get("initParams") or {}))
-        engine = self._engine
-        return run_code(code, str(namespace.get("functionName") or "run"), inputs, outputs,
-                        api_url=engine.api_url(), token=engine.project_token(project_id), limits=engine.limits)
+        return self._engine.in_child(code, str(namespace.get("functionName") or "run"), inputs, outputs, project_id)

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -99,7 +100,10 @@ class Adapter:
 
 
 def run_code(code: str | Package | Adapter, function: str, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]], *,
-             api_url: str, token: str, limits: Limits) -> CodeResult:
+             api_url: str, token: str, limits: Limits, stop: threading.Event | None = None,
+             stopped: str = "stopped") -> CodeResult:
+    """Run `function` of `code` in a fresh sandboxed process; its outputs, its log, or the error.
+    When `stop` is set the process is ended and the result is the error `stopped`."""
     with tempfile.TemporaryDirectory(prefix="loopform-exec-") as home:
         result_path = Path(home) / "result.json"
         source: dict[str, Any] = {"code": code}
@@ -129,12 +133,11 @@ def run_code(code: str | Package | Adapter, function: str, inputs: list[dict[str
             proc.stdin.close()
         except BrokenPipeError:
             pass
-        try:
-            proc.wait(timeout=limits.timeout_seconds)
-        except subprocess.TimeoutExpired:
+        ended = _wait(proc, limits.timeout_seconds, stop)
+        if ended is not None:
             _kill(proc)
-            return CodeResult(outputs={}, log=log.text(),
-                              error=f"timed out after {limits.timeout_seconds:g} s: the process was stopped")
+            why = stopped if ended == "stop" else f"timed out after {limits.timeout_seconds:g} s: the process was stopped"
+            return CodeResult(outputs={}, log=log.text(), error=why)
         text = log.text()
         if not result_path.is_file():
             return CodeResult(outputs={}, log=text, error=f"the process ended without a result (exit status {proc.returncode})")
@@ -148,6 +151,21 @@ def run_code(code: str | Package | Adapter, function: str, inputs: list[dict[str
             return CodeResult(outputs={}, log=text, error=str(result["error"]))
         produced = result.get("outputs")
         return CodeResult(outputs=produced if isinstance(produced, dict) else {}, log=text)
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout: float, stop: threading.Event | None) -> str | None:
+    """Wait for `proc`: None when it ended, "timeout" or "stop" when it must be ended."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return "timeout"
+        try:
+            proc.wait(timeout=left if stop is None else min(left, 0.2))  # a stop is seen within 0.2 s
+            return None
+        except subprocess.TimeoutExpired:
+            if stop is not None and stop.is_set():
+                return "stop"
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
