@@ -38,7 +38,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from reconciler.errors import ConfigError
 from reconciler.interpolate import Context, Scalar, Variable
-from reconciler.secret_paths import MIN_SECRET
+from reconciler.sensitive import MIN_SECRET
 from reconciler.settings_file import PROJECT_FILE, load_settings_file
 
 SPECS_DIR = "pipelines"  # where specs are read when a command names none

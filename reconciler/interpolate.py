@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.errors import Location, SpecError
-from reconciler.secret_paths import ENV_PREFIX, MIN_SECRET
+from reconciler.sensitive import ENV_PREFIX, MIN_SECRET
 
 Scalar = str | int | float | bool
 _REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}")

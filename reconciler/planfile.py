@@ -26,7 +26,7 @@ from reconciler.interpolate import Context
 from reconciler.normalize import fingerprint
 from reconciler.plan import Plan, invalid_actions
 from reconciler.redact import SENSITIVE, forms
-from reconciler.secret_paths import MIN_SECRET
+from reconciler.sensitive import MIN_SECRET
 from reconciler.spec.loader import load
 
 _SAVED = re.compile(r"\(sensitive:([A-Za-z_][A-Za-z0-9_.-]*)\)")

@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 from urllib.parse import quote, quote_plus
 
-from reconciler.secret_paths import MIN_SECRET
+from reconciler.sensitive import MIN_SECRET
 from reconciler.terminal import Terminal
 
 SENSITIVE = "(sensitive)"

@@ -26,11 +26,8 @@ from typing import Any
 from reconciler.document import Pipeline
 from reconciler.marker import read_marker
 from reconciler.normalize import Essence, essence, node_keys
+from reconciler.sensitive import ENV_PREFIX, MIN_SECRET
 
-# The shortest value treated as a secret: a shorter one cannot be redacted (a token of `t` would
-# blank every `t`), so it is refused where a secret is declared (config, interpolate) and never matched.
-MIN_SECRET = 4
-ENV_PREFIX = "env."  # `${env.NAME}` values are named `env.NAME` among the secrets (saved plans)
 
 _TEMPLATE_PART = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 _COSMETIC_PORT_FIELDS = ("displayName", "color")

@@ -15,7 +15,7 @@ CORE = ("reconciler.nodes", "reconciler.compile", "reconciler.normalize", "recon
         "reconciler.spec_terms", "reconciler.marker", "reconciler.layout", "reconciler.leafdiff",
         "reconciler.secret_paths", "reconciler.document", "reconciler.backend", "reconciler.spec.models",
         "reconciler.spec.graph", "reconciler.spec.checks", "reconciler.spec.ports", "reconciler.spec.schema",
-        "reconciler.spec.module_models")
+        "reconciler.spec.module_models", "reconciler.sensitive")
 # What the core must not load, even at import time: YAML, HTTP, SQLite, processes, and Loopform's
 # own modules that read files, the environment or the terminal.
 FORBIDDEN = ("yaml", "requests", "urllib3", "sqlite3", "_sqlite3", "subprocess",
