@@ -27,6 +27,7 @@ from reconciler.compile import compile_spec
 from reconciler.diff import essence_changes, is_running
 from reconciler.document import MARKER_VARIABLE, Node, Pipeline, parse_json_text
 from reconciler.errors import ClientError, Location, SpecErrors
+from reconciler.interpolate import escape_references
 from reconciler.marker import read_marker
 from reconciler.nodes import for_platform, node_ports, spec_type_of
 from reconciler.nodes.base import ExportContext
@@ -275,7 +276,7 @@ def _dump(data: dict[str, Any], references: Mapping[str, str]) -> str:
 
     _Dumper.add_representer(str, _str)
     placeholders = {value: f"loopformsecret{token_hex(8)}" for value in references}
-    text = yaml.dump(_placed(_escape_references(data), placeholders), Dumper=_Dumper, sort_keys=False,
+    text = yaml.dump(_placed(escape_references(data), placeholders), Dumper=_Dumper, sort_keys=False,
                      allow_unicode=True, width=110, default_flow_style=False)
     for value, placeholder in placeholders.items():
         text = text.replace(placeholder, references[value])
@@ -308,16 +309,6 @@ def _bears_secret(name: str, references: Mapping[str, str]) -> bool:
     return any(secret in name or (slug(secret) and slug(secret) in slug(name)) for secret in references)
 
 
-def _escape_references(value: Any) -> Any:
-    """`${` in live strings written as `$${`: loading interpolates `${...}` in spec values (not in
-    keys), so without this an exported `${HOME}` would be read back as a reference."""
-    if isinstance(value, str):
-        return value.replace("${", "$${")
-    if isinstance(value, dict):
-        return {k: _escape_references(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_escape_references(v) for v in value]
-    return value
 
 
 class ExportedData(BaseModel):

@@ -257,3 +257,16 @@ def _text(value: Any) -> str:
 
 def _escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
+
+
+def escape_references(value: Any) -> Any:
+    """`${` in strings written as `$${` (what `interpolate` reads back as a literal `${`): for live
+    values written into specs (export, a template used as a module), where an `${HOME}` must not be
+    read back as a reference. Values only: keys are never interpolated."""
+    if isinstance(value, str):
+        return value.replace("${", "$${")
+    if isinstance(value, dict):
+        return {k: escape_references(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [escape_references(v) for v in value]
+    return value

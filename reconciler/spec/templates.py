@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.interpolate import escape_references
 from reconciler.spec.module_models import MODULE_KIND, has_type
 from reconciler.spec.values import pointer_escape
 
@@ -105,7 +106,7 @@ def template_module(manifest: dict[str, Any], wanted: str | None) -> TemplateMod
     from pydantic import ValidationError
 
     from reconciler.document import Pipeline
-    from reconciler.export import _escape_references, export_data
+    from reconciler.export import export_data
 
     index = _select(manifest, wanted)
     base = f"/components/{TEMPLATES}/{index}"
@@ -149,8 +150,8 @@ def template_module(manifest: dict[str, Any], wanted: str | None) -> TemplateMod
     _unfilled(live, exported.keys, nodes, inputs, variables, origins, base, index_of)
     data = {"apiVersion": "loopform/v1", "kind": MODULE_KIND,
             "metadata": {"name": str(raw.get("name") or "template")},
-            "spec": {"inputs": inputs, "nodes": _escape_references(nodes),
-                     "connections": _escape_references(connections), "ports": _ports(live, exported.keys)}}
+            "spec": {"inputs": inputs, "nodes": escape_references(nodes),
+                     "connections": escape_references(connections), "ports": _ports(live, exported.keys)}}
     return TemplateModule(data=data, origins=origins, variables=variables)
 
 
