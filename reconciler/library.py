@@ -82,9 +82,12 @@ def plan(paths: Sequence[str | Path], backend: Backend, *, default_project: str 
     this spec set (the repository or directory holding the specs) applied and no spec names any
     more. Spec warnings go to `warn`. Raises SpecErrors (every problem of the specs) or ApiError
     (the backend failed)."""
-    specs = load_specs(paths, context=context, warn=warn, read_ahead=backend, default_project=default_project)
-    return make_plan(specs, backend, default_project=default_project, prune=prune, spec_set=spec_set_of(paths),
-                     context=context)
+    try:
+        specs = load_specs(paths, context=context, warn=warn, read_ahead=backend, default_project=default_project)
+        return make_plan(specs, backend, default_project=default_project, prune=prune,
+                         spec_set=spec_set_of(paths), context=context)
+    finally:
+        backend.drop_read_ahead()
 
 
 def apply(plan: Plan, backend: Backend, *, parallelism: int = DEFAULT_PARALLELISM,

@@ -177,6 +177,13 @@ class RestBackend:
                 self._ahead_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="loopform-ahead")
             self._ahead[project_name] = self._ahead_pool.submit(self._look_ahead, project_name)
 
+    def drop_read_ahead(self) -> None:
+        """Forget what was read ahead and not asked for (the plan it was for is made, or failed):
+        a long-lived backend (reconcile's loop) must never answer a later plan from it."""
+        with self._lock:
+            self._ahead.clear()
+            self._listed_ahead.clear()
+
     def _look_ahead(self, name: str) -> tuple[Project, list[Pipeline]] | None:
         found = self._find_project(name)
         return None if found is None else (found, self._list_pipelines(found.id))

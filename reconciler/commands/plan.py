@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reconciler import planfile
+from reconciler import library, planfile
 from reconciler.commands._plan_output import add_format_arguments, print_plan
-from reconciler.commands._specs import DEFAULT_PATH, load_specs, spec_set_of
+from reconciler.commands._specs import DEFAULT_PATH
 from reconciler.connection import add_backend_arguments, backend_from_args, context_from_args
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
-from reconciler.planner import make_plan
 from reconciler.redact import hidden_values, redact_like
 from reconciler.terminal import Terminal
 
@@ -40,10 +39,8 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
     # Connected first, as apply does: the live pipelines are fetched while the specs load.
     backend, default_project = backend_from_args(args, term, writes=False)
     try:
-        specs = load_specs(args.paths, context=context, warn=lambda w: term.eprint(str(w)),
-                           read_ahead=backend, default_project=default_project)
-        plan = make_plan(specs, backend, default_project=default_project, prune=args.prune,
-                         spec_set=spec_set_of(args.paths), context=context)
+        plan = library.plan(args.paths, backend, default_project=default_project, prune=args.prune,
+                            context=context, warn=lambda w: term.eprint(str(w)))
     finally:
         backend.close()
     print_plan(plan, args, term)

@@ -330,3 +330,16 @@ def test_a_failed_read_ahead_is_asked_again_and_reported_by_the_call_that_needs_
             fresh.project("local")
     finally:
         fresh.close()
+
+
+def test_what_was_read_ahead_and_not_used_is_dropped_when_its_plan_is_done(
+        backend: RestBackend, server: ServerHandle) -> None:
+    """reconcile's loop keeps one backend: a cycle whose specs failed to load must not leave its
+    listing to answer the next cycle."""
+    project = backend.project("local")
+    backend.read_ahead("local")
+    backend.project("local")  # the lookup is used; its listing waits for list_pipelines...
+    backend.read_ahead("other")
+    backend.drop_read_ahead()  # ...but the plan failed
+    backend.create_pipeline(Pipeline(name="later", projectId=project.id))
+    assert _names(backend, project.id) == ["later"]
