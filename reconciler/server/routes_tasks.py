@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from reconciler.nodes import for_platform
@@ -25,7 +26,6 @@ from reconciler.server import dql, objects
 from reconciler.server.http import HttpError, Request, Response, Router, parse_json
 from reconciler.server.ids import now_iso
 from reconciler.server.items import KIND as ITEM
-from reconciler.server.items import save_item
 from reconciler.server.objects import dql_page, finished_command, param_page, param_projects, with_url
 from reconciler.server.resources import projects_of
 from reconciler.server.store import Store
@@ -72,12 +72,39 @@ def add_items(store: Store, task: Doc, query: Any, *, limit: Any = None) -> int:
     assignments = [a for a in (store.resource(ASSIGNMENT, aid) for aid in task["assignmentIds"]) if a]
     counts: dict[str, int] = {}
     for item, assignment in zip(fresh, deal(assignments, len(fresh)), strict=True):
-        save_item(store, queue_item(item, task, assignment))
+        # Changed in place, not written back from the read above: the engine's workers put one
+        # item into several tasks at once (a node's outputs to two task nodes), and a write-back
+        # would drop the other task's ref.
+        store.update_resource(ITEM, item["id"], _queued(task, assignment))
         counts[assignment["id"]] = counts.get(assignment["id"], 0) + 1
     for assignment in assignments:
         store.update_resource(ASSIGNMENT, assignment["id"], _count_items(counts.get(assignment["id"], 0)))
     store.update_resource(KIND, task["id"], _count_items(len(fresh)))
     return len(fresh)
+
+
+def _queued(task: Doc, assignment: Doc) -> Callable[[Doc], Doc]:
+    return lambda doc: queue_item(doc, task, assignment)
+
+
+def _set_status_in_place(store: Store, item_id: str, refs: set[str], *, status: Any, operation: Any, user: str,
+                         dataset_id: str | None = None) -> Doc | None:
+    """Set an item's status in these task/assignment refs within one write (the engine may be
+    putting the item into another task meanwhile); the item as changed, or None when it is not in
+    them (or not in `dataset_id`)."""
+    changed: list[Doc] = []
+
+    def change(doc: Doc) -> Doc:
+        if dataset_id is not None and doc.get("datasetId") != dataset_id:
+            return doc
+        new = set_status(doc, refs, status=status, operation=operation, user=user)
+        if new is None:
+            return doc
+        changed.append(new)
+        return new
+
+    store.update_resource(ITEM, item_id, change)
+    return changed[-1] if changed else None
 
 
 def create_task(store: Store, payload: Doc, *, project_id: str, creator: str, query: Any = None) -> Doc:
@@ -163,11 +190,14 @@ def register(router: Router, plane: ControlPlane) -> None:
     def delete(request: Request, task_id: str) -> Response:
         task = visible(request, KIND, task_id)
         gone = {task_id, *task["assignmentIds"]}
+        def without_task(doc: Doc) -> Doc:
+            refs = doc["metadata"]["system"].get("refs", [])
+            doc["metadata"]["system"]["refs"] = [r for r in refs if r.get("id") not in gone]
+            return doc
+
         for item in store.resources(ITEM, scope=task["datasetId"]):
-            refs = item["metadata"]["system"].get("refs", [])
-            if any(r.get("id") in gone for r in refs):
-                item["metadata"]["system"]["refs"] = [r for r in refs if r.get("id") not in gone]
-                save_item(store, item)
+            if any(r.get("id") in gone for r in item["metadata"]["system"].get("refs", [])):
+                store.update_resource(ITEM, item["id"], without_task)
         for assignment_id in task["assignmentIds"]:
             store.delete_resource(ASSIGNMENT, assignment_id)
         store.delete_resource(KIND, task_id)
@@ -203,11 +233,10 @@ def register(router: Router, plane: ControlPlane) -> None:
         refs = {task_id, *task["assignmentIds"]}
         updated: Doc = {}
         for item_id in item_ids:
-            item = store.resource(ITEM, item_id)
-            changed = set_status(item, refs, status=status.get("status"), operation=status.get("operation"),
-                                 user=request.user or "") if item and item["datasetId"] == task["datasetId"] else None
+            changed = _set_status_in_place(store, item_id, refs, status=status.get("status"),
+                                           operation=status.get("operation"), user=request.user or "",
+                                           dataset_id=task["datasetId"])
             if changed is not None:
-                save_item(store, changed)
                 updated[item_id] = {"status": status.get("status"), "operation": status.get("operation")}
                 if status.get("operation") != "delete":
                     plane.engine.item_status(task, item_id, str(status.get("status")))
@@ -216,13 +245,11 @@ def register(router: Router, plane: ControlPlane) -> None:
     def status_in_assignment(request: Request, assignment_id: str, item_id: str) -> Doc:
         assignment = visible(request, ASSIGNMENT, assignment_id)
         body = request.json_object()
-        item = store.resource(ITEM, item_id)
         task_id = assignment["metadata"]["system"].get("taskId")
-        changed = set_status(item, {assignment_id, task_id}, status=body.get("status"),
-                             operation=body.get("operation"), user=request.user or "") if item else None
+        changed = _set_status_in_place(store, item_id, {assignment_id, task_id}, status=body.get("status"),
+                                       operation=body.get("operation"), user=request.user or "")
         if changed is None:
             raise HttpError(404, f"Item {item_id} is not in assignment {assignment_id}")
-        save_item(store, changed)
         task = store.resource(KIND, str(task_id))
         if task is not None and body.get("operation") != "delete":
             plane.engine.item_status(task, item_id, str(body.get("status")))

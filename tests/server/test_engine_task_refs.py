@@ -1,0 +1,54 @@
+"""An item routed to two task nodes at once enters both tasks: the engine's two workers put it
+into them concurrently, and each task's ref on the item must survive the other's write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+from harness import cli, isolate
+
+from reconciler.server.app import ControlPlane
+
+SPEC = """\
+apiVersion: loopform/v1
+kind: Pipeline
+metadata: {name: twice, project: local}
+spec:
+  status: installed
+  nodes:
+    inbox:
+      type: dataset
+      dataset: photos
+      trigger: {event: {resource: Item, actions: [Created]}}
+    team-a: {type: task, task: {dataset: photos, recipe: default, assignees: [a@example.com]}}
+    team-b: {type: task, task: {dataset: photos, recipe: default, assignees: [b@example.com]}}
+  connections:
+    - {from: inbox, to: [team-a, team-b]}
+"""
+
+
+def test_an_item_sent_to_two_task_nodes_is_in_both_tasks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate(tmp_path, monkeypatch)
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "pipelines" / "twice.yaml").write_text(SPEC)
+    assert cli("apply", "--auto-approve").code == 0
+    plane = ControlPlane(tmp_path / ".loopform" / "state.db")
+    try:
+        (dataset,) = [d for d in plane.store.resources("dataset") if d["name"] == "photos"]
+        with requests.Session() as session:
+            session.headers["authorization"] = "Bearer " + plane.mint_token()
+            for n in range(40):  # many chances for the two workers' writes to meet
+                session.post(f"{plane.engine.api_url()}/datasets/{dataset['id']}/items",
+                             files={"file": (f"{n}.jpg", b"x")}, data={"type": "file", "path": f"/{n}.jpg"}
+                             ).raise_for_status()
+        plane.engine.drain()
+        tasks = {t["id"] for t in plane.store.resources("task")}
+        assert len(tasks) == 2
+        in_tasks = {item["name"]: {r["id"] for r in item["metadata"]["system"].get("refs", [])} & tasks
+                    for item in plane.store.resources("item")}
+    finally:
+        plane.close()
+    assert in_tasks == {f"{n}.jpg": tasks for n in range(40)}
