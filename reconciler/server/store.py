@@ -437,10 +437,14 @@ class Store:
             db.execute("UPDATE resources SET doc = ? WHERE kind = ? AND id = ?",
                        (_dumps(change(json.loads(row[0]))), kind, resource_id))
 
-    def update_resource(self, kind: str, resource_id: str, change: Callable[[Doc], Doc]) -> None:
-        """Atomically replace an object's document with `change(doc)` (nothing if it is missing)."""
+    def update_resource(self, kind: str, resource_id: str, change: Callable[[Doc], Doc], *,
+                        name: str | None = None) -> None:
+        """Atomically replace an object's document with `change(doc)` (nothing if it is missing),
+        and with `name` the name it is looked up by."""
         with self.write() as db:
             self.change_resource_in(db, kind, resource_id, change)
+            if name is not None:
+                db.execute("UPDATE resources SET name = ? WHERE kind = ? AND id = ?", (name, kind, resource_id))
 
     def rename_resource(self, kind: str, resource_id: str, *, name: str, doc: Doc) -> None:
         """Replace an object's document and the name it is looked up by."""

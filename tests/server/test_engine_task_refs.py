@@ -1,5 +1,5 @@
-"""An item routed to two task nodes at once enters both tasks: the engine's two workers put it
-into them concurrently, and each task's ref on the item must survive the other's write."""
+"""An item routed to two task nodes and a folder at once enters both tasks and moves: the engine's
+two workers change it concurrently, and each change must survive the others' writes."""
 
 from __future__ import annotations
 
@@ -24,12 +24,13 @@ spec:
       trigger: {event: {resource: Item, actions: [Created]}}
     team-a: {type: task, task: {dataset: photos, recipe: default, assignees: [a@example.com]}}
     team-b: {type: task, task: {dataset: photos, recipe: default, assignees: [b@example.com]}}
+    sorted: {type: dataset, dataset: photos, folder: /sorted}
   connections:
-    - {from: inbox, to: [team-a, team-b]}
+    - {from: inbox, to: [team-a, team-b, sorted]}
 """
 
 
-def test_an_item_sent_to_two_task_nodes_is_in_both_tasks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_item_sent_to_two_task_nodes_and_a_folder_is_in_both_tasks_and_moved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     isolate(tmp_path, monkeypatch)
     (tmp_path / ".git").mkdir()
     (tmp_path / "pipelines").mkdir()
@@ -47,8 +48,8 @@ def test_an_item_sent_to_two_task_nodes_is_in_both_tasks(tmp_path: Path, monkeyp
         plane.engine.drain()
         tasks = {t["id"] for t in plane.store.resources("task")}
         assert len(tasks) == 2
-        in_tasks = {item["name"]: {r["id"] for r in item["metadata"]["system"].get("refs", [])} & tasks
+        in_tasks = {item["filename"]: {r["id"] for r in item["metadata"]["system"].get("refs", [])} & tasks
                     for item in plane.store.resources("item")}
     finally:
         plane.close()
-    assert in_tasks == {f"{n}.jpg": tasks for n in range(40)}
+    assert in_tasks == {f"/sorted/{n}.jpg": tasks for n in range(40)}

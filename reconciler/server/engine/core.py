@@ -36,7 +36,7 @@ from reconciler.server.engine import cron, cycles
 from reconciler.server.engine.runner import ADAPTER, Adapter, Limits, Package, run_code
 from reconciler.server.http import HttpError
 from reconciler.server.items import KIND as ITEM
-from reconciler.server.items import clone_item, read_binary, save_item
+from reconciler.server.items import clone_item, read_binary
 from reconciler.server.routes_tasks import add_items
 from reconciler.server.serving import HttpServer
 from reconciler.server.tasks import KIND as TASK
@@ -554,8 +554,9 @@ class _Context:
                                 metadata={k: v for k, v in item["metadata"].items() if k != "system"})
             return str(copied["id"])
         if where != item["filename"]:
-            moved = {**item, "filename": where, "dir": posixpath.dirname(where)}
-            save_item(self.store, moved)
+            # within one write: another worker may be putting the item into a task meanwhile
+            self.store.update_resource(ITEM, item_id, lambda doc: {**doc, "filename": where,
+                                                                   "dir": posixpath.dirname(where)}, name=where)
         return item_id
 
     def enter_task(self, node_id: str, item_id: str) -> bool:
