@@ -43,7 +43,7 @@ from reconciler.errors import Location, NotFound, SpecError, SpecErrors
 from reconciler.layout import layered_positions
 from reconciler.marker import Marker, read_marker, with_marker
 from reconciler.nodes import for_spec as node_type
-from reconciler.nodes import node_ports
+from reconciler.nodes import node_ports, runtime_variables
 from reconciler.normalize import Essence, essence, essence_digest, section_digests
 from reconciler.secret_paths import secret_templates
 from reconciler.spec.graph import edges as spec_edges
@@ -310,6 +310,9 @@ def compile_spec(
                                          type="trigger", trigger=_trigger(node.trigger)))
 
     live_vars = {v.name: v for v in (live.variables if live else [])}
+    # The spec's value of a variable a node sets at run time is its first value only: an update
+    # keeps the running pipeline's (normalize compares it with no plan).
+    runtime = runtime_variables(n.wire() for n in nodes)
     variables = []
     for var in body.variables:
         base: dict[str, Any] = {}
@@ -319,7 +322,8 @@ def compile_spec(
                                                   exclude_none=True)
         if var.id is not None:
             base["id"] = var.id
-        variables.append(Variable(name=var.name, type=var.type, value=var.value,
+        value = live_vars[var.name].value if var.name in runtime and var.name in live_vars else var.value
+        variables.append(Variable(name=var.name, type=var.type, value=value,
                                   description=var.description, **base))
 
     settings = dict(live.settings or {}) if live else {}

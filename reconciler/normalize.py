@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.document import MARKER_VARIABLE, Pipeline, parse_json_text
-from reconciler.nodes import for_platform
+from reconciler.nodes import for_platform, runtime_variables
 
 # Node fields the server owns or that only identify where a node lives; never authored in a spec.
 # - projectId: the SDK stamps the pipeline's project on nodes and templates sometimes carry one;
@@ -288,12 +288,15 @@ def essence(doc: Pipeline, *, keys: Mapping[str, str], owned: frozenset[str] = f
             triggers[slot] = _trigger_essence(start["trigger"])
 
     variables = {}
+    # A variable a node sets while cycles run (updateVariable) holds the pipeline's state: its value
+    # is compared by no plan, or every apply would undo what the pipeline learned.
+    runtime = runtime_variables(wire.get("nodes", []))
     for v in wire.get("variables", []):
         # The marker is Loopform's bookkeeping, compared by the diff on its own terms.
         if v["name"] == MARKER_VARIABLE:
             continue
         entry = {"type": v.get("type", "String")}
-        if v.get("value") is not None:
+        if v.get("value") is not None and v["name"] not in runtime:
             entry["value"] = v["value"]
         if v.get("description"):
             entry["description"] = v["description"]

@@ -9,7 +9,8 @@ module here, listed in `TYPES`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from reconciler.nodes import code, custom, dataset, function, generic, ml, task, update_variable
 from reconciler.nodes.base import NodeType
@@ -65,4 +66,10 @@ def node_ports(node: AnyNode) -> tuple[list[PortSpec], list[PortSpec]]:
     return inputs, outputs
 
 
-__all__ = ["ALL", "GENERIC", "PORT_SETTINGS", "TYPES", "NodeType", "for_platform", "for_spec", "for_spec_type", "node_ports", "spec_type_of"]
+def runtime_variables(nodes: Iterable[dict[str, Any]]) -> set[str]:
+    """The pipeline variables that nodes (platform form) set while cycles run (an updateVariable
+    node's): their live values are the pipeline's state, compared and sent by no plan."""
+    return {name for node in nodes for name in for_platform(node.get("type")).sets_variables(node)}
+
+
+__all__ = ["ALL", "GENERIC", "PORT_SETTINGS", "TYPES", "NodeType", "for_platform", "for_spec", "for_spec_type", "node_ports", "runtime_variables", "spec_type_of"]

@@ -254,6 +254,11 @@ class NodeType:
         """(field, value) pairs that say what a node (its spec view) is about."""
         return [(f, view[f]) for f in self.summary_fields if f in view]
 
+    def sets_variables(self, node: dict[str, Any]) -> list[str]:
+        """The pipeline variables the platform node `node` sets while cycles run: from the first
+        run their values are the running pipeline's state, not the spec's (see normalize, compile)."""
+        return []
+
     def items_dataset(self, node: dict[str, Any]) -> str | None:
         """The dataset whose items the platform node `node` starts from (its item triggers fire for
         that dataset's items, `loadExistingData` reads them); None for a type that holds none."""

@@ -42,6 +42,9 @@ class UpdateVariable(NodeType):
     def to_platform(self, key: str, node: AnyNode, ctx: CompileContext) -> PlatformParts:
         return PlatformParts(type=self.platform_type, namespace=dict(_NAMESPACE))
 
+    def sets_variables(self, node: dict[str, Any]) -> list[str]:
+        return [str(p["name"]) for p in node.get("inputs") or [] if isinstance(p, dict) and p.get("name")]
+
     def spec_view(self, view: SpecView, names: NameLookup) -> None:
         view.drop_fixed(_NAMESPACE)
 
