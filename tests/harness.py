@@ -59,6 +59,19 @@ def isolate(path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+def applied_project(path: Path, monkeypatch: pytest.MonkeyPatch, specs: dict[str, str]) -> Path:
+    """`path` as an isolated project (a git root) whose `pipelines/` holds `specs` (file name ->
+    text), applied to its embedded control plane; the path of that plane's database."""
+    isolate(path, monkeypatch)
+    (path / ".git").mkdir()
+    (path / "pipelines").mkdir()
+    for name, text in specs.items():
+        (path / "pipelines" / name).write_text(text)
+    applied = cli("apply", "--auto-approve")
+    assert applied.code == 0, applied.err
+    return path / ".loopform" / "state.db"
+
+
 @contextmanager
 def serve_for_cli(db: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServerHandle]:
     """`loopform serve` in a thread on `db`, selected for the CLI through LOOPFORM_API_URL/TOKEN."""

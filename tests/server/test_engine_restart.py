@@ -8,6 +8,7 @@ test_local_task_cli's embedded case, which completes an item in a new process)."
 from __future__ import annotations
 
 import argparse
+import inspect
 import io
 import json
 import os
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import cli, isolate
+from harness import applied_project
 
 from reconciler.commands import serve
 from reconciler.connection import open_embedded
@@ -55,25 +56,34 @@ spec:
     - {{from: hold, to: done}}
 """
 
+
+def start_held_cycles(plane: Any) -> dict[str, Any]:
+    """Three cycles of `held` (items a.jpg, b.jpg, c.jpg) started through the API; the pipeline.
+    Self-contained: FIRST runs its source in another process."""
+    import requests
+
+    (dataset,) = [d for d in plane.store.resources("dataset") if d["name"] == "photos"]
+    (pipeline,) = [p for p in plane.store.pipelines_in({dataset["projects"][0]}) if p["name"] == "held"]
+    with requests.Session() as session:
+        session.headers["authorization"] = "Bearer " + plane.mint_token()
+        api = plane.engine.api_url()
+        for name in ("a.jpg", "b.jpg", "c.jpg"):
+            item = session.post(f"{api}/datasets/{dataset['id']}/items", files={"file": (name, b"x")},
+                                data={"type": "file", "path": "/" + name}).json()
+            session.post(f"{api}/pipelines/{pipeline['id']}/execute",
+                         json={"pipeline": {"input": {"item": item["id"]}}}).raise_for_status()
+    return pipeline
+
+
 # The first control plane: three cycles of `held` on two workers, so two run `hold` (and wait on
 # the hold file) and the third stays queued; then it waits to be killed.
-FIRST = textwrap.dedent("""
+FIRST = "from typing import Any\n" + textwrap.dedent(inspect.getsource(start_held_cycles)) + textwrap.dedent("""
     import json, sys, threading
     from pathlib import Path
-    import requests
     from reconciler.connection import open_embedded
 
     backend = open_embedded(Path(sys.argv[1]))
-    plane = backend.control_plane
-    (dataset,) = [d for d in plane.store.resources("dataset") if d["name"] == "photos"]
-    (pipeline,) = [p for p in plane.store.pipelines_in({dataset["projects"][0]}) if p["name"] == "held"]
-    session = requests.Session()
-    session.headers["authorization"] = "Bearer " + plane.mint_token()
-    api = plane.engine.api_url()
-    for name in ("a.jpg", "b.jpg", "c.jpg"):
-        item = session.post(f"{api}/datasets/{dataset['id']}/items", files={"file": (name, b"x")},
-                            data={"type": "file", "path": "/" + name}).json()
-        session.post(f"{api}/pipelines/{pipeline['id']}/execute", json={"pipeline": {"input": {"item": item["id"]}}})
+    pipeline = start_held_cycles(backend.control_plane)
     print(json.dumps({"pipeline": pipeline["id"]}), flush=True)
     threading.Event().wait()
 """)
@@ -81,14 +91,10 @@ FIRST = textwrap.dedent("""
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    isolate(tmp_path, monkeypatch)
-    (tmp_path / ".git").mkdir()
     (tmp_path / "marks").mkdir()
     (tmp_path / "hold").write_text("")
-    (tmp_path / "pipelines").mkdir()
-    (tmp_path / "pipelines" / "held.yaml").write_text(
-        SPEC.format(marks=str(tmp_path / "marks"), hold=str(tmp_path / "hold")))
-    assert cli("apply", "--auto-approve", "--project", "local").code == 0
+    applied_project(tmp_path, monkeypatch,
+                    {"held.yaml": SPEC.format(marks=str(tmp_path / "marks"), hold=str(tmp_path / "hold"))})
     return tmp_path
 
 
@@ -193,12 +199,7 @@ def _dead_pid() -> int:
 
 def test_a_function_nodes_service_with_on_reset_rerun_runs_it_again_while_attempts_remain(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate(tmp_path, monkeypatch)
-    (tmp_path / ".git").mkdir()
-    (tmp_path / "pipelines").mkdir()
-    (tmp_path / "pipelines" / "served.yaml").write_text(FUNCTION_SPEC)
-    assert cli("apply", "--auto-approve").code == 0
-    backend = open_embedded(tmp_path / ".loopform" / "state.db")
+    backend = open_embedded(applied_project(tmp_path, monkeypatch, {"served.yaml": FUNCTION_SPEC}))
     try:
         plane = backend.control_plane
         (service,) = plane.store.resources("service", name="cutter")
@@ -231,24 +232,12 @@ def test_a_stop_without_finishing_ends_the_running_code_and_leaves_the_queued_fo
     """`loopform serve` stopping: the code still running is ended (its executions fail, as a reset
     service's do) instead of holding the stop until its timeout; what was queued waits for the next
     start."""
-    import requests
-
     from reconciler.server.app import ControlPlane
 
     db = project / ".loopform" / "state.db"
     plane = ControlPlane(db)
     try:
-        (dataset,) = [d for d in plane.store.resources("dataset") if d["name"] == "photos"]
-        (pipeline,) = [p for p in plane.store.pipelines_in({dataset["projects"][0]}) if p["name"] == "held"]
-        session = requests.Session()
-        session.headers["authorization"] = "Bearer " + plane.mint_token()
-        api = plane.engine.api_url()
-        for name in ("a.jpg", "b.jpg", "c.jpg"):
-            item = session.post(f"{api}/datasets/{dataset['id']}/items", files={"file": (name, b"x")},
-                                data={"type": "file", "path": "/" + name}).json()
-            session.post(f"{api}/pipelines/{pipeline['id']}/execute",
-                         json={"pipeline": {"input": {"item": item["id"]}}}).raise_for_status()
-        session.close()
+        pipeline = start_held_cycles(plane)
         running = {mark.name for mark in _wait_for_marks(project / "marks", 2)}
     finally:
         plane.close(finish_work=False)  # the hold file stays: the code would run until its timeout

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from harness import cli, isolate
+from harness import applied_project
 
 from reconciler.server.app import ControlPlane
 
@@ -30,13 +30,9 @@ spec:
 """
 
 
-def test_an_item_sent_to_two_task_nodes_and_a_folder_is_in_both_tasks_and_moved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate(tmp_path, monkeypatch)
-    (tmp_path / ".git").mkdir()
-    (tmp_path / "pipelines").mkdir()
-    (tmp_path / "pipelines" / "twice.yaml").write_text(SPEC)
-    assert cli("apply", "--auto-approve").code == 0
-    plane = ControlPlane(tmp_path / ".loopform" / "state.db")
+def test_an_item_sent_to_two_task_nodes_and_a_folder_is_in_both_tasks_and_moved(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    plane = ControlPlane(applied_project(tmp_path, monkeypatch, {"twice.yaml": SPEC}))
     try:
         (dataset,) = [d for d in plane.store.resources("dataset") if d["name"] == "photos"]
         with requests.Session() as session:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from harness import cli, isolate
+from harness import applied_project
 
 from reconciler.commands import serve
 from reconciler.server.store import Store
@@ -87,12 +87,7 @@ def _cycles(db: Path) -> list[dict]:
 
 def test_serve_fires_a_cron_trigger_when_its_clock_reaches_the_minute(tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate(tmp_path, monkeypatch)
-    (tmp_path / ".git").mkdir()
-    (tmp_path / "pipelines").mkdir()
-    (tmp_path / "pipelines" / "ticking.yaml").write_text(SPEC)
-    assert cli("apply", "--auto-approve").code == 0
-    db = tmp_path / ".loopform" / "state.db"
+    db = applied_project(tmp_path, monkeypatch, {"ticking.yaml": SPEC})
     clock = ManualClock(datetime(2026, 11, 30, 9, 28, 40, tzinfo=UTC))
     stop = threading.Event()
     args = argparse.Namespace(host="127.0.0.1", port=0, db=db, project="local", strict=False, token_file=None,
