@@ -219,12 +219,22 @@ def project_root(spec_path: Path) -> Path:
 class _Once:
     """What one `load()` works out once for all its files: each spec directory's project root
     (`project_root`) and its real path (the files of one directory share them, and each costs a
-    walk up the tree), and the module files their specs use (`ModuleFiles`)."""
+    walk up the tree), the code files and the module files their specs use (`ModuleFiles`)."""
 
     def __init__(self, on_project: Callable[[str | None], None] | None = None) -> None:
         self._known: dict[Path, tuple[Path, Path]] = {}
+        self._code: dict[tuple[Path, str], _CodeFile] = {}
         self.modules = ModuleFiles()
         self.on_project = on_project
+
+    def code_file(self, spec_path: Path, source: str) -> _CodeFile:
+        """A code file as `_code_file` reads it, once per load however many specs name it (copies
+        of a spec, for-each entries and module uses share their snippets)."""
+        key = (spec_path.parent, source)
+        found = self._code.get(key)
+        if found is None:
+            found = self._code[key] = _code_file(spec_path, source, self)
+        return found
 
     def of(self, spec_path: Path) -> tuple[Path, Path]:
         directory = spec_path.parent
@@ -271,17 +281,33 @@ def _tracked_files(root: str, stamp: float) -> frozenset[str] | None:
                      for name in listed.split(b"\0") if name)
 
 
+@dataclass(frozen=True)
+class _CodeFile:
+    """What reading one code file came to: its bytes and text, or the problems (message,
+    severity), each reported where a node names the file."""
+
+    raw: bytes | None
+    text: str | None
+    problems: tuple[tuple[str, str], ...] = ()
+
+
 def _read_code(spec_path: Path, key: str, ref: CodeRef, doc: SourceDocument,
                once: _Once) -> tuple[str | None, bytes]:
     if ref.inline is not None:
         return ref.inline, ref.inline.encode()
     assert ref.source is not None
-    source = ref.source
-    pointer = f"/spec/nodes/{pointer_escape(key)}/source"
+    found = once.code_file(spec_path, ref.source)
+    if found.problems:
+        where = doc.locate(f"/spec/nodes/{pointer_escape(key)}/source")
+        doc.errors.extend(SpecError(message, where, severity=severity) for message, severity in found.problems)
+    return found.text, found.raw or b""
+
+
+def _code_file(spec_path: Path, source: str, once: _Once) -> _CodeFile:
+    """The code file `source` (relative to the spec at `spec_path`), checked and read."""
     if "\0" in source:  # no file system takes it (os calls raise ValueError)
-        doc.errors.append(SpecError(f"code source file {source!r} is not a file name: it holds a NUL "
-                                    "character", doc.locate(pointer)))
-        return None, b""
+        return _CodeFile(None, None, ((f"code source file {source!r} is not a file name: it holds a NUL "
+                                       "character", "error"),))
     target = (spec_path.parent / source)
     # The code is uploaded to the platform and shown in plan diffs (PR comments): a spec in a pull
     # request must not be able to read, say, the CI runner's credentials through `../../..`, nor
@@ -289,46 +315,25 @@ def _read_code(spec_path: Path, key: str, ref: CodeRef, doc: SourceDocument,
     root, real_root = once.of(spec_path)
     real = Path(os.path.realpath(target))
     if _in_git_directory(source, real, real_root):
-        doc.errors.append(
-            SpecError(
-                f"code source file '{source}' is inside a .git directory (git's own files, "
-                "credentials included); keep code files in the repository's working tree",
-                doc.locate(pointer),
-            )
-        )
-        return None, b""
+        return _CodeFile(None, None, ((f"code source file '{source}' is inside a .git directory (git's own "
+                                       "files, credentials included); keep code files in the repository's "
+                                       "working tree", "error"),))
     if not real.is_relative_to(real_root):
-        doc.errors.append(
-            SpecError(
-                f"code source file '{source}' is outside the project ({root}); keep code "
-                "files in the repository, next to the specs",
-                doc.locate(pointer),
-            )
-        )
-        return None, b""
-    probe = SourceDocument(path=doc.path)
+        return _CodeFile(None, None, ((f"code source file '{source}' is outside the project ({root}); keep "
+                                       "code files in the repository, next to the specs", "error"),))
+    probe = SourceDocument(path=str(spec_path))
     raw = read_bytes(target, probe)
     if raw is None:
         reason = probe.errors[0].message if probe.errors else "cannot read it"
-        doc.errors.append(
-            SpecError(f"code source file '{source}': {reason}", doc.locate(pointer))
-        )
-        return None, b""
+        return _CodeFile(None, None, ((f"code source file '{source}': {reason}", "error"),))
+    problems: tuple[tuple[str, str], ...] = ()
     if not _tracked(real, root):
-        doc.errors.append(
-            SpecError(
-                f"code source file '{source}' is not tracked by git: a fresh checkout (CI) does not "
-                "have it, and a local file may hold what must not be uploaded; `git add` it",
-                doc.locate(pointer), severity="warning",
-            )
-        )
+        problems = ((f"code source file '{source}' is not tracked by git: a fresh checkout (CI) does not "
+                     "have it, and a local file may hold what must not be uploaded; `git add` it", "warning"),)
     try:
-        return raw.decode("utf-8-sig"), raw
+        return _CodeFile(raw, raw.decode("utf-8-sig"), problems)
     except UnicodeDecodeError:
-        doc.errors.append(
-            SpecError(f"code source file '{source}' is not UTF-8 text", doc.locate(pointer))
-        )
-        return None, raw
+        return _CodeFile(raw, None, (*problems, (f"code source file '{source}' is not UTF-8 text", "error")))
 
 
 def _foreign_project(spec: PipelineSpec, context: Context, doc: SourceDocument) -> list[SpecError]:

@@ -123,12 +123,28 @@ class ModuleFiles:
     def __init__(self) -> None:
         self._read: dict[str, tuple[SourceDocument, bytes | None, ModuleSpec | list[SpecError] | None]] = {}
         self._roots: dict[Path, str] = {}
+        self._real: dict[Path, str] = {}
+        self._digests: dict[str, str] = {}
 
     def real_root(self, root: Path) -> str:
         """The real path of a project root (modules must be inside it), resolved once per root."""
         found = self._roots.get(root)
         if found is None:
             found = self._roots[root] = os.path.realpath(root)
+        return found
+
+    def real_path(self, target: Path) -> str:
+        """Where `target` leads, links followed (the file's identity), resolved once per path."""
+        found = self._real.get(target)
+        if found is None:
+            found = self._real[target] = os.path.realpath(target)
+        return found
+
+    def digest(self, identity: str, raw: bytes) -> str:
+        """The sha256 of a module file read by `read`, hashed once however many uses it has."""
+        found = self._digests.get(identity)
+        if found is None:
+            found = self._digests[identity] = hashlib.sha256(raw).hexdigest()
         return found
 
     def read(self, identity: str, target: Path, shown: str) -> tuple[SourceDocument, bytes | None,
@@ -298,7 +314,7 @@ class _Expander:
             return None
         target = path.parent / use.source
         here = UseSite(doc, pointer, key, via)
-        identity = os.path.realpath(target)
+        identity = self.files.real_path(target)
         if not Path(identity).is_relative_to(self.real_root):
             self.error(f"module '{use.source}' is outside the project ({self.root}); keep modules in the "
                        "repository, next to the specs", doc.locate(f"{pointer}/source"), via)
@@ -313,7 +329,7 @@ class _Expander:
             self.error(f"module '{use.source}': {reason}", doc.locate(f"{pointer}/source"), via)
             return None
         # keyed as the spec's directory sees it: the same on every clone (the marker records it)
-        self.out.modules[Path(os.path.relpath(target, self.spec_dir)).as_posix()] = hashlib.sha256(raw).hexdigest()
+        self.out.modules[Path(os.path.relpath(target, self.spec_dir)).as_posix()] = self.files.digest(identity, raw)
         template_variables: dict[str, dict[str, Any]] | None = None
         if is_manifest(module_doc.data):
             try:
