@@ -19,8 +19,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from reconciler.apply import DEFAULT_PARALLELISM, ApplyResult, ResultEvent, StartEvent, StepEvent, apply_plan
 from reconciler.backend import Backend
 from reconciler.config import default_spec_dir
 from reconciler.errors import Location, SpecError, SpecErrors
@@ -30,7 +30,17 @@ from reconciler.planner import make_plan
 from reconciler.spec.loader import SpecFile, load
 from reconciler.spec_set import SpecSet, find_spec_set
 
-Result = ApplyResult
+if TYPE_CHECKING:
+    from reconciler.apply import ApplyResult, ResultEvent, StartEvent, StepEvent
+
+
+def __getattr__(name: str) -> Any:
+    # `Result` (apply's result) without importing apply for a plan: `loopform plan` never applies.
+    if name == "Result":
+        from reconciler.apply import ApplyResult
+
+        return ApplyResult
+    raise AttributeError(name)
 
 
 def default_paths() -> list[Path]:
@@ -90,9 +100,13 @@ def plan(paths: Sequence[str | Path], backend: Backend, *, default_project: str 
         backend.drop_read_ahead()
 
 
-def apply(plan: Plan, backend: Backend, *, parallelism: int = DEFAULT_PARALLELISM,
+def apply(plan: Plan, backend: Backend, *, parallelism: int | None = None,
           on_event: Callable[[StartEvent | StepEvent | ResultEvent], None] | None = None,
-          stop: threading.Event | None = None) -> Result:
+          stop: threading.Event | None = None) -> ApplyResult:
     """Execute `plan` on `backend` (`reconciler.apply.apply_plan`): what was done, what failed and
-    what was not attempted, per pipeline. A pipeline's failure is in the result, never raised."""
-    return apply_plan(plan, backend, parallelism=parallelism, on_event=on_event, stop=stop)
+    what was not attempted, per pipeline. A pipeline's failure is in the result, never raised.
+    `parallelism` defaults to `reconciler.apply.DEFAULT_PARALLELISM`."""
+    from reconciler.apply import DEFAULT_PARALLELISM, apply_plan
+
+    return apply_plan(plan, backend, parallelism=DEFAULT_PARALLELISM if parallelism is None else parallelism,
+                      on_event=on_event, stop=stop)
