@@ -182,10 +182,11 @@ def interpolate(data: Any, context: Context | None, locate: Callable[[str], Loca
     def walk(node: Any, pointer: str) -> Any:
         if isinstance(node, str):
             return string(node, pointer)
+        # A leaf without `${` is most of a spec: kept as is, without making its pointer.
         if isinstance(node, dict):
-            return {k: walk(v, f"{pointer}/{_escape(k)}") for k, v in node.items()}
+            return {k: v if _plain(v) else walk(v, f"{pointer}/{_escape(k)}") for k, v in node.items()}
         if isinstance(node, list):
-            return [walk(v, f"{pointer}/{i}") for i, v in enumerate(node)]
+            return [v if _plain(v) else walk(v, f"{pointer}/{i}") for i, v in enumerate(node)]
         return node
 
     out = walk(data, "")
@@ -234,12 +235,19 @@ def substitute(data: Any, namespace: str, lookup: Callable[[str], Any],
         if isinstance(node, str):
             return string(node, pointer) if "${" in node else node
         if isinstance(node, dict):
-            return {k: walk(v, f"{pointer}/{_escape(str(k))}") for k, v in node.items()}
+            return {k: v if _plain(v) else walk(v, f"{pointer}/{_escape(str(k))}") for k, v in node.items()}
         if isinstance(node, list):
-            return [walk(v, f"{pointer}/{i}") for i, v in enumerate(node)]
+            return [v if _plain(v) else walk(v, f"{pointer}/{i}") for i, v in enumerate(node)]
         return node
 
     return walk(data, ""), errors
+
+
+def _plain(value: Any) -> bool:
+    """A value no reference can be in: a scalar other than a string, or a string without `${`."""
+    if isinstance(value, str):
+        return "${" not in value
+    return not isinstance(value, (dict, list))
 
 
 class _Unresolved:
