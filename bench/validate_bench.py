@@ -49,6 +49,7 @@ def _cases() -> dict[str, str | bytes]:
     return {
         "50 MB file": b"a: " + b"x" * (50 * 1024 * 1024),
         "1 MB of flat values": "a: [" + "1," * 500_000 + "1]\n",
+        "1 MB of quoted flow values": "a: [" + '"x",' * 250_000 + '"x"]\n',
         "200k-deep flow nesting": "a: " + "[" * 200_000 + "]" * 200_000 + "\n",
         "alias bomb in flow mappings": bomb,
         "900 kB key above 250k values": "? " + "k" * 400_000 + "\n: [" + "1," * 250_000 + "1]\n",

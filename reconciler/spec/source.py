@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import bisect
 import errno
+import functools
 import math
 import re
 import os
@@ -573,6 +574,7 @@ _FastLoader = _fast_loader()
 
 _INDENT = re.compile(r"^( *)((?:- +)*)", re.MULTILINE)
 _FLOW = re.compile(r"""[\[\]{}"'#]""")
+_OPENING = re.compile(r"[\[{]")
 _QUOTED = {'"': re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL), "'": re.compile(r"'(?:[^']|'')*'")}
 
 
@@ -590,10 +592,10 @@ def _depth_bound(text: str) -> int:
     structure unless it is in a quoted scalar or a comment, which are skipped (outside one, an
     extra bracket can only make the count larger than the depth).
     """
-    block = max((len(indent) + dashes.count("-") for indent, dashes in _INDENT.findall(text)), default=0)
     depth = deepest = 0
     at = 0
-    while (found := _FLOW.search(text, at)) is not None:
+    # Outside flow collections only an opening bracket counts: most specs are all block style.
+    while (found := (_FLOW if depth else _OPENING).search(text, at)) is not None:
         char, at = found.group(), found.end()
         if char in "[{":
             depth += 1
@@ -605,14 +607,28 @@ def _depth_bound(text: str) -> int:
                 continue  # part of a plain scalar (`a#b`)
             at = text.find("\n", at) + 1 or len(text)
         elif depth:  # a quote in a flow collection
-            before = text[:found.start()].rstrip()
-            if before and before[-1] not in "[{,:":
+            before = found.start() - 1  # the character before it, spaces skipped (not sliced: 1 MB of quotes)
+            while before >= 0 and text[before].isspace():
+                before -= 1
+            if before >= 0 and text[before] not in "[{,:":
                 continue  # inside a plain scalar (`it's`)
             closed = _QUOTED[char].match(text, found.start())
             if closed is None:
                 return _COMPOSER_DEPTH + 1
             at = closed.end()
+    # Block nesting that still fits beside the flow nesting; a line reaching deeper has a prefix of
+    # spaces and `- ` longer than that (each level costs a character). Only then are lines counted.
+    room = max(0, (_COMPOSER_DEPTH - 2 - deepest) // 2)
+    if _deep_prefix(room).search(text) is None:
+        return 2 * room + 2 + deepest
+    block = max((len(indent) + dashes.count("-") for indent, dashes in _INDENT.findall(text)), default=0)
     return 2 * block + 2 + deepest
+
+
+@functools.lru_cache(maxsize=16)
+def _deep_prefix(length: int) -> re.Pattern[str]:
+    """A line starting with more than `length` spaces and dashes."""
+    return re.compile(f"^[ -]{{{length + 1}}}", re.MULTILINE)
 
 
 def _within_limits(data: dict[str, Any]) -> bool:
