@@ -312,7 +312,7 @@ def compile_spec(
     live_vars = {v.name: v for v in (live.variables if live else [])}
     # The spec's value of a variable a node sets at run time is its first value only: an update
     # keeps the running pipeline's (normalize compares it with no plan).
-    runtime = runtime_variables(n.wire() for n in nodes)
+    runtime = runtime_variables(nodes)
     variables = []
     for var in body.variables:
         base: dict[str, Any] = {}

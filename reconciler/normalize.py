@@ -290,7 +290,7 @@ def essence(doc: Pipeline, *, keys: Mapping[str, str], owned: frozenset[str] = f
     variables = {}
     # A variable a node sets while cycles run (updateVariable) holds the pipeline's state: its value
     # is compared by no plan, or every apply would undo what the pipeline learned.
-    runtime = runtime_variables(wire.get("nodes", []))
+    runtime = runtime_variables(doc.nodes)
     for v in wire.get("variables", []):
         # The marker is Loopform's bookkeeping, compared by the diff on its own terms.
         if v["name"] == MARKER_VARIABLE:

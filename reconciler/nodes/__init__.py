@@ -10,13 +10,14 @@ module here, listed in `TYPES`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from reconciler.nodes import code, custom, dataset, function, generic, ml, task, update_variable
 from reconciler.nodes.base import NodeType
 from reconciler.spec.fields import PortSpec
 
 if TYPE_CHECKING:
+    from reconciler.document import Node
     from reconciler.spec.models import AnyNode
 
 # The typed node types, in the order the spec's node union lists them; `generic` takes the rest.
@@ -66,10 +67,10 @@ def node_ports(node: AnyNode) -> tuple[list[PortSpec], list[PortSpec]]:
     return inputs, outputs
 
 
-def runtime_variables(nodes: Iterable[dict[str, Any]]) -> set[str]:
+def runtime_variables(nodes: Iterable[Node]) -> set[str]:
     """The pipeline variables that nodes (platform form) set while cycles run (an updateVariable
     node's): their live values are the pipeline's state, compared and sent by no plan."""
-    return {name for node in nodes for name in for_platform(node.get("type")).sets_variables(node)}
+    return {name for node in nodes for name in for_platform(node.type).sets_variables(node)}
 
 
 __all__ = ["ALL", "GENERIC", "PORT_SETTINGS", "TYPES", "NodeType", "for_platform", "for_spec", "for_spec_type", "node_ports", "runtime_variables", "spec_type_of"]

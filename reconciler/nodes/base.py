@@ -254,7 +254,7 @@ class NodeType:
         """(field, value) pairs that say what a node (its spec view) is about."""
         return [(f, view[f]) for f in self.summary_fields if f in view]
 
-    def sets_variables(self, node: dict[str, Any]) -> list[str]:
+    def sets_variables(self, node: Node) -> list[str]:
         """The pipeline variables the platform node `node` sets while cycles run: from the first
         run their values are the running pipeline's state, not the spec's (see normalize, compile)."""
         return []

@@ -18,6 +18,7 @@ from reconciler.nodes.view import NameLookup, SpecView
 from reconciler.spec.fields import NodeSpecBase
 
 if TYPE_CHECKING:
+    from reconciler.document import Node
     from reconciler.spec.models import AnyNode
 
 
@@ -42,8 +43,8 @@ class UpdateVariable(NodeType):
     def to_platform(self, key: str, node: AnyNode, ctx: CompileContext) -> PlatformParts:
         return PlatformParts(type=self.platform_type, namespace=dict(_NAMESPACE))
 
-    def sets_variables(self, node: dict[str, Any]) -> list[str]:
-        return [str(p["name"]) for p in node.get("inputs") or [] if isinstance(p, dict) and p.get("name")]
+    def sets_variables(self, node: Node) -> list[str]:
+        return [p.name for p in node.inputs if p.name]
 
     def spec_view(self, view: SpecView, names: NameLookup) -> None:
         view.drop_fixed(_NAMESPACE)
