@@ -12,7 +12,7 @@ to each) held every other request up for a minute. Checks (each catches a docume
 - `condition` is a JSON string;
 - at least one node (an empty pipeline has nothing to deploy);
 - start nodes reference existing nodes; exactly one root (manual execute starts at the root);
-- triggers: an event trigger needs an input port for its resource (an Item event feeds an Item or
+- triggers: an event trigger's filter is a JSON object (as a string or an object); it needs an input port for its resource (an Item event feeds an Item or
   Json port; a task root with an Item event trigger is dtlpy's pulling-task flow) — as
   `loopform validate` checks specs, so validate and install agree with the offline validator.
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from reconciler.document import Node, Pipeline, Port, PortRef, Trigger
 from reconciler.server.http import parse_json
@@ -166,12 +167,31 @@ def listed(names: list[str], *, total: int | None = None) -> str:
 
 
 def _trigger_problems(node: Node, trigger: Trigger, where: str, input_types: set[str]) -> list[GraphProblem]:
+    problems = []
+    if trigger.type != "Cron" and event_filter(trigger.spec.get("filter")) is None:  # deployed as an event
+        # Deployed as "no filter", it would start a cycle for every item of the project.
+        problems.append(GraphProblem("the event trigger's filter is not a JSON object (a DQL filter)",
+                                     f"{where}/spec/filter"))
     resource = trigger.spec.get("resource") if trigger.type == "Event" else None
     wanted = TRIGGER_INPUT.get(resource) if isinstance(resource, str) else None
     if wanted is not None and not input_types & {wanted, "Json"}:
         offered = listed([f"{p.name} ({p.type})" for p in node.inputs[:_SHOWN + 1]], total=len(node.inputs))
-        return [GraphProblem(
+        problems.append(GraphProblem(
             f"a {resource} event trigger needs an input port of type {wanted}; node {node.name!r} has: {offered}",
             f"{where}/spec/resource",
-        )]
-    return []
+        ))
+    return problems
+
+
+def event_filter(value: Any) -> dict[str, Any] | None:
+    """An event trigger's filter as an object: the document holds a JSON string (dtlpy, compile)
+    or an object (templates); none means no filter (`{}`). None when it is neither: not JSON, not
+    an object, or unsafe to keep (see `parse_json`)."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        try:
+            value = parse_json(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None

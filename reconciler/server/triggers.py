@@ -14,20 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.server.http import parse_json
+from reconciler.server.graph import event_filter
 from reconciler.server.ids import now_iso, object_id
 
 Doc = dict[str, Any]
 KIND = "trigger"
-
-
-def _filter(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return parse_json(value)
-        except ValueError:  # not JSON, or too deep to keep (UnsafeJson)
-            return {}
-    return value if isinstance(value, dict) else {}
 
 
 def pipeline_triggers(pipeline: Doc, *, creator: str, existing: list[Doc]) -> list[Doc]:
@@ -47,7 +38,10 @@ def pipeline_triggers(pipeline: Doc, *, creator: str, existing: list[Doc]) -> li
             body = {"cron": spec.get("cron"), "startAt": spec.get("startAt"), "endAt": spec.get("endAt"),
                     "input": spec.get("input") or {}, "operation": operation}
         else:
-            body = {"filter": _filter(spec.get("filter")), "resource": spec.get("resource", "Item"),
+            found = event_filter(spec.get("filter"))
+            if found is None:  # install's graph checks refuse it: never deployed as "every item"
+                continue
+            body = {"filter": found, "resource": spec.get("resource", "Item"),
                     "executionMode": spec.get("executionMode", "Once"), "actions": spec.get("actions") or ["Created"],
                     "input": spec.get("input") or {}, "operation": operation}
         before = known.get(start.get("id"))

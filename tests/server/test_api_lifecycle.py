@@ -132,6 +132,29 @@ def test_validate_applies_the_spec_validators_port_and_trigger_rules(api: Api) -
     assert "needs an input port of type Item" in errors[0]["message"]
 
 
+def test_an_event_trigger_filter_that_is_no_json_object_is_refused_not_deployed_as_every_item(api: Api) -> None:
+    good = api.sample("filtered")
+    root = good["startNodes"][0]["nodeId"]
+
+    def with_filter(value: Any) -> dict[str, Any]:
+        doc = copy.deepcopy(good)
+        spec = {"resource": "Item", "actions": ["Created"]} | ({} if value is None else {"filter": value})
+        doc["startNodes"] = [{"nodeId": root, "type": "root", "trigger": {"type": "Event", "spec": spec}}]
+        return doc
+
+    for fine in (None, "{}", '{"$and": [{"dir": "/in"}]}', {"dir": "/in"}):
+        assert api.ok(api.post("/pipelines/validate", with_filter(fine)))["valid"] is True, fine
+    for bad in ("{", "[1, 2]", '"text"', 5, ["dir"]):
+        errors = api.ok(api.post("/pipelines/validate", with_filter(bad)))["errors"]
+        assert [e["pointer"] for e in errors] == ["/startNodes/0/trigger/spec/filter"], bad
+    # Installed, such a trigger deployed as "no filter" started a cycle for every item of the project.
+    pipeline = api.ok(api.post("/pipelines", with_filter("{not json")))
+    assert api.post(f"/pipelines/{pipeline['id']}/install", {}).status_code == 400
+    listed = api.ok(api.post("/query/faas", {"resource": "triggers", "filter": {
+        "$and": [{"projectId": pipeline["projectId"]}, {"spec.operation.id": pipeline["id"]}]}}))
+    assert listed["items"] == []
+
+
 def test_the_trigger_table_is_the_spec_validators() -> None:
     from reconciler.server.graph import TRIGGER_INPUT
     from reconciler.spec import checks
