@@ -199,16 +199,54 @@ def interpolate(data: Any, context: Context | None, locate: Callable[[str], Loca
     return Result(data=out, errors=errors, digest=digest)
 
 
+class ExpansionTooLarge(Exception):
+    """A `ValueBudget` ran out: what `substitute` was making would exceed it."""
+
+
+class ValueBudget:
+    """How many values (keys, items and containers, as the spec reader counts them) the copies that
+    `substitute` makes of one file may hold together: for-each entries and module uses multiply a
+    small file (a module used 100 times in a module used 100 times), and every copy is loaded,
+    checked and compiled. Shared by all the substitutions of one file; raises ExpansionTooLarge."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def charge(self, count: int) -> None:
+        self.used += count
+        if self.used > self.limit:
+            raise ExpansionTooLarge
+
+
+def value_count(data: Any) -> int:
+    """The values in `data`: each container, key and item (a scalar is one)."""
+    count = 1
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            count += 2 * len(node)
+            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            count += len(node)
+            stack.extend(v for v in node if isinstance(v, (dict, list)))
+    return count
+
+
 def substitute(data: Any, namespace: str, lookup: Callable[[str], Any],
-               unknown: Callable[[str, str], SpecError]) -> tuple[Any, list[SpecError]]:
+               unknown: Callable[[str, str], SpecError],
+               budget: ValueBudget | None = None) -> tuple[Any, list[SpecError]]:
     """Replace `${<namespace>.NAME}` in every string value of `data` (not mutated) by `lookup(NAME)`,
     before `interpolate` (which knows only `var` and `env`) runs: a module's `${input.*}`, a
     for-each's `${each.*}`. As in `interpolate`, a value that is one whole reference takes the value
     with its type, and `$${` is left for `interpolate` to unescape. `lookup` raises KeyError for a
-    name it does not know; `unknown(reference, pointer)` makes that error."""
+    name it does not know; `unknown(reference, pointer)` makes that error. The copy is charged to
+    `budget` as it is made (ExpansionTooLarge, before the value that would exceed it is copied)."""
     pattern = re.compile(r"\$\$\{|\$\{\s*" + re.escape(namespace) + r"\.([A-Za-z_][A-Za-z0-9_.-]*)\s*\}")
     errors: list[SpecError] = []
     missing = object()
+    sizes: dict[int, int] = {}  # id of a value references take whole -> its values, counted once
 
     def value(match: re.Match[str], pointer: str) -> Any:
         try:
@@ -221,7 +259,13 @@ def substitute(data: Any, namespace: str, lookup: Callable[[str], Any],
         whole = pattern.fullmatch(text)
         if whole and whole.group(1) is not None:
             found = value(whole, pointer)
-            return text if found is missing else copy.deepcopy(found)
+            if found is missing:
+                return text
+            if budget is not None and isinstance(found, (dict, list)):
+                if id(found) not in sizes:
+                    sizes[id(found)] = value_count(found)
+                budget.charge(sizes[id(found)] - 1)  # the reference itself was counted
+            return copy.deepcopy(found)
 
         def replace(match: re.Match[str]) -> str:
             if match.group(1) is None:
@@ -235,11 +279,17 @@ def substitute(data: Any, namespace: str, lookup: Callable[[str], Any],
         if isinstance(node, str):
             return string(node, pointer) if "${" in node else node
         if isinstance(node, dict):
+            if budget is not None:
+                budget.charge(2 * len(node))
             return {k: v if _plain(v) else walk(v, f"{pointer}/{_escape(str(k))}") for k, v in node.items()}
         if isinstance(node, list):
+            if budget is not None:
+                budget.charge(len(node))
             return [v if _plain(v) else walk(v, f"{pointer}/{i}") for i, v in enumerate(node)]
         return node
 
+    if budget is not None:
+        budget.charge(1)
     return walk(data, ""), errors
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import Location, SpecError
-from reconciler.interpolate import substitute
+from reconciler.interpolate import ExpansionTooLarge, ValueBudget, substitute
 from reconciler.spec.source import SourceDocument
 from reconciler.spec.values import describe
 
@@ -74,18 +74,25 @@ def _entries(declared: Any, doc: SourceDocument) -> tuple[list[tuple[str, Any]],
     return [], [SpecError(f"forEach must be a mapping or a list of strings, got {describe(declared)}", where())]
 
 
-def expand(doc: SourceDocument) -> tuple[list[Entry] | None, list[SpecError]]:
-    """The entries of `doc` (None when it has no `forEach:`: the document is one pipeline)."""
+def expand(doc: SourceDocument, budget: ValueBudget | None = None) -> tuple[list[Entry] | None, list[SpecError]]:
+    """The entries of `doc` (None when it has no `forEach:`: the document is one pipeline); their
+    copies are charged to `budget` (running out is a located error, and no entry)."""
     if not isinstance(doc.data, dict) or FOR_EACH not in doc.data:
         return None, []
     pairs, errors = _entries(doc.data[FOR_EACH], doc)
     template = {k: v for k, v in doc.data.items() if k != FOR_EACH}
     out: list[Entry] = []
     missing: dict[tuple[str, str], list[str]] = {}  # (reference, pointer) -> the entries without it
-    for key, value in pairs:
-        data, problems = substitute(
-            template, "each", lambda name, key=key, value=value: _lookup(key, value, name),  # type: ignore[misc]
-            lambda reference, pointer, key=key: SpecError(reference, Location("", pointer=pointer)))  # type: ignore[misc]
+    for index, (key, value) in enumerate(pairs):
+        try:
+            data, problems = substitute(
+                template, "each", lambda name, key=key, value=value: _lookup(key, value, name),  # type: ignore[misc]
+                lambda reference, pointer, key=key: SpecError(reference, Location("", pointer=pointer)),  # type: ignore[misc]
+                budget)
+        except ExpansionTooLarge:
+            assert budget is not None
+            return [], [SpecError(f"the forEach entries make more than {budget.limit} values of pipelines ({index} "
+                                  f"of {len(pairs)} entries fit); split the file", doc.locate(f"/{FOR_EACH}"))]
         for problem in problems:
             missing.setdefault((problem.message, problem.location.pointer), []).append(key)
         entry = json.dumps([key, value], sort_keys=True, default=str)

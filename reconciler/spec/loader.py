@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from reconciler import collector
 from reconciler.errors import Location, SpecError
-from reconciler.interpolate import Context, interpolate
+from reconciler.interpolate import Context, ValueBudget, interpolate
 from reconciler.interpolate import Result as Interpolated
 from reconciler.spec.checks import spec_findings
 from reconciler.spec.messages import translate
@@ -32,7 +32,7 @@ from reconciler.spec import for_each
 from reconciler.spec.models import PipelineSpec
 from reconciler.spec.modules import ModuleFiles, expand, is_module_document, module_file_errors, uses_modules
 from reconciler.spec.salvage import Salvage, salvage
-from reconciler.spec.source import SourceDocument, read_bytes, read_source
+from reconciler.spec.source import MAX_EXPANDED_VALUES, SourceDocument, read_bytes, read_source
 from reconciler.spec.values import is_reference, pointer_escape
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -372,11 +372,14 @@ def load_file(path: Path, *, context: Context | None = None, once: _Once | None 
         return [(None, None, [])]  # a pipeline test file beside the specs: `loopform test` reads it
     if is_module_document(doc.data):  # its values are checked where it is used, with that use's inputs
         return [(None, None, errors + module_file_errors(doc))]
-    entries, problems = for_each.expand(doc)
+    # One budget for every copy the file's forEach entries and module uses make (MAX_EXPANDED_VALUES).
+    budget = ValueBudget(MAX_EXPANDED_VALUES)
+    entries, problems = for_each.expand(doc, budget)
     once = once or _Once()
     if entries is None:
-        return [_load_document(path, doc, raw, errors, context, once)]
-    loaded = [_load_document(path, entry.doc, raw, [], context, once, entry.digest) for entry in entries]
+        return [_load_document(path, doc, raw, errors, context, once, budget=budget)]
+    loaded = [_load_document(path, entry.doc, raw, [], context, once, entry.digest, budget=budget)
+              for entry in entries]
     # A saved plan records one digest per spec file (planfile): every entry carries the file's,
     # made of all the entries' own, so that a change to any of them is a change to the file.
     whole = hashlib.sha256("\0".join(sorted(sf.digest for sf, _, _ in loaded if sf is not None)).encode())
@@ -386,7 +389,8 @@ def load_file(path: Path, *, context: Context | None = None, once: _Once | None 
 
 
 def _load_document(path: Path, doc: SourceDocument, raw: bytes, errors: list[SpecError],
-                   context: Context | None, once: _Once, each: str = "") -> Loaded:
+                   context: Context | None, once: _Once, each: str = "", *,
+                   budget: ValueBudget | None = None) -> Loaded:
     # Interpolate before validation so the models see the values the spec will be applied with.
     # A file without `${` (nor a backslash escape that could spell one) has nothing to replace.
     may_refer = b"${" in raw or b"\\" in raw
@@ -399,7 +403,7 @@ def _load_document(path: Path, doc: SourceDocument, raw: bytes, errors: list[Spe
         once.on_project(project if isinstance(project, str) and project else None)
     expansion = None
     if uses_modules(doc.data):
-        expansion = expand(doc, path, once.of(path)[0], context, _shown, once.modules)
+        expansion = expand(doc, path, once.of(path)[0], context, _shown, once.modules, budget)
         errors.extend(expansion.errors)
     spec, problems = _validate(doc)
     # Offline, a value that is one whole reference (`batchSize: ${var.batch}`) has no known type

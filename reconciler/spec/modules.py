@@ -34,7 +34,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from reconciler.errors import Location, SpecError
-from reconciler.interpolate import Context, interpolate, substitute
+from reconciler.interpolate import Context, ExpansionTooLarge, ValueBudget, interpolate, substitute
 from reconciler.spec.module_models import (
     MODULE_KIND,
     MODULE_TYPE,
@@ -171,7 +171,9 @@ def _module_model(doc: SourceDocument) -> ModuleSpec | list[SpecError] | None:
 
 class _Expander:
     def __init__(self, root: Path, spec_dir: Path, context: Context | None, shown: Callable[[Path], str],
-                 files: ModuleFiles) -> None:
+                 files: ModuleFiles, budget: ValueBudget | None) -> None:
+        self.budget = budget
+        self.over_budget = False  # reported once, at the use where it ran out
         self.root = root
         self.real_root = files.real_root(root)
         self.files = files
@@ -355,9 +357,17 @@ class _Expander:
                 self.error(problem.message, problem.location, here)
             return None
         values = self.inputs(doc, pointer, module, module_doc, use, via)
-        if values is None:
+        if values is None or self.over_budget:
             return None
-        data = self.substitute(module_doc, module, values, here)
+        try:
+            data = self.substitute(module_doc, module, values, here)
+        except ExpansionTooLarge:
+            assert self.budget is not None
+            self.over_budget = True
+            self.error(f"module uses make this file's pipelines hold more than {self.budget.limit} values (a "
+                       f"module used many times in a module used many times); this use is where they ran out",
+                       doc.locate(pointer), via)
+            return None
         if data is None:
             return None
         body = self.body(module_doc, data, "/spec", target, here, (*stack, identity))
@@ -436,7 +446,7 @@ class _Expander:
             lambda name: values[name],
             lambda reference, pointer: SpecError(
                 f"'{reference}' names no input of module '{module.metadata.name}' (its inputs: {known})",
-                module_doc.locate(f"/spec{pointer}")))
+                module_doc.locate(f"/spec{pointer}")), self.budget)
         for problem in problems:
             self.error(problem.message, problem.location, here)
         if problems:
@@ -532,10 +542,12 @@ def uses_modules(data: Any) -> bool:
 
 
 def expand(doc: SourceDocument, path: Path, root: Path, context: Context | None,
-           shown: Callable[[Path], str], files: ModuleFiles | None = None) -> Expansion:
+           shown: Callable[[Path], str], files: ModuleFiles | None = None,
+           budget: ValueBudget | None = None) -> Expansion:
     """Replace the module uses in `doc.data` (a pipeline) by their nodes; record where each came from
-    in the returned grafts (also installed on `doc`, so that `doc.locate` finds module lines)."""
-    expander = _Expander(root, path.parent, context, shown, files or ModuleFiles())
+    in the returned grafts (also installed on `doc`, so that `doc.locate` finds module lines). The
+    copies of module bodies are charged to `budget` (running out is a located error at the use)."""
+    expander = _Expander(root, path.parent, context, shown, files or ModuleFiles(), budget)
     spec = doc.data["spec"]
     body = expander.body(doc, spec, "/spec", path, "", (os.path.realpath(path),))
     spec = dict(spec)

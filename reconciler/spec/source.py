@@ -53,6 +53,10 @@ MAX_DEPTH = 64
 MAX_VALUES = 50_000  # scalars and containers, counted as aliases expand the document
 MAX_PATH = 1_024  # characters of a value's JSON pointer
 MAX_ALIASES = 1_000
+# Values the copies that a file's forEach entries and module uses make may hold together (see
+# interpolate.ValueBudget): a 3 kB spec using a module 100 times that uses one 100 times expanded to
+# 300,000 nodes (10 s, 1.4 GB to say "valid"). Loading takes about 7 us a value: about 2 s here.
+MAX_EXPANDED_VALUES = 5 * MAX_VALUES
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TAG = "tag:yaml.org,2002:"

@@ -109,3 +109,18 @@ def test_adding_an_entry_plans_one_create_and_removing_one_deletes_only_with_pru
 def test_the_pipeline_schema_takes_for_each() -> None:
     # like `${var.X}`, a whole `${each.X}` in a number field is the schema's exception
     jsonschema.validate(parse_text(SPEC.replace('"${each.value.batch}"', "5"), "labels.yaml").data, schema())
+
+
+def test_entries_multiplying_a_large_template_stop_at_the_expansion_budget(tmp_path: Path) -> None:
+    # 55 kB: 2,000 entries of a 300-node pipeline would be 600,000 nodes (11 s and 1.2 GB to say valid).
+    nodes = "".join(f"    n{i}: {{type: code, code: 'x = \"${{each.key}} {i}\"'}}\n" for i in range(300))
+    links = "".join(f"    - {{from: n{i}, to: n{i + 1}}}\n" for i in range(299))
+    entries = "".join(f"  e{i}: {{}}\n" for i in range(2000))
+    text = (f"apiVersion: loopform/v1\nkind: Pipeline\nforEach:\n{entries}"
+            f"metadata: {{name: 'fe-${{each.key}}', project: local}}\nspec:\n  root: n0\n  nodes:\n{nodes}"
+            f"  connections:\n{links}")
+    result = load([_write(tmp_path, text)])
+    assert result.specs == []
+    [error] = result.errors
+    assert "more than 250000 values" in error.message and "of 2000 entries" in error.message
+    assert (error.location.line, error.location.col) == (3, 1)

@@ -360,3 +360,47 @@ def test_a_root_naming_an_instance_is_the_node_behind_its_input_port(tmp_path: P
     result = load([root / "pipelines"])
     assert result.errors == []
     assert result.specs[0].spec.spec.root == "stage/label"
+
+
+def _chain(prefix: str, count: int, source: str | None, width: int = 1) -> str:
+    """A module of `count` nodes in a chain: code nodes, or uses of `source`."""
+    node = ("{type: module, source: " + source + "}") if source else "{type: code, code: 'def run(item): return item'}"
+    ends = (".in", ".out") if source else ("", "")
+    nodes = "".join(f"    {prefix}{i}: {node}\n" for i in range(count))
+    links = "".join(f"    - {{from: {prefix}{i}{ends[1]}, to: {prefix}{i + 1}{ends[0]}}}\n" for i in range(count - 1))
+    return (f"apiVersion: loopform/v1\nkind: Module\nmetadata: {{name: {prefix}}}\nspec:\n  nodes:\n{nodes}"
+            f"  connections:\n{links}  ports:\n    in: {{to: {prefix}0{ends[0]}}}\n"
+            f"    out: {{from: {prefix}{count - 1}{ends[1]}}}\n")
+
+
+def test_uses_multiplying_uses_stop_at_the_expansion_budget_with_one_located_error(tmp_path: Path) -> None:
+    # 3 kB of files: 100 uses of a module of 100 uses of a 30-node module would be 300,000 nodes
+    # (it took 10 s and 1.4 GB to report the file valid).
+    uses = "".join(f"    v{i}: {{type: module, source: modules/b.yaml}}\n" for i in range(100))
+    links = "".join(f"    - {{from: v{i}.out, to: v{i + 1}.in}}\n" for i in range(99))
+    pipeline = ("apiVersion: loopform/v1\nkind: Pipeline\nmetadata: {name: bomb, project: local}\nspec:\n"
+                f"  root: src\n  nodes:\n    src: {{type: dataset, dataset: raw}}\n{uses}"
+                f"  connections:\n    - {{from: src, to: v0.in}}\n{links}")
+    root = _tree(tmp_path, {"pipelines/modules/a.yaml": _chain("n", 30, None),
+                            "pipelines/modules/b.yaml": _chain("u", 100, "a.yaml"), "pipelines/bomb.yaml": pipeline})
+    result = load([root / "pipelines"])
+    assert result.specs == []
+    [error] = result.errors
+    assert "more than 250000 values" in error.message and "module instance 'v" in error.message
+    assert error.location.path.endswith("b.yaml")
+
+
+def test_a_module_input_referenced_many_times_is_charged_for_every_copy(tmp_path: Path) -> None:
+    # A small module naming one list input 200 times, given a 2,000-item list: 400,000 values.
+    module = ("apiVersion: loopform/v1\nkind: Module\nmetadata: {name: wide}\nspec:\n"
+              "  inputs:\n    items: {type: list}\n  nodes:\n"
+              + "".join(f"    n{i}: {{type: code, code: x, config: {{list: '${{input.items}}'}}}}\n" for i in range(200))
+              + "  ports:\n    in: {to: n0}\n")
+    pipeline = ("apiVersion: loopform/v1\nkind: Pipeline\nmetadata: {name: p, project: local}\nspec:\n  nodes:\n"
+                "    src: {type: dataset, dataset: raw}\n"
+                "    use: {type: module, source: modules/wide.yaml, with: {items: [" + ", ".join(["1"] * 2000) + "]}}\n"
+                "  connections:\n    - {from: src, to: use.in}\n")
+    root = _tree(tmp_path, {"pipelines/modules/wide.yaml": module, "pipelines/p.yaml": pipeline})
+    [error] = load([root / "pipelines"]).errors
+    assert "more than 250000 values" in error.message
+    assert (error.location.path, error.location.line) == (str(root / "pipelines" / "p.yaml"), 7)
