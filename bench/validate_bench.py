@@ -40,6 +40,20 @@ print(json.dumps({"seconds": elapsed, "rss_mb": int(peak.group(1)) / 1024 if pea
 """
 
 
+def _chain(prefix: str, count: int, source: str | None) -> str:
+    """A module of `count` chained nodes: code nodes, or uses of the module `source`."""
+    node = ("{type: module, source: " + source + "}") if source else "{type: code, code: x}"
+    into, out = (".in", ".out") if source else ("", "")
+    return (f"apiVersion: loopform/v1\nkind: Module\nmetadata: {{name: {prefix}}}\nspec:\n  nodes:\n"
+            + "".join(f"    {prefix}{i}: {node}\n" for i in range(count)) + "  connections:\n"
+            + "".join(f"    - {{from: {prefix}{i}{out}, to: {prefix}{i + 1}{into}}}\n" for i in range(count - 1))
+            + f"  ports:\n    in: {{to: {prefix}0{into}}}\n    out: {{from: {prefix}{count - 1}{out}}}\n")
+
+
+# Module files beside every case (only the module bomb uses them): 100 uses of 30 nodes each.
+MODULES = {"modules/a.yaml": _chain("n", 30, None), "modules/b.yaml": _chain("u", 100, "a.yaml")}
+
+
 def _cases() -> dict[str, str | bytes]:
     nodes = "".join(f"    n{i}: {{type: merge}}\n" for i in range(3000))
     bomb = "".join(
@@ -57,6 +71,13 @@ def _cases() -> dict[str, str | bytes]:
         + "".join(f"    - {{from: n{i}, to: [n{i + 1}, x{i}, y{i}]}}\n" for i in range(2999)),
         "3000 nodes, ambiguous root": HEAD + "  nodes:\n" + nodes,
         "invalid UTF-8 at the end of 1 MB": b"# " + b"x" * 1_000_000 + b"\n\xff\n",
+        "3 kB: 100 uses of 100 uses of 30 nodes": HEAD + "  root: src\n  nodes:\n    src: {type: dataset, dataset: d}\n"
+        + "".join(f"    v{i}: {{type: module, source: modules/b.yaml}}\n" for i in range(100))
+        + "  connections:\n    - {from: src, to: v0.in}\n"
+        + "".join(f"    - {{from: v{i}.out, to: v{i + 1}.in}}\n" for i in range(99)),
+        "55 kB: 2000 forEach entries, 300 nodes": "apiVersion: loopform/v1\nkind: Pipeline\nforEach:\n"
+        + "".join(f"  e{i}: {{}}\n" for i in range(2000)) + "metadata: {name: 'g-${each.key}'}\nspec:\n  nodes:\n"
+        + "".join(f"    n{i}: {{type: code, code: 'x = \"${{each.key}}\"'}}\n" for i in range(300)),
     }
 
 
@@ -88,6 +109,9 @@ def main() -> None:
     print(f"baseline: {baseline_path.name} loads in {baseline * 1000:.1f} ms, peak {runs[0]['rss_mb']:.0f} MB")
     print(f"{'input':36} {'ms':>8} {'x base':>8} {'MB':>6}  first error")
     with tempfile.TemporaryDirectory() as tmp:
+        for module, text in MODULES.items():
+            (Path(tmp) / module).parent.mkdir(exist_ok=True)
+            (Path(tmp) / module).write_text(text)
         for name, content in _cases().items():
             path = Path(tmp) / "case.yaml"
             path.write_bytes(content if isinstance(content, bytes) else content.encode())
