@@ -96,14 +96,18 @@ def node_keys(doc: Pipeline, known: Mapping[str, str]) -> dict[str, str]:
         if key is not None and key not in taken:
             result[node.id] = key
             taken.add(key)
+    tried: dict[str, int] = {}  # base -> the last suffix taken: 8,000 live nodes of one name took 2.5 s
     for node in doc.nodes:
         if node.id in result:
             continue
         base = slug(node.name)
-        key, n = base, 1
+        # `taken` only grows, so the suffixes tried before for this base are still taken.
+        n = tried.get(base, 1)
+        key = base if n == 1 else f"{base}-{n}"
         while key in taken:
             n += 1
             key = f"{base}-{n}"
+        tried[base] = n
         result[node.id] = key
         taken.add(key)
     return result

@@ -40,6 +40,27 @@ def test_repeated_display_names_get_distinct_keys() -> None:
     assert slug("Data Storage (copy)") == "data-storage-copy"
 
 
+def test_many_nodes_of_one_name_get_the_keys_probing_from_the_start_gives() -> None:
+    # A live pipeline (any member may write one) of thousands of nodes named alike: the keys are
+    # those of trying `name`, `name-2`, `name-3`... for each node in turn, however many there are.
+    names = ["dataset", "Dataset 2", "dataset", "x", "dataset-3", "dataset", "X", "dataset"] * 400
+    doc = Pipeline.model_validate({"name": "p", "nodes": [
+        {"id": f"n{i}", "name": name, "type": "storage"} for i, name in enumerate(names)]})
+    known = {"n7": "dataset-5", "n1": "x"}
+    expected = dict(known)
+    taken = set(known.values())
+    for node in doc.nodes:
+        if node.id in expected:
+            continue
+        key, n = slug(node.name), 1
+        while key in taken:
+            n += 1
+            key = f"{slug(node.name)}-{n}"
+        expected[node.id] = key
+        taken.add(key)
+    assert node_keys(doc, known) == expected
+
+
 def test_server_owned_fields_are_ignored() -> None:
     a = _doc()
     b = _doc(id="x", creator="c", orgId="o", url="u", status="Installed", createdAt="t", updatedAt="t",
