@@ -279,15 +279,17 @@ def essence(doc: Pipeline, *, keys: Mapping[str, str], owned: frozenset[str] = f
 
     root: str | None = None
     triggers: dict[str, dict[str, Any]] = {}
+    slots: dict[str, int] = {}  # node key -> its triggers so far (a live document may hold thousands)
     for start in wire.get("startNodes", []):
         key = keys.get(start["nodeId"], f"?{start['nodeId']}")
         if start.get("type", "root") == "root":
             root = key
         # Start-node ids are server-assigned (reference 4.5): identity is the node and trigger.
         if start.get("trigger"):
-            slot, n = key, 1
-            while slot in triggers:
-                n += 1
+            n = slots[key] = slots.get(key, 0) + 1
+            slot = key if n == 1 else f"{key}#{n}"
+            while slot in triggers:  # a key spelled like another's slot (`a#2`) comes before it
+                n = slots[key] = n + 1
                 slot = f"{key}#{n}"
             triggers[slot] = _trigger_essence(start["trigger"])
 

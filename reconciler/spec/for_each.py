@@ -65,9 +65,11 @@ def _entries(declared: Any, doc: SourceDocument) -> tuple[list[tuple[str, Any]],
                 return [], [SpecError(f"a forEach list holds strings (each is its entry's key and value), got "
                                       f"{describe(item)}; use a mapping for entries with fields",
                                       doc.locate(f"/{FOR_EACH}/{index}"))]
-        if len(set(declared)) != len(declared):
-            twice = next(i for i in declared if declared.count(i) > 1)
-            return [], [SpecError(f"forEach lists '{twice}' twice", where())]
+        seen: set[str] = set()
+        for item in declared:
+            if item in seen:
+                return [], [SpecError(f"forEach lists '{item}' twice", where())]
+            seen.add(item)
         return [(item, item) for item in declared], []
     if declared in ({}, []):
         return [], [SpecError("forEach is empty: give at least one entry", where())]

@@ -120,6 +120,17 @@ def test_code_node_names_generated_at_install_are_ignored() -> None:
     assert essence(live, keys=keys) == essence(compiled.desired, keys=keys)
 
 
+def test_triggers_of_one_node_take_numbered_slots_in_document_order() -> None:
+    data = _doc()
+    cron = [{"nodeId": "n1", "type": "trigger", "trigger": {"type": "Cron", "spec": {"cron": f"{i % 60} * * * *"}}}
+            for i in range(3000)]
+    other = {"nodeId": "n2", "type": "trigger", "trigger": {"type": "Cron", "spec": {"cron": "0 0 * * *"}}}
+    data["startNodes"] = [data["startNodes"][0], *cron[:2], other, *cron[2:]]
+    slots = list(_ess(data).triggers)
+    assert slots == ["dataset", "dataset#2", "dataset-2", *(f"dataset#{n}" for n in range(3, 3001))]
+    assert _ess(data).triggers["dataset#2999"]["spec"] == {"cron": f"{2998 % 60} * * * *"}
+
+
 def test_trigger_filter_string_object_and_absent() -> None:
     a, b, c = _doc(), _doc(), _doc()
     a["startNodes"][0]["trigger"] = {"type": "Event", "spec": {"resource": "Item", "filter": '{"x": 1}'}}
