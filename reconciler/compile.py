@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -47,7 +47,7 @@ from reconciler.nodes import node_ports, runtime_variables
 from reconciler.normalize import Essence, essence, essence_digest, section_digests
 from reconciler.secret_paths import secret_templates
 from reconciler.spec.graph import edges as spec_edges
-from reconciler.spec.graph import root_key
+from reconciler.spec.graph import Edge, root_key
 from reconciler.spec.models import PipelineSpec, PortSpec
 
 # Fixed namespace for Loopform's deterministic ids: the same spec in the same project always
@@ -201,11 +201,13 @@ def compile_spec(
     spec_path: str | None = None,
     secrets: Mapping[str, str] | None = None,
     modules: Mapping[str, str] | None = None,
+    edges: Sequence[Edge] | None = None,
 ) -> CompiledPipeline:
     """The desired document for `spec_file` in project `project_id`, matched against `live`.
 
     `modules` (module file -> sha256, `SpecFile.modules`) go into the marker: which module versions
-    built the pipeline.
+    built the pipeline. `edges`: the spec's connections as the loader's checks resolved them
+    (`SpecFile.edges`); without, they are resolved here.
 
     `spec_set` / `spec_path` (the spec set's identity, the file's path in it) go into the marker:
     they say who may prune the pipeline (reconciler.spec_set). `secrets` (name -> value, as
@@ -219,7 +221,7 @@ def compile_spec(
     body = spec.spec
     ctx = _Context(spec_file, resolver, project_name)
     try:
-        graph = spec_edges(spec)
+        graph = list(edges) if edges is not None else spec_edges(spec)
         root = root_key(spec)
     except SpecErrors as exc:
         raise SpecErrors([SpecError(e.message, spec_file.locate(e.location.pointer), severity=e.severity)

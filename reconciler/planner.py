@@ -27,6 +27,7 @@ from reconciler.marker import owned_by, read_marker
 from reconciler.normalize import fingerprint
 from reconciler.plan import Action, Plan, PipelineChange
 from reconciler.secret_paths import recorded_secrets
+from reconciler.spec.graph import Edge
 from reconciler.spec_set import SpecSet
 from reconciler.spec_terms import NameLookup
 
@@ -43,6 +44,9 @@ class PlannedSpec(SpecSource, Protocol):
 
     @property
     def modules(self) -> Mapping[str, str]: ...
+
+    @property
+    def edges(self) -> Sequence[Edge] | None: ...
 
 
 @dataclass
@@ -143,7 +147,7 @@ def _make_plan(
                 compiled = compile_spec(sf, project_id=project.id, resolver=resolver, live=live,
                                         project_name=project.name, spec_set=spec_set.identity,
                                         spec_path=spec_set.member_path(sf.path), secrets=secrets,
-                                        modules=sf.modules)
+                                        modules=sf.modules, edges=sf.edges)
             except SpecErrors as exc:
                 errors.extend(exc.errors)
                 continue

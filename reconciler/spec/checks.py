@@ -223,9 +223,11 @@ def _install_findings(spec: PipelineSpec, edges: list[Edge]) -> list[Finding]:
     return findings
 
 
-def spec_findings(spec: PipelineSpec) -> list[Finding]:
-    """Every finding of one spec, without file locations (pointers only)."""
-    edges, findings = resolve_edges(spec)
+def spec_findings(spec: PipelineSpec, resolved: tuple[list[Edge], list[Finding]] | None = None) -> list[Finding]:
+    """Every finding of one spec, without file locations (pointers only). `resolved`: the spec's
+    `resolve_edges`, when the caller has it (not changed)."""
+    edges, found = resolved or resolve_edges(spec)
+    findings = list(found)
     root, root_findings = find_root(spec)
     # A mistyped target leaves its intended node without incoming connections: the root then
     # looks ambiguous, but the typo is the one mistake to report.

@@ -24,6 +24,7 @@ from reconciler.errors import Location, SpecError
 from reconciler.interpolate import Context, ValueBudget, interpolate
 from reconciler.interpolate import Result as Interpolated
 from reconciler.spec.checks import spec_findings
+from reconciler.spec.graph import Edge, Finding, resolve_edges
 from reconciler.spec.messages import translate
 from reconciler.nodes import for_spec as node_type
 from reconciler.nodes.base import CodeRef
@@ -57,6 +58,9 @@ class SpecFile:
     # connection pointer -> how its ends were written, where they name module ports (see
     # reconciler.spec.modules.Expansion.through): the graph checks name the expanded ends
     through: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # The connections resolved to edges by the checks, when every one resolved: compile takes them
+    # rather than resolving the graph again (reconciler.spec.graph.resolve_edges).
+    edges: tuple[Edge, ...] | None = field(default=None, repr=False, compare=False)
 
     def locate(self, pointer: str) -> Location:
         """File location of a JSON pointer into the spec (its nearest located ancestor)."""
@@ -480,8 +484,11 @@ def _load_all(paths: list[Path], context: Context | None,
             if spec_file is None:
                 continue
             if salvaged is None:
+                resolved = resolve_edges(spec_file.spec)
+                if not any(f.severity == "error" for f in resolved[1]):
+                    spec_file = dataclasses.replace(spec_file, edges=tuple(resolved[0]))
                 result.specs.append(spec_file)
-                result.errors.extend(file_errors(spec_file))
+                result.errors.extend(file_errors(spec_file, resolved=resolved))
             else:
                 result.errors.extend(file_errors(spec_file, salvaged))
             if salvaged is None or not salvaged.broken_metadata:
@@ -494,10 +501,12 @@ def _load_all(paths: list[Path], context: Context | None,
     return result
 
 
-def file_errors(spec_file: SpecFile, salvaged: Salvage | None = None) -> list[SpecError]:
-    """The checks of one file; for a salvaged spec, only findings that cannot be artefacts."""
+def file_errors(spec_file: SpecFile, salvaged: Salvage | None = None, *,
+                resolved: tuple[list[Edge], list[Finding]] | None = None) -> list[SpecError]:
+    """The checks of one file; for a salvaged spec, only findings that cannot be artefacts.
+    `resolved`: the spec's `resolve_edges`, when the caller has it."""
     errors: list[SpecError] = []
-    for finding in spec_findings(spec_file.spec):
+    for finding in spec_findings(spec_file.spec, resolved):
         kept = salvaged.keep(finding) if salvaged is not None else finding
         if kept is not None:
             connection = "/".join(kept.pointer.split("/")[:4])  # /spec/connections/N
