@@ -69,20 +69,34 @@ def _modules_after(argv: list[str], cwd: Path) -> tuple[int, set[str]]:
     return run.returncode, set(json.loads(listing.read_text()))
 
 
+HEAVY = ("requests", "urllib3", "reconciler.client", "reconciler.server", "reconciler.render",
+         "reconciler.apply", "reconciler.planner", "sqlite3", "urllib.request", "http.client", "ssl")
+
+
+def _heavy(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+
+
 def test_version_help_and_validate_load_only_what_they_run(tmp_path: Path) -> None:
     (tmp_path / "pipelines").mkdir()
     spec = Path(__file__).parent.parent / "examples"
-    heavy = ("requests", "urllib3", "reconciler.client", "reconciler.server", "reconciler.render",
-             "reconciler.apply", "reconciler.planner", "sqlite3", "urllib.request", "http.client", "ssl")
     for argv, expected in ((["--version"], 0), (["--help"], 0), ([], 0), (["validate", str(spec)], 0)):
         code, modules = _modules_after(argv, tmp_path)
         assert code == expected, argv
-        loaded = sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in heavy))
+        loaded = _heavy(modules)
         assert loaded == [], (argv, loaded)
         # Only the verb that runs is imported, never the others.
         verbs = sorted(m for m in modules if m.startswith("reconciler.commands.") and
                        not m.rsplit(".", 1)[1].startswith("_"))
         assert verbs == (["reconciler.commands.validate"] if argv[:1] == ["validate"] else []), argv
+
+
+def test_validate_checks_the_test_files_beside_the_specs_without_the_test_runner(tmp_path: Path) -> None:
+    # `loopform test`'s runner (sandboxes over HTTP) imports requests; checking a test file does not.
+    code, modules = _modules_after(["validate", str(Path(__file__).parent.parent / "pipelines")], tmp_path)
+    assert code == 0
+    assert "reconciler.test_files" in modules and "reconciler.pipeline_tests" not in modules
+    assert _heavy(modules) == []
 
 
 def test_validate_builds_no_api_document_model(tmp_path: Path) -> None:

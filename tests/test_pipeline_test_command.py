@@ -13,7 +13,7 @@ import pytest
 import yaml
 from harness import cli, copy_examples, isolate
 
-from reconciler.pipeline_tests import schema
+from reconciler.test_files import schema
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pipeline_tests"
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +50,7 @@ def test_a_case_expecting_the_wrong_route_fails_with_a_diff(project: Path) -> No
     assert suite.get("failures") == "1" and "+    - kept" in (suite.find("testcase/failure").text or "")
 
 
-def test_validate_and_plan_leave_test_files_beside_the_specs_alone(project: Path) -> None:
+def test_validate_and_plan_take_valid_test_files_beside_the_specs_for_no_pipeline(project: Path) -> None:
     assert cli("validate").code == 0
     r = cli("plan")
     assert r.code in (0, 2) and "tests/tagging.yaml" not in r.out + r.err
@@ -113,6 +113,61 @@ def test_nodes_a_test_file_names_must_be_nodes_of_the_pipeline(project: Path) ->
     assert r.err.splitlines() == [
         "pipelines/tests/tagging.yaml:12:10: the pipeline has no node named 'labl' (did you mean 'label'?)",
         "pipelines/tests/tagging.yaml:27:36: the pipeline has no node named 'tagger' (did you mean 'tag'?)"]
+
+
+BROKEN_TEST_FILES = {
+    "schema": "apiVersion: loopform/v1\nkind: PipelineTest\npipeline: ../tagging.yaml\ndatasets: [photos]\n"
+              "cases:\n  - name: one\n    itms: []\n    decisions:\n      - {node: label, action: 3}\n",
+    "missing spec, unmade dataset": "apiVersion: loopform/v1\nkind: PipelineTest\npipeline: ../nowhere.yaml\n"
+                                    "datasets: [photos]\ncases:\n  - name: one\n    items:\n"
+                                    "      - {name: a.jpg, dataset: photoz}\n",
+    "unknown nodes": "apiVersion: loopform/v1\nkind: PipelineTest\npipeline: ../tagging.yaml\ncases:\n"
+                     "  - name: one\n    decisions: [{node: labl, action: completed}]\n"
+                     "    expect: {cycles: {a.jpg: {visited: [inbox, tagger]}}}\n",
+    "a duplicate key": "apiVersion: loopform/v1\nkind: PipelineTest\nkind: PipelineTest\n"
+                       "pipeline: ../tagging.yaml\ncases: [{name: one}]\n",
+}
+
+
+@pytest.mark.parametrize("text", BROKEN_TEST_FILES.values(), ids=BROKEN_TEST_FILES.keys())
+def test_validate_reports_a_broken_test_file_as_loopform_test_does(project: Path, text: str) -> None:
+    # A pull request that breaks a test file fails the Validate step, not only the Test step.
+    (project / "pipelines" / "tests" / "broken.yaml").write_text(text)
+    tested = cli("test", "pipelines/tests/broken.yaml")
+    assert tested.code == 1 and tested.err.startswith("pipelines/tests/broken.yaml:"), tested.err
+    validated = cli("validate")
+    assert validated.code == 1
+    problems = tested.err.splitlines()
+    assert validated.out.splitlines() == [*problems, f"{len(problems)} error{'s' * (len(problems) > 1)}, 0 warnings"]
+    as_json = json.loads(cli("validate", "--format", "json").out)
+    assert not as_json["valid"] and as_json["files"] == 3
+    assert [f"{e['path']}:{e['line']}:{e['col']}: {e['message']}" for e in as_json["errors"]] == problems
+
+
+def test_validate_names_each_problem_of_the_test_files_given_with_the_specs_valid(project: Path) -> None:
+    (project / "pipelines" / "tests" / "broken.yaml").write_text(BROKEN_TEST_FILES["unknown nodes"])
+    r = cli("validate", "pipelines/tagging.yaml", "pipelines/tests/broken.yaml")
+    assert r.code == 1
+    assert r.out.splitlines() == [
+        "pipelines/tests/broken.yaml:6:18: the pipeline has no node named 'labl' (did you mean 'label'?)",
+        "pipelines/tests/broken.yaml:7:48: the pipeline has no node named 'tagger' (did you mean 'tag'?)",
+        "2 errors, 0 warnings"]
+
+
+@pytest.mark.parametrize("names", [{"self.yaml": "self.yaml"}, {"a.yaml": "b.yaml", "b.yaml": "a.yaml"},
+                                   {"a.yaml": "b.yaml", "b.yaml": "../tagging.yaml"}])
+def test_a_test_file_naming_a_test_file_is_located_and_never_loops(project: Path, names: dict[str, str]) -> None:
+    for name, pipeline in names.items():
+        (project / "pipelines" / "tests" / name).write_text(
+            f"apiVersion: loopform/v1\nkind: PipelineTest\npipeline: {pipeline}\ncases: [{{name: one}}]\n")
+    naming_tests = sorted(n for n, pipeline in names.items() if pipeline in names)
+    expected = [f"pipelines/tests/{n}:3:1: {names[n]!r} is a test file, not a pipeline spec" for n in naming_tests]
+    r = cli("validate")
+    assert (r.code, r.out.splitlines()[:-1]) == (1, expected)
+    for name in naming_tests:
+        r = cli("test", f"pipelines/tests/{name}")
+        assert (r.code, r.out, r.err.splitlines()) == (1, "", [f"pipelines/tests/{name}:3:1: "
+                                                               f"{names[name]!r} is a test file, not a pipeline spec"])
 
 
 @pytest.mark.parametrize("text, where", [

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from reconciler.config import default_spec_dir
 from reconciler.errors import ConfigError
-from reconciler.pipeline_tests import CaseResult, find_test_files, junit_xml, load_test_file, run_case
+from reconciler.pipeline_tests import CaseResult, junit_xml, load_test_file, run_case
 from reconciler.terminal import Terminal
+from reconciler.test_files import find_test_files
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,6 +7,7 @@ name in `source:`, so that compile stays pure (no file access) and the spec dige
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import hashlib
@@ -15,7 +16,7 @@ import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -35,6 +36,9 @@ from reconciler.spec.modules import ModuleFiles, expand, is_module_document, mod
 from reconciler.spec.salvage import Salvage, salvage
 from reconciler.spec.source import MAX_EXPANDED_VALUES, SourceDocument, read_bytes, read_source
 from reconciler.spec.values import is_reference, pointer_escape
+
+if TYPE_CHECKING:
+    from reconciler.test_files import PipelineTestFile
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -230,6 +234,10 @@ class _Once:
         self._code: dict[tuple[Path, str], _CodeFile] = {}
         self.modules = ModuleFiles()
         self.on_project = on_project
+        # The test files met (their _identity), and whether this loads the pipeline a test file
+        # names (see checked_test_file).
+        self.tests: set[str] = set()
+        self.naming = False
 
     def code_file(self, spec_path: Path, source: str) -> _CodeFile:
         """A code file as `_code_file` reads it, once per load however many specs name it (copies
@@ -247,6 +255,13 @@ class _Once:
             root = project_root(spec_path)
             found = self._known[directory] = (root, Path(os.path.realpath(root)))
         return found
+
+    def naming_nodes(self) -> _Once:
+        """These caches, for loading the pipeline a test file names for its node names only: no one
+        hears its project (it is not being planned), and a test file met there is only noted."""
+        named = copy.copy(self)
+        named.on_project, named.naming = None, True
+        return named
 
 
 def _in_git_directory(source: str, real: Path, real_root: Path) -> bool:
@@ -352,7 +367,7 @@ def _foreign_project(spec: PipelineSpec, context: Context, doc: SourceDocument) 
                       f"environment's `projects:` in loopform.yaml", doc.locate("/metadata/project"))]
 
 
-# The kind of `loopform test`'s files (reconciler.pipeline_tests), which live beside the specs.
+# The kind of `loopform test`'s files (reconciler.test_files), which live beside the specs.
 TEST_KIND = "PipelineTest"
 
 
@@ -372,8 +387,8 @@ def load_file(path: Path, *, context: Context | None = None, once: _Once | None 
     errors = list(doc.errors)
     if doc.fatal or raw is None:
         return [(None, None, errors)]
-    if isinstance(doc.data, dict) and doc.data.get("kind") == TEST_KIND:
-        return [(None, None, [])]  # a pipeline test file beside the specs: `loopform test` reads it
+    if isinstance(doc.data, dict) and doc.data.get("kind") == TEST_KIND:  # `loopform test`'s: checked, no spec
+        return [(None, None, checked_test_file(path, doc, context=context, once=once)[1])]
     if is_module_document(doc.data):  # its values are checked where it is used, with that use's inputs
         return [(None, None, errors + module_file_errors(doc))]
     # One budget for every copy the file's forEach entries and module uses make (MAX_EXPANDED_VALUES).
@@ -390,6 +405,31 @@ def load_file(path: Path, *, context: Context | None = None, once: _Once | None 
     loaded = [(dataclasses.replace(sf, digest=whole.hexdigest()) if sf is not None else None, salvaged, found)
               for sf, salvaged, found in loaded]
     return [(None, None, errors + problems)] + loaded
+
+
+def checked_test_file(path: Path, doc: SourceDocument, *, context: Context | None = None,
+                      once: _Once | None = None) -> tuple[PipelineTestFile | None, list[SpecError]]:
+    """A pipeline test file read into `doc` (reconciler.test_files) and every problem of it, located;
+    the nodes it names are looked up in the pipeline spec it names, loaded as this load loads specs."""
+    from reconciler import test_files  # its models are built only when a load meets a test file
+
+    once = once or _Once()
+    once.tests.add(_identity(path))
+    if once.naming:  # met as the pipeline a test file names: no spec, and checked on its own
+        return None, []
+
+    def pipelines(spec_path: Path) -> list[PipelineSpec] | None:
+        # A test file there is not checked from here: one naming itself, or two naming each other,
+        # would never end.
+        key = _identity(spec_path)
+        if key in once.tests:
+            return None
+        loaded = load_file(spec_path, context=context, once=once.naming_nodes())
+        if key in once.tests:
+            return None
+        return [spec.spec for spec, salvaged, _ in loaded if spec is not None and salvaged is None]
+
+    return test_files.check(path, doc, pipelines)
 
 
 def _load_document(path: Path, doc: SourceDocument, raw: bytes, errors: list[SpecError],

@@ -208,6 +208,7 @@ def test_prune_deletes_only_managed_pipelines_without_a_spec(served: ServerHandl
 
     backend.create_pipeline(Pipeline(name="hand-made", projectId=pid))
     (clean_env / "pipelines" / "nightly-quality.yaml").unlink()
+    (clean_env / "pipelines" / "tests" / "nightly-quality.yaml").unlink()  # its test goes with it
     kept = cli("apply", "--auto-approve")
     assert kept.code == 0 and "No changes." in kept.out  # without --prune, a missing spec deletes nothing
     pruned = cli("apply", "--auto-approve", "--prune")

@@ -128,6 +128,17 @@ def test_an_invalid_spec_fails_the_pull_request(repo: Path) -> None:
     assert validate.code == 1 and "broken.yaml:" in validate.out
 
 
+def test_a_broken_pipeline_test_fails_the_validate_step(repo: Path) -> None:
+    # the pull request renames a task node in the test only: its cases could never run
+    file = repo / "pipelines" / "tests" / "video-frames.yaml"
+    file.write_text(file.read_text().replace("{node: Label frames (team B), action: completed}",
+                                             "{node: Label frames (team C), action: completed}", 1))
+    validate = run_line(loopform_lines("plan")[0])
+    assert validate.code == 1
+    assert ("pipelines/tests/video-frames.yaml:15:10: the pipeline has no node named 'Label frames (team C)' "
+            "(did you mean 'Label frames (team B)'?)") in validate.out.splitlines()
+
+
 def test_a_pipeline_test_that_fails_fails_the_pull_request_before_the_plan(repo: Path) -> None:
     # the pull request sends discarded frames somewhere else, but its tests still expect them apart
     spec = repo / "pipelines" / "video-frames.yaml"

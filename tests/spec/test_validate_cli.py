@@ -138,7 +138,7 @@ def test_bad_and_good_files_together_report_everything(in_tmp: Path) -> None:
 def test_examples_and_the_readme_command(in_tmp: Path) -> None:
     shutil.copytree(REPO / "pipelines", in_tmp / "pipelines")
     result = run_cli("validate", "pipelines/")
-    # a module file counts, and so do `loopform test`'s files beside the specs (read, not specs)
+    # a module file counts, and so do `loopform test`'s files beside the specs (checked, not specs)
     tests = len(list((REPO / "pipelines" / "tests").glob("*.yaml")))
     assert (result.code, result.out) == (0, f"{7 + tests} files valid\n")
 
