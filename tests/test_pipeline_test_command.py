@@ -295,3 +295,17 @@ def test_an_item_file_that_cannot_be_read_errors_that_case_with_its_name(project
                                              "{name: cat.jpg, file: photos/cat.jpg, dataset: photos,", 1))
     r = cli("test", "pipelines/tests/tagging.yaml")
     assert r.code == 1 and "cannot read the item file 'photos/cat.jpg' (a path relative to the test file)" in r.out
+
+
+def test_a_load_reads_each_file_once_though_test_files_name_the_specs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The examples' test files name most specs: each such spec is loaded for the test's check and
+    # as a spec of the load; the second is the first's result, not a second read.
+    from reconciler.spec import loader
+
+    read: list[str] = []
+    real = loader.read_source
+    monkeypatch.setattr(loader, "read_source", lambda path, **kw: read.append(str(path)) or real(path, **kw))
+    examples = Path(__file__).resolve().parents[1] / "pipelines"
+    result = loader.load([examples])
+    assert result.ok and len(result.specs) == 8
+    assert sorted(read) == sorted(set(read)) and len(read) == result.files

@@ -238,6 +238,8 @@ class _Once:
         # names (see checked_test_file).
         self.tests: set[str] = set()
         self.naming = False
+        # What each spec file loaded to, by (identity, spelling): see load_file.
+        self.loaded: dict[tuple[str, str], list[Loaded]] = {}
 
     def code_file(self, spec_path: Path, source: str) -> _CodeFile:
         """A code file as `_code_file` reads it, once per load however many specs name it (copies
@@ -383,18 +385,35 @@ def load_file(path: Path, *, context: Context | None = None, once: _Once | None 
     checking only; `Salvage` says so, and such a SpecFile must never be planned. Without a
     `context`, references are only checked for syntax (see `reconciler.interpolate`).
     """
+    once = once or _Once()
+    # A spec a test file names is loaded for the test's check and again as a spec of the load (or
+    # the other way round): the second time is the first's result, its projects heard again.
+    key = (_identity(path), str(path))
+    done = once.loaded.get(key)
+    if done is not None:
+        if once.on_project is not None:
+            for spec_file, _, _ in done:
+                if spec_file is not None:
+                    once.on_project(spec_file.spec.metadata.project or None)
+        return done
     doc, raw = read_source(path, shown=_shown(path))
+    if isinstance(doc.data, dict) and doc.data.get("kind") == TEST_KIND and not doc.fatal and raw is not None:
+        # `loopform test`'s file: checked, no spec (and not kept: checking depends on who asks)
+        return [(None, None, checked_test_file(path, doc, context=context, once=once)[1])]
+    loaded = once.loaded[key] = _loaded(path, doc, raw, context, once)
+    return loaded
+
+
+def _loaded(path: Path, doc: SourceDocument, raw: bytes | None, context: Context | None,
+            once: _Once) -> list[Loaded]:
     errors = list(doc.errors)
     if doc.fatal or raw is None:
         return [(None, None, errors)]
-    if isinstance(doc.data, dict) and doc.data.get("kind") == TEST_KIND:  # `loopform test`'s: checked, no spec
-        return [(None, None, checked_test_file(path, doc, context=context, once=once)[1])]
     if is_module_document(doc.data):  # its values are checked where it is used, with that use's inputs
         return [(None, None, errors + module_file_errors(doc))]
     # One budget for every copy the file's forEach entries and module uses make (MAX_EXPANDED_VALUES).
     budget = ValueBudget(MAX_EXPANDED_VALUES)
     entries, problems = for_each.expand(doc, budget)
-    once = once or _Once()
     if entries is None:
         return [_load_document(path, doc, raw, errors, context, once, budget=budget)]
     loaded = [_load_document(path, entry.doc, raw, [], context, once, entry.digest, budget=budget)
@@ -424,7 +443,7 @@ def checked_test_file(path: Path, doc: SourceDocument, *, context: Context | Non
         key = _identity(spec_path)
         if key in once.tests:
             return None
-        loaded = load_file(spec_path, context=context, once=once.naming_nodes())
+        loaded = load_file(Path(os.path.normpath(spec_path)), context=context, once=once.naming_nodes())
         if key in once.tests:
             return None
         return [spec.spec for spec, salvaged, _ in loaded if spec is not None and salvaged is None]
