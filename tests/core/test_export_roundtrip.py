@@ -104,8 +104,7 @@ def test_round_trip_of_types_the_fixtures_lack(tmp_path: Path) -> None:
              "inputs": [port("m-i")], "outputs": [port("m-o")], "metadata": {"mergeMode": "all"}},
             {"id": "u", "name": "Set var", "type": "updateVariable",
              "namespace": {"functionName": "update_variable", "serviceName": "pipeline-utils"},
-             "inputs": [port("u-i", variableName="v")], "outputs": [port("u-o")],
-             "metadata": {"variables": [{"name": "v", "value": 1}]}},
+             "inputs": [port("u-i", "v", "Json")], "outputs": [port("u-o", "v", "Json")]},
         ],
         "connections": [
             {"src": {"nodeId": "f", "portId": "f-o"}, "tgt": {"nodeId": "m", "portId": "m-i"}, "condition": "{}"},

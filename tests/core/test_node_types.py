@@ -37,8 +37,17 @@ NODES: dict[str, dict[str, Any]] = {
     "ml": {"type": "ml", "model": "yolo", "function": "train", "mlType": "genAi", "modelConfig": {"a": 1}},
     "custom": {"type": "custom", "app": "scoring", "dpk": "scoring-dpk", "function": "agree",
                "nodeConfig": {"t": 0.7}},
-    "updateVariable": {"type": "updateVariable", "metadata": {"variables": [{"name": "v", "value": 1}]}},
+    # The platform's form (Dataloop's own templates): no metadata; each input port is named after the
+    # variable it sets, with its type, and an output of the same name passes the value on.
+    "updateVariable": {"type": "updateVariable", "inputs": [{"name": "threshold", "type": "Float"}],
+                       "outputs": [{"name": "threshold", "type": "Float"}]},
     "generic": {"type": "merge", "metadata": {"mergeMode": "all"}},
+}
+
+
+SINKS: dict[str, tuple[dict[str, Any], str]] = {
+    "updateVariable": ({"type": "code", "code": "def run(threshold):\n    return threshold\n",
+                        "inputs": [{"name": "threshold", "type": "Float"}]}, "node.threshold"),
 }
 
 
@@ -67,9 +76,10 @@ def test_every_spec_node_model_has_one_type_module() -> None:
 @pytest.mark.parametrize("spec_type", list(NODES))
 def test_compile_of_export_is_the_pipeline_for_each_type(spec_type: str, tmp_path: Path) -> None:
     written = NODES[spec_type]
-    # The node under test is the root (a dataset node loading existing data must be one).
-    spec = pipeline_spec({"node": written, "sink": {"type": "dataset", "dataset": "frames"}},
-                         [{"from": "node.item", "to": "sink"}], root="node")
+    # The node under test is the root (a dataset node loading existing data must be one), feeding a
+    # node that takes what it passes on (an updateVariable node passes its variable's value).
+    sink, source = SINKS.get(spec_type, ({"type": "dataset", "dataset": "frames"}, "node.item"))
+    spec = pipeline_spec({"node": written, "sink": sink}, [{"from": source, "to": "sink"}], root="node")
     resolver = Names()
     live = applied(build(spec, resolver=resolver))
 
