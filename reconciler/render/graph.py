@@ -172,11 +172,29 @@ _EDGE_STYLE = {Mark.ADDED: "stroke:#1a7f37,stroke-width:2px",
                Mark.CHANGED: "stroke:#9a6700,stroke-width:2px"}
 
 
+# A picture (or chart) shows at most this much; a larger pipeline gets one saying so. Laying out grows
+# faster than the graph (slots for every layer a long connection skips, each label kept clear of all
+# placed before): a 2,000-node spec in a pull request took the workflow's `plan --graph` 185 s.
+MAX_DRAWN_NODES = 200
+MAX_DRAWN_EDGES = 400
+
+
+def _too_large(graph: PipelineGraph) -> str | None:
+    """Why `graph` is not drawn (a Mermaid chart or a picture), None when it is."""
+    if len(graph.nodes) <= MAX_DRAWN_NODES and len(graph.edges) <= MAX_DRAWN_EDGES:
+        return None
+    return (f"{len(graph.nodes)} nodes and {len(graph.edges)} connections, more than a picture shows "
+            f"({MAX_DRAWN_NODES} and {MAX_DRAWN_EDGES}); the plan lists every change")
+
+
 def render_mermaid(graph: PipelineGraph) -> str:
     """A `flowchart LR` of the graph; added/removed/changed nodes and edges are coloured and
     prefixed `+`/`-`/`~` (the sign keeps the meaning where colours are not shown)."""
-    ids = {n.key: f"n{i}" for i, n in enumerate(graph.nodes)}
     lines = [f"%% {graph.project}/{graph.name} ({graph.action.value})", "flowchart LR"]
+    too_large = _too_large(graph)
+    if too_large is not None:  # GitHub does not render a chart that long either
+        return "\n".join([*lines, f'  n0["{mermaid_text(too_large)}"]']) + "\n"
+    ids = {n.key: f"n{i}" for i, n in enumerate(graph.nodes)}
     instances = sorted({prefix for n in graph.nodes for prefix in _instances_of(n.key)})
     ids.update({f"{prefix}/": f"m{i}" for i, prefix in enumerate(instances)})  # no node key ends in '/'
     lines += _mermaid_nodes(graph.nodes, ids, "", "  ")
@@ -244,7 +262,13 @@ def layout_graph(graph: PipelineGraph) -> GraphLayout:
 
     No edge crosses a box: between two columns an edge runs through the gap, and through a column
     it skips it runs through a slot of its own (`layered_drawing`'s dummy nodes). The gap is wide
-    enough for the longest edge label, which sits on its edge's first stretch through a gap."""
+    enough for the longest edge label, which sits on its edge's first stretch through a gap. A graph
+    beyond MAX_DRAWN_NODES or MAX_DRAWN_EDGES is not drawn: its picture is a line saying so."""
+    heading = f"{graph.project}/{graph.name} ({graph.action.value})"
+    too_large = _too_large(graph)
+    if too_large is not None:
+        title = Label(text=f"{heading}: {too_large}", x=_PAD, y=_PAD + TITLE_SIZE, bold=True, size=TITLE_SIZE)
+        return GraphLayout(width=math.ceil(title.extent()[2]) + _PAD, height=_PAD * 2 + _TITLE, title=title)
     keys = [n.key for n in graph.nodes]
     texts = [f"{_SIGN[e.mark]}{e.label}".strip() for e in graph.edges]
     # Removed edges count too: a removed node then sits where it was, next to its old neighbours.
@@ -285,8 +309,7 @@ def layout_graph(graph: PipelineGraph) -> GraphLayout:
     boxes = [Box(mark=node.mark, x=x, y=y, name=Label(text=_SIGN[node.mark] + node.key, x=x + 8, y=y + 18, bold=True),
                  kind=Label(text=node.type, x=x + 8, y=y + 34, colour=MUTED))
              for node in graph.nodes for x, y in [pos[node.key]]]
-    title = Label(text=f"{graph.project}/{graph.name} ({graph.action.value})", x=_PAD, y=_PAD + TITLE_SIZE,
-                  bold=True, size=TITLE_SIZE)
+    title = Label(text=heading, x=_PAD, y=_PAD + TITLE_SIZE, bold=True, size=TITLE_SIZE)
     # Everything drawn lies inside: a loop's bend or a label may stick out right of the last column.
     right = max([width - _PAD, title.extent()[2], *(x for r in routes for x, _ in r.points),
                  *(r.label.extent()[2] for r in routes if r.label is not None), *(g.extent()[2] for g in groups)])

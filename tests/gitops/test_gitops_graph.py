@@ -108,6 +108,29 @@ def test_write_graph_formats(tmp_path: Path, backend: RestBackend) -> None:
         write_graph(plan, tmp_path / "g.gif")
 
 
+def test_a_pipeline_too_large_to_draw_gets_a_picture_saying_so(tmp_path: Path, backend: RestBackend) -> None:
+    # A spec a pull request may bring: a chain of 600 nodes and a connection from the first to
+    # every other. Laid out, its long connections needed 180,000 slots (the workflow's
+    # `plan --graph` ran for minutes); its picture says what it is instead.
+    count = 600
+    nodes = "".join(f"    n{i}: {{type: code, code: x}}\n" for i in range(count))
+    chain = "".join(f"    - {{from: n{i}, to: n{i + 1}}}\n" for i in range(count - 1))
+    fan = "    - {from: n0, to: [" + ", ".join(f"n{i}" for i in range(2, count)) + "]}\n"
+    plan = plan_of(tmp_path, backend, "apiVersion: loopform/v1\nkind: Pipeline\nmetadata: {name: fan, project: local}\n"
+                                      f"spec:\n  root: n0\n  nodes:\n{nodes}  connections:\n{chain}{fan}")
+    said = "600 nodes and 1197 connections, more than a picture shows (200 and 400); the plan lists every change"
+    write_graph(plan, tmp_path / "g.svg")
+    root = ET.fromstring((tmp_path / "g.svg").read_text())
+    ns = "{http://www.w3.org/2000/svg}"
+    assert [t.text for t in root.iter(f"{ns}text")] == [f"local/fan (create): {said}"]
+    assert not list(root.iter(f"{ns}rect"))
+    write_graph(plan, tmp_path / "g.mmd")
+    assert (tmp_path / "g.mmd").read_text() == f'%% local/fan (create)\nflowchart LR\n  n0["{said}"]\n'
+    (graph,) = plan_graphs(plan)
+    small = graph.model_copy(update={"nodes": graph.nodes[:200], "edges": graph.edges[:199]})
+    assert len(layout_graph(small).boxes) == 200  # at the limit it is still drawn
+
+
 def test_png_paints_the_svg_layout(tmp_path: Path, backend: RestBackend, drawn_text: list[str]) -> None:
     assert apply_plan(plan_of(tmp_path, backend, SPEC), backend).ok
     plan = plan_of(tmp_path, backend, EDITED)
