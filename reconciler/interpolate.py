@@ -246,7 +246,8 @@ def substitute(data: Any, namespace: str, lookup: Callable[[str], Any],
     pattern = re.compile(r"\$\$\{|\$\{\s*" + re.escape(namespace) + r"\.([A-Za-z_][A-Za-z0-9_.-]*)\s*\}")
     errors: list[SpecError] = []
     missing = object()
-    sizes: dict[int, int] = {}  # id of a value references take whole -> its values, counted once
+    # id of a value references take whole -> (the value, held so its id stays its own; its values)
+    sizes: dict[int, tuple[Any, int]] = {}
 
     def value(match: re.Match[str], pointer: str) -> Any:
         try:
@@ -263,8 +264,8 @@ def substitute(data: Any, namespace: str, lookup: Callable[[str], Any],
                 return text
             if budget is not None and isinstance(found, (dict, list)):
                 if id(found) not in sizes:
-                    sizes[id(found)] = value_count(found)
-                budget.charge(sizes[id(found)] - 1)  # the reference itself was counted
+                    sizes[id(found)] = (found, value_count(found))
+                budget.charge(sizes[id(found)][1] - 1)  # the reference itself was counted
             return copy.deepcopy(found)
 
         def replace(match: re.Match[str]) -> str:
