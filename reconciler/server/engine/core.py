@@ -24,7 +24,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -473,11 +473,25 @@ class Engine:
             return done
 
         with self._lock:
-            self._change(cycle_id, execution_id, change)
+            nexts: list[tuple[Doc, Doc]] = []
             if outcome.status == cycles.SUCCESS:
-                self._route(cycle_id, pipeline, node, outcome)
+                cycle = self.store.execution(cycle_id)
+                room = self.limits.cycle_executions - (cycles.execution_count(cycle) if cycle else 0)
+                nexts = self._route(pipeline, node, outcome, room)
+                if len(nexts) > room:
+                    outcome = replace(outcome, status=cycles.FAILED,
+                                      message=cycles.too_many_executions(self.limits.cycle_executions))
+                    nexts = []
+            self._change(cycle_id, execution_id, change)
+            for target, inputs in nexts:
+                self._enqueue(cycle_id, pipeline, target, inputs)
 
-    def _route(self, cycle_id: str, pipeline: Doc, node: Doc, outcome: RunOutcome) -> None:
+    def _route(self, pipeline: Doc, node: Doc, outcome: RunOutcome, room: int) -> list[tuple[Doc, Doc]]:
+        """The node executions `outcome` starts (target node, inputs): one per connection whose
+        source port got a value, and per item of a list sent to a port that takes one item. It
+        stops at one more than `room`: a cycle holds `Limits.cycle_executions` at most, however
+        wide a graph fans out or however long a list a node returns."""
+        nexts: list[tuple[Doc, Doc]] = []
         for conn in pipeline.get("connections", []):
             if conn["src"]["nodeId"] != node["id"]:
                 continue
@@ -492,7 +506,10 @@ class Engine:
             many = str(target_port.get("type", "")).endswith("[]")
             for one in value if isinstance(value, list) and not many else [value]:
                 if self._passes(conn.get("condition"), one):
-                    self._enqueue(cycle_id, pipeline, target, {target_port["name"]: one})
+                    nexts.append((target, {target_port["name"]: one}))
+                    if len(nexts) > room:
+                        return nexts
+        return nexts
 
     def _passes(self, condition: Any, value: Any) -> bool:
         flt = _filter_of(condition) if condition not in (None, "", "{}") else None

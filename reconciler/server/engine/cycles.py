@@ -67,6 +67,17 @@ def replace_execution(cycle: Doc, execution: Doc) -> Doc:
     return summarised({**cycle, "executions": {**cycle["executions"], node_id: listed}}, {})
 
 
+def execution_count(cycle: Doc) -> int:
+    return sum(len(listed) for listed in cycle.get("executions", {}).values())
+
+
+def too_many_executions(limit: int) -> str:
+    """The message of the node execution whose outputs would take its cycle past `limit`."""
+    return (f"the cycle reached its limit of {limit} node executions: the executions this one's outputs "
+            "would start were not started (a graph that fans out per layer, or a long list sent to a "
+            "port that takes one item)")
+
+
 def find_execution(cycle: Doc, execution_id: str) -> Doc | None:
     return next((e for listed in cycle.get("executions", {}).values() for e in listed if e["id"] == execution_id), None)
 

@@ -1,0 +1,97 @@
+"""Work a member's pipeline makes the engine do is bounded, and going past the bound is a visible
+failure of that cycle (status and message dtlpy reads), never a server busy for hours: a graph of
+2-node layers each connected to both nodes of the next (2^layers executions from one item), a code
+node returning a long list for a port that takes one item, and an item trigger whose pipeline
+writes items that start it again."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from reconciler.server.engine import cycles
+
+if TYPE_CHECKING:
+    from conftest import Api
+
+
+def _port(port_id: str) -> dict[str, Any]:
+    return {"portId": port_id, "type": "Item", "name": "item", "displayName": "item"}
+
+
+def _storage(node_id: str, dataset_id: str) -> dict[str, Any]:
+    return {"id": node_id, "name": node_id, "type": "storage",
+            "namespace": {"functionName": "dataset_handler", "projectName": "DataloopTasks",
+                          "serviceName": "pipeline-utils"},
+            "inputs": [_port(f"{node_id}-in")], "outputs": [_port(f"{node_id}-out")],
+            "metadata": {"position": {"x": 0, "y": 0, "z": 0}, "datasetId": dataset_id}}
+
+
+def _link(src: str, tgt: str) -> dict[str, Any]:
+    return {"src": {"nodeId": src, "portId": f"{src}-out"}, "tgt": {"nodeId": tgt, "portId": f"{tgt}-in"}}
+
+
+def _ladder(api: Api, dataset_id: str, layers: int) -> dict[str, Any]:
+    """A root, then `layers` layers of two dataset nodes, each node connected to both of the next
+    layer: the item reaches layer k 2^k times."""
+    names = [["root"]] + [[f"l{k}a", f"l{k}b"] for k in range(1, layers + 1)]
+    links = [_link(s, t) for before, after in zip(names, names[1:], strict=False) for s in before for t in after]
+    return api.create_pipeline("ladder", nodes=[_storage(n, dataset_id) for layer in names for n in layer],
+                               connections=links, startNodes=[{"nodeId": "root", "type": "root"}])
+
+
+def _executions(cycle: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e for listed in cycle["executions"].values() for e in listed]
+
+
+def _limit(api: Api, **limits: int) -> None:
+    engine = api.server.control_plane.engine
+    engine.limits = dataclasses.replace(engine.limits, **limits)
+
+
+def test_a_graph_that_doubles_per_layer_fails_its_cycle_at_the_execution_limit(api: Api) -> None:
+    _limit(api, cycle_executions=40)
+    dataset = api.dataset("ladder")
+    item = api.upload(dataset["id"], "/a.jpg")
+    pipeline = _ladder(api, dataset["id"], layers=20)  # 2^21 - 1 executions without a limit
+    api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
+    started = api.ok(api.post(f"/pipelines/{pipeline['id']}/execute", {"pipeline": {"input": {"item": item["id"]}}}))
+    cycle = api.cycle(pipeline["id"], started["id"])
+    assert cycle["status"] == "failed"
+    ran = _executions(cycle)
+    assert len(ran) <= 40
+    stopped = [e for e in ran if e["status"] == "failed"]
+    assert stopped and {e["latestStatus"]["message"] for e in stopped} == {cycles.too_many_executions(40)}
+    assert all(e["status"] in ("success", "failed") for e in ran)  # nothing left queued or running
+
+
+def test_a_graph_within_the_limit_runs_every_execution(api: Api) -> None:
+    _limit(api, cycle_executions=40)
+    dataset = api.dataset("small-ladder")
+    item = api.upload(dataset["id"], "/a.jpg")
+    pipeline = _ladder(api, dataset["id"], layers=4)  # 1 + 2 + 4 + 8 + 16 = 31 executions
+    api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
+    started = api.ok(api.post(f"/pipelines/{pipeline['id']}/execute", {"pipeline": {"input": {"item": item["id"]}}}))
+    cycle = api.cycle(pipeline["id"], started["id"])
+    assert cycle["status"] == "success" and len(_executions(cycle)) == 31
+
+
+def test_a_long_list_for_a_port_that_takes_one_item_fails_the_execution_that_returned_it(api: Api) -> None:
+    _limit(api, cycle_executions=50)
+    dataset = api.dataset("long-list")
+    item = api.upload(dataset["id"], "/a.jpg")
+    doc = api.sample("long-list")
+    videos, cut, _ = doc["nodes"]
+    videos["metadata"]["datasetId"] = dataset["id"]
+    cut["config"]["package"]["code"] = "def run(item):\n    return [item] * 100000\n"
+    doc["nodes"][2] = _storage("after", dataset["id"])
+    doc["connections"][1] = {"src": {"nodeId": cut["id"], "portId": "p-cut-out"},
+                             "tgt": {"nodeId": "after", "portId": "after-in"}}
+    pipeline = api.ok(api.post("/pipelines", doc))
+    api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
+    started = api.ok(api.post(f"/pipelines/{pipeline['id']}/execute", {"pipeline": {"input": {"item": item["id"]}}}))
+    cycle = api.cycle(pipeline["id"], started["id"])
+    assert cycle["status"] == "failed"
+    (code,) = cycle["executions"][cut["id"]]
+    assert code["status"] == "failed" and code["latestStatus"]["message"] == cycles.too_many_executions(50)
+    assert "after" not in cycle["executions"]
