@@ -95,3 +95,87 @@ def test_a_long_list_for_a_port_that_takes_one_item_fails_the_execution_that_ret
     (code,) = cycle["executions"][cut["id"]]
     assert code["status"] == "failed" and code["latestStatus"]["message"] == cycles.too_many_executions(50)
     assert "after" not in cycle["executions"]
+
+
+def _writes_back(api: Api, name: str, code: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """dataset -> code, started by an item-created trigger on that dataset: whatever `code` uploads
+    there starts it again. The dataset and the installed pipeline."""
+    dataset = api.dataset(name)
+    doc = api.sample(name)
+    videos, cut, _ = doc["nodes"]
+    videos["metadata"]["datasetId"] = dataset["id"]
+    cut["config"]["package"]["code"] = code
+    doc["nodes"], doc["connections"] = doc["nodes"][:2], doc["connections"][:1]
+    doc["startNodes"] = [{"nodeId": videos["id"], "type": "root", "trigger": {
+        "type": "Event", "spec": {"resource": "Item", "actions": ["Created"], "executionMode": "Once"}}}]
+    pipeline = api.ok(api.post("/pipelines", doc))
+    api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
+    return dataset, pipeline
+
+
+def _cycles(api: Api, pipeline_id: str) -> list[dict[str, Any]]:
+    api.server.control_plane.engine.drain()
+    return api.ok(api.post("/pipelines/query", {"filter": {"pipelineId": pipeline_id},
+                                                "resource": "pipelineState"}))["items"]
+
+
+# Uploads the next numbered item (an endless loop but for the stop at 9, which keeps the test
+# finite without the limit), `per_run` of them per run.
+def _next_items(per_run: int) -> str:
+    return ("import io\n\ndef run(item):\n"
+            "    n = int(item.name.split('-')[0])\n"
+            "    if n < 9:\n"
+            f"        for k in range({per_run}):\n"
+            "            item.dataset.items.upload(local_path=io.BytesIO(b'x'), remote_path='/',\n"
+            "                                      remote_name=f'{n + 1}-{item.name}-{k}.jpg')\n"
+            "    return item\n")
+
+
+def test_a_pipeline_writing_into_its_own_triggers_dataset_stops_at_the_chain_depth(api: Api) -> None:
+    _limit(api, caused_depth=3)
+    dataset, pipeline = _writes_back(api, "loop", _next_items(1))
+    api.upload(dataset["id"], "/0-first.jpg")
+    found = _cycles(api, pipeline["id"])
+    assert sorted(c["status"] for c in found) == ["failed"] + ["success"] * 4  # the first, then 3 caused
+    (refused,) = [c for c in found if c["status"] == "failed"]
+    (start,) = [e for listed in refused["executions"].values() for e in listed]
+    assert start["latestStatus"]["message"] == cycles.chain_too_deep(3)
+    assert len(refused["executions"]) == 1  # the refused cycle ran nothing
+
+
+def test_a_chain_that_doubles_every_round_stops_at_the_cycles_its_first_may_cause(api: Api) -> None:
+    _limit(api, caused_cycles=4)
+    dataset, pipeline = _writes_back(api, "doubling", _next_items(2))
+    api.upload(dataset["id"], "/0-first.jpg")
+    found = _cycles(api, pipeline["id"])
+    ran = [c for c in found if c["status"] == "success"]
+    refused = [c for c in found if c["status"] == "failed"]
+    assert len(ran) == 5  # the first and the 4 it may cause; each of those wrote 2 items
+    assert len(refused) == 2 * 5 - 4
+    first = next(c for c in ran if "causedBy" not in c)
+    messages = {e["latestStatus"]["message"] for c in refused for listed in c["executions"].values() for e in listed}
+    assert messages == {cycles.chain_too_long(first["id"], 4)}
+
+
+def test_code_executing_its_own_pipeline_is_a_chain_like_a_trigger(api: Api) -> None:
+    _limit(api, caused_depth=2)
+    # executes the pipeline again (an endless loop but for the stop at 9 cycles)
+    code = ("def run(item):\n"
+            "    pipeline = item.project.pipelines.get(pipeline_name='self-execute')\n"
+            "    if len(pipeline.pipeline_executions.list().items) < 9:\n"
+            "        pipeline.execute(execution_input={'item': item.id})\n"
+            "    return item\n")
+    dataset = api.dataset("self-execute")
+    doc = api.sample("self-execute")
+    videos, cut, _ = doc["nodes"]
+    videos["metadata"]["datasetId"] = dataset["id"]
+    cut["config"]["package"]["code"] = code
+    doc["nodes"], doc["connections"] = doc["nodes"][:2], doc["connections"][:1]
+    pipeline = api.ok(api.post("/pipelines", doc))
+    api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
+    item = api.upload(dataset["id"], "/a.jpg")
+    api.ok(api.post(f"/pipelines/{pipeline['id']}/execute", {"pipeline": {"input": {"item": item["id"]}}}))
+    found = _cycles(api, pipeline["id"])
+    assert sorted(c["status"] for c in found) == ["failed"] + ["success"] * 3
+    (refused,) = [c for c in found if c["status"] == "failed"]
+    assert refused["causedBy"]["depth"] == 3

@@ -141,9 +141,12 @@ class Engine:
 
     # --- what routes call ------------------------------------------------------------------------
 
-    def start(self, pipeline: Doc, request: Doc, *, user: str) -> Doc:
+    def start(self, pipeline: Doc, request: Doc, *, user: str, cause: str | None = None) -> Doc:
         """A new cycle of installed `pipeline` from an execute body's `pipeline` part `{input?,
-        nodeId?, testMode?}`; its first node execution is queued. 400 for an unknown start."""
+        nodeId?, testMode?}`; its first node execution is queued. 400 for an unknown start.
+        `cause`: the cycle whose node execution's code asked for it (an execute, or an item it
+        wrote that fired a trigger); past the limits on such chains the cycle is recorded failed,
+        its start node's execution saying why, and runs nothing."""
         start_id = request.get("nodeId")
         if start_id is None:
             root = next((s for s in pipeline.get("startNodes", []) if s.get("type") == "root"), None)
@@ -155,8 +158,37 @@ class Engine:
             raise HttpError(400, f"Node {start_id!r} is not in the pipeline")
         cycle = cycles.new_cycle(pipeline, request, start_id=start_id, user=user)
         with self._lock:
+            refused = self._caused_by(cycle, cause)
+            if refused is not None:
+                execution = cycles.with_status(cycles.node_execution(cycle, node, dict(cycle["input"])),
+                                               cycles.FAILED, message=refused)
+                cycle = cycles.add_execution(cycle, node, execution)
+                self.store.put_execution(cycle)
+                return cycle
             self.store.put_execution(cycle)
             return self._enqueue(cycle["id"], pipeline, node, dict(cycle["input"]))
+
+    def _caused_by(self, cycle: Doc, cause: str | None) -> str | None:
+        """Record on `cycle` the chain it belongs to when cycle `cause` started it (a trigger
+        loop through data: a pipeline writing items into the dataset whose trigger starts it
+        again, or code executing its own pipeline), and count it on the chain's first cycle. Why
+        it may not start, when the chain is `Limits.caused_depth` cycles deep already or its
+        first cycle has caused `Limits.caused_cycles`."""
+        parent = self.store.execution(cause) if cause else None
+        if parent is None:
+            return None
+        chain = parent.get("causedBy") or {}
+        origin_id = str(chain.get("originId") or parent["id"])
+        depth = int(chain.get("depth") or 0) + 1
+        cycle["causedBy"] = {"cycleId": parent["id"], "originId": origin_id, "depth": depth}
+        if depth > self.limits.caused_depth:
+            return cycles.chain_too_deep(self.limits.caused_depth)
+        origin = parent if origin_id == parent["id"] else self.store.execution(origin_id)
+        if origin is not None:
+            if int(origin.get("causedCycles") or 0) >= self.limits.caused_cycles:
+                return cycles.chain_too_long(origin_id, self.limits.caused_cycles)
+            self.store.put_execution({**origin, "causedCycles": int(origin.get("causedCycles") or 0) + 1})
+        return None
 
     def rerun(self, pipeline: Doc, cycle: Doc, *, method: str, start_node_ids: list[str]) -> None:
         """Run (part of) `cycle` again: from its start, from `start_node_ids` (with the inputs they
@@ -266,9 +298,10 @@ class Engine:
                                              action=action)
                         self._finish(cycle["id"], pipeline, node, execution["id"], outcome)
 
-    def item_event(self, item: Doc, action: str) -> None:
+    def item_event(self, item: Doc, action: str, *, cause: str | None = None) -> None:
         """Item `action` (Created, Updated) happened: each active item trigger of an installed
-        pipeline of the item's project whose filter matches starts a cycle with the item."""
+        pipeline of the item's project whose filter matches starts a cycle with the item (`cause`:
+        the cycle whose node execution's code wrote the item, see `start`)."""
         for pipeline in self.store.pipelines_in({item["projectId"]}):
             if pipeline.get("status") != INSTALLED:
                 continue
@@ -285,7 +318,8 @@ class Engine:
                 if action != "Created" and spec.get("executionMode", "Once") == "Once" and any(
                         (c.get("input") or {}).get("item") == item["id"] for c in self.store.executions_of(pipeline["id"])):
                     continue
-                self.start(pipeline, {"input": {"item": item["id"]}, "nodeId": start_id}, user=trigger.get("creator") or "")
+                self.start(pipeline, {"input": {"item": item["id"]}, "nodeId": start_id},
+                           user=trigger.get("creator") or "", cause=cause)
 
     def load_existing(self, pipeline: Doc, *, user: str) -> int:
         """At install: each dataset node with `loadExistingData` (`metadata.triggerToPipeline`
@@ -351,11 +385,13 @@ class Engine:
         threading.Thread(target=loop, name="loopform-engine-cron", daemon=True).start()
 
     def in_child(self, code: str | Package | Adapter, function: str, inputs: list[dict[str, Any]],
-                 outputs: list[dict[str, Any]], project_id: str) -> CodeResult:
-        """Run user code in its own process (runner.run_code) with a token of `project_id`; a stop
-        without finishing ends it (the execution fails, as on Dataloop when a service resets)."""
+                 outputs: list[dict[str, Any]], project_id: str, cycle_id: str) -> CodeResult:
+        """Run user code of a node execution of cycle `cycle_id` in its own process
+        (runner.run_code) with a token of `project_id`; a stop without finishing ends it (the
+        execution fails, as on Dataloop when a service resets)."""
         return run_code(code, function, inputs, outputs, api_url=self.api_url(),
-                        token=self.project_token(project_id), limits=self.limits, stop=self._abandoning,
+                        token=self.project_token(project_id, cycle_id=cycle_id), limits=self.limits,
+                        stop=self._abandoning,
                         stopped=STOPPED_WHILE_RUNNING)
 
     def drain(self) -> None:
@@ -455,7 +491,7 @@ class Engine:
                          lambda e: {**cycles.with_status(e, cycles.IN_PROGRESS), "runner": self.runner})
         try:
             outcome = nodes.for_platform(node.get("type")).run(node, dict(execution.get("input") or {}),
-                                                               _Context(self, pipeline))
+                                                               _Context(self, pipeline, cycle_id))
         except NodeRunError as exc:
             outcome = RunOutcome(status="failed", message=str(exc))
         except Exception:  # noqa: BLE001 - a fault here fails this execution, never the worker
@@ -535,23 +571,25 @@ class Engine:
                 self._api_url = f"http://127.0.0.1:{server.port}{self._api_prefix}"
             return self._api_url
 
-    def project_token(self, project_id: str) -> str:
+    def project_token(self, project_id: str, *, cycle_id: str | None = None) -> str:
         """A token of the project's pipeline user, a member of that project only, valid long enough
-        for one execution (dtlpy refuses tokens that expire within 60 s)."""
+        for one execution (dtlpy refuses tokens that expire within 60 s); the cycles its requests
+        start are caused by cycle `cycle_id`."""
         email = f"pipelines@{project_id}.loopform.local"
         self.plane.ensure_user(email)
         if not self.store.is_member(project_id, email):
             self.store.add_member(project_id, email, "engineer")
-        return self.plane.mint_token(email, ttl_seconds=int(self.limits.timeout_seconds) + 300)
+        return self.plane.mint_token(email, ttl_seconds=int(self.limits.timeout_seconds) + 300, cycle=cycle_id)
 
 
 class _Context:
     """`RunContext` for one node execution of `pipeline`."""
 
-    def __init__(self, engine: Engine, pipeline: Doc) -> None:
+    def __init__(self, engine: Engine, pipeline: Doc, cycle_id: str) -> None:
         self._engine = engine
         self.store = engine.store
         self._pipeline = pipeline
+        self._cycle_id = cycle_id
 
     def _item(self, item_id: str) -> Doc:
         item = self.store.resource(ITEM, item_id)
@@ -589,7 +627,7 @@ class _Context:
 
     def run_code(self, code: str, function: str, inputs: list[dict[str, Any]],
                  outputs: list[dict[str, Any]]) -> CodeResult:
-        return self._engine.in_child(code, function, inputs, outputs, self._pipeline["projectId"])
+        return self._engine.in_child(code, function, inputs, outputs, self._pipeline["projectId"], self._cycle_id)
 
     def variables(self) -> dict[str, Any]:
         current = self.store.pipeline(self._pipeline["id"]) or self._pipeline
@@ -602,7 +640,7 @@ class _Context:
             return None
         adapter = Adapter(code=str(registered.get("code") or ""), class_name=str(registered.get("className")),
                           model_id=model_id)
-        return self._engine.in_child(adapter, function, inputs, outputs, self._pipeline["projectId"])
+        return self._engine.in_child(adapter, function, inputs, outputs, self._pipeline["projectId"], self._cycle_id)
 
     def set_variables(self, values: dict[str, Any]) -> None:
         def change(doc: Doc) -> Doc:
@@ -633,4 +671,5 @@ class _Context:
             raise NodeRunError(f"the code of package {package.get('name')!r} is gone")
         code = Package(zipped=zipped, entry_point=str(module.get("entryPoint") or "main.py"),
                        class_name=module.get("className"), init_params=dict(service.get("initParams") or {}))
-        return self._engine.in_child(code, str(namespace.get("functionName") or "run"), inputs, outputs, project_id)
+        return self._engine.in_child(code, str(namespace.get("functionName") or "run"), inputs, outputs, project_id,
+                                     self._cycle_id)

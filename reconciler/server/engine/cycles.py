@@ -78,6 +78,17 @@ def too_many_executions(limit: int) -> str:
             "port that takes one item)")
 
 
+def chain_too_deep(limit: int) -> str:
+    return (f"not started: {limit} cycles deep in a chain of cycles started by what pipelines' own "
+            "executions wrote or executed (an item written into the dataset whose trigger starts the "
+            "pipeline again?); the chain stops here")
+
+
+def chain_too_long(origin_id: str, limit: int) -> str:
+    return (f"not started: the cycles that cycle {origin_id} led to through what their executions wrote "
+            f"or executed reached the limit of {limit}; the chain stops here")
+
+
 def find_execution(cycle: Doc, execution_id: str) -> Doc | None:
     return next((e for listed in cycle.get("executions", {}).values() for e in listed if e["id"] == execution_id), None)
 

@@ -43,6 +43,12 @@ class Limits:
     # nodes of the next doubles the executions per layer, and without a limit 40 nodes would be
     # a million.
     cycle_executions: int = 1000
+    # Cycles started by what a cycle's code wrote (an item that fires a trigger) or executed,
+    # and by what theirs did: how deep such a chain may go, and how many cycles one first cycle
+    # may lead to in all. A pipeline that writes an item into the dataset whose trigger starts it
+    # again would otherwise run forever, and one writing two items per run doubles every round.
+    caused_depth: int = 10
+    caused_cycles: int = 1000
 
 
 def _limit_child(limits: Limits) -> None:  # runs in the child between fork and exec
