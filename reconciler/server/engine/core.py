@@ -236,7 +236,7 @@ class Engine:
                             self._change(cycle["id"], execution["id"],
                                          lambda e: cycles.with_status(e, cycles.TERMINATED))
                         elif execution["status"] == cycles.CREATED and node is not None:
-                            self._submit(self._run, cycle["id"], pipeline, node, execution["id"])
+                            self._submit(self._run, cycle["id"], pipeline["id"], node["id"], execution["id"])
 
     def recover(self) -> Recovered:
         """After a restart (`loopform serve` calls it when it starts): the open cycles that no
@@ -268,7 +268,7 @@ class Engine:
                         self._change(cycle["id"], execution["id"], lambda e: {
                             **cycles.with_status(e, cycles.CREATED), "runner": self.runner,
                             "attempts": e.get("attempts", 1) + (e["status"] == cycles.IN_PROGRESS)})
-                        self._submit(self._run, cycle["id"], pipeline, node, execution["id"])
+                        self._submit(self._run, cycle["id"], pipeline["id"], node["id"], execution["id"])
                         recovered.queued += 1
         return recovered
 
@@ -466,7 +466,7 @@ class Engine:
             execution = {**cycles.node_execution(cycle, node, inputs, attempts=attempts), "runner": self.runner}
             cycle = cycles.add_execution(cycle, node, execution)
             self.store.put_execution(cycle)
-        self._submit(self._run, cycle_id, pipeline, node, execution["id"])
+        self._submit(self._run, cycle_id, pipeline["id"], node["id"], execution["id"])
         return cycle
 
     def _change(self, cycle_id: str, execution_id: str, change: Callable[[Doc], Doc]) -> None:
@@ -477,15 +477,23 @@ class Engine:
                 return
             self.store.put_execution(cycles.replace_execution(cycle, change(execution)))
 
-    def _run(self, cycle_id: str, pipeline: Doc, node: Doc, execution_id: str) -> None:
+    def _run(self, cycle_id: str, pipeline_id: str, node_id: str, execution_id: str) -> None:
+        # A queued run holds ids only, the documents are read when it runs: a queue of runs
+        # (uploads firing a trigger while the workers are busy) never holds a copy of the pipeline
+        # each, which for a pipeline of large code made memory grow with every item written.
         with self._lock:
             # Only a `created` execution of an installed pipeline starts (once: a resume may queue
             # it again); a paused pipeline's stay created until it is resumed.
-            current = self.store.pipeline(pipeline["id"])
+            pipeline = self.store.pipeline(pipeline_id)
             cycle = self.store.execution(cycle_id)
             execution = cycles.find_execution(cycle, execution_id) if cycle else None
             if cycle is None or execution is None or execution["status"] != cycles.CREATED \
-                    or current is None or current.get("status") != INSTALLED:
+                    or pipeline is None or pipeline.get("status") != INSTALLED:
+                return
+            node = self._node(pipeline, node_id)
+            if node is None:
+                self._change(cycle_id, execution_id, lambda e: cycles.with_status(
+                    e, cycles.FAILED, message=f"node {node_id!r} is no longer in the pipeline"))
                 return
             self._change(cycle_id, execution_id,
                          lambda e: {**cycles.with_status(e, cycles.IN_PROGRESS), "runner": self.runner})
