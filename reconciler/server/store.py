@@ -64,6 +64,10 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX resources_by_scope ON resources(kind, scope, name);
     """,
+    # 3: a pipeline's cycles by the item they started with (an item trigger's executionMode Once)
+    """
+    CREATE INDEX executions_by_input_item ON executions(pipeline_id, json_extract(doc, '$.input.item'));
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -385,6 +389,15 @@ class Store:
                 "SELECT doc FROM executions WHERE pipeline_id = ? ORDER BY rowid", (pipeline_id,)
             ).fetchall()
         return [json.loads(r[0]) for r in rows]
+
+    def started_with_item(self, pipeline_id: str, item_id: str) -> bool:
+        """Whether a cycle of the pipeline started with the item as its input (by index, so an
+        update of many items does not read every cycle for each)."""
+        with self.read() as db:
+            row = db.execute(
+                "SELECT 1 FROM executions WHERE pipeline_id = ? AND json_extract(doc, '$.input.item') = ? LIMIT 1",
+                (pipeline_id, item_id)).fetchone()
+        return row is not None
 
     def open_cycles(self) -> list[Doc]:
         """The cycles still `created` or `in-progress`, oldest first."""

@@ -315,8 +315,8 @@ class Engine:
                 start = self._node(pipeline, start_id)
                 if start is None or not self._triggered_by(start, spec, item):
                     continue
-                if action != "Created" and spec.get("executionMode", "Once") == "Once" and any(
-                        (c.get("input") or {}).get("item") == item["id"] for c in self.store.executions_of(pipeline["id"])):
+                if action != "Created" and spec.get("executionMode", "Once") == "Once" \
+                        and self.store.started_with_item(pipeline["id"], item["id"]):
                     continue
                 self.start(pipeline, {"input": {"item": item["id"]}, "nodeId": start_id},
                            user=trigger.get("creator") or "", cause=cause)
