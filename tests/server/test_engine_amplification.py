@@ -204,3 +204,18 @@ def test_an_update_of_many_items_asks_the_index_whether_each_started_a_cycle(api
     assert sorted(c["input"]["item"] for c in _cycles(api, pipeline["id"])) == sorted(i["id"] for i in items)
     assert store.started_with_item(pipeline["id"], items[0]["id"])
     assert not store.started_with_item(pipeline["id"], "another")
+
+
+def test_a_rerun_from_a_node_named_many_times_runs_it_once(api: Api) -> None:
+    dataset = api.dataset("rerun-many")
+    item = api.upload(dataset["id"], "/a.jpg")
+    pipeline = _ladder(api, dataset["id"], layers=1)
+    api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
+    started = api.ok(api.post(f"/pipelines/{pipeline['id']}/execute", {"pipeline": {"input": {"item": item["id"]}}}))
+    api.cycle(pipeline["id"], started["id"])
+    named = ["l1a"] * 50 + [f"not-a-node-{k}" for k in range(50)]
+    api.ok(api.post(f"/pipelines/{pipeline['id']}/executions/rerun",
+                    {"pipeline": {"method": "startFromNodes", "startNodeIds": named}}))
+    cycle = api.cycle(pipeline["id"], started["id"])
+    assert [(e["status"], e["attempts"]) for e in cycle["executions"]["l1a"]] == [("success", 2)]
+    assert {k: len(v) for k, v in cycle["executions"].items()} == {"root": 1, "l1a": 1, "l1b": 1}

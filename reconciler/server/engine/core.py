@@ -202,8 +202,12 @@ class Engine:
             if method == "startFromBeginning":
                 runs = [(str(cycle.get("startNodeId")), dict(cycle.get("input") or {}))]
             elif method == "startFromNodes":
-                runs = [(nid, e["input"]) for nid in start_node_ids for e in recorded.get(nid, [])[-1:]]
-                runs += [(nid, dict(cycle.get("input") or {})) for nid in start_node_ids if nid not in recorded]
+                # each node once, and only the pipeline's: a list of the same id 100,000 times
+                # (16 MB of body) ran the node 100,000 times in one cycle
+                in_graph = {n.get("id") for n in pipeline.get("nodes", [])}
+                chosen = [nid for nid in dict.fromkeys(start_node_ids) if nid in in_graph]
+                runs = [(nid, e["input"]) for nid in chosen for e in recorded.get(nid, [])[-1:]]
+                runs += [(nid, dict(cycle.get("input") or {})) for nid in chosen if nid not in recorded]
             else:
                 runs = [(nid, e["input"]) for nid, listed in recorded.items() for e in listed
                         if e["status"] == cycles.FAILED]
