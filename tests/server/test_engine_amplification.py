@@ -219,3 +219,26 @@ def test_a_rerun_from_a_node_named_many_times_runs_it_once(api: Api) -> None:
     cycle = api.cycle(pipeline["id"], started["id"])
     assert [(e["status"], e["attempts"]) for e in cycle["executions"]["l1a"]] == [("success", 2)]
     assert {k: len(v) for k, v in cycle["executions"].items()} == {"root": 1, "l1a": 1, "l1b": 1}
+
+
+def test_a_cycle_that_fans_out_shares_the_workers_with_another_members_cycle(api: Api) -> None:
+    # The workers take the cycles' executions in turn: behind one FIFO queue, a cycle started
+    # while a doubling graph had queued hundreds of executions waited for all of them (a minute).
+    _limit(api, cycle_executions=200)
+    dataset = api.dataset("busy")
+    item = api.upload(dataset["id"], "/a.jpg")
+    ladder = _ladder(api, dataset["id"], layers=12)
+    other = api.create_pipeline("other", nodes=[_storage("x", dataset["id"]), _storage("y", dataset["id"])],
+                                connections=[_link("x", "y")], startNodes=[{"nodeId": "x", "type": "root"}])
+    for pipeline in (ladder, other):
+        api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
+    big = api.ok(api.post(f"/pipelines/{ladder['id']}/execute", {"pipeline": {"input": {"item": item["id"]}}}))
+    while len(_executions(api.ok(api.get(f"/pipelines/{ladder['id']}/executions/{big['id']}")))) < 60:
+        pass  # until the ladder has queued a wide layer
+    small = api.ok(api.post(f"/pipelines/{other['id']}/execute", {"pipeline": {"input": {"item": item["id"]}}}))
+    done = api.cycle(other["id"], small["id"])
+    assert done["status"] == "success"
+    finished = max(e["updatedAt"] for e in _executions(done))
+    started = min(e["createdAt"] for e in _executions(done))
+    ran_meanwhile = [e for e in _executions(api.cycle(ladder["id"], big["id"])) if started <= e["updatedAt"] <= finished]
+    assert len(ran_meanwhile) < 30  # a turn or two each; before, the ladder's whole queue (over 100)

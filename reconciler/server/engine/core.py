@@ -22,6 +22,7 @@ import socket
 import threading
 import traceback
 import uuid
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -128,6 +129,11 @@ class Engine:
         self._lock = threading.RLock()
         self._idle = threading.Condition()
         self._busy = 0
+        # Node executions waiting, by cycle; the workers take the cycles in turn (round robin), so
+        # a cycle that fans out to hundreds of executions shares the workers with the others
+        # instead of holding them until it is done (another member's 2-node cycle waited a minute).
+        self._waiting: OrderedDict[str, deque[Callable[[], None]]] = OrderedDict()
+        self._waiting_lock = threading.Lock()
         self._closed = False
         self._stopping = threading.Event()
         self._abandoning = threading.Event()  # a stop without finishing: running user code is ended
@@ -240,7 +246,7 @@ class Engine:
                             self._change(cycle["id"], execution["id"],
                                          lambda e: cycles.with_status(e, cycles.TERMINATED))
                         elif execution["status"] == cycles.CREATED and node is not None:
-                            self._submit(self._run, cycle["id"], pipeline["id"], node["id"], execution["id"])
+                            self._submit(cycle["id"], pipeline["id"], node["id"], execution["id"])
 
     def recover(self) -> Recovered:
         """After a restart (`loopform serve` calls it when it starts): the open cycles that no
@@ -272,7 +278,7 @@ class Engine:
                         self._change(cycle["id"], execution["id"], lambda e: {
                             **cycles.with_status(e, cycles.CREATED), "runner": self.runner,
                             "attempts": e.get("attempts", 1) + (e["status"] == cycles.IN_PROGRESS)})
-                        self._submit(self._run, cycle["id"], pipeline["id"], node["id"], execution["id"])
+                        self._submit(cycle["id"], pipeline["id"], node["id"], execution["id"])
                         recovered.queued += 1
         return recovered
 
@@ -435,7 +441,8 @@ class Engine:
         except (dql.DqlError, NodeRunError):
             return False
 
-    def _submit(self, fn: Callable[..., None], *args: Any) -> None:
+    def _submit(self, cycle_id: str, pipeline_id: str, node_id: str, execution_id: str) -> None:
+        """Queue a run of the execution, in its cycle's turn."""
         if self._closed:
             return
         with self._idle:
@@ -443,13 +450,25 @@ class Engine:
 
         def job() -> None:
             try:
-                fn(*args)
+                self._run(cycle_id, pipeline_id, node_id, execution_id)
             finally:
                 with self._idle:
                     self._busy -= 1
                     self._idle.notify_all()
 
-        self._pool.submit(job)
+        with self._waiting_lock:
+            self._waiting.setdefault(cycle_id, deque()).append(job)
+        self._pool.submit(self._next_turn)  # one turn per job queued, so every job gets one
+
+    def _next_turn(self) -> None:
+        with self._waiting_lock:
+            cycle_id, jobs = next(iter(self._waiting.items()))
+            job = jobs.popleft()
+            if jobs:
+                self._waiting.move_to_end(cycle_id)
+            else:
+                del self._waiting[cycle_id]
+        job()
 
     def _enqueue(self, cycle_id: str, pipeline: Doc, node: Doc, inputs: Doc, *, attempts: int = 1) -> Doc:
         """Record a `created` execution of `node` on `inputs` (ports not given take their
@@ -470,7 +489,7 @@ class Engine:
             execution = {**cycles.node_execution(cycle, node, inputs, attempts=attempts), "runner": self.runner}
             cycle = cycles.add_execution(cycle, node, execution)
             self.store.put_execution(cycle)
-        self._submit(self._run, cycle_id, pipeline["id"], node["id"], execution["id"])
+        self._submit(cycle_id, pipeline["id"], node["id"], execution["id"])
         return cycle
 
     def _change(self, cycle_id: str, execution_id: str, change: Callable[[Doc], Doc]) -> None:
