@@ -6,7 +6,8 @@ member's pipeline, upload or query costs the server (seconds, executions, memory
 Cases: a graph of 2-node layers each connected to both nodes of the next (2^layers executions
 from one item without a limit; stops at `Limits.cycle_executions`); a pipeline whose code writes
 an item into the dataset whose trigger starts it (stops at `Limits.caused_depth`); uploads into a
-trigger pipeline of 2 MB code while both workers are busy (the queue's memory); one DQL update of
+trigger pipeline of 2 MB code while both workers are busy (the queue's memory); uploads into a
+project of 20 pipelines of 2 MB code without triggers; one DQL update of
 every item of a dataset under an Updated/Once trigger; DQL `$in` of 998 operands. The benches
 print; they never assert.
 """
@@ -146,6 +147,20 @@ def update_under_once_trigger(api: Client, count: int) -> None:
           f"{time.perf_counter() - start:.2f} s")
 
 
+def uploads_among_big_pipelines(api: Client, pipelines: int) -> None:
+    dataset = api.dataset("among")
+    big = "def run(item):\n    return item\n" + "#" * 2_000_000 + "\n"
+    for k in range(pipelines):
+        doc = {"name": f"big{k}", "projectId": api.project_id, "nodes": [_storage("in", dataset), _code("c", big)],
+               "connections": [_link("in", "c")], "startNodes": [{"nodeId": "in", "type": "root"}], "variables": []}
+        api.call("POST", "/pipelines", doc)
+    start = time.perf_counter()
+    for k in range(20):
+        api.upload(dataset, f"{k}.jpg")
+    print(f"upload into a project of {pipelines} pipelines of 2 MB code without triggers: "
+          f"{(time.perf_counter() - start) / 20 * 1000:.0f} ms each")
+
+
 def dql_in(count: int) -> None:
     docs = [{"id": f"{i:024x}", "metadata": {"user": {"tags": [f"t{j}" for j in range(1000)]}}} for i in range(count)]
     for label, flt, scanned in (
@@ -172,6 +187,8 @@ def main() -> None:
             ladder(api, args.layers)
         with serve_in_thread(Path(tmp) / "b.db") as server:
             queued_uploads(Client(server), 300)
+        with serve_in_thread(Path(tmp) / "c.db") as server:
+            uploads_among_big_pipelines(Client(server), 20)
 
 
 if __name__ == "__main__":
