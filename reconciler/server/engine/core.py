@@ -172,7 +172,7 @@ class Engine:
                 self.store.put_execution(cycle)
                 return cycle
             self.store.put_execution(cycle)
-            return self._enqueue(cycle["id"], pipeline, node, dict(cycle["input"]))
+            return self._enqueue(cycle["id"], pipeline, [(node, dict(cycle["input"]), 1)])
 
     def _caused_by(self, cycle: Doc, cause: str | None) -> str | None:
         """Record on `cycle` the chain it belongs to when cycle `cause` started it (a trigger
@@ -217,19 +217,17 @@ class Engine:
             else:
                 runs = [(nid, e["input"]) for nid, listed in recorded.items() for e in listed
                         if e["status"] == cycles.FAILED]
-            runs = [(nid, given) for nid, given in runs if self._node(pipeline, nid) is not None]
-            if not runs:
+            placed = [(node, given) for nid, given in runs if (node := self._node(pipeline, nid)) is not None]
+            if not placed:
                 return
-            gone = cycles.downstream(pipeline, [nid for nid, _ in runs])
+            gone = cycles.downstream(pipeline, [node["id"] for node, _ in placed])
             kept = {nid: listed for nid, listed in recorded.items() if nid not in gone}
             cycle = cycles.summarised({**cycle, "executions": kept,
                                        "nodes": [n for n in cycle.get("nodes", []) if n["id"] not in gone],
                                        "pipelineVersion": pipeline.get("revision", 1)}, {})
             self.store.put_execution(cycle)
-            for nid, given in runs:
-                node = self._node(pipeline, nid)
-                assert node is not None
-                self._enqueue(cycle["id"], pipeline, node, dict(given), attempts=attempts.get(nid, 0) + 1)
+            self._enqueue(cycle["id"], pipeline,
+                          [(node, dict(given), attempts.get(node["id"], 0) + 1) for node, given in placed])
 
     def resume(self, pipeline: Doc, option: str) -> None:
         """At install: the cycles still open go on (`resumeExistingCycles`: the executions that
@@ -478,31 +476,39 @@ class Engine:
                 del self._waiting[cycle_id]
         job()
 
-    def _enqueue(self, cycle_id: str, pipeline: Doc, node: Doc, inputs: Doc, *, attempts: int = 1) -> Doc:
-        """Record a `created` execution of `node` on `inputs` (ports not given take their
-        variable's value or default) in the cycle and queue it; the cycle as recorded."""
+    def _enqueue(self, cycle_id: str, pipeline: Doc, runs: list[tuple[Doc, Doc, int]]) -> Doc:
+        """Record a `created` execution of each (node, inputs, attempts) of `runs` (ports not
+        given take their variable's value or default) in the cycle and queue them; the cycle as
+        recorded. All in one write: the cycle is one document, rewritten at every write."""
         # the variables as they are now: an updateVariable node earlier in this cycle may have set them
         current = self.store.pipeline(pipeline["id"]) or pipeline
         variables = {v.get("name"): v.get("value") for v in current.get("variables") or []}
-        for port in node.get("inputs") or []:
-            name = port.get("name")
-            if inputs.get(name) is None:
-                if port.get("variableName") in variables:
-                    inputs[name] = variables[port["variableName"]]
-                elif port.get("defaultValue") is not None:
-                    inputs[name] = port["defaultValue"]
+        for node, inputs, _ in runs:
+            for port in node.get("inputs") or []:
+                name = port.get("name")
+                if inputs.get(name) is None:
+                    if port.get("variableName") in variables:
+                        inputs[name] = variables[port["variableName"]]
+                    elif port.get("defaultValue") is not None:
+                        inputs[name] = port["defaultValue"]
         with self._lock:
             cycle = self.store.execution(cycle_id)
             assert cycle is not None
-            execution = {**cycles.node_execution(cycle, node, inputs, attempts=attempts), "runner": self.runner}
-            cycle = cycles.add_execution(cycle, node, execution)
+            queued = []
+            for node, inputs, attempts in runs:
+                execution = {**cycles.node_execution(cycle, node, inputs, attempts=attempts), "runner": self.runner}
+                cycle = cycles.add_execution(cycle, node, execution)
+                queued.append((node["id"], execution["id"]))
             self.store.put_execution(cycle)
-        self._submit(cycle_id, pipeline["id"], node["id"], execution["id"])
+        for node_id, execution_id in queued:
+            self._submit(cycle_id, pipeline["id"], node_id, execution_id)
         return cycle
 
-    def _change(self, cycle_id: str, execution_id: str, change: Callable[[Doc], Doc]) -> None:
+    def _change(self, cycle_id: str, execution_id: str, change: Callable[[Doc], Doc], *,
+                read: Doc | None = None) -> None:
+        """Change one execution of the cycle (`read`: the cycle as just read, under the lock)."""
         with self._lock:
-            cycle = self.store.execution(cycle_id)
+            cycle = read or self.store.execution(cycle_id)
             execution = cycles.find_execution(cycle, execution_id) if cycle else None
             if cycle is None or execution is None:  # the cycle was deleted or re-run meanwhile
                 return
@@ -527,7 +533,7 @@ class Engine:
                     e, cycles.FAILED, message=f"node {node_id!r} is no longer in the pipeline"))
                 return
             self._change(cycle_id, execution_id,
-                         lambda e: {**cycles.with_status(e, cycles.IN_PROGRESS), "runner": self.runner})
+                         lambda e: {**cycles.with_status(e, cycles.IN_PROGRESS), "runner": self.runner}, read=cycle)
         try:
             outcome = nodes.for_platform(node.get("type")).run(node, dict(execution.get("input") or {}),
                                                                _Context(self, pipeline, cycle_id))
@@ -549,17 +555,17 @@ class Engine:
 
         with self._lock:
             nexts: list[tuple[Doc, Doc]] = []
+            cycle = self.store.execution(cycle_id)
             if outcome.status == cycles.SUCCESS:
-                cycle = self.store.execution(cycle_id)
                 room = self.limits.cycle_executions - (cycles.execution_count(cycle) if cycle else 0)
                 nexts = self._route(pipeline, node, outcome, room)
                 if len(nexts) > room:
                     outcome = replace(outcome, status=cycles.FAILED,
                                       message=cycles.too_many_executions(self.limits.cycle_executions))
                     nexts = []
-            self._change(cycle_id, execution_id, change)
-            for target, inputs in nexts:
-                self._enqueue(cycle_id, pipeline, target, inputs)
+            self._change(cycle_id, execution_id, change, read=cycle)
+            if nexts:
+                self._enqueue(cycle_id, pipeline, [(target, inputs, 1) for target, inputs in nexts])
 
     def _route(self, pipeline: Doc, node: Doc, outcome: RunOutcome, room: int) -> list[tuple[Doc, Doc]]:
         """The node executions `outcome` starts (target node, inputs): one per connection whose
