@@ -399,12 +399,13 @@ class Store:
                 (pipeline_id, item_id)).fetchone()
         return row is not None
 
-    def open_cycles(self) -> list[Doc]:
-        """The cycles still `created` or `in-progress`, oldest first."""
+    def open_cycles(self, pipeline_id: str | None = None) -> list[Doc]:
+        """The cycles still `created` or `in-progress` (of one pipeline, or all), oldest first."""
+        sql, args = "SELECT doc FROM executions WHERE json_extract(doc, '$.status') IN ('created', 'in-progress')", []
+        if pipeline_id is not None:
+            sql, args = sql + " AND pipeline_id = ?", [pipeline_id]
         with self.read() as db:
-            rows = db.execute(
-                "SELECT doc FROM executions WHERE json_extract(doc, '$.status') IN ('created', 'in-progress') "
-                "ORDER BY rowid").fetchall()
+            rows = db.execute(sql + " ORDER BY rowid", args).fetchall()
         return [json.loads(r[0]) for r in rows]
 
     def executions_in(self, project_ids: set[str]) -> list[Doc]:

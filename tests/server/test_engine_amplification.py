@@ -264,3 +264,39 @@ def test_an_item_written_reads_only_the_pipelines_its_projects_triggers_start(ap
         db.set_trace_callback(None)
     assert any("FROM resources" in s for s in statements)  # the triggers were asked
     assert not [s for s in statements if "FROM pipelines" in s]
+
+
+def test_a_status_set_on_many_items_at_once_reads_the_pipelines_cycles_once(api: Api) -> None:
+    # Each item named read every cycle of the task node's pipeline: a status set on 1000 waiting
+    # items read 1000 cycles 1000 times in the request, and an item named 100,000 times (the body
+    # allows it) was set and looked for 100,000 times.
+    dataset = api.dataset("bulk")
+    doc = api.sample("bulk")
+    videos, _, label = doc["nodes"]
+    videos["metadata"]["datasetId"] = label["metadata"]["datasetId"] = dataset["id"]
+    doc["nodes"] = [videos, label, _storage("kept", dataset["id"])]
+    doc["nodes"][2]["metadata"]["dir"] = "/kept"
+    doc["connections"] = [{"src": {"nodeId": videos["id"], "portId": "p-videos-out"},
+                           "tgt": {"nodeId": label["id"], "portId": "p-label-in"}},
+                          {"src": {"nodeId": label["id"], "portId": "p-label-out"},
+                           "tgt": {"nodeId": "kept", "portId": "kept-in"}, "action": "complete"}]
+    pipeline = api.ok(api.post("/pipelines", doc))
+    api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
+    items = [api.upload(dataset["id"], f"/{k}.jpg")["id"] for k in range(3)]
+    for item in items:
+        api.ok(api.post(f"/pipelines/{pipeline['id']}/execute", {"pipeline": {"input": {"item": item}}}))
+    assert {c["status"] for c in _cycles(api, pipeline["id"])} == {"in-progress"}
+    (task,) = api.ok(api.post("/annotationtasks/query", {"filter": {"name": "label"},
+                                                         "context": {"projectIds": [api.project_id]}}))["items"]
+    statements: list[str] = []
+    db = api.server.control_plane.store._db
+    db.set_trace_callback(statements.append)
+    try:
+        done = api.ok(api.post(f"/assignments/items/tasks/{task['id']}/status",
+                               {"itemIds": items * 50, "statusPayload": {"operation": "create", "status": "completed"}}))
+    finally:
+        db.set_trace_callback(None)
+    assert sorted(done) == sorted(items)
+    assert len([s for s in statements if "FROM executions" in s and "pipeline_id" in s]) == 1
+    assert {c["status"] for c in _cycles(api, pipeline["id"])} == {"success"}
+    assert {api.ok(api.get(f"/items/{i}"))["dir"] for i in items} == {"/kept"}
