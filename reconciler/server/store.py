@@ -383,6 +383,12 @@ class Store:
             row = db.execute("SELECT doc FROM executions WHERE id = ?", (execution_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
+    def execution_bytes(self, execution_id: str) -> int:
+        """The size of a cycle's stored document (0 when there is none), without reading it."""
+        with self.read() as db:
+            row = db.execute("SELECT length(CAST(doc AS BLOB)) FROM executions WHERE id = ?", (execution_id,)).fetchone()
+        return int(row[0]) if row else 0
+
     def executions_of(self, pipeline_id: str) -> list[Doc]:
         with self.read() as db:
             rows = db.execute(

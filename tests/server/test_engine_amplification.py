@@ -300,3 +300,32 @@ def test_a_status_set_on_many_items_at_once_reads_the_pipelines_cycles_once(api:
     assert len([s for s in statements if "FROM executions" in s and "pipeline_id" in s]) == 1
     assert {c["status"] for c in _cycles(api, pipeline["id"])} == {"success"}
     assert {api.ok(api.get(f"/items/{i}"))["dir"] for i in items} == {"/kept"}
+
+
+def test_a_list_passed_along_a_chain_of_list_ports_stops_at_the_cycles_size(api: Api) -> None:
+    # Each execution keeps its inputs and outputs in the cycle's one document: a result of 4 MB
+    # passed along 100 nodes of list ports made it 800 MB, rewritten at every step.
+    _limit(api, cycle_bytes=2 * 1024 ** 2)
+    dataset = api.dataset("chain")
+    item = api.upload(dataset["id"], "/a.jpg")
+    doc = api.sample("chain")
+    videos, cut, _ = doc["nodes"]
+    videos["metadata"]["datasetId"] = dataset["id"]
+    cut["config"]["package"]["code"] = "def run(item):\n    return [item] * 20000\n"  # 0.5 MB of ids
+    cut["outputs"][0]["type"] = "Item[]"
+    chain = [_storage(f"s{k}", dataset["id"]) for k in range(5)]
+    for node in chain:
+        node["inputs"][0]["type"] = node["outputs"][0]["type"] = "Item[]"
+    doc["nodes"] = [videos, cut, *chain]
+    doc["connections"] = [doc["connections"][0], {"src": {"nodeId": cut["id"], "portId": "p-cut-out"},
+                                                  "tgt": {"nodeId": "s0", "portId": "s0-in"}}]
+    doc["connections"] += [_link(f"s{k}", f"s{k + 1}") for k in range(4)]
+    pipeline = api.ok(api.post("/pipelines", doc))
+    api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
+    started = api.ok(api.post(f"/pipelines/{pipeline['id']}/execute", {"pipeline": {"input": {"item": item["id"]}}}))
+    cycle = api.cycle(pipeline["id"], started["id"])
+    assert cycle["status"] == "failed"
+    (stopped,) = [e for e in _executions(cycle) if e["status"] == "failed"]
+    assert stopped["latestStatus"]["message"] == cycles.too_large(2 * 1024 ** 2) and stopped["output"] is None
+    assert len(api.get(f"/pipelines/{pipeline['id']}/executions/{started['id']}").content) <= 2 * 1024 ** 2
+    assert "s4" not in cycle["executions"]

@@ -567,6 +567,13 @@ class Engine:
                     outcome = replace(outcome, status=cycles.FAILED,
                                       message=cycles.too_many_executions(self.limits.cycle_executions))
                     nexts = []
+            # What this execution adds to the cycle's document: its outputs, as many times again
+            # as they become inputs, and its log. A list passed along a chain of list ports
+            # (4 MB a result) grew the document, rewritten at every step, without end.
+            added = len(json.dumps(outcome.outputs)) * (1 + len(nexts)) + len(outcome.log)
+            if self.store.execution_bytes(cycle_id) + added > self.limits.cycle_bytes:
+                outcome = RunOutcome(status=cycles.FAILED, message=cycles.too_large(self.limits.cycle_bytes))
+                nexts = []
             self._change(cycle_id, execution_id, change, read=cycle)
             if nexts:
                 self._enqueue(cycle_id, pipeline, [(target, inputs, 1) for target, inputs in nexts])

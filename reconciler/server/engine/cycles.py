@@ -78,6 +78,11 @@ def too_many_executions(limit: int) -> str:
             "port that takes one item)")
 
 
+def too_large(limit: int) -> str:
+    return (f"the cycle reached its limit of {limit // 1024 ** 2} MB: this execution's outputs and log were "
+            "not kept, and the executions they would start were not started")
+
+
 def chain_too_deep(limit: int) -> str:
     return (f"not started: {limit} cycles deep in a chain of cycles started by what pipelines' own "
             "executions wrote or executed (an item written into the dataset whose trigger starts the "

@@ -43,6 +43,8 @@ class Limits:
     # nodes of the next doubles the executions per layer, and without a limit 40 nodes would be
     # a million.
     cycle_executions: int = 1000
+    # Bytes of a cycle's document (executions' inputs, outputs and logs).
+    cycle_bytes: int = 32 * 1024 ** 2
     # Cycles started by what a cycle's code wrote (an item that fires a trigger) or executed,
     # and by what theirs did: how deep such a chain may go, and how many cycles one first cycle
     # may lead to in all. A pipeline that writes an item into the dataset whose trigger starts it
