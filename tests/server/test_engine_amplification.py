@@ -329,3 +329,18 @@ def test_a_list_passed_along_a_chain_of_list_ports_stops_at_the_cycles_size(api:
     assert stopped["latestStatus"]["message"] == cycles.too_large(2 * 1024 ** 2) and stopped["output"] is None
     assert len(api.get(f"/pipelines/{pipeline['id']}/executions/{started['id']}").content) <= 2 * 1024 ** 2
     assert "s4" not in cycle["executions"]
+
+
+def test_a_cron_expression_longer_than_any_real_one_is_refused_at_install(api: Api) -> None:
+    # Every minute the cron loop parses each active cron trigger's expression: 8 MB of "0,0,0,..."
+    # cost it a second a minute per trigger, holding the interpreter.
+    doc = api.sample("long-cron")
+    root = doc["startNodes"][0]["nodeId"]
+    every_value = "0-59/1," * 60 + "0 " + "0," * 24 + "1 * * *"  # longer than any useful one: fine
+    for cron, problems in ((every_value, 0), (",".join(["0"] * 5000) + " * * * *", 1)):
+        doc["startNodes"] = [{"nodeId": root, "type": "root", "trigger": {"type": "Cron", "spec": {"cron": cron}}}]
+        errors = api.ok(api.post("/pipelines/validate", doc))["errors"]
+        assert [e["pointer"] for e in errors] == ["/startNodes/0/trigger/spec/cron"] * problems
+    pipeline = api.ok(api.post("/pipelines", doc))
+    refused = api.post(f"/pipelines/{pipeline['id']}/install", {})
+    assert refused.status_code == 400 and "longer than 1000 characters" in refused.text

@@ -35,6 +35,7 @@ from reconciler.nodes.task import action_of
 from reconciler.server import dql
 from reconciler.server.engine import cron, cycles
 from reconciler.server.engine.runner import ADAPTER, Adapter, Limits, Package, run_code
+from reconciler.server.graph import MAX_CRON_CHARS
 from reconciler.server.http import HttpError
 from reconciler.server.items import KIND as ITEM
 from reconciler.server.items import clone_item, read_binary
@@ -372,8 +373,11 @@ class Engine:
             spec = trigger.get("spec") or {}
             if not trigger.get("active") or trigger.get("type") != "Cron" or not _in_window(spec, minute):
                 continue
+            expression = str(spec.get("cron"))
+            if len(expression) > MAX_CRON_CHARS:  # refused at install since; one stored before waits
+                continue
             try:
-                due = cron.matches(str(spec.get("cron")), minute)
+                due = cron.matches(expression, minute)
             except ValueError:
                 continue
             operation = spec.get("operation") or {}
