@@ -305,7 +305,7 @@ def register(router: Router, plane: ControlPlane) -> None:
             raise HttpError(400, f"Invalid 'batch.query': {exc}") from None
         chosen = [e for e in store.executions_of(pipeline_id) if matches(e)]
         for execution in chosen:
-            plane.engine.rerun(doc, execution, method=method, start_node_ids=start_ids)
+            plane.engine.rerun(doc, execution, method=method, start_node_ids=start_ids, cause=request.cycle)
         # dtlpy's rerun(wait=True) requires spec.cycleOptions in the finished command.
         return finished_command(store, request, "pipeline_rerun_cycles",
                                 {"pipelineId": pipeline_id, "query": query_spec,

@@ -344,3 +344,31 @@ def test_a_cron_expression_longer_than_any_real_one_is_refused_at_install(api: A
     pipeline = api.ok(api.post("/pipelines", doc))
     refused = api.post(f"/pipelines/{pipeline['id']}/install", {})
     assert refused.status_code == 400 and "longer than 1000 characters" in refused.text
+
+
+def test_code_re_running_its_own_cycle_is_refused_past_the_chain_depth(api: Api) -> None:
+    _limit(api, caused_depth=3)
+    # counts its runs on the item, and re-runs its cycle (an endless loop but for the stop at 15)
+    code = ("import dtlpy as dl\n\ndef run(item):\n"
+            "    n = item.metadata.get('user', {}).get('n', 0) + 1\n"
+            "    item.metadata.setdefault('user', {})['n'] = n\n"
+            "    item.update()\n"
+            "    if n < 15:\n"
+            "        item.project.pipelines.get(pipeline_name='rerun-self').pipeline_executions.rerun(\n"
+            "            method=dl.CycleRerunMethod.START_FROM_BEGINNING, wait=False)\n"
+            "    return item\n")
+    dataset = api.dataset("rerun-self")
+    doc = api.sample("rerun-self")
+    videos, cut, _ = doc["nodes"]
+    videos["metadata"]["datasetId"] = dataset["id"]
+    cut["config"]["package"]["code"] = code
+    doc["nodes"], doc["connections"] = doc["nodes"][:2], doc["connections"][:1]
+    pipeline = api.ok(api.post("/pipelines", doc))
+    api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
+    item = api.upload(dataset["id"], "/a.jpg")
+    started = api.ok(api.post(f"/pipelines/{pipeline['id']}/execute", {"pipeline": {"input": {"item": item["id"]}}}))
+    cycle = api.cycle(pipeline["id"], started["id"])
+    assert api.ok(api.get(f"/items/{item['id']}"))["metadata"]["user"]["n"] == 4  # the first run and 3 re-runs
+    (refused,) = cycle["executions"][cut["id"]]
+    assert refused["status"] == "failed"
+    assert cycles.reruns_too_many(started["id"], 3) in refused["latestStatus"]["message"]

@@ -197,12 +197,20 @@ class Engine:
             self.store.put_execution({**origin, "causedCycles": int(origin.get("causedCycles") or 0) + 1})
         return None
 
-    def rerun(self, pipeline: Doc, cycle: Doc, *, method: str, start_node_ids: list[str]) -> None:
+    def rerun(self, pipeline: Doc, cycle: Doc, *, method: str, start_node_ids: list[str],
+              cause: str | None = None) -> None:
         """Run (part of) `cycle` again: from its start, from `start_node_ids` (with the inputs they
         had), or its failed executions; the executions replaced are those of the nodes re-run and
-        of every node after them."""
+        of every node after them. `cause`: the cycle whose node execution's code asked for it; a
+        cycle re-run that way more than `Limits.caused_depth` times is refused (400): code
+        re-running its own cycle would run forever."""
         with self._lock:
             cycle = self.store.execution(cycle["id"]) or cycle
+            if cause is not None and self.store.execution(cause) is not None:
+                reruns = int(cycle.get("causedReruns") or 0) + 1
+                if reruns > self.limits.caused_depth:
+                    raise HttpError(400, cycles.reruns_too_many(cycle["id"], self.limits.caused_depth))
+                cycle = {**cycle, "causedReruns": reruns}
             recorded = cycle.get("executions", {})
             attempts = {nid: max((e.get("attempts", 1) for e in listed), default=0) for nid, listed in recorded.items()}
             runs: list[tuple[str, Doc]]

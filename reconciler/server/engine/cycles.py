@@ -83,6 +83,11 @@ def too_large(limit: int) -> str:
             "not kept, and the executions they would start were not started")
 
 
+def reruns_too_many(cycle_id: str, limit: int) -> str:
+    return (f"cycle {cycle_id} was re-run {limit} times by pipelines' own executions already "
+            "(code re-running its own cycle?); not re-run again")
+
+
 def chain_too_deep(limit: int) -> str:
     return (f"not started: {limit} cycles deep in a chain of cycles started by what pipelines' own "
             "executions wrote or executed (an item written into the dataset whose trigger starts the "
