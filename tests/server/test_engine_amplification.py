@@ -372,3 +372,30 @@ def test_code_re_running_its_own_cycle_is_refused_past_the_chain_depth(api: Api)
     (refused,) = cycle["executions"][cut["id"]]
     assert refused["status"] == "failed"
     assert cycles.reruns_too_many(started["id"], 3) in refused["latestStatus"]["message"]
+
+
+def test_outputs_of_an_execution_its_cycle_re_ran_meanwhile_go_nowhere(api: Api) -> None:
+    # The execution re-runs its cycle from the beginning, then returns: the cycle it belonged to
+    # is gone, yet its outputs started the next node in the new one, beside the re-run's own.
+    code = ("import dtlpy as dl\n\ndef run(item):\n"
+            "    if not item.metadata.get('user', {}).get('again'):\n"
+            "        item.metadata.setdefault('user', {})['again'] = True\n"
+            "        item.update()\n"
+            "        item.project.pipelines.get(pipeline_name='rerun-stale').pipeline_executions.rerun(\n"
+            "            method=dl.CycleRerunMethod.START_FROM_BEGINNING, wait=False)\n"
+            "    return item\n")
+    dataset = api.dataset("rerun-stale")
+    doc = api.sample("rerun-stale")
+    videos, cut, _ = doc["nodes"]
+    videos["metadata"]["datasetId"] = dataset["id"]
+    cut["config"]["package"]["code"] = code
+    doc["nodes"][2] = _storage("kept", dataset["id"])
+    doc["connections"][1] = {"src": {"nodeId": cut["id"], "portId": "p-cut-out"},
+                             "tgt": {"nodeId": "kept", "portId": "kept-in"}}
+    pipeline = api.ok(api.post("/pipelines", doc))
+    api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
+    item = api.upload(dataset["id"], "/a.jpg")
+    started = api.ok(api.post(f"/pipelines/{pipeline['id']}/execute", {"pipeline": {"input": {"item": item["id"]}}}))
+    cycle = api.cycle(pipeline["id"], started["id"])
+    assert cycle["status"] == "success"
+    assert {k: len(v) for k, v in cycle["executions"].items()} == {videos["id"]: 1, cut["id"]: 1, "kept": 1}

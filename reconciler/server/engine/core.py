@@ -572,6 +572,9 @@ class Engine:
         with self._lock:
             nexts: list[tuple[Doc, Doc]] = []
             cycle = self.store.execution(cycle_id)
+            running = cycles.find_execution(cycle, execution_id) if cycle else None
+            if running is None or running["status"] != cycles.IN_PROGRESS:
+                return  # the cycle was deleted, re-run or terminated meanwhile: these outputs go nowhere
             if outcome.status == cycles.SUCCESS:
                 room = self.limits.cycle_executions - (cycles.execution_count(cycle) if cycle else 0)
                 nexts = self._route(pipeline, node, outcome, room)
