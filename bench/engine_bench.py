@@ -4,7 +4,8 @@ member's pipeline, upload or query costs the server (seconds, executions, memory
     python bench/engine_bench.py [--items 1000]
 
 Cases: a graph of 2-node layers each connected to both nodes of the next (2^layers executions
-from one item without a limit; stops at `Limits.cycle_executions`); a pipeline whose code writes
+from one item without a limit; stops at `Limits.cycle_executions`), and another member's small
+cycle started while it runs; a pipeline whose code writes
 an item into the dataset whose trigger starts it (stops at `Limits.caused_depth`); uploads into a
 trigger pipeline of 2 MB code while both workers are busy (the queue's memory); uploads into a
 project of 20 pipelines of 2 MB code without triggers; one DQL update of
@@ -100,6 +101,17 @@ def ladder(api: Client, layers: int) -> None:
     pipeline = api.installed("ladder", [_storage(n, dataset) for layer in names for n in layer], links)
     start = time.perf_counter()
     api.call("POST", f"/pipelines/{pipeline}/execute", {"pipeline": {"input": {"item": item}}})
+    other = api.dataset("other")
+    other_item = api.upload(other, "b.jpg")
+    small = api.installed("small", [_storage("x", other), _storage("y", other)], [_link("x", "y")])
+    while sum(len(v) for v in api.call("POST", "/pipelines/query", {"filter": {"pipelineId": pipeline},
+              "resource": "pipelineState"})["items"][0]["executions"].values()) < 100:
+        pass  # until the ladder has a wide layer queued
+    waited = time.perf_counter()
+    cycle_id = api.call("POST", f"/pipelines/{small}/execute", {"pipeline": {"input": {"item": other_item}}})["id"]
+    while api.call("GET", f"/pipelines/{small}/executions/{cycle_id}")["status"] != "success":
+        pass
+    print(f"another member's 2-node cycle while the ladder runs: {time.perf_counter() - waited:.2f} s")
     (cycle,) = api.cycles(pipeline)
     ran = sum(len(listed) for listed in cycle["executions"].values())
     size = len(api.session.get(f"{api.base}/pipelines/{pipeline}/executions/{cycle['id']}", timeout=60).content)
