@@ -204,9 +204,10 @@ class ControlPlane:
 
     # --- public API -------------------------------------------------------------------------
 
-    def mint_token(self, email: str | None = None, ttl_seconds: int = 3600 * 24) -> str:
-        """A bearer token for `email` (default: the default user), valid for `ttl_seconds`."""
-        return self.tokens.mint(email or self.default_user, ttl_seconds=ttl_seconds)
+    def mint_token(self, email: str | None = None, ttl_seconds: int = 3600 * 24, *, cycle: str | None = None) -> str:
+        """A bearer token for `email` (default: the default user), valid for `ttl_seconds`; with
+        `cycle`, the cycles its requests start are caused by that one (auth.Caller)."""
+        return self.tokens.mint(email or self.default_user, ttl_seconds=ttl_seconds, cycle=cycle)
 
     def close(self, *, finish_work: bool = True) -> None:
         """Close the database; `finish_work`: see `Engine.close` (False for a served plane)."""
@@ -289,7 +290,8 @@ class ControlPlane:
             # Authenticate before routing, so that without a token nothing (not even which
             # routes exist) is revealed.
             if (request.method, request.path) not in _PUBLIC:
-                request.user = self.tokens.email_from_header(request.headers.get("authorization"))
+                caller = self.tokens.caller(request.headers.get("authorization"))
+                request.user, request.cycle = caller.email, caller.cycle
             handler, params = self._router.match(request.method, request.path)
             result = handler(request, **params)
         except HttpError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from dataclasses import dataclass
 
 import jwt
 
@@ -20,17 +21,31 @@ _ALGORITHM = "HS256"
 _ISSUER = "loopform-local"
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a request: the token's email, and for a token the engine gave a node execution's
+    code, the cycle that execution belongs to (what that code starts is caused by the cycle)."""
+
+    email: str
+    cycle: str | None = None
+
+
 class TokenAuthority:
     def __init__(self, store: Store) -> None:
         self._secret = store.meta_setdefault(_SECRET_KEY, secrets.token_urlsafe(48))
 
-    def mint(self, email: str, *, ttl_seconds: int) -> str:
+    def mint(self, email: str, *, ttl_seconds: int, cycle: str | None = None) -> str:
         now = int(time.time())
-        claims = {"email": email, "sub": email, "iat": now, "exp": now + ttl_seconds, "iss": _ISSUER}
+        claims = {"email": email, "sub": email, "iat": now, "exp": now + ttl_seconds, "iss": _ISSUER,
+                  **({"cycle": cycle} if cycle else {})}
         return jwt.encode(claims, self._secret, algorithm=_ALGORITHM)
 
     def email_from_header(self, authorization: str | None) -> str:
         """The email of a valid `Bearer <jwt>` header; HttpError 401 for anything else."""
+        return self.caller(authorization).email
+
+    def caller(self, authorization: str | None) -> Caller:
+        """Who a valid `Bearer <jwt>` header names; HttpError 401 for anything else."""
         if not authorization:
             raise HttpError(401, "Missing authorization header")
         scheme, _, token = authorization.partition(" ")
@@ -51,4 +66,5 @@ class TokenAuthority:
         email = claims.get("email")
         if not isinstance(email, str) or not email:
             raise HttpError(401, "Invalid token")
-        return email
+        cycle = claims.get("cycle")
+        return Caller(email=email, cycle=cycle if isinstance(cycle, str) else None)

@@ -168,10 +168,10 @@ def _compile_operator(op: str, operand: Any, path: tuple[str, ...], where: str, 
         budget.spend(where, len(operand))
         for index, item in enumerate(operand):
             _check_operand(item, f"{where}[{index}]")
-        matchers = [_value_matcher(item, glob=True) for item in operand]
+        one_of = _one_of(operand)
 
         def is_in(doc: Any) -> bool:
-            return any(m(v) for v in _offered(doc, path) for m in matchers) or (
+            return any(one_of(v) for v in _offered(doc, path)) or (
                 any(_is_null(item) for item in operand) and not _present(doc, path)
             )
 
@@ -236,6 +236,30 @@ def _value_matcher(operand: Any, *, glob: bool) -> Predicate:
     if glob and isinstance(operand, str) and "*" in operand:
         return _glob_matcher(operand)
     return lambda v: _equal(v, operand)
+
+
+def _one_of(operands: list[Any]) -> Predicate:
+    """A predicate: does a value equal (or, a string, match as a glob) one of `operands`?
+
+    Plain strings and numbers are looked up in sets, so a value costs one lookup, not one
+    comparison per operand: an `$in` of 1000 ids over 10,000 items, or over items whose metadata
+    holds long lists, was a million comparisons per thousand values (100 items of 1000 tags: 31 s).
+    Only globs and the other operands (booleans, null, objects, lists) are compared one by one.
+    """
+    strings = {o for o in operands if isinstance(o, str) and "*" not in o}
+    # equal ints and floats hash alike, as `_equal` compares them; NaN equals nothing, so it stays out
+    numbers = {o for o in operands if _is_number(o) and o == o}
+    others = [_value_matcher(o, glob=True) for o in operands
+              if not (isinstance(o, str) and o in strings) and not (_is_number(o) and o in numbers)]
+
+    def matches(value: Any) -> bool:
+        if isinstance(value, str) and value in strings:
+            return True
+        if _is_number(value) and value in numbers:
+            return True
+        return any(m(value) for m in others)
+
+    return matches
 
 
 def _glob_matcher(pattern: str) -> Predicate:

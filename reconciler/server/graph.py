@@ -166,12 +166,21 @@ def listed(names: list[str], *, total: int | None = None) -> str:
     return (text + (f" and {count - _SHOWN} more" if count > _SHOWN else "")) or "none"
 
 
+MAX_CRON_CHARS = 1000
+
+
 def _trigger_problems(node: Node, trigger: Trigger, where: str, input_types: set[str]) -> list[GraphProblem]:
     problems = []
     if trigger.type != "Cron" and event_filter(trigger.spec.get("filter")) is None:  # deployed as an event
         # Deployed as "no filter", it would start a cycle for every item of the project.
         problems.append(GraphProblem("the event trigger's filter is not a JSON object (a DQL filter)",
                                      f"{where}/spec/filter"))
+    cron = trigger.spec.get("cron") if trigger.type == "Cron" else None
+    if isinstance(cron, str) and len(cron) > MAX_CRON_CHARS:
+        # The cron loop reads every active cron trigger's expression every minute: 8 MB of
+        # "0,0,0,..." took it a second a minute per trigger, holding the interpreter.
+        problems.append(GraphProblem(f"the cron expression is longer than {MAX_CRON_CHARS} characters "
+                                     "(one listing every value of every field is shorter)", f"{where}/spec/cron"))
     resource = trigger.spec.get("resource") if trigger.type == "Event" else None
     wanted = TRIGGER_INPUT.get(resource) if isinstance(resource, str) else None
     if wanted is not None and not input_types & {wanted, "Json"}:

@@ -135,6 +135,7 @@ class Request:
     query: dict[str, list[str]]
     body: bytes
     user: str | None = None  # the authenticated email, set by the app
+    cycle: str | None = None  # the cycle whose node execution's code sent it (its token says), set by the app
     base_url: str = ""  # http://host:port/api/v1 as the client reached us, set by the app
     _json: Any = field(default=None, repr=False)
     _parsed: bool = field(default=False, repr=False)

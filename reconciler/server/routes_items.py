@@ -102,7 +102,7 @@ def register(router: Router, plane: ControlPlane) -> None:
         if sent.data is not None:
             write_binary(binaries, doc["id"], sent.data)
         save(doc)
-        plane.engine.item_event(doc, "Updated" if existing else "Created")
+        plane.engine.item_event(doc, "Updated" if existing else "Created", cause=request.cycle)
         return Response(200, shown(request, doc), headers=[("x-item-op", "overwrite" if existing else "created")])
 
     def get(request: Request, item_id: str) -> Doc:
@@ -149,7 +149,7 @@ def register(router: Router, plane: ControlPlane) -> None:
         doc = visible(request, item_id)
         new = changed(request, doc, request.json_object(), system="true" in request.query.get("system", []))
         save(new)
-        plane.engine.item_event(new, "Updated")
+        plane.engine.item_event(new, "Updated", cause=request.cycle)
         return shown(request, new)
 
     def query(request: Request, dataset_id: str) -> Doc:
@@ -174,7 +174,7 @@ def register(router: Router, plane: ControlPlane) -> None:
                 found = [changed(request, d, update, system=system) for d in found]
                 for doc in found:
                     save(doc)
-                    plane.engine.item_event(doc, "Updated")
+                    plane.engine.item_event(doc, "Updated", cause=request.cycle)
             page = dql.paginate(found, body.get("page", 0), body.get("pageSize", dql.MAX_PAGE_SIZE))
         except dql.DqlError as exc:
             raise HttpError(400, str(exc)) from None
@@ -194,7 +194,7 @@ def register(router: Router, plane: ControlPlane) -> None:
             _merge(metadata, body["metadata"])
         copied = clone_item(store, binaries, doc, target, filename=filename, creator=request.user or "",
                             metadata=metadata)
-        plane.engine.item_event(copied, "Created")
+        plane.engine.item_event(copied, "Created", cause=request.cycle)
         return finished_command(store, request, "item_clone",
                                 {"returnedModelId": [copied["id"]], "itemId": doc["id"]})
 

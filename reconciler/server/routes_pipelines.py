@@ -252,7 +252,7 @@ def register(router: Router, plane: ControlPlane) -> None:
             raise HttpError(400, "'pipeline' must be an object")
         if spec.get("input") is not None and not isinstance(spec["input"], dict):
             raise HttpError(400, "'pipeline.input' must be an object")
-        return execution_json(request, plane.engine.start(doc, spec, user=request.user or ""))
+        return execution_json(request, plane.engine.start(doc, spec, user=request.user or "", cause=request.cycle))
 
     def batch(request: Request, doc: Doc, body: Doc) -> Doc:
         spec = body["batch"]
@@ -276,7 +276,8 @@ def register(router: Router, plane: ControlPlane) -> None:
             for item in store.resources(ITEM, scope=dataset["id"]):
                 if matches(item):
                     run = {"input": {"item": item["id"]}, "nodeId": body.get("nodeId")}
-                    plane.engine.start(doc, {k: v for k, v in run.items() if v is not None}, user=request.user or "")
+                    plane.engine.start(doc, {k: v for k, v in run.items() if v is not None}, user=request.user or "",
+                                       cause=request.cycle)
                     started += 1
         return finished_command(store, request, "pipeline_execution",
                                 {**spec, "pipelineId": doc["id"], "nodeId": body.get("nodeId")},
@@ -304,7 +305,7 @@ def register(router: Router, plane: ControlPlane) -> None:
             raise HttpError(400, f"Invalid 'batch.query': {exc}") from None
         chosen = [e for e in store.executions_of(pipeline_id) if matches(e)]
         for execution in chosen:
-            plane.engine.rerun(doc, execution, method=method, start_node_ids=start_ids)
+            plane.engine.rerun(doc, execution, method=method, start_node_ids=start_ids, cause=request.cycle)
         # dtlpy's rerun(wait=True) requires spec.cycleOptions in the finished command.
         return finished_command(store, request, "pipeline_rerun_cycles",
                                 {"pipelineId": pipeline_id, "query": query_spec,

@@ -232,14 +232,14 @@ def register(router: Router, plane: ControlPlane) -> None:
             raise HttpError(400, "'statusPayload' must be an object")
         refs = {task_id, *task["assignmentIds"]}
         updated: Doc = {}
-        for item_id in item_ids:
+        for item_id in dict.fromkeys(item_ids):  # each item once, however often it is named
             changed = _set_status_in_place(store, item_id, refs, status=status.get("status"),
                                            operation=status.get("operation"), user=request.user or "",
                                            dataset_id=task["datasetId"])
             if changed is not None:
                 updated[item_id] = {"status": status.get("status"), "operation": status.get("operation")}
-                if status.get("operation") != "delete":
-                    plane.engine.item_status(task, item_id, str(status.get("status")))
+        if updated and status.get("operation") != "delete":
+            plane.engine.item_status(task, list(updated), str(status.get("status")))
         return updated
 
     def status_in_assignment(request: Request, assignment_id: str, item_id: str) -> Doc:
@@ -252,7 +252,7 @@ def register(router: Router, plane: ControlPlane) -> None:
             raise HttpError(404, f"Item {item_id} is not in assignment {assignment_id}")
         task = store.resource(KIND, str(task_id))
         if task is not None and body.get("operation") != "delete":
-            plane.engine.item_status(task, item_id, str(body.get("status")))
+            plane.engine.item_status(task, [item_id], str(body.get("status")))
         return {"itemId": item_id, "status": body.get("status")}
 
     router.add("POST", "/annotationtasks", create)

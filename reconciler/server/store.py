@@ -64,6 +64,10 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX resources_by_scope ON resources(kind, scope, name);
     """,
+    # 3: a pipeline's cycles by the item they started with (an item trigger's executionMode Once)
+    """
+    CREATE INDEX executions_by_input_item ON executions(pipeline_id, json_extract(doc, '$.input.item'));
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -379,6 +383,12 @@ class Store:
             row = db.execute("SELECT doc FROM executions WHERE id = ?", (execution_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
+    def execution_bytes(self, execution_id: str) -> int:
+        """The size of a cycle's stored document (0 when there is none), without reading it."""
+        with self.read() as db:
+            row = db.execute("SELECT length(CAST(doc AS BLOB)) FROM executions WHERE id = ?", (execution_id,)).fetchone()
+        return int(row[0]) if row else 0
+
     def executions_of(self, pipeline_id: str) -> list[Doc]:
         with self.read() as db:
             rows = db.execute(
@@ -386,12 +396,22 @@ class Store:
             ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
-    def open_cycles(self) -> list[Doc]:
-        """The cycles still `created` or `in-progress`, oldest first."""
+    def started_with_item(self, pipeline_id: str, item_id: str) -> bool:
+        """Whether a cycle of the pipeline started with the item as its input (by index, so an
+        update of many items does not read every cycle for each)."""
         with self.read() as db:
-            rows = db.execute(
-                "SELECT doc FROM executions WHERE json_extract(doc, '$.status') IN ('created', 'in-progress') "
-                "ORDER BY rowid").fetchall()
+            row = db.execute(
+                "SELECT 1 FROM executions WHERE pipeline_id = ? AND json_extract(doc, '$.input.item') = ? LIMIT 1",
+                (pipeline_id, item_id)).fetchone()
+        return row is not None
+
+    def open_cycles(self, pipeline_id: str | None = None) -> list[Doc]:
+        """The cycles still `created` or `in-progress` (of one pipeline, or all), oldest first."""
+        sql, args = "SELECT doc FROM executions WHERE json_extract(doc, '$.status') IN ('created', 'in-progress')", []
+        if pipeline_id is not None:
+            sql, args = sql + " AND pipeline_id = ?", [pipeline_id]
+        with self.read() as db:
+            rows = db.execute(sql + " ORDER BY rowid", args).fetchall()
         return [json.loads(r[0]) for r in rows]
 
     def executions_in(self, project_ids: set[str]) -> list[Doc]:

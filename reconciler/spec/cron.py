@@ -102,3 +102,33 @@ def _number(field: _Field, text: str) -> int | None:
 
 CRON_PATTERN = (f"^(?:{_field_regex(_SECOND)}\\s+)?"
                 + "\\s+".join(_field_regex(field) for field in _FIVE) + "$")
+
+
+def named_values(expression: str) -> list[set[int] | None]:
+    """The values each of the five fields of a valid expression names (minute, hour,
+    day-of-month, month, day-of-week; a seconds field is left out: a schedule read minute by
+    minute fires once in a minute it names); None for `*` and `?`, which name every value.
+    ValueError with `cron_problem`'s message for an invalid expression, and for a range that
+    runs backwards (`5-1`)."""
+    problem = cron_problem(expression)
+    if problem:
+        raise ValueError(problem)
+    texts = expression.split()[-5:]
+    return [None if text in ("*", "?") else _values(field, text) for field, text in zip(_FIVE, texts, strict=True)]
+
+
+def _values(field: _Field, text: str) -> set[int]:
+    found: set[int] = set()
+    for part in text.split(","):
+        found_part = _PART.match(part)
+        assert found_part is not None  # cron_problem checked it
+        bounds, step_text = found_part.group("range"), found_part.group("step")
+        step = int(step_text) if step_text else 1
+        first, _, last = bounds.partition("-")
+        start = field.low if bounds == "*" else _number(field, first)
+        end = field.high if bounds == "*" or (not last and step_text) else _number(field, last or first)
+        assert start is not None and end is not None  # cron_problem checked them
+        if end < start:
+            raise ValueError(f"the {field.name} field's range {part!r} runs backwards")
+        found.update(range(start, end + 1, step))
+    return found

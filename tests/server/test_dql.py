@@ -230,6 +230,18 @@ def test_in_and_nin_accept_globs() -> None:
     assert ids({"name": {"$nin": ["*-pipe"]}}) == ["c"]
 
 
+@pytest.mark.parametrize(("value", "operands", "found"), [
+    (1, [1.0], True), (1.5, [1.5, "1.5"], True), ("1", [1], False), (True, [1], False), (1, [True], False),
+    (True, [True], True), (None, [0, ""], False), ("a*", ["a*"], True), ("ab", ["a*"], True),
+    ({"k": 1}, [{"k": 1.0}], True), ([1], [[1]], True), (float("nan"), [float("nan")], False),
+])
+def test_in_compares_each_type_as_equality_does(value: Any, operands: list[Any], found: bool) -> None:
+    # plain strings and numbers are looked up in sets (one lookup per value, however many operands):
+    # the lookup keeps equality's rules, booleans apart from numbers, ints equal to floats
+    assert compile_filter({"v": {"$in": operands}})({"v": value}) is found
+    assert compile_filter({"v": {"$in": ["x", 2, *operands, False]}})({"v": value}) is found
+
+
 def test_in_with_null_matches_missing() -> None:
     assert ids({"tags": {"$in": [None]}}) == ["c"]
 

@@ -26,7 +26,19 @@ def test_cron_expressions_name_minutes(expression: str, expected: bool) -> None:
     assert cron.matches(expression, MONDAY_0930) is expected
 
 
-@pytest.mark.parametrize("expression", ["* * * *", "61 * * * *", "*/0 * * * *", "a * * * *", "5-1 * * * *"])
+@pytest.mark.parametrize(("expression", "expected"), [
+    ("30 9 * * MON", True), ("30 9 * * mon-fri", True), ("30 9 * * SAT,SUN", False), ("30 9 ? NOV MON", True),
+    ("30 9 * DEC *", False), ("0 30 9 * * *", True), ("*/10 30 9 * * *", True), ("* 31 9 * * *", False),
+])
+def test_names_question_marks_and_a_seconds_field_are_read_as_the_spec_validator_reads_them(
+        expression: str, expected: bool) -> None:
+    # The engine read five numeric fields only: the validator's `0 9 * * MON` or a seconds field
+    # were refused each minute and the schedule never fired. A seconds field fires once a minute.
+    assert cron.matches(expression, MONDAY_0930) is expected
+
+
+@pytest.mark.parametrize("expression", ["* * * *", "61 * * * *", "*/0 * * * *", "a * * * *", "5-1 * * * *",
+                                        "* * * * * * *"])
 def test_what_is_not_a_cron_expression_is_refused(expression: str) -> None:
     with pytest.raises(ValueError):
         cron.matches(expression, MONDAY_0930)

@@ -22,9 +22,10 @@ import socket
 import threading
 import traceback
 import uuid
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ from reconciler.nodes.task import action_of
 from reconciler.server import dql
 from reconciler.server.engine import cron, cycles
 from reconciler.server.engine.runner import ADAPTER, Adapter, Limits, Package, run_code
+from reconciler.server.graph import MAX_CRON_CHARS
 from reconciler.server.http import HttpError
 from reconciler.server.items import KIND as ITEM
 from reconciler.server.items import clone_item, read_binary
@@ -128,6 +130,11 @@ class Engine:
         self._lock = threading.RLock()
         self._idle = threading.Condition()
         self._busy = 0
+        # Node executions waiting, by cycle; the workers take the cycles in turn (round robin), so
+        # a cycle that fans out to hundreds of executions shares the workers with the others
+        # instead of holding them until it is done (another member's 2-node cycle waited a minute).
+        self._waiting: OrderedDict[str, deque[Callable[[], None]]] = OrderedDict()
+        self._waiting_lock = threading.Lock()
         self._closed = False
         self._stopping = threading.Event()
         self._abandoning = threading.Event()  # a stop without finishing: running user code is ended
@@ -141,9 +148,12 @@ class Engine:
 
     # --- what routes call ------------------------------------------------------------------------
 
-    def start(self, pipeline: Doc, request: Doc, *, user: str) -> Doc:
+    def start(self, pipeline: Doc, request: Doc, *, user: str, cause: str | None = None) -> Doc:
         """A new cycle of installed `pipeline` from an execute body's `pipeline` part `{input?,
-        nodeId?, testMode?}`; its first node execution is queued. 400 for an unknown start."""
+        nodeId?, testMode?}`; its first node execution is queued. 400 for an unknown start.
+        `cause`: the cycle whose node execution's code asked for it (an execute, or an item it
+        wrote that fired a trigger); past the limits on such chains the cycle is recorded failed,
+        its start node's execution saying why, and runs nothing."""
         start_id = request.get("nodeId")
         if start_id is None:
             root = next((s for s in pipeline.get("startNodes", []) if s.get("type") == "root"), None)
@@ -155,39 +165,78 @@ class Engine:
             raise HttpError(400, f"Node {start_id!r} is not in the pipeline")
         cycle = cycles.new_cycle(pipeline, request, start_id=start_id, user=user)
         with self._lock:
+            refused = self._caused_by(cycle, cause)
+            if refused is not None:
+                execution = cycles.with_status(cycles.node_execution(cycle, node, dict(cycle["input"])),
+                                               cycles.FAILED, message=refused)
+                cycle = cycles.add_execution(cycle, node, execution)
+                self.store.put_execution(cycle)
+                return cycle
             self.store.put_execution(cycle)
-            return self._enqueue(cycle["id"], pipeline, node, dict(cycle["input"]))
+            return self._enqueue(cycle["id"], pipeline, [(node, dict(cycle["input"]), 1)])
 
-    def rerun(self, pipeline: Doc, cycle: Doc, *, method: str, start_node_ids: list[str]) -> None:
+    def _caused_by(self, cycle: Doc, cause: str | None) -> str | None:
+        """Record on `cycle` the chain it belongs to when cycle `cause` started it (a trigger
+        loop through data: a pipeline writing items into the dataset whose trigger starts it
+        again, or code executing its own pipeline), and count it on the chain's first cycle. Why
+        it may not start, when the chain is `Limits.caused_depth` cycles deep already or its
+        first cycle has caused `Limits.caused_cycles`."""
+        parent = self.store.execution(cause) if cause else None
+        if parent is None:
+            return None
+        chain = parent.get("causedBy") or {}
+        origin_id = str(chain.get("originId") or parent["id"])
+        depth = int(chain.get("depth") or 0) + 1
+        cycle["causedBy"] = {"cycleId": parent["id"], "originId": origin_id, "depth": depth}
+        if depth > self.limits.caused_depth:
+            return cycles.chain_too_deep(self.limits.caused_depth)
+        origin = parent if origin_id == parent["id"] else self.store.execution(origin_id)
+        if origin is not None:
+            if int(origin.get("causedCycles") or 0) >= self.limits.caused_cycles:
+                return cycles.chain_too_long(origin_id, self.limits.caused_cycles)
+            self.store.put_execution({**origin, "causedCycles": int(origin.get("causedCycles") or 0) + 1})
+        return None
+
+    def rerun(self, pipeline: Doc, cycle: Doc, *, method: str, start_node_ids: list[str],
+              cause: str | None = None) -> None:
         """Run (part of) `cycle` again: from its start, from `start_node_ids` (with the inputs they
         had), or its failed executions; the executions replaced are those of the nodes re-run and
-        of every node after them."""
+        of every node after them. `cause`: the cycle whose node execution's code asked for it; a
+        cycle re-run that way more than `Limits.caused_depth` times is refused (400): code
+        re-running its own cycle would run forever."""
         with self._lock:
             cycle = self.store.execution(cycle["id"]) or cycle
+            if cause is not None and self.store.execution(cause) is not None:
+                reruns = int(cycle.get("causedReruns") or 0) + 1
+                if reruns > self.limits.caused_depth:
+                    raise HttpError(400, cycles.reruns_too_many(cycle["id"], self.limits.caused_depth))
+                cycle = {**cycle, "causedReruns": reruns}
             recorded = cycle.get("executions", {})
             attempts = {nid: max((e.get("attempts", 1) for e in listed), default=0) for nid, listed in recorded.items()}
             runs: list[tuple[str, Doc]]
             if method == "startFromBeginning":
                 runs = [(str(cycle.get("startNodeId")), dict(cycle.get("input") or {}))]
             elif method == "startFromNodes":
-                runs = [(nid, e["input"]) for nid in start_node_ids for e in recorded.get(nid, [])[-1:]]
-                runs += [(nid, dict(cycle.get("input") or {})) for nid in start_node_ids if nid not in recorded]
+                # each node once, and only the pipeline's: a list of the same id 100,000 times
+                # (16 MB of body) ran the node 100,000 times in one cycle
+                in_graph = {n.get("id") for n in pipeline.get("nodes", [])}
+                chosen = [nid for nid in dict.fromkeys(start_node_ids) if nid in in_graph]
+                runs = [(nid, e["input"]) for nid in chosen for e in recorded.get(nid, [])[-1:]]
+                runs += [(nid, dict(cycle.get("input") or {})) for nid in chosen if nid not in recorded]
             else:
                 runs = [(nid, e["input"]) for nid, listed in recorded.items() for e in listed
                         if e["status"] == cycles.FAILED]
-            runs = [(nid, given) for nid, given in runs if self._node(pipeline, nid) is not None]
-            if not runs:
+            placed = [(node, given) for nid, given in runs if (node := self._node(pipeline, nid)) is not None]
+            if not placed:
                 return
-            gone = cycles.downstream(pipeline, [nid for nid, _ in runs])
+            gone = cycles.downstream(pipeline, [node["id"] for node, _ in placed])
             kept = {nid: listed for nid, listed in recorded.items() if nid not in gone}
             cycle = cycles.summarised({**cycle, "executions": kept,
                                        "nodes": [n for n in cycle.get("nodes", []) if n["id"] not in gone],
                                        "pipelineVersion": pipeline.get("revision", 1)}, {})
             self.store.put_execution(cycle)
-            for nid, given in runs:
-                node = self._node(pipeline, nid)
-                assert node is not None
-                self._enqueue(cycle["id"], pipeline, node, dict(given), attempts=attempts.get(nid, 0) + 1)
+            self._enqueue(cycle["id"], pipeline,
+                          [(node, dict(given), attempts.get(node["id"], 0) + 1) for node, given in placed])
 
     def resume(self, pipeline: Doc, option: str) -> None:
         """At install: the cycles still open go on (`resumeExistingCycles`: the executions that
@@ -204,7 +253,7 @@ class Engine:
                             self._change(cycle["id"], execution["id"],
                                          lambda e: cycles.with_status(e, cycles.TERMINATED))
                         elif execution["status"] == cycles.CREATED and node is not None:
-                            self._submit(self._run, cycle["id"], pipeline, node, execution["id"])
+                            self._submit(cycle["id"], pipeline["id"], node["id"], execution["id"])
 
     def recover(self) -> Recovered:
         """After a restart (`loopform serve` calls it when it starts): the open cycles that no
@@ -236,7 +285,7 @@ class Engine:
                         self._change(cycle["id"], execution["id"], lambda e: {
                             **cycles.with_status(e, cycles.CREATED), "runner": self.runner,
                             "attempts": e.get("attempts", 1) + (e["status"] == cycles.IN_PROGRESS)})
-                        self._submit(self._run, cycle["id"], pipeline, node, execution["id"])
+                        self._submit(cycle["id"], pipeline["id"], node["id"], execution["id"])
                         recovered.queued += 1
         return recovered
 
@@ -247,9 +296,11 @@ class Engine:
         found = self.store.resources("service", project_ids={pipeline["projectId"]}, name=str(name)) if name else []
         return str(found[0].get("onReset") or "failed") if found else "failed"
 
-    def item_status(self, task: Doc, item_id: str, status: str) -> None:
-        """An item's status in a task node's task was set: the cycles waiting there for the item
-        go on along the connections of that action (recorded now, run by the workers)."""
+    def item_status(self, task: Doc, item_ids: list[str], status: str) -> None:
+        """Items' status in a task node's task was set: the cycles waiting there for them go on
+        along the connections of that action (recorded now, run by the workers). The pipeline's
+        open cycles are read once for all the items: a status set on 1000 items at once read
+        them 1000 times."""
         system = (task.get("metadata") or {}).get("system") or {}
         pipeline = self.store.pipeline(str(system.get("pipelineId")))
         node = self._node(pipeline, system.get("nodeId")) if pipeline else None
@@ -258,34 +309,46 @@ class Engine:
         ports = node.get("outputs") or []
         offered = [a for p in ports for a in p.get("actions") or []]
         action = action_of(status, offered) or status
+        wanted = set(item_ids)
         with self._lock:
-            for cycle in self.store.executions_of(pipeline["id"]):
+            for cycle in self.store.open_cycles(pipeline["id"]):
                 for execution in cycle.get("executions", {}).get(node["id"], []):
-                    if execution["status"] == cycles.IN_PROGRESS and (execution.get("input") or {}).get("item") == item_id:
+                    item_id = (execution.get("input") or {}).get("item")
+                    if execution["status"] == cycles.IN_PROGRESS and item_id in wanted:
                         outcome = RunOutcome(status="success", outputs={p.get("name"): item_id for p in ports},
                                              action=action)
                         self._finish(cycle["id"], pipeline, node, execution["id"], outcome)
 
-    def item_event(self, item: Doc, action: str) -> None:
+    def item_event(self, item: Doc, action: str, *, cause: str | None = None) -> None:
         """Item `action` (Created, Updated) happened: each active item trigger of an installed
-        pipeline of the item's project whose filter matches starts a cycle with the item."""
-        for pipeline in self.store.pipelines_in({item["projectId"]}):
-            if pipeline.get("status") != INSTALLED:
+        pipeline of the item's project whose filter matches starts a cycle with the item (`cause`:
+        the cycle whose node execution's code wrote the item, see `start`)."""
+        # The project's triggers first (small documents), then only the pipelines they start:
+        # reading every pipeline of the project (code and all) for every item written made each
+        # upload cost 6 ms per 2 MB pipeline, installed or not, and a DQL update of n items n times.
+        pipelines: dict[str, Doc | None] = {}
+        for trigger in self.store.resources(TRIGGER, project_ids={item["projectId"]}):
+            spec = trigger.get("spec") or {}
+            if not trigger.get("active") or trigger.get("type") == "Cron" or spec.get("resource", "Item") != "Item":
                 continue
-            for trigger in self.store.resources(TRIGGER, scope=pipeline["id"]):
-                spec = trigger.get("spec") or {}
-                if not trigger.get("active") or trigger.get("type") == "Cron" or spec.get("resource", "Item") != "Item":
-                    continue
-                if action not in (spec.get("actions") or ["Created"]):
-                    continue
-                start_id = (spec.get("operation") or {}).get("nodeId")
-                start = self._node(pipeline, start_id)
-                if start is None or not self._triggered_by(start, spec, item):
-                    continue
-                if action != "Created" and spec.get("executionMode", "Once") == "Once" and any(
-                        (c.get("input") or {}).get("item") == item["id"] for c in self.store.executions_of(pipeline["id"])):
-                    continue
-                self.start(pipeline, {"input": {"item": item["id"]}, "nodeId": start_id}, user=trigger.get("creator") or "")
+            if action not in (spec.get("actions") or ["Created"]):
+                continue
+            operation = spec.get("operation") or {}
+            pipeline_id = str(operation.get("id"))
+            if pipeline_id not in pipelines:
+                pipelines[pipeline_id] = self.store.pipeline(pipeline_id)
+            pipeline = pipelines[pipeline_id]
+            if pipeline is None or pipeline.get("status") != INSTALLED or pipeline.get("projectId") != item["projectId"]:
+                continue
+            start_id = operation.get("nodeId")
+            start = self._node(pipeline, start_id)
+            if start is None or not self._triggered_by(start, spec, item):
+                continue
+            if action != "Created" and spec.get("executionMode", "Once") == "Once" \
+                    and self.store.started_with_item(pipeline["id"], item["id"]):
+                continue
+            self.start(pipeline, {"input": {"item": item["id"]}, "nodeId": start_id},
+                       user=trigger.get("creator") or "", cause=cause)
 
     def load_existing(self, pipeline: Doc, *, user: str) -> int:
         """At install: each dataset node with `loadExistingData` (`metadata.triggerToPipeline`
@@ -318,8 +381,11 @@ class Engine:
             spec = trigger.get("spec") or {}
             if not trigger.get("active") or trigger.get("type") != "Cron" or not _in_window(spec, minute):
                 continue
+            expression = str(spec.get("cron"))
+            if len(expression) > MAX_CRON_CHARS:  # refused at install since; one stored before waits
+                continue
             try:
-                due = cron.matches(str(spec.get("cron")), minute)
+                due = cron.matches(expression, minute)
             except ValueError:
                 continue
             operation = spec.get("operation") or {}
@@ -351,11 +417,13 @@ class Engine:
         threading.Thread(target=loop, name="loopform-engine-cron", daemon=True).start()
 
     def in_child(self, code: str | Package | Adapter, function: str, inputs: list[dict[str, Any]],
-                 outputs: list[dict[str, Any]], project_id: str) -> CodeResult:
-        """Run user code in its own process (runner.run_code) with a token of `project_id`; a stop
-        without finishing ends it (the execution fails, as on Dataloop when a service resets)."""
+                 outputs: list[dict[str, Any]], project_id: str, cycle_id: str) -> CodeResult:
+        """Run user code of a node execution of cycle `cycle_id` in its own process
+        (runner.run_code) with a token of `project_id`; a stop without finishing ends it (the
+        execution fails, as on Dataloop when a service resets)."""
         return run_code(code, function, inputs, outputs, api_url=self.api_url(),
-                        token=self.project_token(project_id), limits=self.limits, stop=self._abandoning,
+                        token=self.project_token(project_id, cycle_id=cycle_id), limits=self.limits,
+                        stop=self._abandoning,
                         stopped=STOPPED_WHILE_RUNNING)
 
     def drain(self) -> None:
@@ -395,7 +463,8 @@ class Engine:
         except (dql.DqlError, NodeRunError):
             return False
 
-    def _submit(self, fn: Callable[..., None], *args: Any) -> None:
+    def _submit(self, cycle_id: str, pipeline_id: str, node_id: str, execution_id: str) -> None:
+        """Queue a run of the execution, in its cycle's turn."""
         if self._closed:
             return
         with self._idle:
@@ -403,59 +472,87 @@ class Engine:
 
         def job() -> None:
             try:
-                fn(*args)
+                self._run(cycle_id, pipeline_id, node_id, execution_id)
             finally:
                 with self._idle:
                     self._busy -= 1
                     self._idle.notify_all()
 
-        self._pool.submit(job)
+        with self._waiting_lock:
+            self._waiting.setdefault(cycle_id, deque()).append(job)
+        self._pool.submit(self._next_turn)  # one turn per job queued, so every job gets one
 
-    def _enqueue(self, cycle_id: str, pipeline: Doc, node: Doc, inputs: Doc, *, attempts: int = 1) -> Doc:
-        """Record a `created` execution of `node` on `inputs` (ports not given take their
-        variable's value or default) in the cycle and queue it; the cycle as recorded."""
+    def _next_turn(self) -> None:
+        with self._waiting_lock:
+            cycle_id, jobs = next(iter(self._waiting.items()))
+            job = jobs.popleft()
+            if jobs:
+                self._waiting.move_to_end(cycle_id)
+            else:
+                del self._waiting[cycle_id]
+        job()
+
+    def _enqueue(self, cycle_id: str, pipeline: Doc, runs: list[tuple[Doc, Doc, int]]) -> Doc:
+        """Record a `created` execution of each (node, inputs, attempts) of `runs` (ports not
+        given take their variable's value or default) in the cycle and queue them; the cycle as
+        recorded. All in one write: the cycle is one document, rewritten at every write."""
         # the variables as they are now: an updateVariable node earlier in this cycle may have set them
         current = self.store.pipeline(pipeline["id"]) or pipeline
         variables = {v.get("name"): v.get("value") for v in current.get("variables") or []}
-        for port in node.get("inputs") or []:
-            name = port.get("name")
-            if inputs.get(name) is None:
-                if port.get("variableName") in variables:
-                    inputs[name] = variables[port["variableName"]]
-                elif port.get("defaultValue") is not None:
-                    inputs[name] = port["defaultValue"]
+        for node, inputs, _ in runs:
+            for port in node.get("inputs") or []:
+                name = port.get("name")
+                if inputs.get(name) is None:
+                    if port.get("variableName") in variables:
+                        inputs[name] = variables[port["variableName"]]
+                    elif port.get("defaultValue") is not None:
+                        inputs[name] = port["defaultValue"]
         with self._lock:
             cycle = self.store.execution(cycle_id)
             assert cycle is not None
-            execution = {**cycles.node_execution(cycle, node, inputs, attempts=attempts), "runner": self.runner}
-            cycle = cycles.add_execution(cycle, node, execution)
+            queued = []
+            for node, inputs, attempts in runs:
+                execution = {**cycles.node_execution(cycle, node, inputs, attempts=attempts), "runner": self.runner}
+                cycle = cycles.add_execution(cycle, node, execution)
+                queued.append((node["id"], execution["id"]))
             self.store.put_execution(cycle)
-        self._submit(self._run, cycle_id, pipeline, node, execution["id"])
+        for node_id, execution_id in queued:
+            self._submit(cycle_id, pipeline["id"], node_id, execution_id)
         return cycle
 
-    def _change(self, cycle_id: str, execution_id: str, change: Callable[[Doc], Doc]) -> None:
+    def _change(self, cycle_id: str, execution_id: str, change: Callable[[Doc], Doc], *,
+                read: Doc | None = None) -> None:
+        """Change one execution of the cycle (`read`: the cycle as just read, under the lock)."""
         with self._lock:
-            cycle = self.store.execution(cycle_id)
+            cycle = read or self.store.execution(cycle_id)
             execution = cycles.find_execution(cycle, execution_id) if cycle else None
             if cycle is None or execution is None:  # the cycle was deleted or re-run meanwhile
                 return
             self.store.put_execution(cycles.replace_execution(cycle, change(execution)))
 
-    def _run(self, cycle_id: str, pipeline: Doc, node: Doc, execution_id: str) -> None:
+    def _run(self, cycle_id: str, pipeline_id: str, node_id: str, execution_id: str) -> None:
+        # A queued run holds ids only, the documents are read when it runs: a queue of runs
+        # (uploads firing a trigger while the workers are busy) never holds a copy of the pipeline
+        # each, which for a pipeline of large code made memory grow with every item written.
         with self._lock:
             # Only a `created` execution of an installed pipeline starts (once: a resume may queue
             # it again); a paused pipeline's stay created until it is resumed.
-            current = self.store.pipeline(pipeline["id"])
+            pipeline = self.store.pipeline(pipeline_id)
             cycle = self.store.execution(cycle_id)
             execution = cycles.find_execution(cycle, execution_id) if cycle else None
             if cycle is None or execution is None or execution["status"] != cycles.CREATED \
-                    or current is None or current.get("status") != INSTALLED:
+                    or pipeline is None or pipeline.get("status") != INSTALLED:
+                return
+            node = self._node(pipeline, node_id)
+            if node is None:
+                self._change(cycle_id, execution_id, lambda e: cycles.with_status(
+                    e, cycles.FAILED, message=f"node {node_id!r} is no longer in the pipeline"))
                 return
             self._change(cycle_id, execution_id,
-                         lambda e: {**cycles.with_status(e, cycles.IN_PROGRESS), "runner": self.runner})
+                         lambda e: {**cycles.with_status(e, cycles.IN_PROGRESS), "runner": self.runner}, read=cycle)
         try:
             outcome = nodes.for_platform(node.get("type")).run(node, dict(execution.get("input") or {}),
-                                                               _Context(self, pipeline))
+                                                               _Context(self, pipeline, cycle_id))
         except NodeRunError as exc:
             outcome = RunOutcome(status="failed", message=str(exc))
         except Exception:  # noqa: BLE001 - a fault here fails this execution, never the worker
@@ -473,11 +570,35 @@ class Engine:
             return done
 
         with self._lock:
-            self._change(cycle_id, execution_id, change)
+            nexts: list[tuple[Doc, Doc]] = []
+            cycle = self.store.execution(cycle_id)
+            running = cycles.find_execution(cycle, execution_id) if cycle else None
+            if running is None or running["status"] != cycles.IN_PROGRESS:
+                return  # the cycle was deleted, re-run or terminated meanwhile: these outputs go nowhere
             if outcome.status == cycles.SUCCESS:
-                self._route(cycle_id, pipeline, node, outcome)
+                room = self.limits.cycle_executions - (cycles.execution_count(cycle) if cycle else 0)
+                nexts = self._route(pipeline, node, outcome, room)
+                if len(nexts) > room:
+                    outcome = replace(outcome, status=cycles.FAILED,
+                                      message=cycles.too_many_executions(self.limits.cycle_executions))
+                    nexts = []
+            # What this execution adds to the cycle's document: its outputs, as many times again
+            # as they become inputs, and its log. A list passed along a chain of list ports
+            # (4 MB a result) grew the document, rewritten at every step, without end.
+            added = len(json.dumps(outcome.outputs)) * (1 + len(nexts)) + len(outcome.log)
+            if self.store.execution_bytes(cycle_id) + added > self.limits.cycle_bytes:
+                outcome = RunOutcome(status=cycles.FAILED, message=cycles.too_large(self.limits.cycle_bytes))
+                nexts = []
+            self._change(cycle_id, execution_id, change, read=cycle)
+            if nexts:
+                self._enqueue(cycle_id, pipeline, [(target, inputs, 1) for target, inputs in nexts])
 
-    def _route(self, cycle_id: str, pipeline: Doc, node: Doc, outcome: RunOutcome) -> None:
+    def _route(self, pipeline: Doc, node: Doc, outcome: RunOutcome, room: int) -> list[tuple[Doc, Doc]]:
+        """The node executions `outcome` starts (target node, inputs): one per connection whose
+        source port got a value, and per item of a list sent to a port that takes one item. It
+        stops at one more than `room`: a cycle holds `Limits.cycle_executions` at most, however
+        wide a graph fans out or however long a list a node returns."""
+        nexts: list[tuple[Doc, Doc]] = []
         for conn in pipeline.get("connections", []):
             if conn["src"]["nodeId"] != node["id"]:
                 continue
@@ -492,7 +613,10 @@ class Engine:
             many = str(target_port.get("type", "")).endswith("[]")
             for one in value if isinstance(value, list) and not many else [value]:
                 if self._passes(conn.get("condition"), one):
-                    self._enqueue(cycle_id, pipeline, target, {target_port["name"]: one})
+                    nexts.append((target, {target_port["name"]: one}))
+                    if len(nexts) > room:
+                        return nexts
+        return nexts
 
     def _passes(self, condition: Any, value: Any) -> bool:
         flt = _filter_of(condition) if condition not in (None, "", "{}") else None
@@ -518,23 +642,25 @@ class Engine:
                 self._api_url = f"http://127.0.0.1:{server.port}{self._api_prefix}"
             return self._api_url
 
-    def project_token(self, project_id: str) -> str:
+    def project_token(self, project_id: str, *, cycle_id: str | None = None) -> str:
         """A token of the project's pipeline user, a member of that project only, valid long enough
-        for one execution (dtlpy refuses tokens that expire within 60 s)."""
+        for one execution (dtlpy refuses tokens that expire within 60 s); the cycles its requests
+        start are caused by cycle `cycle_id`."""
         email = f"pipelines@{project_id}.loopform.local"
         self.plane.ensure_user(email)
         if not self.store.is_member(project_id, email):
             self.store.add_member(project_id, email, "engineer")
-        return self.plane.mint_token(email, ttl_seconds=int(self.limits.timeout_seconds) + 300)
+        return self.plane.mint_token(email, ttl_seconds=int(self.limits.timeout_seconds) + 300, cycle=cycle_id)
 
 
 class _Context:
     """`RunContext` for one node execution of `pipeline`."""
 
-    def __init__(self, engine: Engine, pipeline: Doc) -> None:
+    def __init__(self, engine: Engine, pipeline: Doc, cycle_id: str) -> None:
         self._engine = engine
         self.store = engine.store
         self._pipeline = pipeline
+        self._cycle_id = cycle_id
 
     def _item(self, item_id: str) -> Doc:
         item = self.store.resource(ITEM, item_id)
@@ -572,7 +698,7 @@ class _Context:
 
     def run_code(self, code: str, function: str, inputs: list[dict[str, Any]],
                  outputs: list[dict[str, Any]]) -> CodeResult:
-        return self._engine.in_child(code, function, inputs, outputs, self._pipeline["projectId"])
+        return self._engine.in_child(code, function, inputs, outputs, self._pipeline["projectId"], self._cycle_id)
 
     def variables(self) -> dict[str, Any]:
         current = self.store.pipeline(self._pipeline["id"]) or self._pipeline
@@ -585,7 +711,7 @@ class _Context:
             return None
         adapter = Adapter(code=str(registered.get("code") or ""), class_name=str(registered.get("className")),
                           model_id=model_id)
-        return self._engine.in_child(adapter, function, inputs, outputs, self._pipeline["projectId"])
+        return self._engine.in_child(adapter, function, inputs, outputs, self._pipeline["projectId"], self._cycle_id)
 
     def set_variables(self, values: dict[str, Any]) -> None:
         def change(doc: Doc) -> Doc:
@@ -616,4 +742,5 @@ class _Context:
             raise NodeRunError(f"the code of package {package.get('name')!r} is gone")
         code = Package(zipped=zipped, entry_point=str(module.get("entryPoint") or "main.py"),
                        class_name=module.get("className"), init_params=dict(service.get("initParams") or {}))
-        return self._engine.in_child(code, str(namespace.get("functionName") or "run"), inputs, outputs, project_id)
+        return self._engine.in_child(code, str(namespace.get("functionName") or "run"), inputs, outputs, project_id,
+                                     self._cycle_id)

@@ -67,6 +67,38 @@ def replace_execution(cycle: Doc, execution: Doc) -> Doc:
     return summarised({**cycle, "executions": {**cycle["executions"], node_id: listed}}, {})
 
 
+def execution_count(cycle: Doc) -> int:
+    return sum(len(listed) for listed in cycle.get("executions", {}).values())
+
+
+def too_many_executions(limit: int) -> str:
+    """The message of the node execution whose outputs would take its cycle past `limit`."""
+    return (f"the cycle reached its limit of {limit} node executions: the executions this one's outputs "
+            "would start were not started (a graph that fans out per layer, or a long list sent to a "
+            "port that takes one item)")
+
+
+def too_large(limit: int) -> str:
+    return (f"the cycle reached its limit of {limit // 1024 ** 2} MB: this execution's outputs and log were "
+            "not kept, and the executions they would start were not started")
+
+
+def reruns_too_many(cycle_id: str, limit: int) -> str:
+    return (f"cycle {cycle_id} was re-run {limit} times by pipelines' own executions already "
+            "(code re-running its own cycle?); not re-run again")
+
+
+def chain_too_deep(limit: int) -> str:
+    return (f"not started: {limit} cycles deep in a chain of cycles started by what pipelines' own "
+            "executions wrote or executed (an item written into the dataset whose trigger starts the "
+            "pipeline again?); the chain stops here")
+
+
+def chain_too_long(origin_id: str, limit: int) -> str:
+    return (f"not started: the cycles that cycle {origin_id} led to through what their executions wrote "
+            f"or executed reached the limit of {limit}; the chain stops here")
+
+
 def find_execution(cycle: Doc, execution_id: str) -> Doc | None:
     return next((e for listed in cycle.get("executions", {}).values() for e in listed if e["id"] == execution_id), None)
 

@@ -37,6 +37,20 @@ class Limits:
     log_bytes: int = 64 * 1024
     memory_bytes: int = 4 * 1024 ** 3
     result_bytes: int = 4 * 1024 ** 2
+    # Node executions one cycle may hold. A cycle is one document, rewritten at every step of
+    # every execution: 1000 executions make it about 1 MB and take about a minute to carry through
+    # on one core (see bench/server_bench.py); a graph of 2-node layers each connected to both
+    # nodes of the next doubles the executions per layer, and without a limit 40 nodes would be
+    # a million.
+    cycle_executions: int = 1000
+    # Bytes of a cycle's document (executions' inputs, outputs and logs).
+    cycle_bytes: int = 32 * 1024 ** 2
+    # Cycles started by what a cycle's code wrote (an item that fires a trigger) or executed,
+    # and by what theirs did: how deep such a chain may go, and how many cycles one first cycle
+    # may lead to in all. A pipeline that writes an item into the dataset whose trigger starts it
+    # again would otherwise run forever, and one writing two items per run doubles every round.
+    caused_depth: int = 10
+    caused_cycles: int = 1000
 
 
 def _limit_child(limits: Limits) -> None:  # runs in the child between fork and exec
