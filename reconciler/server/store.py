@@ -372,9 +372,13 @@ class Store:
     # --- executions -------------------------------------------------------------------------
 
     def put_execution(self, doc: Doc) -> None:
+        # An update keeps the row (and its rowid, the listing order): REPLACE moved a running cycle
+        # to the end at every step, so a client paging through the cycles saw one twice, another never.
         with self.write() as db:
             db.execute(
-                "INSERT OR REPLACE INTO executions (id, pipeline_id, project_id, doc) VALUES (?, ?, ?, ?)",
+                "INSERT INTO executions (id, pipeline_id, project_id, doc) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET pipeline_id = excluded.pipeline_id, "
+                "project_id = excluded.project_id, doc = excluded.doc",
                 (doc["id"], doc["pipelineId"], doc["projectId"], _dumps(doc)),
             )
 

@@ -167,3 +167,18 @@ def test_an_in_memory_database_leaves_no_file(tmp_path: Path, monkeypatch: pytes
     monkeypatch.chdir(tmp_path)
     ControlPlane(Path(":memory:")).close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_cycle_keeps_its_place_in_the_listing_when_it_changes(tmp_path: Path) -> None:
+    # dtlpy pages through cycles 100 at a time while the engine updates them: a cycle that moved to
+    # the end at each update was listed twice and another never (a flake of the 130-run listing).
+    store = Store(tmp_path / "state.db")
+    try:
+        cycles = [{"id": f"c{i}", "pipelineId": "p", "projectId": "proj", "status": "created"} for i in range(3)]
+        for cycle in cycles:
+            store.put_execution(cycle)
+        store.put_execution({**cycles[0], "status": "success"})
+        assert [c["id"] for c in store.executions_in({"proj"})] == ["c0", "c1", "c2"]
+        assert [c["status"] for c in store.executions_of("p")] == ["success", "created", "created"]
+    finally:
+        store.close()
