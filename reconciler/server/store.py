@@ -23,6 +23,7 @@ import os
 import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -116,6 +117,9 @@ def _dumps(doc: Doc) -> str:
     return json.dumps(doc, separators=(",", ":"))
 
 
+BUSY_SECONDS = 30  # how long a statement waits for another process's lock before failing
+
+
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -126,11 +130,11 @@ class Store:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves (sqlite3's implicit
             # transactions would start a deferred one and could fail with SQLITE_BUSY mid-way).
             self._db = sqlite3.connect(
-                str(self.path), isolation_level=None, check_same_thread=False, timeout=30
+                str(self.path), isolation_level=None, check_same_thread=False, timeout=BUSY_SECONDS
             )
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._wal()
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=30000")
+            self._db.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000}")
             self._migrate()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open state database {self.path}: {exc}") from exc
@@ -139,6 +143,21 @@ class Store:
                 f"cannot open state database {self.path}: {exc.strerror or exc}"
                 + (f" ({exc.filename})" if exc.filename else "")
             ) from exc
+
+    def _wal(self) -> None:
+        """Switch to WAL, waiting for others as the busy timeout does: the switch needs the database
+        to itself, and SQLite answers BUSY at once, without its busy handler, when another process
+        opening the same fresh file holds a lock (four `loopform` processes starting together)."""
+        deadline = time.monotonic() + BUSY_SECONDS
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if getattr(exc, "sqlite_errorcode", None) not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) \
+                        or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def _migrate(self) -> None:
         with self.write() as db:
