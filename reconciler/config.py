@@ -26,7 +26,6 @@ print one. Secret values are redacted from every output (as are `${env.NAME}` va
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -39,17 +38,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from reconciler.errors import ConfigError
 from reconciler.interpolate import Context, Scalar, Variable
 from reconciler.sensitive import MIN_SECRET
+from reconciler.project_paths import ENV_ENVIRONMENT, ENV_PROJECT, ENV_TOKEN, ENV_URL, STATE_DB, STATE_DIR, project_root
 from reconciler.settings_file import PROJECT_FILE, load_settings_file
 
-SPECS_DIR = "pipelines"  # where specs are read when a command names none
-STATE_DIR = ".loopform"
-STATE_DB = "state.db"
 DEFAULT_API_URL = "https://gate.dataloop.ai/api/v1"
 DEFAULT_LOCAL_PROJECT = "local"
-ENV_URL = "LOOPFORM_API_URL"
-ENV_TOKEN = "LOOPFORM_TOKEN"
-ENV_PROJECT = "LOOPFORM_PROJECT"
-ENV_ENVIRONMENT = "LOOPFORM_ENV"
 _MAX_PROJECT_FILE = 1 << 20
 
 
@@ -150,31 +143,6 @@ class Settings:
     notes: tuple[str, ...] = ()  # things the user should know (printed as notes on stderr)
     environment: str | None = None  # the selected environment's name
     variables: dict[str, Variable] = field(default_factory=dict, repr=False)  # may hold secrets
-
-
-def project_root(cwd: Path) -> Path:
-    """The project `cwd` lies in: the nearest directory (cwd or above) holding `loopform.yaml`;
-    else the git top level (the nearest holding `.git`, where the search stops: a file above the
-    repository belongs to something else); else `cwd` itself."""
-    for folder in (cwd, *cwd.parents):
-        if (folder / PROJECT_FILE).is_file():
-            return folder
-        if (folder / ".git").exists():
-            return folder
-    return cwd
-
-
-def default_spec_dir(cwd: Path) -> Path:
-    """The specs a command reads when it names none: `pipelines/` of the project root, shown
-    relative to `cwd`. Run from a subdirectory, a command reads the same specs as at the root, as
-    it uses the same loopform.yaml and state (without it, `status` showed no spec status there
-    and the one-project commands found no project)."""
-    return Path(os.path.relpath(project_root(cwd) / SPECS_DIR, cwd))
-
-
-def default_state_db(cwd: Path) -> Path:
-    """The embedded default's database for a command run in `cwd`."""
-    return project_root(cwd) / STATE_DIR / STATE_DB
 
 
 def load_project_file(path: Path) -> ProjectFile:

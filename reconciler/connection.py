@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.config import (ENV_ENVIRONMENT, BackendKind, Environment, Flags, Settings, default_state_db,
-                               resolve_environment, resolve_settings, shown_url, url_credentials)
+from reconciler.config import BackendKind, Environment, Flags, Settings, resolve_environment, resolve_settings, shown_url, url_credentials
+from reconciler.project_paths import ENV_ENVIRONMENT, default_state_db
 from reconciler.errors import ConfigError
 from reconciler.interpolate import Context
 from reconciler.redact import Redactor, install

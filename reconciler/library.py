@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.backend import Backend
-from reconciler.config import default_spec_dir
+from reconciler.project_paths import default_spec_dir
 from reconciler.errors import Location, SpecError, SpecErrors
 from reconciler.interpolate import Context
 from reconciler.plan import Plan

@@ -85,6 +85,8 @@ def test_version_help_and_validate_load_only_what_they_run(tmp_path: Path) -> No
         assert code == expected, argv
         loaded = _heavy(modules)
         assert loaded == [], (argv, loaded)
+        # Nor the settings' models: validate without --env reads nothing but the files.
+        assert "reconciler.config" not in modules, argv
         # Only the verb that runs is imported, never the others.
         verbs = sorted(m for m in modules if m.startswith("reconciler.commands.") and
                        not m.rsplit(".", 1)[1].startswith("_"))

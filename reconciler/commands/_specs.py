@@ -9,7 +9,7 @@ Not a verb: `cli.COMMANDS` lists the verbs.
 
 from __future__ import annotations
 
-from reconciler.config import SPECS_DIR
+from reconciler.project_paths import SPECS_DIR
 from reconciler.library import default_paths, load_specs, spec_set_of
 
 DEFAULT_PATH = SPECS_DIR  # for help texts; the path read is default_paths()

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from reconciler.commands._selected import selected_project
-from reconciler.config import project_root
+from reconciler.project_paths import project_root
 from reconciler.connection import add_backend_arguments, environment_from_args
 from reconciler.errors import EXIT_OK, ConfigError, NotFound
 from reconciler.export import export_pipeline

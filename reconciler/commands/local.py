@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reconciler.config import STATE_DB, STATE_DIR, default_state_db
+from reconciler.project_paths import STATE_DB, STATE_DIR, default_state_db
 from reconciler.settings_file import PROJECT_FILE
 from reconciler.client.models import Task
 from reconciler.commands._selected import selected_project

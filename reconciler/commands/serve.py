@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from reconciler.config import ENV_TOKEN, STATE_DB, STATE_DIR, default_state_db
+from reconciler.project_paths import ENV_TOKEN, STATE_DB, STATE_DIR, default_state_db
 from reconciler.settings_file import PROJECT_FILE
 from reconciler.errors import ConfigError
 from reconciler.server import ControlPlane

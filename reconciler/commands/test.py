@@ -7,7 +7,7 @@ import argparse
 import time
 from pathlib import Path
 
-from reconciler.config import default_spec_dir
+from reconciler.project_paths import default_spec_dir
 from reconciler.errors import ConfigError
 from reconciler.pipeline_tests import CaseResult, junit_xml, load_test_file, run_case
 from reconciler.terminal import Terminal

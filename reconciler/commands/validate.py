@@ -12,9 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
-from reconciler.config import ENV_ENVIRONMENT, SPECS_DIR, default_spec_dir
+from reconciler.project_paths import ENV_ENVIRONMENT, SPECS_DIR, default_spec_dir
 from reconciler.settings_file import PROJECT_FILE
-from reconciler.connection import context_from_args
 from reconciler.errors import EXIT_ERROR, EXIT_OK, Location, SpecError
 from reconciler.interpolate import Context
 from reconciler.spec import load
@@ -75,6 +74,9 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
     paths = [Path(p) for p in args.paths] or [default_spec_dir(Path.cwd())]
     context: Context | None = None
     if args.environment:
+        # Only --env reads the settings (and builds their models): a plain validate needs the files alone.
+        from reconciler.connection import context_from_args
+
         # Installs redaction of the environment's secrets and ${env.*} values on `term`.
         context = context_from_args(args, term)
     result = load(paths, context=context)

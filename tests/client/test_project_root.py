@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from harness import cli, isolate
 
-from reconciler.config import project_root
+from reconciler.project_paths import project_root
 
 SPEC = ("apiVersion: loopform/v1\nkind: Pipeline\nmetadata: {name: frames}\n"
         "spec:\n  nodes:\n    cut: {type: code, code: \"def run(item):\\n    return item\\n\"}\n")
