@@ -24,34 +24,12 @@ from typing import Any
 import requests
 
 from reconciler.server import dql
-from reconciler.server.testing import ServerHandle, serve_in_thread
+from reconciler.server.testing import ServerHandle, code_node, connection, serve_in_thread, storage_node
 
 
 def _rss_mb() -> int:
     status = Path("/proc/self/status")
     return int(status.read_text().split("VmRSS:")[1].split()[0]) // 1024 if status.is_file() else -1
-
-
-def _port(port_id: str) -> dict[str, Any]:
-    return {"portId": port_id, "type": "Item", "name": "item", "displayName": "item"}
-
-
-def _storage(node_id: str, dataset_id: str) -> dict[str, Any]:
-    return {"id": node_id, "name": node_id, "type": "storage",
-            "namespace": {"functionName": "dataset_handler", "projectName": "DataloopTasks",
-                          "serviceName": "pipeline-utils"},
-            "inputs": [_port(f"{node_id}-in")], "outputs": [_port(f"{node_id}-out")],
-            "metadata": {"position": {"x": 0, "y": 0, "z": 0}, "datasetId": dataset_id}}
-
-
-def _code(node_id: str, code: str) -> dict[str, Any]:
-    return {"id": node_id, "name": node_id, "type": "code", "namespace": {"functionName": "run", "projectName": "b"},
-            "inputs": [_port(f"{node_id}-in")], "outputs": [_port(f"{node_id}-out")], "metadata": {},
-            "config": {"package": {"code": code, "name": "run", "type": "code"}}}
-
-
-def _link(src: str, tgt: str) -> dict[str, Any]:
-    return {"src": {"nodeId": src, "portId": f"{src}-out"}, "tgt": {"nodeId": tgt, "portId": f"{tgt}-in"}}
 
 
 class Client:
@@ -97,13 +75,13 @@ def ladder(api: Client, layers: int) -> None:
     dataset = api.dataset("ladder")
     item = api.upload(dataset, "a.jpg")
     names = [["root"]] + [[f"l{k}a", f"l{k}b"] for k in range(1, layers + 1)]
-    links = [_link(s, t) for before, after in zip(names, names[1:], strict=False) for s in before for t in after]
-    pipeline = api.installed("ladder", [_storage(n, dataset) for layer in names for n in layer], links)
+    links = [connection(s, t) for before, after in zip(names, names[1:], strict=False) for s in before for t in after]
+    pipeline = api.installed("ladder", [storage_node(n, dataset) for layer in names for n in layer], links)
     start = time.perf_counter()
     api.call("POST", f"/pipelines/{pipeline}/execute", {"pipeline": {"input": {"item": item}}})
     other = api.dataset("other")
     other_item = api.upload(other, "b.jpg")
-    small = api.installed("small", [_storage("x", other), _storage("y", other)], [_link("x", "y")])
+    small = api.installed("small", [storage_node("x", other), storage_node("y", other)], [connection("x", "y")])
     while sum(len(v) for v in api.call("POST", "/pipelines/query", {"filter": {"pipelineId": pipeline},
               "resource": "pipelineState"})["items"][0]["executions"].values()) < 100:
         pass  # until the ladder has a wide layer queued
@@ -124,7 +102,7 @@ def trigger_loop(api: Client) -> None:
     code = ("import io, uuid\n\ndef run(item):\n"
             "    item.dataset.items.upload(local_path=io.BytesIO(b'x'), remote_path='/',\n"
             "                              remote_name=uuid.uuid4().hex + '.jpg')\n    return item\n")
-    pipeline = api.installed("loop", [_storage("in", dataset), _code("write", code)], [_link("in", "write")],
+    pipeline = api.installed("loop", [storage_node("in", dataset), code_node("write", code)], [connection("in", "write")],
                              trigger=["Created"])
     start = time.perf_counter()
     api.upload(dataset, "first.jpg")
@@ -137,7 +115,7 @@ def trigger_loop(api: Client) -> None:
 def queued_uploads(api: Client, count: int) -> None:
     dataset = api.dataset("queue")
     code = "import time\ndef run(item):\n    time.sleep(600)\n    return item\n" + "#" * 2_000_000 + "\n"
-    api.installed("queue", [_storage("in", dataset), _code("slow", code)], [_link("in", "slow")], trigger=["Created"])
+    api.installed("queue", [storage_node("in", dataset), code_node("slow", code)], [connection("in", "slow")], trigger=["Created"])
     before = _rss_mb()
     start = time.perf_counter()
     for k in range(count):
@@ -148,7 +126,7 @@ def queued_uploads(api: Client, count: int) -> None:
 
 def update_under_once_trigger(api: Client, count: int) -> None:
     dataset = api.dataset("once")
-    pipeline = api.installed("once", [_storage("in", dataset)], [], trigger=["Created", "Updated"])
+    pipeline = api.installed("once", [storage_node("in", dataset)], [], trigger=["Created", "Updated"])
     for k in range(count):
         api.upload(dataset, f"{k}.jpg")
     api.cycles(pipeline)
@@ -163,8 +141,8 @@ def uploads_among_big_pipelines(api: Client, pipelines: int) -> None:
     dataset = api.dataset("among")
     big = "def run(item):\n    return item\n" + "#" * 2_000_000 + "\n"
     for k in range(pipelines):
-        doc = {"name": f"big{k}", "projectId": api.project_id, "nodes": [_storage("in", dataset), _code("c", big)],
-               "connections": [_link("in", "c")], "startNodes": [{"nodeId": "in", "type": "root"}], "variables": []}
+        doc = {"name": f"big{k}", "projectId": api.project_id, "nodes": [storage_node("in", dataset), code_node("c", big)],
+               "connections": [connection("in", "c")], "startNodes": [{"nodeId": "in", "type": "root"}], "variables": []}
         api.call("POST", "/pipelines", doc)
     start = time.perf_counter()
     for k in range(20):

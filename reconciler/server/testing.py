@@ -1,4 +1,6 @@
-"""`serve_in_thread`: a real local control plane over real HTTP on 127.0.0.1, for tests.
+"""`serve_in_thread`: a real local control plane over real HTTP on 127.0.0.1, for tests and benches;
+and builders of the platform's node and connection documents they send (`storage_node`, `code_node`,
+`connection`: each node with one Item input `<id>-in` and one Item output `<id>-out`).
 
     with serve_in_thread(tmp_path / "state.db") as server:
         requests.get(f"{server.base_url}/users/me", headers={"authorization": f"Bearer {server.token}"})
@@ -59,3 +61,28 @@ def serve_in_thread(
         server.stop()
         thread.join(timeout=10)
         plane.close(finish_work=False)  # as `loopform serve` stops
+
+
+def item_port(port_id: str) -> dict[str, Any]:
+    return {"portId": port_id, "type": "Item", "name": "item", "displayName": "item"}
+
+
+def storage_node(node_id: str, dataset_id: str) -> dict[str, Any]:
+    """A dataset node (platform type `storage`) of the dataset `dataset_id`."""
+    return {"id": node_id, "name": node_id, "type": "storage",
+            "namespace": {"functionName": "dataset_handler", "projectName": "DataloopTasks",
+                          "serviceName": "pipeline-utils"},
+            "inputs": [item_port(f"{node_id}-in")], "outputs": [item_port(f"{node_id}-out")],
+            "metadata": {"position": {"x": 0, "y": 0, "z": 0}, "datasetId": dataset_id}}
+
+
+def code_node(node_id: str, code: str) -> dict[str, Any]:
+    """A code node running `code`'s `run(item)`."""
+    return {"id": node_id, "name": node_id, "type": "code", "namespace": {"functionName": "run", "projectName": "b"},
+            "inputs": [item_port(f"{node_id}-in")], "outputs": [item_port(f"{node_id}-out")], "metadata": {},
+            "config": {"package": {"code": code, "name": "run", "type": "code"}}}
+
+
+def connection(src: str, tgt: str) -> dict[str, Any]:
+    """From node `src`'s output to node `tgt`'s input (builders above)."""
+    return {"src": {"nodeId": src, "portId": f"{src}-out"}, "tgt": {"nodeId": tgt, "portId": f"{tgt}-in"}}

@@ -10,33 +10,18 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from reconciler.server.engine import cycles
+from reconciler.server.testing import connection, storage_node
 
 if TYPE_CHECKING:
     from conftest import Api
-
-
-def _port(port_id: str) -> dict[str, Any]:
-    return {"portId": port_id, "type": "Item", "name": "item", "displayName": "item"}
-
-
-def _storage(node_id: str, dataset_id: str) -> dict[str, Any]:
-    return {"id": node_id, "name": node_id, "type": "storage",
-            "namespace": {"functionName": "dataset_handler", "projectName": "DataloopTasks",
-                          "serviceName": "pipeline-utils"},
-            "inputs": [_port(f"{node_id}-in")], "outputs": [_port(f"{node_id}-out")],
-            "metadata": {"position": {"x": 0, "y": 0, "z": 0}, "datasetId": dataset_id}}
-
-
-def _link(src: str, tgt: str) -> dict[str, Any]:
-    return {"src": {"nodeId": src, "portId": f"{src}-out"}, "tgt": {"nodeId": tgt, "portId": f"{tgt}-in"}}
 
 
 def _ladder(api: Api, dataset_id: str, layers: int) -> dict[str, Any]:
     """A root, then `layers` layers of two dataset nodes, each node connected to both of the next
     layer: the item reaches layer k 2^k times."""
     names = [["root"]] + [[f"l{k}a", f"l{k}b"] for k in range(1, layers + 1)]
-    links = [_link(s, t) for before, after in zip(names, names[1:], strict=False) for s in before for t in after]
-    return api.create_pipeline("ladder", nodes=[_storage(n, dataset_id) for layer in names for n in layer],
+    links = [connection(s, t) for before, after in zip(names, names[1:], strict=False) for s in before for t in after]
+    return api.create_pipeline("ladder", nodes=[storage_node(n, dataset_id) for layer in names for n in layer],
                                connections=links, startNodes=[{"nodeId": "root", "type": "root"}])
 
 
@@ -84,7 +69,7 @@ def test_a_long_list_for_a_port_that_takes_one_item_fails_the_execution_that_ret
     videos, cut, _ = doc["nodes"]
     videos["metadata"]["datasetId"] = dataset["id"]
     cut["config"]["package"]["code"] = "def run(item):\n    return [item] * 100000\n"
-    doc["nodes"][2] = _storage("after", dataset["id"])
+    doc["nodes"][2] = storage_node("after", dataset["id"])
     doc["connections"][1] = {"src": {"nodeId": cut["id"], "portId": "p-cut-out"},
                              "tgt": {"nodeId": "after", "portId": "after-in"}}
     pipeline = api.ok(api.post("/pipelines", doc))
@@ -157,6 +142,22 @@ def test_a_chain_that_doubles_every_round_stops_at_the_cycles_its_first_may_caus
     assert messages == {cycles.chain_too_long(first["id"], 4)}
 
 
+def _code_after_dataset(api: Api, name: str, code: str) -> tuple[dict[str, Any], str, dict[str, Any], dict[str, Any]]:
+    """An installed pipeline `name`: a dataset node, then a code node running `code`; executed once
+    with an item uploaded to the dataset. (pipeline, the code node's id, the item, the cycle started)."""
+    dataset = api.dataset(name)
+    doc = api.sample(name)
+    videos, cut, _ = doc["nodes"]
+    videos["metadata"]["datasetId"] = dataset["id"]
+    cut["config"]["package"]["code"] = code
+    doc["nodes"], doc["connections"] = doc["nodes"][:2], doc["connections"][:1]
+    pipeline = api.ok(api.post("/pipelines", doc))
+    api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
+    item = api.upload(dataset["id"], "/a.jpg")
+    started = api.ok(api.post(f"/pipelines/{pipeline['id']}/execute", {"pipeline": {"input": {"item": item["id"]}}}))
+    return pipeline, cut["id"], item, started
+
+
 def test_code_executing_its_own_pipeline_is_a_chain_like_a_trigger(api: Api) -> None:
     _limit(api, caused_depth=2)
     # executes the pipeline again (an endless loop but for the stop at 9 cycles)
@@ -165,16 +166,7 @@ def test_code_executing_its_own_pipeline_is_a_chain_like_a_trigger(api: Api) -> 
             "    if len(pipeline.pipeline_executions.list().items) < 9:\n"
             "        pipeline.execute(execution_input={'item': item.id})\n"
             "    return item\n")
-    dataset = api.dataset("self-execute")
-    doc = api.sample("self-execute")
-    videos, cut, _ = doc["nodes"]
-    videos["metadata"]["datasetId"] = dataset["id"]
-    cut["config"]["package"]["code"] = code
-    doc["nodes"], doc["connections"] = doc["nodes"][:2], doc["connections"][:1]
-    pipeline = api.ok(api.post("/pipelines", doc))
-    api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
-    item = api.upload(dataset["id"], "/a.jpg")
-    api.ok(api.post(f"/pipelines/{pipeline['id']}/execute", {"pipeline": {"input": {"item": item["id"]}}}))
+    pipeline, _, _, _ = _code_after_dataset(api, "self-execute", code)
     found = _cycles(api, pipeline["id"])
     assert sorted(c["status"] for c in found) == ["failed"] + ["success"] * 3
     (refused,) = [c for c in found if c["status"] == "failed"]
@@ -228,8 +220,8 @@ def test_a_cycle_that_fans_out_shares_the_workers_with_another_members_cycle(api
     dataset = api.dataset("busy")
     item = api.upload(dataset["id"], "/a.jpg")
     ladder = _ladder(api, dataset["id"], layers=12)
-    other = api.create_pipeline("other", nodes=[_storage("x", dataset["id"]), _storage("y", dataset["id"])],
-                                connections=[_link("x", "y")], startNodes=[{"nodeId": "x", "type": "root"}])
+    other = api.create_pipeline("other", nodes=[storage_node("x", dataset["id"]), storage_node("y", dataset["id"])],
+                                connections=[connection("x", "y")], startNodes=[{"nodeId": "x", "type": "root"}])
     for pipeline in (ladder, other):
         api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
     big = api.ok(api.post(f"/pipelines/{ladder['id']}/execute", {"pipeline": {"input": {"item": item["id"]}}}))
@@ -274,7 +266,7 @@ def test_a_status_set_on_many_items_at_once_reads_the_pipelines_cycles_once(api:
     doc = api.sample("bulk")
     videos, _, label = doc["nodes"]
     videos["metadata"]["datasetId"] = label["metadata"]["datasetId"] = dataset["id"]
-    doc["nodes"] = [videos, label, _storage("kept", dataset["id"])]
+    doc["nodes"] = [videos, label, storage_node("kept", dataset["id"])]
     doc["nodes"][2]["metadata"]["dir"] = "/kept"
     doc["connections"] = [{"src": {"nodeId": videos["id"], "portId": "p-videos-out"},
                            "tgt": {"nodeId": label["id"], "portId": "p-label-in"}},
@@ -313,13 +305,13 @@ def test_a_list_passed_along_a_chain_of_list_ports_stops_at_the_cycles_size(api:
     videos["metadata"]["datasetId"] = dataset["id"]
     cut["config"]["package"]["code"] = "def run(item):\n    return [item] * 20000\n"  # 0.5 MB of ids
     cut["outputs"][0]["type"] = "Item[]"
-    chain = [_storage(f"s{k}", dataset["id"]) for k in range(5)]
+    chain = [storage_node(f"s{k}", dataset["id"]) for k in range(5)]
     for node in chain:
         node["inputs"][0]["type"] = node["outputs"][0]["type"] = "Item[]"
     doc["nodes"] = [videos, cut, *chain]
     doc["connections"] = [doc["connections"][0], {"src": {"nodeId": cut["id"], "portId": "p-cut-out"},
                                                   "tgt": {"nodeId": "s0", "portId": "s0-in"}}]
-    doc["connections"] += [_link(f"s{k}", f"s{k + 1}") for k in range(4)]
+    doc["connections"] += [connection(f"s{k}", f"s{k + 1}") for k in range(4)]
     pipeline = api.ok(api.post("/pipelines", doc))
     api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
     started = api.ok(api.post(f"/pipelines/{pipeline['id']}/execute", {"pipeline": {"input": {"item": item["id"]}}}))
@@ -357,19 +349,10 @@ def test_code_re_running_its_own_cycle_is_refused_past_the_chain_depth(api: Api)
             "        item.project.pipelines.get(pipeline_name='rerun-self').pipeline_executions.rerun(\n"
             "            method=dl.CycleRerunMethod.START_FROM_BEGINNING, wait=False)\n"
             "    return item\n")
-    dataset = api.dataset("rerun-self")
-    doc = api.sample("rerun-self")
-    videos, cut, _ = doc["nodes"]
-    videos["metadata"]["datasetId"] = dataset["id"]
-    cut["config"]["package"]["code"] = code
-    doc["nodes"], doc["connections"] = doc["nodes"][:2], doc["connections"][:1]
-    pipeline = api.ok(api.post("/pipelines", doc))
-    api.ok(api.post(f"/pipelines/{pipeline['id']}/install", {}))
-    item = api.upload(dataset["id"], "/a.jpg")
-    started = api.ok(api.post(f"/pipelines/{pipeline['id']}/execute", {"pipeline": {"input": {"item": item["id"]}}}))
+    pipeline, code_id, item, started = _code_after_dataset(api, "rerun-self", code)
     cycle = api.cycle(pipeline["id"], started["id"])
     assert api.ok(api.get(f"/items/{item['id']}"))["metadata"]["user"]["n"] == 4  # the first run and 3 re-runs
-    (refused,) = cycle["executions"][cut["id"]]
+    (refused,) = cycle["executions"][code_id]
     assert refused["status"] == "failed"
     assert cycles.reruns_too_many(started["id"], 3) in refused["latestStatus"]["message"]
 
@@ -389,7 +372,7 @@ def test_outputs_of_an_execution_its_cycle_re_ran_meanwhile_go_nowhere(api: Api)
     videos, cut, _ = doc["nodes"]
     videos["metadata"]["datasetId"] = dataset["id"]
     cut["config"]["package"]["code"] = code
-    doc["nodes"][2] = _storage("kept", dataset["id"])
+    doc["nodes"][2] = storage_node("kept", dataset["id"])
     doc["connections"][1] = {"src": {"nodeId": cut["id"], "portId": "p-cut-out"},
                              "tgt": {"nodeId": "kept", "portId": "kept-in"}}
     pipeline = api.ok(api.post("/pipelines", doc))
