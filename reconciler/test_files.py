@@ -143,9 +143,10 @@ def find_test_files(paths: list[Path]) -> list[Path]:
 EXPECTED = Expected("a test file", "a PipelineTest file", "apiVersion, kind, pipeline, datasets, cases")
 
 # The pipelines the spec file at a path defines (each `forEach` entry one; those that load without
-# schema errors), or None when that file is a test file itself. The spec loader supplies it, as it
-# loads specs (this module cannot import the loader, which imports this one).
-Pipelines = Callable[[Path], "Sequence[PipelineSpec] | None"]
+# schema errors), or why that file is not read as one (a test file itself, outside the repository).
+# The spec loader supplies it, as it loads specs (this module cannot import the loader, which
+# imports this one).
+Pipelines = Callable[[Path], "Sequence[PipelineSpec] | str"]
 
 
 def check(path: Path, doc: SourceDocument, pipelines: Pipelines) -> tuple[PipelineTestFile | None, list[SpecError]]:
@@ -180,8 +181,8 @@ def _findings(path: Path, test: PipelineTestFile, doc: SourceDocument, pipelines
         found.append(SpecError(f"no pipeline spec {test.pipeline!r} beside this file", doc.locate("/pipeline")))
     else:
         defined = pipelines(spec_path)
-        if defined is None:
-            found.append(SpecError(f"{test.pipeline!r} is a test file, not a pipeline spec", doc.locate("/pipeline")))
+        if isinstance(defined, str):
+            found.append(SpecError(f"{test.pipeline!r} {defined}", doc.locate("/pipeline")))
         else:
             names = _node_names(defined, test.name)
     if names is not None:

@@ -309,3 +309,25 @@ def test_a_load_reads_each_file_once_though_test_files_name_the_specs(monkeypatc
     result = loader.load([examples])
     assert result.ok and len(result.specs) == 8
     assert sorted(read) == sorted(set(read)) and len(read) == result.files
+
+
+def test_in_a_repository_a_test_file_names_only_a_spec_inside_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A test file in a pull request must not have CI read a file outside the checkout (node names
+    # of a spec there would show in did-you-mean hints), nor git's own files.
+    repo = tmp_path / "repo"
+    shutil.copytree(FIXTURE, repo / "pipelines")
+    (repo / ".git").mkdir()
+    (repo / ".git" / "spec.yaml").write_text((FIXTURE / "tagging.yaml").read_text())
+    shutil.copy(FIXTURE / "tagging.yaml", tmp_path / "outside.yaml")
+    isolate(repo, monkeypatch)
+    tests = repo / "pipelines" / "tests"
+    for name, pipeline in (("out.yaml", "../../../outside.yaml"), ("git.yaml", "../../.git/spec.yaml")):
+        (tests / name).write_text(f"apiVersion: loopform/v1\nkind: PipelineTest\npipeline: {pipeline}\n"
+                                  "cases: [{name: one}]\n")
+    r = cli("validate")
+    assert r.code == 1
+    assert r.out.splitlines()[:-1] == [
+        "pipelines/tests/git.yaml:3:1: '../../.git/spec.yaml' is inside a .git directory, not a pipeline spec of "
+        "the repository",
+        f"pipelines/tests/out.yaml:3:1: '../../../outside.yaml' is outside the project ({repo}); keep test files "
+        "and their specs in the repository"]

@@ -437,15 +437,25 @@ def checked_test_file(path: Path, doc: SourceDocument, *, context: Context | Non
     if once.naming:  # met as the pipeline a test file names: no spec, and checked on its own
         return None, []
 
-    def pipelines(spec_path: Path) -> list[PipelineSpec] | None:
+    def pipelines(spec_path: Path) -> list[PipelineSpec] | str:
+        # In a repository (or a loopform.yaml project), read only inside it, as code files are: a
+        # test file in a pull request must not have CI read the runner's files (node names show in
+        # did-you-mean hints), nor git's own.
+        root, real_root = once.of(path)
+        if any(os.path.lexists(root / marker) for marker in PROJECT_MARKERS):
+            real = Path(os.path.realpath(spec_path))
+            if _in_git_directory(os.path.relpath(spec_path, path.parent), real, real_root):
+                return "is inside a .git directory, not a pipeline spec of the repository"
+            if not real.is_relative_to(real_root):
+                return f"is outside the project ({root}); keep test files and their specs in the repository"
         # A test file there is not checked from here: one naming itself, or two naming each other,
         # would never end.
         key = _identity(spec_path)
         if key in once.tests:
-            return None
+            return "is a test file, not a pipeline spec"
         loaded = load_file(Path(os.path.normpath(spec_path)), context=context, once=once.naming_nodes())
         if key in once.tests:
-            return None
+            return "is a test file, not a pipeline spec"
         return [spec.spec for spec, salvaged, _ in loaded if spec is not None and salvaged is None]
 
     return test_files.check(path, doc, pipelines)
