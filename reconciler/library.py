@@ -94,8 +94,9 @@ def plan(paths: Sequence[str | Path], backend: Backend, *, default_project: str 
     (the backend failed)."""
     try:
         specs = load_specs(paths, context=context, warn=warn, read_ahead=backend, default_project=default_project)
-        return make_plan(specs, backend, default_project=default_project, prune=prune,
-                         spec_set=spec_set_of(paths), context=context)
+        planned = make_plan(specs, backend, default_project=default_project, prune=prune,
+                            spec_set=spec_set_of(paths), context=context)
+        return planned.model_copy(update={"paths": [str(p) for p in (list(paths) or default_paths())]})
     finally:
         backend.drop_read_ahead()
 

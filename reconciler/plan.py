@@ -289,6 +289,9 @@ class Plan(BaseModel):
     created_at: str = ""  # ISO-8601, stamped by the planner (the core reads no clock)
     backend: str = ""
     spec_digests: dict[str, str] = Field(default_factory=dict)
+    # The spec paths the plan was made from, as given (files, directories): `apply FILE` plans them
+    # again and applies the saved plan only if it writes exactly that (see reconciler.planfile).
+    paths: list[str] = Field(default_factory=list)
     pipelines: list[PipelineChange] = Field(default_factory=list)
     # The spec set the plan speaks for (reconciler.spec_set): apply re-checks a delete against it.
     spec_set: str | None = None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -123,6 +124,22 @@ def stale_reasons(plan: Plan, backend: Backend | None, *, context: Context | Non
         if p.live_fingerprint is not None and fingerprint(live) != p.live_fingerprint:
             reasons.append(f"pipeline {p.project}/{p.name} changed since the plan was made")
     return reasons
+
+
+def not_planned_now(saved: Plan, fresh: Plan) -> list[str]:
+    """The pipelines ("project/name") that `saved` would write differently from `fresh`, the plan its
+    paths give now against the same live state: what each sends (actions, document, provisions) must
+    be the same. A saved plan is data from wherever it was made (the GitOps kit carries it from the
+    pull request's own run, which runs that pull request's workflow): its digests say which specs it
+    was made from, not that it holds what they compile to."""
+    def sends(plan: Plan) -> dict[tuple[str, str], Any]:
+        return {(p.project, p.name): p.model_dump(mode="json", include={"actions", "desired", "provisions",
+                                                                         "pipeline_id", "project_id"})
+                for p in plan.pipelines if p.has_changes}
+
+    before, now = sends(saved), sends(fresh)
+    return [f"{project}/{name}" for project, name in sorted(before.keys() | now.keys())
+            if before.get((project, name)) != now.get((project, name))]
 
 
 def redact(text: str, secrets: Mapping[str, str], *, hidden: Iterable[str] = ()) -> str:

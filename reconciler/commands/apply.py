@@ -26,7 +26,7 @@ from reconciler.commands._specs import DEFAULT_PATH
 from reconciler.connection import add_backend_arguments, backend_from_args, context_from_args
 from reconciler.errors import ApplyError, ConfigError, PlanError
 from reconciler.interpolate import Context
-from reconciler.plan import Plan
+from reconciler.plan import Action, Plan
 from reconciler.render.apply import ApplyView, JsonView, TextView
 from reconciler.terminal import Terminal
 
@@ -61,6 +61,7 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
         if saved is not None:
             plan = planfile.read(saved, secret=context.secret)
             _refuse_if_stale(plan, backend, context)
+            _refuse_unless_planned_now(plan, backend, default_project, context)
         else:
             plan = library.plan(args.paths, backend, default_project=default_project, prune=args.prune,
                                 context=context)
@@ -99,6 +100,21 @@ def _saved_plan_path(paths: list[str]) -> Path | None:
     if path.is_file() and path.suffix not in _SPEC_SUFFIXES:
         return path
     return None
+
+
+def _refuse_unless_planned_now(plan: Plan, backend: Backend, default_project: str | None,
+                               context: Context) -> None:
+    """PlanError unless the paths the saved plan was made from, planned now against the same live
+    state, write exactly what it would (`planfile.not_planned_now`): what a plan file sends is
+    checked, not trusted."""
+    pruned = any(Action.DELETE in p.actions for p in plan.pipelines)
+    fresh = library.plan(plan.paths or sorted(plan.spec_digests), backend, default_project=default_project,
+                         prune=pruned, context=context)
+    differ = planfile.not_planned_now(plan, fresh)
+    if differ:
+        shown = ", ".join(differ[:5]) + (f" and {len(differ) - 5} more" if len(differ) > 5 else "")
+        raise PlanError(f"the saved plan does not write what its specs plan now for {shown} (it was edited, "
+                        "or made by other code); make a new plan.")
 
 
 def _refuse_if_stale(plan: Plan, backend: Backend, context: Context) -> None:

@@ -146,6 +146,27 @@ def test_saved_plan_refused_when_live_or_specs_moved(served: ServerHandle, clean
     assert writes(served.control_plane) == []
 
 
+def test_a_saved_plan_that_does_not_write_what_its_specs_plan_is_refused(served: ServerHandle, clean_env: Path) -> None:
+    # The GitOps kit applies the plan artifact of the pull request's own run, which runs that pull
+    # request's workflow: a plan file is data. Its digests and fingerprints all hold here; what it
+    # would send does not come from its specs.
+    assert cli("plan", "-out", "out.plan").code == 0
+    saved = json.loads((clean_env / "out.plan").read_text())
+    changed = next(p for p in saved["pipelines"] if p["desired"])
+    changed["desired"]["description"] = "not what the spec says"
+    deleting = {**changed, "name": "elsewhere", "actions": ["delete"], "desired": None}
+    (clean_env / "edited.plan").write_text(json.dumps(saved))
+    (clean_env / "deleting.plan").write_text(json.dumps({**saved, "pipelines": [*saved["pipelines"], deleting]}))
+    served.control_plane.request_log.clear()
+    edited = cli("apply", "edited.plan", "--auto-approve")
+    assert edited.code == 1
+    assert (f"the saved plan does not write what its specs plan now for local/{changed['name']} (it was edited, "
+            "or made by other code)") in edited.err
+    assert cli("apply", "deleting.plan", "--auto-approve").code == 1
+    assert writes(served.control_plane) == []
+    assert cli("apply", "out.plan").code == 0  # the plan as made applies
+
+
 def test_saved_plan_refused_on_another_backend(served: ServerHandle, clean_env: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """A plan reviewed against one backend never runs against another, even where nothing else moved."""
