@@ -14,6 +14,7 @@ appeared meanwhile.
 from __future__ import annotations
 
 import argparse
+import os
 import threading
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from reconciler.connection import add_backend_arguments, backend_from_args, cont
 from reconciler.errors import ApplyError, ConfigError, PlanError
 from reconciler.interpolate import Context
 from reconciler.plan import Action, Plan
+from reconciler.project_paths import project_root
 from reconciler.render.apply import ApplyView, JsonView, TextView
 from reconciler.terminal import Terminal
 
@@ -107,9 +109,13 @@ def _refuse_unless_planned_now(plan: Plan, backend: Backend, default_project: st
     """PlanError unless the paths the saved plan was made from, planned now against the same live
     state, write exactly what it would (`planfile.not_planned_now`): what a plan file sends is
     checked, not trusted."""
+    paths = plan.paths or sorted(plan.spec_digests)
+    root = Path(os.path.realpath(project_root(Path.cwd())))
+    for path in paths:  # the paths are the plan file's data too
+        if not Path(os.path.realpath(path)).is_relative_to(root):
+            raise PlanError(f"the saved plan was made from {path}, outside this project ({root}); make a new plan.")
     pruned = any(Action.DELETE in p.actions for p in plan.pipelines)
-    fresh = library.plan(plan.paths or sorted(plan.spec_digests), backend, default_project=default_project,
-                         prune=pruned, context=context)
+    fresh = library.plan(paths, backend, default_project=default_project, prune=pruned, context=context)
     differ = planfile.not_planned_now(plan, fresh)
     if differ:
         shown = ", ".join(differ[:5]) + (f" and {len(differ) - 5} more" if len(differ) > 5 else "")

@@ -163,6 +163,10 @@ def test_a_saved_plan_that_does_not_write_what_its_specs_plan_is_refused(served:
     assert (f"the saved plan does not write what its specs plan now for local/{changed['name']} (it was edited, "
             "or made by other code)") in edited.err
     assert cli("apply", "deleting.plan", "--auto-approve").code == 1
+    (clean_env.parent / "elsewhere").mkdir()
+    (clean_env / "moved.plan").write_text(json.dumps({**saved, "paths": [str(clean_env.parent / "elsewhere")]}))
+    moved = cli("apply", "moved.plan", "--auto-approve")
+    assert moved.code == 1 and "the saved plan was made from" in moved.err and "outside this project" in moved.err
     assert writes(served.control_plane) == []
     assert cli("apply", "out.plan").code == 0  # the plan as made applies
 
