@@ -162,7 +162,8 @@ def test_a_saved_plan_that_does_not_write_what_its_specs_plan_is_refused(served:
     assert edited.code == 1
     assert (f"the saved plan does not write what its specs plan now for local/{changed['name']} (it was edited, "
             "or made by other code)") in edited.err
-    assert cli("apply", "deleting.plan", "--auto-approve").code == 1
+    deleted = cli("apply", "deleting.plan", "--auto-approve")
+    assert deleted.code == 1 and "does not write what its specs plan now for local/elsewhere" in deleted.err
     (clean_env.parent / "elsewhere").mkdir()
     (clean_env / "moved.plan").write_text(json.dumps({**saved, "paths": [str(clean_env.parent / "elsewhere")]}))
     moved = cli("apply", "moved.plan", "--auto-approve")
