@@ -235,8 +235,7 @@ def value_count(data: Any) -> int:
 
 
 def substitute(data: Any, namespace: str, lookup: Callable[[str], Any],
-               unknown: Callable[[str, str], SpecError],
-               budget: ValueBudget | None = None) -> tuple[Any, list[SpecError]]:
+               unknown: Callable[[str, str], SpecError], budget: ValueBudget) -> tuple[Any, list[SpecError]]:
     """Replace `${<namespace>.NAME}` in every string value of `data` (not mutated) by `lookup(NAME)`,
     before `interpolate` (which knows only `var` and `env`) runs: a module's `${input.*}`, a
     for-each's `${each.*}`. As in `interpolate`, a value that is one whole reference takes the value
@@ -262,7 +261,7 @@ def substitute(data: Any, namespace: str, lookup: Callable[[str], Any],
             found = value(whole, pointer)
             if found is missing:
                 return text
-            if budget is not None and isinstance(found, (dict, list)):
+            if isinstance(found, (dict, list)):
                 if id(found) not in sizes:
                     sizes[id(found)] = (found, value_count(found))
                 budget.charge(sizes[id(found)][1] - 1)  # the reference itself was counted
@@ -280,17 +279,14 @@ def substitute(data: Any, namespace: str, lookup: Callable[[str], Any],
         if isinstance(node, str):
             return string(node, pointer) if "${" in node else node
         if isinstance(node, dict):
-            if budget is not None:
-                budget.charge(2 * len(node))
+            budget.charge(2 * len(node))
             return {k: v if _plain(v) else walk(v, f"{pointer}/{_escape(str(k))}") for k, v in node.items()}
         if isinstance(node, list):
-            if budget is not None:
-                budget.charge(len(node))
+            budget.charge(len(node))
             return [v if _plain(v) else walk(v, f"{pointer}/{i}") for i, v in enumerate(node)]
         return node
 
-    if budget is not None:
-        budget.charge(1)
+    budget.charge(1)
     return walk(data, ""), errors
 
 

@@ -76,7 +76,7 @@ def _entries(declared: Any, doc: SourceDocument) -> tuple[list[tuple[str, Any]],
     return [], [SpecError(f"forEach must be a mapping or a list of strings, got {describe(declared)}", where())]
 
 
-def expand(doc: SourceDocument, budget: ValueBudget | None = None) -> tuple[list[Entry] | None, list[SpecError]]:
+def expand(doc: SourceDocument, budget: ValueBudget) -> tuple[list[Entry] | None, list[SpecError]]:
     """The entries of `doc` (None when it has no `forEach:`: the document is one pipeline); their
     copies are charged to `budget` (running out is a located error, and no entry)."""
     if not isinstance(doc.data, dict) or FOR_EACH not in doc.data:
@@ -92,7 +92,6 @@ def expand(doc: SourceDocument, budget: ValueBudget | None = None) -> tuple[list
                 lambda reference, pointer, key=key: SpecError(reference, Location("", pointer=pointer)),  # type: ignore[misc]
                 budget)
         except ExpansionTooLarge:
-            assert budget is not None
             return [], [SpecError(f"the forEach entries make more than {budget.limit} values of pipelines ({index} "
                                   f"of {len(pairs)} entries fit); split the file", doc.locate(f"/{FOR_EACH}"))]
         for problem in problems:

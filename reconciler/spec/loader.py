@@ -462,8 +462,7 @@ def checked_test_file(path: Path, doc: SourceDocument, *, context: Context | Non
 
 
 def _load_document(path: Path, doc: SourceDocument, raw: bytes, errors: list[SpecError],
-                   context: Context | None, once: _Once, each: str = "", *,
-                   budget: ValueBudget | None = None) -> Loaded:
+                   context: Context | None, once: _Once, each: str = "", *, budget: ValueBudget) -> Loaded:
     # Interpolate before validation so the models see the values the spec will be applied with.
     # A file without `${` (nor a backslash escape that could spell one) has nothing to replace.
     may_refer = b"${" in raw or b"\\" in raw

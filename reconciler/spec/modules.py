@@ -171,7 +171,7 @@ def _module_model(doc: SourceDocument) -> ModuleSpec | list[SpecError] | None:
 
 class _Expander:
     def __init__(self, root: Path, spec_dir: Path, context: Context | None, shown: Callable[[Path], str],
-                 files: ModuleFiles, budget: ValueBudget | None) -> None:
+                 files: ModuleFiles, budget: ValueBudget) -> None:
         self.budget = budget
         self.over_budget = False  # reported once, at the use where it ran out
         self.root = root
@@ -362,7 +362,6 @@ class _Expander:
         try:
             data = self.substitute(module_doc, module, values, here)
         except ExpansionTooLarge:
-            assert self.budget is not None
             self.over_budget = True
             self.error(f"module uses make this file's pipelines hold more than {self.budget.limit} values (a "
                        f"module used many times in a module used many times); this use is where they ran out",
@@ -542,12 +541,11 @@ def uses_modules(data: Any) -> bool:
 
 
 def expand(doc: SourceDocument, path: Path, root: Path, context: Context | None,
-           shown: Callable[[Path], str], files: ModuleFiles | None = None,
-           budget: ValueBudget | None = None) -> Expansion:
+           shown: Callable[[Path], str], files: ModuleFiles, budget: ValueBudget) -> Expansion:
     """Replace the module uses in `doc.data` (a pipeline) by their nodes; record where each came from
     in the returned grafts (also installed on `doc`, so that `doc.locate` finds module lines). The
     copies of module bodies are charged to `budget` (running out is a located error at the use)."""
-    expander = _Expander(root, path.parent, context, shown, files or ModuleFiles(), budget)
+    expander = _Expander(root, path.parent, context, shown, files, budget)
     spec = doc.data["spec"]
     body = expander.body(doc, spec, "/spec", path, "", (os.path.realpath(path),))
     spec = dict(spec)
