@@ -1,6 +1,7 @@
-"""Run one code node's function: the program the engine starts in a fresh interpreter per execution.
+"""Run one code node's function: the program of one execution, in a process of its own.
 
-Reads its request (JSON) on stdin: the code, the function's name, the input ports with their
+The engine starts it in a fresh interpreter, or (Linux) `zygote.py` forks it from a warm parent
+that has imported dtlpy's libraries (not dtlpy) and calls `run`. Reads its request (JSON) on stdin: the code, the function's name, the input ports with their
 values, the output ports, and where this control plane answers with a token scoped to the
 pipeline's project. dtlpy is pointed at that control plane before the user's code runs, so the code
 meets the same SDK it meets on Dataloop. Writes `{"outputs": {...}}` or `{"error": traceback}` to
@@ -126,8 +127,23 @@ def _adapter_function(dl: Any, adapter: dict[str, Any], name: str) -> Any:
     return call
 
 
-def main() -> int:
-    request = json.loads(sys.stdin.read())
+def limit_resources(cpu_seconds: int, memory_bytes: int) -> None:
+    """CPU seconds and address space of this process (and what it starts), where the platform has
+    setrlimit; the engine's wall-clock timeout holds everywhere."""
+    try:
+        import resource
+    except ImportError:
+        return
+    for name, value in (("RLIMIT_CPU", cpu_seconds), ("RLIMIT_AS", memory_bytes)):
+        which = getattr(resource, name, None)
+        if which is not None:
+            try:
+                resource.setrlimit(which, (value, value))
+            except (ValueError, OSError):
+                pass
+
+
+def run(request: dict[str, Any]) -> int:
     result: dict[str, Any]
     try:
         dl = _configure_dtlpy(request)
@@ -156,6 +172,10 @@ def main() -> int:
     with open(request["result_path"], "w", encoding="utf-8") as out:
         json.dump(result, out)
     return 0
+
+
+def main() -> int:
+    return run(json.loads(sys.stdin.read()))
 
 
 if __name__ == "__main__":

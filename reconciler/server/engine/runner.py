@@ -1,6 +1,8 @@
 """Running a code node's function in its own process, with limits (issue 13, "safe to run user code").
 
-Each execution starts a fresh interpreter on `child.py` as the invoking user, in a temporary
+Each execution runs `child.py` in a process of its own as the invoking user: forked from the warm
+parent (`zygote.py`, Linux), which has imported dtlpy's libraries once, or else a fresh
+interpreter. Either way it imports dtlpy itself and runs in a temporary
 directory that is also its HOME and dtlpy's state folder (DATALOOP_PATH), with an environment that
 holds nothing of the server's but the control plane's URL and a token scoped to the pipeline's
 project. Limits: a wall-clock timeout (the process group is killed), CPU seconds and address
@@ -11,9 +13,14 @@ flood of output fails that execution only.
 
 from __future__ import annotations
 
+import abc
+import atexit
 import json
 import os
+import select
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -24,8 +31,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from reconciler.nodes.base import CodeResult
+from reconciler.server.engine import child
 
 CHILD = Path(__file__).with_name("child.py")
+ZYGOTE = Path(__file__).with_name("zygote.py")
+# fork (no other platform forks safely once libraries are loaded) and file descriptors over sockets
+WARM_PARENT_POSSIBLE = sys.platform.startswith("linux") and hasattr(socket, "send_fds")
 # The store's kind for a model's local adapter (`loopform local seed`, a test file's `models`),
 # by the model's id: Loopform's own, no platform object.
 ADAPTER = "model-adapter"
@@ -51,21 +62,6 @@ class Limits:
     # again would otherwise run forever, and one writing two items per run doubles every round.
     caused_depth: int = 10
     caused_cycles: int = 1000
-
-
-def _limit_child(limits: Limits) -> None:  # runs in the child between fork and exec
-    try:
-        import resource
-    except ImportError:  # no setrlimit on this platform: the timeout still holds
-        return
-    cpu = int(limits.timeout_seconds) + 5
-    for name, value in (("RLIMIT_CPU", cpu), ("RLIMIT_AS", limits.memory_bytes)):
-        which = getattr(resource, name, None)
-        if which is not None:
-            try:
-                resource.setrlimit(which, (value, value))
-            except (ValueError, OSError):
-                pass
 
 
 class _BoundedLog:
@@ -115,9 +111,13 @@ class Adapter:
 
 def run_code(code: str | Package | Adapter, function: str, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]], *,
              api_url: str, token: str, limits: Limits, stop: threading.Event | None = None,
-             stopped: str = "stopped") -> CodeResult:
-    """Run `function` of `code` in a fresh sandboxed process; its outputs, its log, or the error.
-    When `stop` is set the process is ended and the result is the error `stopped`."""
+             stopped: str = "stopped", warm: bool = True) -> CodeResult:
+    """Run `function` of `code` in a process of its own; its outputs, its log, or the error.
+    When `stop` is set the process is ended and the result is the error `stopped`.
+
+    The process is forked from the warm parent (`zygote.py`) where there is one (Linux, unless
+    `warm` is false), else a fresh interpreter on `child.py`: the same program, environment,
+    folder and limits either way."""
     with tempfile.TemporaryDirectory(prefix="loopform-exec-") as home:
         result_path = Path(home) / "result.json"
         source: dict[str, Any] = {"code": code}
@@ -132,29 +132,16 @@ def run_code(code: str | Package | Adapter, function: str, inputs: list[dict[str
         request = {**source, "function": function, "inputs": inputs,
                    "outputs": [{"name": p.get("name"), "type": p.get("type")} for p in outputs],
                    "api_url": api_url, "token": token, "result_path": str(result_path)}
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "TMPDIR": home,
-               "DATALOOP_PATH": str(Path(home) / ".dataloop"), "NO_PROXY": "127.0.0.1,localhost"}
-        # -I: no user site, no PYTHON* variables, no current directory on sys.path; -u: the log
-        # holds what was printed up to a kill
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and script, no shell
-            [sys.executable, "-I", "-u", str(CHILD)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, cwd=home, env=env, start_new_session=True,
-            preexec_fn=(lambda: _limit_child(limits)) if os.name == "posix" else None)
-        assert proc.stdin is not None and proc.stdout is not None
-        log = _BoundedLog(proc.stdout, limits.log_bytes)
-        try:
-            proc.stdin.write(json.dumps(request).encode())
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        ended = _wait(proc, limits.timeout_seconds, stop)
+        process = _Process.start(request, env=_environment(home), cwd=home, limits=limits, warm=warm)
+        log = _BoundedLog(process.log, limits.log_bytes)
+        ended = _wait(process, limits.timeout_seconds, stop)
         if ended is not None:
-            _kill(proc)
+            process.kill()
             why = stopped if ended == "stop" else f"timed out after {limits.timeout_seconds:g} s: the process was stopped"
             return CodeResult(outputs={}, log=log.text(), error=why)
         text = log.text()
         if not result_path.is_file():
-            return CodeResult(outputs={}, log=text, error=f"the process ended without a result (exit status {proc.returncode})")
+            return CodeResult(outputs={}, log=text, error=f"the process ended without a result ({process.ending()})")
         if result_path.stat().st_size > limits.result_bytes:
             return CodeResult(outputs={}, log=text, error="the function's result is too large")
         try:
@@ -167,24 +154,236 @@ def run_code(code: str | Package | Adapter, function: str, inputs: list[dict[str
         return CodeResult(outputs=produced if isinstance(produced, dict) else {}, log=text)
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout: float, stop: threading.Event | None) -> str | None:
-    """Wait for `proc`: None when it ended, "timeout" or "stop" when it must be ended."""
+def _environment(home: str) -> dict[str, str]:
+    """All an execution's process gets of the environment (none of the server's settings or
+    tokens): the warm parent's too, so that what it imports sees what a fresh interpreter would."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "TMPDIR": home,
+            "DATALOOP_PATH": str(Path(home) / ".dataloop"), "NO_PROXY": "127.0.0.1,localhost"}
+
+
+class _Process(abc.ABC):
+    """One execution's process, however it was started: its log stream, its end, its kill."""
+
+    log: IO[bytes]
+
+    @staticmethod
+    def start(request: dict[str, Any], *, env: dict[str, str], cwd: str, limits: Limits, warm: bool) -> _Process:
+        cpu_seconds = int(limits.timeout_seconds) + 5  # the timeout ends it first; this bounds a runaway
+        if warm:
+            process = {"env": env, "cwd": cwd, "cpu_seconds": cpu_seconds, "memory_bytes": limits.memory_bytes}
+            for _ in range(2):  # a parent found gone is replaced once
+                zygote = _Zygote.shared()
+                if zygote is None:
+                    break
+                try:
+                    return zygote.fork(json.dumps({**request, "process": process}).encode())
+                except OSError:
+                    _Zygote.lost(zygote)
+        return _Fresh(json.dumps(request).encode(), env=env, cwd=cwd, cpu_seconds=cpu_seconds,
+                      memory_bytes=limits.memory_bytes)
+
+    @abc.abstractmethod
+    def wait(self, timeout: float) -> bool:
+        """Whether the process ended within `timeout` seconds."""
+
+    @abc.abstractmethod
+    def kill(self) -> None:
+        """End the process and all it started, and wait for that."""
+
+    @abc.abstractmethod
+    def ending(self) -> str:
+        """How it ended, for a message."""
+
+
+class _Fresh(_Process):
+    """A fresh interpreter on child.py."""
+
+    def __init__(self, request: bytes, *, env: dict[str, str], cwd: str, cpu_seconds: int, memory_bytes: int) -> None:
+        # -I: no user site, no PYTHON* variables, no current directory on sys.path; -u: the log
+        # holds what was printed up to a kill
+        self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and script, no shell
+            [sys.executable, "-I", "-u", str(CHILD)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, cwd=cwd, env=env, start_new_session=True,
+            preexec_fn=(lambda: child.limit_resources(cpu_seconds, memory_bytes)) if os.name == "posix" else None)
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self.log = self._proc.stdout
+        _send(self._proc.stdin, request)
+
+    def wait(self, timeout: float) -> bool:
+        try:
+            self._proc.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, AttributeError):
+            self._proc.kill()
+        self._proc.wait()
+
+    def ending(self) -> str:
+        return f"exit status {self._proc.returncode}"
+
+
+class _Forked(_Process):
+    """A process the warm parent forked: it reports the end on `status` and ends the process
+    when told there."""
+
+    def __init__(self, zygote: _Zygote, status: socket.socket, log: IO[bytes]) -> None:
+        self._zygote = zygote
+        self._status = status
+        self.log = log
+        self._said = b""
+        self._ended: str | None = None
+
+    def wait(self, timeout: float) -> bool:
+        if self._ended is None:
+            ready, _, _ = select.select([self._status], [], [], max(timeout, 0))
+            if not ready:
+                return False
+            self._read_end()
+        return True
+
+    def _read_end(self) -> None:
+        try:
+            while not self._said.endswith(b"\n"):
+                chunk = self._status.recv(64)
+                if not chunk:
+                    break
+                self._said += chunk
+        except OSError:
+            pass
+        said = self._said.decode(errors="replace").strip()
+        self._status.close()
+        word, _, rest = said.partition(" ")
+        if word == "exit":
+            self._ended = f"exit status {rest}"
+        elif word == "failed":
+            self._ended = f"the warm parent could not start it: {rest}"
+        else:  # no word at all: the warm parent itself is gone (its executions die with it)
+            self._ended = "the warm parent ended"
+            _Zygote.lost(self._zygote)
+
+    def kill(self) -> None:
+        if self._ended is not None:
+            return
+        try:
+            self._status.sendall(b"k")
+        except OSError:
+            pass
+        if not self.wait(10):  # the parent kills at once; past this it is gone too
+            self._status.close()
+            self._ended = "killed"
+
+    def ending(self) -> str:
+        return self._ended or "still running"
+
+
+def _send(pipe: IO[bytes], data: bytes) -> None:
+    try:
+        pipe.write(data)
+    except BrokenPipeError:  # the process ended before reading it: its result says so
+        pass
+    finally:
+        try:
+            pipe.close()
+        except BrokenPipeError:
+            pass
+
+
+class _Zygote:
+    """The process-wide warm parent (`zygote.py`), started at the first execution that wants it
+    and shared by every engine of this process; ends with this process (its socket closes)."""
+
+    _lock = threading.Lock()
+    _current: _Zygote | None = None
+    _unavailable = False  # it could not start here: fresh interpreters from then on
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        home = tempfile.mkdtemp(prefix="loopform-zygote-")
+        self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and script, no shell
+            [sys.executable, "-I", "-u", str(ZYGOTE), str(theirs.fileno())], stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=home, env=_environment(home),
+            pass_fds=(theirs.fileno(),), start_new_session=True)
+        theirs.close()
+        self._socket = ours
+        self._home = home
+        self._send_lock = threading.Lock()
+        ours.settimeout(120)  # the imports take about a second; a machine under load, more
+        try:
+            ready = ours.recv(1) == b"r"
+        except OSError:
+            ready = False
+        ours.settimeout(None)
+        if not ready:
+            self.close()
+            raise OSError("the warm parent did not start")
+
+    @classmethod
+    def shared(cls) -> _Zygote | None:
+        if not WARM_PARENT_POSSIBLE:
+            return None
+        with cls._lock:
+            if cls._current is None and not cls._unavailable:
+                try:
+                    cls._current = cls()
+                except OSError:
+                    cls._unavailable = True
+                else:
+                    atexit.register(cls._current.close)
+            return cls._current
+
+    @classmethod
+    def lost(cls, zygote: _Zygote) -> None:
+        """`zygote` ended (killed, crashed): the next execution starts another."""
+        with cls._lock:
+            if cls._current is zygote:
+                cls._current = None
+        zygote.close()
+
+    def fork(self, request: bytes) -> _Forked:
+        status, theirs_status = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        log_read, log_write = os.pipe()
+        request_read, request_write = os.pipe()
+        try:
+            with self._send_lock:
+                socket.send_fds(self._socket, [b"x"], [theirs_status.fileno(), log_write, request_read])
+        except OSError:
+            status.close()
+            os.close(log_read)
+            os.close(request_write)
+            raise
+        finally:
+            theirs_status.close()
+            os.close(log_write)
+            os.close(request_read)
+        # In a thread: a request larger than the pipe waits for the process to read it, and if the
+        # parent never forks it, the execution's timeout must still end the wait.
+        threading.Thread(target=_send, args=(os.fdopen(request_write, "wb"), request), daemon=True).start()
+        return _Forked(self, status, os.fdopen(log_read, "rb"))
+
+    def close(self) -> None:
+        atexit.unregister(self.close)
+        self._socket.close()  # the parent ends its executions and exits
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        shutil.rmtree(self._home, ignore_errors=True)
+
+
+def _wait(process: _Process, timeout: float, stop: threading.Event | None) -> str | None:
+    """Wait for `process`: None when it ended, "timeout" or "stop" when it must be ended."""
     deadline = time.monotonic() + timeout
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
             return "timeout"
-        try:
-            proc.wait(timeout=left if stop is None else min(left, 0.2))  # a stop is seen within 0.2 s
+        if process.wait(left if stop is None else min(left, 0.2)):  # a stop is seen within 0.2 s
             return None
-        except subprocess.TimeoutExpired:
-            if stop is not None and stop.is_set():
-                return "stop"
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError, AttributeError):
-        proc.kill()
-    proc.wait()
+        if stop is not None and stop.is_set():
+            return "stop"
