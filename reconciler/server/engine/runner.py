@@ -273,9 +273,10 @@ class _Forked(_Process):
             self._status.sendall(b"k")
         except OSError:
             pass
-        if not self.wait(10):  # the parent kills at once; past this it is gone too
+        if not self.wait(10):  # the parent kills at once: one that does not is stuck, and replaced
             self._status.close()
             self._ended = "killed"
+            _Zygote.lost(self._zygote)  # its executions die with it
 
     def ending(self) -> str:
         return self._ended or "still running"
