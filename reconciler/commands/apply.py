@@ -1,4 +1,4 @@
-"""`loopform apply [PATH...] | apply FILE.plan`: make the live pipelines equal the specs.
+"""`loopform apply [PATH...] | apply FILE.plan [PATH...]`: make the live pipelines equal the specs.
 
 Shows the plan, asks for confirmation (never without a terminal: `--auto-approve` for CI; a saved
 plan is not asked about again: it was reviewed when it was made), executes
@@ -8,7 +8,10 @@ the API's message) and what was not attempted. Exit 1 when anything failed; a re
 A saved plan (`loopform plan -out FILE`) is applied only if nothing it was made from has moved
 (`planfile.stale_reasons`): the same backend, every spec file with the digest the plan recorded,
 every live pipeline it read with the same fingerprint, and no pipeline it planned to create
-appeared meanwhile.
+appeared meanwhile. A plan file is data, not an instruction: the GitOps kit applies the artifact of
+a pull request's own run, which that pull request's workflow made. So it applies only when made from
+the paths the command names (default: the project's `pipelines/`), deletes only with `--prune` given
+to apply as well, and writes only what those paths plan now (`_refuse_unless_planned_now`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler import library, planfile
@@ -37,13 +41,15 @@ _SPEC_SUFFIXES = (".yaml", ".yml")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH",
-                        help=f"spec files or directories (default: {DEFAULT_PATH}/), or one saved plan file")
+                        help=f"spec files or directories (default: {DEFAULT_PATH}/), or a saved plan file "
+                             f"followed by the paths it was made from (default: {DEFAULT_PATH}/)")
     parser.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation (CI)")
     parser.add_argument("--json", action="store_true", help="JSON event lines on stdout instead of text")
     parser.add_argument("--parallelism", type=int, default=DEFAULT_PARALLELISM, metavar="N",
                         help=f"pipelines applied at the same time (default {DEFAULT_PARALLELISM})")
     parser.add_argument("--prune", action="store_true",
-                        help="also delete managed pipelines whose spec is gone")
+                        help="also delete managed pipelines whose spec is gone (with a saved plan: "
+                             "let it delete what it plans to)")
     add_backend_arguments(parser)
 
 
@@ -51,9 +57,6 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
     if args.parallelism < 1:
         raise ConfigError("--parallelism must be at least 1")
     saved = _saved_plan_path(args.paths)
-    if saved is not None and args.prune:
-        raise ConfigError(f"--prune does nothing with a saved plan ({saved}): it was decided when the plan "
-                          "was made; use `loopform plan --prune -out FILE`")
     if args.json and saved is None and not args.auto_approve:
         # The JSON lines are for a program, which cannot answer a prompt (as Terraform's -json).
         raise ConfigError("--json needs --auto-approve, or a saved plan to apply")
@@ -62,6 +65,8 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
     try:
         if saved is not None:
             plan = planfile.read(saved, secret=context.secret)
+            _refuse_unless_made_from(plan, args.paths[1:] or library.default_paths(), saved)
+            _refuse_deletes_unless_asked(plan, args.prune, saved)
             _refuse_if_stale(plan, backend, context)
             _refuse_unless_planned_now(plan, backend, default_project, context)
         else:
@@ -95,13 +100,40 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
 # -- where the plan comes from -------------------------------------------------------------------
 
 def _saved_plan_path(paths: list[str]) -> Path | None:
-    """One argument that is a file but not a spec: a saved plan."""
-    if len(paths) != 1:
+    """A first argument that is a file but not a spec: a saved plan (the others: the spec paths it
+    must have been made from)."""
+    if not paths:
         return None
     path = Path(paths[0])
     if path.is_file() and path.suffix not in _SPEC_SUFFIXES:
         return path
     return None
+
+
+def _refuse_unless_made_from(plan: Plan, expected: Sequence[str | Path], saved: Path) -> None:
+    """PlanError unless the saved plan was made from the spec paths `expected`: the paths a plan
+    file names are its own data, and a crafted one could name other specs of the repository (an
+    example, a test fixture) to have them applied."""
+    made_from = plan.paths or sorted(plan.spec_digests)  # a plan of an older version names its files
+
+    def resolved(paths: Sequence[str | Path]) -> set[str]:
+        return {os.path.realpath(p) for p in paths}
+
+    if resolved(made_from) != resolved(expected):
+        named = " ".join(made_from)
+        raise PlanError(f"the saved plan was made from {named}, not from {' '.join(map(str, expected))}: "
+                        f"to apply it, name the paths it was made from (`loopform apply {saved} {named}`), "
+                        "or make a new plan.")
+
+
+def _refuse_deletes_unless_asked(plan: Plan, prune: bool, saved: Path) -> None:
+    """PlanError when the saved plan deletes pipelines and apply was not given --prune too: a plan
+    file alone cannot ask for deletes."""
+    deleting = [p.name for p in plan.pipelines if Action.DELETE in p.actions]
+    if deleting and not prune:
+        shown = ", ".join(deleting[:5]) + (f" and {len(deleting) - 5} more" if len(deleting) > 5 else "")
+        raise PlanError(f"the saved plan deletes {len(deleting)} pipeline(s) ({shown}): apply it with --prune "
+                        f"(`loopform apply {saved} --prune`) to let it, or make a plan without --prune.")
 
 
 def _refuse_unless_planned_now(plan: Plan, backend: Backend, default_project: str | None,

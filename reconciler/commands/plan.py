@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 
 from reconciler import library, planfile
@@ -10,6 +11,7 @@ from reconciler.commands._plan_output import add_format_arguments, print_plan
 from reconciler.commands._specs import DEFAULT_PATH
 from reconciler.connection import add_backend_arguments, backend_from_args, context_from_args
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
+from reconciler.plan import Action
 from reconciler.redact import hidden_values, redact_like
 from reconciler.terminal import Terminal
 
@@ -55,7 +57,10 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
     if args.out:
         # secret variables and ${env.*} values by name; the rest the terminal hides (old values)
         planfile.write(plan, args.out, secrets=context.secrets(), hidden=hidden_values(term))
-        note(f"Saved the plan to {args.out}; apply exactly it with `loopform apply {args.out}`.")
+        # the command that applies it: apply names the paths and allows the deletes (a plan file does not)
+        command = shlex.join(["loopform", "apply", args.out, *args.paths,
+                              *(["--prune"] if any(Action.DELETE in p.actions for p in plan.pipelines) else [])])
+        note(f"Saved the plan to {args.out}; apply exactly it with `{command}`.")
     if args.detailed_exitcode and plan.has_changes:
         return EXIT_CHANGES
     return EXIT_OK

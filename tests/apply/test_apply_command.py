@@ -83,9 +83,6 @@ def test_flags_that_cannot_work_are_refused_before_anything_is_sent(served: Serv
     served.control_plane.request_log.clear()
     prompt = cli("apply", "--json")
     assert prompt.code == 1 and "--json needs --auto-approve, or a saved plan to apply" in prompt.err
-    (clean_env / "out.plan").write_text("{}")
-    prune = cli("apply", "out.plan", "--prune")
-    assert prune.code == 1 and "--prune does nothing with a saved plan (out.plan)" in prune.err
     none = cli("apply", "--parallelism", "0", "--auto-approve")
     assert none.code == 1 and "--parallelism must be at least 1" in none.err
     assert len(served.control_plane.request_log) == 0
@@ -162,14 +159,39 @@ def test_a_saved_plan_that_does_not_write_what_its_specs_plan_is_refused(served:
     assert edited.code == 1
     assert (f"the saved plan does not write what its specs plan now for local/{changed['name']} (it was edited, "
             "or made by other code)") in edited.err
-    deleted = cli("apply", "deleting.plan", "--auto-approve")
+    deleted = cli("apply", "deleting.plan", "--auto-approve")  # a plan file alone cannot ask for deletes
+    assert deleted.code == 1 and "the saved plan deletes 1 pipeline(s) (elsewhere): apply it with --prune" in deleted.err
+    deleted = cli("apply", "deleting.plan", "--auto-approve", "--prune")
     assert deleted.code == 1 and "does not write what its specs plan now for local/elsewhere" in deleted.err
+    elsewhere = str(clean_env.parent / "elsewhere")
     (clean_env.parent / "elsewhere").mkdir()
-    (clean_env / "moved.plan").write_text(json.dumps({**saved, "paths": [str(clean_env.parent / "elsewhere")]}))
+    (clean_env / "moved.plan").write_text(json.dumps({**saved, "paths": [elsewhere]}))
     moved = cli("apply", "moved.plan", "--auto-approve")
-    assert moved.code == 1 and "the saved plan was made from" in moved.err and "outside this project" in moved.err
+    assert moved.code == 1 and f"the saved plan was made from {elsewhere}, not from pipelines" in moved.err
+    moved = cli("apply", "moved.plan", elsewhere, "--auto-approve")
+    assert moved.code == 1 and "outside this project" in moved.err
     assert writes(served.control_plane) == []
     assert cli("apply", "out.plan").code == 0  # the plan as made applies
+
+
+def test_a_saved_plan_applies_only_from_the_paths_the_command_names(served: ServerHandle, clean_env: Path) -> None:
+    # Other specs of the same repository (an example, a fixture): reviewed, but not the spec set
+    # that CI applies. A crafted plan file naming them is refused unless the command names them.
+    other = clean_env / "examples"
+    shutil.copytree(clean_env / "pipelines" / "snippets", other / "snippets")
+    (other / "frames.yaml").write_text((clean_env / "pipelines" / "video-frames.yaml").read_text()
+                                       .replace("name: video-frames", "name: example-frames", 1))
+    planned = cli("plan", "examples", "-out", "other.plan")
+    assert planned.code == 0 and "apply exactly it with `loopform apply other.plan examples`" in planned.out
+    served.control_plane.request_log.clear()
+    refused = cli("apply", "other.plan", "--auto-approve")
+    assert refused.code == 1
+    assert ("the saved plan was made from examples, not from pipelines: to apply it, name the paths it was made "
+            "from (`loopform apply other.plan examples`)") in refused.err
+    assert writes(served.control_plane) == []
+    named = cli("apply", "other.plan", "examples", "--auto-approve")
+    assert named.code == 0, named.err
+    assert "Apply complete: 1 done" in named.out
 
 
 def test_saved_plan_refused_on_another_backend(served: ServerHandle, clean_env: Path,

@@ -86,7 +86,8 @@ def test_a_lone_surrogate_in_live_names_is_planned_not_a_crash(workdir: Path, li
         run = cli(*argv)
         assert run.code == 0, (argv, run.out, run.err)
     assert "name: videos\ufffd" in cli("export", "frames").out  # read as a UTF-8 decoder reads it
-    assert cli("apply", "p.plan").code == 0  # the saved plan reads back and deletes the copy
+    assert "apply exactly it with `loopform apply p.plan --prune`" in cli("plan", "--prune", "-out", "p.plan").out
+    assert cli("apply", "p.plan", "--prune").code == 0  # the saved plan reads back and deletes the copy
     assert live.find_pipeline(live.project("local").id, "copy") is None
 
 
