@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -150,3 +151,37 @@ def test_when_the_warm_parent_dies_its_execution_fails_and_the_next_one_gets_a_n
     assert not _alive(execution)
     again = run(server, "import os\ndef run(x):\n    return str(os.getppid())\n", warm=True)
     assert again.error is None and again.outputs["x"] not in (str(parent), str(os.getpid()))
+
+
+ENGINE_THAT_DIES = """
+import sys
+from reconciler.server.engine.runner import Limits, run_code
+code = ("import os, time\\ndef run(x):\\n"
+        f"    open({sys.argv[3]!r}, 'w').write(f'{{os.getpid()}} {{os.getppid()}} {{os.getcwd()}}')\\n    time.sleep(300)\\n")
+run_code(code, "run", [{"name": "x", "type": "String", "value": "in"}], [], api_url=sys.argv[1], token=sys.argv[2],
+         limits=Limits(timeout_seconds=300))
+"""
+
+
+@pytest.mark.skipif(not WARM_PARENT_POSSIBLE, reason="Linux only")
+def test_when_the_engine_process_dies_the_warm_parent_ends_its_executions_and_removes_their_folders(
+        server: ServerHandle, tmp_path: Path) -> None:
+    # The folder holds dtlpy's state, the token with it; a killed `loopform serve` left it behind.
+    mark = tmp_path / "pids"
+    engine = subprocess.Popen([sys.executable, "-c", ENGINE_THAT_DIES, server.base_url, server.token, str(mark)])
+    try:
+        deadline = time.monotonic() + 60
+        while not mark.exists() or not mark.read_text():
+            assert time.monotonic() < deadline and engine.poll() is None
+            time.sleep(0.05)
+        execution, parent, folder = mark.read_text().split(" ", 2)
+        parent_home = Path(f"/proc/{parent}/cwd").resolve()
+        assert Path(folder).is_dir() and parent_home.name.startswith("loopform-zygote-")
+    finally:
+        engine.kill()
+        engine.wait()
+    deadline = time.monotonic() + 10
+    while (_alive(int(parent)) or Path(folder).exists()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(int(execution)) and not _alive(int(parent))
+    assert not Path(folder).exists() and not parent_home.exists()

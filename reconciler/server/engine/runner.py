@@ -176,7 +176,7 @@ class _Process(abc.ABC):
                 if zygote is None:
                     break
                 try:
-                    return zygote.fork(json.dumps({**request, "process": process}).encode())
+                    return zygote.fork(json.dumps({**request, "process": process}).encode(), cwd)
                 except OSError:
                     _Zygote.lost(zygote)
         return _Fresh(json.dumps(request).encode(), env=env, cwd=cwd, cpu_seconds=cpu_seconds,
@@ -303,10 +303,11 @@ class _Zygote:
     _unavailable = False  # it could not start here: fresh interpreters from then on
 
     def __init__(self) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        # SEQPACKET: each execution's message arrives whole, with its file descriptors
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         home = tempfile.mkdtemp(prefix="loopform-zygote-")
         self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and script, no shell
-            [sys.executable, "-I", "-u", str(ZYGOTE), str(theirs.fileno())], stdin=subprocess.DEVNULL,
+            [sys.executable, "-I", "-u", str(ZYGOTE), str(theirs.fileno()), home], stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=home, env=_environment(home),
             pass_fds=(theirs.fileno(),), start_new_session=True)
         theirs.close()
@@ -345,13 +346,16 @@ class _Zygote:
                 cls._current = None
         zygote.close()
 
-    def fork(self, request: bytes) -> _Forked:
+    def fork(self, request: bytes, folder: str) -> _Forked:
+        """Have the parent fork the process of an execution that runs in `folder` (removed by the
+        parent if this process dies first)."""
         status, theirs_status = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         log_read, log_write = os.pipe()
         request_read, request_write = os.pipe()
         try:
             with self._send_lock:
-                socket.send_fds(self._socket, [b"x"], [theirs_status.fileno(), log_write, request_read])
+                socket.send_fds(self._socket, [os.fsencode(folder)],
+                                [theirs_status.fileno(), log_write, request_read])
         except OSError:
             status.close()
             os.close(log_read)

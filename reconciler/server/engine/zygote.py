@@ -8,16 +8,18 @@ once: this process imports the third-party libraries dtlpy imports (`PRELOAD`, m
 dtlpy afresh in its own process and dtlpy's state (its settings folder, the token it stores, its
 log file) is made from that execution's environment, as before.
 
-Protocol, over the socket the engine hands over as argv[1]: one byte `r` when ready; then, per
-execution, one byte carrying three file descriptors (SCM_RIGHTS): a socket for the execution's
-status, the write end of its log pipe, the read end of its request pipe. The forked process makes
+Protocol, over the (SOCK_SEQPACKET) socket the engine hands over as argv[1]: one byte `r` when
+ready; then, per execution, one message holding the execution's folder and carrying three file
+descriptors (SCM_RIGHTS): a socket for the execution's status, the write end of its log pipe, the
+read end of its request pipe. The forked process makes
 them its stdout/stderr and stdin, closes everything else of this one (the engine's socket, other
 executions' sockets), starts its own session, reads the request and applies its `process` part
 (environment, working directory, resource limits) before any user code runs. On the status socket
 this process writes `exit N` (N as `Popen.returncode`: -signal when killed) when the execution's
 process has ended (`failed WHY` when it could not be forked), and ends the execution's process group when the engine writes there or
-closes it (a timeout or a stop). When the engine's socket closes, every running execution is
-ended and this process exits.
+closes it (a timeout or a stop). When the engine's socket closes (the engine stopped, or its process
+died), every running execution is ended, the folders of those executions (their dtlpy state holds
+their token) and this process's own folder (argv[2]) are removed, and this process exits.
 
 Standalone like `child.py`: it imports nothing of Loopform.
 """
@@ -28,6 +30,7 @@ import importlib.util
 import json
 import os
 import selectors
+import shutil
 import signal
 import socket
 import sys
@@ -116,7 +119,14 @@ def _end(pid: int) -> None:
             continue
 
 
-def serve(control: socket.socket) -> int:
+def serve(control: socket.socket, home: str) -> int:
+    try:
+        return _serve(control)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _serve(control: socket.socket) -> int:
     child = _load_child()
     _preload()
     if any(name == "dtlpy" or name.startswith("dtlpy.") for name in sys.modules):
@@ -130,13 +140,14 @@ def serve(control: socket.socket) -> int:
     selector.register(control, selectors.EVENT_READ, "control")
     selector.register(wake_read, selectors.EVENT_READ, "wake")
     running: dict[int, socket.socket] = {}
+    folders: dict[int, str] = {}  # of the executions running: the engine removes them when they end
     control.sendall(b"r")
     try:
         while True:
             for key, _ in selector.select():
                 if key.data == "control":
                     try:
-                        data, fds, _flags, _addr = socket.recv_fds(control, 1, 3)
+                        data, fds, _flags, _addr = socket.recv_fds(control, 65536, 3)
                     except OSError:
                         data, fds = b"", []
                     if not data:
@@ -152,6 +163,7 @@ def serve(control: socket.socket) -> int:
                         _tell(status, f"failed {error.strerror or error}")
                         continue
                     running[pid] = status
+                    folders[pid] = os.fsdecode(data)
                     selector.register(status, selectors.EVENT_READ, pid)
                 elif key.data == "wake":
                     try:
@@ -159,7 +171,8 @@ def serve(control: socket.socket) -> int:
                             pass
                     except BlockingIOError:
                         pass
-                    _reap(running, selector)
+                    for pid in _reap(running, selector):
+                        folders.pop(pid, None)
                 else:  # the engine wrote on, or closed, an execution's status socket: end it
                     pid = key.data
                     try:
@@ -171,6 +184,12 @@ def serve(control: socket.socket) -> int:
     finally:
         for pid in running:
             _end(pid)
+        for pid, folder in folders.items():
+            try:
+                os.waitpid(pid, 0)  # dead (SIGKILL): nothing writes into the folder after this
+            except ChildProcessError:
+                pass
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _tell(status: socket.socket, word: str) -> None:
@@ -208,23 +227,27 @@ def _fork(child: Any, log: int, request: int) -> int:
     return pid
 
 
-def _reap(running: dict[int, socket.socket], selector: selectors.BaseSelector) -> None:
+def _reap(running: dict[int, socket.socket], selector: selectors.BaseSelector) -> list[int]:
+    """Tell the engine of every execution that ended; their pids."""
+    ended: list[int] = []
     while running:
         try:
             pid, wait_status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            break
         if pid == 0:
-            return
+            break
         status = running.pop(pid, None)
         if status is None:
             continue
+        ended.append(pid)
         try:
             selector.unregister(status)
         except (KeyError, ValueError):
             pass
         _tell(status, f"exit {os.waitstatus_to_exitcode(wait_status)}")
+    return ended
 
 
 if __name__ == "__main__":
-    sys.exit(serve(socket.socket(fileno=int(sys.argv[1]))))
+    sys.exit(serve(socket.socket(fileno=int(sys.argv[1])), sys.argv[2]))
