@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from reconciler.errors import LoopformError
 
@@ -68,6 +68,21 @@ _MIGRATIONS: tuple[str, ...] = (
     # 3: a pipeline's cycles by the item they started with (an item trigger's executionMode Once)
     """
     CREATE INDEX executions_by_input_item ON executions(pipeline_id, json_extract(doc, '$.input.item'));
+    """,
+    # 4: a cycle's node executions as rows of their own (the cycle's `executions` stays {}): a step
+    # of a cycle writes its execution, not the whole cycle again (n executions cost n^2 before)
+    """
+    CREATE TABLE node_executions (
+        id TEXT PRIMARY KEY, cycle_id TEXT NOT NULL, node_id TEXT NOT NULL, seq INTEGER NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX node_executions_by_cycle ON node_executions(cycle_id, seq);
+    CREATE INDEX node_executions_by_node ON node_executions(cycle_id, node_id, seq);
+    INSERT OR IGNORE INTO node_executions (id, cycle_id, node_id, seq, doc)
+        SELECT json_extract(x.value, '$.id'), e.id, n.key,
+               row_number() OVER (PARTITION BY e.id ORDER BY n.id, x.id), x.value
+        FROM executions e, json_each(e.doc, '$.executions') n, json_each(n.value) x;
+    UPDATE executions SET doc = json_set(doc, '$.executions', json('{}'))
     """,
 )
 
@@ -111,6 +126,15 @@ def _make_private(path: Path) -> None:
                 os.chmod(file, mode & 0o700)
         except (FileNotFoundError, PermissionError):
             pass
+
+
+class NodeFacts(NamedTuple):
+    """What a cycle's summary of a node needs of each of its executions."""
+
+    status: str
+    attempts: int | None
+    created_at: str | None
+    updated_at: str | None
 
 
 def _dumps(doc: Doc) -> str:
@@ -250,6 +274,8 @@ class Store:
     def delete_project(self, project_id: str) -> bool:
         """Delete a project with everything in it (members, pipelines, cycles, objects), at once."""
         with self.write() as db:
+            db.execute("DELETE FROM node_executions WHERE cycle_id IN (SELECT id FROM executions WHERE project_id = ?)",
+                       (project_id,))
             for table in ("members", "pipelines", "executions", "resources"):
                 db.execute(f"DELETE FROM {table} WHERE project_id = ?", (project_id,))
             return db.execute("DELETE FROM projects WHERE id = ?", (project_id,)).rowcount > 0
@@ -373,6 +399,8 @@ class Store:
     def delete_pipeline(self, pipeline_id: str) -> bool:
         with self.write() as db:
             cur = db.execute("DELETE FROM pipelines WHERE id = ?", (pipeline_id,))
+            db.execute("DELETE FROM node_executions WHERE cycle_id IN "
+                       "(SELECT id FROM executions WHERE pipeline_id = ?)", (pipeline_id,))
             db.execute("DELETE FROM executions WHERE pipeline_id = ?", (pipeline_id,))
             return cur.rowcount > 0
 
@@ -388,36 +416,119 @@ class Store:
             ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
-    # --- executions -------------------------------------------------------------------------
+    # --- cycles (pipeline executions) and their node executions -----------------------------
+    # A cycle is a row of `executions` (its document with `executions: {}`) and a row of
+    # `node_executions` per node execution, in order (`seq`); reads put them together again.
 
     def put_execution(self, doc: Doc) -> None:
+        """Store a cycle whole, its node executions with it (those it no longer lists go)."""
         # An update keeps the row (and its rowid, the listing order): REPLACE moved a running cycle
         # to the end at every step, so a client paging through the cycles saw one twice, another never.
         with self.write() as db:
-            db.execute(
-                "INSERT INTO executions (id, pipeline_id, project_id, doc) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET pipeline_id = excluded.pipeline_id, "
-                "project_id = excluded.project_id, doc = excluded.doc",
-                (doc["id"], doc["pipelineId"], doc["projectId"], _dumps(doc)),
-            )
+            self._put_head(db, doc)
+            db.execute("DELETE FROM node_executions WHERE cycle_id = ?", (doc["id"],))
+            seq = 0
+            for node_id, listed in (doc.get("executions") or {}).items():
+                for execution in listed:
+                    seq += 1
+                    db.execute("INSERT INTO node_executions (id, cycle_id, node_id, seq, doc) VALUES (?, ?, ?, ?, ?)",
+                               (execution["id"], doc["id"], node_id, seq, _dumps(execution)))
+
+    @staticmethod
+    def _put_head(db: sqlite3.Connection, doc: Doc) -> None:
+        db.execute(
+            "INSERT INTO executions (id, pipeline_id, project_id, doc) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET pipeline_id = excluded.pipeline_id, "
+            "project_id = excluded.project_id, doc = excluded.doc",
+            (doc["id"], doc["pipelineId"], doc["projectId"], _dumps({**doc, "executions": {}})),
+        )
+
+    def record_node_executions(self, cycle_id: str, executions: list[Doc],
+                               summarise: Callable[[Doc, dict[str, list[NodeFacts]]], Doc]) -> bool:
+        """Add or replace these node executions of the cycle (an execution's node is
+        `pipeline.nodeId`), and store as the cycle `summarise(cycle, facts)`: the cycle without its
+        executions, and for each node an execution of which changed, the (status, attempts,
+        createdAt, updatedAt) of all its executions in order. One transaction, one node's rows
+        read: the cost of a step does not grow with the cycle. False when the cycle is gone."""
+        with self.write() as db:
+            row = db.execute("SELECT doc FROM executions WHERE id = ?", (cycle_id,)).fetchone()
+            if row is None:
+                return False
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM node_executions WHERE cycle_id = ?",
+                             (cycle_id,)).fetchone()[0]
+            for execution in executions:
+                seq += 1
+                db.execute("INSERT INTO node_executions (id, cycle_id, node_id, seq, doc) VALUES (?, ?, ?, ?, ?) "
+                           "ON CONFLICT(id) DO UPDATE SET doc = excluded.doc",
+                           (execution["id"], cycle_id, execution["pipeline"]["nodeId"], seq, _dumps(execution)))
+            facts = {
+                node_id: [NodeFacts(*r) for r in db.execute(
+                    "SELECT json_extract(doc, '$.status'), json_extract(doc, '$.attempts'), "
+                    "json_extract(doc, '$.createdAt'), json_extract(doc, '$.updatedAt') "
+                    "FROM node_executions WHERE cycle_id = ? AND node_id = ? ORDER BY seq", (cycle_id, node_id))]
+                for node_id in dict.fromkeys(e["pipeline"]["nodeId"] for e in executions)}
+            db.execute("UPDATE executions SET doc = ? WHERE id = ?",
+                       (_dumps({**summarise(json.loads(row[0]), facts), "executions": {}}), cycle_id))
+            return True
+
+    def change_cycle(self, cycle_id: str, change: Callable[[Doc], Doc]) -> None:
+        """Change the cycle's own fields (not its node executions), if it exists."""
+        with self.write() as db:
+            row = db.execute("SELECT doc FROM executions WHERE id = ?", (cycle_id,)).fetchone()
+            if row is not None:
+                db.execute("UPDATE executions SET doc = ? WHERE id = ?",
+                           (_dumps({**change(json.loads(row[0])), "executions": {}}), cycle_id))
+
+    def cycle_head(self, cycle_id: str) -> Doc | None:
+        """The cycle without its node executions (`executions` is {})."""
+        with self.read() as db:
+            row = db.execute("SELECT doc FROM executions WHERE id = ?", (cycle_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def node_execution(self, cycle_id: str, execution_id: str) -> Doc | None:
+        with self.read() as db:
+            row = db.execute("SELECT doc FROM node_executions WHERE id = ? AND cycle_id = ?",
+                             (execution_id, cycle_id)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def node_execution_count(self, cycle_id: str) -> int:
+        with self.read() as db:
+            return int(db.execute("SELECT COUNT(*) FROM node_executions WHERE cycle_id = ?", (cycle_id,)).fetchone()[0])
 
     def execution(self, execution_id: str) -> Doc | None:
         with self.read() as db:
-            row = db.execute("SELECT doc FROM executions WHERE id = ?", (execution_id,)).fetchone()
-        return json.loads(row[0]) if row else None
+            rows = db.execute("SELECT id, doc FROM executions WHERE id = ?", (execution_id,)).fetchall()
+            found = self._whole(db, rows)
+        return found[0] if found else None
+
+    @staticmethod
+    def _whole(db: sqlite3.Connection, rows: list[Any]) -> list[Doc]:
+        """The cycles of these (id, doc) rows with their node executions, in order."""
+        cycles = {cycle_id: json.loads(doc) for cycle_id, doc in rows}
+        ids = list(cycles)
+        for at in range(0, len(ids), 500):  # below SQLite's limit on parameters
+            chunk = ids[at:at + 500]
+            for cycle_id, node_id, doc in db.execute(
+                    f"SELECT cycle_id, node_id, doc FROM node_executions WHERE cycle_id IN ({','.join('?' * len(chunk))}) "
+                    "ORDER BY cycle_id, seq", chunk):
+                cycles[cycle_id]["executions"].setdefault(node_id, []).append(json.loads(doc))
+        return list(cycles.values())
 
     def execution_bytes(self, execution_id: str) -> int:
-        """The size of a cycle's stored document (0 when there is none), without reading it."""
+        """The size of a cycle's stored documents, its node executions' included (0 when there is
+        none), without reading them."""
         with self.read() as db:
-            row = db.execute("SELECT length(CAST(doc AS BLOB)) FROM executions WHERE id = ?", (execution_id,)).fetchone()
-        return int(row[0]) if row else 0
+            head = db.execute("SELECT length(CAST(doc AS BLOB)) FROM executions WHERE id = ?", (execution_id,)).fetchone()
+            rows = db.execute("SELECT COALESCE(SUM(length(CAST(doc AS BLOB))), 0) FROM node_executions WHERE cycle_id = ?",
+                              (execution_id,)).fetchone()
+        return int(head[0]) + int(rows[0]) if head else 0
 
     def executions_of(self, pipeline_id: str) -> list[Doc]:
         with self.read() as db:
             rows = db.execute(
-                "SELECT doc FROM executions WHERE pipeline_id = ? ORDER BY rowid", (pipeline_id,)
+                "SELECT id, doc FROM executions WHERE pipeline_id = ? ORDER BY rowid", (pipeline_id,)
             ).fetchall()
-        return [json.loads(r[0]) for r in rows]
+            return self._whole(db, rows)
 
     def started_with_item(self, pipeline_id: str, item_id: str) -> bool:
         """Whether a cycle of the pipeline started with the item as its input (by index, so an
@@ -430,12 +541,12 @@ class Store:
 
     def open_cycles(self, pipeline_id: str | None = None) -> list[Doc]:
         """The cycles still `created` or `in-progress` (of one pipeline, or all), oldest first."""
-        sql, args = "SELECT doc FROM executions WHERE json_extract(doc, '$.status') IN ('created', 'in-progress')", []
+        sql, args = "SELECT id, doc FROM executions WHERE json_extract(doc, '$.status') IN ('created', 'in-progress')", []
         if pipeline_id is not None:
             sql, args = sql + " AND pipeline_id = ?", [pipeline_id]
         with self.read() as db:
             rows = db.execute(sql + " ORDER BY rowid", args).fetchall()
-        return [json.loads(r[0]) for r in rows]
+            return self._whole(db, rows)
 
     def executions_in(self, project_ids: set[str]) -> list[Doc]:
         if not project_ids:
@@ -443,10 +554,10 @@ class Store:
         marks = ",".join("?" * len(project_ids))
         with self.read() as db:
             rows = db.execute(
-                f"SELECT doc FROM executions WHERE project_id IN ({marks}) ORDER BY rowid",
+                f"SELECT id, doc FROM executions WHERE project_id IN ({marks}) ORDER BY rowid",
                 sorted(project_ids),
             ).fetchall()
-        return [json.loads(r[0]) for r in rows]
+            return self._whole(db, rows)
 
     # --- platform objects (datasets, recipes, models, services) -----------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import stat
 from pathlib import Path
@@ -182,3 +183,38 @@ def test_a_cycle_keeps_its_place_in_the_listing_when_it_changes(tmp_path: Path) 
         assert [c["status"] for c in store.executions_of("p")] == ["success", "created", "created"]
     finally:
         store.close()
+
+
+def test_cycles_stored_whole_by_an_older_version_read_back_the_same_after_the_upgrade(tmp_path: Path) -> None:
+    # Up to schema 3 a cycle was one document holding its node executions; 4 moves them to rows.
+    db = tmp_path / "state.db"
+    with sqlite3.connect(db) as conn:
+        for script in store._MIGRATIONS[:3]:
+            for statement in script.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        conn.execute("PRAGMA user_version = 3")
+
+        def execution(eid: str, node: str, status: str) -> dict[str, object]:
+            return {"_id": eid, "id": eid, "status": status, "attempts": 1, "input": {"item": eid},
+                    "pipeline": {"id": "p1", "nodeId": node, "executionId": "c1"}, "log": "é; {}"}
+
+        cycles = [
+            {"id": "c1", "pipelineId": "p1", "projectId": "pr", "status": "in-progress", "nodes": [{"id": "b"}],
+             "executions": {"b": [execution("e1", "b", "success"), execution("e2", "b", "created")],
+                            "a": [execution("e3", "a", "in-progress")]}, "input": {"item": "i"}},
+            {"id": "c2", "pipelineId": "p1", "projectId": "pr", "status": "created", "nodes": [], "executions": {}},
+        ]
+        for cycle in cycles:
+            conn.execute("INSERT INTO executions (id, pipeline_id, project_id, doc) VALUES (?, ?, ?, ?)",
+                         (cycle["id"], "p1", "pr", json.dumps(cycle)))
+    upgraded = Store(db)
+    try:
+        assert upgraded.executions_of("p1") == cycles
+        assert list(upgraded.execution("c1")["executions"]) == ["b", "a"]  # the nodes' order too
+        assert upgraded.node_execution("c1", "e2") == cycles[0]["executions"]["b"][1]
+        assert upgraded.node_execution_count("c1") == 3 and upgraded.node_execution_count("c2") == 0
+        assert upgraded.cycle_head("c1") == {**cycles[0], "executions": {}}
+        assert upgraded.started_with_item("p1", "i") and [c["id"] for c in upgraded.open_cycles("p1")] == ["c1", "c2"]
+    finally:
+        upgraded.close()

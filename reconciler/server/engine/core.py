@@ -173,7 +173,8 @@ class Engine:
                 self.store.put_execution(cycle)
                 return cycle
             self.store.put_execution(cycle)
-            return self._enqueue(cycle["id"], pipeline, [(node, dict(cycle["input"]), 1)])
+            self._enqueue(cycle["id"], pipeline, [(node, dict(cycle["input"]), 1)])
+            return self.store.execution(cycle["id"]) or cycle
 
     def _caused_by(self, cycle: Doc, cause: str | None) -> str | None:
         """Record on `cycle` the chain it belongs to when cycle `cause` started it (a trigger
@@ -194,7 +195,7 @@ class Engine:
         if origin is not None:
             if int(origin.get("causedCycles") or 0) >= self.limits.caused_cycles:
                 return cycles.chain_too_long(origin_id, self.limits.caused_cycles)
-            self.store.put_execution({**origin, "causedCycles": int(origin.get("causedCycles") or 0) + 1})
+            self.store.change_cycle(origin_id, lambda c: {**c, "causedCycles": int(c.get("causedCycles") or 0) + 1})
         return None
 
     def rerun(self, pipeline: Doc, cycle: Doc, *, method: str, start_node_ids: list[str],
@@ -492,10 +493,9 @@ class Engine:
                 del self._waiting[cycle_id]
         job()
 
-    def _enqueue(self, cycle_id: str, pipeline: Doc, runs: list[tuple[Doc, Doc, int]]) -> Doc:
+    def _enqueue(self, cycle_id: str, pipeline: Doc, runs: list[tuple[Doc, Doc, int]]) -> None:
         """Record a `created` execution of each (node, inputs, attempts) of `runs` (ports not
-        given take their variable's value or default) in the cycle and queue them; the cycle as
-        recorded. All in one write: the cycle is one document, rewritten at every write."""
+        given take their variable's value or default) in the cycle and queue them."""
         # the variables as they are now: an updateVariable node earlier in this cycle may have set them
         current = self.store.pipeline(pipeline["id"]) or pipeline
         variables = {v.get("name"): v.get("value") for v in current.get("variables") or []}
@@ -508,27 +508,24 @@ class Engine:
                     elif port.get("defaultValue") is not None:
                         inputs[name] = port["defaultValue"]
         with self._lock:
-            cycle = self.store.execution(cycle_id)
-            assert cycle is not None
-            queued = []
-            for node, inputs, attempts in runs:
-                execution = {**cycles.node_execution(cycle, node, inputs, attempts=attempts), "runner": self.runner}
-                cycle = cycles.add_execution(cycle, node, execution)
-                queued.append((node["id"], execution["id"]))
-            self.store.put_execution(cycle)
-        for node_id, execution_id in queued:
-            self._submit(cycle_id, pipeline["id"], node_id, execution_id)
-        return cycle
-
-    def _change(self, cycle_id: str, execution_id: str, change: Callable[[Doc], Doc], *,
-                read: Doc | None = None) -> None:
-        """Change one execution of the cycle (`read`: the cycle as just read, under the lock)."""
-        with self._lock:
-            cycle = read or self.store.execution(cycle_id)
-            execution = cycles.find_execution(cycle, execution_id) if cycle else None
-            if cycle is None or execution is None:  # the cycle was deleted or re-run meanwhile
+            cycle = self.store.cycle_head(cycle_id)
+            if cycle is None:
                 return
-            self.store.put_execution(cycles.replace_execution(cycle, change(execution)))
+            added = [{**cycles.node_execution(cycle, node, inputs, attempts=attempts), "runner": self.runner}
+                     for node, inputs, attempts in runs]
+            known = {node["id"]: node for node, _, _ in runs}
+            self.store.record_node_executions(cycle_id, added, lambda c, facts: cycles.with_nodes(c, facts, known))
+        for execution in added:
+            self._submit(cycle_id, pipeline["id"], execution["pipeline"]["nodeId"], execution["id"])
+
+    def _change(self, cycle_id: str, execution_id: str, change: Callable[[Doc], Doc]) -> None:
+        """Change one execution of the cycle."""
+        with self._lock:
+            execution = self.store.node_execution(cycle_id, execution_id)
+            if execution is None:  # the cycle was deleted or re-run meanwhile
+                return
+            self.store.record_node_executions(cycle_id, [change(execution)],
+                                              lambda c, facts: cycles.with_nodes(c, facts, {}))
 
     def _run(self, cycle_id: str, pipeline_id: str, node_id: str, execution_id: str) -> None:
         # A queued run holds ids only, the documents are read when it runs: a queue of runs
@@ -538,9 +535,8 @@ class Engine:
             # Only a `created` execution of an installed pipeline starts (once: a resume may queue
             # it again); a paused pipeline's stay created until it is resumed.
             pipeline = self.store.pipeline(pipeline_id)
-            cycle = self.store.execution(cycle_id)
-            execution = cycles.find_execution(cycle, execution_id) if cycle else None
-            if cycle is None or execution is None or execution["status"] != cycles.CREATED \
+            execution = self.store.node_execution(cycle_id, execution_id)
+            if execution is None or execution["status"] != cycles.CREATED \
                     or pipeline is None or pipeline.get("status") != INSTALLED:
                 return
             node = self._node(pipeline, node_id)
@@ -549,7 +545,7 @@ class Engine:
                     e, cycles.FAILED, message=f"node {node_id!r} is no longer in the pipeline"))
                 return
             self._change(cycle_id, execution_id,
-                         lambda e: {**cycles.with_status(e, cycles.IN_PROGRESS), "runner": self.runner}, read=cycle)
+                         lambda e: {**cycles.with_status(e, cycles.IN_PROGRESS), "runner": self.runner})
         try:
             outcome = nodes.for_platform(node.get("type")).run(node, dict(execution.get("input") or {}),
                                                                _Context(self, pipeline, cycle_id))
@@ -571,25 +567,24 @@ class Engine:
 
         with self._lock:
             nexts: list[tuple[Doc, Doc]] = []
-            cycle = self.store.execution(cycle_id)
-            running = cycles.find_execution(cycle, execution_id) if cycle else None
+            running = self.store.node_execution(cycle_id, execution_id)
             if running is None or running["status"] != cycles.IN_PROGRESS:
                 return  # the cycle was deleted, re-run or terminated meanwhile: these outputs go nowhere
             if outcome.status == cycles.SUCCESS:
-                room = self.limits.cycle_executions - (cycles.execution_count(cycle) if cycle else 0)
+                room = self.limits.cycle_executions - self.store.node_execution_count(cycle_id)
                 nexts = self._route(pipeline, node, outcome, room)
                 if len(nexts) > room:
                     outcome = replace(outcome, status=cycles.FAILED,
                                       message=cycles.too_many_executions(self.limits.cycle_executions))
                     nexts = []
-            # What this execution adds to the cycle's document: its outputs, as many times again
+            # What this execution adds to the cycle's documents: its outputs, as many times again
             # as they become inputs, and its log. A list passed along a chain of list ports
-            # (4 MB a result) grew the document, rewritten at every step, without end.
+            # (4 MB a result) grew the cycle, which every listing reads whole, without end.
             added = len(json.dumps(outcome.outputs)) * (1 + len(nexts)) + len(outcome.log)
             if self.store.execution_bytes(cycle_id) + added > self.limits.cycle_bytes:
                 outcome = RunOutcome(status=cycles.FAILED, message=cycles.too_large(self.limits.cycle_bytes))
                 nexts = []
-            self._change(cycle_id, execution_id, change, read=cycle)
+            self._change(cycle_id, execution_id, change)
             if nexts:
                 self._enqueue(cycle_id, pipeline, [(target, inputs, 1) for target, inputs in nexts])
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.server.ids import now_iso, object_id
+from reconciler.server.store import NodeFacts
 
 Doc = dict[str, Any]
 
@@ -61,16 +62,6 @@ def add_execution(cycle: Doc, node: Doc, execution: Doc) -> Doc:
     return summarised({**cycle, "executions": executions}, {node["id"]: node})
 
 
-def replace_execution(cycle: Doc, execution: Doc) -> Doc:
-    node_id = execution["pipeline"]["nodeId"]
-    listed = [execution if e["id"] == execution["id"] else e for e in cycle["executions"].get(node_id, [])]
-    return summarised({**cycle, "executions": {**cycle["executions"], node_id: listed}}, {})
-
-
-def execution_count(cycle: Doc) -> int:
-    return sum(len(listed) for listed in cycle.get("executions", {}).values())
-
-
 def too_many_executions(limit: int) -> str:
     """The message of the node execution whose outputs would take its cycle past `limit`."""
     return (f"the cycle reached its limit of {limit} node executions: the executions this one's outputs "
@@ -99,10 +90,6 @@ def chain_too_long(origin_id: str, limit: int) -> str:
             f"or executed reached the limit of {limit}; the chain stops here")
 
 
-def find_execution(cycle: Doc, execution_id: str) -> Doc | None:
-    return next((e for listed in cycle.get("executions", {}).values() for e in listed if e["id"] == execution_id), None)
-
-
 def summary_status(statuses: list[str]) -> str:
     if any(s in OPEN for s in statuses):
         return IN_PROGRESS
@@ -120,11 +107,42 @@ def summarised(cycle: Doc, known: dict[str, Doc]) -> Doc:
     for node_id, listed in cycle.get("executions", {}).items():
         if not listed:
             continue
-        base = before.get(node_id) or {
-            "id": node_id, "name": known[node_id].get("name"), "type": known[node_id].get("type"),
-            "namespace": known[node_id].get("namespace", {}), "createdAt": listed[0]["createdAt"]}
-        nodes.append({**base, "status": summary_status([e["status"] for e in listed]),
-                      "attempts": max(e.get("attempts", 1) for e in listed), "updatedAt": listed[-1]["updatedAt"]})
+        base = before.get(node_id) or _new_node(node_id, known[node_id], listed[0]["createdAt"])
+        nodes.append(_node_summary(base, [e["status"] for e in listed], [e.get("attempts") for e in listed],
+                                   listed[-1]["updatedAt"]))
+    return _with_status(cycle, nodes)
+
+
+def with_nodes(cycle: Doc, facts: dict[str, list[NodeFacts]], known: dict[str, Doc]) -> Doc:
+    """The cycle with the summaries of the nodes in `facts` worked out again from what their
+    executions are (`reconciler.server.store.NodeFacts`, in order): the same summary as
+    `summarised`, from one node's executions instead of the whole cycle's."""
+    nodes = list(cycle.get("nodes", []))
+    at = {n["id"]: i for i, n in enumerate(nodes)}
+    for node_id, listed in facts.items():
+        if not listed:
+            continue
+        base = nodes[at[node_id]] if node_id in at else _new_node(node_id, known[node_id], listed[0].created_at)
+        summary = _node_summary(base, [f.status for f in listed], [f.attempts for f in listed], listed[-1].updated_at)
+        if node_id in at:
+            nodes[at[node_id]] = summary
+        else:
+            at[node_id] = len(nodes)
+            nodes.append(summary)
+    return _with_status(cycle, nodes)
+
+
+def _new_node(node_id: str, node: Doc, created_at: str | None) -> Doc:
+    return {"id": node_id, "name": node.get("name"), "type": node.get("type"),
+            "namespace": node.get("namespace", {}), "createdAt": created_at}
+
+
+def _node_summary(base: Doc, statuses: list[str], attempts: list[int | None], updated_at: str | None) -> Doc:
+    return {**base, "status": summary_status(statuses), "attempts": max(a or 1 for a in attempts),
+            "updatedAt": updated_at}
+
+
+def _with_status(cycle: Doc, nodes: list[Doc]) -> Doc:
     status = summary_status([n["status"] for n in nodes]) if nodes else cycle.get("status", CREATED)
     return {**cycle, "nodes": nodes, "status": status, "updatedAt": now_iso()}
 

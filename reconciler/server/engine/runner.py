@@ -48,11 +48,11 @@ class Limits:
     log_bytes: int = 64 * 1024
     memory_bytes: int = 4 * 1024 ** 3
     result_bytes: int = 4 * 1024 ** 2
-    # Node executions one cycle may hold. A cycle is one document, rewritten at every step of
-    # every execution: 1000 executions make it about 1 MB and take about a minute to carry through
-    # on one core (see bench/server_bench.py); a graph of 2-node layers each connected to both
-    # nodes of the next doubles the executions per layer, and without a limit 40 nodes would be
-    # a million.
+    # Node executions one cycle may hold. A step writes only its execution, but a cycle is read
+    # whole by whoever lists or gets it (1000 executions: about 1 MB; carried through in about 2 s
+    # on this project's machines, see bench/engine_bench.py); a graph of 2-node layers each
+    # connected to both nodes of the next doubles the executions per layer, and without a limit
+    # 40 nodes would be a million.
     cycle_executions: int = 1000
     # Bytes of a cycle's document (executions' inputs, outputs and logs).
     cycle_bytes: int = 32 * 1024 ** 2
