@@ -1,11 +1,12 @@
 """Run one code node's function: the program of one execution, in a process of its own.
 
 The engine starts it in a fresh interpreter, or (Linux) `zygote.py` forks it from a warm parent
-that has imported dtlpy's libraries (not dtlpy) and calls `run`. Reads its request (JSON) on stdin: the code, the function's name, the input ports with their
-values, the output ports, and where this control plane answers with a token scoped to the
-pipeline's project. dtlpy is pointed at that control plane before the user's code runs, so the code
-meets the same SDK it meets on Dataloop. Writes `{"outputs": {...}}` or `{"error": traceback}` to
-the result file named in the request; everything the code prints is the execution's log.
+that has imported dtlpy's libraries (not dtlpy) and calls `run`. Reads its request (JSON) on
+stdin: the code, the function's name, the input ports with their values, the output ports, and
+where this control plane answers with a token scoped to the pipeline's project. dtlpy is pointed
+at that control plane before the user's code runs, so the code meets the same SDK it meets on
+Dataloop. Writes `{"outputs": {...}}` or `{"error": traceback}` to the result file named in the
+request; everything the code prints is the execution's log.
 
 Standalone on purpose: it imports nothing of Loopform, so nothing of the server comes along.
 """

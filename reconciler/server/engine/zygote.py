@@ -11,15 +11,16 @@ log file) is made from that execution's environment, as before.
 Protocol, over the (SOCK_SEQPACKET) socket the engine hands over as argv[1]: one byte `r` when
 ready; then, per execution, one message holding the execution's folder and carrying three file
 descriptors (SCM_RIGHTS): a socket for the execution's status, the write end of its log pipe, the
-read end of its request pipe. The forked process makes
-them its stdout/stderr and stdin, closes everything else of this one (the engine's socket, other
-executions' sockets), starts its own session, reads the request and applies its `process` part
-(environment, working directory, resource limits) before any user code runs. On the status socket
-this process writes `exit N` (N as `Popen.returncode`: -signal when killed) when the execution's
-process has ended (`failed WHY` when it could not be forked), and ends the execution's process group when the engine writes there or
-closes it (a timeout or a stop). When the engine's socket closes (the engine stopped, or its process
-died), every running execution is ended, the folders of those executions (their dtlpy state holds
-their token) and this process's own folder (argv[2]) are removed, and this process exits.
+read end of its request pipe. The forked process makes them its stdout/stderr and stdin, closes
+everything else of this one (the engine's socket, other executions' sockets), starts its own
+session, reads the request and applies its `process` part (environment, working directory,
+resource limits) before any user code runs. On the status socket this process writes `exit N` (N
+as `Popen.returncode`: -signal when killed) when the execution's process has ended (`failed WHY`
+when it could not be forked), and ends the execution's process group when the engine writes there
+or closes it (a timeout or a stop). When the engine's socket closes (the engine stopped, or its
+process died), every running execution is ended, the folders of those executions (their dtlpy
+state holds their token) and this process's own folder (argv[2]) are removed, and this process
+exits.
 
 Standalone like `child.py`: it imports nothing of Loopform.
 """
@@ -95,7 +96,8 @@ def _execution(child: Any, parent: int, log: int, request: int) -> int:
     child.limit_resources(process["cpu_seconds"], process["memory_bytes"])
     # as a fresh interpreter given this environment would: Python's start coerced a C locale
     # (PEP 538) here as it would there
-    coerced = {"LC_CTYPE": os.environ["LC_CTYPE"]} if "LC_CTYPE" in os.environ and "LC_CTYPE" not in process["env"] else {}
+    coerced = {"LC_CTYPE": os.environ["LC_CTYPE"]} \
+        if "LC_CTYPE" in os.environ and "LC_CTYPE" not in process["env"] else {}
     os.environ.clear()
     os.environ.update({**process["env"], **coerced})
     os.chdir(process["cwd"])
