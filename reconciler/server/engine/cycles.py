@@ -122,7 +122,10 @@ def with_nodes(cycle: Doc, facts: dict[str, list[NodeFacts]], known: dict[str, D
     for node_id, listed in facts.items():
         if not listed:
             continue
-        base = nodes[at[node_id]] if node_id in at else _new_node(node_id, known[node_id], listed[0].created_at)
+        # (a node not yet summarised is one `known` adds; {} keeps a step of a cycle stored
+        # without its node's summary from failing the transaction that records it)
+        base = nodes[at[node_id]] if node_id in at else _new_node(node_id, known.get(node_id, {}),
+                                                                   listed[0].created_at)
         summary = _node_summary(base, [f.status for f in listed], [f.attempts for f in listed], listed[-1].updated_at)
         if node_id in at:
             nodes[at[node_id]] = summary
