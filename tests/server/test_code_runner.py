@@ -185,3 +185,20 @@ def test_when_the_engine_process_dies_the_warm_parent_ends_its_executions_and_re
         time.sleep(0.05)
     assert not _alive(int(execution)) and not _alive(int(parent))
     assert not Path(folder).exists() and not parent_home.exists()
+
+
+@pytest.mark.parametrize("warm", WAYS)
+def test_what_an_execution_starts_in_the_background_ends_with_it(server: ServerHandle, warm: bool,
+                                                                  tmp_path: Path) -> None:
+    # A daemon left running would outlive every execution (and hold its log open, so the engine
+    # waited 5 s for the log's end): the process group goes when the execution's process ends.
+    mark = tmp_path / "daemon"
+    code = ("import subprocess\ndef run(x):\n    daemon = subprocess.Popen(['sleep', '300'])\n"
+            f"    open({str(mark)!r}, 'w').write(str(daemon.pid))\n    return x\n")
+    result = run(server, code, warm=warm)
+    assert result.error is None and result.outputs == {"x": "in"}
+    daemon = int(mark.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(daemon) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(daemon)

@@ -210,11 +210,23 @@ class _Fresh(_Process):
         _send(self._proc.stdin, request)
 
     def wait(self, timeout: float) -> bool:
-        try:
-            self._proc.wait(timeout=timeout)
-            return True
-        except subprocess.TimeoutExpired:
-            return False
+        if not hasattr(os, "waitid"):  # no way to see the end before reaping: its group stays
+            try:
+                self._proc.wait(timeout=timeout)
+                return True
+            except subprocess.TimeoutExpired:
+                return False
+        deadline, pause = time.monotonic() + timeout, 0.001
+        while os.waitid(os.P_PID, self._proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.05)
+        # Ended, not yet reaped: its pid still holds its process group, so what it started in the
+        # background (and keeps its log open) ends with it, as the warm parent's executions do.
+        self.kill()
+        return True
 
     def kill(self) -> None:
         try:

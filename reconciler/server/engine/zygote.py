@@ -15,9 +15,9 @@ read end of its request pipe. The forked process makes them its stdout/stderr an
 everything else of this one (the engine's socket, other executions' sockets), starts its own
 session, reads the request and applies its `process` part (environment, working directory,
 resource limits) before any user code runs. On the status socket this process writes `exit N` (N
-as `Popen.returncode`: -signal when killed) when the execution's process has ended (`failed WHY`
-when it could not be forked), and ends the execution's process group when the engine writes there
-or closes it (a timeout or a stop). When the engine's socket closes (the engine stopped, or its
+as `Popen.returncode`: -signal when killed) when the execution's process has ended, and what it
+started with it (`failed WHY` when it could not be forked); it ends the execution's process group
+when the engine writes there or closes it (a timeout or a stop). When the engine's socket closes (the engine stopped, or its
 process died), every running execution is ended, the folders of those executions (their dtlpy
 state holds their token) and this process's own folder (argv[2]) are removed, and this process
 exits.
@@ -234,11 +234,16 @@ def _reap(running: dict[int, socket.socket], selector: selectors.BaseSelector) -
     ended: list[int] = []
     while running:
         try:
-            pid, wait_status = os.waitpid(-1, os.WNOHANG)
+            found = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
             break
-        if pid == 0:
+        if found is None:
             break
+        pid = found.si_pid
+        # Ended, not yet reaped: its pid still holds its process group, so what it started in the
+        # background (a daemon keeping its log open) ends with it rather than outliving it.
+        _end(pid)
+        _, wait_status = os.waitpid(pid, 0)
         status = running.pop(pid, None)
         if status is None:
             continue
