@@ -9,8 +9,8 @@ cycle started while it runs; a pipeline whose code writes
 an item into the dataset whose trigger starts it (stops at `Limits.caused_depth`); uploads into a
 trigger pipeline of 2 MB code while both workers are busy (the queue's memory); uploads into a
 project of 20 pipelines of 2 MB code without triggers; one DQL update of
-every item of a dataset under an Updated/Once trigger; DQL `$in` of 998 operands. The benches
-print; they never assert.
+every item of a dataset under an Updated/Once trigger; DQL `$in` of 998 operands; 200 and 800 items
+of a task completed one request each. The benches print; they never assert.
 """
 
 from __future__ import annotations
@@ -151,6 +151,49 @@ def uploads_among_big_pipelines(api: Client, pipelines: int) -> None:
           f"{(time.perf_counter() - start) / 20 * 1000:.0f} ms each")
 
 
+LABELING = """\
+apiVersion: loopform/v1
+kind: Pipeline
+metadata: {name: labeling, project: local}
+spec:
+  status: installed
+  nodes:
+    inbox:
+      type: dataset
+      dataset: photos
+      trigger: {event: {resource: Item, actions: [Created]}}
+    team: {type: task, task: {dataset: photos, recipe: default, assignees: [a@example.com]}}
+    done: {type: dataset, dataset: photos, folder: /done}
+  connections:
+    - {from: inbox, to: team}
+    - {from: team, to: done, action: complete}
+"""
+
+
+def labeled_one_at_a_time(server: ServerHandle, tmp: Path, count: int) -> None:
+    """Items waiting in a task node, completed one request each (a person, or a script calling
+    dtlpy's `item.update_status` per item): each request finds the cycles waiting at the node."""
+    from benchkit import apply_once
+
+    specs = tmp / f"labeling-{count}"
+    specs.mkdir()
+    (specs / "labeling.yaml").write_text(LABELING)
+    apply_once(specs, server.base_url, server.token, tmp)
+    api = Client(server)
+    store = server.control_plane.store
+    dataset = next(d["id"] for d in store.resources("dataset") if d["name"] == "photos")
+    items = [api.upload(dataset, f"{n}.jpg") for n in range(count)]
+    server.control_plane.engine.drain()
+    (task,) = store.resources("task")
+    start = time.perf_counter()
+    for item in items:
+        api.call("POST", f"/assignments/items/tasks/{task['id']}/status",
+                 {"itemIds": [item], "statusPayload": {"operation": "create", "status": "completed"}})
+    server.control_plane.engine.drain()
+    took = time.perf_counter() - start
+    print(f"{count} items of a task completed one request each: {took:.2f} s ({took / count * 1000:.1f} ms each)")
+
+
 def dql_in(count: int) -> None:
     docs = [{"id": f"{i:024x}", "metadata": {"user": {"tags": [f"t{j}" for j in range(1000)]}}} for i in range(count)]
     for label, flt, scanned in (
@@ -179,6 +222,9 @@ def main() -> None:
             queued_uploads(Client(server), 300)
         with serve_in_thread(Path(tmp) / "c.db") as server:
             uploads_among_big_pipelines(Client(server), 20)
+        for count in (200, 800):
+            with serve_in_thread(Path(tmp) / f"d{count}.db") as server:
+                labeled_one_at_a_time(server, Path(tmp), count)
 
 
 if __name__ == "__main__":

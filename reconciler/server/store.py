@@ -495,6 +495,17 @@ class Store:
         with self.read() as db:
             return int(db.execute("SELECT COUNT(*) FROM node_executions WHERE cycle_id = ?", (cycle_id,)).fetchone()[0])
 
+    def running_at(self, pipeline_id: str, node_id: str) -> list[tuple[str, str, Any]]:
+        """(cycle id, execution id, input item) of every `in-progress` execution of the node in the
+        pipeline's cycles (items waiting in a task node), by index: a status set on each item of a
+        task in turn read every cycle of the pipeline each time."""
+        with self.read() as db:
+            return [(c, e, item) for c, e, item in db.execute(
+                "SELECT n.cycle_id, n.id, json_extract(n.doc, '$.input.item') FROM executions c "
+                "JOIN node_executions n ON n.cycle_id = c.id AND n.node_id = ? "
+                "WHERE c.pipeline_id = ? AND json_extract(n.doc, '$.status') = 'in-progress' ORDER BY c.rowid, n.seq",
+                (node_id, pipeline_id))]
+
     def execution(self, execution_id: str) -> Doc | None:
         with self.read() as db:
             rows = db.execute("SELECT id, doc FROM executions WHERE id = ?", (execution_id,)).fetchall()

@@ -299,9 +299,10 @@ class Engine:
 
     def item_status(self, task: Doc, item_ids: list[str], status: str) -> None:
         """Items' status in a task node's task was set: the cycles waiting there for them go on
-        along the connections of that action (recorded now, run by the workers). The pipeline's
-        open cycles are read once for all the items: a status set on 1000 items at once read
-        them 1000 times."""
+        along the connections of that action (recorded now, run by the workers). The executions
+        waiting at the node are found by index, once for all the items: a status set on 1000 items
+        at once read the pipeline's cycles 1000 times, and one item at a time read them all each
+        time."""
         system = (task.get("metadata") or {}).get("system") or {}
         pipeline = self.store.pipeline(str(system.get("pipelineId")))
         node = self._node(pipeline, system.get("nodeId")) if pipeline else None
@@ -312,13 +313,11 @@ class Engine:
         action = action_of(status, offered) or status
         wanted = set(item_ids)
         with self._lock:
-            for cycle in self.store.open_cycles(pipeline["id"]):
-                for execution in cycle.get("executions", {}).get(node["id"], []):
-                    item_id = (execution.get("input") or {}).get("item")
-                    if execution["status"] == cycles.IN_PROGRESS and item_id in wanted:
-                        outcome = RunOutcome(status="success", outputs={p.get("name"): item_id for p in ports},
-                                             action=action)
-                        self._finish(cycle["id"], pipeline, node, execution["id"], outcome)
+            for cycle_id, execution_id, item_id in self.store.running_at(pipeline["id"], node["id"]):
+                if item_id in wanted:
+                    outcome = RunOutcome(status="success", outputs={p.get("name"): item_id for p in ports},
+                                         action=action)
+                    self._finish(cycle_id, pipeline, node, execution_id, outcome)
 
     def item_event(self, item: Doc, action: str, *, cause: str | None = None) -> None:
         """Item `action` (Created, Updated) happened: each active item trigger of an installed
