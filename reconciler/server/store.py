@@ -70,7 +70,9 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX executions_by_input_item ON executions(pipeline_id, json_extract(doc, '$.input.item'));
     """,
     # 4: a cycle's node executions as rows of their own (the cycle's `executions` stays {}): a step
-    # of a cycle writes its execution, not the whole cycle again (n executions cost n^2 before)
+    # of a cycle writes its execution, not the whole cycle again (n executions cost n^2 before).
+    # The order: json_each's ids grow with the position in the document, a node's list holds
+    # fewer than a million (no window function: SQLite before 3.25 has none)
     """
     CREATE TABLE node_executions (
         id TEXT PRIMARY KEY, cycle_id TEXT NOT NULL, node_id TEXT NOT NULL, seq INTEGER NOT NULL,
@@ -79,8 +81,7 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX node_executions_by_cycle ON node_executions(cycle_id, seq);
     CREATE INDEX node_executions_by_node ON node_executions(cycle_id, node_id, seq);
     INSERT OR IGNORE INTO node_executions (id, cycle_id, node_id, seq, doc)
-        SELECT json_extract(x.value, '$.id'), e.id, n.key,
-               row_number() OVER (PARTITION BY e.id ORDER BY n.id, x.id), x.value
+        SELECT json_extract(x.value, '$.id'), e.id, n.key, n.id * 1000000 + x.key, x.value
         FROM executions e, json_each(e.doc, '$.executions') n, json_each(n.value) x;
     UPDATE executions SET doc = json_set(doc, '$.executions', json('{}'))
     """,
