@@ -325,7 +325,7 @@ def register(router: Router, plane: ControlPlane) -> None:
 
     def stats(request: Request, pipeline_id: str) -> Doc:
         doc = visible(request, pipeline_id)
-        return statistics(doc, store.executions_of(pipeline_id))
+        return statistics(doc, store.cycle_heads_of(pipeline_id))
 
     def validate(request: Request) -> Doc:
         body = request.json_object()

@@ -168,11 +168,10 @@ def register(router: Router, plane: ControlPlane) -> None:
         return paged_query(request, FAAS_KINDS[resource], resource)
 
     def get_execution(request: Request, execution_id: str) -> Doc:
-        cycles = store.executions_in(plane.visible_project_ids(request))
-        found = next((e for e in node_executions(cycles) if e.get("id") == execution_id), None)
-        if found is None:
+        found = store.node_execution_by_id(execution_id)
+        if found is None or found[1] not in plane.visible_project_ids(request):  # another tenant's: as missing
             raise HttpError(404, f"Execution not found: {execution_id}")
-        return with_url(request, "executions", found)
+        return with_url(request, "executions", found[0])
 
     def get_service(request: Request, service_id: str) -> Doc:
         return with_url(request, "services", visible(request, "service", service_id))

@@ -535,6 +535,20 @@ class Store:
                               (execution_id,)).fetchone()
         return int(head[0]) + int(rows[0]) if head else 0
 
+    def cycle_heads_of(self, pipeline_id: str) -> list[Doc]:
+        """The pipeline's cycles without their node executions (`executions` is {}), oldest first:
+        for what reads only the cycles' own fields (statistics, which items started one)."""
+        with self.read() as db:
+            rows = db.execute("SELECT doc FROM executions WHERE pipeline_id = ? ORDER BY rowid", (pipeline_id,))
+            return [json.loads(doc) for (doc,) in rows]
+
+    def node_execution_by_id(self, execution_id: str) -> tuple[Doc, str] | None:
+        """A node execution found by its id alone, with the project of its cycle."""
+        with self.read() as db:
+            row = db.execute("SELECT n.doc, c.project_id FROM node_executions n JOIN executions c ON c.id = n.cycle_id "
+                             "WHERE n.id = ?", (execution_id,)).fetchone()
+        return (json.loads(row[0]), str(row[1])) if row else None
+
     def executions_of(self, pipeline_id: str) -> list[Doc]:
         with self.read() as db:
             rows = db.execute(

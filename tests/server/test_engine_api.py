@@ -62,6 +62,11 @@ def test_inputs_take_their_variable_or_default_and_an_ml_node_is_pending_not_pre
     assert pending["status"] == "pending"
     assert pending["latestStatus"]["message"] == "pending: no local runner for ml node 'detect'"
     assert cycle["status"] == "in-progress"  # never a pretended success
+    # A node execution by its id alone (dtlpy's executions.get): the project's members only
+    assert api.ok(api.get(f"/executions/{pending['id']}"))["latestStatus"] == pending["latestStatus"]
+    eve = api.server.control_plane.mint_token("eve@example.com")
+    assert api.get(f"/executions/{pending['id']}", token=eve).status_code == 404
+    assert api.get("/executions/no-such-execution").status_code == 404
 
 
 def test_item_events_fire_the_triggers_of_installed_pipelines_with_their_filter(api: Api) -> None:

@@ -364,7 +364,7 @@ class Engine:
                 matches = dql.compile_filter(_filter_of(load.get("filter")))
             except (dql.DqlError, NodeRunError):
                 continue
-            done = {(c.get("input") or {}).get("item") for c in self.store.executions_of(pipeline["id"])
+            done = {(c.get("input") or {}).get("item") for c in self.store.cycle_heads_of(pipeline["id"])
                     if c.get("startNodeId") == node["id"]}
             for item in self.store.resources(ITEM, scope=dataset_id):
                 if item["type"] == "file" and item["id"] not in done and matches(item):
