@@ -38,6 +38,17 @@ def test_the_cases_pass_and_junit_xml_lists_them(project: Path) -> None:
     assert [c.get("name") for c in suite.iter("testcase")][0].startswith("a completed cat")
 
 
+def test_cases_run_side_by_side_with_jobs_and_report_in_the_files_order(project: Path) -> None:
+    serial = cli("test", "--junit-xml", "serial.xml")
+    side_by_side = cli("test", "--jobs", "2", "--junit-xml", "jobs.xml")
+    assert side_by_side.code == serial.code == 0, side_by_side.out + side_by_side.err
+    assert side_by_side.out.splitlines()[:-1] == serial.out.splitlines()[:-1]  # the timing line differs
+    names = [[c.get("name") for c in ET.parse(project / f).getroot().iter("testcase")] for f in ("serial.xml", "jobs.xml")]
+    assert names[0] == names[1] and len(names[0]) == 2
+    refused = cli("test", "--jobs", "0")
+    assert refused.code == 1 and "--jobs must be at least 1" in refused.err
+
+
 def test_a_case_expecting_the_wrong_route_fails_with_a_diff(project: Path) -> None:
     file = project / "pipelines" / "tests" / "tagging.yaml"
     file.write_text(file.read_text().replace("visited: [inbox, tag, label, kept]", "visited: [inbox, tag, label, dropped]"))
