@@ -59,7 +59,7 @@ def test_the_workflow_has_the_documented_shape() -> None:
     assert jobs["plan"]["if"] == "github.event_name == 'pull_request'"
     assert jobs["apply"]["if"] == "github.event_name == 'push'"
     assert jobs["apply-main"]["if"].startswith("github.event_name == 'workflow_dispatch'")
-    assert loopform_lines("plan")[:2] == ["loopform validate", "loopform test"]  # tests before the plan
+    assert loopform_lines("plan")[:2] == ["loopform validate", "loopform test --jobs 2"]  # tests before the plan
     assert any("--markdown" in line and "-out loopform.plan" in line for line in loopform_lines("plan"))
     assert loopform_lines("apply") == ["loopform apply loopform.plan --auto-approve"]
     assert loopform_lines("apply-main") == ["loopform apply --auto-approve"]
