@@ -54,6 +54,7 @@ def run(args: argparse.Namespace, term: Terminal) -> int:
         # Cases are independent (a sandbox each: its own database, engine and folder); most of
         # a case's time is waiting for its executions, so cases overlap well even on few cores.
         try:
+            # one at a time on this thread, as before --jobs (a Ctrl-C stops the case running)
             for result, keep in (pool.map(run_one, cases) if args.jobs > 1 else map(run_one, cases)):
                 results.append(result)
                 term.print(f"{result.node_id} {'PASSED' if result.passed else 'ERROR' if result.error else 'FAILED'}"

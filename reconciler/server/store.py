@@ -142,6 +142,11 @@ def _dumps(doc: Doc) -> str:
     return json.dumps(doc, separators=(",", ":"))
 
 
+def _head(cycle: Doc) -> str:
+    """A cycle as its row stores it: its node executions are rows of their own."""
+    return _dumps({**cycle, "executions": {}})
+
+
 BUSY_SECONDS = 30  # how long a statement waits for another process's lock before failing
 
 
@@ -441,7 +446,7 @@ class Store:
             "INSERT INTO executions (id, pipeline_id, project_id, doc) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET pipeline_id = excluded.pipeline_id, "
             "project_id = excluded.project_id, doc = excluded.doc",
-            (doc["id"], doc["pipelineId"], doc["projectId"], _dumps({**doc, "executions": {}})),
+            (doc["id"], doc["pipelineId"], doc["projectId"], _head(doc)),
         )
 
     def record_node_executions(self, cycle_id: str, executions: list[Doc],
@@ -469,7 +474,7 @@ class Store:
                     "FROM node_executions WHERE cycle_id = ? AND node_id = ? ORDER BY seq", (cycle_id, node_id))]
                 for node_id in dict.fromkeys(e["pipeline"]["nodeId"] for e in executions)}
             db.execute("UPDATE executions SET doc = ? WHERE id = ?",
-                       (_dumps({**summarise(json.loads(row[0]), facts), "executions": {}}), cycle_id))
+                       (_head(summarise(json.loads(row[0]), facts)), cycle_id))
             return True
 
     def change_cycle(self, cycle_id: str, change: Callable[[Doc], Doc]) -> None:
@@ -478,7 +483,7 @@ class Store:
             row = db.execute("SELECT doc FROM executions WHERE id = ?", (cycle_id,)).fetchone()
             if row is not None:
                 db.execute("UPDATE executions SET doc = ? WHERE id = ?",
-                           (_dumps({**change(json.loads(row[0])), "executions": {}}), cycle_id))
+                           (_head(change(json.loads(row[0]))), cycle_id))
 
     def cycle_head(self, cycle_id: str) -> Doc | None:
         """The cycle without its node executions (`executions` is {})."""
